@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// Runs the TypeScript sources through tsx (a runtime dependency), so no build step is needed.
+import { register } from 'tsx/esm/api';
+register();
+await import('../src/main.ts');

@@ -1,0 +1,86 @@
+/** `/slicer/system/*` and `/slicer/timeimage`: version probe, latency image, remote shutdown. */
+import os from 'node:os';
+import type { Context } from 'hono';
+import sharp from 'sharp';
+import { AppError, invalidParameter } from '../../errors.js';
+import { drawText } from '../../imaging/bitmap-font.js';
+import type { AppContext } from '../../server/context.js';
+
+/** Same keys as Slicer's `/slicer/system/version`; slicerio probes `'applicationName' in json`. */
+export function versionInfo(ctx: AppContext) {
+  const [major = 0, minor = 0, patch = 0] = ctx.version.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  return {
+    applicationName: 'voxelgate',
+    applicationDisplayName: 'voxelgate',
+    applicationVersion: ctx.version,
+    releaseType: 'Stable',
+    repositoryUrl: '',
+    repositoryBranch: 'main',
+    revision: ctx.version,
+    majorVersion: major,
+    minorVersion: minor,
+    arch: os.arch() === 'x64' ? 'amd64' : os.arch(),
+    os: os.platform() === 'win32' ? 'win' : os.platform() === 'darwin' ? 'macosx' : os.platform(),
+    isCustomMainApplication: true,
+    mainApplicationName: 'voxelgate',
+    mainApplicationRepositoryUrl: '',
+    mainApplicationRepositoryRevision: ctx.version,
+    mainApplicationRevision: ctx.version,
+    mainApplicationMajorVersion: major,
+    mainApplicationMinorVersion: minor,
+    mainApplicationPatchVersion: patch,
+    nodeVersion: process.versions.node,
+  };
+}
+
+export const getVersion = (ctx: AppContext) => (c: Context) => c.json(versionInfo(ctx));
+
+/** Parses a hex colour without `#` (`f00` or `ff0000`). */
+export function parseHexColor(parameter: string, raw: string): [number, number, number] {
+  const v = raw.trim().replace(/^#/, '');
+  if (/^[0-9a-fA-F]{3}$/.test(v)) return [0, 1, 2].map((i) => parseInt(v[i]! + v[i]!, 16)) as [number, number, number];
+  if (/^[0-9a-fA-F]{6}$/.test(v)) return [0, 2, 4].map((i) => parseInt(v.slice(i, i + 2), 16)) as [number, number, number];
+  throw invalidParameter(parameter, `expected a hex colour such as 330 or ff8800, got "${raw}"`);
+}
+
+/**
+ * A 128×32 transparent PNG with a dotted border in `color` (default 330, as Slicer's code) and the
+ * server time in seconds since the epoch, for measuring round trips.
+ */
+export async function timeImage(colorParam: string | undefined, now = Date.now()): Promise<Uint8Array> {
+  const [r, g, b] = parseHexColor('color', colorParam ?? '330');
+  const w = 128;
+  const h = 32;
+  const rgba = new Uint8Array(w * h * 4);
+  const border = [r, g, b, 204] as const; // alpha 0.8 as Slicer's pen
+  for (let x = 0; x < w; x++) {
+    for (let t = 0; t < 3; t++) {
+      if (Math.floor(x / 5) % 2 === 0) {
+        for (const y of [t, h - 1 - t]) rgba.set(border, (y * w + x) * 4);
+      }
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    for (let t = 0; t < 3; t++) {
+      if (Math.floor(y / 5) % 2 === 0) {
+        for (const x of [t, w - 1 - t]) rgba.set(border, (y * w + x) * 4);
+      }
+    }
+  }
+  drawText(rgba, w, h, (now / 1000).toFixed(3), 10, 12, [0x33, 0x33, 0x33, 255]);
+  return sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).png({ compressionLevel: 1 }).toBuffer();
+}
+
+export const getTimeImage = () => async (c: Context) => {
+  const png = await timeImage(c.req.query('color'));
+  return c.body(png as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
+};
+
+/** `DELETE /slicer/system`: graceful shutdown, only when the operator allowed it. */
+export const deleteSystem = (ctx: AppContext) => (c: Context) => {
+  if (!ctx.config.allowShutdown) {
+    throw new AppError('forbidden', 'remote shutdown is disabled; start voxelgate with --allow-shutdown to allow DELETE /slicer/system');
+  }
+  setTimeout(() => ctx.requestShutdown('DELETE /slicer/system'), 50).unref();
+  return c.json({ success: true });
+};

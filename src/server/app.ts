@@ -1,0 +1,52 @@
+/**
+ * Assembles the Hono app from the URL families. Never listens (see `listen.ts`), so tests can
+ * call `app.request()` in-process.
+ */
+import { Hono } from 'hono';
+import { notFound } from '../errors.js';
+import { corsMiddleware } from '../http/cors.js';
+import { errorResponse } from '../http/errors.js';
+import { mountRoutes, type RouteSpec } from '../http/routes.js';
+import { slicerRoutes } from '../http/slicer.js';
+import { staticRoutes } from '../http/static.js';
+import type { AppContext } from './context.js';
+
+/** A URL family: its mount point and its route table. */
+interface Family {
+  prefix: string;
+  routes: RouteSpec[];
+}
+
+export function createApp(ctx: AppContext): Hono {
+  const app = new Hono();
+  app.onError((err) => errorResponse(err, (e) => ctx.logger.error('unhandled error in request', e)));
+  app.notFound((c) => errorResponse(notFound(`no such path: ${c.req.path}`)));
+
+  app.use('*', async function securityHeaders(c, next) {
+    await next();
+    try {
+      c.res.headers.set('x-content-type-options', 'nosniff');
+    } catch {
+      /* immutable headers: leave as is */
+    }
+  });
+  if (ctx.config.cors) app.use('*', corsMiddleware(ctx.config.cors));
+
+  const families: Family[] = [];
+  if (ctx.config.slicer) families.push({ prefix: '/slicer', routes: slicerRoutes(ctx) });
+
+  for (const { prefix, routes } of families) {
+    const sub = new Hono();
+    mountRoutes(sub, routes);
+    // Anything else under the family is an unknown endpoint, not a static file.
+    sub.all('/*', (c) => {
+      throw notFound(`unknown endpoint: ${c.req.path}`);
+    });
+    app.route(prefix, sub);
+    app.all(prefix, (c) => {
+      throw notFound(`unknown endpoint: ${c.req.path}; see the README for the ${prefix} endpoints`);
+    });
+  }
+  if (ctx.config.static) mountRoutes(app, staticRoutes(ctx));
+  return app;
+}

@@ -1,0 +1,222 @@
+/**
+ * Server configuration: one table of options that drives argument parsing, environment variables
+ * (`VOXELGATE_<NAME>`) and `--help`. Pure: takes argv/env, returns a Config or throws ConfigError.
+ */
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+export interface Config {
+  /** Address to bind (default loopback only). */
+  host: string;
+  /** First port to try; 0 = ephemeral. */
+  port: number;
+  /** How many successive ports to try when the port is taken. */
+  portTries: number;
+  /** Folder served at `/` (absolute). */
+  docroot: string;
+  /** Data folder for the scene and the DICOM store (absolute). */
+  data: string;
+  slicer: boolean;
+  dicom: boolean;
+  static: boolean;
+  enableExec: boolean;
+  /** CORS allowed origin (`*` or an origin), or undefined for no CORS headers. */
+  cors?: string;
+  token?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel: LogLevel;
+  /** No access log and no startup banner beyond the URL line. */
+  quiet: boolean;
+  /** File to write the bound port number into, for scripts. */
+  portFile?: string;
+  /** Allow `DELETE /slicer/system` to shut the server down. */
+  allowShutdown: boolean;
+  /** Folders that `POST /slicer/mrml?localfile=` may read from (absolute). */
+  importRoots: string[];
+  /** Folders imported into the DICOM store at startup (absolute). */
+  imports: string[];
+  /** Do not load sample data into an empty scene/archive at startup. */
+  noSamples: boolean;
+}
+
+export class ConfigError extends Error {}
+
+type Kind = 'string' | 'boolean' | 'int' | 'list';
+interface OptionSpec {
+  name: string;
+  kind: Kind;
+  arg?: string;
+  help: string;
+  default?: string | number | boolean;
+  short?: string;
+}
+
+/** Every command-line option, in `--help` order. `--no-x` options are booleans of their own. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: 'host', kind: 'string', arg: 'ADDR', default: '127.0.0.1', help: 'address to bind; anything but loopback needs care (see README)' },
+  { name: 'port', kind: 'int', arg: 'N', default: 2016, short: 'p', help: 'first port to try; 0 picks a free ephemeral port' },
+  { name: 'port-tries', kind: 'int', arg: 'N', default: 20, help: 'how many successive ports to try when one is taken' },
+  { name: 'port-file', kind: 'string', arg: 'FILE', help: 'write the bound port number to FILE once listening' },
+  { name: 'docroot', kind: 'string', arg: 'DIR', default: '<package>/docroot', help: 'folder served at /' },
+  { name: 'data', kind: 'string', arg: 'DIR', default: './data', help: 'data folder for the scene and the DICOM store' },
+  { name: 'no-slicer', kind: 'boolean', help: 'do not serve /slicer' },
+  { name: 'no-dicom', kind: 'boolean', help: 'do not serve /dicom' },
+  { name: 'no-static', kind: 'boolean', help: 'do not serve static pages at /' },
+  { name: 'no-samples', kind: 'boolean', help: 'do not add sample data to an empty scene or archive' },
+  { name: 'enable-exec', kind: 'boolean', help: 'enable POST /slicer/exec (gives callers the server account\'s power)' },
+  { name: 'allow-shutdown', kind: 'boolean', help: 'allow DELETE /slicer/system to stop the server' },
+  { name: 'import-root', kind: 'list', arg: 'DIR', help: 'folder that POST /slicer/mrml?localfile= may read (repeatable)' },
+  { name: 'import', kind: 'list', arg: 'DIR', help: 'import DICOM files from DIR into the archive at startup (repeatable)' },
+  { name: 'cors', kind: 'string', arg: 'ORIGIN', help: 'send CORS headers allowing ORIGIN (or *)' },
+  { name: 'token', kind: 'string', arg: 'TOKEN', help: 'bearer token required for mutating requests' },
+  { name: 'tls-cert', kind: 'string', arg: 'FILE', help: 'PEM certificate; with --tls-key serves HTTPS' },
+  { name: 'tls-key', kind: 'string', arg: 'FILE', help: 'PEM private key for --tls-cert' },
+  { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
+  { name: 'quiet', kind: 'boolean', short: 'q', help: 'no access log' },
+  { name: 'help', kind: 'boolean', short: 'h', help: 'show this help and exit' },
+  { name: 'version', kind: 'boolean', short: 'v', help: 'print the version and exit' },
+];
+
+/** `port-tries` → `VOXELGATE_PORT_TRIES`. */
+export const envName = (option: string): string => `VOXELGATE_${option.replace(/-/g, '_').toUpperCase()}`;
+
+export interface ParsedCli {
+  config: Config;
+  help: boolean;
+  version: boolean;
+  positionals: string[];
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off', '']);
+
+function envBoolean(name: string, raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (TRUE.has(v)) return true;
+  if (FALSE.has(v)) return false;
+  throw new ConfigError(`${name} must be true or false, not "${raw}"`);
+}
+
+function toInt(name: string, raw: string, min: number, max: number): number {
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`--${name} must be a whole number, not "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`--${name} must be between ${min} and ${max}, not ${n}`);
+  return n;
+}
+
+/**
+ * Parses arguments (without `node` and the script) and environment into a Config.
+ * Precedence: command line, then environment, then defaults.
+ */
+export function parseConfig(args: string[], env: Record<string, string | undefined>, packageRoot: string, cwd: string): ParsedCli {
+  const spec: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const o of OPTIONS) {
+    spec[o.name] = { type: o.kind === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}), ...(o.kind === 'list' ? { multiple: true } : {}) };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args, options: spec, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new ConfigError((e as Error).message.replace(/\. To specify a positional.*$/s, ''));
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+
+  const get = (name: string): string | boolean | string[] | undefined => {
+    if (values[name] !== undefined) return values[name];
+    const raw = env[envName(name)];
+    if (raw === undefined) return undefined;
+    const o = OPTIONS.find((x) => x.name === name)!;
+    if (o.kind === 'boolean') return envBoolean(envName(name), raw);
+    if (o.kind === 'list') return raw.split(path.delimiter).filter(Boolean);
+    return raw;
+  };
+  const str = (name: string): string | undefined => {
+    const v = get(name);
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
+  const bool = (name: string): boolean => get(name) === true;
+  const list = (name: string): string[] => {
+    const v = get(name);
+    return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+  };
+  const abs = (p: string) => path.resolve(cwd, p);
+
+  const logLevel = (str('log-level') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
+  const tlsCert = str('tls-cert');
+  const tlsKey = str('tls-key');
+  if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new ConfigError('--tls-cert and --tls-key go together');
+  const cors = str('cors');
+  if (cors !== undefined && cors !== '*' && !/^https?:\/\/[^/\s]+$/.test(cors)) {
+    throw new ConfigError(`--cors takes * or an origin such as http://localhost:3000, not "${cors}"`);
+  }
+
+  const config: Config = {
+    host: str('host') ?? '127.0.0.1',
+    port: toInt('port', str('port') ?? '2016', 0, 65535),
+    portTries: toInt('port-tries', str('port-tries') ?? '20', 1, 1000),
+    portFile: str('port-file') ? abs(str('port-file')!) : undefined,
+    docroot: abs(str('docroot') ?? path.join(packageRoot, 'docroot')),
+    data: abs(str('data') ?? './data'),
+    slicer: !bool('no-slicer'),
+    dicom: !bool('no-dicom'),
+    static: !bool('no-static'),
+    noSamples: bool('no-samples'),
+    enableExec: bool('enable-exec'),
+    allowShutdown: bool('allow-shutdown'),
+    importRoots: list('import-root').map(abs),
+    imports: list('import').map(abs),
+    cors,
+    token: str('token'),
+    tlsCert: tlsCert ? abs(tlsCert) : undefined,
+    tlsKey: tlsKey ? abs(tlsKey) : undefined,
+    logLevel,
+    quiet: bool('quiet'),
+  };
+  return { config, help: bool('help'), version: bool('version'), positionals: parsed.positionals };
+}
+
+/** Defaults for programmatic use and tests: loopback, ephemeral port, everything quiet. */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    portTries: 1,
+    docroot: path.resolve('docroot'),
+    data: path.resolve('data'),
+    slicer: true,
+    dicom: true,
+    static: true,
+    noSamples: true,
+    enableExec: false,
+    allowShutdown: false,
+    importRoots: [],
+    imports: [],
+    logLevel: 'error',
+    quiet: true,
+    ...overrides,
+  };
+}
+
+export function helpText(version: string): string {
+  const lines = [
+    `voxelgate ${version} — HTTP control server for medical imaging (Slicer WebServer API + DICOMweb)`,
+    '',
+    'Usage:',
+    '  voxelgate [options]                 serve (npm start)',
+    '',
+    'Options (each also settable as an environment variable, shown on the right):',
+  ];
+  for (const o of OPTIONS) {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.arg ? ` ${o.arg}` : ''}`;
+    const def = o.default !== undefined ? ` (default ${o.default})` : '';
+    const env = o.name === 'help' || o.name === 'version' ? '' : `  [${envName(o.name)}]`;
+    lines.push(`  ${flag.padEnd(28)} ${o.help}${def}${env}`);
+  }
+  lines.push('', 'Examples:', '  voxelgate --port 8080 --data /srv/voxelgate', '  curl http://127.0.0.1:2016/slicer/system/version', '');
+  return lines.join('\n');
+}

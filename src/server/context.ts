@@ -1,0 +1,52 @@
+/**
+ * What the HTTP layer gets to work with: configuration, logging, version facts and the domain
+ * services. Built by `createContext`; the CLI owns its lifetime (`close`).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from './config.js';
+import { silentLogger, type Logger } from './logger.js';
+
+/** The package root (folder holding package.json), found from this file's location. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const PACKAGE_VERSION: string = (() => {
+  const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+})();
+
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  version: string;
+  startedAt: Date;
+  /** The URL the server is bound to, once listening (for status pages). */
+  boundUrl?: string;
+  /** Asks the process to shut down gracefully (set by the CLI; no-op in tests unless replaced). */
+  requestShutdown: (reason: string) => void;
+  /** Cleanup callbacks run by `closeContext`, last registered first. */
+  closers: Array<() => void | Promise<void>>;
+}
+
+export function createContext(config: Config, logger: Logger = silentLogger): AppContext {
+  return {
+    config,
+    logger,
+    version: PACKAGE_VERSION,
+    startedAt: new Date(),
+    requestShutdown: () => {},
+    closers: [],
+  };
+}
+
+/** Runs the closers in reverse order; errors are logged, never thrown. */
+export async function closeContext(ctx: AppContext): Promise<void> {
+  for (const close of ctx.closers.splice(0).reverse()) {
+    try {
+      await close();
+    } catch (e) {
+      ctx.logger.error('error while closing', e);
+    }
+  }
+}
