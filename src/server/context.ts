@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
+import { Scene } from '../scene/scene.js';
 
 /** The package root (folder holding package.json), found from this file's location. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,6 +24,8 @@ export interface AppContext {
   startedAt: Date;
   /** The URL the server is bound to, once listening (for status pages). */
   boundUrl?: string;
+  /** The scene behind /slicer (in memory; persistence is attached by the server). */
+  scene: Scene;
   /** Asks the process to shut down gracefully (set by the CLI; no-op in tests unless replaced). */
   requestShutdown: (reason: string) => void;
   /** Cleanup callbacks run by `closeContext`, last registered first. */
@@ -35,6 +38,7 @@ export function createContext(config: Config, logger: Logger = silentLogger): Ap
     logger,
     version: PACKAGE_VERSION,
     startedAt: new Date(),
+    scene: new Scene(),
     requestShutdown: () => {},
     closers: [],
   };

@@ -1,0 +1,275 @@
+/**
+ * The scene: an ordered set of nodes with Slicer-style ids (`vtkMRMLScalarVolumeNode1`, …) and
+ * names, looked up like Slicer's `getNode` (id or name, fnmatch-style glob, first match in scene
+ * order). Every change bumps `version` and notifies listeners (persistence, render caches, live
+ * streams). Pure in-memory; persistence subscribes from outside. World coordinates are RAS.
+ */
+import { IDENTITY4, mul4 } from '../imaging/geometry.js';
+import type { ImageVolume, Mat4, Vec3 } from '../imaging/types.js';
+import { AppError, notFound } from '../errors.js';
+
+export type VolumeClass = 'vtkMRMLScalarVolumeNode' | 'vtkMRMLLabelMapVolumeNode' | 'vtkMRMLVectorVolumeNode';
+export type NodeClass = VolumeClass | 'vtkMRMLLinearTransformNode' | 'vtkMRMLGridTransformNode' | 'vtkMRMLMarkupsFiducialNode';
+
+export interface BaseNode {
+  /** Unique, stable id: class name + counter (`vtkMRMLScalarVolumeNode1`). */
+  id: string;
+  /** Display name; not unique. */
+  name: string;
+  className: NodeClass;
+  /** Id of the transform node this node sits under, if any. */
+  parentTransformID?: string;
+  /** Free-form string attributes (NRRD key/value pairs, DICOM UIDs, …). */
+  attributes: Record<string, string>;
+}
+
+export interface VolumeDisplay {
+  /** Window width and level for grey-scale display; undefined = automatic. */
+  window?: number;
+  level?: number;
+  /** Colour table name for label maps (e.g. `GenericAnatomyColors`) or grey volumes. */
+  colorTable?: string;
+}
+
+export interface VolumeNode extends BaseNode {
+  kind: 'volume';
+  className: VolumeClass;
+  volume: ImageVolume;
+  display: VolumeDisplay;
+}
+
+export interface LinearTransformNode extends BaseNode {
+  kind: 'linearTransform';
+  className: 'vtkMRMLLinearTransformNode';
+  /** Row-major 4×4 mapping this node's children (local RAS) into the parent's RAS. */
+  matrixToParent: Mat4;
+}
+
+export interface GridTransformNode extends BaseNode {
+  kind: 'gridTransform';
+  className: 'vtkMRMLGridTransformNode';
+  /** Displacement field: components = 3 (RAS displacement in mm), geometry of the grid in RAS. */
+  grid: ImageVolume;
+}
+
+export interface ControlPoint {
+  label: string;
+  /** Local RAS position (mm), not hardened by parent transforms (as Slicer's /fiducials). */
+  position: Vec3;
+  selected?: boolean;
+  locked?: boolean;
+  visible?: boolean;
+  description?: string;
+}
+
+export interface FiducialNode extends BaseNode {
+  kind: 'fiducials';
+  className: 'vtkMRMLMarkupsFiducialNode';
+  /** Colours 0..1. */
+  color: Vec3;
+  selectedColor: Vec3;
+  /** Glyph scale (Slicer's display node glyph scale). */
+  scale: number;
+  points: ControlPoint[];
+}
+
+export type SceneNode = VolumeNode | LinearTransformNode | GridTransformNode | FiducialNode;
+export type NewNode<N extends SceneNode = SceneNode> = Omit<N, 'id'> & { id?: string };
+
+export interface SceneChange {
+  version: number;
+  /** Ids of nodes added, changed or removed; empty for a cleared scene. */
+  ids: string[];
+  type: 'add' | 'update' | 'remove' | 'clear';
+}
+
+/** fnmatch-style glob (`*`, `?`, `[abc]`, `[!abc]`) → RegExp, anchored, case-sensitive. */
+export function globToRegExp(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '*') re += '.*';
+    else if (ch === '?') re += '.';
+    else if (ch === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      if (end < 0) re += '\\[';
+      else {
+        let body = pattern.slice(i + 1, end);
+        const negate = body.startsWith('!');
+        if (negate) body = body.slice(1);
+        re += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, (m) => '\\' + m)}]`;
+        i = end;
+      }
+    } else re += ch.replace(/[.+^${}()|\\/]/g, (m) => '\\' + m);
+  }
+  return new RegExp(`^${re}$`, 's');
+}
+
+const isGlob = (p: string) => /[*?[]/.test(p);
+
+export class Scene {
+  #nodes = new Map<string, SceneNode>();
+  #counters = new Map<string, number>();
+  #listeners = new Set<(change: SceneChange) => void>();
+  #version = 0;
+
+  /** Increases on every change; render caches and ETags key on it. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** All nodes in scene (insertion) order. */
+  nodes(): SceneNode[] {
+    return [...this.#nodes.values()];
+  }
+
+  byId(id: string): SceneNode | undefined {
+    return this.#nodes.get(id);
+  }
+
+  /** Every node whose id or name matches `pattern` (exact, or glob), in scene order. */
+  findNodes(pattern: string): SceneNode[] {
+    if (!isGlob(pattern)) {
+      const exact = this.#nodes.get(pattern);
+      const byName = this.nodes().filter((n) => n.name === pattern && n !== exact);
+      return exact ? [exact, ...byName] : byName;
+    }
+    const re = globToRegExp(pattern);
+    return this.nodes().filter((n) => re.test(n.id) || re.test(n.name));
+  }
+
+  /** Slicer's `getNode`: first match by id or name (glob allowed); undefined when none. */
+  getNode(pattern: string): SceneNode | undefined {
+    return this.findNodes(pattern)[0];
+  }
+
+  /** Like `getNode`, but throws not_found, and checks the node's kind. */
+  requireNode<K extends SceneNode['kind']>(pattern: string, kind: K, what = kind): Extract<SceneNode, { kind: K }> {
+    const node = this.findNodes(pattern).find((n) => n.kind === kind);
+    if (!node) throw notFound(`no ${what} node matches "${pattern}"`);
+    return node as Extract<SceneNode, { kind: K }>;
+  }
+
+  /** Adds a node; assigns `<className><n>` unless an unused id is given. Returns the stored node. */
+  add<N extends SceneNode>(node: NewNode<N>): N {
+    let id = node.id;
+    if (id !== undefined && this.#nodes.has(id)) throw new AppError('conflict', `a node with id ${id} already exists`);
+    if (id === undefined) {
+      let n = this.#counters.get(node.className) ?? 0;
+      do id = `${node.className}${++n}`;
+      while (this.#nodes.has(id));
+      this.#counters.set(node.className, n);
+    } else {
+      const m = /^(.*?)(\d+)$/.exec(id);
+      if (m && m[1] === node.className) this.#counters.set(node.className, Math.max(this.#counters.get(node.className) ?? 0, Number(m[2])));
+    }
+    const stored = { ...node, id } as N;
+    this.#checkParent(stored);
+    this.#nodes.set(id, stored);
+    this.#emit('add', [id]);
+    return stored;
+  }
+
+  /** Replaces a node's fields (not its id or class). Returns the updated node. */
+  update<N extends SceneNode>(id: string, patch: Partial<Omit<N, 'id' | 'className' | 'kind'>>): N {
+    const node = this.#nodes.get(id);
+    if (!node) throw notFound(`no node with id ${id}`);
+    const updated = { ...node, ...patch, id: node.id, className: node.className, kind: node.kind } as N;
+    this.#checkParent(updated);
+    this.#nodes.set(id, updated);
+    this.#emit('update', [id]);
+    return updated;
+  }
+
+  /** Removes nodes; children of a removed transform move to its parent. */
+  remove(ids: string[]): void {
+    const gone = ids.filter((id) => this.#nodes.has(id));
+    if (gone.length === 0) return;
+    const changed = new Set(gone);
+    for (const id of gone) {
+      const node = this.#nodes.get(id)!;
+      for (const child of this.#nodes.values()) {
+        if (child.parentTransformID === id) {
+          this.#nodes.set(child.id, { ...child, parentTransformID: node.parentTransformID });
+          changed.add(child.id);
+        }
+      }
+      this.#nodes.delete(id);
+    }
+    this.#emit('remove', [...changed]);
+  }
+
+  clear(): void {
+    this.#nodes.clear();
+    this.#counters.clear();
+    this.#emit('clear', []);
+  }
+
+  /** Subscribes to changes; returns the unsubscribe function. */
+  onChange(listener: (change: SceneChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Local RAS → world RAS for a node: the product of the linear transforms above it (nearest
+   * parent applied first). Grid transforms are not linear and are reported by `nonLinearParents`.
+   */
+  worldFromLocal(id: string): Mat4 {
+    let m: Mat4 = IDENTITY4;
+    let parent = this.#nodes.get(id)?.parentTransformID;
+    const seen = new Set<string>();
+    while (parent && !seen.has(parent)) {
+      seen.add(parent);
+      const t = this.#nodes.get(parent);
+      if (!t) break;
+      if (t.kind === 'linearTransform') m = mul4(t.matrixToParent, m);
+      parent = t.parentTransformID;
+    }
+    return m;
+  }
+
+  /** Ids of grid transforms above a node (so callers can warn or resample). */
+  nonLinearParents(id: string): string[] {
+    const out: string[] = [];
+    let parent = this.#nodes.get(id)?.parentTransformID;
+    const seen = new Set<string>();
+    while (parent && !seen.has(parent)) {
+      seen.add(parent);
+      const t = this.#nodes.get(parent);
+      if (!t) break;
+      if (t.kind === 'gridTransform') out.push(t.id);
+      parent = t.parentTransformID;
+    }
+    return out;
+  }
+
+  #checkParent(node: SceneNode): void {
+    const p = node.parentTransformID;
+    if (p === undefined) return;
+    const parent = this.#nodes.get(p);
+    if (!parent || (parent.kind !== 'linearTransform' && parent.kind !== 'gridTransform')) {
+      throw new AppError('invalid_parameter', `parent transform ${p} does not exist or is not a transform`, { parameter: 'parentTransformID' });
+    }
+    // Refuse cycles: walking up from the parent must not reach the node itself.
+    const seen = new Set<string>();
+    for (let cur: string | undefined = p; cur; cur = this.#nodes.get(cur)?.parentTransformID) {
+      if (cur === node.id || seen.has(cur)) throw new AppError('invalid_parameter', `setting ${p} as parent of ${node.id} would make a cycle`, { parameter: 'parentTransformID' });
+      seen.add(cur);
+    }
+  }
+
+  #emit(type: SceneChange['type'], ids: string[]): void {
+    this.#version++;
+    const change = { version: this.#version, ids, type };
+    for (const l of this.#listeners) {
+      try {
+        l(change);
+      } catch {
+        /* a listener's failure must not break the scene */
+      }
+    }
+  }
+}
+
+export const isVolumeNode = (n: SceneNode | undefined): n is VolumeNode => n?.kind === 'volume';
