@@ -7,7 +7,7 @@ import { makeTestApp } from '../helpers/app.js';
 async function expectError(res: Response, status: number, code: string) {
   assert.equal(res.status, status);
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-  const body = await res.json();
+  const body = (await res.json()) as Record<string, any>;
   assert.equal(body.success, false);
   assert.equal(body.code, code);
   assert.equal(typeof body.message, 'string');
@@ -94,7 +94,7 @@ test('GET /slicer/system/version has every key Slicer returns', async () => {
   try {
     const res = await t.app.request('/slicer/system/version');
     assert.equal(res.status, 200);
-    const v = await res.json();
+    const v = (await res.json()) as Record<string, unknown>;
     for (const key of [
       'applicationName', 'applicationDisplayName', 'applicationVersion', 'releaseType', 'repositoryUrl', 'repositoryBranch', 'revision',
       'majorVersion', 'minorVersion', 'arch', 'os', 'isCustomMainApplication', 'mainApplicationName', 'mainApplicationRepositoryUrl',
