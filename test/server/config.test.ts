@@ -18,14 +18,14 @@ test('defaults: loopback, port 2016, 20 tries, ./data, everything on except exec
 });
 
 test('command line options', () => {
-  const { config } = parse(['--host', '0.0.0.0', '--port', '8080', '--port-tries', '3', '--no-dicom', '--enable-exec', '--cors', '*', '--token', 's3cret', '--quiet', '--data', 'd', '--import-root', '/a', '--import-root', '/b']);
+  const { config } = parse(['--host', '0.0.0.0', '--port', '8080', '--port-tries', '3', '--no-dicom', '--enable-exec', '--cors', '*', '--token', 's3cret-token', '--quiet', '--data', 'd', '--import-root', '/a', '--import-root', '/b']);
   assert.equal(config.host, '0.0.0.0');
   assert.equal(config.port, 8080);
   assert.equal(config.portTries, 3);
   assert.equal(config.dicom, false);
   assert.equal(config.enableExec, true);
   assert.equal(config.cors, '*');
-  assert.equal(config.token, 's3cret');
+  assert.equal(config.token, 's3cret-token');
   assert.equal(config.quiet, true);
   assert.equal(config.data, path.resolve('/cwd', 'd'));
   assert.deepEqual(config.importRoots, ['/a', '/b']);
