@@ -5,11 +5,12 @@
 import type { AppContext } from '../server/context.js';
 import type { RouteSpec } from './routes.js';
 import { postExec, refuseExecGet } from './slicer/exec.js';
-import { deleteSystem, getTimeImage, getVersion } from './slicer/system.js';
+import { deleteSystem, getStatus, getTimeImage, getVersion } from './slicer/system.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
   return [
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
+    { method: 'GET', path: '/system/status', handler: getStatus(ctx) },
     { method: 'DELETE', path: '/system', handler: deleteSystem(ctx) },
     { method: 'GET', path: '/timeimage', handler: getTimeImage() },
     { method: 'POST', path: '/exec', handler: postExec(ctx) },

@@ -84,3 +84,26 @@ export const deleteSystem = (ctx: AppContext) => (c: Context) => {
   setTimeout(() => ctx.requestShutdown('DELETE /slicer/system'), 50);
   return c.json({ success: true });
 };
+
+/**
+ * `GET /slicer/system/status`: what the viewer page shows in its status bar. Read-only and
+ * secret-free (never the token itself): bound address, which families and guards are on.
+ */
+export function statusInfo(ctx: AppContext, requestUrl?: string) {
+  const c = ctx.config;
+  return {
+    applicationName: 'voxelgate',
+    version: ctx.version,
+    url: ctx.boundUrl ?? (requestUrl ? new URL(requestUrl).origin + '/' : null),
+    startedAt: ctx.startedAt.toISOString(),
+    slicer: c.slicer,
+    dicom: c.dicom,
+    static: c.static,
+    exec: c.enableExec,
+    auth: c.token ? (c.auth === 'all' ? 'all' : 'mutating') : 'off',
+    cors: c.cors ?? null,
+    tls: Boolean(c.tlsCert && c.tlsKey),
+  };
+}
+
+export const getStatus = (ctx: AppContext) => (c: Context) => c.json(statusInfo(ctx, c.req.url));
