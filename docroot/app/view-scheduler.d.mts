@@ -31,6 +31,7 @@ export declare class ViewScheduler<S = unknown> {
   readonly latest: S | null;
   request(state: S, opts?: { interactive?: boolean }): void;
   refresh(): void;
+  invalidate(): void;
   readonly idle: boolean;
   whenIdle(): Promise<void>;
   close(): void;

@@ -80,6 +80,11 @@ export class ViewScheduler {
     }
   }
 
+  /** Forgets the last URL sent, so the next request goes out even if identical (the scene changed). */
+  invalidate() {
+    this.lastSentUrl = null;
+  }
+
   /** True when nothing is in flight, pending or owed. */
   get idle() {
     return this.inFlight === null && this.pending === null && !this.fullOwed;
