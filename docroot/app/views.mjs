@@ -225,8 +225,10 @@ export class SliceView extends BaseView {
       'wheel',
       (e) => {
         e.preventDefault();
-        // One slice per notch (|delta| ≥ 50); trackpads' small deltas add up to a slice.
-        if (Math.abs(e.deltaY) >= 50) this.scroll(e.deltaY < 0 ? 1 : -1);
+        // One slice per notch (100 px; the browser may merge queued notches into one event, so
+        // count them); line-mode wheels (3 lines a notch) step one; trackpads' small deltas add up.
+        if (e.deltaMode === 1 || e.deltaMode === 2) this.scroll(e.deltaY < 0 ? 1 : -1);
+        else if (Math.abs(e.deltaY) >= 50) this.scroll((e.deltaY < 0 ? 1 : -1) * Math.max(1, Math.round(Math.abs(e.deltaY) / 100)));
         else {
           acc += e.deltaY;
           if (Math.abs(acc) >= 50) {
