@@ -127,8 +127,8 @@ test('wheel-scrolling the red view changes its slice image', opts, async (t) => 
   assert.notEqual(after, first, 'a different slice shows a different image');
 });
 
-test('a burst of 50 wheel events sends only a few renders, one at a time, and ends on the right slice', opts, async (t) => {
-  if (!needs(t, 'GET /slicer/volumes', 'GET /slicer/slice')) return;
+/** Home, then a clean slate for the request log, pointer over the red view. */
+async function startAtFirstSlice() {
   const canvas = page.locator('.view.red .canvas');
   await canvas.focus();
   await page.keyboard.press('Home');
@@ -137,17 +137,37 @@ test('a burst of 50 wheel events sends only a few renders, one at a time, and en
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   sliceRequests.length = 0;
   maxInFlight = 0;
-  // 50 notches as fast as the browser takes them (not one round trip each): a real burst.
+}
+
+test('a burst of 50 wheel events sends only a few renders, one at a time, and ends on the right slice', opts, async (t) => {
+  if (!needs(t, 'GET /slicer/volumes', 'GET /slicer/slice')) return;
+  // 1. Real wheel input, as fast as the browser takes it: the request rate follows the answers.
+  await startAtFirstSlice();
   const t0 = Date.now();
   await Promise.all(Array.from({ length: 50 }, () => page.mouse.wheel(0, -100)));
   const burstMs = Date.now() - t0;
+  await page.waitForFunction(() => (globalThis as any).voxelgate.app.views.red.state.index >= 50);
   await idle();
-  const st = await redState();
-  const drafts = sliceRequests.filter((r) => /format=jpeg/.test(r.url)).length;
-  console.log(`# burst of 50 wheel events in ${burstMs} ms → ${sliceRequests.length} /slicer/slice requests (${drafts} drafts + ${sliceRequests.length - drafts} full), max ${maxInFlight} in flight`);
+  let st = await redState();
+  console.log(`# 50 real wheel notches in ${burstMs} ms → ${sliceRequests.length} /slicer/slice requests, max ${maxInFlight} in flight`);
   assert.equal(st.index, Math.min(50, st.count - 1), 'the view ends 50 slices on');
   assert.equal(maxInFlight, 1, 'never more than one request in flight');
-  assert.ok(sliceRequests.length <= 12, `at most a few renders, got ${sliceRequests.length}`);
+  assert.ok(sliceRequests.length < 25, `far fewer renders than wheel events, got ${sliceRequests.length}`);
+
+  // 2. 50 wheel events within one task (a fast flick): a draft, the newest draft, the full render.
+  await startAtFirstSlice();
+  await page.evaluate(() => {
+    const g = globalThis as any;
+    const el = g.document.querySelector('.view.red .canvas');
+    for (let i = 0; i < 50; i++) el.dispatchEvent(new g.WheelEvent('wheel', { deltaY: -100, deltaMode: 0, bubbles: true, cancelable: true }));
+  });
+  await idle();
+  st = await redState();
+  const drafts = sliceRequests.filter((r) => /format=jpeg/.test(r.url)).length;
+  console.log(`# 50 wheel events in one task → ${sliceRequests.length} requests (${drafts} drafts + ${sliceRequests.length - drafts} full)`);
+  assert.equal(st.index, Math.min(50, st.count - 1));
+  assert.equal(maxInFlight, 1);
+  assert.ok(sliceRequests.length <= 3, `at most a few renders, got ${sliceRequests.length}`);
   const last = new URL(sliceRequests.at(-1)!.url);
   assert.equal(last.searchParams.get('format'), 'png', 'the last render is the full-quality one');
   assert.equal(Number(last.searchParams.get('scrollTo')), Number((st.index / (st.count - 1)).toFixed(6)));
@@ -198,4 +218,30 @@ test('the DICOM list shows the sample study', opts, async (t) => {
   const href = await li.locator('a').getAttribute('href');
   assert.equal(href, `browse/viewer?StudyInstanceUIDs=${encodeURIComponent(uid)}`);
   assert.deepEqual(consoleLog.errors, []);
+});
+
+test('with every render held back 500 ms, a burst of 50 notches sends a draft and a full render, no more', opts, async (t) => {
+  if (!needs(t, 'GET /slicer/volumes', 'GET /slicer/slice')) return;
+  await startAtFirstSlice();
+  await page.route('**/slicer/slice?*', async (route) => {
+    await new Promise((r) => setTimeout(r, 500));
+    await route.continue();
+  });
+  try {
+    const t0 = Date.now();
+    await Promise.all(Array.from({ length: 50 }, () => page.mouse.wheel(0, -100)));
+    // The slice number in the view header follows the wheel before any image arrives.
+    await page.waitForFunction(() => (globalThis as any).voxelgate.app.views.red.state.index >= 50);
+    const counterMs = Date.now() - t0;
+    await idle();
+    const ms = Date.now() - t0;
+    console.log(`# slow server (500 ms a render): ${sliceRequests.length} requests; slice counter at 51 after ${counterMs} ms, final image after ${ms} ms`);
+    const st = await redState();
+    assert.equal(st.index, Math.min(50, st.count - 1));
+    assert.ok(sliceRequests.length <= 3, `got ${sliceRequests.length} requests`);
+    assert.equal(maxInFlight, 1);
+    assert.equal(new URL(sliceRequests.at(-1)!.url).searchParams.get('format'), 'png');
+  } finally {
+    await page.unroute('**/slicer/slice?*');
+  }
 });
