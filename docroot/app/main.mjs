@@ -73,9 +73,17 @@ const app = {
   async sceneChanged() {
     await this.scene.refresh();
     await this.loadVolumeInfo();
-    for (const v of Object.values(this.views)) v.volumeChanged(this.info);
+    await Promise.all(Object.values(this.views).map((v) => v.volumeChanged(this.info)));
     this.fiducials.refresh();
     this.showEmptyState();
+  },
+
+  /** Re-renders only when the volume list differs from the one shown (cheap enough for every focus). */
+  async checkScene() {
+    const before = JSON.stringify(this.scene.volumes);
+    await this.scene.refresh();
+    if (JSON.stringify(this.scene.volumes) !== before) await this.sceneChanged();
+    else this.fiducials.refresh();
   },
 
   /** Geometry and display of the current volume (`/slicer/mrml/properties`), when available. */
@@ -146,9 +154,11 @@ function renderStatus(version) {
 
 async function main() {
   let version = null;
+  let needsToken = false;
   try {
     await api.loadStatus();
   } catch (e) {
+    needsToken = e?.status === 401;
     $('status').textContent = explain(e, 'Status');
   }
   if (!api.status) {
@@ -158,8 +168,8 @@ async function main() {
       /* not reachable */
     }
   }
-  renderStatus(version);
-  if (api.status && api.status.auth !== 'off') {
+  if (!needsToken) renderStatus(version);
+  if (needsToken || (api.status && api.status.auth !== 'off')) {
     const box = $('token-box');
     box.hidden = false;
     const input = $('token');
@@ -167,9 +177,11 @@ async function main() {
     box.addEventListener('submit', (e) => e.preventDefault());
     input.addEventListener('change', () => {
       api.token = input.value.trim();
+      if (needsToken) location.reload();
       for (const v of Object.values(app.views)) v.scheduler.invalidate();
     });
   }
+  if (needsToken) return;
   if (api.status?.ohif === false) $('ohif-link').title = 'OHIF is not installed yet: the page says how';
 
   const views = $('views');
@@ -198,6 +210,12 @@ async function main() {
   await app.setLayout(layout, { tellServer: false });
 
   await Promise.all([app.scene.loadSampleList(), app.sceneChanged(), app.dicom.search()]);
+  // Another client (curl, a script) may have changed the scene while the page was in the background.
+  window.addEventListener('focus', () => app.checkScene());
+  $('scene-refresh').addEventListener('click', () => app.sceneChanged());
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && app.placing) $('place').click();
+  });
   document.body.dataset.ready = 'true';
 }
 

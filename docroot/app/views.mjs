@@ -172,12 +172,28 @@ export class SliceView extends BaseView {
     return `slicer/slice?${q}`;
   }
 
-  /** New volume (or none): slice count along this view's normal, start in the middle. */
-  volumeChanged(info) {
+  /**
+   * New volume (or none): slice count along this view's normal. The first time, start where the
+   * server's view is (`GET /slicer/view`: offset within bounds), else in the middle.
+   */
+  async volumeChanged(info) {
     const count = info ? slicesAlong(ORIENTATION_NORMALS[this.state.orientation], info.dimensions, info.ijkToRAS) : 1;
     this.state.count = Math.max(1, count);
-    if (!this.positioned || this.state.index >= this.state.count) this.state.index = Math.floor((this.state.count - 1) / 2);
-    this.positioned = true;
+    if (!this.positioned || this.state.index >= this.state.count) {
+      this.state.index = Math.floor((this.state.count - 1) / 2);
+      if (info && !this.positioned && api.has('GET', '/slicer/view')) {
+        try {
+          const v = await api.get('slicer/view', { view: this.key });
+          if (v.orientation === this.state.orientation && Array.isArray(v.bounds) && v.bounds[1] > v.bounds[0]) {
+            const f = (v.offset - v.bounds[0]) / (v.bounds[1] - v.bounds[0]);
+            this.state.index = Math.min(this.state.count - 1, Math.max(0, Math.round(f * (this.state.count - 1))));
+          }
+        } catch {
+          /* start in the middle */
+        }
+      }
+    }
+    this.positioned = Boolean(info);
     if (info?.window !== undefined && this.state.window === undefined) {
       this.defaultWl = [info.window, info.level];
     }
