@@ -65,7 +65,7 @@ export class ScenePanel {
       const dims = Array.isArray(v.dimensions) ? v.dimensions.join('×') : '–';
       const del = h('button', { type: 'button', title: `Delete ${v.name} (${v.id})`, 'aria-label': `Delete volume ${v.name}`, onclick: () => this.#delete(v) }, '✕');
       if (!api.has('DELETE', '/slicer/volume')) del.disabled = true;
-      body.append(h('tr', { class: v === current ? 'active' : '', title: v.id, 'data-id': v.id }, h('td', {}, v.name), h('td', {}, typeOf(v)), h('td', { class: 'num' }, dims), h('td', {}, del)));
+      body.append(h('tr', { class: v === current ? 'active' : '', 'data-id': v.id, 'aria-current': v === current ? 'true' : undefined }, h('td', { title: `${v.name} (${v.id})${v === current ? ', shown in the views' : ''}` }, v.name), h('td', {}, typeOf(v)), h('td', { class: 'num' }, dims), h('td', {}, del)));
     }
   }
 

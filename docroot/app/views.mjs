@@ -146,8 +146,10 @@ export class SliceView extends BaseView {
     sel.addEventListener('change', () => this.setOrientation(sel.value));
     this.orientationSelect = sel;
     this.header.append(sel, this.info);
-    this.canvas.setAttribute('role', 'img');
+    // Keyboard-wise the view is a slider over the slices (arrows, Page Up/Down, Home, End).
+    this.canvas.setAttribute('role', 'slider');
     this.canvas.setAttribute('aria-label', `${LABELS[key]} slice view: mouse wheel or arrow keys scroll, drag changes window/level`);
+    this.canvas.setAttribute('aria-valuemin', '1');
     this.#bind();
   }
 
@@ -232,7 +234,10 @@ export class SliceView extends BaseView {
     const s = this.state;
     const wl = s.window !== undefined ? ` · W ${Math.round(s.window)} L ${Math.round(s.level)}` : '';
     this.info.textContent = `slice ${s.index + 1}/${s.count}${wl}`;
+    this.canvas.setAttribute('aria-valuemax', String(s.count));
     this.canvas.setAttribute('aria-valuenow', String(s.index + 1));
+    this.canvas.setAttribute('aria-valuetext', `${s.orientation} slice ${s.index + 1} of ${s.count}`);
+    this.img.alt = `${LABELS[this.key]} view: ${s.orientation} slice ${s.index + 1} of ${s.count}`;
   }
 
   #bind() {
