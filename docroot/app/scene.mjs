@@ -48,9 +48,17 @@ export class ScenePanel {
     return this.volumes;
   }
 
-  /** The volume the views show: the active one, else the first. */
+  /** The volume the views show: the one picked in the list, else the scene's active one, else the first. */
   current() {
-    return this.volumes.find((v) => v.active) ?? this.volumes[0] ?? null;
+    return this.volumes.find((v) => v.id === this.selectedId) ?? this.volumes.find((v) => v.active) ?? this.volumes[0] ?? null;
+  }
+
+  /** Shows another volume in the views. */
+  async select(id) {
+    if (this.current()?.id === id) return;
+    this.selectedId = id;
+    this.#renderList();
+    await this.app.sceneChanged();
   }
 
   #renderList() {
@@ -65,7 +73,7 @@ export class ScenePanel {
       const dims = Array.isArray(v.dimensions) ? v.dimensions.join('×') : '–';
       const del = h('button', { type: 'button', title: `Delete ${v.name} (${v.id})`, 'aria-label': `Delete volume ${v.name}`, onclick: () => this.#delete(v) }, '✕');
       if (!api.has('DELETE', '/slicer/volume')) del.disabled = true;
-      body.append(h('tr', { class: v === current ? 'active' : '', 'data-id': v.id, 'aria-current': v === current ? 'true' : undefined }, h('td', { title: `${v.name} (${v.id})${v === current ? ', shown in the views' : ''}` }, v.name), h('td', {}, typeOf(v)), h('td', { class: 'num' }, dims), h('td', {}, del)));
+      body.append(h('tr', { class: v === current ? 'active' : '', 'data-id': v.id, 'aria-current': v === current ? 'true' : undefined }, h('td', { title: `${v.name} (${v.id})${v === current ? ', shown in the views' : ''}` }, h('button', { type: 'button', class: 'link', 'aria-pressed': String(v === current), 'aria-label': `Show ${v.name} in the views`, onclick: () => this.select(v.id) }, v.name)), h('td', {}, typeOf(v)), h('td', { class: 'num' }, dims), h('td', {}, del)));
     }
   }
 

@@ -159,6 +159,9 @@ export class SliceView extends BaseView {
 
   buildUrl(s, draft) {
     const q = new URLSearchParams({ view: this.key, orientation: s.orientation });
+    // The page decides which volume its views show (the one selected in the list).
+    const vol = this.app.volume();
+    if (vol) q.set('background', vol.id);
     q.set('scrollTo', s.count > 1 ? (s.index / (s.count - 1)).toFixed(6) : '0.5');
     const size = draft ? scaled(s.size, DRAFT_SCALE) : s.size;
     q.set('size', `${size[0]}x${size[1]}`);
@@ -179,6 +182,9 @@ export class SliceView extends BaseView {
    * server's view is (`GET /slicer/view`: offset within bounds), else in the middle.
    */
   async volumeChanged(info) {
+    const id = this.app.volume()?.id ?? null;
+    if (id !== this.volumeId) this.positioned = false; // another volume: start over
+    this.volumeId = id;
     const count = info ? slicesAlong(ORIENTATION_NORMALS[this.state.orientation], info.dimensions, info.ijkToRAS) : 1;
     this.state.count = Math.max(1, count);
     if (!this.positioned || this.state.index >= this.state.count) {
@@ -333,6 +339,8 @@ export class ThreeDView extends BaseView {
 
   buildUrl(s, draft) {
     const q = new URLSearchParams({ mode: s.mode });
+    const vol = this.app.volume();
+    if (vol) q.set('volume', vol.id);
     if (s.reset) q.set('lookFromAxis', 'anterior');
     if (s.camera) {
       q.set('orbitX', fmt(s.orbitX, 1));
