@@ -183,13 +183,15 @@ export class SliceView extends BaseView {
    */
   async volumeChanged(info) {
     const id = this.app.volume()?.id ?? null;
-    if (id !== this.volumeId) this.positioned = false; // another volume: start over
+    // On the first load, pick up where the server's view is; on another volume, start in the middle.
+    const firstLoad = this.volumeId === undefined;
+    if (id !== this.volumeId) this.positioned = false;
     this.volumeId = id;
     const count = info ? slicesAlong(ORIENTATION_NORMALS[this.state.orientation], info.dimensions, info.ijkToRAS) : 1;
     this.state.count = Math.max(1, count);
     if (!this.positioned || this.state.index >= this.state.count) {
       this.state.index = Math.floor((this.state.count - 1) / 2);
-      if (info && !this.positioned && api.has('GET', '/slicer/view')) {
+      if (info && firstLoad && api.has('GET', '/slicer/view')) {
         try {
           const v = await api.get('slicer/view', { view: this.key });
           if (v.orientation === this.state.orientation && Array.isArray(v.bounds) && v.bounds[1] > v.bounds[0]) {
