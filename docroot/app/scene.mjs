@@ -97,7 +97,9 @@ export class ScenePanel {
       btn.disabled = true;
       say(this.msg, `Loading ${sel.value}…`);
       try {
-        const r = await api.json('GET', 'slicer/sampledata', { query: { name: sel.value } });
+        // POST where the server has it: loading changes the scene (and needs the token when auth is on).
+        const method = api.has('POST', '/slicer/sampledata') ? 'POST' : 'GET';
+        const r = await api.json(method, 'slicer/sampledata', { query: { name: sel.value } });
         say(this.msg, `Loaded ${r?.name ?? sel.value}.`);
         await this.app.sceneChanged();
       } catch (e) {
