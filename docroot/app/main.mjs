@@ -46,6 +46,11 @@ const app = {
     $('wl-readout').textContent = `W ${Math.round(w)} · L ${Math.round(l)}`;
   },
 
+  /** The 3D view picked up the server's mode: show it in the menu. */
+  modeChanged(mode) {
+    $('mode3d').value = mode;
+  },
+
   setPlacing(on) {
     this.placing = on;
     for (const v of ['red', 'yellow', 'green']) this.views[v].el.classList.toggle('placing', on);

@@ -356,7 +356,19 @@ export class ThreeDView extends BaseView {
     return `slicer/threeD?${q}`;
   }
 
-  volumeChanged() {
+  /** On the first load, continue from the server's camera and mode (`GET /slicer/view?view=threeD`). */
+  async volumeChanged(info) {
+    if (info && !this.loaded && api.has('GET', '/slicer/view')) {
+      this.loaded = true;
+      try {
+        const v = await api.get('slicer/view', { view: 'threeD' });
+        if (v?.camera) Object.assign(this.state, { orbitX: v.camera.orbitX ?? 0, orbitY: v.camera.orbitY ?? 0, zoom: v.camera.zoom ?? 1, camera: true });
+        if (['composite', 'mip', 'minip'].includes(v?.mode)) this.state.mode = v.mode;
+        this.app.modeChanged?.(this.state.mode);
+      } catch {
+        /* the server's current camera is used as is */
+      }
+    }
     this.scheduler.invalidate();
     this.render();
   }
