@@ -171,18 +171,24 @@ export function frameToRas(frame: WorldFrame, p: readonly number[]): Vec3 {
 }
 
 /**
- * Displacement vectors stored interleaved (x, y, z per voxel) converted between LPS and RAS:
- * negates x and y. Writes into `out` (may be `data` itself for in-place).
+ * Vectors stored interleaved (x, y, z per voxel, e.g. displacement fields) converted from `frame`
+ * to RAS (or back: the map is an involution), optionally through a measurement frame first
+ * (`frameFromMeasurement`, row-major, columns = measurement axes in `frame`). Writes into `out`
+ * (may be `data` itself for in-place).
  */
-export function displacementsLpsToRas<T extends { length: number; [i: number]: number }>(data: T, out: T): T {
+export function vectorsFrameToRas<T extends { length: number; [i: number]: number }>(frame: WorldFrame, data: T, out: T, frameFromMeasurement?: Mat3): T {
+  const s = FRAME_SIGNS[frame];
+  const m = frameFromMeasurement;
   for (let i = 0; i + 2 < data.length; i += 3) {
-    out[i] = -data[i]!;
-    out[i + 1] = -data[i + 1]!;
-    out[i + 2] = data[i + 2]!;
+    let x = data[i]!, y = data[i + 1]!, z = data[i + 2]!;
+    if (m) [x, y, z] = [m[0] * x + m[1] * y + m[2] * z, m[3] * x + m[4] * y + m[5] * z, m[6] * x + m[7] * y + m[8] * z];
+    out[i] = s[0] * x;
+    out[i + 1] = s[1] * y;
+    out[i + 2] = s[2] * z;
   }
   return out;
 }
-export const displacementsRasToLps = displacementsLpsToRas;
+export const vectorsRasToFrame = vectorsFrameToRas;
 
 /**
  * Completes a direction matrix from the unit directions of its first one or two axes (for 1-D and

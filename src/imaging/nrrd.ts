@@ -160,8 +160,10 @@ export interface NrrdLayout {
   lineSkip: number;
   /** Bytes of decoded voxel data. */
   byteLength: number;
-  /** The frame the file's vectors were read in. */
+  /** The frame the file's vectors (and vector-valued voxels) are expressed in. */
   frame: WorldFrame;
+  /** `measurement frame` (columns = measurement axes in `frame`), when given and not identity. */
+  measurementFrame?: Mat3;
 }
 
 const parseIntField = (name: string, raw: string, min: number): number => {
@@ -305,6 +307,13 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
     origin = frameToRas(frame, pad3(o[0]));
   }
   const direction = completeDirection(cols);
+  let measurementFrame: Mat3 | undefined;
+  if (f.has('measurement frame')) {
+    const mf = parseVectors('measurement frame', f.get('measurement frame')!);
+    if (mf.length !== 3 || mf.some((v) => !v || v.length !== 3)) throw unprocessable('measurement frame must be three 3-vectors');
+    const m: Mat3 = [mf[0]![0]!, mf[1]![0]!, mf[2]![0]!, mf[0]![1]!, mf[1]![1]!, mf[2]![1]!, mf[0]![2]!, mf[1]![2]!, mf[2]![2]!];
+    if (m.some((x, i) => x !== [1, 0, 0, 0, 1, 0, 0, 0, 1][i])) measurementFrame = m;
+  }
 
   const bytes = BYTES_OF[type];
   const byteLength = dimensions[0] * dimensions[1] * dimensions[2] * components * bytes;
@@ -326,6 +335,7 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
     lineSkip,
     byteLength,
     frame,
+    measurementFrame,
   };
 }
 
