@@ -5,7 +5,7 @@ import { decodeNrrdStream, nrrdChunks, rawNrrdSize } from '../../imaging/nrrd.js
 import type { GridTransformNode, LinearTransformNode } from '../../scene/scene.js';
 import { gridFromNrrd, gridToLps, listTransforms, parseMatrix, putGridTransform, putLinearTransform, track, transformJson } from '../../scene/transforms.js';
 import type { AppContext } from '../../server/context.js';
-import { readJson } from '../body.js';
+import { MiB, readBody } from '../body.js';
 import { numList, oneOf, requiredStr, str } from './params.js';
 import { attachment, requestChunks, streamResponse } from './streams.js';
 import { DEFAULT_MAX_VOLUME_BYTES, persist } from './volumes.js';
@@ -23,8 +23,15 @@ export const getTransform = (ctx: AppContext) => (c: Context) => {
  * Unknown or absent `id` creates a node. Query parameters win over body fields.
  */
 export const putTransform = (ctx: AppContext) => async (c: Context) => {
-  const hasBody = (c.req.header('content-length') ?? '0') !== '0' || c.req.header('transfer-encoding') !== undefined;
-  const body = hasBody ? await readJson(c) : {};
+  const raw = c.req.raw.body ? await readBody(c, MiB) : Buffer.alloc(0);
+  let body: unknown = {};
+  if (raw.length > 0) {
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      throw new AppError('bad_request', `body is not valid JSON: ${(e as Error).message}`);
+    }
+  }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('bad_request', 'expected a JSON object such as {"matrix": [[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}');
   const b = body as { matrix?: unknown; name?: unknown; parentTransformID?: unknown };
   if (b.name !== undefined && typeof b.name !== 'string') throw invalidParameter('name', 'must be a string');
