@@ -390,6 +390,22 @@ export class NrrdDecoder {
     return this.#layout;
   }
 
+  /**
+   * Bytes of the voxel array that already hold their final value (a prefix), for writers that
+   * stream the data elsewhere while it arrives. 0 until then, and always 0 when the final bytes are
+   * only known at `end()` (ascii, byte-swapped big-endian data, `byte skip: -1`).
+   */
+  get settledBytes(): number {
+    const l = this.#layout;
+    if (!l || l.encoding === 'ascii' || this.#tail || (BYTES_OF[l.scalarType] > 1 && (l.endian === 'little') !== HOST_LITTLE)) return 0;
+    return this.#filled;
+  }
+
+  /** The voxel array's bytes (shared memory), once the header is parsed. */
+  get voxelBytes(): Uint8Array | undefined {
+    return this.#bytes;
+  }
+
   async push(chunk: Uint8Array): Promise<void> {
     if (!this.#layout) {
       const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);

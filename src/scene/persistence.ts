@@ -15,10 +15,11 @@
  * short debounce.
  */
 import { createReadStream, promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { decodeNrrdStream, nrrdChunks } from '../imaging/nrrd.js';
+import { decodeNrrdStream, NrrdDecoder, nrrdChunks, nrrdHeaderText, type DecodedNrrd, type NrrdDecoderOptions } from '../imaging/nrrd.js';
 import type { ImageVolume, Mat3, Vec3 } from '../imaging/types.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { syncDir, writeFileAtomic } from '../util/atomic-write.js';
 import type { FiducialNode, GridTransformNode, LinearTransformNode, Scene, SceneNode, VolumeNode } from './scene.js';
 
 export interface SceneStoreOptions {
@@ -64,6 +65,8 @@ export class SceneStore {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #dirty = false;
+  /** Staged files not yet named by a written index: cleanup must not remove them. */
+  #protected = new Set<string>();
 
   constructor(scene: Scene, dataDir: string, opts: SceneStoreOptions = {}) {
     this.#scene = scene;
@@ -127,13 +130,31 @@ export class SceneStore {
       nodes: stored,
     };
     await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(index, null, 1));
-    await this.#removeUnreferenced(new Set(stored.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f)));
+    const referenced = new Set(stored.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f));
+    for (const f of referenced) this.#protected.delete(f);
+    await this.#removeUnreferenced(new Set([...referenced, ...this.#protected]));
+  }
+
+  /** A new volume file name (unique; the index maps nodes to files). */
+  #newFileName(id: string): string {
+    return `volumes/${id}-${Date.now().toString(36)}${(++this.#generation).toString(36)}.nrrd`;
+  }
+
+  /**
+   * Starts a volume file that is written while the data is still arriving (see `receiveNrrd`),
+   * so that acknowledging an upload only costs an fsync. Only for raw storage.
+   */
+  stageVolumeFile(): StagedVolumeFile | undefined {
+    if ((this.#opts.encoding ?? 'raw') !== 'raw') return undefined;
+    const rel = this.#newFileName('upload');
+    this.#protected.add(rel);
+    return new StagedVolumeFile(this.dir, rel, (v) => this.#files.set(v, rel), () => this.#protected.delete(rel));
   }
 
   async #volumeFile(id: string, v: ImageVolume, componentKind: string | undefined): Promise<StoredGeometry> {
     let file = this.#files.get(v);
     if (!file) {
-      file = `volumes/${id}-${Date.now().toString(36)}${(++this.#generation).toString(36)}.nrrd`;
+      file = this.#newFileName(id);
       const encoding = this.#opts.encoding ?? 'raw';
       await writeFileAtomic(path.join(this.dir, file), nrrdChunks(v, { encoding, componentKind }));
       this.#files.set(v, file);
@@ -145,7 +166,8 @@ export class SceneStore {
     const dir = path.join(this.dir, 'volumes');
     for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
       const rel = `volumes/${name}`;
-      if (!keep.has(rel)) await fsp.rm(path.join(dir, name), { force: true });
+      // temp files belong to writes in progress (crash leftovers are removed at load)
+      if (!keep.has(rel) && !name.startsWith('.')) await fsp.rm(path.join(dir, name), { force: true });
     }
   }
 
@@ -186,7 +208,9 @@ export class SceneStore {
     this.#scene.restoreIdCounters(index.counters ?? {});
     if (index.activeVolumeId && this.#scene.byId(index.activeVolumeId)) this.#scene.setActiveVolume(index.activeVolumeId);
     await this.#removeUnreferenced(new Set(index.nodes.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f)));
-    for (const name of await fsp.readdir(this.dir)) if (name.endsWith('.tmp')) await fsp.rm(path.join(this.dir, name), { force: true });
+    for (const d of [this.dir, path.join(this.dir, 'volumes')]) {
+      for (const name of await fsp.readdir(d)) if (name.endsWith('.tmp')) await fsp.rm(path.join(d, name), { force: true });
+    }
     return pending.length;
   }
 
@@ -205,3 +229,133 @@ export class SceneStore {
   }
 }
 
+
+/**
+ * A volume file written in the background as voxel bytes settle: the header first, then the data
+ * in order; `commit` waits for the writes, fsyncs, renames the temp file into place and registers
+ * it as the file of `volume`, so the next index write only references it.
+ */
+export class StagedVolumeFile {
+  readonly #tmp: string;
+  readonly #final: string;
+  readonly #rel: string;
+  readonly #register: (v: ImageVolume) => void;
+  readonly #release: () => void;
+  #handle: Promise<fsp.FileHandle> | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #error: unknown;
+  #written = 0;
+
+  constructor(dir: string, rel: string, register: (v: ImageVolume) => void, release: () => void) {
+    this.#rel = rel;
+    this.#final = path.join(dir, rel);
+    this.#tmp = path.join(path.dirname(this.#final), `.${path.basename(rel)}.${randomBytes(6).toString('hex')}.tmp`);
+    this.#register = register;
+    this.#release = release;
+  }
+
+  get started(): boolean {
+    return this.#handle !== undefined;
+  }
+
+  /** Bytes of voxel data queued so far. */
+  get written(): number {
+    return this.#written;
+  }
+
+  start(headerText: string): void {
+    const h = fsp.open(this.#tmp, 'w');
+    this.#handle = h;
+    this.#queue(async () => (await h).write(Buffer.from(headerText, 'latin1')));
+  }
+
+  /** Queues the next bytes of voxel data (views into the final voxel memory). */
+  append(bytes: Uint8Array): void {
+    this.#written += bytes.byteLength;
+    this.#queue(async () => {
+      const h = await this.#handle!;
+      for (let off = 0; off < bytes.byteLength; ) {
+        const { bytesWritten } = await h.write(bytes, off, bytes.byteLength - off);
+        off += bytesWritten;
+      }
+    });
+  }
+
+  #queue(f: () => Promise<unknown>): void {
+    this.#chain = this.#chain.then(() => (this.#error ? undefined : f())).catch((e) => (this.#error ??= e));
+  }
+
+  async commit(volume: ImageVolume): Promise<void> {
+    if (this.#written !== volume.data.byteLength) throw new Error(`staged ${this.#written} of ${volume.data.byteLength} bytes`);
+    await this.#chain;
+    if (this.#error) {
+      await this.abort();
+      throw this.#error;
+    }
+    const h = await this.#handle!;
+    await h.sync();
+    await h.close();
+    await fsp.rename(this.#tmp, this.#final);
+    await syncDir(path.dirname(this.#final));
+    this.#register(volume);
+  }
+
+  async abort(): Promise<void> {
+    this.#release();
+    await this.#chain;
+    if (this.#handle) {
+      await (await this.#handle.catch(() => undefined))?.close().catch(() => {});
+      await fsp.rm(this.#tmp, { force: true });
+    }
+  }
+}
+
+export interface ReceivedNrrd {
+  decoded: DecodedNrrd;
+  /** Makes the stored copy durable and registers it (no-op without a store); call after the node holds `decoded.volume`. */
+  commit(): Promise<void>;
+  /** Drops the stored copy (call when the volume is not used). */
+  abort(): Promise<void>;
+}
+
+const STAGE_CHUNK = 4 << 20;
+
+/**
+ * Decodes a NRRD body and, when a store is given, writes the store's copy of the voxel data while
+ * the body is still arriving (raw storage, little-endian settled bytes); otherwise the store writes
+ * it on the next flush.
+ */
+export async function receiveNrrd(chunks: AsyncIterable<Uint8Array>, opts: NrrdDecoderOptions & { store?: SceneStore }): Promise<ReceivedNrrd> {
+  const decoder = new NrrdDecoder(opts);
+  const staged = opts.store?.stageVolumeFile();
+  const pump = (final: boolean) => {
+    if (!staged) return;
+    const layout = decoder.layout;
+    const bytes = decoder.voxelBytes;
+    if (!layout || !bytes) return;
+    if (!staged.started) {
+      const shape = { scalarType: layout.scalarType, components: layout.components, dimensions: layout.dimensions, spacing: layout.spacing, origin: layout.origin, direction: layout.direction, data: new Uint8Array(0) } as unknown as ImageVolume;
+      staged.start(nrrdHeaderText(shape, { encoding: 'raw', componentKind: layout.components > 1 ? layout.componentKind : undefined }));
+    }
+    const settled = final ? bytes.byteLength : decoder.settledBytes;
+    const upTo = final ? settled : settled - (settled % STAGE_CHUNK);
+    if (upTo > staged.written) staged.append(bytes.subarray(staged.written, upTo));
+  };
+  let decoded: DecodedNrrd;
+  try {
+    for await (const c of chunks) {
+      await decoder.push(c);
+      pump(false);
+    }
+    decoded = await decoder.end();
+    pump(true);
+  } catch (e) {
+    await staged?.abort();
+    throw e;
+  }
+  return {
+    decoded,
+    commit: () => (staged ? staged.commit(decoded.volume) : Promise.resolve()),
+    abort: () => staged?.abort() ?? Promise.resolve(),
+  };
+}

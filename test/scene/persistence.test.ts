@@ -13,7 +13,7 @@ import { PACKAGE_ROOT } from '../../src/server/context.js';
 import { encodeNrrd, decodeNrrd } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 import { Scene, type VolumeNode } from '../../src/scene/scene.js';
-import { SceneStore } from '../../src/scene/persistence.js';
+import { receiveNrrd, SceneStore } from '../../src/scene/persistence.js';
 import { startTestServer, tempDir } from '../helpers/app.js';
 
 function volume(seed: number, scalarType: ImageVolume['scalarType'] = 'int16', dims: [number, number, number] = [8, 6, 4], components = 1): ImageVolume {
@@ -115,6 +115,40 @@ test('flush coalesces and a corrupt index refuses to start', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(path.join(data, 'scene', 'index.json'), '{"nodes": [');
     await assert.rejects(new SceneStore(new Scene(), data).open(), /not valid JSON/);
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+});
+
+test('staged uploads survive concurrent flushes (cleanup never removes a staged file)', async () => {
+  const data = tempDir('vg-stage-');
+  try {
+    const scene = new Scene();
+    const store = new SceneStore(scene, data, { debounceMs: 0 });
+    await store.open();
+    const body = await encodeNrrd(volume(9, 'int16', [64, 64, 16]));
+    async function* slowly() {
+      for (let i = 0; i < body.length; i += 8192) {
+        yield body.subarray(i, i + 8192);
+        if (i % (64 * 8192) === 0) {
+          scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: `noise${i}`, volume: volume(i), attributes: {}, display: {} });
+          await store.flush();
+        }
+      }
+    }
+    const received = await receiveNrrd(slowly(), { store });
+    const node = scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: 'staged', volume: received.decoded.volume, attributes: {}, display: {} });
+    scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: 'late', volume: volume(1), attributes: {}, display: {} });
+    const racing = store.flush();
+    await received.commit();
+    await racing;
+    await store.flush();
+    await store.close();
+    const again = new Scene();
+    await new SceneStore(again, data).open();
+    const back = again.byId(node.id);
+    assert.ok(back?.kind === 'volume');
+    assert.deepEqual([...back.volume.data], [...received.decoded.volume.data]);
   } finally {
     rmSync(data, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 /** `/slicer/volumes`, `/slicer/volume` (NRRD in and out) and `/slicer/volumeSelection`. */
 import type { Context } from 'hono';
-import { decodeNrrdStream, nrrdChunks, rawNrrdSize } from '../../imaging/nrrd.js';
+import { nrrdChunks, rawNrrdSize } from '../../imaging/nrrd.js';
+import { receiveNrrd } from '../../scene/persistence.js';
 import { cycleActiveVolume, findVolume, listVolumes, nrrdOptionsFor, putVolume } from '../../scene/volumes.js';
 import type { AppContext } from '../../server/context.js';
 import { bool, oneOf, requiredStr, str } from './params.js';
@@ -34,8 +35,17 @@ export const putVolumeHandler = (ctx: AppContext) => async (c: Context) => {
   const name = str(c, 'name');
   const labelmap = bool(c, 'labelmap');
   const maxBytes = ctx.config.maxVolumeBytes ?? DEFAULT_MAX_VOLUME_BYTES;
-  const decoded = await decodeNrrdStream(requestChunks(c, maxBytes + (1 << 20)), { maxBytes });
-  const { node, created } = putVolume(ctx.scene, { id, name, labelmap, decoded });
+  // The stored copy is written while the body arrives; replying then costs one fsync + the index.
+  const received = await receiveNrrd(requestChunks(c, maxBytes + (1 << 20)), { maxBytes, store: ctx.sceneStore });
+  let result;
+  try {
+    result = putVolume(ctx.scene, { id, name, labelmap, decoded: received.decoded });
+  } catch (e) {
+    await received.abort();
+    throw e;
+  }
+  const { node, created } = result;
+  await received.commit();
   await persist(ctx);
   // 200 also for a created node: Slicer clients test for 200.
   return c.json({ success: true, id: node.id, name: node.name, class: node.className, created });
