@@ -238,7 +238,6 @@ export class SceneStore {
 export class StagedVolumeFile {
   readonly #tmp: string;
   readonly #final: string;
-  readonly #rel: string;
   readonly #register: (v: ImageVolume) => void;
   readonly #release: () => void;
   #handle: Promise<fsp.FileHandle> | undefined;
@@ -247,7 +246,6 @@ export class StagedVolumeFile {
   #written = 0;
 
   constructor(dir: string, rel: string, register: (v: ImageVolume) => void, release: () => void) {
-    this.#rel = rel;
     this.#final = path.join(dir, rel);
     this.#tmp = path.join(path.dirname(this.#final), `.${path.basename(rel)}.${randomBytes(6).toString('hex')}.tmp`);
     this.#register = register;
