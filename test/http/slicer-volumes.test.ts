@@ -185,3 +185,31 @@ test('real socket: streamed PUT and GET of a larger volume (raw and gzip)', asyn
     await s.close();
   }
 });
+
+test('real socket: truncated body (client hangs up) and over-limit Content-Length change nothing', async () => {
+  const s: TestServer = await startTestServer({ maxVolumeBytes: 64 * 64 * 32 * 2 });
+  try {
+    const net = await import('node:net');
+    const body = await encodeNrrd(vol('int16', [64, 64, 32]));
+    const port = Number(new URL(s.url).port);
+    const reply = await new Promise<string>((resolve) => {
+      const sock = net.connect(port, '127.0.0.1', () => {
+        sock.write(`PUT /slicer/volume?name=Cut HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+        sock.write(body.subarray(0, body.length >> 1));
+        sock.end();
+      });
+      let got = '';
+      sock.on('data', (d) => (got += d.toString('latin1')));
+      sock.on('close', () => resolve(got));
+      sock.on('error', () => resolve(got));
+    });
+    assert.ok(reply === '' || /^HTTP\/1\.1 4\d\d/.test(reply), reply.slice(0, 80));
+    const big = await request(s.url).post('/slicer/volume?name=Big').send(await encodeNrrd(vol('int16', [64, 64, 64])));
+    assert.equal(big.status, 413);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual((await request(s.url).get('/slicer/volumes')).body, []);
+    assert.deepEqual(s.ctx.scene.nodes(), []);
+  } finally {
+    await s.close();
+  }
+});
