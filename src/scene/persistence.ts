@@ -82,7 +82,8 @@ export class SceneStore {
       this.#dirty = true;
       this.#timer ??= setTimeout(() => {
         this.#timer = undefined;
-        this.flush().catch((e) => this.#opts.onError?.(e));
+        // skipped when a flush (e.g. awaited by a request) already wrote every change
+        if (this.#dirty) this.flush().catch((e) => this.#opts.onError?.(e));
       }, this.#opts.debounceMs ?? 200);
     });
     return { loaded: loaded ?? 0, existed: loaded !== undefined };
