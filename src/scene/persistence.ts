@@ -57,8 +57,10 @@ export class SceneStore {
   readonly dir: string;
   readonly #scene: Scene;
   readonly #opts: SceneStoreOptions;
-  /** ImageVolume object → the file holding exactly it (data is replaced by a new object, never mutated). */
-  #files = new WeakMap<ImageVolume, string>();
+  /** ImageVolume object → the file holding it, and the content version that file holds. */
+  #files = new WeakMap<ImageVolume, { file: string; version: number }>();
+  /** Content version of volumes edited in place (`update(id, {})`); absent = 0. */
+  #contentVersion = new WeakMap<ImageVolume, number>();
   #generation = 0;
   #chain: Promise<void> = Promise.resolve();
   #queued: Promise<void> | undefined;
@@ -78,8 +80,16 @@ export class SceneStore {
   async open(): Promise<{ loaded: number; existed: boolean }> {
     await fsp.mkdir(path.join(this.dir, 'volumes'), { recursive: true });
     const loaded = await this.#load();
-    this.#unsubscribe = this.#scene.onChange(() => {
+    this.#unsubscribe = this.#scene.onChange((change) => {
       this.#dirty = true;
+      if (change.type === 'update' && change.fields?.length === 0) {
+        // content edited in place: the stored file no longer matches
+        for (const id of change.ids) {
+          const n = this.#scene.byId(id);
+          const v = n?.kind === 'volume' ? n.volume : n?.kind === 'gridTransform' ? n.grid : undefined;
+          if (v) this.#contentVersion.set(v, (this.#contentVersion.get(v) ?? 0) + 1);
+        }
+      }
       this.#timer ??= setTimeout(() => {
         this.#timer = undefined;
         // skipped when a flush (e.g. awaited by a request) already wrote every change
@@ -149,16 +159,18 @@ export class SceneStore {
     if ((this.#opts.encoding ?? 'raw') !== 'raw') return undefined;
     const rel = this.#newFileName('upload');
     this.#protected.add(rel);
-    return new StagedVolumeFile(this.dir, rel, (v) => this.#files.set(v, rel), () => this.#protected.delete(rel));
+    return new StagedVolumeFile(this.dir, rel, (v) => this.#files.set(v, { file: rel, version: this.#contentVersion.get(v) ?? 0 }), () => this.#protected.delete(rel));
   }
 
   async #volumeFile(id: string, v: ImageVolume, componentKind: string | undefined): Promise<StoredGeometry> {
-    let file = this.#files.get(v);
+    const version = this.#contentVersion.get(v) ?? 0;
+    const known = this.#files.get(v);
+    let file = known?.version === version ? known.file : undefined;
     if (!file) {
       file = this.#newFileName(id);
       const encoding = this.#opts.encoding ?? 'raw';
       await writeFileAtomic(path.join(this.dir, file), nrrdChunks(v, { encoding, componentKind }));
-      this.#files.set(v, file);
+      this.#files.set(v, { file, version });
     }
     return { file, scalarType: v.scalarType, components: v.components, dimensions: v.dimensions, spacing: v.spacing, origin: v.origin, direction: v.direction };
   }
@@ -225,7 +237,7 @@ export class SceneStore {
     volume.spacing = g.spacing;
     volume.origin = g.origin;
     volume.direction = g.direction;
-    this.#files.set(volume, g.file);
+    this.#files.set(volume, { file: g.file, version: 0 });
     return volume;
   }
 }

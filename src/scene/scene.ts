@@ -85,6 +85,11 @@ export interface SceneChange {
   type: 'add' | 'update' | 'remove' | 'clear';
   /** The active (background) volume after the change; set on every change. */
   activeVolumeId?: string;
+  /**
+   * For `update`: the fields the change set. An empty list means the node's content changed in
+   * place (e.g. voxels edited by /slicer/exec, published with `update(id, {})`).
+   */
+  fields?: string[];
 }
 
 /** fnmatch-style glob (`*`, `?`, `[abc]`, `[!abc]`) → RegExp, anchored, case-sensitive. */
@@ -143,7 +148,7 @@ export class Scene {
     if (id !== undefined && !isVolumeNode(this.#nodes.get(id))) throw notFound(`no volume with id ${id}`);
     if (id === this.#activeVolumeId) return;
     this.#activeVolumeId = id;
-    this.#emit('update', []);
+    this.#emit('update', [], ['activeVolumeId']);
   }
 
   /** The per-class id counters (persisted so ids are never reused across a restart). */
@@ -217,7 +222,7 @@ export class Scene {
     const updated = { ...node, ...patch, id: node.id, className: node.className, kind: node.kind } as N;
     this.#checkParent(updated);
     this.#nodes.set(id, updated);
-    this.#emit('update', [id]);
+    this.#emit('update', [id], Object.keys(patch));
     return updated;
   }
 
@@ -232,7 +237,7 @@ export class Scene {
     const stored = { ...node, id } as N;
     this.#checkParent(stored);
     this.#nodes.set(id, stored);
-    this.#emit('update', [id]);
+    this.#emit('update', [id], Object.keys(stored));
     return stored;
   }
 
@@ -316,9 +321,9 @@ export class Scene {
     }
   }
 
-  #emit(type: SceneChange['type'], ids: string[]): void {
+  #emit(type: SceneChange['type'], ids: string[], fields?: string[]): void {
     this.#version++;
-    const change: SceneChange = { version: this.#version, ids, type, activeVolumeId: this.#activeVolumeId };
+    const change: SceneChange = { version: this.#version, ids, type, activeVolumeId: this.#activeVolumeId, ...(fields ? { fields } : {}) };
     for (const l of this.#listeners) {
       try {
         l(change);

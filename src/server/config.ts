@@ -41,8 +41,6 @@ export interface Config {
   imports: string[];
   /** Do not load sample data into an empty scene/archive at startup. */
   noSamples: boolean;
-  /** Largest volume accepted by POST/PUT /slicer/volume (decoded bytes; default 2 GiB). */
-  maxVolumeBytes?: number;
 }
 
 export class ConfigError extends Error {}

@@ -6,9 +6,13 @@ import request from 'supertest';
 import { binaryParser, makeTestApp, startTestServer, type TestApp, type TestServer } from '../helpers/app.js';
 import { decodeNrrd, encodeNrrd } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
+import type { Config } from '../../src/server/config.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
+
+/** config.limits.volume (the lead's `--limit-volume`), typed loosely so it works before and after that merge. */
+const volumeLimit = (volume: number) => ({ limits: { volume, stow: 1 << 30, json: 1 << 24, exec: 1 << 20 } }) as unknown as Partial<Config>;
 
 let t: TestApp;
 before(async () => {
@@ -109,7 +113,7 @@ test('bad uploads: 4xx naming the problem, scene unchanged', async () => {
 });
 
 test('oversize upload → 413 and nothing changes', async () => {
-  const small = await makeTestApp({ maxVolumeBytes: 100 });
+  const small = await makeTestApp(volumeLimit(100));
   try {
     const res = await small.app.request('/slicer/volume', { method: 'POST', body: (await encodeNrrd(vol('float64', [4, 4, 4]))) as Uint8Array<ArrayBuffer> });
     assert.equal(res.status, 413);
@@ -187,7 +191,7 @@ test('real socket: streamed PUT and GET of a larger volume (raw and gzip)', asyn
 });
 
 test('real socket: truncated body (client hangs up) and over-limit Content-Length change nothing', async () => {
-  const s: TestServer = await startTestServer({ maxVolumeBytes: 64 * 64 * 32 * 2 });
+  const s: TestServer = await startTestServer(volumeLimit(64 * 64 * 32 * 2));
   try {
     const net = await import('node:net');
     const body = await encodeNrrd(vol('int16', [64, 64, 32]));

@@ -120,6 +120,34 @@ test('flush coalesces and a corrupt index refuses to start', async () => {
   }
 });
 
+test('voxels edited in place and published with update(id, {}) are rewritten', async () => {
+  const data = tempDir('vg-inplace-');
+  try {
+    const scene = new Scene();
+    const store = new SceneStore(scene, data, { debounceMs: 10_000 });
+    await store.open();
+    const n = scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: 'v', volume: volume(1), attributes: {}, display: {} });
+    await store.flush();
+    scene.update(n.id, { name: 'renamed' }); // metadata only: the volume file is kept
+    await store.flush();
+    const files1 = readdirSync(path.join(data, 'scene', 'volumes'));
+    n.volume.data[0] = 99; // what /slicer/exec does, then publishes
+    scene.update(n.id, {});
+    await store.flush();
+    const files2 = readdirSync(path.join(data, 'scene', 'volumes'));
+    assert.notDeepEqual(files2, files1);
+    await store.close();
+    const again = new Scene();
+    await new SceneStore(again, data).open();
+    const back = again.byId(n.id);
+    assert.ok(back?.kind === 'volume');
+    assert.equal(back.volume.data[0], 99);
+    assert.equal(back.name, 'renamed');
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+});
+
 test('staged uploads survive concurrent flushes (cleanup never removes a staged file)', async () => {
   const data = tempDir('vg-stage-');
   try {

@@ -10,7 +10,7 @@ import { gridFromNrrd, matrixToParentFromItkText, parseMatrix, putGridTransform,
 import { putVolume } from '../../scene/volumes.js';
 import type { AppContext } from '../../server/context.js';
 import { bool, requiredStr, str } from './params.js';
-import { DEFAULT_MAX_VOLUME_BYTES, persist } from './volumes.js';
+import { persist, uploadLimit } from './volumes.js';
 
 const filterOf = (c: Context): NodeFilter => ({ id: str(c, 'id'), class: str(c, 'class'), name: str(c, 'name') });
 
@@ -87,7 +87,7 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
   const file = await resolveImportPath(ctx, localfile);
   const name = str(c, 'name');
   const lower = file.toLowerCase();
-  const readNrrd = () => decodeNrrdStream(createReadStream(file, { highWaterMark: 4 << 20 }), { maxBytes: ctx.config.maxVolumeBytes ?? DEFAULT_MAX_VOLUME_BYTES });
+  const readNrrd = () => decodeNrrdStream(createReadStream(file, { highWaterMark: 4 << 20 }), { maxBytes: uploadLimit(ctx, 'volume') });
   const baseName = path.basename(file).replace(/\.(nrrd|nhdr|mrk\.json|json|txt|tfm|h5)$/i, '');
   let ids: string[];
   if (filetype === 'VolumeFile') {

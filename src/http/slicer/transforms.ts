@@ -5,10 +5,10 @@ import { decodeNrrdStream, nrrdChunks, rawNrrdSize } from '../../imaging/nrrd.js
 import type { GridTransformNode, LinearTransformNode } from '../../scene/scene.js';
 import { gridFromNrrd, gridToLps, listTransforms, parseMatrix, putGridTransform, putLinearTransform, track, transformJson } from '../../scene/transforms.js';
 import type { AppContext } from '../../server/context.js';
-import { MiB, readBody } from '../body.js';
+import { readBody } from '../body.js';
 import { numList, oneOf, requiredStr, str } from './params.js';
 import { attachment, requestChunks, streamResponse } from './streams.js';
-import { DEFAULT_MAX_VOLUME_BYTES, persist } from './volumes.js';
+import { persist, uploadLimit } from './volumes.js';
 
 export const getTransforms = (ctx: AppContext) => (c: Context) => c.json(listTransforms(ctx.scene));
 
@@ -23,7 +23,7 @@ export const getTransform = (ctx: AppContext) => (c: Context) => {
  * Unknown or absent `id` creates a node. Query parameters win over body fields.
  */
 export const putTransform = (ctx: AppContext) => async (c: Context) => {
-  const raw = c.req.raw.body ? await readBody(c, MiB) : Buffer.alloc(0);
+  const raw = c.req.raw.body ? await readBody(c, uploadLimit(ctx, 'json')) : Buffer.alloc(0);
   let body: unknown = {};
   if (raw.length > 0) {
     try {
@@ -83,7 +83,7 @@ export const getGridTransform = (ctx: AppContext) => (c: Context) => {
 
 /** POST/PUT: a 4-D displacement NRRD (3 × I × J × K, float/double) creates or replaces a grid transform. */
 export const postGridTransform = (ctx: AppContext) => async (c: Context) => {
-  const maxBytes = ctx.config.maxVolumeBytes ?? DEFAULT_MAX_VOLUME_BYTES;
+  const maxBytes = uploadLimit(ctx, 'volume');
   const decoded = await decodeNrrdStream(requestChunks(c, maxBytes + (1 << 20)), { maxBytes });
   const { node, created } = putGridTransform(ctx.scene, { id: str(c, 'id'), name: str(c, 'name'), grid: gridFromNrrd(decoded) });
   if (Object.keys(decoded.header.keyValues).length) ctx.scene.update<GridTransformNode>(node.id, { attributes: decoded.header.keyValues });

@@ -7,7 +7,16 @@ import type { AppContext } from '../../server/context.js';
 import { bool, oneOf, requiredStr, str } from './params.js';
 import { attachment, requestChunks, streamResponse } from './streams.js';
 
-export const DEFAULT_MAX_VOLUME_BYTES = 2 * 1024 ** 3;
+export const DEFAULT_MAX_VOLUME_BYTES = 4096 * 1024 ** 2;
+
+/**
+ * Upload limits from `config.limits` (`volume` for NRRD, `json` for small bodies) when the config
+ * has them (the lead's `--limit-volume`/`--limit-json`), else the defaults.
+ */
+export function uploadLimit(ctx: AppContext, kind: 'volume' | 'json'): number {
+  const limits = (ctx.config as { limits?: { volume?: number; json?: number } }).limits;
+  return limits?.[kind] ?? (kind === 'volume' ? DEFAULT_MAX_VOLUME_BYTES : 16 << 20);
+}
 
 /** Awaited by every mutating handler before it replies: an acknowledged change is on disk. */
 export const persist = (ctx: AppContext): Promise<void> => ctx.sceneStore?.flush() ?? Promise.resolve();
@@ -34,7 +43,7 @@ export const putVolumeHandler = (ctx: AppContext) => async (c: Context) => {
   const id = str(c, 'id');
   const name = str(c, 'name');
   const labelmap = bool(c, 'labelmap');
-  const maxBytes = ctx.config.maxVolumeBytes ?? DEFAULT_MAX_VOLUME_BYTES;
+  const maxBytes = uploadLimit(ctx, 'volume');
   // The stored copy is written while the body arrives; replying then costs one fsync + the index.
   const received = await receiveNrrd(requestChunks(c, maxBytes + (1 << 20)), { maxBytes, store: ctx.sceneStore });
   let result;
