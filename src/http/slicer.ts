@@ -4,18 +4,15 @@
  */
 import type { AppContext } from '../server/context.js';
 import type { RouteSpec } from './routes.js';
+import { deleteSystem, getTimeImage, getVersion } from './slicer/system.js';
 import { deleteFiducial, deleteFiducials, getFiducials, getMarkups, postFiducial, postFiducials, postMarkups, putFiducial } from './slicer/fiducials.js';
 import { deleteNodes, getIds, getNames, getProperties, postMrml, putParent } from './slicer/mrml.js';
 import { sampleData } from './slicer/samples.js';
-import { deleteSystem, getTimeImage, getVersion } from './slicer/system.js';
 import { deleteTransform, getGridTransform, getGridTransforms, getTransform, getTransforms, postGridTransform, putTransform, tracking } from './slicer/transforms.js';
 import { deleteVolume, getVolume, getVolumes, putVolumeHandler, volumeSelection } from './slicer/volumes.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
   return [
-    { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
-    { method: 'DELETE', path: '/system', handler: deleteSystem(ctx) },
-    { method: 'GET', path: '/timeimage', handler: getTimeImage() },
     // scene: volumes
     { method: 'GET', path: '/volumes', handler: getVolumes(ctx) },
     { method: 'GET', path: '/volume', handler: getVolume(ctx) },
@@ -51,5 +48,8 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'DELETE', path: '/fiducial', handler: deleteFiducial(ctx) },
     { method: 'GET', path: '/markups', handler: getMarkups(ctx) },
     { method: 'POST', path: '/markups', handler: postMarkups(ctx) },
+    { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
+    { method: 'DELETE', path: '/system', handler: deleteSystem(ctx) },
+    { method: 'GET', path: '/timeimage', handler: getTimeImage() },
   ];
 }
