@@ -2,13 +2,13 @@
  * The command line: the only module that reads process.argv/env, prints the banner and exits.
  */
 import { promises as fsp } from 'node:fs';
-import { SceneStore } from '../scene/persistence.js';
-import { loadSample } from '../scene/samples.js';
 import { createApp } from './app.js';
 import { ConfigError, helpText, parseConfig, type Config } from './config.js';
 import { closeContext, createContext, PACKAGE_ROOT, PACKAGE_VERSION, type AppContext } from './context.js';
 import { listen, PortsExhaustedError, type Listening } from './listen.js';
 import { createLogger } from './logger.js';
+import { SceneStore } from '../scene/persistence.js';
+import { loadSample } from '../scene/samples.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 export interface CliIo {
