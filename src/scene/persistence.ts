@@ -229,7 +229,12 @@ export class SceneStore {
 
   async #readVolume(g: StoredGeometry): Promise<ImageVolume> {
     const full = path.join(this.dir, g.file);
-    const { volume } = await decodeNrrdStream(createReadStream(full, { highWaterMark: 4 << 20 }));
+    let volume: ImageVolume;
+    try {
+      ({ volume } = await decodeNrrdStream(createReadStream(full, { highWaterMark: 4 << 20 })));
+    } catch (e) {
+      throw new Error(`scene volume file ${full} cannot be read (${(e as Error).message}); restore it or move ${this.dir} away to start with an empty scene`);
+    }
     if (volume.scalarType !== g.scalarType || volume.components !== g.components || volume.dimensions.join() !== g.dimensions.join()) {
       throw new Error(`${full} does not match the scene index (type, components or sizes differ)`);
     }
