@@ -115,6 +115,8 @@ export function cycleActiveVolume(scene: Scene, cmd: 'next' | 'previous'): Volum
 /** NRRD options for writing a node back out: its attributes, class hint and component kind. */
 export function nrrdOptionsFor(node: VolumeNode, encoding: 'raw' | 'gzip'): NrrdWriteOptions {
   const keyValues = { ...node.attributes };
+  // the class hint reflects the node's class, not a stale uploaded key
+  for (const k of Object.keys(keyValues)) if (LABELMAP_KEYS.has(k.toLowerCase())) delete keyValues[k];
   if (node.className === 'vtkMRMLLabelMapVolumeNode') keyValues.labelmap = 'true';
   return { encoding, keyValues, componentKind: node.componentKind };
 }
