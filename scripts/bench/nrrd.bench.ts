@@ -73,6 +73,29 @@ function cpuMs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
+/** Median `time_total` of curl GETs and PUTs (undefined when curl is not installed). */
+async function curlTimesMs(port: number, id: string, body: Buffer, dir: string, reps: number): Promise<{ get: number; put: number } | undefined> {
+  const { execFileSync } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const file = path.join(dir, 'bench-body.nrrd');
+  writeFileSync(file, body);
+  const run = (args: string[]) => Number(execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{time_total}', ...args], { encoding: 'utf8' })) * 1000;
+  try {
+    const gets: number[] = [];
+    const puts: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      gets.push(run([`http://127.0.0.1:${port}/slicer/volume?id=${id}`]));
+      puts.push(run(['-X', 'PUT', '--data-binary', `@${file}`, '-H', 'content-type: application/octet-stream', `http://127.0.0.1:${port}/slicer/volume?id=${id}`]));
+    }
+    const med = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+    return { get: med(gets), put: med(puts) };
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 /** An app without a scene store (in memory only) on a plain Node server. */
 async function memoryOnlyServer(): Promise<{ server: http.Server; port: number }> {
   const { getRequestListener } = await import('@hono/node-server');
@@ -129,6 +152,12 @@ export async function run(): Promise<BenchRow[]> {
     const putGz = await measure(3, () => send(port, 'PUT', `/slicer/volume?id=${id}`, gz));
     const getGz = await measure(3, () => send(port, 'GET', `/slicer/volume?id=${id}&encoding=gzip`));
     rows.push({ group: 'nrrd', name: 'GET 256³ int16 raw (loopback)', value: fmt(getRaw), aim: '≥ 500 MB/s' });
+    // The same with curl as the client (a C client: less client-side CPU on a busy 2-core box).
+    const curlTimes = await curlTimesMs(port, id, raw, data, reps);
+    if (curlTimes) {
+      rows.push({ group: 'nrrd', name: 'GET 256³ int16 raw, curl client', value: `${mbPerS(mb, curlTimes.get)} (median ${curlTimes.get.toFixed(0)} ms)`, aim: '≥ 500 MB/s' });
+      rows.push({ group: 'nrrd', name: 'PUT 256³ int16 raw, curl client (until durable reply)', value: `${mbPerS(mb, curlTimes.put)} (median ${curlTimes.put.toFixed(0)} ms)`, aim: '≥ 500 MB/s' });
+    }
     rows.push({ group: 'nrrd', name: 'PUT 256³ int16 raw (until durable reply)', value: fmt(putRaw), aim: '≥ 500 MB/s' });
     rows.push({ group: 'nrrd', name: `GET 256³ int16 gzip level 1 (${(gz.length / 1e6).toFixed(1)} MB sent)`, value: fmt(getGz) });
     rows.push({ group: 'nrrd', name: 'PUT 256³ int16 gzip (until durable reply)', value: fmt(putGz) });
