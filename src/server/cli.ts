@@ -8,6 +8,8 @@ import { ConfigError, helpText, parseConfig, type Config } from './config.js';
 import { closeContext, createContext, PACKAGE_ROOT, PACKAGE_VERSION, type AppContext } from './context.js';
 import { listen, PortsExhaustedError, type Listening } from './listen.js';
 import { createLogger } from './logger.js';
+import { SceneStore } from '../scene/persistence.js';
+import { loadSample } from '../scene/samples.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { isLoopbackHost as isLoopback } from '../http/guards.js';
 
@@ -49,6 +51,17 @@ export async function startServer(config: Config, io: Pick<CliIo, 'out' | 'err'>
   const logger = createLogger({ level: config.logLevel, accessLog: !config.quiet, out: io.out, err: io.err });
   const ctx = createContext(config, logger);
   await fsp.mkdir(config.data, { recursive: true });
+  // The scene lives under <data>/scene: load it, then save every change (see scene/persistence.ts).
+  const store = new SceneStore(ctx.scene, config.data, { onError: (e) => logger.error('could not save the scene', e) });
+  const saved = await store.open();
+  ctx.sceneStore = store;
+  ctx.closers.push(() => store.close());
+  if (saved.existed) logger.info(`scene: loaded ${saved.loaded} node(s) from ${store.dir}`);
+  else if (!config.noSamples) {
+    loadSample(ctx.scene, 'CTHeadPhantom');
+    await store.flush();
+    logger.info('scene: first start, loaded the CTHeadPhantom sample (use --no-samples to start empty)');
+  }
   const app = createApp(ctx);
   let listening: Listening;
   try {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Scene } from '../scene/scene.js';
+import type { SceneStore } from '../scene/persistence.js';
 
 /** The package root (folder holding package.json), found from this file's location. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -26,6 +27,8 @@ export interface AppContext {
   boundUrl?: string;
   /** The scene behind /slicer (in memory; persistence is attached by the server). */
   scene: Scene;
+  /** Saves the scene under `<data>/scene` (attached by the server; absent in in-process tests). */
+  sceneStore?: SceneStore;
   /** Asks the process to shut down gracefully (set by the CLI; no-op in tests unless replaced). */
   requestShutdown: (reason: string) => void;
   /** Cleanup callbacks run by `closeContext`, last registered first. */
