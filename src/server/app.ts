@@ -7,6 +7,7 @@ import { notFound } from '../errors.js';
 import { corsMiddleware } from '../http/cors.js';
 import { errorResponse } from '../http/errors.js';
 import { mountRoutes, type RouteSpec } from '../http/routes.js';
+import { dicomRoutes } from '../http/dicom.js';
 import { slicerRoutes } from '../http/slicer.js';
 import { staticRoutes } from '../http/static.js';
 import type { AppContext } from './context.js';
@@ -34,6 +35,7 @@ export function createApp(ctx: AppContext): Hono {
 
   const families: Family[] = [];
   if (ctx.config.slicer) families.push({ prefix: '/slicer', routes: slicerRoutes(ctx) });
+  if (ctx.config.dicom) families.push({ prefix: '/dicom', routes: dicomRoutes(ctx) });
 
   for (const { prefix, routes } of families) {
     const sub = new Hono();
