@@ -403,7 +403,13 @@ export class Catalog {
       }
       return { items: rows.map(toItem), remaining };
     }
-    const all = (this.db.prepare(`${select} ${from} ${whereSql} ${order}`).all(...args) as Row[]).map(toItem).filter((it) => matchAll(jsFilters, it.json));
+    // Instance-level keys that are not in the stored attributes are matched on the full metadata.
+    const full = level === 'instance';
+    const rows = this.db.prepare(`${select}${full ? ', i.metadata' : ''} ${from} ${whereSql} ${order}`).all(...args) as Row[];
+    const all = rows
+      .map((r) => ({ r, it: toItem(r) }))
+      .filter(({ r, it }) => matchAll(jsFilters, full ? { ...(JSON.parse(r.metadata as string) as DicomJson), ...it.json } : it.json))
+      .map(({ it }) => it);
     const page = all.slice(q.offset, q.offset + limit);
     return { items: page, remaining: Math.max(0, all.length - q.offset - page.length) };
   }

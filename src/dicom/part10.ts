@@ -63,6 +63,9 @@ const dcm = dcmjs.data as {
   DicomDict: new (meta: DcmDict) => { dict: DcmDict; write(opts?: Record<string, unknown>): ArrayBuffer };
 };
 
+// dcmjs's "validation" logger reports every odd VR on the console, bound at load time; mute it.
+(dcmjs as { log?: { getLogger(name: string): { setLevel(l: string): void } } }).log?.getLogger('validation.dcmjs').setLevel('silent');
+
 /** Runs `fn` with console output and dcmjs logging switched off (dcmjs is chatty on bad files). */
 export function quietly<R>(fn: () => R): R {
   const saved = [console.log, console.warn, console.error, console.info, console.debug] as const;
@@ -368,5 +371,5 @@ export function rewriteExplicitLittle(buf: Buffer, decoded?: { pixels: Uint8Arra
   meta['00020010'] = { vr: 'UI', Value: [TS.ExplicitLE] };
   const out = new dcm.DicomDict(meta);
   out.dict = dict;
-  return Buffer.from(quietly(() => out.write()));
+  return Buffer.from(quietly(() => out.write({ allowInvalidVRLength: true })));
 }
