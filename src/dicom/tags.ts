@@ -197,6 +197,8 @@ export function mediaTypeMatchesTs(mediaType: string, ts: string): boolean {
   const m = mediaType.toLowerCase();
   if (m === 'image/x-dicom-rle') return ts === TS.Rle;
   if (m === 'image/jll') return ts === TS.JpegLosslessSV1 || ts === TS.JpegLossless;
+  if (m === 'image/x-jls') return ts === TS.JpegLsLossless || ts === TS.JpegLsNearLossless;
+  if (m === 'image/jhc') return frameMediaType(ts) === 'image/jphc';
   return frameMediaType(ts) === m;
 }
 
