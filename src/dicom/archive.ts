@@ -29,6 +29,13 @@ export interface IngestOptions {
   tempFile?: string;
   /** Skip objects whose SOP Instance UID is already stored (import). */
   skipExisting?: boolean;
+  /** With skipExisting: SOP Instance UIDs staged but not committed yet (also skipped). */
+  pending?: Set<string>;
+}
+
+export interface Staged {
+  record: InstanceRecord;
+  result: IngestResult;
 }
 
 export interface FrameData {
@@ -92,25 +99,50 @@ export class Archive {
     };
   }
 
-  /** Stores one object; returns undefined when skipped because it exists (`skipExisting`). */
+  /** Stores one object durably; returns undefined when skipped because it exists (`skipExisting`). */
   async ingest(buf: Buffer, opts: IngestOptions = {}): Promise<IngestResult | undefined> {
+    const staged = await this.stage(buf, opts);
+    if (!staged) return undefined;
+    await this.commit([staged], opts.durable ?? true);
+    return staged.result;
+  }
+
+  /**
+   * First half of a batched ingest: validates the object and moves/writes its file into place
+   * without fsync. Nothing is visible until `commit`.
+   */
+  async stage(buf: Buffer, opts: IngestOptions = {}): Promise<Staged | undefined> {
     const { parsed, record } = this.prepare(buf, opts);
-    if (opts.skipExisting && this.catalog.hasInstance(parsed.sopInstanceUid)) return undefined;
-    const durable = opts.durable ?? true;
-    const file = opts.tempFile ? await adoptTemp(this.store, opts.tempFile, parsed.sopInstanceUid, durable) : await this.store.write(parsed.sopInstanceUid, buf, durable);
-    const orphans = this.catalog.upsert([{ ...record, file, size: buf.length }]);
-    for (const o of orphans) await this.store.remove(o);
-    return { sopClassUid: parsed.sopClassUid, sopInstanceUid: parsed.sopInstanceUid, studyUid: parsed.studyUid, seriesUid: parsed.seriesUid, transferSyntax: parsed.transferSyntax };
+    if (opts.skipExisting && (opts.pending?.has(parsed.sopInstanceUid) || this.catalog.hasInstance(parsed.sopInstanceUid))) return undefined;
+    opts.pending?.add(parsed.sopInstanceUid);
+    const file = opts.tempFile ? await adoptTemp(this.store, opts.tempFile, parsed.sopInstanceUid, false) : await this.store.write(parsed.sopInstanceUid, buf, false);
+    return {
+      record: { ...record, file, size: buf.length },
+      result: { sopClassUid: parsed.sopClassUid, sopInstanceUid: parsed.sopInstanceUid, studyUid: parsed.studyUid, seriesUid: parsed.seriesUid, transferSyntax: parsed.transferSyntax },
+    };
+  }
+
+  /** Second half: fsyncs the staged files (in parallel) and indexes them in one transaction. */
+  async commit(staged: readonly Staged[], durable = true): Promise<void> {
+    if (staged.length === 0) return;
+    if (durable) await this.store.syncFiles(staged.map((s) => s.record.file));
+    const orphans = this.catalog.upsert(staged.map((s) => s.record));
+    const live = new Set(staged.map((s) => s.record.file));
+    for (const o of orphans) if (!live.has(o)) await this.store.remove(o);
   }
 
   /** Bulk path (bench, big imports): many objects, one transaction, no fsync. */
   async ingestMany(bufs: readonly Buffer[]): Promise<number> {
-    const records: InstanceRecord[] = [];
-    for (const buf of bufs) {
-      const { parsed, record } = this.prepare(buf);
-      const file = await this.store.write(parsed.sopInstanceUid, buf, false);
-      records.push({ ...record, file, size: buf.length });
-    }
+    const prepared = bufs.map((buf) => ({ buf, ...this.prepare(buf) }));
+    const records: InstanceRecord[] = new Array(prepared.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < prepared.length; i = next++) {
+        const { buf, parsed, record } = prepared[i]!;
+        records[i] = { ...record, file: await this.store.write(parsed.sopInstanceUid, buf, false), size: buf.length };
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
     this.catalog.upsert(records);
     return records.length;
   }

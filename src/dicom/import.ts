@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isAppError } from '../errors.js';
-import type { Archive } from './archive.js';
+import type { Archive, Staged } from './archive.js';
 import { hasPreamble } from './part10.js';
 
 export interface ImportProgress {
@@ -44,20 +44,32 @@ export async function importFiles(archive: Archive, paths: readonly string[], on
     s.skipped++;
     if (s.skippedFiles.length < 1000) s.skippedFiles.push({ file, reason });
   };
+  // Files are staged and committed in batches: one transaction and parallel fsyncs per batch.
+  let batch: Staged[] = [];
+  const pending = new Set<string>();
+  const flush = async () => {
+    await archive.commit(batch);
+    s.stored += batch.length;
+    batch = [];
+    pending.clear();
+  };
   for (const file of files) {
     try {
       const buf = await fsp.readFile(file);
       if (!hasPreamble(buf)) skip(file, 'not a DICOM Part 10 file');
       else {
-        const r = await archive.ingest(buf, { skipExisting: true });
-        if (r) s.stored++;
+        const staged = await archive.stage(buf, { skipExisting: true, pending });
+        if (staged) batch.push(staged);
         else s.existing++;
       }
     } catch (e) {
       skip(file, isAppError(e) ? e.message : `cannot read: ${(e as Error).message}`);
     }
     s.done++;
+    if (batch.length >= 64) await flush();
     onProgress?.(s);
   }
+  await flush();
+  onProgress?.(s);
   return s;
 }

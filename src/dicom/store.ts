@@ -6,11 +6,13 @@
 import { createReadStream, mkdirSync, readdirSync, rmSync, statSync, promises as fsp } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { syncDir, writeFileAtomic } from '../util/atomic-write.js';
 
 export class DicomStore {
   readonly root: string;
   readonly tmpDir: string;
+  /** Folders known to exist (saves a mkdir per file on bulk writes). */
+  private dirs = new Set<string>();
 
   constructor(root: string) {
     this.root = root;
@@ -51,12 +53,34 @@ export class DicomStore {
     const file = this.abs(rel);
     if (durable) await writeFileAtomic(file, bytes);
     else {
-      await fsp.mkdir(path.dirname(file), { recursive: true });
+      const dir = path.dirname(file);
+      if (!this.dirs.has(dir)) {
+        await fsp.mkdir(dir, { recursive: true });
+        this.dirs.add(dir);
+      }
       const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
       await fsp.writeFile(tmp, bytes);
       await fsp.rename(tmp, file);
     }
     return rel;
+  }
+
+  /** fsyncs files (in parallel, so the file system can merge journal commits) and their folders. */
+  async syncFiles(rels: readonly string[]): Promise<void> {
+    const unique = [...new Set(rels)];
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < unique.length; i = next++) {
+        const h = await fsp.open(this.abs(unique[i]!), 'r');
+        try {
+          await h.datasync();
+        } finally {
+          await h.close();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, unique.length) }, worker));
+    await Promise.all([...new Set(unique.map((r) => path.dirname(this.abs(r))))].map((d) => syncDir(d)));
   }
 
   /** A fresh temp file path for streaming an upload part into (same file system as the store). */

@@ -1,12 +1,14 @@
 /**
  * STOW-RS (PS3.18 §10.5): `POST /dicom/studies[/{study}]` with a multipart/related body of Part 10
  * objects. The body is streamed: each part goes to a temp file as it arrives and is ingested when
- * it ends, so memory holds one object at most. A broken part fails alone (FailedSOPSequence);
+ * it ends, so memory holds one object at most; all stored parts are fsynced in parallel and indexed
+ * in one transaction before the answer. A broken part fails alone (FailedSOPSequence);
  * status 200 all stored, 202 some failed, 409 none stored, 400 malformed, 415 wrong media type.
  */
 import { promises as fsp } from 'node:fs';
 import type { Context } from 'hono';
 import { AppError, isAppError } from '../../errors.js';
+import type { Staged } from '../../dicom/archive.js';
 import type { DicomJson } from '../../dicom/dicom-json.js';
 import { parseContentType, parseMultipart } from '../../dicom/multipart.js';
 import { T } from '../../dicom/tags.js';
@@ -42,6 +44,7 @@ export const stow = (ctx: AppContext) =>
     const referenced: DicomJson[] = [];
     const failed: DicomJson[] = [];
     const studies = new Set<string>();
+    const staged: Staged[] = [];
     let parts = 0;
     let tmp: string | undefined;
     let handle: fsp.FileHandle | undefined;
@@ -74,7 +77,9 @@ export const stow = (ctx: AppContext) =>
           }
           try {
             const buf = await fsp.readFile(file);
-            const r = await archive.ingest(buf, { tempFile: file, expectStudy });
+            const st = (await archive.stage(buf, { tempFile: file, expectStudy }))!;
+            staged.push(st);
+            const r = st.result;
             studies.add(r!.studyUid);
             referenced.push({
               [T.ReferencedSOPClassUID]: { vr: 'UI', Value: [r!.sopClassUid] },
@@ -94,6 +99,8 @@ export const stow = (ctx: AppContext) =>
     } finally {
       await handle?.close().catch(() => {});
       if (tmp) await archive.store.removeTemp(tmp);
+      // Valid parts are kept even when a later part breaks the body: fsync, then index, once.
+      await archive.commit(staged);
     }
     if (parts === 0) throw new AppError('bad_request', 'the multipart body holds no parts');
     const body: DicomJson = {};
