@@ -35,8 +35,9 @@ export function toDicomJson(dict: DcmDict, bulk: (path: string) => string | unde
       else if (size > 0) el.InlineBinary = Buffer.concat(parts.map((b) => (b instanceof ArrayBuffer ? Buffer.from(b) : Buffer.from(b.buffer, b.byteOffset, b.byteLength)))).toString('base64');
     } else if (vr === 'SQ') {
       if (value?.length) el.Value = value.map((item, i) => toDicomJson(item as DcmDict, bulk, `${prefix}${key}.${i}.`));
-    } else if (value?.some((v) => v !== '' && v !== null && v !== undefined)) {
-      el.Value = value.map((v) => normalizeValue(vr, v));
+    } else if (value?.length) {
+      const vals = value.map((v) => normalizeValue(vr, v));
+      if (vals.some((v) => v !== null)) el.Value = vals;
     }
     out[key] = el;
   }
@@ -51,7 +52,15 @@ function normalizeValue(vr: string, v: unknown): unknown {
     return Number.isFinite(n) ? n : null;
   }
   if (typeof v === 'number' && !Number.isFinite(v)) return null;
-  if (typeof v === 'string') return v.replace(/\0+$/, '');
+  if (typeof v === 'string') return vr === 'UT' || vr === 'LT' || vr === 'ST' ? v.replace(/[\0 ]+$/, '') : v.replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  if (vr === 'PN' && v && typeof v === 'object') {
+    const out: Record<string, string> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      const t = typeof x === 'string' ? x.replace(/[\0 ]+$/, '').replace(/^ +/, '') : '';
+      if (t) out[k] = t;
+    }
+    return Object.keys(out).length ? out : null;
+  }
   return v;
 }
 
