@@ -157,6 +157,18 @@ const globPattern = (v: string) => v.replace(/\[/g, '[[]');
 export class Catalog {
   readonly db: Database.Database;
   private stmts: Record<string, Database.Statement>;
+  /** QIDO statements by SQL text (a query shape is prepared once). */
+  private queryCache = new Map<string, Database.Statement>();
+
+  private prepared(sql: string): Database.Statement {
+    let st = this.queryCache.get(sql);
+    if (!st) {
+      if (this.queryCache.size > 500) this.queryCache.clear();
+      st = this.db.prepare(sql);
+      this.queryCache.set(sql, st);
+    }
+    return st;
+  }
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -394,18 +406,18 @@ export class Catalog {
       return { json, study: String(r.study_uid), series: r.series_uid as string | undefined, sop: r.sop_uid as string | undefined };
     };
     if (jsFilters.length === 0) {
-      const rows = this.db.prepare(`${select} ${from} ${whereSql} ${order} LIMIT ? OFFSET ?`).all(...args, limit + 1, q.offset) as Row[];
+      const rows = this.prepared(`${select} ${from} ${whereSql} ${order} LIMIT ? OFFSET ?`).all(...args, limit + 1, q.offset) as Row[];
       let remaining = 0;
       if (rows.length > limit) {
         rows.length = limit;
-        const total = (this.db.prepare(`SELECT COUNT(*) AS n ${from} ${whereSql}`).get(...args) as { n: number }).n;
+        const total = (this.prepared(`SELECT COUNT(*) AS n ${from} ${whereSql}`).get(...args) as { n: number }).n;
         remaining = total - q.offset - limit;
       }
       return { items: rows.map(toItem), remaining };
     }
     // Instance-level keys that are not in the stored attributes are matched on the full metadata.
     const full = level === 'instance';
-    const rows = this.db.prepare(`${select}${full ? ', i.metadata' : ''} ${from} ${whereSql} ${order}`).all(...args) as Row[];
+    const rows = this.prepared(`${select}${full ? ', i.metadata' : ''} ${from} ${whereSql} ${order}`).all(...args) as Row[];
     const all = rows
       .map((r) => ({ r, it: toItem(r) }))
       .filter(({ r, it }) => matchAll(jsFilters, full ? { ...(JSON.parse(r.metadata as string) as DicomJson), ...it.json } : it.json))
