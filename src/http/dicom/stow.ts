@@ -1,7 +1,7 @@
 /**
  * STOW-RS (PS3.18 §10.5): `POST /dicom/studies[/{study}]` with a multipart/related body of Part 10
- * objects. The body is streamed: each part goes to a temp file as it arrives and is ingested when
- * it ends, so memory holds one object at most; all stored parts are fsynced in parallel and indexed
+ * objects. The body is streamed: each part is held (up to 16 MiB, beyond that it goes to a temp file
+ * as it arrives) and ingested when it ends, so memory holds one part at most; all stored parts are fsynced in parallel and indexed
  * in one transaction before the answer. A broken part fails alone (FailedSOPSequence);
  * status 200 all stored, 202 some failed, 409 none stored, 400 malformed, 415 wrong media type.
  */
@@ -16,6 +16,8 @@ import type { AppContext } from '../../server/context.js';
 import { bodyChunks } from '../body.js';
 import { archiveOf, dicomBase, dicomJsonResponse } from './common.js';
 
+/** Parts up to this size are held in memory; bigger ones stream to a temp file. */
+const IN_MEMORY_PART = 16 * 1024 * 1024;
 /** Upper bound of one STOW request body. */
 const STOW_LIMIT = 8 * 1024 * 1024 * 1024;
 
@@ -48,6 +50,8 @@ export const stow = (ctx: AppContext) =>
     let parts = 0;
     let tmp: string | undefined;
     let handle: fsp.FileHandle | undefined;
+    let chunks: Buffer[] = [];
+    let held = 0;
     let partType = '';
     const fail = (reason: number, sopClass?: string, sop?: string) => {
       const item: DicomJson = {};
@@ -61,22 +65,34 @@ export const stow = (ctx: AppContext) =>
         if (ev.kind === 'part') {
           parts++;
           partType = parseContentType(ev.headers['content-type'] ?? 'application/dicom').type;
-          tmp = archive.store.tempPath();
-          handle = await fsp.open(tmp, 'w');
+          chunks = [];
+          held = 0;
         } else if (ev.kind === 'data') {
-          await handle!.write(ev.chunk);
+          if (handle) await handle.write(ev.chunk);
+          else {
+            chunks.push(ev.chunk);
+            held += ev.chunk.length;
+            if (held > IN_MEMORY_PART) {
+              // A big part: spill to a temp file and stream the rest there.
+              tmp = archive.store.tempPath();
+              handle = await fsp.open(tmp, 'w');
+              for (const c of chunks) await handle.write(c);
+              chunks = [];
+            }
+          }
         } else {
-          await handle!.close();
+          await handle?.close();
           handle = undefined;
-          const file = tmp!;
+          const file = tmp;
           tmp = undefined;
           if (partType !== 'application/dicom') {
-            await archive.store.removeTemp(file);
+            if (file) await archive.store.removeTemp(file);
             fail(REASON.notUnderstood);
             continue;
           }
           try {
-            const buf = await fsp.readFile(file);
+            const buf = file ? await fsp.readFile(file) : Buffer.concat(chunks);
+            chunks = [];
             const st = (await archive.stage(buf, { tempFile: file, expectStudy }))!;
             staged.push(st);
             const r = st.result;
@@ -87,7 +103,7 @@ export const stow = (ctx: AppContext) =>
               [T.RetrieveURL]: { vr: 'UR', Value: [`${base}/studies/${r!.studyUid}/series/${r!.seriesUid}/instances/${r!.sopInstanceUid}`] },
             });
           } catch (e) {
-            await archive.store.removeTemp(file);
+            if (file) await archive.store.removeTemp(file);
             if (!isAppError(e)) ctx.logger.error('STOW-RS: storing a part failed', e);
             const d = isAppError(e) ? e.details : {};
             const sopClass = typeof d.sopClassUid === 'string' ? d.sopClassUid : undefined;
