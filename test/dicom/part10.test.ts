@@ -53,6 +53,19 @@ describe('Part 10 parsing', () => {
   });
 });
 
+describe('character sets', () => {
+  it('accepts ISO 2022 multi-charset objects (dcmjs alone throws)', async () => {
+    const dcmjs = (await import('dcmjs')).default;
+    const d = parseFull(ct.files[0]!);
+    d.dict['00080005'] = { vr: 'CS', Value: ['', 'ISO 2022 IR 87'] };
+    d.dict['00100010'] = { vr: 'PN', Value: [{ Alphabetic: 'Yamada^Tarou' }] };
+    const out = new dcmjs.data.DicomDict(d.meta);
+    out.dict = d.dict;
+    const p = parsePart10(Buffer.from(out.write()));
+    assert.deepEqual(instanceMetadata(p)['00100010'], { vr: 'PN', Value: [{ Alphabetic: 'Yamada^Tarou' }] });
+  });
+});
+
 describe('DICOM JSON', () => {
   it('gives PN objects, numbers for DS/IS, Pixel Data as a BulkDataURI placeholder', () => {
     const m = instanceMetadata(parsePart10(ct.files[1]!));
