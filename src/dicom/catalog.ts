@@ -83,6 +83,11 @@ CREATE TABLE IF NOT EXISTS instances (
 );
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid, instance_number);
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
+-- The patient level, derived from the studies (patient attributes live on the study rows).
+CREATE VIEW IF NOT EXISTS patients AS
+  SELECT patient_id, MAX(patient_name) AS patient_name, MAX(patient_birth_date) AS patient_birth_date, MAX(patient_sex) AS patient_sex,
+         COUNT(*) AS num_studies, SUM(num_instances) AS num_instances
+  FROM studies GROUP BY patient_id;
 `;
 
 /** A column that a QIDO key maps to. `int` columns compare numerically. */
@@ -219,6 +224,16 @@ export class Catalog {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** Patients (from the `patients` view): id, name and how many studies/instances. */
+  patients(): Array<{ patient_id: string | null; patient_name: string | null; num_studies: number; num_instances: number }> {
+    return this.db.prepare('SELECT patient_id, patient_name, num_studies, num_instances FROM patients ORDER BY patient_id').all() as Array<{
+      patient_id: string | null;
+      patient_name: string | null;
+      num_studies: number;
+      num_instances: number;
+    }>;
   }
 
   counts(): { studies: number; series: number; instances: number } {

@@ -103,6 +103,7 @@ describe('import and the sample study', () => {
       assert.match(lines.join('\n'), /0 stored, 20 already present/);
       const a = Archive.openSync(data);
       assert.equal(a.catalog.counts().instances, 21);
+      assert.deepEqual(a.catalog.patients().map((p) => p.num_instances).sort(), [1, 20]);
       await a.close();
     } finally {
       rmSync(data, { recursive: true, force: true });
