@@ -371,5 +371,9 @@ export function rewriteExplicitLittle(buf: Buffer, decoded?: { pixels: Uint8Arra
   meta['00020010'] = { vr: 'UI', Value: [TS.ExplicitLE] };
   const out = new dcm.DicomDict(meta);
   out.dict = dict;
-  return Buffer.from(quietly(() => out.write({ allowInvalidVRLength: true })));
+  try {
+    return Buffer.from(quietly(() => out.write({ allowInvalidVRLength: true })));
+  } catch (e) {
+    throw new AppError('not_acceptable', `cannot rewrite the object as Explicit VR Little Endian: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
