@@ -40,7 +40,7 @@ describe('renderFrame', () => {
     assert.deepEqual([...b.data], [...inter]);
   });
   it('parses viewport/window/quality and rejects bad ones', () => {
-    const q = (m: Record<string, string>) => (n: string) => m[n];
+    const q = (m: Record<string, string | undefined>) => (n: string) => m[n];
     assert.deepEqual(parseRenderQuery(q({ viewport: '64,32', window: '40,400,sigmoid', quality: '80' }), 'jpeg', false), { format: 'jpeg', viewport: { width: 64, height: 32 }, window: { center: 40, width: 400, fn: 'sigmoid' }, quality: 80 });
     assert.deepEqual(parseRenderQuery(q({}), 'png', true).viewport, { width: 128, height: 128 });
     for (const bad of [{ viewport: 'a,b' }, { window: '1,0' }, { window: '1,2,cubic' }, { quality: '0' }]) assert.throws(() => parseRenderQuery(q(bad), 'jpeg', false), (e) => isAppError(e) && e.code === 'invalid_parameter');
