@@ -42,9 +42,24 @@ export interface InstanceRow {
   stored_at: number;
 }
 
+export interface SearchItem {
+  study: string;
+  series?: string;
+  sop?: string;
+  /** The dataset as JSON text (study level: serialized without parsing, for speed) … */
+  text?: string;
+  /** … or as an object (other levels, or once parsed with `itemJson`). */
+  json?: DicomJson;
+}
+
+/** The item's dataset as an object (parsed on first use). */
+export function itemJson(it: SearchItem): DicomJson {
+  return (it.json ??= JSON.parse(it.text!) as DicomJson);
+}
+
 export interface SearchResult {
   /** One dataset per match (level attributes plus computed ones, without RetrieveURL). */
-  items: Array<{ json: DicomJson; study: string; series?: string; sop?: string }>;
+  items: SearchItem[];
   /** Matches beyond offset+limit, when the result was cut. */
   remaining: number;
 }
@@ -55,9 +70,10 @@ CREATE TABLE IF NOT EXISTS studies (
   patient_id TEXT, patient_name TEXT, patient_birth_date TEXT, patient_sex TEXT,
   study_date TEXT, study_time TEXT, accession TEXT, study_id TEXT, study_description TEXT, referring TEXT,
   modalities TEXT NOT NULL DEFAULT '',
-  num_series INTEGER NOT NULL DEFAULT 0, num_instances INTEGER NOT NULL DEFAULT 0,
-  attrs TEXT NOT NULL
+  num_series INTEGER NOT NULL DEFAULT 0, num_instances INTEGER NOT NULL DEFAULT 0
 );
+-- Study attributes as DICOM JSON, apart so that scans of the narrow studies table stay fast.
+CREATE TABLE IF NOT EXISTS study_attrs (study_uid TEXT PRIMARY KEY, attrs TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS studies_date ON studies(study_date);
 CREATE INDEX IF NOT EXISTS studies_patient ON studies(patient_id);
 CREATE INDEX IF NOT EXISTS studies_accession ON studies(accession);
@@ -192,12 +208,13 @@ export class Catalog {
         ON CONFLICT(series_uid) DO UPDATE SET study_uid=excluded.study_uid, modality=excluded.modality, series_number=excluded.series_number,
           series_description=excluded.series_description, series_date=excluded.series_date, series_time=excluded.series_time,
           pps_date=excluded.pps_date, pps_time=excluded.pps_time, attrs=excluded.attrs`),
+      putStudyAttrs: p('INSERT OR REPLACE INTO study_attrs (study_uid, attrs) VALUES (?, ?)'),
       putStudy: p(`INSERT INTO studies (study_uid, patient_id, patient_name, patient_birth_date, patient_sex, study_date, study_time, accession, study_id,
-          study_description, referring, attrs)
-        VALUES (@study, @patientId, @patientName, @birthDate, @sex, @date, @time, @accession, @studyId, @description, @referring, @attrs)
+          study_description, referring)
+        VALUES (@study, @patientId, @patientName, @birthDate, @sex, @date, @time, @accession, @studyId, @description, @referring)
         ON CONFLICT(study_uid) DO UPDATE SET patient_id=excluded.patient_id, patient_name=excluded.patient_name, patient_birth_date=excluded.patient_birth_date,
           patient_sex=excluded.patient_sex, study_date=excluded.study_date, study_time=excluded.study_time, accession=excluded.accession,
-          study_id=excluded.study_id, study_description=excluded.study_description, referring=excluded.referring, attrs=excluded.attrs`),
+          study_id=excluded.study_id, study_description=excluded.study_description, referring=excluded.referring`),
       refreshSeries: p('UPDATE series SET num_instances = (SELECT COUNT(*) FROM instances WHERE series_uid = @series) WHERE series_uid = @series'),
       refreshStudy: p(`UPDATE studies SET
           num_instances = (SELECT COUNT(*) FROM instances WHERE study_uid = @study),
@@ -206,6 +223,7 @@ export class Catalog {
         WHERE study_uid = @study`),
       dropEmptySeries: p('DELETE FROM series WHERE series_uid = ? AND num_instances = 0'),
       dropEmptyStudy: p('DELETE FROM studies WHERE study_uid = ? AND num_instances = 0'),
+      dropStudyAttrs: p('DELETE FROM study_attrs WHERE study_uid = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE study_uid = ?)'),
       hasInstance: p('SELECT 1 FROM instances WHERE sop_uid = ?'),
       instance: p('SELECT sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, file, size, number_of_frames, image, pixel, stored_at FROM instances WHERE sop_uid = ?'),
       instanceMeta: p('SELECT metadata FROM instances WHERE sop_uid = ?'),
@@ -277,8 +295,9 @@ export class Catalog {
         this.stmts.putStudy!.run({
           study: r.studyUid, patientId: str(st, T.PatientID), patientName: str(st, T.PatientName), birthDate: dateOf(st, T.PatientBirthDate),
           sex: str(st, T.PatientSex), date: dateOf(st, T.StudyDate), time: timeOf(st, T.StudyTime), accession: str(st, T.AccessionNumber),
-          studyId: str(st, T.StudyID), description: str(st, T.StudyDescription), referring: str(st, T.ReferringPhysicianName), attrs: JSON.stringify(st),
+          studyId: str(st, T.StudyID), description: str(st, T.StudyDescription), referring: str(st, T.ReferringPhysicianName),
         });
+        this.stmts.putStudyAttrs!.run(r.studyUid, JSON.stringify(st));
         touchedSeries.set(r.seriesUid, r.studyUid);
       }
       this.refresh(touchedSeries);
@@ -298,6 +317,7 @@ export class Catalog {
     for (const st of studies) {
       this.stmts.refreshStudy!.run({ study: st });
       this.stmts.dropEmptyStudy!.run(st);
+      this.stmts.dropStudyAttrs!.run(st, st);
     }
   }
 
@@ -393,32 +413,34 @@ export class Catalog {
           : 'FROM instances i JOIN series se ON se.series_uid = i.series_uid JOIN studies s ON s.study_uid = i.study_uid';
     const select =
       level === 'study'
-        ? 'SELECT s.study_uid, s.attrs AS st, s.modalities, s.num_series, s.num_instances'
+        ? 'SELECT s.study_uid, (SELECT attrs FROM study_attrs WHERE study_uid = s.study_uid) AS st, s.modalities, s.num_series, s.num_instances'
         : level === 'series'
-          ? 'SELECT s.study_uid, se.series_uid, s.attrs AS st, se.attrs AS se, se.num_instances AS se_n'
-          : 'SELECT s.study_uid, se.series_uid, i.sop_uid, s.attrs AS st, se.attrs AS se, i.attrs AS ia';
+          ? 'SELECT s.study_uid, se.series_uid, (SELECT attrs FROM study_attrs WHERE study_uid = s.study_uid) AS st, se.attrs AS se, se.num_instances AS se_n'
+          : 'SELECT s.study_uid, se.series_uid, i.sop_uid, (SELECT attrs FROM study_attrs WHERE study_uid = s.study_uid) AS st, se.attrs AS se, i.attrs AS ia';
     const order = level === 'study' ? 'ORDER BY s.rowid' : level === 'series' ? 'ORDER BY se.study_uid, se.series_number, se.series_uid' : 'ORDER BY i.study_uid, i.series_uid, i.instance_number, i.sop_uid';
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const limit = Math.min(q.limit ?? defaultLimit, defaultLimit);
     type Row = Record<string, string | number>;
-    const toItem = (r: Row) => {
-      const st = JSON.parse(r.st as string) as DicomJson;
-      let json: DicomJson;
+    const toItem = (r: Row): SearchItem => {
+      const base = { study: String(r.study_uid), series: r.series_uid as string | undefined, sop: r.sop_uid as string | undefined };
       if (level === 'study') {
         const mods = String(r.modalities).split('\\').filter(Boolean);
-        json = {
-          ...st,
-          [T.ModalitiesInStudy]: { vr: 'CS', Value: mods.length ? mods : ['OT'] },
-          [T.NumberOfStudyRelatedSeries]: { vr: 'IS', Value: [Number(r.num_series)] },
-          [T.NumberOfStudyRelatedInstances]: { vr: 'IS', Value: [Number(r.num_instances)] },
-        };
-      } else if (level === 'series') {
+        const computed =
+          `"${T.ModalitiesInStudy}":{"vr":"CS","Value":${JSON.stringify(mods.length ? mods : ['OT'])}},` +
+          `"${T.NumberOfStudyRelatedSeries}":{"vr":"IS","Value":[${Number(r.num_series)}]},` +
+          `"${T.NumberOfStudyRelatedInstances}":{"vr":"IS","Value":[${Number(r.num_instances)}]}`;
+        const st = String(r.st ?? '{}');
+        return { ...base, text: st.length > 2 ? `${st.slice(0, -1)},${computed}}` : `{${computed}}` };
+      }
+      const st = JSON.parse(String(r.st ?? '{}')) as DicomJson;
+      let json: DicomJson;
+      if (level === 'series') {
         json = { ...(scope.study ? pick(st, [T.StudyInstanceUID]) : st), ...(JSON.parse(r.se as string) as DicomJson), [T.NumberOfSeriesRelatedInstances]: { vr: 'IS', Value: [Number(r.se_n)] } };
       } else {
         const se = JSON.parse(r.se as string) as DicomJson;
         json = { ...(scope.series ? pick(st, [T.StudyInstanceUID]) : st), ...(scope.series ? pick(se, [T.SeriesInstanceUID]) : se), ...(JSON.parse(r.ia as string) as DicomJson) };
       }
-      return { json, study: String(r.study_uid), series: r.series_uid as string | undefined, sop: r.sop_uid as string | undefined };
+      return { ...base, json };
     };
     if (jsFilters.length === 0) {
       const rows = this.prepared(`${select} ${from} ${whereSql} ${order} LIMIT ? OFFSET ?`).all(...args, limit + 1, q.offset) as Row[];
@@ -435,7 +457,7 @@ export class Catalog {
     const rows = this.prepared(`${select}${full ? ', i.metadata' : ''} ${from} ${whereSql} ${order}`).all(...args) as Row[];
     const all = rows
       .map((r) => ({ r, it: toItem(r) }))
-      .filter(({ r, it }) => matchAll(jsFilters, full ? { ...(JSON.parse(r.metadata as string) as DicomJson), ...it.json } : it.json))
+      .filter(({ r, it }) => matchAll(jsFilters, full ? { ...(JSON.parse(r.metadata as string) as DicomJson), ...itemJson(it) } : itemJson(it)))
       .map(({ it }) => it);
     const page = all.slice(q.offset, q.offset + limit);
     return { items: page, remaining: Math.max(0, all.length - q.offset - page.length) };
