@@ -115,7 +115,7 @@ export class Archive {
     const { parsed, record } = this.prepare(buf, opts);
     if (opts.skipExisting && (opts.pending?.has(parsed.sopInstanceUid) || this.catalog.hasInstance(parsed.sopInstanceUid))) return undefined;
     opts.pending?.add(parsed.sopInstanceUid);
-    const file = opts.tempFile ? await adoptTemp(this.store, opts.tempFile, parsed.sopInstanceUid, false) : await this.store.write(parsed.sopInstanceUid, buf, false);
+    const file = opts.tempFile ? await adoptTemp(this.store, opts.tempFile, parsed.studyUid, parsed.sopInstanceUid, false) : await this.store.write(parsed.studyUid, parsed.sopInstanceUid, buf, false);
     return {
       record: { ...record, file, size: buf.length },
       result: { sopClassUid: parsed.sopClassUid, sopInstanceUid: parsed.sopInstanceUid, studyUid: parsed.studyUid, seriesUid: parsed.seriesUid, transferSyntax: parsed.transferSyntax },
@@ -139,7 +139,7 @@ export class Archive {
     const worker = async () => {
       for (let i = next++; i < prepared.length; i = next++) {
         const { buf, parsed, record } = prepared[i]!;
-        records[i] = { ...record, file: await this.store.write(parsed.sopInstanceUid, buf, false), size: buf.length };
+        records[i] = { ...record, file: await this.store.write(parsed.studyUid, parsed.sopInstanceUid, buf, false), size: buf.length };
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));

@@ -1,7 +1,7 @@
 /**
  * The storage area: the only module that touches DICOM files on disk, under `<data>/dicom/`.
- * Files are named by a hash of their SOP Instance UID (`files/ab/<sha1>.dcm`), so paths never come
- * from client input. Writes are atomic (temp file + rename); `durable` adds fsyncs.
+ * Files live in one folder per study, named by hashes of the UIDs
+ * (`files/<ab>/<study hash>/<sop hash>.dcm`), so paths never come from client input. Writes are atomic (temp file + rename); `durable` adds fsyncs.
  */
 import { createReadStream, mkdirSync, readdirSync, rmSync, statSync, promises as fsp } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -37,10 +37,14 @@ export class DicomStore {
     }
   }
 
-  /** Relative path of an instance's file. */
-  relPathFor(sopInstanceUid: string): string {
+  /**
+   * Relative path of an instance's file: one folder per study (so a STOW or import batch of one
+   * study fsyncs one folder), files named by hashes, never by client input.
+   */
+  relPathFor(studyUid: string, sopInstanceUid: string): string {
+    const st = createHash('sha1').update(studyUid).digest('hex');
     const h = createHash('sha1').update(sopInstanceUid).digest('hex');
-    return `files/${h.slice(0, 2)}/${h}.dcm`;
+    return `files/${st.slice(0, 2)}/${st.slice(2, 20)}/${h}.dcm`;
   }
 
   abs(rel: string): string {
@@ -48,8 +52,8 @@ export class DicomStore {
   }
 
   /** Writes an instance atomically; `durable` fsyncs file and folder (STOW, import). */
-  async write(sopInstanceUid: string, bytes: Uint8Array, durable = true): Promise<string> {
-    const rel = this.relPathFor(sopInstanceUid);
+  async write(studyUid: string, sopInstanceUid: string, bytes: Uint8Array, durable = true): Promise<string> {
+    const rel = this.relPathFor(studyUid, sopInstanceUid);
     const file = this.abs(rel);
     if (durable) await writeFileAtomic(file, bytes);
     else {
@@ -138,8 +142,8 @@ export class DicomStore {
 }
 
 /** Moves a finished temp file into place as the instance's file (no copy). */
-export async function adoptTemp(store: DicomStore, tmp: string, sopInstanceUid: string, durable = true): Promise<string> {
-  const rel = store.relPathFor(sopInstanceUid);
+export async function adoptTemp(store: DicomStore, tmp: string, studyUid: string, sopInstanceUid: string, durable = true): Promise<string> {
+  const rel = store.relPathFor(studyUid, sopInstanceUid);
   const file = store.abs(rel);
   await fsp.mkdir(path.dirname(file), { recursive: true });
   if (durable) {
