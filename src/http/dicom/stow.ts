@@ -1,9 +1,10 @@
 /**
  * STOW-RS (PS3.18 §10.5): `POST /dicom/studies[/{study}]` with a multipart/related body of Part 10
- * objects. The body is streamed: each part is held (up to 16 MiB, beyond that it goes to a temp file
- * as it arrives) and ingested when it ends, so memory holds one part at most; all stored parts are fsynced in parallel and indexed
- * in one transaction before the answer. A broken part fails alone (FailedSOPSequence);
- * status 200 all stored, 202 some failed, 409 none stored, 400 malformed, 415 wrong media type.
+ * objects. The body is streamed: each part is held in memory up to 16 MiB (bigger parts go to a
+ * temp file as they arrive) and ingested when it ends, so memory holds one part at most. Stored
+ * parts are fsynced in parallel and indexed in one transaction per batch of 256, all before the
+ * answer. A broken part fails alone (FailedSOPSequence). Status: 200 all stored, 202 some failed,
+ * 409 none stored, 400 malformed, 415 wrong media type.
  */
 import { promises as fsp } from 'node:fs';
 import type { Context } from 'hono';
@@ -18,6 +19,8 @@ import { archiveOf, dicomBase, dicomJsonResponse } from './common.js';
 
 /** Parts up to this size are held in memory; bigger ones stream to a temp file. */
 const IN_MEMORY_PART = 16 * 1024 * 1024;
+/** Stored parts are fsynced and indexed in batches of this many (and at the end). */
+const COMMIT_BATCH = 256;
 /** Upper bound of one STOW request body. */
 const STOW_LIMIT = 8 * 1024 * 1024 * 1024;
 
@@ -95,6 +98,7 @@ export const stow = (ctx: AppContext) =>
             chunks = [];
             const st = (await archive.stage(buf, { tempFile: file, expectStudy }))!;
             staged.push(st);
+            if (staged.length >= COMMIT_BATCH) await archive.commit(staged.splice(0));
             const r = st.result;
             studies.add(r!.studyUid);
             referenced.push({
