@@ -6,6 +6,7 @@
  * matched in JS (`query.ts`).
  */
 import Database from 'better-sqlite3';
+import { AppError } from '../errors.js';
 import type { DicomJson } from './dicom-json.js';
 import type { ImageInfo, PixelLocation } from './part10.js';
 import { matchAll, normalizeDate, normalizeTime, type Filter, type QidoQuery } from './query.js';
@@ -105,6 +106,9 @@ CREATE VIEW IF NOT EXISTS patients AS
          COUNT(*) AS num_studies, SUM(num_instances) AS num_instances
   FROM studies GROUP BY patient_id;
 `;
+
+/** Most rows a search may match in JS (keys without a column). */
+const MAX_JS_CANDIDATES = 20_000;
 
 /** A column that a QIDO key maps to. `int` columns compare numerically. */
 interface Column {
@@ -417,7 +421,13 @@ export class Catalog {
         : level === 'series'
           ? 'SELECT s.study_uid, se.series_uid, (SELECT attrs FROM study_attrs WHERE study_uid = s.study_uid) AS st, se.attrs AS se, se.num_instances AS se_n'
           : 'SELECT s.study_uid, se.series_uid, i.sop_uid, (SELECT attrs FROM study_attrs WHERE study_uid = s.study_uid) AS st, se.attrs AS se, i.attrs AS ia';
-    const order = level === 'study' ? 'ORDER BY s.rowid' : level === 'series' ? 'ORDER BY se.study_uid, se.series_number, se.series_uid' : 'ORDER BY i.study_uid, i.series_uid, i.instance_number, i.sop_uid';
+    // Scoped searches come in a natural order; unscoped ones in insertion order (no big sorts).
+    const order =
+      level === 'study'
+        ? 'ORDER BY s.rowid'
+        : level === 'series'
+          ? scope.study ? 'ORDER BY se.series_number, se.series_uid' : 'ORDER BY se.rowid'
+          : scope.series ? 'ORDER BY i.instance_number, i.sop_uid' : scope.study ? 'ORDER BY i.series_uid, i.instance_number, i.sop_uid' : 'ORDER BY i.rowid';
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const limit = Math.min(q.limit ?? defaultLimit, defaultLimit);
     type Row = Record<string, string | number>;
@@ -451,6 +461,12 @@ export class Catalog {
         remaining = total - q.offset - limit;
       }
       return { items: rows.map(toItem), remaining };
+    }
+    // Keys without a column are matched in JS, on candidates SQL could not narrow further; refuse
+    // searches that would scan too many of them (seconds of work on the event loop).
+    const candidates = (this.prepared(`SELECT COUNT(*) AS n ${from} ${whereSql}`).get(...args) as { n: number }).n;
+    if (candidates > MAX_JS_CANDIDATES) {
+      throw new AppError('bad_request', `too broad: ${candidates} candidates for ${jsFilters.map((f) => f.keyword).join(', ')} (not indexed); add an indexed key such as a UID, PatientID, StudyDate or Modality`);
     }
     // Instance-level keys that are not in the stored attributes are matched on the full metadata.
     const full = level === 'instance';
