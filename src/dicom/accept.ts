@@ -154,9 +154,13 @@ export function negotiateBulk(accept: string | undefined): { multipart: boolean 
   throw notAcceptable('bulk data', accept);
 }
 
-/** Rendered/thumbnail: JPEG (default) or PNG. */
+/** Rendered/thumbnail: JPEG (default) or PNG. Rendered and DICOM media types mixed: 400 (PS3.18 §8.7.3). */
 export function negotiateRendered(accept: string | undefined): 'jpeg' | 'png' {
-  for (const r of parseAccept(accept)) {
+  const ranges = parseAccept(accept);
+  if (ranges.some((r) => r.type.startsWith('image/')) && ranges.some((r) => r.type.startsWith('application/dicom') || r.type === 'multipart/related')) {
+    throw new AppError('bad_request', `Accept mixes rendered and DICOM media types (${accept})`);
+  }
+  for (const r of ranges) {
     if (isWild(r.type) || r.type === 'image/*' || r.type === 'image/jpeg') return 'jpeg';
     if (r.type === 'image/png') return 'png';
   }

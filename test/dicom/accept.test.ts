@@ -47,5 +47,6 @@ describe('negotiation', () => {
     assert.equal(negotiateRendered(undefined), 'jpeg');
     assert.equal(negotiateRendered('image/png'), 'png');
     assert.throws(() => negotiateRendered('application/dicom'), is406);
+    assert.throws(() => negotiateRendered('image/jpeg, multipart/related; type="application/dicom"'), (e) => isAppError(e) && e.code === 'bad_request');
   });
 });
