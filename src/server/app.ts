@@ -9,6 +9,7 @@ import { errorResponse } from '../http/errors.js';
 import { browseRoutes } from '../http/browse.js';
 import { authGuard, hostGuard, originGuard } from '../http/guards.js';
 import { mountRoutes, type RouteSpec } from '../http/routes.js';
+import { dicomRoutes } from '../http/dicom.js';
 import { slicerRoutes } from '../http/slicer.js';
 import { staticRoutes } from '../http/static.js';
 import type { AppContext } from './context.js';
@@ -41,6 +42,7 @@ export function createApp(ctx: AppContext): Hono {
 
   const families: Family[] = [];
   if (ctx.config.slicer) families.push({ prefix: '/slicer', routes: slicerRoutes(ctx) });
+  if (ctx.config.dicom) families.push({ prefix: '/dicom', routes: dicomRoutes(ctx) });
 
   for (const { prefix, routes } of families) {
     const sub = new Hono();

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Scene } from '../scene/scene.js';
+import type { SceneStore } from '../scene/persistence.js';
+import { Archive } from '../dicom/archive.js';
 
 /** The package root (folder holding package.json), found from this file's location. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -26,6 +28,10 @@ export interface AppContext {
   boundUrl?: string;
   /** The scene behind /slicer (in memory; persistence is attached by the server). */
   scene: Scene;
+  /** Saves the scene under `<data>/scene` (attached by the server; absent in in-process tests). */
+  sceneStore?: SceneStore;
+  /** The DICOM archive behind /dicom, opened on first use (undefined with --no-dicom). */
+  archive?: () => Archive;
   /** Asks the process to shut down gracefully (set by the CLI; no-op in tests unless replaced). */
   requestShutdown: (reason: string) => void;
   /** Cleanup callbacks run by `closeContext`, last registered first. */
@@ -33,7 +39,7 @@ export interface AppContext {
 }
 
 export function createContext(config: Config, logger: Logger = silentLogger): AppContext {
-  return {
+  const ctx: AppContext = {
     config,
     logger,
     version: PACKAGE_VERSION,
@@ -42,6 +48,18 @@ export function createContext(config: Config, logger: Logger = silentLogger): Ap
     requestShutdown: () => {},
     closers: [],
   };
+  if (config.dicom) {
+    let archive: Archive | undefined;
+    ctx.archive = () => {
+      if (!archive) {
+        const opened = Archive.openSync(config.data);
+        ctx.closers.push(() => opened.close());
+        archive = opened;
+      }
+      return archive;
+    };
+  }
+  return ctx;
 }
 
 /** Runs the closers in reverse order; errors are logged, never thrown. */
