@@ -5,11 +5,13 @@
 import type { AppContext } from '../server/context.js';
 import type { RouteSpec } from './routes.js';
 import { deleteSystem, getTimeImage, getVersion } from './slicer/system.js';
+import { renderRoutes } from './slicer/render.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
   return [
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
     { method: 'DELETE', path: '/system', handler: deleteSystem(ctx) },
     { method: 'GET', path: '/timeimage', handler: getTimeImage() },
+    ...renderRoutes(ctx),
   ];
 }

@@ -330,7 +330,7 @@ export function renderThreeD(job: ThreeDJob): RawImage {
       }
       const pix = py * W + px;
       const n0 = Math.ceil(t0), n1 = Math.floor(t1 - 1e-9);
-      if (!(n0 <= n1)) {
+      if (!(n0 <= n1) || !Number.isFinite(n0) || !Number.isFinite(n1)) {
         writeBg(out, pix, channels, bg);
         continue;
       }

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Scene } from '../scene/scene.js';
+import { Views } from '../scene/views.js';
+import { RenderService } from '../render/service.js';
 
 /** The package root (folder holding package.json), found from this file's location. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -26,6 +28,12 @@ export interface AppContext {
   boundUrl?: string;
   /** The scene behind /slicer (in memory; persistence is attached by the server). */
   scene: Scene;
+  /** Slice and 3D view state and the layout (kept between requests, like Slicer's view nodes). */
+  views: Views;
+  /** Render worker pool, in-flight de-duplication, encoding. */
+  renderer: RenderService;
+  /** Aborted when shutdown begins (before in-flight requests drain), so live streams can end. */
+  shutdown: AbortController;
   /** Asks the process to shut down gracefully (set by the CLI; no-op in tests unless replaced). */
   requestShutdown: (reason: string) => void;
   /** Cleanup callbacks run by `closeContext`, last registered first. */
@@ -33,19 +41,24 @@ export interface AppContext {
 }
 
 export function createContext(config: Config, logger: Logger = silentLogger): AppContext {
+  const renderer = new RenderService();
   return {
     config,
     logger,
     version: PACKAGE_VERSION,
     startedAt: new Date(),
     scene: new Scene(),
+    views: new Views(),
+    renderer,
+    shutdown: new AbortController(),
     requestShutdown: () => {},
-    closers: [],
+    closers: [() => renderer.close()],
   };
 }
 
 /** Runs the closers in reverse order; errors are logged, never thrown. */
 export async function closeContext(ctx: AppContext): Promise<void> {
+  ctx.shutdown.abort();
   for (const close of ctx.closers.splice(0).reverse()) {
     try {
       await close();

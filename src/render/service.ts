@@ -1,0 +1,102 @@
+/**
+ * Runs render jobs: 3D jobs (and big slices) in a piscina worker pool reading shared volume
+ * memory, so the event loop stays free; small slices on the main thread, where they are cheaper
+ * than the worker hop (see docs/rendering.md for the measurement). Identical concurrent requests
+ * share one render (keyed by ETag); when the pool's queue is full new work is refused with
+ * `busy` (503 + Retry-After).
+ */
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import { AppError } from '../errors.js';
+import { renderSlice, type RawImage, type SliceJob } from '../imaging/slice-render.js';
+import type { ThreeDJob } from '../imaging/render3d.js';
+import { encode, type EncodeOptions, type Encoded } from './encode.js';
+
+export interface RenderServiceOptions {
+  /** Worker threads (default: cores − 1, at least 1). */
+  threads?: number;
+  /** Jobs that may wait for a worker before new ones get 503 (default 8). */
+  maxQueue?: number;
+  /** Slices with at most this many output pixels render on the main thread (default 1024²). */
+  mainThreadPixels?: number;
+}
+
+export class RenderService {
+  #pool?: Piscina;
+  #inflight = new Map<string, Promise<Encoded>>();
+  #threads: number;
+  #maxQueue: number;
+  #mainThreadPixels: number;
+  #closed = false;
+  /** Counters for tests and diagnostics. */
+  readonly stats = { renders: 0, shared: 0, worker: 0, main: 0, refused: 0, streams: 0 };
+
+  constructor(o: RenderServiceOptions = {}) {
+    this.#threads = o.threads ?? Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1);
+    this.#maxQueue = o.maxQueue ?? 8;
+    this.#mainThreadPixels = o.mainThreadPixels ?? 1024 * 1024;
+  }
+
+  #getPool(): Piscina {
+    if (this.#closed) throw new AppError('busy', 'the server is shutting down', { retryAfter: 5 });
+    // Workers inherit `--import tsx` from the parent's execArgv (npm start, node --test); when
+    // the parent was started without it, add it so the .ts worker loads.
+    const hasTsx = process.execArgv.some((a, i, all) => a.includes('tsx') && (all[i - 1] === '--import' || a.startsWith('--import=') || a.startsWith('--loader')));
+    this.#pool ??= new Piscina({
+      filename: new URL('../workers/render-worker.ts', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: this.#threads,
+      idleTimeout: 60_000,
+      execArgv: hasTsx ? process.execArgv : [...process.execArgv, '--import', 'tsx'],
+    });
+    return this.#pool;
+  }
+
+  /** Renders (or joins an identical in-flight render) and encodes. */
+  render(key: string, job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
+    const hit = this.#inflight.get(key);
+    if (hit) {
+      this.stats.shared++;
+      return hit;
+    }
+    const p = this.#run(job, enc).finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, p);
+    return p;
+  }
+
+  async #run(job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
+    const raw = await this.raw(job);
+    return encode(raw, job.kind === 'threeD' ? { ...enc, resize: job.size } : enc);
+  }
+
+  /** Runs a job without encoding (3D results come at ray-grid resolution; see `rayGrid`). */
+  async raw(job: SliceJob | ThreeDJob): Promise<RawImage> {
+    this.stats.renders++;
+    let raw: RawImage;
+    if (job.kind === 'slice' && job.geometry.size[0] * job.geometry.size[1] <= this.#mainThreadPixels) {
+      this.stats.main++;
+      raw = renderSlice(job);
+    } else {
+      const pool = this.#getPool();
+      if (pool.queueSize >= this.#maxQueue) {
+        this.stats.refused++;
+        throw new AppError('busy', `render queue is full (${pool.queueSize} waiting); retry shortly`, { retryAfter: 1 });
+      }
+      this.stats.worker++;
+      raw = (await pool.run(job)) as RawImage;
+    }
+    return raw;
+  }
+
+  /** In-flight renders (distinct keys). */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pool = this.#pool;
+    this.#pool = undefined;
+    if (pool) await pool.destroy();
+  }
+}
