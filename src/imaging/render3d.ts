@@ -285,7 +285,7 @@ export function renderThreeD(job: ThreeDJob): RawImage {
   const channels = grey ? 1 : 3;
   const out = new Uint8Array(W * H * channels);
   const pw = (2 * f.halfW) / W, ph = (2 * f.halfH) / H;
-  const lo = job.wl.level - job.wl.window / 2, wscale = 255 / job.wl.window;
+  const lo = job.wl.level - job.wl.window / 2, wwin = job.wl.window;
 
   const lut = job.mode === 'composite' ? buildLut(PRESETS[job.preset] ?? PRESETS['ct-bone']!, job.stats) : undefined;
   let blocks: Blocks | undefined;
@@ -347,7 +347,7 @@ export function renderThreeD(job: ThreeDJob): RawImage {
           const val = data[(ii + jj * sj + kk * sk) * nc]!;
           if (isMax ? val > best : val < best) best = val;
         }
-        const g = Math.round((best - lo) * wscale);
+        const g = Math.round(((best - lo) * 255) / wwin);
         const gv = g <= 0 ? 0 : g >= 255 ? 255 : g;
         if (channels === 1) out[pix] = gv;
         else out[pix * 3] = out[pix * 3 + 1] = out[pix * 3 + 2] = gv;

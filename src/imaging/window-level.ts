@@ -16,7 +16,7 @@ export interface WindowLevel {
 }
 
 export function mapWindowLevel(v: number, window: number, level: number): number {
-  const x = Math.round((v - (level - window / 2)) * (255 / window));
+  const x = Math.round(((v - (level - window / 2)) * 255) / window);
   return x <= 0 ? 0 : x >= 255 ? 255 : x;
 }
 
@@ -26,7 +26,7 @@ export function mapWindowLevel(v: number, window: number, level: number): number
  */
 export function windowLevelToGrey(values: Float32Array, wl: WindowLevel, out: Uint8Array, alpha?: Uint8Array, stride = 1, offset = 0): void {
   const lo = wl.level - wl.window / 2;
-  const scale = 255 / wl.window;
+  const w = wl.window;
   const n = out.length;
   for (let p = 0, s = offset; p < n; p++, s += stride) {
     const v = values[s]!;
@@ -35,7 +35,7 @@ export function windowLevelToGrey(values: Float32Array, wl: WindowLevel, out: Ui
       if (alpha) alpha[p] = 0;
       continue;
     }
-    const x = Math.round((v - lo) * scale);
+    const x = Math.round(((v - lo) * 255) / w);
     out[p] = x <= 0 ? 0 : x >= 255 ? 255 : x;
     if (alpha) alpha[p] = 255;
   }
