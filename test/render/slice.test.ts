@@ -6,6 +6,7 @@ import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { sphereVolume } from '../helpers/phantom.js';
 import { addVolume, centroid, decode, pixel } from '../helpers/render.js';
 import { Views } from '../../src/scene/views.js';
+import type { FiducialNode, LinearTransformNode } from '../../src/scene/scene.js';
 
 let t: TestApp;
 const get = (url: string, headers: Record<string, string> = {}) => t.app.request(url, { headers });
@@ -69,7 +70,7 @@ describe('/slicer/slice geometry', () => {
   it('transformed volume (parent linear transform): the sphere appears at T·P', async () => {
     // 90° about S then translate (10, −5, 3).
     const T: Mat4 = [0, -1, 0, 10, 1, 0, 0, -5, 0, 0, 1, 3, 0, 0, 0, 1];
-    const tn = t.ctx.scene.add({ kind: 'linearTransform', className: 'vtkMRMLLinearTransformNode', name: 'T', attributes: {}, matrixToParent: T });
+    const tn = t.ctx.scene.add<LinearTransformNode>({ kind: 'linearTransform', className: 'vtkMRMLLinearTransformNode', name: 'T', attributes: {}, matrixToParent: T });
     addVolume(t.ctx.scene, phantom([{ centre: P, radius: 4, value: 200 }]), 'moved', 'vtkMRMLScalarVolumeNode', { parentTransformID: tn.id });
     const W = mul4(T, [1, 0, 0, P[0], 0, 1, 0, P[1], 0, 0, 1, P[2], 0, 0, 0, 1]);
     const world: Vec3 = [W[3], W[7], W[11]]; // (18, 7, 9)
@@ -220,7 +221,7 @@ describe('/slicer/slice layers and display', () => {
 
   it('fiducials on draws points near the plane in colour; off leaves grey', async () => {
     addVolume(t.ctx.scene, phantom([]));
-    t.ctx.scene.add({ kind: 'fiducials', className: 'vtkMRMLMarkupsFiducialNode', name: 'F', attributes: {}, color: [0, 1, 0], selectedColor: [1, 0, 0], scale: 3, points: [{ label: 'F-1', position: [0, 0, 0] }] });
+    t.ctx.scene.add<FiducialNode>({ kind: 'fiducials', className: 'vtkMRMLMarkupsFiducialNode', name: 'F', attributes: {}, color: [0, 1, 0], selectedColor: [1, 0, 0], scale: 3, points: [{ label: 'F-1', position: [0, 0, 0] }] });
     const on = await decode(await (await get('/slicer/slice?fiducials=on&offset=0&size=100&fov=100')).arrayBuffer());
     assert.equal(on.pngColorType, 2);
     assert.ok(on.data.some((_, i) => i % 3 === 0 && on.data[i] === 255 && on.data[i + 1] === 0), 'a red (selected) ring');
