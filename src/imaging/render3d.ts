@@ -267,7 +267,39 @@ export function rayGrid(vol: ImageVolume, size: [number, number]): [number, numb
   return [Math.max(1, Math.round(size[0] * s)), Math.max(1, Math.round(size[1] * s))];
 }
 
+/** Renders at the ray-grid resolution, then upsamples bilinearly (pixel-centre aligned) to `job.size`. */
 export function renderThreeD(job: ThreeDJob): RawImage {
+  const img = castRays(job);
+  return img.width === job.size[0] && img.height === job.size[1] ? img : upsample(img, job.size);
+}
+
+/** Bilinear resize with pixel centres aligned (libvips' upsizing shifts by half a pixel). */
+export function upsample(img: RawImage, size: [number, number]): RawImage {
+  const [W, H] = size;
+  const c = img.channels;
+  const out = new Uint8Array(W * H * c);
+  const sx = img.width / W, sy = img.height / H;
+  for (let y = 0; y < H; y++) {
+    let fy = (y + 0.5) * sy - 0.5;
+    if (fy < 0) fy = 0;
+    if (fy > img.height - 1) fy = img.height - 1;
+    const y0 = Math.floor(fy), y1 = Math.min(img.height - 1, y0 + 1), ty = fy - y0;
+    for (let x = 0; x < W; x++) {
+      let fx = (x + 0.5) * sx - 0.5;
+      if (fx < 0) fx = 0;
+      if (fx > img.width - 1) fx = img.width - 1;
+      const x0 = Math.floor(fx), x1 = Math.min(img.width - 1, x0 + 1), tx = fx - x0;
+      for (let k = 0; k < c; k++) {
+        const a = img.data[(y0 * img.width + x0) * c + k]!, b = img.data[(y0 * img.width + x1) * c + k]!;
+        const d = img.data[(y1 * img.width + x0) * c + k]!, e = img.data[(y1 * img.width + x1) * c + k]!;
+        out[(y * W + x) * c + k] = Math.round((a * (1 - tx) + b * tx) * (1 - ty) + (d * (1 - tx) + e * tx) * ty);
+      }
+    }
+  }
+  return { width: W, height: H, channels: img.channels, data: out };
+}
+
+function castRays(job: ThreeDJob): RawImage {
   const vol = job.volume;
   const [W, H] = rayGrid(vol, job.size);
   const f = cameraFrame(vol, job.worldFromLocal, job.camera, job.size);

@@ -66,10 +66,10 @@ export class RenderService {
 
   async #run(job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
     const raw = await this.raw(job);
-    return encode(raw, job.kind === 'threeD' ? { ...enc, resize: job.size } : enc);
+    return encode(raw, enc);
   }
 
-  /** Runs a job without encoding (3D results come at ray-grid resolution; see `rayGrid`). */
+  /** Runs a job without encoding. */
   async raw(job: SliceJob | ThreeDJob): Promise<RawImage> {
     this.stats.renders++;
     let raw: RawImage;

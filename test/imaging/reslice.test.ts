@@ -22,7 +22,7 @@ describe('reslice', () => {
     // (col 2, row 1) → i 5.25, j 5.75, k 2.5 → 5.25 + 57.5 + 250
     assert.ok(Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4, String(out[1 * 8 + 2]));
     // (col 0, row 0) → i 7.25, j 6.75 → 7.25 + 67.5 + 250
-    assert.ok(Math.abs(out[0]! - 324.75) < 1e-4);
+    assert.ok(Math.abs(out[0]! - 324.75) < 1e-4, 'Math.abs(out[0]! - 324.75) < 1e-4');
   });
 
   it('nearest sampling picks the nearest voxel (ties round up)', () => {
@@ -33,13 +33,13 @@ describe('reslice', () => {
 
   it('trilinear clamps at the border and interpolates exactly inside', () => {
     assert.equal(trilinear(vol.data, vol.dimensions, 1, 0, -0.4, 0, 0), 0);
-    assert.ok(Math.abs(trilinear(vol.data, vol.dimensions, 1, 0, 1.5, 2.5, 3.5) - (1.5 + 25 + 350)) < 1e-9);
+    assert.ok(Math.abs(trilinear(vol.data, vol.dimensions, 1, 0, 1.5, 2.5, 3.5) - (1.5 + 25 + 350)) < 1e-9, 'Math.abs(trilinear(vol.data, vol.dimensions, 1, 0, 1.5, 2.5, 3.5) - (1.5 + 25 + 350)) < 1e-9');
   });
 
   it('outside the volume is NaN', () => {
     const far = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [100, 100, 2.5]) };
     const out = reslice(vol, w2i, far, 'linear');
-    assert.ok(out.every((v) => Number.isNaN(v)));
+    assert.ok(out.every((v) => Number.isNaN(v)), 'out.every((v) => Number.isNaN(v))');
   });
 
   it('samples through a parent transform (world → local)', () => {
@@ -48,7 +48,7 @@ describe('reslice', () => {
     const w2iMoved = worldToIjkMatrix(vol, moved);
     const g2 = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [103.75, 3.25, 2.5]) };
     const out = reslice(vol, w2iMoved, g2, 'linear');
-    assert.ok(Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4);
+    assert.ok(Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4, 'Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4');
   });
 
   it('multi-component volumes keep their components', () => {

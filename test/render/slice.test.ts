@@ -88,18 +88,18 @@ describe('/slicer/slice geometry', () => {
       t.ctx.scene.clear();
       addVolume(t.ctx.scene, phantom([{ centre: p, radius: 4, value: 200 }]));
       const c = await spot(`orientation=${orientation}&offset=${offset}`);
-      assert.ok(c);
+      assert.ok(c, 'c');
       return c;
     };
     // axial: Right on the screen's left, Anterior at the top.
-    assert.ok((await at(R, 'axial', 0)).x < 40);
-    assert.ok((await at(A, 'axial', 0)).y < 40);
+    assert.ok((await at(R, 'axial', 0)).x < 40, '(await at(R, \'axial\', 0)).x < 40');
+    assert.ok((await at(A, 'axial', 0)).y < 40, '(await at(A, \'axial\', 0)).y < 40');
     // sagittal: Anterior on the screen's left, Superior at the top.
-    assert.ok((await at(A, 'sagittal', 0)).x < 40);
-    assert.ok((await at(S, 'sagittal', 0)).y < 40);
+    assert.ok((await at(A, 'sagittal', 0)).x < 40, '(await at(A, \'sagittal\', 0)).x < 40');
+    assert.ok((await at(S, 'sagittal', 0)).y < 40, '(await at(S, \'sagittal\', 0)).y < 40');
     // coronal: Right on the screen's left, Superior at the top.
-    assert.ok((await at(R, 'coronal', 0)).x < 40);
-    assert.ok((await at(S, 'coronal', 0)).y < 40);
+    assert.ok((await at(R, 'coronal', 0)).x < 40, '(await at(R, \'coronal\', 0)).x < 40');
+    assert.ok((await at(S, 'coronal', 0)).y < 40, '(await at(S, \'coronal\', 0)).y < 40');
   });
 
   it('default views are Slicer\'s: red axial, yellow sagittal, green coronal', async () => {
@@ -129,7 +129,7 @@ describe('/slicer/slice view state', () => {
     const b = await get('/slicer/slice');
     assert.equal(a.headers.get('etag'), b.headers.get('etag'));
     const off = (v = t.ctx.views.slice('red').sliceToRAS) => dot3(column(v, 2), column(v, 3));
-    assert.ok(Math.abs(off() - (-32 + 0.25 * 63)) < 1e-9);
+    assert.ok(Math.abs(off() - (-32 + 0.25 * 63)) < 1e-9, 'Math.abs(off() - (-32 + 0.25 * 63)) < 1e-9');
     await get('/slicer/slice?scrollTo=0');
     assert.equal(off(), -32);
     await get('/slicer/slice?scrollTo=1');
@@ -167,7 +167,7 @@ describe('/slicer/slice view state', () => {
     assert.ok(wide && narrow && narrow.n > wide.n * 3.5 && narrow.n < wide.n * 4.5, `${wide?.n} ${narrow?.n}`);
     const both = await spot('offset=0&fov=100x50');
     assert.deepEqual(t.ctx.views.slice('red').fov, [100, 50]);
-    assert.ok(both);
+    assert.ok(both, 'both');
   });
 });
 
@@ -175,9 +175,9 @@ describe('/slicer/slice layers and display', () => {
   it('window/level maps exactly; window=auto uses the histogram', async () => {
     addVolume(t.ctx.scene, sphereVolume({ dimensions: [8, 8, 8], background: 100 }));
     const img = await decode(await (await get('/slicer/slice?window=400&level=0&size=8')).arrayBuffer());
-    assert.ok(img.data.every((v) => v === 191)); // (100 + 200)·255/400 = 191.25
+    assert.ok(img.data.every((v) => v === 191), 'img.data.every((v) => v === 191)'); // (100 + 200)·255/400 = 191.25
     const img2 = await decode(await (await get('/slicer/slice?window=100&level=100&size=8')).arrayBuffer());
-    assert.ok(img2.data.every((v) => v === 128));
+    assert.ok(img2.data.every((v) => v === 128), 'img2.data.every((v) => v === 128)');
     assert.equal((await get('/slicer/slice?window=auto')).status, 200);
     assert.equal(t.ctx.views.slice('red').window, 'auto');
   });
@@ -236,7 +236,7 @@ describe('/slicer/slice layers and display', () => {
     const hi = await get('/slicer/slice?format=jpeg&quality=95');
     assert.equal(hi.headers.get('content-type'), 'image/jpeg');
     const lo = await get('/slicer/slice?format=jpg&quality=5');
-    assert.ok((await lo.arrayBuffer()).byteLength < (await hi.arrayBuffer()).byteLength);
+    assert.ok((await lo.arrayBuffer()).byteLength < (await hi.arrayBuffer()).byteLength, '(await lo.arrayBuffer()).byteLength < (await hi.arrayBuffer()).byteLength');
   });
 });
 
