@@ -28,6 +28,8 @@ export class RenderService {
   #maxQueue: number;
   #mainThreadPixels: number;
   #closed = false;
+  /** Jobs sent to the pool and not yet settled (running + waiting). */
+  #pending = 0;
   /** Counters for tests and diagnostics. */
   readonly stats = { renders: 0, shared: 0, worker: 0, main: 0, refused: 0, streams: 0 };
 
@@ -78,12 +80,17 @@ export class RenderService {
       raw = renderSlice(job);
     } else {
       const pool = this.#getPool();
-      if (pool.queueSize >= this.#maxQueue) {
+      if (this.#pending >= this.#threads + this.#maxQueue) {
         this.stats.refused++;
-        throw new AppError('busy', `render queue is full (${pool.queueSize} waiting); retry shortly`, { retryAfter: 1 });
+        throw new AppError('busy', `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`, { retryAfter: 1 });
       }
       this.stats.worker++;
-      raw = (await pool.run(job)) as RawImage;
+      this.#pending++;
+      try {
+        raw = (await pool.run(job)) as RawImage;
+      } finally {
+        this.#pending--;
+      }
     }
     return raw;
   }
