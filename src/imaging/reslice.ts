@@ -84,6 +84,37 @@ export function reslice(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeometry,
     }
     return dst;
   }
+  if (nc === 1) {
+    const flat = constantAxis([b0, b1, b2], [c0, c1, c2], [r0, r1, r2], [di, dj, dk]);
+    if (flat) return bilinearPlane(volume, flat, [b0, b1, b2], [c0, c1, c2], [r0, r1, r2], W, H, dst);
+    // Inlined trilinear for the common single-component case (clamped at the border).
+    const sj = di, sk = di * dj;
+    const li = di - 1, lj = dj - 1, lk = dk - 1;
+    for (let row = 0; row < H; row++) {
+      let i = b0 + row * r0, j = b1 + row * r1, k = b2 + row * r2;
+      let o = row * W;
+      for (let col = 0; col < W; col++, i += c0, j += c1, k += c2, o++) {
+        if (i < -0.5 || j < -0.5 || k < -0.5 || i > maxI || j > maxJ || k > maxK) {
+          dst[o] = NaN;
+          continue;
+        }
+        const x = i < 0 ? 0 : i > li ? li : i;
+        const y = j < 0 ? 0 : j > lj ? lj : j;
+        const z = k < 0 ? 0 : k > lk ? lk : k;
+        const i0 = x | 0, j0 = y | 0, k0 = z | 0;
+        const tx = x - i0, ty = y - j0, tz = z - k0;
+        const di1 = i0 < li ? 1 : 0, dj1 = j0 < lj ? sj : 0, dk1 = k0 < lk ? sk : 0;
+        const p = i0 + j0 * sj + k0 * sk;
+        const v000 = data[p]!, v100 = data[p + di1]!, v010 = data[p + dj1]!, v110 = data[p + dj1 + di1]!;
+        const v001 = data[p + dk1]!, v101 = data[p + dk1 + di1]!, v011 = data[p + dk1 + dj1]!, v111 = data[p + dk1 + dj1 + di1]!;
+        const a0 = v000 + (v100 - v000) * tx, a1 = v010 + (v110 - v010) * tx;
+        const b0_ = v001 + (v101 - v001) * tx, b1_ = v011 + (v111 - v011) * tx;
+        const c0_ = a0 + (a1 - a0) * ty, c1_ = b0_ + (b1_ - b0_) * ty;
+        dst[o] = c0_ + (c1_ - c0_) * tz;
+      }
+    }
+    return dst;
+  }
   for (let row = 0; row < H; row++) {
     let i = b0 + row * r0, j = b1 + row * r1, k = b2 + row * r2;
     let o = row * W * nc;
@@ -121,4 +152,48 @@ export function trilinear(data: TypedArray, dims: readonly [number, number, numb
   const c0 = c00 * (1 - tj) + c10 * tj;
   const c1 = c01 * (1 - tj) + c11 * tj;
   return c0 * (1 - tk) + c1 * tk;
+}
+
+/**
+ * An index axis that stays at the same whole voxel over the whole slice (an axis-aligned slice
+ * through voxel centres); then linear sampling is bilinear in the other two axes (4 loads, not 8).
+ */
+function constantAxis(b: number[], c: number[], r: number[], dims: number[]): number | undefined {
+  for (let a = 0; a < 3; a++) {
+    if (Math.abs(c[a]!) > 1e-9 || Math.abs(r[a]!) > 1e-9) continue;
+    const v = b[a]!;
+    if (Math.abs(v - Math.round(v)) < 1e-6 && Math.round(v) >= 0 && Math.round(v) < dims[a]!) return a;
+  }
+  return undefined;
+}
+
+function bilinearPlane(volume: ImageVolume, a: number, b: number[], c: number[], r: number[], W: number, H: number, dst: Float32Array): Float32Array {
+  const dims = volume.dimensions;
+  const strides = [1, dims[0], dims[0] * dims[1]];
+  const [u, v] = a === 0 ? [1, 2] : a === 1 ? [0, 2] : [0, 1];
+  const du = dims[u]!, dv = dims[v]!, su = strides[u]!, sv = strides[v]!;
+  const base = Math.round(b[a]!) * strides[a]!;
+  const lu = du - 1, lv = dv - 1, maxU = du - 0.5, maxV = dv - 0.5;
+  const data = volume.data;
+  const bu = b[u]!, bv = b[v]!, cu = c[u]!, cv = c[v]!, ru = r[u]!, rv = r[v]!;
+  for (let row = 0; row < H; row++) {
+    let pu = bu + row * ru, pv = bv + row * rv;
+    let o = row * W;
+    for (let col = 0; col < W; col++, pu += cu, pv += cv, o++) {
+      if (pu < -0.5 || pv < -0.5 || pu > maxU || pv > maxV) {
+        dst[o] = NaN;
+        continue;
+      }
+      const x = pu < 0 ? 0 : pu > lu ? lu : pu;
+      const y = pv < 0 ? 0 : pv > lv ? lv : pv;
+      const i0 = x | 0, j0 = y | 0;
+      const tx = x - i0, ty = y - j0;
+      const p = base + i0 * su + j0 * sv;
+      const d1 = i0 < lu ? su : 0, d2 = j0 < lv ? sv : 0;
+      const v00 = data[p]!, v10 = data[p + d1]!, v01 = data[p + d2]!, v11 = data[p + d1 + d2]!;
+      const a0 = v00 + (v10 - v00) * tx, a1 = v01 + (v11 - v01) * tx;
+      dst[o] = a0 + (a1 - a0) * ty;
+    }
+  }
+  return dst;
 }

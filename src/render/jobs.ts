@@ -99,6 +99,28 @@ export function sliceBounds(scene: Scene, node: VolumeNode, view: SliceViewState
   return [Math.min(...proj), Math.max(...proj)];
 }
 
+/**
+ * Like Slicer's slice-offset snapping when scrolling: when one of the volume's index axes is
+ * parallel to the slice normal, the offset moves to the nearest voxel-centre slice (so scrolled
+ * slices show voxels, not interpolations between two slices). Other planes keep the offset.
+ */
+export function snapToSlice(scene: Scene, node: VolumeNode, view: SliceViewState, offset: number): number {
+  const m = ijkToWorld(scene, node);
+  const n = column(view.sliceToRAS, 2);
+  for (let a = 0; a < 3; a++) {
+    const axis: Vec3 = [m[a]!, m[4 + a]!, m[8 + a]!];
+    const len = Math.hypot(axis[0], axis[1], axis[2]);
+    const cos = dot3(axis, n) / len;
+    if (Math.abs(Math.abs(cos) - 1) > 1e-6) continue;
+    const o0 = dot3(n, [m[3], m[7], m[11]]); // offset of slice index 0
+    const step = dot3(n, axis); // signed mm per index
+    const idx = Math.round((offset - o0) / step);
+    const clamped = Math.max(0, Math.min(node.volume.dimensions[a]! - 1, idx));
+    return o0 + clamped * step;
+  }
+  return offset;
+}
+
 /** Slicer's slice offset: the slice centre's position along the normal. */
 export function sliceOffset(view: SliceViewState): number {
   return dot3(column(view.sliceToRAS, 2), column(view.sliceToRAS, 3));

@@ -25,6 +25,15 @@ describe('reslice', () => {
     assert.ok(Math.abs(out[0]! - 324.75) < 1e-4, 'Math.abs(out[0]! - 324.75) < 1e-4');
   });
 
+  it('linear sampling on a voxel-centre plane (bilinear fast path) equals the hand-computed value', () => {
+    const g2 = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [3.75, 3.25, 2]) };
+    const out = reslice(vol, w2i, g2, 'linear');
+    assert.ok(Math.abs(out[1 * 8 + 2]! - 262.75) < 1e-4, String(out[1 * 8 + 2]));
+    // The same plane through the general trilinear path (a hair off the voxel centre).
+    const g3 = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [3.75, 3.25, 2 + 1e-5]) };
+    assert.ok(Math.abs(reslice(vol, w2i, g3, 'linear')[1 * 8 + 2]! - 262.75) < 1e-2, 'trilinear path agrees');
+  });
+
   it('nearest sampling picks the nearest voxel (ties round up)', () => {
     const out = reslice(vol, w2i, g, 'nearest');
     // i 5.25 → 5, j 5.75 → 6, k 2.5 → 3

@@ -17,7 +17,7 @@ import { isOrthonormal } from '../../imaging/geometry.js';
 import { PRESET_NAMES, type Axis, type Mode3D } from '../../imaging/render3d.js';
 import type { RawImage } from '../../imaging/slice-render.js';
 import type { Mat3, Mat4 } from '../../imaging/types.js';
-import { effectiveFov, findVolume, refit, sliceBounds, sliceJob, sliceLayers, threeDJob, withOffset, withOrientation } from '../../render/jobs.js';
+import { effectiveFov, findVolume, refit, sliceBounds, snapToSlice, sliceJob, sliceLayers, threeDJob, withOffset, withOrientation } from '../../render/jobs.js';
 import { encode, type EncodeOptions, type ImageFormat } from '../../render/encode.js';
 import { isVolumeNode } from '../../scene/scene.js';
 import { LAYOUTS, layoutByName, ORIENTATIONS, SLICE_VIEWS, type LayoutName, type SliceViewName, type SliceViewState, type ThreeDViewState } from '../../scene/views.js';
@@ -148,7 +148,7 @@ export function applySliceParams(ctx: AppContext, q: Query): { name: SliceViewNa
   if (scrollTo !== undefined) {
     if (!reference) throw invalidParameter('scrollTo', 'needs a volume in the view to scroll through');
     const [lo, hi] = sliceBounds(scene, reference, v);
-    v = withOffset(v, lo + scrollTo * (hi - lo));
+    v = withOffset(v, snapToSlice(scene, reference, v, lo + scrollTo * (hi - lo)));
   }
   if (offset !== undefined) v = withOffset(v, offset);
   if (fov === 'auto') delete v.fov;

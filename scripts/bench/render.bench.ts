@@ -1,0 +1,148 @@
+/**
+ * Rendering benchmark on a 256³ int16 CT-like phantom: /slicer/slice 512² PNG latency (1 client)
+ * and throughput (8 clients), /slicer/threeD 512² latency per mode, event-loop lag while 3D
+ * renders run, and the main-thread vs worker-hop cost of one slice render.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Piscina } from 'piscina';
+import { IDENTITY3 } from '../../src/imaging/geometry.js';
+import { renderSlice, type RawImage } from '../../src/imaging/slice-render.js';
+import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
+import { encode } from '../../src/render/encode.js';
+import { sliceJob } from '../../src/render/jobs.js';
+import { startServer } from '../../src/server/cli.js';
+import { defaultConfig } from '../../src/server/config.js';
+import type { VolumeNode } from '../../src/scene/scene.js';
+import type { BenchRow } from '../bench.js';
+import { percentile } from './stats.js';
+
+function ctPhantom(n = 256): ImageVolume {
+  const data = allocShared('int16', n * n * n);
+  const c = (n - 1) / 2;
+  let p = 0;
+  for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) {
+    const dy = j - c, dz = k - c;
+    for (let i = 0; i < n; i++, p++) {
+      const dx = i - c;
+      const r2 = dx * dx + dy * dy * 1.4 + dz * dz * 0.8;
+      let v = -1000;
+      if (r2 < 110 * 110) v = 40 + ((i * 31 + j * 17 + k * 7) % 23) - 11; // soft tissue with texture
+      if (r2 < 110 * 110 && r2 > 100 * 100) v = 800; // skull-like shell
+      const bx = dx - 30, by = dy + 20, bz = dz - 10;
+      if (bx * bx + by * by + bz * bz < 20 * 20) v = 1200; // dense nodule
+      data[p] = v;
+    }
+  }
+  return { scalarType: 'int16', components: 1, dimensions: [n, n, n], spacing: [1, 1, 1], origin: [-c, -c, -c], direction: IDENTITY3, data };
+}
+
+const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 0)} ms`;
+
+export async function run(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const data = mkdtempSync(path.join(os.tmpdir(), 'vg-bench-render-'));
+  const running = await startServer(defaultConfig({ data }), { out: () => {}, err: () => {} });
+  const base = running.listening.url.replace(/\/$/, '');
+  const ctx = running.ctx;
+  try {
+    ctx.scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: 'CT', attributes: {}, display: { window: 400, level: 40 }, volume: ctPhantom() });
+    const get = async (u: string) => {
+      const r = await fetch(base + u);
+      const b = await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`${u}: ${r.status} ${Buffer.from(b).toString()}`);
+      return b.byteLength;
+    };
+
+    // --- slice, 1 client
+    let off = 0;
+    const nextSlice = () => `/slicer/slice?view=red&size=512&offset=${((off++ * 7) % 200) - 100}`;
+    for (let i = 0; i < 40; i++) await get(nextSlice());
+    const t1: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 300; i++) {
+      const t = performance.now();
+      bytes += await get(nextSlice());
+      t1.push(performance.now() - t);
+    }
+    rows.push({ group: 'render', name: '/slicer/slice 512² PNG, 1 client', value: `p50 ${ms(percentile(t1, 50))} / p99 ${ms(percentile(t1, 99))} (${(bytes / 300 / 1024).toFixed(0)} KiB)`, aim: 'p50 ≤ 5 ms' });
+
+    // --- slice, 8 clients
+    const dur = 4000;
+    let done = 0;
+    const tc: number[] = [];
+    const end = performance.now() + dur;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (performance.now() < end) {
+          const t = performance.now();
+          await get(nextSlice());
+          tc.push(performance.now() - t);
+          done++;
+        }
+      }),
+    );
+    rows.push({ group: 'render', name: '/slicer/slice 512² PNG, 8 clients', value: `${((done / dur) * 1000).toFixed(0)} renders/s (p50 ${ms(percentile(tc, 50))} / p99 ${ms(percentile(tc, 99))})`, aim: '≥ 400 renders/s' });
+
+    // --- main thread vs worker hop for one slice render
+    const job = sliceJob(ctx.scene, { ...ctx.views.slice('red'), size: [512, 512] });
+    const tm: number[] = [], tr: number[] = [], te: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      let t = performance.now();
+      const raw = renderSlice(job);
+      tr.push(performance.now() - t);
+      t = performance.now();
+      await encode(raw, { format: 'png', quality: 90, compressionLevel: 1 });
+      te.push(performance.now() - t);
+      tm.push(tr[tr.length - 1]! + te[te.length - 1]!);
+    }
+    const pool = new Piscina({ filename: new URL('../../src/workers/render-worker.ts', import.meta.url).href, maxThreads: 1, execArgv: process.execArgv });
+    const tw: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const t = performance.now();
+      const raw = (await pool.run(job)) as RawImage;
+      await encode(raw, { format: 'png', quality: 90, compressionLevel: 1 });
+      tw.push(performance.now() - t);
+    }
+    await pool.destroy();
+    rows.push({ group: 'render', name: 'slice 512² reslice+W/L on main (in-process)', value: `p50 ${ms(percentile(tr, 50))}; PNG L1 encode p50 ${ms(percentile(te, 50))}` });
+    rows.push({ group: 'render', name: 'slice 512² render+encode: main vs worker hop', value: `main p50 ${ms(percentile(tm, 50))} / worker p50 ${ms(percentile(tw, 50))}` });
+
+    // --- 3D, per mode (distinct camera each time: no de-dup, no 304)
+    let orbit = 0;
+    for (const [mode, aim] of [['mip', '≤ 150 ms'], ['minip', ''], ['composite', '≤ 300 ms']] as const) {
+      const q = (extra = '') => `/slicer/threeD?size=512&mode=${mode}&preset=ct-bone&lookFromAxis=a&orbitX=${(orbit++ * 13) % 360}&orbitY=15${extra}`;
+      await get(q());
+      await get(q());
+      const t3: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const t = performance.now();
+        await get(q());
+        t3.push(performance.now() - t);
+      }
+      rows.push({ group: 'render', name: `/slicer/threeD 512² ${mode} (oblique)`, value: `p50 ${ms(percentile(t3, 50))} / max ${ms(Math.max(...t3))}`, aim: aim || undefined });
+    }
+
+    // --- event-loop lag while 3D renders run (2 clients rendering composite for 4 s)
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    const end3 = performance.now() + 4000;
+    let n3 = 0;
+    await Promise.all(
+      [0, 1].map(async (c) => {
+        while (performance.now() < end3) {
+          await get(`/slicer/threeD?size=512&mode=${c ? 'mip' : 'composite'}&orbitX=${(orbit++ * 17) % 360}`);
+          n3++;
+        }
+      }),
+    );
+    h.disable();
+    rows.push({ group: 'render', name: 'event-loop lag while 3D renders run', value: `p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms / max ${(h.max / 1e6).toFixed(1)} ms (${n3} renders)`, aim: 'p99 ≤ 20 ms' });
+  } finally {
+    await running.stop();
+    rmSync(data, { recursive: true, force: true });
+  }
+  return rows;
+}
