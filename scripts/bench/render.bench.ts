@@ -12,7 +12,8 @@ import { IDENTITY3 } from '../../src/imaging/geometry.js';
 import { renderSlice, type RawImage } from '../../src/imaging/slice-render.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 import { encode } from '../../src/render/encode.js';
-import { sliceJob } from '../../src/render/jobs.js';
+import { sliceJob, threeDJob } from '../../src/render/jobs.js';
+import { renderThreeD } from '../../src/imaging/render3d.js';
 import { startServer } from '../../src/server/cli.js';
 import { defaultConfig } from '../../src/server/config.js';
 import type { VolumeNode } from '../../src/scene/scene.js';
@@ -124,6 +125,25 @@ export async function run(): Promise<BenchRow[]> {
       }
       rows.push({ group: 'render', name: `/slicer/threeD 512² ${mode} (oblique)`, value: `p50 ${ms(percentile(t3, 50))} / max ${ms(Math.max(...t3))}`, aim: aim || undefined });
     }
+
+    // --- CPU time vs wall time of one 3D render in this thread (shows how much of the wall time
+    // above is waiting for a core on a shared machine)
+    const vnode = ctx.scene.nodes()[0] as VolumeNode;
+    for (const mode of ['mip', 'composite'] as const) {
+      const job3 = threeDJob(ctx.scene, { ...ctx.views.threeD, mode, size: [512, 512], camera: { axis: 'a', orbitX: 30, orbitY: 15, roll: 0, panX: 0, panY: 0, zoom: 1 } });
+      renderThreeD(job3);
+      const walls: number[] = [], cpus: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const c0 = process.cpuUsage();
+        const t = performance.now();
+        renderThreeD(job3);
+        walls.push(performance.now() - t);
+        const c = process.cpuUsage(c0);
+        cpus.push((c.user + c.system) / 1000);
+      }
+      rows.push({ group: 'render', name: `renderThreeD 512² ${mode} in-process (${vnode.volume.dimensions.join('×')})`, value: `wall p50 ${ms(percentile(walls, 50))} / CPU p50 ${ms(percentile(cpus, 50))}` });
+    }
+    rows.push({ group: 'render', name: 'machine load during the bench', value: `load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores` });
 
     // --- event-loop lag while 3D renders run (2 clients rendering composite for 4 s)
     const h = monitorEventLoopDelay({ resolution: 5 });

@@ -113,7 +113,7 @@ interface Lut {
   nonzero: Uint32Array;
 }
 
-function buildLut(preset: TransferPreset, stats: VolumeStats): Lut {
+function buildLut(preset: TransferPreset, stats: VolumeStats, opacityExponent = 1): Lut {
   const min = stats.min, max = stats.max > stats.min ? stats.max : stats.min + 1;
   const rgba = new Float32Array(LUT_SIZE * 4);
   const nonzero = new Uint32Array(LUT_SIZE + 1);
@@ -123,7 +123,8 @@ function buildLut(preset: TransferPreset, stats: VolumeStats): Lut {
     const v = min + ((max - min) * e) / (LUT_SIZE - 1);
     const x = preset.units === 'hu' ? v : (v - base) / span;
     const c = lerpTable(preset.color, x, 3);
-    const a = lerpTable(preset.opacity, x, 1)[0]!;
+    const a0 = lerpTable(preset.opacity, x, 1)[0]!;
+    const a = opacityExponent === 1 ? a0 : 1 - Math.pow(1 - Math.min(a0, 0.9999), opacityExponent);
     rgba.set([c[0]!, c[1]!, c[2]!, a], e * 4);
     nonzero[e + 1] = nonzero[e]! + (a > 0 ? 1 : 0);
   }
@@ -306,8 +307,15 @@ function castRays(job: ThreeDJob): RawImage {
   const ijkToWorld = worldToIjkInverse(vol, job.worldFromLocal);
   const M = invert4(ijkToWorld);
   // One sample per smallest world-space voxel step.
-  const stepMm = Math.min(...[0, 1, 2].map((a) => Math.hypot(ijkToWorld[a]!, ijkToWorld[4 + a]!, ijkToWorld[8 + a]!)));
+  // One sample per voxel plane crossed along the ray's dominant index axis (the largest index
+  // component of a step is 1), so an oblique ray takes as many samples as an axis-aligned one.
+  const unit = transformVector(M, f.dir); // index units per mm along the ray
+  const major = Math.max(Math.abs(unit[0]), Math.abs(unit[1]), Math.abs(unit[2]));
+  const stepMm = 1 / major;
   const dStep = transformVector(M, [f.dir[0] * stepMm, f.dir[1] * stepMm, f.dir[2] * stepMm]);
+  // Transfer-function opacities are per smallest voxel spacing; correct for the actual step.
+  const refMm = Math.min(...[0, 1, 2].map((a) => Math.hypot(ijkToWorld[a]!, ijkToWorld[4 + a]!, ijkToWorld[8 + a]!)));
+  const opacityExponent = stepMm / refMm;
   const [di, dj, dk] = vol.dimensions;
   const nc = vol.components;
   const data = vol.data;
@@ -319,7 +327,7 @@ function castRays(job: ThreeDJob): RawImage {
   const pw = (2 * f.halfW) / W, ph = (2 * f.halfH) / H;
   const lo = job.wl.level - job.wl.window / 2, wwin = job.wl.window;
 
-  const lut = job.mode === 'composite' ? buildLut(PRESETS[job.preset] ?? PRESETS['ct-bone']!, job.stats) : undefined;
+  const lut = job.mode === 'composite' ? buildLut(PRESETS[job.preset] ?? PRESETS['ct-bone']!, job.stats, opacityExponent) : undefined;
   let blocks: Blocks | undefined;
   let emptyBlock: Uint8Array | undefined;
   if (lut) {
