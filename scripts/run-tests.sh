@@ -18,9 +18,10 @@ count="$(grep -E '^# tests [0-9]+' "$tap" | tail -1 | awk '{print $3}')"
 pass="$(grep -E '^# pass [0-9]+' "$tap" | tail -1 | awk '{print $3}')"
 fail="$(grep -E '^# fail [0-9]+' "$tap" | tail -1 | awk '{print $3}')"
 skip="$(grep -E '^# skipped [0-9]+' "$tap" | tail -1 | awk '{print $3}')"
+cancelled="$(grep -E '^# cancelled [0-9]+' "$tap" | tail -1 | awk '{print $3}')"
 if [ -z "$count" ] || [ "$count" -eq 0 ]; then
   echo "run-tests: the run executed no tests" >&2
   exit 1
 fi
-echo "${pass:-0} passed, ${fail:-0} failed, ${skip:-0} skipped"
+echo "${pass:-0} passed, $(( ${fail:-0} + ${cancelled:-0} )) failed, ${skip:-0} skipped"
 exit "$status"

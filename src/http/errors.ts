@@ -30,6 +30,9 @@ export interface ErrorBody {
   message: string;
   code: ErrorCode;
   parameter?: string;
+  /** Script line and column, for /slicer/exec errors. */
+  line?: number;
+  column?: number;
 }
 
 /** Builds the JSON error response for any thrown value. Unknown errors become `internal`. */
@@ -43,6 +46,8 @@ export function errorResponse(err: unknown, onInternal?: (e: unknown) => void): 
   const status = STATUS_OF[appErr.code];
   const body: ErrorBody = { success: false, message: appErr.message, code: appErr.code };
   if (appErr.details.parameter) body.parameter = appErr.details.parameter;
+  if (typeof appErr.details.line === 'number') body.line = appErr.details.line;
+  if (typeof appErr.details.column === 'number') body.column = appErr.details.column;
   const headers = new Headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   if (appErr.details.allow) headers.set('allow', appErr.details.allow.join(', '));
   if (appErr.details.retryAfter !== undefined) headers.set('retry-after', String(appErr.details.retryAfter));

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { notFound } from '../errors.js';
 import { corsMiddleware } from '../http/cors.js';
 import { errorResponse } from '../http/errors.js';
+import { authGuard, hostGuard, originGuard } from '../http/guards.js';
 import { mountRoutes, type RouteSpec } from '../http/routes.js';
 import { slicerRoutes } from '../http/slicer.js';
 import { staticRoutes } from '../http/static.js';
@@ -30,7 +31,12 @@ export function createApp(ctx: AppContext): Hono {
       /* immutable headers: leave as is */
     }
   });
+  const host = hostGuard(ctx.config);
+  if (host) app.use('*', host);
   if (ctx.config.cors) app.use('*', corsMiddleware(ctx.config.cors));
+  app.use('*', originGuard(ctx.config));
+  const auth = authGuard(ctx.config);
+  if (auth) app.use('*', auth);
 
   const families: Family[] = [];
   if (ctx.config.slicer) families.push({ prefix: '/slicer', routes: slicerRoutes(ctx) });

@@ -2,12 +2,14 @@
  * The command line: the only module that reads process.argv/env, prints the banner and exits.
  */
 import { promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
 import { ConfigError, helpText, parseConfig, type Config } from './config.js';
 import { closeContext, createContext, PACKAGE_ROOT, PACKAGE_VERSION, type AppContext } from './context.js';
 import { listen, PortsExhaustedError, type Listening } from './listen.js';
 import { createLogger } from './logger.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { isLoopbackHost as isLoopback } from '../http/guards.js';
 
 export interface CliIo {
   out: (line: string) => void;
@@ -28,10 +30,22 @@ export interface Running {
   stop(reason?: string): Promise<void>;
 }
 
-const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 /** Starts a server from a Config (used by the CLI and by socket-level tests). */
+export class StartupRefusedError extends Error {}
+
 export async function startServer(config: Config, io: Pick<CliIo, 'out' | 'err'> = defaultIo): Promise<Running> {
+  if (!isLoopback(config.host) && !config.token && !config.insecure) {
+    throw new StartupRefusedError(
+      `refusing to listen on ${config.host} without --token: anyone who can reach that address could change the scene and the archive` +
+        ' (give --token, or --insecure if a proxy in front of voxelgate authenticates)',
+    );
+  }
+  let generatedToken: string | undefined;
+  if (config.enableExec && !config.token) {
+    generatedToken = randomBytes(24).toString('base64url');
+    config = { ...config, token: generatedToken };
+  }
   const logger = createLogger({ level: config.logLevel, accessLog: !config.quiet, out: io.out, err: io.err });
   const ctx = createContext(config, logger);
   await fsp.mkdir(config.data, { recursive: true });
@@ -61,8 +75,11 @@ export async function startServer(config: Config, io: Pick<CliIo, 'out' | 'err'>
   if (config.portFile) await writeFileAtomic(config.portFile, `${listening.port}\n`);
   const families = [config.slicer && 'slicer', config.dicom && 'dicom', config.static && 'static'].filter(Boolean).join(', ');
   io.out(`voxelgate ${ctx.version} listening on ${listening.url} (${families || 'no endpoints'}; exec ${config.enableExec ? 'on' : 'off'}; auth ${config.token ? 'on' : 'off'})`);
+  if (generatedToken) {
+    io.out(`exec is enabled; every mutating request (and /slicer/exec) needs this token, shown once: Authorization: Bearer ${generatedToken}`);
+  }
   if (!isLoopback(config.host) && !config.token) {
-    logger.warn(`bound to ${config.host} without --token: anyone who can reach this address can change the scene and the archive`);
+    logger.warn(`bound to ${config.host} without a token (--insecure): anyone who can reach this address can change the scene and the archive`);
   }
   return { ctx, listening, stop };
 }
@@ -96,7 +113,8 @@ export async function runCli(args: string[], env: Record<string, string | undefi
     running = await startServer(parsed.config, io);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (e instanceof PortsExhaustedError) io.err(`voxelgate: cannot listen: ${e.message} (raise --port-tries or pick another --port)`);
+    if (e instanceof StartupRefusedError) io.err(`voxelgate: ${e.message}`);
+    else if (e instanceof PortsExhaustedError) io.err(`voxelgate: cannot listen: ${e.message} (raise --port-tries or pick another --port)`);
     else if (err.code === 'EACCES') io.err(`voxelgate: cannot listen on ${parsed.config.host}:${parsed.config.port}: permission denied (ports below 1024 need privileges)`);
     else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') io.err(`voxelgate: cannot listen on ${parsed.config.host}: no such local address`);
     else io.err(`voxelgate: cannot start: ${err.message}`);

@@ -41,7 +41,37 @@ export interface Config {
   imports: string[];
   /** Do not load sample data into an empty scene/archive at startup. */
   noSamples: boolean;
+  /** Which requests need the token: `mutating` (POST/PUT/DELETE/PATCH) or `all`. */
+  auth: 'mutating' | 'all';
+  /** Optional read-only token: accepted for GET/HEAD when `auth` is `all`. */
+  readToken?: string;
+  /** Allow binding beyond loopback without a token. */
+  insecure: boolean;
+  /** Extra Host header values accepted (DNS-rebinding guard); loopback names are always accepted on loopback. */
+  allowedHosts: string[];
+  /** Request body limits in bytes, per route family. */
+  limits: Limits;
+  /** Milliseconds a `/slicer/exec` script may run. */
+  execTimeoutMs: number;
 }
+
+export interface Limits {
+  /** NRRD uploads (volumes, grid transforms). */
+  volume: number;
+  /** STOW-RS bodies (all parts together). */
+  stow: number;
+  /** JSON and other small bodies. */
+  json: number;
+  /** `/slicer/exec` source. */
+  exec: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  volume: 4096 * 1024 * 1024,
+  stow: 8192 * 1024 * 1024,
+  json: 16 * 1024 * 1024,
+  exec: 1024 * 1024,
+};
 
 export class ConfigError extends Error {}
 
@@ -72,7 +102,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'import-root', kind: 'list', arg: 'DIR', help: 'folder that POST /slicer/mrml?localfile= may read (repeatable)' },
   { name: 'import', kind: 'list', arg: 'DIR', help: 'import DICOM files from DIR into the archive at startup (repeatable)' },
   { name: 'cors', kind: 'string', arg: 'ORIGIN', help: 'send CORS headers allowing ORIGIN (or *)' },
-  { name: 'token', kind: 'string', arg: 'TOKEN', help: 'bearer token required for mutating requests' },
+  { name: 'token', kind: 'string', arg: 'TOKEN', help: 'bearer token required for mutating requests (and for all with --auth all)' },
+  { name: 'read-token', kind: 'string', arg: 'TOKEN', help: 'read-only token accepted for GET/HEAD when --auth all' },
+  { name: 'auth', kind: 'string', arg: 'WHAT', default: 'mutating', help: 'which requests need the token: mutating or all' },
+  { name: 'insecure', kind: 'boolean', help: 'allow binding beyond loopback without --token' },
+  { name: 'allowed-host', kind: 'list', arg: 'HOST', help: 'extra Host header value to accept (repeatable; DNS-rebinding guard)' },
+  { name: 'limit-volume', kind: 'int', arg: 'MIB', default: 4096, help: 'largest NRRD upload in MiB' },
+  { name: 'limit-stow', kind: 'int', arg: 'MIB', default: 8192, help: 'largest STOW-RS request in MiB' },
+  { name: 'limit-json', kind: 'int', arg: 'KIB', default: 16384, help: 'largest JSON body in KiB' },
+  { name: 'exec-timeout', kind: 'int', arg: 'MS', default: 10000, help: 'time limit of one /slicer/exec script in ms' },
   { name: 'tls-cert', kind: 'string', arg: 'FILE', help: 'PEM certificate; with --tls-key serves HTTPS' },
   { name: 'tls-key', kind: 'string', arg: 'FILE', help: 'PEM private key for --tls-cert' },
   { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
@@ -155,6 +193,14 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     throw new ConfigError(`--cors takes * or an origin such as http://localhost:3000, not "${cors}"`);
   }
 
+  const auth = (str('auth') ?? 'mutating') as Config['auth'];
+  if (auth !== 'mutating' && auth !== 'all') throw new ConfigError(`--auth must be mutating or all, not "${auth}"`);
+  const token = str('token');
+  const readToken = str('read-token');
+  if (readToken && !token) throw new ConfigError('--read-token needs --token as well');
+  if (token !== undefined && token.length < 8) throw new ConfigError('--token must be at least 8 characters long');
+  const mib = (name: string, def: number) => toInt(name, str(name) ?? String(def), 1, 1024 * 1024) * 1024 * 1024;
+
   const config: Config = {
     host: str('host') ?? '127.0.0.1',
     port: toInt('port', str('port') ?? '2016', 0, 65535),
@@ -171,7 +217,18 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     importRoots: list('import-root').map(abs),
     imports: list('import').map(abs),
     cors,
-    token: str('token'),
+    token,
+    readToken,
+    auth,
+    insecure: bool('insecure'),
+    allowedHosts: list('allowed-host').map((h) => h.toLowerCase()),
+    limits: {
+      volume: mib('limit-volume', 4096),
+      stow: mib('limit-stow', 8192),
+      json: toInt('limit-json', str('limit-json') ?? '16384', 1, 1024 * 1024) * 1024,
+      exec: DEFAULT_LIMITS.exec,
+    },
+    execTimeoutMs: toInt('exec-timeout', str('exec-timeout') ?? '10000', 10, 3_600_000),
     tlsCert: tlsCert ? abs(tlsCert) : undefined,
     tlsKey: tlsKey ? abs(tlsKey) : undefined,
     logLevel,
@@ -198,6 +255,11 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     imports: [],
     logLevel: 'error',
     quiet: true,
+    auth: 'mutating',
+    insecure: false,
+    allowedHosts: [],
+    limits: { ...DEFAULT_LIMITS },
+    execTimeoutMs: 10_000,
     ...overrides,
   };
 }

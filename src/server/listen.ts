@@ -6,7 +6,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
+import { getRequestListener, RequestError } from '@hono/node-server';
+import { AppError } from '../errors.js';
+import { errorResponse } from '../http/errors.js';
 import type { Logger } from './logger.js';
 
 export interface ListenOptions {
@@ -49,7 +51,12 @@ export function formatUrl(protocol: 'http' | 'https', host: string, port: number
 }
 
 function createServer(fetch: Fetch, opts: ListenOptions, counters: { inFlight: number }): http.Server {
-  const listener = getRequestListener(fetch);
+  const listener = getRequestListener(fetch, {
+    // Requests the adapter cannot turn into a URL (backslash in the path, bad Host, …) get the
+    // same JSON error shape as everything else.
+    errorHandler: (e) =>
+      errorResponse(e instanceof RequestError ? new AppError('bad_request', `malformed request: ${e.message}`) : e, (err) => opts.logger.error('request failed', err)),
+  });
   const handler: http.RequestListener = (req, res) => {
     const started = process.hrtime.bigint();
     counters.inFlight++;

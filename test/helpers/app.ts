@@ -78,7 +78,8 @@ export async function rawRequest(port: number, requestTarget: string, method = '
     const chunks: Buffer[] = [];
     socket.on('connect', () => {
       const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-      socket.write(`${method} ${requestTarget} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n${extra}\r\n`);
+      const host = Object.keys(headers).some((k) => k.toLowerCase() === 'host') ? '' : `Host: 127.0.0.1:${port}\r\n`;
+      socket.write(`${method} ${requestTarget} HTTP/1.1\r\n${host}Connection: close\r\n${extra}\r\n`);
     });
     socket.on('data', (d) => chunks.push(d));
     socket.on('error', reject);

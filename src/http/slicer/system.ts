@@ -81,6 +81,6 @@ export const deleteSystem = (ctx: AppContext) => (c: Context) => {
   if (!ctx.config.allowShutdown) {
     throw new AppError('forbidden', 'remote shutdown is disabled; start voxelgate with --allow-shutdown to allow DELETE /slicer/system');
   }
-  setTimeout(() => ctx.requestShutdown('DELETE /slicer/system'), 50).unref();
+  setTimeout(() => ctx.requestShutdown('DELETE /slicer/system'), 50);
   return c.json({ success: true });
 };

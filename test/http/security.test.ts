@@ -1,0 +1,194 @@
+/** Guards and /slicer/exec: tokens, CSRF, DNS rebinding, exec sandbox behaviour. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeTestApp, startTestServer, rawRequest } from '../helpers/app.js';
+import { secretEquals, requestToken } from '../../src/http/guards.js';
+import { startServer } from '../../src/server/cli.js';
+import { defaultConfig } from '../../src/server/config.js';
+
+const TOKEN = 'test-token-123456';
+const js = (code: string, token: string | null = TOKEN, extra: Record<string, string> = {}) => ({
+  method: 'POST',
+  body: code,
+  headers: { 'content-type': 'application/javascript', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra },
+});
+type Json = Record<string, any>;
+
+test('secretEquals and requestToken', () => {
+  assert.equal(secretEquals('abc', 'abc'), true);
+  assert.equal(secretEquals('abc', 'abd'), false);
+  assert.equal(secretEquals('abc', 'abcd'), false);
+  assert.equal(requestToken('Bearer xyz', 'POST', () => 'q'), 'xyz');
+  assert.equal(requestToken(undefined, 'GET', () => 'q'), 'q');
+  assert.equal(requestToken(undefined, 'POST', () => 'q'), undefined);
+});
+
+test('exec is 404 with a hint when not enabled, for every method', async () => {
+  const t = await makeTestApp();
+  try {
+    for (const method of ['GET', 'POST']) {
+      const res = await t.app.request('/slicer/exec', { method, ...(method === 'POST' ? { body: '1', headers: { 'content-type': 'application/javascript' } } : {}) });
+      assert.equal(res.status, 404, method);
+      assert.match(((await res.json()) as Json).message, /--enable-exec/);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+test('exec needs a token, POST and a JavaScript content type', async () => {
+  const t = await makeTestApp({ enableExec: true, token: TOKEN });
+  try {
+    const noToken = await t.app.request('/slicer/exec', js('__execResult = 1', null));
+    assert.equal(noToken.status, 401);
+    assert.match(noToken.headers.get('www-authenticate') ?? '', /Bearer/);
+    assert.equal((await t.app.request('/slicer/exec', js('__execResult = 1', 'wrong-token-000'))).status, 401);
+    const get = await t.app.request(`/slicer/exec?source=${encodeURIComponent('__execResult=1')}&access_token=${TOKEN}`);
+    assert.equal(get.status, 405);
+    assert.match(((await get.json()) as Json).message, /POST/);
+    const form = await t.app.request('/slicer/exec', { method: 'POST', body: '__execResult=1', headers: { 'content-type': 'text/plain', authorization: `Bearer ${TOKEN}` } });
+    assert.equal(form.status, 415);
+    const ok = await t.app.request('/slicer/exec', js('__execResult = {answer: 6 * 7}'));
+    assert.equal(ok.status, 200);
+    assert.deepEqual(((await ok.json()) as Json).result, { answer: 42 });
+  } finally {
+    await t.close();
+  }
+});
+
+test('exec: scene API, console capture, errors with line numbers, time limit', async () => {
+  const t = await makeTestApp({ enableExec: true, token: TOKEN, execTimeoutMs: 300 });
+  try {
+    const v0 = t.ctx.scene.version;
+    const res = await t.app.request('/slicer/exec', js(`
+      const id = scene.addVolume({ name: 'ramp', scalarType: 'float32', dimensions: [4, 3, 2], data: Array.from({ length: 24 }, (_, i) => i / 2) });
+      const v = scene.getVolume(id);
+      v.data[0] = -5;
+      console.log('made', id, v.dimensions);
+      const t = scene.setTransform({ name: 'shift', matrix: [[1,0,0,10],[0,1,0,0],[0,0,1,0],[0,0,0,1]] });
+      scene.setParentTransform(id, t);
+      const f = scene.addFiducial({ position: [1, 2, 3], label: 'tip' });
+      __execResult = { id, t, f, type: v.scalarType, sum: v.data.reduce((a, b) => a + b, 0), nodes: scene.nodes().length };
+    `));
+    const body = (await res.json()) as Json;
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.result.type, 'float32');
+    assert.equal(body.result.sum, (23 * 24) / 4 - 5);
+    assert.equal(body.result.nodes, 3);
+    assert.deepEqual(body.console, [`made ${body.result.id} [ 4, 3, 2 ]`]);
+    const node = t.ctx.scene.byId(body.result.id);
+    assert.equal(node?.kind, 'volume');
+    assert.equal(node?.parentTransformID, body.result.t);
+    if (node?.kind === 'volume') assert.equal(node.volume.data[0], -5);
+    assert.ok(t.ctx.scene.version > v0);
+
+    const err = await t.app.request('/slicer/exec', js('const a = 1;\nconst b = 2;\nnull.boom;\n'));
+    assert.equal(err.status, 400);
+    const eb = (await err.json()) as Json;
+    assert.equal(eb.line, 3);
+    assert.match(eb.message, /TypeError.*line 3/);
+
+    const syntax = await t.app.request('/slicer/exec', js('let x = ;'));
+    assert.equal(syntax.status, 400);
+    assert.match(((await syntax.json()) as Json).message, /SyntaxError/);
+
+    const started = Date.now();
+    const loop = await t.app.request('/slicer/exec', js('while (true) {}'));
+    assert.equal(loop.status, 400);
+    assert.match(((await loop.json()) as Json).message, /time limit/);
+    assert.ok(Date.now() - started < 5000);
+
+    const micro = await t.app.request('/slicer/exec', js('const spin = () => Promise.resolve().then(spin); spin();'));
+    assert.equal(micro.status, 400);
+
+    const badResult = await t.app.request('/slicer/exec', js('__execResult = { big: 10n }'));
+    assert.equal(badResult.status, 400);
+    assert.match(((await badResult.json()) as Json).message, /JSON/);
+
+    const apiErr = await t.app.request('/slicer/exec', js('scene.getVolume("nope")'));
+    assert.equal(apiErr.status, 400);
+    assert.match(((await apiErr.json()) as Json).message, /nope/);
+  } finally {
+    await t.close();
+  }
+});
+
+test('--token protects every mutating request; GET stays open unless --auth all', async () => {
+  const t = await makeTestApp({ token: TOKEN, allowShutdown: true });
+  try {
+    const del = await t.app.request('/slicer/system', { method: 'DELETE' });
+    assert.equal(del.status, 401);
+    assert.equal((await t.app.request('/slicer/system/version')).status, 200);
+  } finally {
+    await t.close();
+  }
+  const all = await makeTestApp({ token: TOKEN, auth: 'all', readToken: 'read-only-token-1' });
+  try {
+    assert.equal((await all.app.request('/slicer/system/version')).status, 401);
+    assert.equal((await all.app.request('/slicer/system/version', { headers: { authorization: 'Bearer read-only-token-1' } })).status, 200);
+    assert.equal((await all.app.request('/slicer/system/version?access_token=read-only-token-1')).status, 200);
+    assert.equal((await all.app.request('/slicer/system/version', { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
+    const roWrite = await all.app.request('/slicer/system', { method: 'DELETE', headers: { authorization: 'Bearer read-only-token-1' } });
+    assert.equal(roWrite.status, 401);
+  } finally {
+    await all.close();
+  }
+});
+
+test('CSRF: a simple cross-origin POST is refused even with exec on; same-origin and CORS-allowed origins pass', async () => {
+  const t = await makeTestApp({ enableExec: true, token: TOKEN });
+  try {
+    const evil = await t.app.request('/slicer/exec', { method: 'POST', body: '__execResult=1', headers: { 'content-type': 'text/plain', origin: 'http://evil.example' } });
+    assert.equal(evil.status, 403);
+    assert.match(((await evil.json()) as Json).message, /cross-origin/);
+    const evilJs = await t.app.request('/slicer/exec', js('__execResult=1', TOKEN, { origin: 'http://evil.example' }));
+    assert.equal(evilJs.status, 403);
+    const same = await t.app.request('http://localhost/slicer/exec', js('__execResult=1', TOKEN, { origin: 'http://localhost' }));
+    assert.equal(same.status, 200);
+  } finally {
+    await t.close();
+  }
+  const cors = await makeTestApp({ enableExec: true, token: TOKEN, cors: 'http://app.example' });
+  try {
+    const ok = await cors.app.request('/slicer/exec', js('__execResult=1', TOKEN, { origin: 'http://app.example' }));
+    assert.equal(ok.status, 200);
+  } finally {
+    await cors.close();
+  }
+});
+
+test('DNS rebinding: a foreign Host header is refused on a loopback server', async () => {
+  const server = await startTestServer();
+  try {
+    const port = server.listening.port;
+    const evil = await rawRequest(port, '/slicer/system/version', 'GET', { Host: `rebind.example:${port}` });
+    assert.equal(evil.status, 403);
+    assert.match(JSON.parse(evil.body).message, /DNS-rebinding/);
+    assert.equal((await fetch(`http://localhost:${port}/slicer/system/version`)).status, 200);
+  } finally {
+    await server.close();
+  }
+  const allowed = await startTestServer({ allowedHosts: ['myhost.lan'] });
+  try {
+    const res = await rawRequest(allowed.listening.port, '/slicer/system/version', 'GET', { Host: `myhost.lan:${allowed.listening.port}` });
+    assert.equal(res.status, 200);
+  } finally {
+    await allowed.close();
+  }
+});
+
+test('binding beyond loopback without a token is refused unless --insecure; exec without --token generates one', async () => {
+  await assert.rejects(startServer(defaultConfig({ host: '0.0.0.0' }), { out() {}, err() {} }), /refusing to listen on 0\.0\.0\.0 without --token/);
+  const lines: string[] = [];
+  const running = await startServer(defaultConfig({ enableExec: true, data: (await import('../helpers/app.js')).tempDir() }), { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+  try {
+    const line = lines.find((l) => l.includes('Authorization: Bearer'));
+    assert.ok(line, lines.join('\n'));
+    const token = /Bearer (\S+)/.exec(line!)![1]!;
+    const res = await fetch(`${running.listening.url}slicer/exec`, { method: 'POST', body: '__execResult = 7', headers: { 'content-type': 'application/javascript', authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as Json).result, 7);
+  } finally {
+    await running.stop();
+  }
+});
