@@ -6,7 +6,7 @@
  */
 import { dot3, ijkToRasMatrix, mul4, transformPoint } from '../imaging/geometry.js';
 import { worldToIjkMatrix, type SliceGeometry } from '../imaging/reslice.js';
-import type { SliceJob, SliceLayer, FiducialMark } from '../imaging/slice-render.js';
+import { visibleFiducials, type SliceJob, type SliceLayer, type FiducialMark } from '../imaging/slice-render.js';
 import type { ThreeDJob } from '../imaging/render3d.js';
 import { ARRAY_OF, type ImageVolume, type Mat4, type TypedArray, type Vec3 } from '../imaging/types.js';
 import { autoWindowLevel, volumeStats, type WindowLevel } from '../imaging/window-level.js';
@@ -217,15 +217,18 @@ export function sliceJob(scene: Scene, view: SliceViewState): SliceJob {
   const reference = layers.background ?? layers.foreground ?? layers.label!;
   const geometry: SliceGeometry = { sliceToRAS: view.sliceToRAS, fov: effectiveFov(scene, view, reference), size: view.size };
   const thickness = Math.min(...reference.volume.spacing);
-  return {
+  const job: SliceJob = {
     kind: 'slice',
     geometry,
     background: layers.background ? layer(scene, layers.background, layerType(layers.background), 1, view, true) : undefined,
     foreground: layers.foreground ? layer(scene, layers.foreground, layerType(layers.foreground), view.foregroundOpacity, view, false) : undefined,
     label: layers.label ? layer(scene, layers.label, 'label', view.labelOpacity, view, false) : undefined,
-    fiducials: view.fiducials ? fiducialMarks(scene) : [],
+    fiducials: [],
     slabHalfThickness: Math.max(0.5, thickness / 2),
   };
+  // Only the points that will be drawn belong in the job (its hash is the ETag).
+  if (view.fiducials) job.fiducials = visibleFiducials({ ...job, fiducials: fiducialMarks(scene) }).map(({ ras, label, color }) => ({ ras, label, color }));
+  return job;
 }
 
 /** Re-fits the view when its background changed since the last fit (as Slicer does on selection). */

@@ -6,7 +6,7 @@ import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { sphereVolume } from '../helpers/phantom.js';
 import { addVolume, centroid, decode, pixel } from '../helpers/render.js';
 import { Views } from '../../src/scene/views.js';
-import type { FiducialNode, LinearTransformNode } from '../../src/scene/scene.js';
+import type { FiducialNode, LinearTransformNode, VolumeNode } from '../../src/scene/scene.js';
 
 let t: TestApp;
 const get = (url: string, headers: Record<string, string> = {}) => t.app.request(url, { headers });
@@ -241,8 +241,8 @@ describe('/slicer/slice layers and display', () => {
 });
 
 describe('/slicer/slice HTTP semantics', () => {
-  it('ETag, 304 on If-None-Match, Cache-Control no-cache; a scene change changes the ETag', async () => {
-    addVolume(t.ctx.scene, phantom([]));
+  it('ETag, 304 on If-None-Match, Cache-Control no-cache; only changes that alter the image change the ETag', async () => {
+    const shown = addVolume(t.ctx.scene, phantom([]));
     const a = await get('/slicer/slice');
     const etag = a.headers.get('etag')!;
     assert.match(etag, /^"[\w-]+"$/);
@@ -250,7 +250,9 @@ describe('/slicer/slice HTTP semantics', () => {
     const b = await get('/slicer/slice', { 'if-none-match': etag });
     assert.equal(b.status, 304);
     assert.equal(b.headers.get('etag'), etag);
-    addVolume(t.ctx.scene, phantom([]), 'another');
+    addVolume(t.ctx.scene, phantom([]), 'another'); // not shown in the view
+    assert.equal((await get('/slicer/slice', { 'if-none-match': etag })).status, 304);
+    t.ctx.scene.update<VolumeNode>(shown.id, { display: { window: 100, level: 20 } });
     const c = await get('/slicer/slice', { 'if-none-match': etag });
     assert.equal(c.status, 200);
     assert.notEqual(c.headers.get('etag'), etag);

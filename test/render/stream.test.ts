@@ -81,13 +81,17 @@ describe('live streams', () => {
     assert.equal((await fetch(`${s.url}/slicer/slice?view=red&offset=4`)).status, 200);
     assert.ok(Buffer.isBuffer(await parts.next(5000)), 'frame after a view change');
 
-    // A scene edit → a new frame.
+    // An edit to a node the view does not show → no frame.
+    s.ctx.scene.add<FiducialNode>({ kind: 'fiducials', className: 'vtkMRMLMarkupsFiducialNode', name: 'far', attributes: {}, color: [1, 0, 0], selectedColor: [1, 0, 0], scale: 3, points: [{ label: 'B', position: [0, 0, 15] }] });
+    assert.equal(await parts.next(300), 'timeout', 'a fiducial 11 mm off the plane does not change the image');
+
+    // A scene edit that shows → a new frame.
     s.ctx.scene.add<FiducialNode>({ kind: 'fiducials', className: 'vtkMRMLMarkupsFiducialNode', name: 'F', attributes: {}, color: [1, 0, 0], selectedColor: [1, 0, 0], scale: 3, points: [{ label: 'A', position: [0, 0, 4] }] });
     assert.ok(Buffer.isBuffer(await parts.next(5000)), 'frame after a scene change');
 
     // Many changes at once collapse into one render of the newest state.
     const before = s.ctx.renderer.stats.renders;
-    for (let i = 0; i < 20; i++) s.ctx.views.setSlice('red', { ...s.ctx.views.slice('red'), foregroundOpacity: 0.01 * (i + 1) });
+    for (let i = 0; i < 20; i++) s.ctx.views.setSlice('red', { ...s.ctx.views.slice('red'), window: 100 + i, level: 50 });
     assert.ok(Buffer.isBuffer(await parts.next(5000)), 'frame after a burst');
     assert.equal(await parts.next(300), 'timeout');
     assert.ok(s.ctx.renderer.stats.renders - before <= 2, `renders during burst: ${s.ctx.renderer.stats.renders - before}`);

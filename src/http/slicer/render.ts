@@ -14,8 +14,8 @@ import sharp from 'sharp';
 import { AppError, invalidParameter } from '../../errors.js';
 import { drawText, textWidth } from '../../imaging/bitmap-font.js';
 import { isOrthonormal } from '../../imaging/geometry.js';
-import { PRESET_NAMES, type Axis, type Mode3D } from '../../imaging/render3d.js';
-import type { RawImage } from '../../imaging/slice-render.js';
+import { PRESET_NAMES, type Axis, type Mode3D, type ThreeDJob } from '../../imaging/render3d.js';
+import type { RawImage, SliceJob } from '../../imaging/slice-render.js';
 import type { Mat3, Mat4 } from '../../imaging/types.js';
 import { effectiveFov, findVolume, refit, sliceBounds, snapToSlice, sliceJob, sliceLayers, threeDJob, withOffset, withOrientation } from '../../render/jobs.js';
 import { encode, type EncodeOptions, type ImageFormat } from '../../render/encode.js';
@@ -229,12 +229,25 @@ function imageResponse(c: Context, etag: string, body: Uint8Array, contentType: 
   return c.body(body as Uint8Array<ArrayBuffer>, 200, { ...headers, 'content-type': contentType });
 }
 
-/** Key of a slice render: everything the image depends on. */
-function sliceKey(ctx: AppContext, view: SliceViewState, enc: EncodeOptions): string {
-  return etagOf(['slice', ctx.scene.version, view, enc.format, enc.format === 'jpeg' ? enc.quality : enc.compressionLevel]);
-}
-function threeDKey(ctx: AppContext, view: ThreeDViewState, enc: EncodeOptions): string {
-  return etagOf(['threeD', ctx.scene.version, view, enc.format, enc.quality]);
+const arrayIds = new WeakMap<object, number>();
+let nextArrayId = 1;
+
+/**
+ * Key (and ETag) of a render: a hash of the job itself — geometry, layers with their display,
+ * transforms and voxel arrays (by identity), fiducials, camera — plus the encoding. So the key
+ * changes exactly when the image would: an edit to an unrelated node keeps it (and a live
+ * stream sends nothing), while replacing a volume's voxels changes it.
+ */
+export function jobKey(job: SliceJob | ThreeDJob, enc: EncodeOptions): string {
+  const json = JSON.stringify([job, enc.format, enc.format === 'jpeg' ? enc.quality : enc.compressionLevel], (_k, v: unknown) => {
+    if (ArrayBuffer.isView(v)) {
+      let id = arrayIds.get(v);
+      if (id === undefined) arrayIds.set(v, (id = nextArrayId++));
+      return `#${id}`;
+    }
+    return v;
+  });
+  return etagOf(json);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,7 +261,7 @@ export const getSlice = (ctx: AppContext) => async (c: Context) => {
   const { name, view } = applySliceParams(ctx, q);
   ctx.views.setSlice(name, view);
   const job = sliceJob(ctx.scene, view);
-  const key = sliceKey(ctx, view, enc);
+  const key = jobKey(job, enc);
   if (matchesIfNoneMatch(c.req.header('if-none-match'), key)) return c.body(null, 304, { etag: key, 'cache-control': 'no-cache' });
   const out = await ctx.renderer.render(key, job, enc);
   return imageResponse(c, key, out.body, out.contentType);
@@ -260,7 +273,7 @@ export const getThreeD = (ctx: AppContext) => async (c: Context) => {
   const view = applyThreeDParams(ctx, q);
   ctx.views.setThreeD(view);
   const job = threeDJob(ctx.scene, view);
-  const key = threeDKey(ctx, view, enc);
+  const key = jobKey(job, enc);
   if (matchesIfNoneMatch(c.req.header('if-none-match'), key)) return c.body(null, 304, { etag: key, 'cache-control': 'no-cache' });
   const out = await ctx.renderer.render(key, job, enc);
   return imageResponse(c, key, out.body, out.contentType);
@@ -474,6 +487,18 @@ async function placeholderJpeg(size: [number, number], quality: number): Promise
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality }).toBuffer();
 }
 
+/** The frame for the current state: the job's key, or a placeholder when there is nothing to render. */
+function frameOf(ctx: AppContext, makeJob: () => SliceJob | ThreeDJob, enc: EncodeOptions, size: [number, number]): Frame {
+  try {
+    const job = makeJob();
+    const key = jobKey(job, enc);
+    return { key, produce: async () => (await ctx.renderer.render(key, job, enc)).body };
+  } catch (e) {
+    if (e instanceof AppError && e.code === 'not_found') return { key: `empty:${size.join('x')}`, produce: () => placeholderJpeg(size, enc.quality) };
+    throw e;
+  }
+}
+
 export const getSliceStream = (ctx: AppContext) => (c: Context) => {
   const q = queryOf(c);
   const qraw = q('quality');
@@ -484,18 +509,7 @@ export const getSliceStream = (ctx: AppContext) => (c: Context) => {
   const enc: EncodeOptions = { format: 'jpeg', quality };
   return multipartStream(ctx, c, () => {
     const v = refit(ctx.scene, structuredClone(ctx.views.slice(name) as SliceViewState));
-    const key = sliceKey(ctx, v, enc);
-    return {
-      key,
-      produce: async () => {
-        try {
-          return (await ctx.renderer.render(key, sliceJob(ctx.scene, v), enc)).body;
-        } catch (e) {
-          if (e instanceof AppError && e.code === 'not_found') return placeholderJpeg(v.size, quality);
-          throw e;
-        }
-      },
-    };
+    return frameOf(ctx, () => sliceJob(ctx.scene, v), enc, v.size);
   });
 };
 
@@ -508,17 +522,6 @@ export const getThreeDStream = (ctx: AppContext) => (c: Context) => {
   const enc: EncodeOptions = { format: 'jpeg', quality };
   return multipartStream(ctx, c, () => {
     const v = structuredClone(ctx.views.threeD as ThreeDViewState);
-    const key = threeDKey(ctx, v, enc);
-    return {
-      key,
-      produce: async () => {
-        try {
-          return (await ctx.renderer.render(key, threeDJob(ctx.scene, v), enc)).body;
-        } catch (e) {
-          if (e instanceof AppError && e.code === 'not_found') return placeholderJpeg(v.size, quality);
-          throw e;
-        }
-      },
-    };
+    return frameOf(ctx, () => threeDJob(ctx.scene, v), enc, v.size);
   });
 };
