@@ -99,6 +99,8 @@ export async function run(): Promise<BenchRow[]> {
     const obl = await client(1, 150, 0, oblique);
     rows.push({ group: 'render', name: '/slicer/slice 512² PNG offset between voxels (trilinear), 1 client', value: `p50 ${ms(percentile(obl.times, 50))} / p99 ${ms(percentile(obl.times, 99))}` });
     const eight = await client(8, 0, 4000, scroll);
+    const same = await client(8, 0, 3000, ['/slicer/slice?view=red&size=512']);
+    rows.push({ group: 'render', name: '/slicer/slice 512² PNG unchanged view, 8 clients polling', value: `${((same.times.length / same.wall) * 1000).toFixed(0)} responses/s (p50 ${ms(percentile(same.times, 50))}); one render, then the ETag cache` });
     rows.push({ group: 'render', name: '/slicer/slice 512² PNG scrollTo, 8 clients', value: `${((eight.times.length / eight.wall) * 1000).toFixed(0)} renders/s (p50 ${ms(percentile(eight.times, 50))} / p99 ${ms(percentile(eight.times, 99))})`, aim: '≥ 400 renders/s' });
 
     // --- main thread vs worker hop for one slice render

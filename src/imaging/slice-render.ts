@@ -50,11 +50,18 @@ export interface SliceJob {
   slabHalfThickness: number;
 }
 
+let scratch = new Float32Array(0);
+/** A reusable sample buffer (renders are synchronous, one at a time per thread). */
+function scratchFloats(n: number): Float32Array {
+  if (scratch.length < n) scratch = new Float32Array(n);
+  return scratch;
+}
+
 /** Layer → RGBA (premultiplication not used; alpha 0 outside the volume). */
 function layerRgba(layer: SliceLayer, g: SliceGeometry): { rgb: Uint8Array; alpha: Uint8Array; grey?: Uint8Array } {
   const n = g.size[0] * g.size[1];
   const interp = layer.type === 'label' ? 'nearest' : layer.interpolation;
-  const values = reslice(layer.volume, layer.worldToIjk, g, interp);
+  const values = reslice(layer.volume, layer.worldToIjk, g, interp, scratchFloats(n * layer.volume.components));
   const nc = layer.volume.components;
   const alpha = new Uint8Array(n);
   if (layer.type === 'grey') {

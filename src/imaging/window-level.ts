@@ -27,6 +27,7 @@ export function mapWindowLevel(v: number, window: number, level: number): number
 export function windowLevelToGrey(values: Float32Array, wl: WindowLevel, out: Uint8Array, alpha?: Uint8Array, stride = 1, offset = 0): void {
   const lo = wl.level - wl.window / 2;
   const w = wl.window;
+  const scale = 255 / w;
   const n = out.length;
   for (let p = 0, s = offset; p < n; p++, s += stride) {
     const v = values[s]!;
@@ -35,8 +36,16 @@ export function windowLevelToGrey(values: Float32Array, wl: WindowLevel, out: Ui
       if (alpha) alpha[p] = 0;
       continue;
     }
-    const x = Math.round(((v - lo) * 255) / w);
-    out[p] = x <= 0 ? 0 : x >= 255 ? 255 : x;
+    // Multiply (fast); within a hair of a .5 tie, redo the exact division so rounding matches the formula.
+    let x = (v - lo) * scale;
+    if (x <= 0) x = 0;
+    else if (x >= 255) x = 255;
+    else {
+      const f = x - (x | 0);
+      if (f > 0.4999999 && f < 0.5000001) x = ((v - lo) * 255) / w;
+      x = (x + 0.5) | 0;
+    }
+    out[p] = x;
     if (alpha) alpha[p] = 255;
   }
 }

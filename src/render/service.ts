@@ -19,6 +19,8 @@ export interface RenderServiceOptions {
   maxQueue?: number;
   /** Slices with at most this many output pixels render on the main thread (default 1024²). */
   mainThreadPixels?: number;
+  /** Bytes of encoded images kept by ETag for repeated requests (default 32 MiB; 0 = off). */
+  cacheBytes?: number;
 }
 
 export class RenderService {
@@ -30,13 +32,19 @@ export class RenderService {
   #closed = false;
   /** Jobs sent to the pool and not yet settled (running + waiting). */
   #pending = 0;
+  /** Slice renders in progress (rendering or encoding). */
+  #busySlices = 0;
+  #cache = new Map<string, Encoded>();
+  #cacheBytes = 0;
+  #cacheLimit: number;
   /** Counters for tests and diagnostics. */
-  readonly stats = { renders: 0, shared: 0, worker: 0, main: 0, refused: 0, streams: 0 };
+  readonly stats = { renders: 0, shared: 0, cached: 0, worker: 0, main: 0, refused: 0, streams: 0 };
 
   constructor(o: RenderServiceOptions = {}) {
     this.#threads = o.threads ?? Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1);
     this.#maxQueue = o.maxQueue ?? 8;
     this.#mainThreadPixels = o.mainThreadPixels ?? 1024 * 1024;
+    this.#cacheLimit = o.cacheBytes ?? 32 * 1024 * 1024;
   }
 
   #getPool(): Piscina {
@@ -56,26 +64,60 @@ export class RenderService {
 
   /** Renders (or joins an identical in-flight render) and encodes. */
   render(key: string, job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
+    const cached = this.#cache.get(key);
+    if (cached) {
+      // LRU: move to the end.
+      this.#cache.delete(key);
+      this.#cache.set(key, cached);
+      this.stats.cached++;
+      return Promise.resolve(cached);
+    }
     const hit = this.#inflight.get(key);
     if (hit) {
       this.stats.shared++;
       return hit;
     }
-    const p = this.#run(job, enc).finally(() => this.#inflight.delete(key));
+    const p = this.#run(job, enc)
+      .then((out) => {
+        this.#remember(key, out);
+        return out;
+      })
+      .finally(() => this.#inflight.delete(key));
     this.#inflight.set(key, p);
     return p;
   }
 
+  #remember(key: string, out: Encoded): void {
+    if (out.body.length > this.#cacheLimit / 4) return;
+    this.#cache.set(key, out);
+    this.#cacheBytes += out.body.length;
+    for (const [k, v] of this.#cache) {
+      if (this.#cacheBytes <= this.#cacheLimit) break;
+      this.#cache.delete(k);
+      this.#cacheBytes -= v.body.length;
+    }
+  }
+
   async #run(job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
-    const raw = await this.raw(job);
-    return encode(raw, enc);
+    const slice = job.kind === 'slice';
+    if (slice) this.#busySlices++;
+    try {
+      const raw = await this.raw(job);
+      return await encode(raw, enc);
+    } finally {
+      if (slice) this.#busySlices--;
+    }
   }
 
   /** Runs a job without encoding. */
   async raw(job: SliceJob | ThreeDJob): Promise<RawImage> {
     this.stats.renders++;
     let raw: RawImage;
-    if (job.kind === 'slice' && job.geometry.size[0] * job.geometry.size[1] <= this.#mainThreadPixels) {
+    // Small slices render here (cheaper than the worker hop) unless other slices are already in
+    // progress and a worker is idle: then the pool takes it, so both cores render under load.
+    const small = job.kind === 'slice' && job.geometry.size[0] * job.geometry.size[1] <= this.#mainThreadPixels;
+    const offload = small && this.#busySlices > 1 && this.#pending < this.#threads && !this.#closed;
+    if (small && !offload) {
       this.stats.main++;
       raw = renderSlice(job);
     } else {

@@ -37,6 +37,22 @@ describe('render service', () => {
     assert.ok(bodies[0]!.equals(bodies[1]!) && bodies[1]!.equals(bodies[2]!), 'same bytes');
   });
 
+  it('repeated requests for an unchanged image are served from the encoded-image cache', async () => {
+    const st = t.ctx.renderer.stats;
+    await t.app.request('/slicer/slice?size=24&offset=1');
+    const r0 = st.renders, c0 = st.cached;
+    const a = await t.app.request('/slicer/slice');
+    const b = await t.app.request('/slicer/slice');
+    assert.equal(st.renders, r0);
+    assert.equal(st.cached - c0, 2);
+    assert.ok(Buffer.from(await a.arrayBuffer()).equals(Buffer.from(await b.arrayBuffer())), 'same bytes');
+  });
+
+  it('concurrent distinct slices all render (main thread and pool share the load)', async () => {
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => t.app.request(`/slicer/slice?view=${['red', 'yellow', 'green'][i % 3]}&size=64&offset=${i}`)));
+    assert.deepEqual(rs.map((r) => r.status), Array(8).fill(200));
+  });
+
   it('a full queue answers 503 with Retry-After', async () => {
     const original = t.ctx.renderer;
     t.ctx.renderer = new RenderService({ threads: 1, maxQueue: 0 });
