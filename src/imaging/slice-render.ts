@@ -58,7 +58,7 @@ function scratchFloats(n: number): Float32Array {
 }
 
 /** Layer → RGBA (premultiplication not used; alpha 0 outside the volume). */
-function layerRgba(layer: SliceLayer, g: SliceGeometry): { rgb: Uint8Array; alpha: Uint8Array; grey?: Uint8Array } {
+function layerRgba(layer: SliceLayer, g: SliceGeometry, greyOnly = false): { rgb: Uint8Array; alpha: Uint8Array; grey?: Uint8Array } {
   const n = g.size[0] * g.size[1];
   const interp = layer.type === 'label' ? 'nearest' : layer.interpolation;
   const values = reslice(layer.volume, layer.worldToIjk, g, interp, scratchFloats(n * layer.volume.components));
@@ -66,7 +66,8 @@ function layerRgba(layer: SliceLayer, g: SliceGeometry): { rgb: Uint8Array; alph
   const alpha = new Uint8Array(n);
   if (layer.type === 'grey') {
     const grey = new Uint8Array(n);
-    windowLevelToGrey(values, layer.wl, grey, alpha, nc, 0);
+    if (greyOnly) windowLevelToGrey(values, layer.wl, grey, undefined, nc, 0);
+    else windowLevelToGrey(values, layer.wl, grey, alpha, nc, 0);
     return { rgb: grey, alpha, grey };
   }
   const rgb = new Uint8Array(n * 3);
@@ -112,7 +113,8 @@ export function renderSlice(job: SliceJob): RawImage {
   const [W, H] = g.size;
   const n = W * H;
   const marks = visibleFiducials(job);
-  const bg = job.background ? layerRgba(job.background, g) : undefined;
+  const alone = !job.foreground && !job.label && marks.length === 0;
+  const bg = job.background ? layerRgba(job.background, g, alone && job.background.type === 'grey') : undefined;
   if (bg?.grey && !job.foreground && !job.label && marks.length === 0) {
     return { width: W, height: H, channels: 1, data: bg.grey };
   }

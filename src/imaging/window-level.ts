@@ -25,6 +25,7 @@ export function mapWindowLevel(v: number, window: number, level: number): number
  * receives 255 inside and 0 outside.
  */
 export function windowLevelToGrey(values: Float32Array, wl: WindowLevel, out: Uint8Array, alpha?: Uint8Array, stride = 1, offset = 0): void {
+  if (!alpha && stride === 1 && offset === 0) return greyOnly(values, wl, out);
   const lo = wl.level - wl.window / 2;
   const w = wl.window;
   const scale = 255 / w;
@@ -115,4 +116,24 @@ export function autoWindowLevel(data: TypedArray, components = 1): WindowLevel {
   }
   if (!(hi > lo)) return { window: 1, level: lo };
   return { window: hi - lo, level: (hi + lo) / 2 };
+}
+
+/** The hot path (one grey layer, no alpha): the same mapping in a tight loop. */
+function greyOnly(values: Float32Array, wl: WindowLevel, out: Uint8Array): void {
+  const lo = wl.level - wl.window / 2;
+  const w = wl.window;
+  const scale = 255 / w;
+  const n = out.length;
+  for (let p = 0; p < n; p++) {
+    const v = values[p]!;
+    let x = (v - lo) * scale;
+    if (!(x > 0)) x = 0; // also NaN (outside) → 0
+    else if (x >= 255) x = 255;
+    else {
+      const f = x - (x | 0);
+      if (f > 0.4999999 && f < 0.5000001) x = ((v - lo) * 255) / w;
+      x = (x + 0.5) | 0;
+    }
+    out[p] = x;
+  }
 }
