@@ -314,6 +314,11 @@ describe('/slicer/gui and /slicer/screenshot', () => {
     const conv = await decode(await (await get('/slicer/screenshot?size=32')).arrayBuffer());
     assert.deepEqual([conv.width, conv.height], [96, 64]);
     assert.equal((await get('/slicer/screenshot?size=1')).status, 400);
+    const jpg = await get('/slicer/screenshot?size=32&format=jpeg&quality=50');
+    assert.equal(jpg.headers.get('content-type'), 'image/jpeg');
+    assert.equal(((await (await get('/slicer/screenshot?format=tiff')).json()) as { parameter: string }).parameter, 'format');
+    const etag = jpg.headers.get('etag')!;
+    assert.equal((await get('/slicer/screenshot?size=32&format=jpeg&quality=50', { 'if-none-match': etag })).status, 304);
   });
 
   it('screenshot of an empty scene shows blank tiles', async () => {

@@ -120,6 +120,11 @@ describe('/slicer/threeD camera', () => {
       assert.equal(((await r.json()) as { parameter: string }).parameter, p);
     }
     assert.equal((await get('/slicer/threeD?view=1&size=16')).status, 200);
+    const second = addVolume(t.ctx.scene, phantom([5, 5, 5]), 'second');
+    assert.equal((await get(`/slicer/threeD?volume=${second.id}&size=16`)).status, 200);
+    assert.equal(t.ctx.views.threeD.volume, second.id);
+    assert.equal((await get('/slicer/threeD?volume=none&size=16')).status, 200);
+    assert.equal(t.ctx.views.threeD.volume, undefined);
   });
 });
 
