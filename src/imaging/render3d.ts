@@ -88,6 +88,8 @@ export interface ThreeDJob {
   /** Grey mapping for MIP / MinIP. */
   wl: WindowLevel;
   stats: VolumeStats;
+  /** Content revision of the volume (in-place voxel edits bump it; invalidates cached block ranges). */
+  revision?: number;
 }
 
 function lerpTable(points: TfPoint[], x: number, dim: number): number[] {
@@ -139,12 +141,12 @@ interface Blocks {
   min: Float32Array;
   max: Float32Array;
 }
-const blockCache = new WeakMap<object, Blocks>();
+const blockCache = new WeakMap<object, Blocks & { revision: number }>();
 
 /** Value range of each 8³ block, widened by one voxel on each side (for interpolation/gradients). */
-function blockRanges(vol: ImageVolume): Blocks {
+function blockRanges(vol: ImageVolume, revision = 0): Blocks {
   const hit = blockCache.get(vol.data);
-  if (hit) return hit;
+  if (hit && hit.revision === revision) return hit;
   const [di, dj, dk] = vol.dimensions;
   const nc = vol.components;
   const bi = Math.ceil(di / BLOCK), bj = Math.ceil(dj / BLOCK), bk = Math.ceil(dk / BLOCK);
@@ -175,7 +177,7 @@ function blockRanges(vol: ImageVolume): Blocks {
     }
   }
   const blocks = { bi, bj, bk, min, max };
-  blockCache.set(vol.data, blocks);
+  blockCache.set(vol.data, { ...blocks, revision });
   return blocks;
 }
 
@@ -331,7 +333,7 @@ function castRays(job: ThreeDJob): RawImage {
   let blocks: Blocks | undefined;
   let emptyBlock: Uint8Array | undefined;
   if (lut) {
-    blocks = blockRanges(vol);
+    blocks = blockRanges(vol, job.revision ?? 0);
     emptyBlock = new Uint8Array(blocks.min.length);
     for (let b = 0; b < blocks.min.length; b++) {
       const a = Math.max(0, Math.min(LUT_SIZE - 1, Math.floor((blocks.min[b]! - lut.min) * lut.scale)));

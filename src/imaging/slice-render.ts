@@ -29,6 +29,8 @@ export interface SliceLayer {
   wl: WindowLevel;
   opacity: number;
   interpolation: Interpolation;
+  /** Node id and content revision (part of the render key; voxels may be edited in place). */
+  source?: string;
 }
 
 export interface FiducialMark {

@@ -59,16 +59,16 @@ export interface VolumeStats {
   p99: number;
 }
 
-const statsCache = new WeakMap<object, VolumeStats>();
+const statsCache = new WeakMap<object, { revision: number; stats: VolumeStats }>();
 
 /**
- * Min, max and 1st/99th percentiles of the first component. Cached per data array (volumes are
- * replaced, not edited in place, when the scene changes). Samples at most ~1M voxels with a
+ * Min, max and 1st/99th percentiles of the first component. Cached per data array and revision
+ * (bump the revision when voxels are edited in place). Samples at most ~1M voxels with a
  * fixed stride, then builds a 4096-bin histogram between min and max.
  */
-export function volumeStats(data: TypedArray, components = 1): VolumeStats {
+export function volumeStats(data: TypedArray, components = 1, revision = 0): VolumeStats {
   const cached = statsCache.get(data);
-  if (cached) return cached;
+  if (cached && cached.revision === revision) return cached.stats;
   const n = Math.floor(data.length / components);
   const stride = Math.max(1, Math.floor(n / 1_000_000));
   let min = Infinity, max = -Infinity, count = 0;
@@ -102,13 +102,13 @@ export function volumeStats(data: TypedArray, components = 1): VolumeStats {
     };
     stats = { min, max, p1: at(0.01), p99: at(0.99) };
   }
-  statsCache.set(data, stats);
+  statsCache.set(data, { revision, stats });
   return stats;
 }
 
 /** Automatic window/level: the 1st–99th percentile range (whole range if that is empty). */
-export function autoWindowLevel(data: TypedArray, components = 1): WindowLevel {
-  const s = volumeStats(data, components);
+export function autoWindowLevel(data: TypedArray, components = 1, revision = 0): WindowLevel {
+  const s = volumeStats(data, components, revision);
   let lo = s.p1, hi = s.p99;
   if (!(hi > lo)) {
     lo = s.min;

@@ -13,20 +13,25 @@ import { autoWindowLevel, volumeStats, type WindowLevel } from '../imaging/windo
 import { isVolumeNode, type Scene, type VolumeNode } from '../scene/scene.js';
 import { ORIENTATION_MATRICES, sliceToRasOf, type PresetOrientation, type SliceViewState, type ThreeDViewState } from '../scene/views.js';
 import { notFound } from '../errors.js';
+import { revisionOf } from './revisions.js';
 
-const sharedCopies = new WeakMap<TypedArray, TypedArray>();
+const sharedCopies = new WeakMap<TypedArray, { revision: number; copy: TypedArray }>();
 
-/** The volume with its voxels in a SharedArrayBuffer (copied once and cached if they were not). */
-export function shareable(v: ImageVolume): ImageVolume {
+/**
+ * The volume with its voxels in a SharedArrayBuffer (copied once per content revision and cached
+ * if they were not).
+ */
+export function shareable(v: ImageVolume, revision = 0): ImageVolume {
   if (v.data.buffer instanceof SharedArrayBuffer) return v;
-  let copy = sharedCopies.get(v.data);
-  if (!copy) {
+  let entry = sharedCopies.get(v.data);
+  if (!entry || entry.revision !== revision) {
     const C = ARRAY_OF[v.scalarType] as unknown as new (b: ArrayBufferLike) => TypedArray;
-    copy = new C(new SharedArrayBuffer(v.data.byteLength));
+    const copy = entry?.copy.length === v.data.length ? entry.copy : new C(new SharedArrayBuffer(v.data.byteLength));
     copy.set(v.data as never);
-    sharedCopies.set(v.data, copy);
+    entry = { revision, copy };
+    sharedCopies.set(v.data, entry);
   }
-  return { ...v, data: copy };
+  return { ...v, data: entry.copy };
 }
 
 /**
@@ -173,8 +178,8 @@ export function effectiveFov(scene: Scene, view: SliceViewState, background: Vol
   return [W * ps, H * ps];
 }
 
-function windowLevelFor(node: VolumeNode, view: Pick<SliceViewState, 'window' | 'level'>): WindowLevel {
-  const auto = autoWindowLevel(node.volume.data, node.volume.components);
+function windowLevelFor(scene: Scene, node: VolumeNode, view: Pick<SliceViewState, 'window' | 'level'>): WindowLevel {
+  const auto = autoWindowLevel(node.volume.data, node.volume.components, revisionOf(scene, node.id));
   const useAuto = view.window === 'auto';
   const window = typeof view.window === 'number' ? view.window : !useAuto && node.display.window !== undefined ? node.display.window : auto.window;
   const level = view.level !== undefined ? view.level : !useAuto && node.display.level !== undefined ? node.display.level : auto.level;
@@ -182,14 +187,16 @@ function windowLevelFor(node: VolumeNode, view: Pick<SliceViewState, 'window' | 
 }
 
 function layer(scene: Scene, node: VolumeNode, type: SliceLayer['type'], opacity: number, view: SliceViewState, wlFromView: boolean): SliceLayer {
-  const vol = shareable(node.volume);
+  const revision = revisionOf(scene, node.id);
+  const vol = shareable(node.volume, revision);
   return {
     volume: vol,
     worldToIjk: worldToIjkMatrix(vol, scene.worldFromLocal(node.id)),
     type,
-    wl: windowLevelFor(node, wlFromView ? view : {}),
+    wl: windowLevelFor(scene, node, wlFromView ? view : {}),
     opacity,
     interpolation: view.interpolation,
+    source: `${node.id}@${revision}`,
   };
 }
 
@@ -247,9 +254,10 @@ export function threeDVolume(scene: Scene, view: ThreeDViewState): VolumeNode {
 
 export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
   const node = threeDVolume(scene, view);
-  const volume = shareable(node.volume);
-  const stats = volumeStats(node.volume.data, node.volume.components);
-  const wl = windowLevelFor(node, {});
+  const revision = revisionOf(scene, node.id);
+  const volume = shareable(node.volume, revision);
+  const stats = volumeStats(node.volume.data, node.volume.components, revision);
+  const wl = windowLevelFor(scene, node, {});
   // MIP/MinIP look best over the whole range above the 1st percentile.
   const mipWl: WindowLevel = view.mode === 'mip' ? { window: Math.max(1, stats.max - stats.p1), level: (stats.max + stats.p1) / 2 } : view.mode === 'minip' ? { window: Math.max(1, stats.p99 - stats.min), level: (stats.p99 + stats.min) / 2 } : wl;
   return {
@@ -263,6 +271,7 @@ export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
     background: view.background,
     wl: node.display.window !== undefined && node.display.level !== undefined ? wl : mipWl,
     stats,
+    revision,
   };
 }
 

@@ -258,6 +258,23 @@ describe('/slicer/slice HTTP semantics', () => {
     assert.notEqual(c.headers.get('etag'), etag);
   });
 
+  it('voxels edited in place (published with scene.update(id, {})) change the image and the ETag', async () => {
+    const node = addVolume(t.ctx.scene, sphereVolume({ dimensions: [8, 8, 8], background: 10 }));
+    const a = await get('/slicer/slice?size=8&window=100&level=50');
+    const before = await decode(await a.arrayBuffer());
+    node.volume.data.fill(90);
+    t.ctx.scene.update(node.id, {});
+    const b = await get('/slicer/slice', { 'if-none-match': a.headers.get('etag')! });
+    assert.equal(b.status, 200);
+    const after = await decode(await b.arrayBuffer());
+    assert.deepEqual([pixel(before, 4, 4)[0], pixel(after, 4, 4)[0]], [26, 230]); // 10·255/100 = 25.5 → 26, 90·255/100 = 229.5 → 230
+    const r3a = await get('/slicer/threeD?size=16&mode=mip&format=png');
+    node.volume.data.fill(20);
+    t.ctx.scene.update(node.id, {});
+    const r3b = await get('/slicer/threeD', { 'if-none-match': r3a.headers.get('etag')! });
+    assert.equal(r3b.status, 200);
+  });
+
   it('empty scene → 404 JSON "no volume to render"', async () => {
     const r = await get('/slicer/slice');
     assert.equal(r.status, 404);
