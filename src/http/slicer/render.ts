@@ -454,7 +454,21 @@ function multipartStream(ctx: AppContext, c: Context, frame: () => Frame): Respo
           if (done) return;
           const f = frame();
           if (f.key !== last) {
-            const jpg = await f.produce();
+            let jpg: Uint8Array;
+            try {
+              jpg = await f.produce();
+            } catch (e) {
+              // A full render queue is temporary: wait (or until the next change) and try again.
+              if (!(e instanceof AppError && e.code === 'busy')) throw e;
+              await new Promise<void>((resolve) => {
+                const timer = setTimeout(resolve, (e.details.retryAfter ?? 1) * 1000);
+                wake = () => {
+                  clearTimeout(timer);
+                  resolve();
+                };
+              });
+              continue;
+            }
             if (done) return;
             last = f.key;
             controller.enqueue(enc.encode(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpg.length}\r\n\r\n`));
