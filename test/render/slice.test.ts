@@ -156,6 +156,12 @@ describe('/slicer/slice view state', () => {
     assert.equal(red.orientation, 'sagittal');
   });
 
+  it('copySliceGeometryFrom a view never shown uses that view fitted to its volume', async () => {
+    addVolume(t.ctx.scene, phantom([], { origin: [100, 100, 100] }));
+    await get('/slicer/slice?view=red&copySliceGeometryFrom=green');
+    assert.deepEqual(column(t.ctx.views.slice('red').sliceToRAS, 3), [131.5, 131.5, 131.5]);
+  });
+
   it('size (N and WxH) sets the output size; fov sets the scale', async () => {
     addVolume(t.ctx.scene, phantom([{ centre: [0, 0, 0], radius: 5, value: 200 }]));
     const img = await decode(await (await get('/slicer/slice?size=64x48')).arrayBuffer());

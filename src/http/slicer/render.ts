@@ -134,7 +134,8 @@ export function applySliceParams(ctx: AppContext, q: Query): { name: SliceViewNa
   const layers = sliceLayers(scene, v);
   const reference = layers.background ?? layers.foreground ?? layers.label;
   if (copyFrom !== undefined) {
-    const other = ctx.views.slice(copyFrom) as SliceViewState;
+    // The other view as it would render now (fitted to its background if it never was).
+    const other = refit(scene, structuredClone(ctx.views.slice(copyFrom) as SliceViewState));
     const otherFov = effectiveFov(scene, other, reference);
     v.sliceToRAS = [...other.sliceToRAS] as Mat4;
     v.orientation = other.orientation;
