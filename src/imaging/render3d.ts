@@ -8,7 +8,7 @@
  * S, I → up = Anterior. Then, all in degrees and absolute (not incremental, so equal requests give
  * equal images): `orbitX` turns the camera about the view-up axis (positive moves the camera to
  * the screen right, like VTK's Azimuth), `orbitY` about the screen-right axis (positive moves it
- * up, like Elevation), `roll` about the viewing direction (positive turns the image clockwise).
+ * up, like Elevation), `roll` about the viewing direction (positive tilts the camera clockwise, so the image content turns counter-clockwise).
  * `panX`/`panY` move the camera in mm along screen right/up; `zoom` divides the field of view
  * (1 = the whole volume's bounding sphere fits the shorter image side).
  *

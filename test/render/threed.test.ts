@@ -66,6 +66,11 @@ describe('/slicer/threeD camera', () => {
     const r180 = await blob('roll=180');
     assert.ok(Math.abs(r0!.x + r180!.x - 63) < 0.6 && Math.abs(r0!.y + r180!.y - 63) < 0.6, `roll: ${JSON.stringify(r0)} ${JSON.stringify(r180)}`);
     assert.equal(t.ctx.views.threeD.camera.roll, 180);
+    // roll 90: what was at the screen's right moves to the top (content turns counter-clockwise).
+    t.ctx.scene.clear();
+    addVolume(t.ctx.scene, phantom([-10, 0, 0])); // patient Left: screen right from anterior
+    const r90 = await blob('lookFromAxis=a&roll=90');
+    assert.ok(r90!.y < 28 && Math.abs(r90!.x - 31.5) < 2, `roll 90: ${JSON.stringify(r90)}`);
   });
 
   it('panX/panY move the camera in mm; zoom magnifies', async () => {
