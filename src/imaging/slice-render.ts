@@ -55,6 +55,7 @@ export interface SliceJob {
 let scratch = new Float32Array(0);
 /** A reusable sample buffer (renders are synchronous, one at a time per thread). */
 function scratchFloats(n: number): Float32Array {
+  if (n > 4 * 1024 * 1024) return new Float32Array(n); // do not keep huge buffers alive
   if (scratch.length < n) scratch = new Float32Array(n);
   return scratch;
 }

@@ -257,9 +257,9 @@ export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
   const revision = revisionOf(scene, node.id);
   const volume = shareable(node.volume, revision);
   const stats = volumeStats(node.volume.data, node.volume.components, revision);
-  const wl = windowLevelFor(scene, node, {});
-  // MIP/MinIP look best over the whole range above the 1st percentile.
-  const mipWl: WindowLevel = view.mode === 'mip' ? { window: Math.max(1, stats.max - stats.p1), level: (stats.max + stats.p1) / 2 } : view.mode === 'minip' ? { window: Math.max(1, stats.p99 - stats.min), level: (stats.p99 + stats.min) / 2 } : wl;
+  // MIP spans 1st percentile → maximum, MinIP minimum → 99th percentile (a slice display window
+  // such as CT 400/40 would saturate a projection).
+  const wl: WindowLevel = view.mode === 'mip' ? { window: Math.max(1, stats.max - stats.p1), level: (stats.max + stats.p1) / 2 } : view.mode === 'minip' ? { window: Math.max(1, stats.p99 - stats.min), level: (stats.p99 + stats.min) / 2 } : windowLevelFor(scene, node, {});
   return {
     kind: 'threeD',
     volume,
@@ -269,7 +269,7 @@ export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
     preset: view.preset,
     size: view.size,
     background: view.background,
-    wl: node.display.window !== undefined && node.display.level !== undefined ? wl : mipWl,
+    wl,
     stats,
     revision,
   };
