@@ -6,10 +6,50 @@ import type { AppContext } from '../server/context.js';
 import type { RouteSpec } from './routes.js';
 import { postExec, refuseExecGet } from './slicer/exec.js';
 import { deleteSystem, getTimeImage, getVersion } from './slicer/system.js';
+import { deleteFiducial, deleteFiducials, getFiducials, getMarkups, postFiducial, postFiducials, postMarkups, putFiducial } from './slicer/fiducials.js';
+import { deleteNodes, getIds, getNames, getProperties, postMrml, putParent } from './slicer/mrml.js';
+import { sampleData } from './slicer/samples.js';
+import { deleteTransform, getGridTransform, getGridTransforms, getTransform, getTransforms, postGridTransform, putTransform, tracking } from './slicer/transforms.js';
+import { deleteVolume, getVolume, getVolumes, putVolumeHandler, volumeSelection } from './slicer/volumes.js';
 import { renderRoutes } from './slicer/render.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
   return [
+    // scene: volumes
+    { method: 'GET', path: '/volumes', handler: getVolumes(ctx) },
+    { method: 'GET', path: '/volume', handler: getVolume(ctx) },
+    { method: ['POST', 'PUT'], path: '/volume', handler: putVolumeHandler(ctx) },
+    { method: 'DELETE', path: '/volume', handler: deleteVolume(ctx) },
+    { method: ['GET', 'POST', 'PUT'], path: '/volumeSelection', handler: volumeSelection(ctx) },
+    { method: ['GET', 'POST'], path: '/sampledata', handler: sampleData(ctx) },
+    // scene: nodes
+    { method: 'GET', path: '/mrml', handler: getNames(ctx) },
+    { method: 'GET', path: '/mrml/names', handler: getNames(ctx) },
+    { method: 'GET', path: '/mrml/ids', handler: getIds(ctx) },
+    { method: 'GET', path: '/mrml/properties', handler: getProperties(ctx) },
+    { method: 'DELETE', path: '/mrml', handler: deleteNodes(ctx) },
+    { method: 'DELETE', path: '/mrml/file', handler: deleteNodes(ctx) },
+    { method: 'POST', path: '/mrml', handler: postMrml(ctx) },
+    { method: 'POST', path: '/mrml/file', handler: postMrml(ctx) },
+    { method: 'PUT', path: '/mrml/parent', handler: putParent(ctx) },
+    // scene: transforms
+    { method: 'GET', path: '/transforms', handler: getTransforms(ctx) },
+    { method: 'GET', path: '/transform', handler: getTransform(ctx) },
+    { method: ['PUT', 'POST'], path: '/transform', handler: putTransform(ctx) },
+    { method: 'DELETE', path: '/transform', handler: deleteTransform(ctx) },
+    { method: ['GET', 'PUT', 'POST'], path: '/tracking', handler: tracking(ctx) },
+    { method: 'GET', path: '/gridTransforms', handler: getGridTransforms(ctx) },
+    { method: 'GET', path: '/gridTransform', handler: getGridTransform(ctx) },
+    { method: ['POST', 'PUT'], path: '/gridTransform', handler: postGridTransform(ctx) },
+    // scene: fiducials
+    { method: 'GET', path: '/fiducials', handler: getFiducials(ctx) },
+    { method: 'POST', path: '/fiducials', handler: postFiducials(ctx) },
+    { method: 'DELETE', path: '/fiducials', handler: deleteFiducials(ctx) },
+    { method: 'PUT', path: '/fiducial', handler: putFiducial(ctx) },
+    { method: 'POST', path: '/fiducial', handler: postFiducial(ctx) },
+    { method: 'DELETE', path: '/fiducial', handler: deleteFiducial(ctx) },
+    { method: 'GET', path: '/markups', handler: getMarkups(ctx) },
+    { method: 'POST', path: '/markups', handler: postMarkups(ctx) },
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
     { method: 'DELETE', path: '/system', handler: deleteSystem(ctx) },
     { method: 'GET', path: '/timeimage', handler: getTimeImage() },

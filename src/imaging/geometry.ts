@@ -24,12 +24,17 @@ export function mat4LpsToRas(m: Mat4): Mat4 {
 }
 export const mat4RasToLps = mat4LpsToRas;
 
-/** itk-wasm stores `direction` column-major; this returns our row-major Mat3. */
+/**
+ * itk-wasm's `direction` (a flat Float64Array of 9) is **row-major** — element `[row * 3 + col]`,
+ * columns = axis directions, in LPS — verified by reading a NRRD with `space directions:
+ * (0,1,0) (-1,0,0) (0,0,1)`, which gives `[0,-1,0, 1,0,0, 0,0,1]`. So the layout equals our Mat3;
+ * these copy (the frame conversion is `directionLpsToRas`).
+ */
 export function mat3FromItkDirection(d: ArrayLike<number>): Mat3 {
-  return [d[0]!, d[3]!, d[6]!, d[1]!, d[4]!, d[7]!, d[2]!, d[5]!, d[8]!];
+  return [d[0]!, d[1]!, d[2]!, d[3]!, d[4]!, d[5]!, d[6]!, d[7]!, d[8]!];
 }
 export function mat3ToItkDirection(m: Mat3): Float64Array {
-  return Float64Array.from([m[0], m[3], m[6], m[1], m[4], m[7], m[2], m[5], m[8]]);
+  return Float64Array.from(m);
 }
 
 export const column3 = (m: Mat3, c: number): Vec3 => [m[c]!, m[3 + c]!, m[6 + c]!];
@@ -149,4 +154,55 @@ export function rasBounds(dimensions: Vec3, ijkToRas: Mat4): { min: Vec3; max: V
     }
   }
   return { min, max };
+}
+
+/**
+ * Named world frames that file formats use. Each maps to RAS by flipping axis signs; the map is
+ * its own inverse. (NRRD `scanner-xyz`, `3D-right-handed` and a bare `space dimension` are read as
+ * LPS, as ITK does.)
+ */
+export type WorldFrame = 'RAS' | 'LAS' | 'LPS';
+const FRAME_SIGNS: Record<WorldFrame, Vec3> = { RAS: [1, 1, 1], LAS: [-1, 1, 1], LPS: [-1, -1, 1] };
+
+/** A point or vector given in `frame` → RAS (also RAS → `frame`: the map is an involution). */
+export function frameToRas(frame: WorldFrame, p: readonly number[]): Vec3 {
+  const s = FRAME_SIGNS[frame];
+  return [s[0] * p[0]!, s[1] * p[1]!, s[2] * p[2]!];
+}
+
+/**
+ * Vectors stored interleaved (x, y, z per voxel, e.g. displacement fields) converted from `frame`
+ * to RAS (or back: the map is an involution), optionally through a measurement frame first
+ * (`frameFromMeasurement`, row-major, columns = measurement axes in `frame`). Writes into `out`
+ * (may be `data` itself for in-place).
+ */
+export function vectorsFrameToRas<T extends { length: number; [i: number]: number }>(frame: WorldFrame, data: T, out: T, frameFromMeasurement?: Mat3): T {
+  const s = FRAME_SIGNS[frame];
+  const m = frameFromMeasurement;
+  for (let i = 0; i + 2 < data.length; i += 3) {
+    let x = data[i]!, y = data[i + 1]!, z = data[i + 2]!;
+    if (m) [x, y, z] = [m[0] * x + m[1] * y + m[2] * z, m[3] * x + m[4] * y + m[5] * z, m[6] * x + m[7] * y + m[8] * z];
+    out[i] = s[0] * x;
+    out[i + 1] = s[1] * y;
+    out[i + 2] = s[2] * z;
+  }
+  return out;
+}
+export const vectorsRasToFrame = vectorsFrameToRas;
+
+/**
+ * Completes a direction matrix from the unit directions of its first one or two axes (for 1-D and
+ * 2-D images placed in 3-D space): the missing columns are orthonormal, right-handed.
+ */
+export function completeDirection(cols: readonly Vec3[]): Mat3 {
+  const a = cols[0] ?? [1, 0, 0];
+  let b = cols[1];
+  if (!b) {
+    const helper: Vec3 = Math.abs(a[0]) < 0.9 ? [1, 0, 0] : [0, 1, 0];
+    b = normalize3(cross3(cross3(a, helper), a));
+    const c0 = cross3(a, b);
+    b = normalize3(cross3(c0, a));
+  }
+  const c = cols[2] ?? normalize3(cross3(a, b));
+  return fromColumns3(a, b, c);
 }

@@ -7,8 +7,9 @@
  * - Index coordinates are (i, j, k) with i varying fastest in memory; voxel (i, j, k) of component c
  *   is at `data[((k * dimJ + j) * dimI + i) * components + c]`.
  * - Matrices are **row-major**: a `Mat3` is `[m00, m01, m02, m10, …]`, a `Mat4` likewise with 16
- *   entries, and points are column vectors (`p' = M · p`). This matches itk-wasm's JS layout after
- *   transposition: itk-wasm's `direction` is column-major, so convert with `mat3FromItkDirection`.
+ *   entries, and points are column vectors (`p' = M · p`). itk-wasm's flat `direction` has the
+ *   same row-major layout (verified; it is LPS though): convert with `mat3FromItkDirection` +
+ *   `directionLpsToRas`.
  * - `direction` columns are the unit RAS directions of the i, j and k axes; `spacing` is the
  *   distance in mm between voxel centres along each axis; `origin` is the RAS position of the
  *   centre of voxel (0, 0, 0). So `ijkToRas = [direction · diag(spacing) | origin]`.

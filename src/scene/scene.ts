@@ -36,6 +36,8 @@ export interface VolumeNode extends BaseNode {
   className: VolumeClass;
   volume: ImageVolume;
   display: VolumeDisplay;
+  /** NRRD kind of the component axis when components > 1 (`RGB-color`, `vector`, …). */
+  componentKind?: string;
 }
 
 export interface LinearTransformNode extends BaseNode {
@@ -81,6 +83,13 @@ export interface SceneChange {
   /** Ids of nodes added, changed or removed; empty for a cleared scene. */
   ids: string[];
   type: 'add' | 'update' | 'remove' | 'clear';
+  /** The active (background) volume after the change; set on every change. */
+  activeVolumeId?: string;
+  /**
+   * For `update`: the fields the change set. An empty list means the node's content changed in
+   * place (e.g. voxels edited by /slicer/exec, published with `update(id, {})`).
+   */
+  fields?: string[];
 }
 
 /** fnmatch-style glob (`*`, `?`, `[abc]`, `[!abc]`) → RegExp, anchored, case-sensitive. */
@@ -112,10 +121,46 @@ export class Scene {
   #counters = new Map<string, number>();
   #listeners = new Set<(change: SceneChange) => void>();
   #version = 0;
+  #activeVolumeId: string | undefined;
 
   /** Increases on every change; render caches and ETags key on it. */
   get version(): number {
     return this.#version;
+  }
+
+  /**
+   * The "active" background volume (Slicer's selection node `ActiveVolumeID`): set by POST
+   * /slicer/volume and cycled by /slicer/volumeSelection. Undefined when none was chosen or it was
+   * removed; renderers may then fall back to `activeVolume()`.
+   */
+  get activeVolumeId(): string | undefined {
+    return this.#activeVolumeId;
+  }
+
+  /** The active volume node, or else the first volume in scene order. */
+  activeVolume(): VolumeNode | undefined {
+    const a = this.#activeVolumeId ? this.#nodes.get(this.#activeVolumeId) : undefined;
+    return isVolumeNode(a) ? a : (this.nodes().find(isVolumeNode) as VolumeNode | undefined);
+  }
+
+  /** Makes a volume the active one (emits an `update` change with no node ids). */
+  setActiveVolume(id: string | undefined): void {
+    if (id !== undefined && !isVolumeNode(this.#nodes.get(id))) throw notFound(`no volume with id ${id}`);
+    if (id === this.#activeVolumeId) return;
+    this.#activeVolumeId = id;
+    this.#emit('update', [], ['activeVolumeId']);
+  }
+
+  /** The per-class id counters (persisted so ids are never reused across a restart). */
+  idCounters(): Record<string, number> {
+    return Object.fromEntries(this.#counters);
+  }
+
+  /** Raises the id counters to at least the given values (used when loading a saved scene). */
+  restoreIdCounters(counters: Record<string, number>): void {
+    for (const [k, v] of Object.entries(counters)) {
+      if (Number.isInteger(v) && v > (this.#counters.get(k) ?? 0)) this.#counters.set(k, v);
+    }
   }
 
   /** All nodes in scene (insertion) order. */
@@ -144,7 +189,7 @@ export class Scene {
   }
 
   /** Like `getNode`, but throws not_found, and checks the node's kind. */
-  requireNode<K extends SceneNode['kind']>(pattern: string, kind: K, what = kind): Extract<SceneNode, { kind: K }> {
+  requireNode<K extends SceneNode['kind']>(pattern: string, kind: K, what: string = kind): Extract<SceneNode, { kind: K }> {
     const node = this.findNodes(pattern).find((n) => n.kind === kind);
     if (!node) throw notFound(`no ${what} node matches "${pattern}"`);
     return node as Extract<SceneNode, { kind: K }>;
@@ -177,8 +222,23 @@ export class Scene {
     const updated = { ...node, ...patch, id: node.id, className: node.className, kind: node.kind } as N;
     this.#checkParent(updated);
     this.#nodes.set(id, updated);
-    this.#emit('update', [id]);
+    this.#emit('update', [id], Object.keys(patch));
     return updated;
+  }
+
+  /**
+   * Replaces a node in place (same id, same position in scene order) by a node of the same kind,
+   * which may have another class (e.g. a scalar volume that becomes a label map). Emits `update`.
+   */
+  replace<N extends SceneNode>(id: string, node: Omit<N, 'id'>): N {
+    const old = this.#nodes.get(id);
+    if (!old) throw notFound(`no node with id ${id}`);
+    if (old.kind !== node.kind) throw new AppError('conflict', `${id} is a ${old.kind} node, not a ${node.kind} node`);
+    const stored = { ...node, id } as N;
+    this.#checkParent(stored);
+    this.#nodes.set(id, stored);
+    this.#emit('update', [id], Object.keys(stored));
+    return stored;
   }
 
   /** Removes nodes; children of a removed transform move to its parent. */
@@ -195,6 +255,7 @@ export class Scene {
         }
       }
       this.#nodes.delete(id);
+      if (id === this.#activeVolumeId) this.#activeVolumeId = undefined;
     }
     this.#emit('remove', [...changed]);
   }
@@ -202,6 +263,7 @@ export class Scene {
   clear(): void {
     this.#nodes.clear();
     this.#counters.clear();
+    this.#activeVolumeId = undefined;
     this.#emit('clear', []);
   }
 
@@ -259,9 +321,9 @@ export class Scene {
     }
   }
 
-  #emit(type: SceneChange['type'], ids: string[]): void {
+  #emit(type: SceneChange['type'], ids: string[], fields?: string[]): void {
     this.#version++;
-    const change = { version: this.#version, ids, type };
+    const change: SceneChange = { version: this.#version, ids, type, activeVolumeId: this.#activeVolumeId, ...(fields ? { fields } : {}) };
     for (const l of this.#listeners) {
       try {
         l(change);

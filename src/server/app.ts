@@ -8,6 +8,7 @@ import { corsMiddleware } from '../http/cors.js';
 import { errorResponse } from '../http/errors.js';
 import { authGuard, hostGuard, originGuard } from '../http/guards.js';
 import { mountRoutes, type RouteSpec } from '../http/routes.js';
+import { dicomRoutes } from '../http/dicom.js';
 import { slicerRoutes } from '../http/slicer.js';
 import { staticRoutes } from '../http/static.js';
 import type { AppContext } from './context.js';
@@ -40,6 +41,7 @@ export function createApp(ctx: AppContext): Hono {
 
   const families: Family[] = [];
   if (ctx.config.slicer) families.push({ prefix: '/slicer', routes: slicerRoutes(ctx) });
+  if (ctx.config.dicom) families.push({ prefix: '/dicom', routes: dicomRoutes(ctx) });
 
   for (const { prefix, routes } of families) {
     const sub = new Hono();

@@ -8,8 +8,13 @@ import { ConfigError, helpText, parseConfig, type Config } from './config.js';
 import { closeContext, createContext, PACKAGE_ROOT, PACKAGE_VERSION, type AppContext } from './context.js';
 import { listen, PortsExhaustedError, type Listening } from './listen.js';
 import { createLogger } from './logger.js';
+import { SceneStore } from '../scene/persistence.js';
+import { loadSample } from '../scene/samples.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { isLoopbackHost as isLoopback } from '../http/guards.js';
+import { Archive } from '../dicom/archive.js';
+import { importFiles, type ImportProgress, type ImportSummary } from '../dicom/import.js';
+import { syntheticSeries } from '../dicom/sample.js';
 
 export interface CliIo {
   out: (line: string) => void;
@@ -49,6 +54,25 @@ export async function startServer(config: Config, io: Pick<CliIo, 'out' | 'err'>
   const logger = createLogger({ level: config.logLevel, accessLog: !config.quiet, out: io.out, err: io.err });
   const ctx = createContext(config, logger);
   await fsp.mkdir(config.data, { recursive: true });
+  // The scene lives under <data>/scene: load it, then save every change (see scene/persistence.ts).
+  const store = new SceneStore(ctx.scene, config.data, { onError: (e) => logger.error('could not save the scene', e) });
+  const saved = await store.open();
+  ctx.sceneStore = store;
+  ctx.closers.push(() => store.close());
+  if (saved.existed) logger.info(`scene: loaded ${saved.loaded} node(s) from ${store.dir}`);
+  else if (!config.noSamples) {
+    loadSample(ctx.scene, 'CTHeadPhantom');
+    await store.flush();
+    logger.info('scene: first start, loaded the CTHeadPhantom sample (use --no-samples to start empty)');
+  }
+  if (ctx.archive) {
+    try {
+      await prepareArchive(ctx, io);
+    } catch (e) {
+      await closeContext(ctx);
+      throw e;
+    }
+  }
   const app = createApp(ctx);
   let listening: Listening;
   try {
@@ -103,6 +127,9 @@ export async function runCli(args: string[], env: Record<string, string | undefi
     io.out(PACKAGE_VERSION);
     return io.exit(0);
   }
+  if (parsed.positionals[0] === 'import') {
+    return io.exit(await runImport(parsed.config, parsed.positionals.slice(1), io));
+  }
   if (parsed.positionals.length > 0 && parsed.positionals[0] !== 'serve') {
     io.err(`voxelgate: unknown command "${parsed.positionals[0]}"\nTry 'voxelgate --help'.`);
     return io.exit(2);
@@ -134,4 +161,60 @@ export async function runCli(args: string[], env: Record<string, string | undefi
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+}
+
+/** Sample study into an empty archive (unless --no-samples), then the --import folders. */
+async function prepareArchive(ctx: AppContext, io: Pick<CliIo, 'out' | 'err'>): Promise<void> {
+  const archive = ctx.archive!();
+  if (!ctx.config.noSamples && archive.catalog.counts().studies === 0) {
+    const sample = syntheticSeries();
+    for (const f of sample.files) await archive.ingest(f);
+    ctx.logger.info(`added the sample study (Phantom^Synthetic, ${sample.files.length} CT slices) to the empty archive; --no-samples skips this`);
+  }
+  for (const dir of ctx.config.imports) {
+    const summary = await importFiles(archive, [dir], progressReporter(io, process.stderr.isTTY === true));
+    io.err(summaryLine(dir, summary));
+  }
+}
+
+function summaryLine(what: string, s: ImportSummary): string {
+  return `import ${what}: ${s.stored} stored, ${s.existing} already present, ${s.skipped} skipped (not DICOM or unreadable) of ${s.files} file(s)`;
+}
+
+/** A progress bar on a TTY, otherwise a plain line every 2 s. */
+function progressReporter(io: Pick<CliIo, 'err'>, tty: boolean): (p: ImportProgress) => void {
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    const finished = p.done === p.files;
+    if (!finished && now - last < (tty ? 100 : 2000)) return;
+    last = now;
+    if (tty) {
+      const width = 30;
+      const filled = p.files ? Math.round((p.done / p.files) * width) : width;
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.files} files, ${p.stored} stored, ${p.existing} present, ${p.skipped} skipped${finished ? '\n' : ''}`);
+    } else io.err(`import: ${p.done}/${p.files} files, ${p.stored} stored, ${p.existing} present, ${p.skipped} skipped`);
+  };
+}
+
+/** `voxelgate import <dir|files…>`: imports into the archive of --data; exit code 0, 1 on errors. */
+export async function runImport(config: Config, paths: string[], io: CliIo): Promise<number> {
+  if (paths.length === 0) {
+    io.err("voxelgate import: name at least one folder or file\nUsage: voxelgate import [--data DIR] <dir|files…>");
+    return 2;
+  }
+  await fsp.mkdir(config.data, { recursive: true });
+  const archive = Archive.openSync(config.data);
+  try {
+    const summary = await importFiles(archive, paths, progressReporter(io, process.stderr.isTTY === true));
+    for (const f of summary.skippedFiles.slice(0, 20)) io.err(`  skipped ${f.file}: ${f.reason}`);
+    if (summary.skippedFiles.length > 20) io.err(`  … and ${summary.skipped - 20} more skipped`);
+    io.out(summaryLine(paths.join(' '), summary));
+    return 0;
+  } catch (e) {
+    io.err(`voxelgate import: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    await archive.close();
+  }
 }

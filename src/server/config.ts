@@ -270,6 +270,7 @@ export function helpText(version: string): string {
     '',
     'Usage:',
     '  voxelgate [options]                 serve (npm start)',
+    '  voxelgate import [--data DIR] <dir|files…>   add DICOM files to the archive (works while a server runs)',
     '',
     'Options (each also settable as an environment variable, shown on the right):',
   ];

@@ -10,6 +10,8 @@ import { silentLogger, type Logger } from './logger.js';
 import { Scene } from '../scene/scene.js';
 import { Views } from '../scene/views.js';
 import { RenderService } from '../render/service.js';
+import type { SceneStore } from '../scene/persistence.js';
+import { Archive } from '../dicom/archive.js';
 
 /** The package root (folder holding package.json), found from this file's location. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -34,6 +36,10 @@ export interface AppContext {
   renderer: RenderService;
   /** Aborted when shutdown begins (before in-flight requests drain), so live streams can end. */
   shutdown: AbortController;
+  /** Saves the scene under `<data>/scene` (attached by the server; absent in in-process tests). */
+  sceneStore?: SceneStore;
+  /** The DICOM archive behind /dicom, opened on first use (undefined with --no-dicom). */
+  archive?: () => Archive;
   /** Asks the process to shut down gracefully (set by the CLI; no-op in tests unless replaced). */
   requestShutdown: (reason: string) => void;
   /** Cleanup callbacks run by `closeContext`, last registered first. */
@@ -42,7 +48,7 @@ export interface AppContext {
 
 export function createContext(config: Config, logger: Logger = silentLogger): AppContext {
   const renderer = new RenderService();
-  return {
+  const ctx: AppContext = {
     config,
     logger,
     version: PACKAGE_VERSION,
@@ -54,6 +60,18 @@ export function createContext(config: Config, logger: Logger = silentLogger): Ap
     requestShutdown: () => {},
     closers: [() => renderer.close()],
   };
+  if (config.dicom) {
+    let archive: Archive | undefined;
+    ctx.archive = () => {
+      if (!archive) {
+        const opened = Archive.openSync(config.data);
+        ctx.closers.push(() => opened.close());
+        archive = opened;
+      }
+      return archive;
+    };
+  }
+  return ctx;
 }
 
 /** Runs the closers in reverse order; errors are logged, never thrown. */

@@ -78,7 +78,7 @@ function createServer(fetch: Fetch, opts: ListenOptions, counters: { inFlight: n
       done = true;
       counters.inFlight--;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      opts.logger.access(`${req.socket.remoteAddress ?? '-'} ${req.method} ${req.url} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B`);
+      opts.logger.access(`${req.socket?.remoteAddress ?? '-'} ${req.method} ${req.url} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B`);
     };
     res.once('finish', () => finish(false));
     res.once('close', () => finish(!res.writableFinished));

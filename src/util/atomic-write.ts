@@ -6,7 +6,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-export async function writeFileAtomic(file: string, data: Uint8Array | string | Iterable<Uint8Array>): Promise<void> {
+/** `data` may be a buffer, a string, or a (sync or async) iterable of chunks written in order. */
+export async function writeFileAtomic(file: string, data: Uint8Array | string | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
   const dir = path.dirname(file);
   await fsp.mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -14,6 +15,8 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string | 
   try {
     if (typeof data === 'string' || data instanceof Uint8Array) {
       await handle.writeFile(data);
+    } else if (Symbol.asyncIterator in data) {
+      for await (const chunk of data) await handle.write(chunk);
     } else {
       for (const chunk of data) await handle.write(chunk);
     }

@@ -24,7 +24,7 @@ import { LAYOUTS, layoutByName, ORIENTATIONS, SLICE_VIEWS, type LayoutName, type
 import type { AppContext } from '../../server/context.js';
 import type { RouteSpec } from '../routes.js';
 import { parseHexColor } from './system.js';
-import { parseBool, parseEnum, parseNumber, parseNumberList, parseSize } from './params.js';
+import { parseBool, parseEnum, parseNumber, parseNumberList, parseSize } from './render-params.js';
 
 type Query = (name: string) => string | undefined;
 

@@ -1,0 +1,178 @@
+/**
+ * multipart/related (RFC 2387/2046) for DICOMweb: a streaming parser that never holds more than
+ * one chunk plus a delimiter's worth of bytes, and writers that emit what naive client parsers
+ * expect (no preamble, body starts with `--boundary\r\n`, short part headers, CRLF before every
+ * delimiter).
+ */
+import { randomBytes } from 'node:crypto';
+import { AppError } from '../errors.js';
+
+export interface ContentType {
+  type: string;
+  params: Record<string, string>;
+}
+
+/** Parses a Content-Type header (quoted or unquoted parameters). */
+export function parseContentType(header: string | undefined): ContentType {
+  const [t, ...ps] = (header ?? '').split(/;(?=(?:[^"]*"[^"]*")*[^"]*$)/);
+  const params: Record<string, string> = {};
+  for (const p of ps) {
+    const eq = p.indexOf('=');
+    if (eq < 0) continue;
+    const name = p.slice(0, eq).trim().toLowerCase();
+    let v = p.slice(eq + 1).trim();
+    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1);
+    if (!(name in params)) params[name] = v;
+  }
+  return { type: (t ?? '').trim().toLowerCase(), params };
+}
+
+export type MultipartEvent =
+  | { kind: 'part'; headers: Record<string, string> }
+  | { kind: 'data'; chunk: Buffer }
+  | { kind: 'end' };
+
+const MAX_HEADER_BYTES = 16 * 1024;
+
+/**
+ * Parses a multipart body from a stream of chunks. Yields `part` (headers, lowercased names),
+ * then `data` chunks, then `end` for every part. Throws `bad_request` on malformed input.
+ */
+export async function* parseMultipart(chunks: AsyncIterable<Uint8Array>, boundary: string): AsyncGenerator<MultipartEvent> {
+  if (!boundary || boundary.length > 200) throw new AppError('bad_request', 'multipart body without a usable boundary');
+  const first = Buffer.from(`--${boundary}`);
+  const delim = Buffer.from(`\r\n--${boundary}`);
+  let buf: Buffer = Buffer.alloc(0);
+  let state: 'preamble' | 'afterBoundary' | 'headers' | 'body' | 'done' = 'preamble';
+  let ended = false;
+
+  const iterator = chunks[Symbol.asyncIterator]();
+  const more = async (): Promise<boolean> => {
+    if (ended) return false;
+    const { done, value } = await iterator.next();
+    if (done) {
+      ended = true;
+      return false;
+    }
+    buf = buf.length ? Buffer.concat([buf, value]) : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return true;
+  };
+
+  for (;;) {
+    if (state === 'preamble') {
+      // The first delimiter may come without the leading CRLF.
+      const at = buf.indexOf(first);
+      if (at >= 0 && (at === 0 || (at >= 2 && buf[at - 2] === 13 && buf[at - 1] === 10))) {
+        buf = buf.subarray(at + first.length);
+        state = 'afterBoundary';
+        continue;
+      }
+      if (buf.length > MAX_HEADER_BYTES) throw new AppError('bad_request', 'multipart body does not start with its boundary');
+      if (!(await more())) throw new AppError('bad_request', 'multipart body does not contain its boundary');
+    } else if (state === 'afterBoundary') {
+      if (buf.length < 2 && (await more())) continue;
+      if (buf.length >= 2 && buf[0] === 45 && buf[1] === 45) {
+        state = 'done';
+        continue;
+      }
+      const eol = buf.indexOf('\r\n');
+      if (eol < 0) {
+        if (buf.length > 1024 || !(await more())) throw new AppError('bad_request', 'malformed multipart delimiter line');
+        continue;
+      }
+      if (buf.subarray(0, eol).toString('latin1').trim() !== '') throw new AppError('bad_request', 'malformed multipart delimiter line');
+      buf = buf.subarray(eol + 2);
+      state = 'headers';
+    } else if (state === 'headers') {
+      let end = buf.indexOf('\r\n\r\n');
+      let headerText: string | undefined;
+      if (buf.length >= 2 && buf[0] === 13 && buf[1] === 10) {
+        headerText = '';
+        end = -2;
+      } else if (end >= 0) headerText = buf.subarray(0, end).toString('latin1');
+      if (headerText === undefined) {
+        if (buf.length > MAX_HEADER_BYTES) throw new AppError('bad_request', 'multipart part headers too long');
+        if (!(await more())) throw new AppError('bad_request', 'multipart body ends inside part headers');
+        continue;
+      }
+      const headers: Record<string, string> = {};
+      for (const line of headerText.split('\r\n')) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      buf = buf.subarray(end + 4);
+      state = 'body';
+      yield { kind: 'part', headers };
+    } else if (state === 'body') {
+      const at = buf.indexOf(delim);
+      if (at >= 0) {
+        if (at > 0) yield { kind: 'data', chunk: Buffer.from(buf.subarray(0, at)) };
+        buf = buf.subarray(at + delim.length);
+        yield { kind: 'end' };
+        state = 'afterBoundary';
+        continue;
+      }
+      // Keep what might be the start of a delimiter split across chunks.
+      const keep = Math.min(buf.length, delim.length - 1);
+      if (buf.length > keep) {
+        yield { kind: 'data', chunk: Buffer.from(buf.subarray(0, buf.length - keep)) };
+        buf = buf.subarray(buf.length - keep);
+      }
+      if (!(await more())) throw new AppError('bad_request', 'multipart body ends inside a part (no closing boundary)');
+    } else {
+      // Epilogue: ignored, but drain it.
+      while (await more()) buf = Buffer.alloc(0);
+      return;
+    }
+  }
+}
+
+export const newBoundary = (): string => `vg${randomBytes(12).toString('hex')}`;
+
+export interface Part {
+  contentType: string;
+  location?: string;
+  data: Uint8Array;
+}
+
+/** Builds a complete multipart body. */
+export function multipartBody(parts: readonly Part[], boundary: string): Buffer {
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${p.contentType}\r\n${p.location ? `Content-Location: ${p.location}\r\n` : ''}\r\n`, 'latin1'));
+    chunks.push(Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength));
+    chunks.push(Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return Buffer.concat(chunks);
+}
+
+/** Streams a multipart body whose parts are produced lazily (e.g. one file at a time). */
+export function multipartStream(parts: AsyncIterable<Part>, boundary: string, onError: (e: unknown) => void): ReadableStream<Uint8Array> {
+  const it = parts[Symbol.asyncIterator]();
+  let finished = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (finished) return;
+      try {
+        const { done, value } = await it.next();
+        if (done) {
+          finished = true;
+          controller.enqueue(Buffer.from(`--${boundary}--\r\n`));
+          controller.close();
+          return;
+        }
+        const head = `--${boundary}\r\nContent-Type: ${value.contentType}\r\n${value.location ? `Content-Location: ${value.location}\r\n` : ''}\r\n`;
+        controller.enqueue(Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(value.data.buffer, value.data.byteOffset, value.data.byteLength), Buffer.from('\r\n')]));
+      } catch (e) {
+        finished = true;
+        onError(e);
+        controller.error(e);
+      }
+    },
+    async cancel() {
+      finished = true;
+      await it.return?.(undefined);
+    },
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * Rendered and thumbnail images (PS3.18 §9.5 "Rendered Resources"): stored values → modality LUT
+ * (rescale) → VOI window (from the query, else the instance, else the data's min/max when the
+ * instance has no usable window, e.g. WC/WW 0/0) → 8 bit → JPEG/PNG with sharp. Grey output uses
+ * `.toColourspace('b-w')` (sharp otherwise writes 3 channels).
+ */
+import sharp from 'sharp';
+import { invalidParameter } from '../errors.js';
+import type { ImageInfo } from './part10.js';
+
+export interface Window {
+  center: number;
+  width: number;
+  fn: 'linear' | 'linear-exact' | 'sigmoid';
+}
+
+export interface RenderOptions {
+  format: 'jpeg' | 'png';
+  /** Fit inside this box, keeping the aspect ratio. */
+  viewport?: { width: number; height: number };
+  window?: Window;
+  quality?: number;
+}
+
+/** Parses `viewport`, `window`, `quality` query parameters (PS3.18 §8.3.5). */
+export function parseRenderQuery(q: (name: string) => string | undefined, format: 'jpeg' | 'png', thumbnail: boolean): RenderOptions {
+  const opts: RenderOptions = { format };
+  const vp = q('viewport');
+  if (vp !== undefined) {
+    const parts = vp.split(',').map((s) => s.trim());
+    const w = Number(parts[0]);
+    const h = Number(parts[1] ?? parts[0]);
+    if (!(parts.length === 2 || parts.length === 6) || !Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || w > 4096 || h > 4096) {
+      throw invalidParameter('viewport', `expected vw,vh (1..4096), got "${vp}"`);
+    }
+    opts.viewport = { width: w, height: h };
+  } else if (thumbnail) opts.viewport = { width: 128, height: 128 };
+  const win = q('window');
+  if (win !== undefined) {
+    const parts = win.split(',').map((s) => s.trim());
+    const center = Number(parts[0]);
+    const width = Number(parts[1]);
+    const fn = (parts[2] ?? 'linear').toLowerCase().replace('_', '-');
+    if (parts.length < 2 || parts.length > 3 || !Number.isFinite(center) || !Number.isFinite(width) || width <= 0 || !['linear', 'linear-exact', 'sigmoid'].includes(fn)) {
+      throw invalidParameter('window', `expected center,width[,linear|linear-exact|sigmoid] with width > 0, got "${win}"`);
+    }
+    opts.window = { center, width, fn: fn as Window['fn'] };
+  }
+  const quality = q('quality');
+  if (quality !== undefined) {
+    const n = Number(quality);
+    if (!Number.isInteger(n) || n < 1 || n > 100) throw invalidParameter('quality', `expected 1..100, got "${quality}"`);
+    opts.quality = n;
+  }
+  return opts;
+}
+
+/** Typed view of one frame's stored values (copied, so alignment never matters). */
+export function storedValues(bytes: Uint8Array, bitsAllocated: number, signed: boolean): ArrayLike<number> {
+  const copy = new Uint8Array(bytes);
+  if (bitsAllocated <= 8) return signed ? new Int8Array(copy.buffer) : copy;
+  if (bitsAllocated <= 16) return signed ? new Int16Array(copy.buffer, 0, copy.length >> 1) : new Uint16Array(copy.buffer, 0, copy.length >> 1);
+  return signed ? new Int32Array(copy.buffer, 0, copy.length >> 2) : new Uint32Array(copy.buffer, 0, copy.length >> 2);
+}
+
+/** Renders one frame (stored values, little endian) to JPEG or PNG. */
+export async function renderFrame(frame: Uint8Array, im: ImageInfo, opts: RenderOptions, components = im.samplesPerPixel): Promise<Buffer> {
+  const { rows, columns } = im;
+  let channels: 1 | 3;
+  let out: Uint8Array;
+  if (components >= 3) {
+    channels = 3;
+    const v = storedValues(frame, im.bitsAllocated, false);
+    const n = rows * columns;
+    out = new Uint8Array(n * 3);
+    const shift = Math.max(0, im.bitsStored - 8);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < 3; c++) {
+        const x = im.planarConfiguration === 1 ? v[c * n + i]! : v[i * 3 + c]!;
+        out[i * 3 + c] = x >> shift;
+      }
+    }
+    if (im.photometric === 'YBR_FULL') {
+      for (let i = 0; i < n * 3; i += 3) {
+        const y = out[i]!, cb = out[i + 1]! - 128, cr = out[i + 2]! - 128;
+        out[i] = clamp8(y + 1.402 * cr);
+        out[i + 1] = clamp8(y - 0.344136 * cb - 0.714136 * cr);
+        out[i + 2] = clamp8(y + 1.772 * cb);
+      }
+    }
+  } else {
+    channels = 1;
+    const v = storedValues(frame, im.bitsAllocated, im.pixelRepresentation === 1);
+    const n = Math.min(v.length, rows * columns);
+    const slope = im.rescaleSlope || 1;
+    const intercept = im.rescaleIntercept || 0;
+    let win = opts.window;
+    if (!win && im.windowWidth !== undefined && im.windowWidth > 0 && im.windowCenter !== undefined) win = { center: im.windowCenter, width: im.windowWidth, fn: 'linear' };
+    if (!win) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const x = v[i]!;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+      }
+      if (!Number.isFinite(lo)) lo = hi = 0;
+      const a = lo * slope + intercept;
+      const b = hi * slope + intercept;
+      const [min, max] = a <= b ? [a, b] : [b, a];
+      win = { center: (min + max) / 2, width: Math.max(1, max - min), fn: 'linear-exact' };
+    }
+    out = new Uint8Array(rows * columns);
+    const { center: c, width: w, fn } = win;
+    const invert = im.photometric === 'MONOCHROME1';
+    for (let i = 0; i < n; i++) {
+      const x = v[i]! * slope + intercept;
+      let y: number;
+      if (fn === 'linear') y = w <= 1 ? (x <= c - 0.5 ? 0 : 1) : (x - (c - 0.5)) / (w - 1) + 0.5;
+      else if (fn === 'linear-exact') y = (x - c) / w + 0.5;
+      else y = 1 / (1 + Math.exp((-4 * (x - c)) / w));
+      const g = clamp8(y * 255);
+      out[i] = invert ? 255 - g : g;
+    }
+  }
+  let img = sharp(out, { raw: { width: columns, height: rows, channels } });
+  if (opts.viewport) img = img.resize(opts.viewport.width, opts.viewport.height, { fit: 'inside' });
+  if (channels === 1) img = img.toColourspace('b-w');
+  return opts.format === 'png' ? img.png({ compressionLevel: 3 }).toBuffer() : img.jpeg({ quality: opts.quality ?? 90 }).toBuffer();
+}
+
+const clamp8 = (x: number) => (x <= 0 ? 0 : x >= 255 ? 255 : Math.round(x));

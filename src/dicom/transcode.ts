@@ -1,0 +1,118 @@
+/**
+ * Decoding of compressed pixel data in one worker thread (itk-wasm is synchronous and blocks for
+ * hundreds of ms). The queue is bounded: past `maxQueue` waiting jobs callers get `busy` (503).
+ * Decoded instances are kept in a small LRU so that frame-by-frame requests decode once.
+ */
+import { Worker } from 'node:worker_threads';
+import { AppError } from '../errors.js';
+import type { DecodeRequest, DecodeResponse } from '../workers/decode-worker.js';
+
+export interface Decoded {
+  /** Stored values of all frames, little endian, interleaved samples. */
+  pixels: Uint8Array;
+  components: number;
+}
+
+export interface DecoderOptions {
+  maxQueue?: number;
+  cacheBytes?: number;
+  timeoutMs?: number;
+}
+
+export class Decoder {
+  private worker?: Worker;
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (d: Decoded) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private cache = new Map<string, Decoded>();
+  private cacheSize = 0;
+  private inflight = new Map<string, Promise<Decoded>>();
+  private readonly maxQueue: number;
+  private readonly cacheBytes: number;
+  private readonly timeoutMs: number;
+
+  constructor(opts: DecoderOptions = {}) {
+    this.maxQueue = opts.maxQueue ?? 8;
+    this.cacheBytes = opts.cacheBytes ?? 256 * 1024 * 1024;
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(new URL('../workers/boot.mjs', import.meta.url), {
+      workerData: { entry: new URL('../workers/decode-worker.ts', import.meta.url).href },
+    });
+    w.unref();
+    w.on('message', (m: DecodeResponse) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.ok) p.resolve({ pixels: m.pixels, components: m.components });
+      else p.reject(new AppError('not_acceptable', `cannot decode the stored pixel data: ${m.message}`));
+    });
+    const fail = (e: Error) => {
+      for (const [, p] of this.pending) {
+        clearTimeout(p.timer);
+        p.reject(new AppError('internal', `decode worker failed: ${e.message}`));
+      }
+      this.pending.clear();
+      this.worker = undefined;
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => code !== 0 && fail(new Error(`exit code ${code}`)));
+    this.worker = w;
+    return w;
+  }
+
+  /** Decodes a file (cached by `key`, which must change when the file changes). */
+  decode(key: string, req: Omit<DecodeRequest, 'id'>): Promise<Decoded> {
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return Promise.resolve(hit);
+    }
+    const running = this.inflight.get(key);
+    if (running) return running;
+    if (this.pending.size >= this.maxQueue) {
+      return Promise.reject(new AppError('busy', 'the decoder queue is full; retry shortly', { retryAfter: 1 }));
+    }
+    const id = this.nextId++;
+    const promise = new Promise<Decoded>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new AppError('timeout', 'decoding took too long'));
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.start().postMessage({ ...req, id } satisfies DecodeRequest);
+    }).then((d) => {
+      this.remember(key, d);
+      return d;
+    });
+    this.inflight.set(key, promise);
+    void promise.finally(() => this.inflight.delete(key)).catch(() => {});
+    return promise;
+  }
+
+  private remember(key: string, d: Decoded): void {
+    if (d.pixels.byteLength > this.cacheBytes) return;
+    this.cache.set(key, d);
+    this.cacheSize += d.pixels.byteLength;
+    for (const [k, v] of this.cache) {
+      if (this.cacheSize <= this.cacheBytes) break;
+      this.cache.delete(k);
+      this.cacheSize -= v.pixels.byteLength;
+    }
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new AppError('busy', 'server shutting down'));
+    }
+    this.pending.clear();
+    if (w) await w.terminate();
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * Scene persistence under `<data>/scene/`:
+ *
+ *   index.json                      the commit point: node order, ids, names, classes, parents,
+ *                                   attributes, exact geometry, transforms, fiducials, id counters,
+ *                                   active volume
+ *   volumes/<id>-<generation>.nrrd  voxel data of volumes and grid transforms (NRRD, raw or gzip)
+ *
+ * Every file is written atomically (temp + fsync + rename + dir fsync). A changed volume goes to a
+ * new file name, then the index is replaced, then files the index no longer names are deleted, so
+ * a crash at any point leaves the previous or the next complete scene, never a mix. `flush()`
+ * coalesces: callers that arrive while a write is queued share it, and a write never starts before
+ * the changes of the callers waiting for it; HTTP handlers await it before replying, so an
+ * acknowledged change is on disk. Other changes (e.g. samples at startup) are written after a
+ * short debounce.
+ */
+import { createReadStream, promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { decodeNrrdStream, NrrdDecoder, nrrdChunks, nrrdHeaderText, type DecodedNrrd, type NrrdDecoderOptions } from '../imaging/nrrd.js';
+import type { ImageVolume, Mat3, Vec3 } from '../imaging/types.js';
+import { syncDir, writeFileAtomic } from '../util/atomic-write.js';
+import type { FiducialNode, GridTransformNode, LinearTransformNode, Scene, SceneNode, VolumeNode } from './scene.js';
+
+export interface SceneStoreOptions {
+  /** Encoding of stored volume files (default raw: fastest; gzip saves disk). */
+  encoding?: 'raw' | 'gzip';
+  /** Milliseconds to wait before writing changes nobody awaits. */
+  debounceMs?: number;
+  /** Called with errors of background writes (they are retried on the next change). */
+  onError?: (e: unknown) => void;
+}
+
+interface StoredGeometry {
+  file: string;
+  scalarType: ImageVolume['scalarType'];
+  components: number;
+  dimensions: Vec3;
+  spacing: Vec3;
+  origin: Vec3;
+  direction: Mat3;
+}
+
+type StoredNode = Omit<SceneNode, 'volume' | 'grid'> & { volume?: StoredGeometry; grid?: StoredGeometry };
+
+interface StoredIndex {
+  format: 'voxelgate-scene';
+  version: 1;
+  counters: Record<string, number>;
+  activeVolumeId?: string;
+  nodes: StoredNode[];
+}
+
+export const INDEX_FILE = 'index.json';
+
+export class SceneStore {
+  readonly dir: string;
+  readonly #scene: Scene;
+  readonly #opts: SceneStoreOptions;
+  /** ImageVolume object → the file holding it, and the content version that file holds. */
+  #files = new WeakMap<ImageVolume, { file: string; version: number }>();
+  /** Content version of volumes edited in place (`update(id, {})`); absent = 0. */
+  #contentVersion = new WeakMap<ImageVolume, number>();
+  #generation = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #queued: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #dirty = false;
+  /** Staged files not yet named by a written index: cleanup must not remove them. */
+  #protected = new Set<string>();
+
+  constructor(scene: Scene, dataDir: string, opts: SceneStoreOptions = {}) {
+    this.#scene = scene;
+    this.dir = path.join(dataDir, 'scene');
+    this.#opts = opts;
+  }
+
+  /** Loads the saved scene (if any) into the (empty) scene, then starts following changes. */
+  async open(): Promise<{ loaded: number; existed: boolean }> {
+    await fsp.mkdir(path.join(this.dir, 'volumes'), { recursive: true });
+    const loaded = await this.#load();
+    this.#unsubscribe = this.#scene.onChange((change) => {
+      this.#dirty = true;
+      if (change.type === 'update' && change.fields?.length === 0) {
+        // content edited in place: the stored file no longer matches
+        for (const id of change.ids) {
+          const n = this.#scene.byId(id);
+          const v = n?.kind === 'volume' ? n.volume : n?.kind === 'gridTransform' ? n.grid : undefined;
+          if (v) this.#contentVersion.set(v, (this.#contentVersion.get(v) ?? 0) + 1);
+        }
+      }
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        // skipped when a flush (e.g. awaited by a request) already wrote every change
+        if (this.#dirty) this.flush().catch((e) => this.#opts.onError?.(e));
+      }, this.#opts.debounceMs ?? 200);
+    });
+    return { loaded: loaded ?? 0, existed: loaded !== undefined };
+  }
+
+  /** Writes the current scene; resolves once every change made before the call is durable. */
+  flush(): Promise<void> {
+    if (this.#queued) return this.#queued;
+    const run = this.#chain.then(() => {
+      this.#queued = undefined;
+      return this.#write();
+    });
+    this.#queued = run;
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Stops following changes and writes what is pending. */
+  async close(): Promise<void> {
+    this.#unsubscribe?.();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#dirty) await this.flush();
+    await this.#chain;
+  }
+
+  async #write(): Promise<void> {
+    this.#dirty = false;
+    const nodes = this.#scene.nodes();
+    const stored: StoredNode[] = [];
+    for (const n of nodes) {
+      if (n.kind === 'volume') {
+        const { volume, ...rest } = n;
+        stored.push({ ...rest, volume: await this.#volumeFile(n.id, volume, n.componentKind) });
+      } else if (n.kind === 'gridTransform') {
+        const { grid, ...rest } = n;
+        stored.push({ ...rest, grid: await this.#volumeFile(n.id, grid, 'vector') });
+      } else stored.push(n);
+    }
+    const index: StoredIndex = {
+      format: 'voxelgate-scene',
+      version: 1,
+      counters: this.#scene.idCounters(),
+      activeVolumeId: this.#scene.activeVolumeId,
+      nodes: stored,
+    };
+    await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(index, null, 1));
+    const referenced = new Set(stored.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f));
+    for (const f of referenced) this.#protected.delete(f);
+    await this.#removeUnreferenced(new Set([...referenced, ...this.#protected]));
+  }
+
+  /** A new volume file name (unique; the index maps nodes to files). */
+  #newFileName(id: string): string {
+    return `volumes/${id}-${Date.now().toString(36)}${(++this.#generation).toString(36)}.nrrd`;
+  }
+
+  /**
+   * Starts a volume file that is written while the data is still arriving (see `receiveNrrd`),
+   * so that acknowledging an upload only costs an fsync. Only for raw storage.
+   */
+  stageVolumeFile(): StagedVolumeFile | undefined {
+    if ((this.#opts.encoding ?? 'raw') !== 'raw') return undefined;
+    const rel = this.#newFileName('upload');
+    this.#protected.add(rel);
+    return new StagedVolumeFile(this.dir, rel, (v) => this.#files.set(v, { file: rel, version: this.#contentVersion.get(v) ?? 0 }), () => this.#protected.delete(rel));
+  }
+
+  async #volumeFile(id: string, v: ImageVolume, componentKind: string | undefined): Promise<StoredGeometry> {
+    const version = this.#contentVersion.get(v) ?? 0;
+    const known = this.#files.get(v);
+    let file = known?.version === version ? known.file : undefined;
+    if (!file) {
+      file = this.#newFileName(id);
+      const encoding = this.#opts.encoding ?? 'raw';
+      await writeFileAtomic(path.join(this.dir, file), nrrdChunks(v, { encoding, componentKind }));
+      this.#files.set(v, { file, version });
+    }
+    return { file, scalarType: v.scalarType, components: v.components, dimensions: v.dimensions, spacing: v.spacing, origin: v.origin, direction: v.direction };
+  }
+
+  async #removeUnreferenced(keep: Set<string>): Promise<void> {
+    const dir = path.join(this.dir, 'volumes');
+    for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+      const rel = `volumes/${name}`;
+      // temp files belong to writes in progress (crash leftovers are removed at load)
+      if (!keep.has(rel) && !name.startsWith('.')) await fsp.rm(path.join(dir, name), { force: true });
+    }
+  }
+
+  /** Number of nodes loaded, or undefined when there is no saved scene yet. */
+  async #load(): Promise<number | undefined> {
+    const file = path.join(this.dir, INDEX_FILE);
+    let text: string;
+    try {
+      text = await fsp.readFile(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    let index: StoredIndex;
+    try {
+      index = JSON.parse(text) as StoredIndex;
+    } catch (e) {
+      throw new Error(`scene index ${file} is not valid JSON (${(e as Error).message}); move it away to start with an empty scene`);
+    }
+    if (index.format !== 'voxelgate-scene' || !Array.isArray(index.nodes)) throw new Error(`${file} is not a voxelgate scene index`);
+    const pending: SceneNode[] = [];
+    for (const s of index.nodes) {
+      if (s.kind === 'volume' && s.volume) {
+        const { volume: g, ...rest } = s as StoredNode & { kind: 'volume' };
+        const volume = await this.#readVolume(g!);
+        pending.push({ ...(rest as Omit<VolumeNode, 'volume'>), volume });
+      } else if (s.kind === 'gridTransform' && s.grid) {
+        const { grid: g, ...rest } = s as StoredNode & { kind: 'gridTransform' };
+        pending.push({ ...(rest as Omit<GridTransformNode, 'grid'>), grid: await this.#readVolume(g!) });
+      } else pending.push(s as LinearTransformNode | FiducialNode);
+    }
+    // Parents first would be required by `add`; add without parents, then set them.
+    for (const n of pending) {
+      const { parentTransformID: _p, ...rest } = n;
+      this.#scene.add(rest as SceneNode);
+    }
+    for (const n of pending) if (n.parentTransformID) this.#scene.update(n.id, { parentTransformID: n.parentTransformID });
+    this.#scene.restoreIdCounters(index.counters ?? {});
+    if (index.activeVolumeId && this.#scene.byId(index.activeVolumeId)) this.#scene.setActiveVolume(index.activeVolumeId);
+    await this.#removeUnreferenced(new Set(index.nodes.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f)));
+    for (const d of [this.dir, path.join(this.dir, 'volumes')]) {
+      for (const name of await fsp.readdir(d)) if (name.endsWith('.tmp')) await fsp.rm(path.join(d, name), { force: true });
+    }
+    return pending.length;
+  }
+
+  async #readVolume(g: StoredGeometry): Promise<ImageVolume> {
+    const full = path.join(this.dir, g.file);
+    let volume: ImageVolume;
+    try {
+      ({ volume } = await decodeNrrdStream(createReadStream(full, { highWaterMark: 4 << 20 })));
+    } catch (e) {
+      throw new Error(`scene volume file ${full} cannot be read (${(e as Error).message}); restore it or move ${this.dir} away to start with an empty scene`);
+    }
+    if (volume.scalarType !== g.scalarType || volume.components !== g.components || volume.dimensions.join() !== g.dimensions.join()) {
+      throw new Error(`${full} does not match the scene index (type, components or sizes differ)`);
+    }
+    // The index keeps the exact geometry (the NRRD's space directions round spacing × direction).
+    volume.spacing = g.spacing;
+    volume.origin = g.origin;
+    volume.direction = g.direction;
+    this.#files.set(volume, { file: g.file, version: 0 });
+    return volume;
+  }
+}
+
+
+/**
+ * A volume file written in the background as voxel bytes settle: the header first, then the data
+ * in order; `commit` waits for the writes, fsyncs, renames the temp file into place and registers
+ * it as the file of `volume`, so the next index write only references it.
+ */
+export class StagedVolumeFile {
+  readonly #tmp: string;
+  readonly #final: string;
+  readonly #register: (v: ImageVolume) => void;
+  readonly #release: () => void;
+  #handle: Promise<fsp.FileHandle> | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #error: unknown;
+  #written = 0;
+
+  constructor(dir: string, rel: string, register: (v: ImageVolume) => void, release: () => void) {
+    this.#final = path.join(dir, rel);
+    this.#tmp = path.join(path.dirname(this.#final), `.${path.basename(rel)}.${randomBytes(6).toString('hex')}.tmp`);
+    this.#register = register;
+    this.#release = release;
+  }
+
+  get started(): boolean {
+    return this.#handle !== undefined;
+  }
+
+  /** Bytes of voxel data queued so far. */
+  get written(): number {
+    return this.#written;
+  }
+
+  start(headerText: string): void {
+    const h = fsp.open(this.#tmp, 'w');
+    this.#handle = h;
+    this.#queue(async () => (await h).write(Buffer.from(headerText, 'latin1')));
+  }
+
+  /** Queues the next bytes of voxel data (views into the final voxel memory). */
+  append(bytes: Uint8Array): void {
+    this.#written += bytes.byteLength;
+    this.#queue(async () => {
+      const h = await this.#handle!;
+      for (let off = 0; off < bytes.byteLength; ) {
+        const { bytesWritten } = await h.write(bytes, off, bytes.byteLength - off);
+        off += bytesWritten;
+      }
+    });
+  }
+
+  #queue(f: () => Promise<unknown>): void {
+    this.#chain = this.#chain.then(() => (this.#error ? undefined : f())).catch((e) => (this.#error ??= e));
+  }
+
+  async commit(volume: ImageVolume): Promise<void> {
+    if (this.#written !== volume.data.byteLength) throw new Error(`staged ${this.#written} of ${volume.data.byteLength} bytes`);
+    await this.#chain;
+    if (this.#error) {
+      await this.abort();
+      throw this.#error;
+    }
+    const h = await this.#handle!;
+    await h.sync();
+    await h.close();
+    await fsp.rename(this.#tmp, this.#final);
+    await syncDir(path.dirname(this.#final));
+    this.#register(volume);
+  }
+
+  async abort(): Promise<void> {
+    this.#release();
+    await this.#chain;
+    if (this.#handle) {
+      await (await this.#handle.catch(() => undefined))?.close().catch(() => {});
+      await fsp.rm(this.#tmp, { force: true });
+    }
+  }
+}
+
+export interface ReceivedNrrd {
+  decoded: DecodedNrrd;
+  /** Makes the stored copy durable and registers it (no-op without a store); call after the node holds `decoded.volume`. */
+  commit(): Promise<void>;
+  /** Drops the stored copy (call when the volume is not used). */
+  abort(): Promise<void>;
+}
+
+const STAGE_CHUNK = 4 << 20;
+
+/**
+ * Decodes a NRRD body and, when a store is given, writes the store's copy of the voxel data while
+ * the body is still arriving (raw storage, little-endian settled bytes); otherwise the store writes
+ * it on the next flush.
+ */
+export async function receiveNrrd(chunks: AsyncIterable<Uint8Array>, opts: NrrdDecoderOptions & { store?: SceneStore }): Promise<ReceivedNrrd> {
+  const decoder = new NrrdDecoder(opts);
+  const staged = opts.store?.stageVolumeFile();
+  const pump = (final: boolean) => {
+    if (!staged) return;
+    const layout = decoder.layout;
+    const bytes = decoder.voxelBytes;
+    if (!layout || !bytes) return;
+    if (!staged.started) {
+      const shape = { scalarType: layout.scalarType, components: layout.components, dimensions: layout.dimensions, spacing: layout.spacing, origin: layout.origin, direction: layout.direction, data: new Uint8Array(0) } as unknown as ImageVolume;
+      staged.start(nrrdHeaderText(shape, { encoding: 'raw', componentKind: layout.components > 1 ? layout.componentKind : undefined }));
+    }
+    const settled = final ? bytes.byteLength : decoder.settledBytes;
+    const upTo = final ? settled : settled - (settled % STAGE_CHUNK);
+    if (upTo > staged.written) staged.append(bytes.subarray(staged.written, upTo));
+  };
+  let decoded: DecodedNrrd;
+  try {
+    for await (const c of chunks) {
+      await decoder.push(c);
+      pump(false);
+    }
+    decoded = await decoder.end();
+    pump(true);
+  } catch (e) {
+    await staged?.abort();
+    throw e;
+  }
+  return {
+    decoded,
+    commit: () => (staged ? staged.commit(decoded.volume) : Promise.resolve()),
+    abort: () => staged?.abort() ?? Promise.resolve(),
+  };
+}
