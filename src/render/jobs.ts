@@ -36,10 +36,10 @@ export function shareable(v: ImageVolume, revision = 0): ImageVolume {
 
 /**
  * The volume shown when a view names none: the scene's active volume if the scene exposes one
- * (`activeVolumeID`), else the first scalar volume, else the first vector volume.
+ * (`Scene.activeVolumeId`, set by POST /slicer/volume and /volumeSelection), else the first scalar volume, else the first vector volume.
  */
 export function defaultVolume(scene: Scene): VolumeNode | undefined {
-  const active = (scene as unknown as { activeVolumeID?: string }).activeVolumeID;
+  const active = scene.activeVolumeId;
   if (typeof active === 'string') {
     const n = scene.byId(active);
     if (isVolumeNode(n)) return n;

@@ -156,6 +156,21 @@ describe('/slicer/slice view state', () => {
     assert.equal(red.orientation, 'sagittal');
   });
 
+  it('the active volume is the default background and a new active volume propagates to the views', async () => {
+    const a = addVolume(t.ctx.scene, phantom([]), 'a');
+    const b = addVolume(t.ctx.scene, phantom([]), 'b');
+    await get('/slicer/slice');
+    assert.equal(t.ctx.views.slice('red').fittedTo, a.id, 'first scalar volume without an active one');
+    t.ctx.scene.setActiveVolume(b.id);
+    await get('/slicer/slice');
+    assert.equal(t.ctx.views.slice('red').fittedTo, b.id);
+    await get(`/slicer/slice?background=${a.id}`);
+    assert.equal(t.ctx.views.slice('red').background, a.id);
+    t.ctx.scene.setActiveVolume(a.id);
+    t.ctx.scene.setActiveVolume(b.id);
+    assert.equal(t.ctx.views.slice('red').background, undefined, 'explicit background replaced by the active volume');
+  });
+
   it('copySliceGeometryFrom a view never shown uses that view fitted to its volume', async () => {
     addVolume(t.ctx.scene, phantom([], { origin: [100, 100, 100] }));
     await get('/slicer/slice?view=red&copySliceGeometryFrom=green');

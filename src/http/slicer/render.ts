@@ -29,6 +29,19 @@ import { parseBool, parseEnum, parseNumber, parseNumberList, parseSize } from '.
 type Query = (name: string) => string | undefined;
 
 export function renderRoutes(ctx: AppContext): RouteSpec[] {
+  // Slicer propagates a new active volume (POST /slicer/volume, /volumeSelection) to every slice
+  // view's background: views with an explicit background go back to following the active volume.
+  const off = ctx.scene.onChange((change) => {
+    if (!change.fields?.includes('activeVolumeId')) return;
+    for (const name of SLICE_VIEWS) {
+      const v = ctx.views.slice(name);
+      if (v.background === undefined) continue;
+      const next = structuredClone(v) as SliceViewState;
+      delete next.background;
+      ctx.views.setSlice(name, next);
+    }
+  });
+  ctx.closers.push(off);
   return [
     { method: 'GET', path: '/slice', handler: getSlice(ctx) },
     { method: 'GET', path: '/slice/stream', handler: getSliceStream(ctx) },
