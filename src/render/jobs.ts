@@ -38,19 +38,44 @@ export function shareable(v: ImageVolume, revision = 0): ImageVolume {
  * The volume shown when a view names none: the scene's active volume if the scene exposes one
  * (`Scene.activeVolumeId`, set by POST /slicer/volume and /volumeSelection), else the first scalar volume, else the first vector volume.
  */
+const lastActiveBackground = new WeakMap<Scene, string>();
+
+/**
+ * Records the active volume when it is not a label map, so that a label map becoming active
+ * (Slicer keeps ActiveVolumeID and ActiveLabelVolumeID apart) leaves the background as it was.
+ */
+export function noteActiveVolume(scene: Scene, id: string | undefined): void {
+  const n = id ? scene.byId(id) : undefined;
+  if (id && isVolumeNode(n) && n.className !== 'vtkMRMLLabelMapVolumeNode') lastActiveBackground.set(scene, id);
+}
+
+/** Forgets the remembered background when its node goes away (ids are reused after a clear). */
+export function forgetActiveVolume(scene: Scene, removed: string[] | 'all'): void {
+  const id = lastActiveBackground.get(scene);
+  if (id && (removed === 'all' || removed.includes(id))) lastActiveBackground.delete(scene);
+}
+
 export function defaultVolume(scene: Scene): VolumeNode | undefined {
   const active = scene.activeVolumeId;
-  if (typeof active === 'string') {
-    const n = scene.byId(active);
-    if (isVolumeNode(n)) return n;
+  noteActiveVolume(scene, active);
+  // An active label map goes to the label layer (as Slicer's ActiveLabelVolumeID), not the background.
+  for (const id of [active, lastActiveBackground.get(scene)]) {
+    const n = id ? scene.byId(id) : undefined;
+    if (isVolumeNode(n) && n.className !== 'vtkMRMLLabelMapVolumeNode') return n;
   }
   const vols = scene.nodes().filter(isVolumeNode);
   return vols.find((v) => v.className === 'vtkMRMLScalarVolumeNode') ?? vols.find((v) => v.className === 'vtkMRMLVectorVolumeNode');
 }
 
-/** A volume node by id/name/glob (first volume match), or undefined. */
+/** The label layer shown when a view names none (`label` unset): the active volume if it is a label map. */
+export function defaultLabel(scene: Scene): VolumeNode | undefined {
+  const n = scene.activeVolumeId ? scene.byId(scene.activeVolumeId) : undefined;
+  return isVolumeNode(n) && n.className === 'vtkMRMLLabelMapVolumeNode' ? n : undefined;
+}
+
+/** A volume node by id/name/glob (first volume match), or undefined ('' = none). */
 export function findVolume(scene: Scene, pattern: string | undefined): VolumeNode | undefined {
-  if (pattern === undefined) return undefined;
+  if (pattern === undefined || pattern === '') return undefined;
   return scene.findNodes(pattern).find(isVolumeNode);
 }
 
@@ -65,7 +90,7 @@ export function sliceLayers(scene: Scene, view: SliceViewState): SliceLayers {
   const out: SliceLayers = {
     background: view.background !== undefined ? findVolume(scene, view.background) : defaultVolume(scene),
     foreground: findVolume(scene, view.foreground),
-    label: findVolume(scene, view.label),
+    label: view.label !== undefined ? findVolume(scene, view.label) : defaultLabel(scene),
   };
   if (!out.background && !out.label && view.background === undefined) {
     out.label = scene.nodes().filter(isVolumeNode).find((v) => v.className === 'vtkMRMLLabelMapVolumeNode');

@@ -48,7 +48,10 @@ export interface SliceViewState {
   fov?: [number, number];
   /** Output size in pixels. */
   size: [number, number];
-  /** Layer node ids; undefined background = the scene's default volume. */
+  /**
+   * Layer node ids. background undefined = the active (else first scalar) volume; label
+   * undefined = the active volume if it is a label map; '' = no layer.
+   */
   background?: string;
   foreground?: string;
   label?: string;

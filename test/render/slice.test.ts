@@ -169,6 +169,15 @@ describe('/slicer/slice view state', () => {
     t.ctx.scene.setActiveVolume(a.id);
     t.ctx.scene.setActiveVolume(b.id);
     assert.equal(t.ctx.views.slice('red').background, undefined, 'explicit background replaced by the active volume');
+    // An active label map becomes the label layer; the background stays the scalar volume.
+    const lab = addVolume(t.ctx.scene, sphereVolume({ dimensions: [64, 64, 64], origin: [-32, -32, -32], background: 2 }), 'lab', 'vtkMRMLLabelMapVolumeNode');
+    t.ctx.scene.setActiveVolume(lab.id);
+    const img = await decode(await (await get('/slicer/slice?size=8&labelOpacity=1&offset=0')).arrayBuffer());
+    assert.deepEqual(pixel(img, 4, 4), [241, 214, 145]);
+    assert.equal(t.ctx.views.slice('red').fittedTo, b.id);
+    const none = await decode(await (await get('/slicer/slice?label=none')).arrayBuffer());
+    assert.equal(none.pngColorType, 0, 'label=none hides the active label map');
+    assert.equal(t.ctx.views.slice('red').label, '');
   });
 
   it('copySliceGeometryFrom a view never shown uses that view fitted to its volume', async () => {

@@ -17,7 +17,7 @@ import { isOrthonormal } from '../../imaging/geometry.js';
 import { PRESET_NAMES, type Axis, type Mode3D, type ThreeDJob } from '../../imaging/render3d.js';
 import type { RawImage, SliceJob } from '../../imaging/slice-render.js';
 import type { Mat3, Mat4 } from '../../imaging/types.js';
-import { effectiveFov, findVolume, refit, sliceBounds, snapToSlice, sliceJob, sliceLayers, threeDJob, withOffset, withOrientation } from '../../render/jobs.js';
+import { effectiveFov, findVolume, forgetActiveVolume, noteActiveVolume, refit, sliceBounds, snapToSlice, sliceJob, sliceLayers, threeDJob, withOffset, withOrientation } from '../../render/jobs.js';
 import { encode, type EncodeOptions, type ImageFormat } from '../../render/encode.js';
 import { isVolumeNode } from '../../scene/scene.js';
 import { LAYOUTS, layoutByName, ORIENTATIONS, SLICE_VIEWS, type LayoutName, type SliceViewName, type SliceViewState, type ThreeDViewState } from '../../scene/views.js';
@@ -31,13 +31,19 @@ type Query = (name: string) => string | undefined;
 export function renderRoutes(ctx: AppContext): RouteSpec[] {
   // Slicer propagates a new active volume (POST /slicer/volume, /volumeSelection) to every slice
   // view's background: views with an explicit background go back to following the active volume.
+  // (An active label map goes to the label layer instead.)
   const off = ctx.scene.onChange((change) => {
-    if (!change.fields?.includes('activeVolumeId')) return;
+    if (change.type === 'clear') forgetActiveVolume(ctx.scene, 'all');
+    if (change.type === 'remove') forgetActiveVolume(ctx.scene, change.ids);
+    if (!change.fields?.includes('activeVolumeId') || !change.activeVolumeId) return;
+    noteActiveVolume(ctx.scene, change.activeVolumeId);
+    const active = ctx.scene.byId(change.activeVolumeId);
+    const layer = active?.className === 'vtkMRMLLabelMapVolumeNode' ? 'label' : 'background';
     for (const name of SLICE_VIEWS) {
       const v = ctx.views.slice(name);
-      if (v.background === undefined) continue;
+      if (v[layer] === undefined) continue;
       const next = structuredClone(v) as SliceViewState;
-      delete next.background;
+      delete next[layer];
       ctx.views.setSlice(name, next);
     }
   });
@@ -65,10 +71,13 @@ function parseFormat(q: Query, fallback: ImageFormat): EncodeOptions {
 
 const NONE = new Set(['', 'none']);
 
-/** A layer parameter: a volume node id/name/glob, or '' / none for no layer. */
+/**
+ * A layer parameter: a volume node id/name/glob; '' / none → no layer ('' stored; for the
+ * background: the default volume again, stored as undefined). null = not given.
+ */
 function layerParam(ctx: AppContext, name: string, raw: string | undefined): string | undefined | null {
   if (raw === undefined) return null; // not given
-  if (NONE.has(raw.trim().toLowerCase())) return undefined;
+  if (NONE.has(raw.trim().toLowerCase())) return name === 'background' ? undefined : '';
   const node = findVolume(ctx.scene, raw);
   if (!node) throw invalidParameter(name, `no volume node matches "${raw}"`);
   return node.id;
