@@ -12,6 +12,7 @@ import { sampleData } from './slicer/samples.js';
 import { deleteTransform, getGridTransform, getGridTransforms, getTransform, getTransforms, postGridTransform, putTransform, tracking } from './slicer/transforms.js';
 import { deleteVolume, getVolume, getVolumes, putVolumeHandler, volumeSelection } from './slicer/volumes.js';
 import { renderRoutes } from './slicer/render.js';
+import { getViewState } from './slicer/view-state.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
   const routes: RouteSpec[] = [
@@ -52,6 +53,7 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'POST', path: '/markups', handler: postMarkups(ctx) },
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
     { method: 'GET', path: '/system/status', handler: getStatus(ctx, () => routeList(routes)) },
+    { method: 'GET', path: '/view', handler: getViewState(ctx) },
     { method: 'DELETE', path: '/system', handler: deleteSystem(ctx) },
     { method: 'GET', path: '/timeimage', handler: getTimeImage() },
     { method: 'POST', path: '/exec', handler: postExec(ctx) },
