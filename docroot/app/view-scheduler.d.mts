@@ -22,6 +22,8 @@ export interface SchedulerOptions<S> {
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (t: unknown) => void;
   headers?: () => Record<string, string>;
+  frameMs?: number;
+  now?: () => number;
 }
 export declare class ViewScheduler<S = unknown> {
   constructor(opts: SchedulerOptions<S>);

@@ -8,6 +8,8 @@
  *   a lower resolution); once no change has arrived for `settleMs`, the newest state is sent again
  *   as a full-quality request.
  * - Identical consecutive requests (same URL) are not sent twice.
+ * - Optionally (`frameMs`), two requests start at least that far apart: against a very fast
+ *   server, renders need not outpace the screen (the newest state still wins meanwhile).
  *
  * No DOM: `fetch`, timers and the clock are injected, so the scheduler runs under node:test.
  *
@@ -27,6 +29,8 @@ export class ViewScheduler {
    * @param {(fn: () => void, ms: number) => any} [opts.setTimeout]
    * @param {(t: any) => void} [opts.clearTimeout]
    * @param {() => Record<string, string>} [opts.headers]  extra request headers (e.g. Authorization)
+   * @param {number} [opts.frameMs]  minimum time between the starts of two requests (0 = none)
+   * @param {() => number} [opts.now]  clock in ms
    */
   constructor(opts) {
     this.buildUrl = opts.buildUrl;
@@ -38,6 +42,10 @@ export class ViewScheduler {
     this.setTimeout = opts.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
     this.clearTimeout = opts.clearTimeout ?? ((t) => globalThis.clearTimeout(t));
     this.headers = opts.headers ?? (() => ({}));
+    this.frameMs = opts.frameMs ?? 0;
+    this.now = opts.now ?? (() => (globalThis.performance ? globalThis.performance.now() : Date.now()));
+    this.lastStart = -Infinity;
+    this.frameTimer = null;
     /** @type {Job | null} */ this.inFlight = null;
     /** @type {{ state: any, draft: boolean } | null} */ this.pending = null;
     /** The newest state asked for, and whether its full-quality render is still owed. */
@@ -87,7 +95,7 @@ export class ViewScheduler {
 
   /** True when nothing is in flight, pending or owed. */
   get idle() {
-    return this.inFlight === null && this.pending === null && !this.fullOwed;
+    return this.inFlight === null && this.frameTimer === null && this.pending === null && !this.fullOwed;
   }
 
   /** Resolves when the scheduler is idle (for tests and scripts). */
@@ -102,6 +110,8 @@ export class ViewScheduler {
     this.fullOwed = false;
     if (this.settleTimer !== null) this.clearTimeout(this.settleTimer);
     this.settleTimer = null;
+    if (this.frameTimer !== null) this.clearTimeout(this.frameTimer);
+    this.frameTimer = null;
     this.#checkIdle();
   }
 
@@ -113,7 +123,7 @@ export class ViewScheduler {
   }
 
   #want(w) {
-    if (this.inFlight) {
+    if (this.inFlight || this.frameTimer !== null) {
       if (this.pending) this.stats.superseded++;
       this.pending = w; // latest wins
       return;
@@ -121,13 +131,29 @@ export class ViewScheduler {
     this.#send(w);
   }
 
-  /** Sends `w` unless it is the request last sent; returns whether a request went out. */
+  /** Sends `w` unless it is the request last sent; returns whether a request went out (or will, after the frame gap). */
   #send(w) {
     const url = this.buildUrl(w.state, w.draft);
     if (url === this.lastSentUrl) {
       this.#checkIdle();
       return false;
     }
+    const wait = this.lastStart + this.frameMs - this.now();
+    if (wait > 0) {
+      this.pending = w;
+      this.onBusy(true);
+      this.frameTimer = this.setTimeout(() => {
+        this.frameTimer = null;
+        const next = this.pending;
+        this.pending = null;
+        if (!(next && !this.closed && this.#send(next))) {
+          this.onBusy(false);
+          this.#checkIdle();
+        }
+      }, wait);
+      return true;
+    }
+    this.lastStart = this.now();
     this.lastSentUrl = url;
     /** @type {Job} */
     const job = { url, draft: w.draft, state: w.state, seq: ++this.seq };

@@ -79,6 +79,8 @@ class BaseView {
       onError: (e) => this.#failed(e),
       onBusy: (b) => this.el.classList.toggle('loading', b),
       headers: () => api.headers(),
+      // No faster than ~30 images a second per view, however fast the server answers.
+      frameMs: 33,
     });
     new ResizeObserver(() => this.#resized()).observe(this.canvas);
   }

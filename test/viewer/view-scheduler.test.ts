@@ -197,3 +197,25 @@ test('close() drops what is pending and owed', async () => {
   await flush();
   assert.equal(f.calls.length, 1);
 });
+
+test('frameMs: requests start at least that far apart; the newest state waits, then goes out', async () => {
+  const f = fakeFetch();
+  const t = fakeTimers();
+  let clock = 0;
+  const s = new ViewScheduler<State>({ buildUrl, fetch: f.fetch, setTimeout: t.setTimeout, clearTimeout: t.clearTimeout, now: () => clock, frameMs: 30, onResult: () => {} });
+  s.request({ slice: 1 });
+  await f.answer(); // a very fast server: answered at once
+  clock = 5;
+  s.request({ slice: 2 });
+  s.request({ slice: 3 });
+  await flush();
+  assert.equal(f.calls.length, 1, 'the second request waits for the frame gap');
+  assert.equal(s.idle, false);
+  clock = 30;
+  t.fire();
+  await flush();
+  assert.deepEqual(f.calls, [buildUrl({ slice: 1 }, false), buildUrl({ slice: 3 }, false)]);
+  await f.answer();
+  assert.ok(s.idle);
+  assert.equal(f.maxActive, 1);
+});
