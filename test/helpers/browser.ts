@@ -10,10 +10,18 @@ import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type 
 
 export const CHROMIUM = process.env.VOXELGATE_CHROMIUM ?? '/usr/bin/chromium';
 
+/**
+ * Turns a skip reason into a failure where the environment promised the dependency
+ * (`.ci/run` sets VOXELGATE_REQUIRE_BROWSER=1 after installing chromium and OHIF).
+ */
+export function skipUnlessRequired(reason: string | undefined): string | undefined {
+  if (reason && process.env.VOXELGATE_REQUIRE_BROWSER === '1') throw new Error(`VOXELGATE_REQUIRE_BROWSER=1 but ${reason}`);
+  return reason;
+}
+
 /** Why browser tests cannot run here, or undefined when they can. */
 export function browserSkipReason(): string | undefined {
-  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set VOXELGATE_CHROMIUM)`;
-  return undefined;
+  return skipUnlessRequired(existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set VOXELGATE_CHROMIUM)`);
 }
 
 export interface Launched {
