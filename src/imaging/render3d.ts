@@ -54,21 +54,21 @@ const pts = (a: Array<[number, ...number[]]>): TfPoint[] => a.map(([x, ...v]) =>
 export const PRESETS: Record<string, TransferPreset> = {
   'ct-bone': {
     units: 'hu',
-    description: 'CT bone: transparent below 150 HU, cortical bone opaque',
-    opacity: pts([[-3000, 0], [150, 0], [300, 0.15], [700, 0.6], [3000, 0.85]]),
-    color: pts([[-3000, 0.3, 0.3, 0.3], [150, 0.55, 0.25, 0.15], [300, 0.88, 0.6, 0.29], [700, 1, 0.94, 0.85], [3000, 1, 1, 1]]),
+    description: 'CT bone: soft tissue hidden, bone from 200 HU opaque, ivory',
+    opacity: pts([[-3000, 0], [180, 0], [320, 0.3], [600, 0.85], [3000, 0.95]]),
+    color: pts([[-3000, 0.6, 0.35, 0.25], [180, 0.75, 0.45, 0.32], [350, 0.92, 0.8, 0.6], [700, 1, 0.96, 0.86], [3000, 1, 1, 1]]),
   },
   'ct-soft-tissue': {
     units: 'hu',
-    description: 'CT soft tissue: skin and muscle translucent, bone bright',
-    opacity: pts([[-3000, 0], [-500, 0], [-100, 0.01], [40, 0.06], [80, 0.12], [400, 0.6], [3000, 0.8]]),
-    color: pts([[-3000, 0, 0, 0], [-100, 0.6, 0.3, 0.2], [40, 0.85, 0.45, 0.35], [80, 0.9, 0.6, 0.5], [400, 1, 0.95, 0.9], [3000, 1, 1, 1]]),
+    description: 'CT soft tissue: skin and soft tissue visible (skin tones), bone bright',
+    opacity: pts([[-3000, 0], [-600, 0], [-300, 0.03], [-100, 0.1], [40, 0.22], [200, 0.3], [400, 0.6], [3000, 0.9]]),
+    color: pts([[-3000, 0.7, 0.4, 0.3], [-300, 0.75, 0.45, 0.35], [-100, 0.85, 0.6, 0.45], [40, 0.9, 0.65, 0.55], [200, 0.95, 0.8, 0.7], [400, 1, 0.95, 0.9], [3000, 1, 1, 1]]),
   },
   'mr-default': {
     units: 'relative',
-    description: 'MR default: low intensities transparent, ramps to bright tissue',
-    opacity: pts([[0, 0], [0.2, 0], [0.5, 0.04], [1, 0.25]]),
-    color: pts([[0, 0, 0, 0], [0.2, 0.6, 0.35, 0.3], [0.5, 0.9, 0.75, 0.6], [1, 1, 1, 0.95]]),
+    description: 'MR default: background transparent, tissue from ~15% of the 1st–99th percentile range, bright tissue opaque',
+    opacity: pts([[0, 0], [0.12, 0], [0.3, 0.08], [0.6, 0.2], [1, 0.5]]),
+    color: pts([[0, 0.5, 0.3, 0.25], [0.3, 0.8, 0.55, 0.45], [0.6, 0.92, 0.78, 0.68], [1, 1, 0.97, 0.92]]),
   },
 };
 export const PRESET_NAMES = Object.keys(PRESETS);
@@ -90,6 +90,21 @@ export interface ThreeDJob {
   stats: VolumeStats;
   /** Content revision of the volume (in-place voxel edits bump it; invalidates cached block ranges). */
   revision?: number;
+  /** Identifies the voxel array across threads (typed arrays arrive as new objects in workers), for caches. */
+  volumeKey?: string;
+  /** Coarse ray grid (no finer than the volume), upsampled: for interaction. */
+  draft?: boolean;
+}
+
+/**
+ * Grey window of a projection: MIP spans the 1st → 99.9th percentile (the maximum would let a few
+ * hot voxels darken everything; a slice display window such as CT 400/40 would saturate it),
+ * MinIP the minimum → 99th percentile.
+ */
+export function projectionWindow(mode: 'mip' | 'minip', stats: VolumeStats): WindowLevel {
+  if (mode === 'minip') return { window: Math.max(1, stats.p99 - stats.min), level: (stats.p99 + stats.min) / 2 };
+  const hi = stats.p999 !== undefined && stats.p999 > stats.p1 ? stats.p999 : stats.max;
+  return { window: Math.max(1, hi - stats.p1), level: (hi + stats.p1) / 2 };
 }
 
 function lerpTable(points: TfPoint[], x: number, dim: number): number[] {
@@ -142,11 +157,24 @@ interface Blocks {
   max: Float32Array;
 }
 const blockCache = new WeakMap<object, Blocks & { revision: number }>();
+/** By `volumeKey` (workers receive a new typed-array object per job): the last few volumes. */
+const keyedBlocks = new Map<string, Blocks & { revision: number }>();
 
-/** Value range of each 8³ block, widened by one voxel on each side (for interpolation/gradients). */
-function blockRanges(vol: ImageVolume, revision = 0): Blocks {
-  const hit = blockCache.get(vol.data);
-  if (hit && hit.revision === revision) return hit;
+/** Value range of each 8³ block, widened by one block on each side (for interpolation/gradients). Cached per volume and revision. */
+function blockRanges(vol: ImageVolume, revision = 0, key?: string): Blocks {
+  const hit = key !== undefined ? keyedBlocks.get(key) : blockCache.get(vol.data);
+  if (hit && hit.revision === revision && hit.bi === Math.ceil(vol.dimensions[0] / BLOCK)) return hit;
+  const computed = computeBlockRanges(vol);
+  const entry = { ...computed, revision };
+  if (key !== undefined) {
+    keyedBlocks.delete(key);
+    keyedBlocks.set(key, entry);
+    while (keyedBlocks.size > 4) keyedBlocks.delete(keyedBlocks.keys().next().value!);
+  } else blockCache.set(vol.data, entry);
+  return computed;
+}
+
+function computeBlockRanges(vol: ImageVolume): Blocks {
   const [di, dj, dk] = vol.dimensions;
   const nc = vol.components;
   const bi = Math.ceil(di / BLOCK), bj = Math.ceil(dj / BLOCK), bk = Math.ceil(dk / BLOCK);
@@ -176,9 +204,7 @@ function blockRanges(vol: ImageVolume, revision = 0): Blocks {
       if (emax[n]! > max[idx]!) max[idx] = emax[n]!;
     }
   }
-  const blocks = { bi, bj, bk, min, max };
-  blockCache.set(vol.data, { ...blocks, revision });
-  return blocks;
+  return { bi, bj, bk, min, max };
 }
 
 const AXES: Record<Axis, { pos: Vec3; up: Vec3 }> = {
@@ -263,14 +289,18 @@ function mulTranslate(m: Mat4, t: number): Mat4 {
   return r;
 }
 
-/** The ray grid for an output size: no finer than the volume's largest dimension. */
-export function rayGrid(vol: ImageVolume, size: [number, number]): [number, number] {
+/**
+ * The ray grid for an output size: one ray per output pixel, or (`draft`, while interacting) no
+ * finer than the volume's largest dimension (the caller upsamples).
+ */
+export function rayGrid(vol: ImageVolume, size: [number, number], draft = false): [number, number] {
+  if (!draft) return [size[0], size[1]];
   const cap = Math.max(...vol.dimensions);
   const s = Math.min(1, cap / Math.max(size[0], size[1]));
   return [Math.max(1, Math.round(size[0] * s)), Math.max(1, Math.round(size[1] * s))];
 }
 
-/** Renders at the ray-grid resolution, then upsamples bilinearly (pixel-centre aligned) to `job.size`. */
+/** Renders one ray per pixel (or, for `draft` jobs, on a coarser grid upsampled bilinearly to `job.size`). */
 export function renderThreeD(job: ThreeDJob): RawImage {
   const img = castRays(job);
   return img.width === job.size[0] && img.height === job.size[1] ? img : upsample(img, job.size);
@@ -302,13 +332,20 @@ export function upsample(img: RawImage, size: [number, number]): RawImage {
   return { width: W, height: H, channels: img.channels, data: out };
 }
 
+/** Deterministic per-pixel jitter in [0, 1) (breaks the wood-grain rings of a fixed sampling phase). */
+function jitter(x: number, y: number): number {
+  let h = Math.imul(x, 0x27d4eb2d) ^ Math.imul(y, 0x165667b1);
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
+  h ^= h >>> 13;
+  return (h >>> 0) / 4294967296;
+}
+
 function castRays(job: ThreeDJob): RawImage {
   const vol = job.volume;
-  const [W, H] = rayGrid(vol, job.size);
+  const [W, H] = rayGrid(vol, job.size, job.draft === true);
   const f = cameraFrame(vol, job.worldFromLocal, job.camera, job.size);
   const ijkToWorld = worldToIjkInverse(vol, job.worldFromLocal);
   const M = invert4(ijkToWorld);
-  // One sample per smallest world-space voxel step.
   // One sample per voxel plane crossed along the ray's dominant index axis (the largest index
   // component of a step is 1), so an oblique ray takes as many samples as an axis-aligned one.
   const unit = transformVector(M, f.dir); // index units per mm along the ray
@@ -321,30 +358,66 @@ function castRays(job: ThreeDJob): RawImage {
   const [di, dj, dk] = vol.dimensions;
   const nc = vol.components;
   const data = vol.data;
-  const sj = di, sk = di * dj;
+  const sj = di * nc, sk = di * dj * nc, si = nc;
   const bgGrey = job.background[0] === job.background[1] && job.background[1] === job.background[2];
   const grey = job.mode !== 'composite' && bgGrey;
   const channels = grey ? 1 : 3;
   const out = new Uint8Array(W * H * channels);
   const pw = (2 * f.halfW) / W, ph = (2 * f.halfH) / H;
   const lo = job.wl.level - job.wl.window / 2, wwin = job.wl.window;
+  const isMip = job.mode === 'mip', isMinip = job.mode === 'minip';
 
   const lut = job.mode === 'composite' ? buildLut(PRESETS[job.preset] ?? PRESETS['ct-bone']!, job.stats, opacityExponent) : undefined;
-  let blocks: Blocks | undefined;
+  const blocks = blockRanges(vol, job.revision ?? 0, job.volumeKey);
+  const nb = blocks.min.length;
+  const bmin = blocks.min, bmax = blocks.max, bbi = blocks.bi, bbj = blocks.bj;
   let emptyBlock: Uint8Array | undefined;
   if (lut) {
-    blocks = blockRanges(vol, job.revision ?? 0);
-    emptyBlock = new Uint8Array(blocks.min.length);
-    for (let b = 0; b < blocks.min.length; b++) {
-      const a = Math.max(0, Math.min(LUT_SIZE - 1, Math.floor((blocks.min[b]! - lut.min) * lut.scale)));
-      const z = Math.max(0, Math.min(LUT_SIZE - 1, Math.ceil((blocks.max[b]! - lut.min) * lut.scale)));
-      emptyBlock[b] = blocks.min[b]! > blocks.max[b]! || lut.nonzero[z + 1]! - lut.nonzero[a]! === 0 ? 1 : 0;
+    emptyBlock = new Uint8Array(nb);
+    for (let b = 0; b < nb; b++) {
+      const a = Math.max(0, Math.min(LUT_SIZE - 1, Math.floor((bmin[b]! - lut.min) * lut.scale)));
+      const z = Math.max(0, Math.min(LUT_SIZE - 1, Math.ceil((bmax[b]! - lut.min) * lut.scale)));
+      emptyBlock[b] = bmin[b]! > bmax[b]! || lut.nonzero[z + 1]! - lut.nonzero[a]! === 0 ? 1 : 0;
     }
   }
   // Gradient (index space) → world normal: g_world = Mᵀ g_ijk.
   const Mt = [M[0], M[4], M[8], M[1], M[5], M[9], M[2], M[6], M[10]];
   const light = [-f.dir[0], -f.dir[1], -f.dir[2]];
   const bg = job.background;
+  const span = job.stats.p99 > job.stats.p1 ? job.stats.p99 - job.stats.p1 : job.stats.max - job.stats.min;
+  const gradRef = Math.max(1e-6, 0.05 * span);
+  const sx = dStep[0], sy = dStep[1], sz = dStep[2];
+  const dimI = di - 1, dimJ = dj - 1, dimK = dk - 1;
+
+  /** Trilinear value at index point (x, y, z), clamped at the border. */
+  const tri = (x: number, y: number, z: number): number => {
+    if (x < 0) x = 0; else if (x > dimI) x = dimI;
+    if (y < 0) y = 0; else if (y > dimJ) y = dimJ;
+    if (z < 0) z = 0; else if (z > dimK) z = dimK;
+    const i0 = x | 0, j0 = y | 0, k0 = z | 0;
+    const oi = i0 < dimI ? si : 0, oj = j0 < dimJ ? sj : 0, ok = k0 < dimK ? sk : 0;
+    const tx = x - i0, ty = y - j0, tz = z - k0;
+    const b = i0 * si + j0 * sj + k0 * sk;
+    const c00 = data[b]!, c10 = data[b + oj]!, c01 = data[b + ok]!, c11 = data[b + oj + ok]!;
+    const a00 = c00 + (data[b + oi]! - c00) * tx;
+    const a10 = c10 + (data[b + oj + oi]! - c10) * tx;
+    const a01 = c01 + (data[b + ok + oi]! - c01) * tx;
+    const a11 = c11 + (data[b + oj + ok + oi]! - c11) * tx;
+    const e0 = a00 + (a10 - a00) * ty, e1 = a01 + (a11 - a01) * ty;
+    return e0 + (e1 - e0) * tz;
+  };
+  /** Steps (≥ 1) from the sample at (x, y, z) to the first sample outside its 8³ block. */
+  const stepsOutOfBlock = (x: number, y: number, z: number, ii: number, jj: number, kk: number): number => {
+    let t = Infinity;
+    if (sx > 1e-12) t = ((ii | 7) + 0.5 - x) / sx;
+    else if (sx < -1e-12) t = ((ii & ~7) - 0.5 - x) / sx;
+    if (sy > 1e-12) t = Math.min(t, ((jj | 7) + 0.5 - y) / sy);
+    else if (sy < -1e-12) t = Math.min(t, ((jj & ~7) - 0.5 - y) / sy);
+    if (sz > 1e-12) t = Math.min(t, ((kk | 7) + 0.5 - z) / sz);
+    else if (sz < -1e-12) t = Math.min(t, ((kk & ~7) - 0.5 - z) / sz);
+    const k = Math.ceil(t - 1e-7);
+    return k >= 1 ? k : 1;
+  };
 
   for (let py = 0; py < H; py++) {
     for (let px = 0; px < W; px++) {
@@ -371,82 +444,88 @@ function castRays(job: ThreeDJob): RawImage {
         if (tb < t1) t1 = tb;
       }
       const pix = py * W + px;
-      const n0 = Math.ceil(t0), n1 = Math.floor(t1 - 1e-9);
+      // Samples at t = n + j (n integer) with a per-pixel phase j.
+      const jit = jitter(px, py);
+      const n0 = Math.ceil(t0 - jit), n1 = Math.floor(t1 - 1e-9 - jit);
       if (!(n0 <= n1) || !Number.isFinite(n0) || !Number.isFinite(n1)) {
         writeBg(out, pix, channels, bg);
         continue;
       }
-      let x = o[0] + n0 * dStep[0], y = o[1] + n0 * dStep[1], z = o[2] + n0 * dStep[2];
-      const sx = dStep[0], sy = dStep[1], sz = dStep[2];
+      const ts = n0 + jit;
+      let x = o[0] + ts * sx, y = o[1] + ts * sy, z = o[2] + ts * sz;
       if (!lut) {
-        let best = job.mode === 'mip' ? -Infinity : Infinity;
-        const isMax = job.mode === 'mip';
-        for (let n = n0; n <= n1; n++, x += sx, y += sy, z += sz) {
+        // MIP / MinIP on trilinear samples, skipping blocks that cannot beat the current extreme.
+        let best = isMip ? -Infinity : Infinity;
+        for (let n = n0; n <= n1; ) {
           let ii = (x + 0.5) | 0, jj = (y + 0.5) | 0, kk = (z + 0.5) | 0;
-          if (ii >= di) ii = di - 1;
-          if (jj >= dj) jj = dj - 1;
-          if (kk >= dk) kk = dk - 1;
-          const val = data[(ii + jj * sj + kk * sk) * nc]!;
-          if (isMax ? val > best : val < best) best = val;
+          if (ii > dimI) ii = dimI;
+          if (jj > dimJ) jj = dimJ;
+          if (kk > dimK) kk = dimK;
+          const b = ((kk >> 3) * bbj + (jj >> 3)) * bbi + (ii >> 3);
+          if (isMip ? bmax[b]! <= best : bmin[b]! >= best) {
+            const k = stepsOutOfBlock(x, y, z, ii, jj, kk);
+            n += k; x += k * sx; y += k * sy; z += k * sz;
+            continue;
+          }
+          const val = tri(x, y, z);
+          if (isMip ? val > best : val < best) best = val;
+          n++; x += sx; y += sy; z += sz;
         }
         const g = Math.round(((best - lo) * 255) / wwin);
         const gv = g <= 0 ? 0 : g >= 255 ? 255 : g;
         if (channels === 1) out[pix] = gv;
         else out[pix * 3] = out[pix * 3 + 1] = out[pix * 3 + 2] = gv;
+        void isMinip;
         continue;
       }
       // Composite, front to back.
       let ar = 0, ag = 0, ab = 0, aa = 0;
       const rgba = lut.rgba;
-      const eb = emptyBlock!, B = blocks!;
-      for (let n = n0; n <= n1; n++, x += sx, y += sy, z += sz) {
+      const eb = emptyBlock!;
+      for (let n = n0; n <= n1; ) {
         let ii = (x + 0.5) | 0, jj = (y + 0.5) | 0, kk = (z + 0.5) | 0;
-        if (ii >= di) ii = di - 1;
-        if (jj >= dj) jj = dj - 1;
-        if (kk >= dk) kk = dk - 1;
-        if (eb[((kk >> 3) * B.bj + (jj >> 3)) * B.bi + (ii >> 3)]) continue;
-        // Trilinear value (clamped at the border).
-        const fx = x < 0 ? 0 : x > di - 1 ? di - 1 : x;
-        const fy = y < 0 ? 0 : y > dj - 1 ? dj - 1 : y;
-        const fz = z < 0 ? 0 : z > dk - 1 ? dk - 1 : z;
-        const i0 = fx | 0, j0 = fy | 0, k0 = fz | 0;
-        const i1 = i0 + 1 < di ? i0 + 1 : i0, j1 = j0 + 1 < dj ? j0 + 1 : j0, k1 = k0 + 1 < dk ? k0 + 1 : k0;
-        const tx = fx - i0, ty = fy - j0, tz = fz - k0;
-        const b00 = j0 * sj + k0 * sk, b10 = j1 * sj + k0 * sk, b01 = j0 * sj + k1 * sk, b11 = j1 * sj + k1 * sk;
-        const c00 = data[(i0 + b00) * nc]! * (1 - tx) + data[(i1 + b00) * nc]! * tx;
-        const c10 = data[(i0 + b10) * nc]! * (1 - tx) + data[(i1 + b10) * nc]! * tx;
-        const c01 = data[(i0 + b01) * nc]! * (1 - tx) + data[(i1 + b01) * nc]! * tx;
-        const c11 = data[(i0 + b11) * nc]! * (1 - tx) + data[(i1 + b11) * nc]! * tx;
-        const val = (c00 * (1 - ty) + c10 * ty) * (1 - tz) + (c01 * (1 - ty) + c11 * ty) * tz;
+        if (ii > dimI) ii = dimI;
+        if (jj > dimJ) jj = dimJ;
+        if (kk > dimK) kk = dimK;
+        if (eb[((kk >> 3) * bbj + (jj >> 3)) * bbi + (ii >> 3)]) {
+          const k = stepsOutOfBlock(x, y, z, ii, jj, kk);
+          n += k; x += k * sx; y += k * sy; z += k * sz;
+          continue;
+        }
+        const val = tri(x, y, z);
         let e = ((val - lut.min) * lut.scale + 0.5) | 0;
         if (e < 0) e = 0;
         else if (e >= LUT_SIZE) e = LUT_SIZE - 1;
         const a = rgba[e * 4 + 3]!;
-        if (a <= 0) continue;
-        // Gradient by central differences on the nearest voxel.
-        const im = ii > 0 ? ii - 1 : 0, ip = ii < di - 1 ? ii + 1 : ii;
-        const jm = jj > 0 ? jj - 1 : 0, jp = jj < dj - 1 ? jj + 1 : jj;
-        const km = kk > 0 ? kk - 1 : 0, kp = kk < dk - 1 ? kk + 1 : kk;
-        const gi = data[(ip + jj * sj + kk * sk) * nc]! - data[(im + jj * sj + kk * sk) * nc]!;
-        const gj = data[(ii + jp * sj + kk * sk) * nc]! - data[(ii + jm * sj + kk * sk) * nc]!;
-        const gk = data[(ii + jj * sj + kp * sk) * nc]! - data[(ii + jj * sj + km * sk) * nc]!;
-        const nx = Mt[0]! * gi + Mt[1]! * gj + Mt[2]! * gk;
-        const ny = Mt[3]! * gi + Mt[4]! * gj + Mt[5]! * gk;
-        const nz = Mt[6]! * gi + Mt[7]! * gj + Mt[8]! * gk;
-        const gl = Math.hypot(nx, ny, nz);
-        let shade = 1, spec = 0;
-        if (gl > 1e-6) {
-          const ndl = Math.abs((nx * light[0]! + ny * light[1]! + nz * light[2]!) / gl);
-          shade = 0.3 + 0.7 * ndl;
-          const s2 = ndl * ndl, s4 = s2 * s2, s8 = s4 * s4;
-          spec = 0.3 * s8 * s8 * s4;
+        if (a > 0) {
+          const w = (1 - aa) * a;
+          // Gradient: central differences of trilinear samples one voxel either side (smooth,
+          // continuous normals; not the blocky nearest-voxel differences).
+          const gi = tri(x + 1, y, z) - tri(x - 1, y, z);
+          const gj = tri(x, y + 1, z) - tri(x, y - 1, z);
+          const gk = tri(x, y, z + 1) - tri(x, y, z - 1);
+          const nx = Mt[0]! * gi + Mt[1]! * gj + Mt[2]! * gk;
+          const ny = Mt[3]! * gi + Mt[4]! * gj + Mt[5]! * gk;
+          const nz = Mt[6]! * gi + Mt[7]! * gj + Mt[8]! * gk;
+          const gl = Math.sqrt(nx * nx + ny * ny + nz * nz);
+          let shade = 1, spec = 0;
+          if (gl > 1e-6) {
+            // Headlight Blinn-Phong (light = view direction, so the half vector is the light).
+            const ndl = Math.abs((nx * light[0]! + ny * light[1]! + nz * light[2]!) / gl);
+            // Weak gradients (homogeneous interiors) are lit less directionally.
+            const s = gl > gradRef ? 1 : gl / gradRef;
+            shade = 1 - s + s * (0.22 + 0.78 * ndl);
+            const s2 = ndl * ndl, s4 = s2 * s2, s8 = s4 * s4, s16 = s8 * s8;
+            spec = 0.25 * s * s16 * s8;
+          }
+          const r = rgba[e * 4]! * shade + spec, gg = rgba[e * 4 + 1]! * shade + spec, bb = rgba[e * 4 + 2]! * shade + spec;
+          ar += w * (r < 1 ? r : 1);
+          ag += w * (gg < 1 ? gg : 1);
+          ab += w * (bb < 1 ? bb : 1);
+          aa += w;
+          if (aa > 0.985) break;
         }
-        const w = (1 - aa) * a;
-        ar += w * Math.min(1, rgba[e * 4]! * shade + spec);
-        ag += w * Math.min(1, rgba[e * 4 + 1]! * shade + spec);
-        ab += w * Math.min(1, rgba[e * 4 + 2]! * shade + spec);
-        aa += w;
-        if (aa > 0.98) break;
+        n++; x += sx; y += sy; z += sz;
       }
       out[pix * 3] = Math.round(ar * 255 + (1 - aa) * bg[0]);
       out[pix * 3 + 1] = Math.round(ag * 255 + (1 - aa) * bg[1]);

@@ -57,6 +57,8 @@ export interface VolumeStats {
   /** 1st and 99th percentile (of a sample of at most ~1M voxels). */
   p1: number;
   p99: number;
+  /** 99.9th percentile (the top of a projection's grey range). */
+  p999?: number;
 }
 
 const statsCache = new WeakMap<object, { revision: number; stats: VolumeStats }>();
@@ -100,7 +102,7 @@ export function volumeStats(data: TypedArray, components = 1, revision = 0): Vol
       }
       return max;
     };
-    stats = { min, max, p1: at(0.01), p99: at(0.99) };
+    stats = { min, max, p1: at(0.01), p99: at(0.99), p999: at(0.999) };
   }
   statsCache.set(data, { revision, stats });
   return stats;

@@ -7,7 +7,7 @@
 import { dot3, ijkToRasMatrix, mul4, transformPoint } from '../imaging/geometry.js';
 import { worldToIjkMatrix, type SliceGeometry } from '../imaging/reslice.js';
 import { visibleFiducials, type SliceJob, type SliceLayer, type FiducialMark } from '../imaging/slice-render.js';
-import type { ThreeDJob } from '../imaging/render3d.js';
+import { projectionWindow, type ThreeDJob } from '../imaging/render3d.js';
 import { ARRAY_OF, type ImageVolume, type Mat4, type TypedArray, type Vec3 } from '../imaging/types.js';
 import { autoWindowLevel, volumeStats, type WindowLevel } from '../imaging/window-level.js';
 import { isVolumeNode, type Scene, type VolumeNode } from '../scene/scene.js';
@@ -277,14 +277,21 @@ export function threeDVolume(scene: Scene, view: ThreeDViewState): VolumeNode {
   return node;
 }
 
+const volumeKeys = new WeakMap<TypedArray, string>();
+let nextVolumeKey = 1;
+/** A process-unique key per voxel array (render workers cache per-volume data by it). */
+function volumeKeyOf(data: TypedArray): string {
+  let k = volumeKeys.get(data);
+  if (!k) volumeKeys.set(data, (k = `v${process.pid}-${nextVolumeKey++}`));
+  return k;
+}
+
 export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
   const node = threeDVolume(scene, view);
   const revision = revisionOf(scene, node.id);
   const volume = shareable(node.volume, revision);
   const stats = volumeStats(node.volume.data, node.volume.components, revision);
-  // MIP spans 1st percentile → maximum, MinIP minimum → 99th percentile (a slice display window
-  // such as CT 400/40 would saturate a projection).
-  const wl: WindowLevel = view.mode === 'mip' ? { window: Math.max(1, stats.max - stats.p1), level: (stats.max + stats.p1) / 2 } : view.mode === 'minip' ? { window: Math.max(1, stats.p99 - stats.min), level: (stats.p99 + stats.min) / 2 } : windowLevelFor(scene, node, {});
+  const wl: WindowLevel = view.mode === 'composite' ? windowLevelFor(scene, node, {}) : projectionWindow(view.mode, stats);
   return {
     kind: 'threeD',
     volume,
@@ -297,6 +304,7 @@ export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
     wl,
     stats,
     revision,
+    volumeKey: volumeKeyOf(volume.data),
   };
 }
 

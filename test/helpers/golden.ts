@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IDENTITY4 } from '../../src/imaging/geometry.js';
-import type { Mode3D, ThreeDJob } from '../../src/imaging/render3d.js';
+import { projectionWindow, type Mode3D, type ThreeDJob } from '../../src/imaging/render3d.js';
 import { autoWindowLevel, volumeStats } from '../../src/imaging/window-level.js';
 import { sphereVolume } from './phantom.js';
 
@@ -33,7 +33,7 @@ export const GOLDEN_CASES: Array<{ name: string; mode: Mode3D; preset: string; a
 export function goldenJob(c: (typeof GOLDEN_CASES)[number]): ThreeDJob {
   const volume = goldenPhantom(c.background);
   const stats = volumeStats(volume.data);
-  const wl = c.mode === 'mip' ? { window: stats.max - stats.p1, level: (stats.max + stats.p1) / 2 } : c.mode === 'minip' ? { window: stats.p99 - stats.min, level: (stats.p99 + stats.min) / 2 } : autoWindowLevel(volume.data);
+  const wl = c.mode === 'composite' ? autoWindowLevel(volume.data) : projectionWindow(c.mode, stats);
   return {
     kind: 'threeD',
     volume,
