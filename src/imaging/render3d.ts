@@ -340,6 +340,72 @@ function jitter(x: number, y: number): number {
   return (h >>> 0) / 4294967296;
 }
 
+/** Trilinear value at index point (x, y, z) of a single-component-strided array, clamped at the border. */
+function trilinear(data: ImageVolume['data'], si: number, sj: number, sk: number, dimI: number, dimJ: number, dimK: number, x: number, y: number, z: number): number {
+  if (x < 0) x = 0; else if (x > dimI) x = dimI;
+  if (y < 0) y = 0; else if (y > dimJ) y = dimJ;
+  if (z < 0) z = 0; else if (z > dimK) z = dimK;
+  const i0 = x | 0, j0 = y | 0, k0 = z | 0;
+  const oi = i0 < dimI ? si : 0, oj = j0 < dimJ ? sj : 0, ok = k0 < dimK ? sk : 0;
+  const tx = x - i0, ty = y - j0, tz = z - k0;
+  const b = i0 * si + j0 * sj + k0 * sk;
+  const c00 = data[b]!, c10 = data[b + oj]!, c01 = data[b + ok]!, c11 = data[b + oj + ok]!;
+  const a00 = c00 + (data[b + oi]! - c00) * tx;
+  const a10 = c10 + (data[b + oj + oi]! - c10) * tx;
+  const a01 = c01 + (data[b + ok + oi]! - c01) * tx;
+  const a11 = c11 + (data[b + oj + ok + oi]! - c11) * tx;
+  const e0 = a00 + (a10 - a00) * ty, e1 = a01 + (a11 - a01) * ty;
+  return e0 + (e1 - e0) * tz;
+}
+
+interface ProjectParams {
+  data: ImageVolume['data'];
+  si: number; sj: number; sk: number;
+  dimI: number; dimJ: number; dimK: number;
+  sx: number; sy: number; sz: number;
+  bmin: Float32Array; bmax: Float32Array; bbi: number; bbj: number;
+  satHi: number; lo: number;
+}
+
+/** Steps (≥ 1) from the sample at (x, y, z), nearest voxel (ii, jj, kk), to the first sample outside its 8³ block. */
+function blockExit(sx: number, sy: number, sz: number, x: number, y: number, z: number, ii: number, jj: number, kk: number): number {
+  let t = Infinity;
+  if (sx > 1e-12) t = ((ii | 7) + 0.5 - x) / sx;
+  else if (sx < -1e-12) t = ((ii & ~7) - 0.5 - x) / sx;
+  if (sy > 1e-12) { const u = ((jj | 7) + 0.5 - y) / sy; if (u < t) t = u; }
+  else if (sy < -1e-12) { const u = ((jj & ~7) - 0.5 - y) / sy; if (u < t) t = u; }
+  if (sz > 1e-12) { const u = ((kk | 7) + 0.5 - z) / sz; if (u < t) t = u; }
+  else if (sz < -1e-12) { const u = ((kk & ~7) - 0.5 - z) / sz; if (u < t) t = u; }
+  const k = Math.ceil(t - 1e-7);
+  return k >= 1 ? k : 1;
+}
+
+/** Maximum (or minimum) of trilinear samples n0..n1 along one ray, skipping 8³ blocks that cannot change it. */
+function projectRay(P: ProjectParams, isMip: boolean, n0: number, n1: number, x: number, y: number, z: number): number {
+  const { data, si, sj, sk, dimI, dimJ, dimK, sx, sy, sz, bmin, bmax, bbi, bbj, satHi, lo } = P;
+  let best = isMip ? -Infinity : Infinity;
+  for (let n = n0; n <= n1; ) {
+    let ii = (x + 0.5) | 0, jj = (y + 0.5) | 0, kk = (z + 0.5) | 0;
+    if (ii > dimI) ii = dimI;
+    if (jj > dimJ) jj = dimJ;
+    if (kk > dimK) kk = dimK;
+    const b = ((kk >> 3) * bbj + (jj >> 3)) * bbi + (ii >> 3);
+    if (isMip ? bmax[b]! <= best : bmin[b]! >= best) {
+      const k = blockExit(sx, sy, sz, x, y, z, ii, jj, kk);
+      n += k; x += k * sx; y += k * sy; z += k * sz;
+      continue;
+    }
+    const val = trilinear(data, si, sj, sk, dimI, dimJ, dimK, x, y, z);
+    if (isMip ? val > best : val < best) {
+      best = val;
+      // Past the top (bottom) of the grey window the pixel is white (black) whatever follows.
+      if (isMip ? best >= satHi : best <= lo) break;
+    }
+    n++; x += sx; y += sy; z += sz;
+  }
+  return best;
+}
+
 function castRays(job: ThreeDJob): RawImage {
   const vol = job.volume;
   const [W, H] = rayGrid(vol, job.size, job.draft === true);
@@ -364,7 +430,7 @@ function castRays(job: ThreeDJob): RawImage {
   const channels = grey ? 1 : 3;
   const out = new Uint8Array(W * H * channels);
   const pw = (2 * f.halfW) / W, ph = (2 * f.halfH) / H;
-  const lo = job.wl.level - job.wl.window / 2, wwin = job.wl.window;
+  const lo = job.wl.level - job.wl.window / 2, wwin = job.wl.window, satHi = lo + wwin;
   const isMip = job.mode === 'mip', isMinip = job.mode === 'minip';
 
   const lut = job.mode === 'composite' ? buildLut(PRESETS[job.preset] ?? PRESETS['ct-bone']!, job.stats, opacityExponent) : undefined;
@@ -389,23 +455,7 @@ function castRays(job: ThreeDJob): RawImage {
   const sx = dStep[0], sy = dStep[1], sz = dStep[2];
   const dimI = di - 1, dimJ = dj - 1, dimK = dk - 1;
 
-  /** Trilinear value at index point (x, y, z), clamped at the border. */
-  const tri = (x: number, y: number, z: number): number => {
-    if (x < 0) x = 0; else if (x > dimI) x = dimI;
-    if (y < 0) y = 0; else if (y > dimJ) y = dimJ;
-    if (z < 0) z = 0; else if (z > dimK) z = dimK;
-    const i0 = x | 0, j0 = y | 0, k0 = z | 0;
-    const oi = i0 < dimI ? si : 0, oj = j0 < dimJ ? sj : 0, ok = k0 < dimK ? sk : 0;
-    const tx = x - i0, ty = y - j0, tz = z - k0;
-    const b = i0 * si + j0 * sj + k0 * sk;
-    const c00 = data[b]!, c10 = data[b + oj]!, c01 = data[b + ok]!, c11 = data[b + oj + ok]!;
-    const a00 = c00 + (data[b + oi]! - c00) * tx;
-    const a10 = c10 + (data[b + oj + oi]! - c10) * tx;
-    const a01 = c01 + (data[b + ok + oi]! - c01) * tx;
-    const a11 = c11 + (data[b + oj + ok + oi]! - c11) * tx;
-    const e0 = a00 + (a10 - a00) * ty, e1 = a01 + (a11 - a01) * ty;
-    return e0 + (e1 - e0) * tz;
-  };
+  const tri = (x: number, y: number, z: number): number => trilinear(data, si, sj, sk, dimI, dimJ, dimK, x, y, z);
   /** Steps (≥ 1) from the sample at (x, y, z) to the first sample outside its 8³ block. */
   const stepsOutOfBlock = (x: number, y: number, z: number, ii: number, jj: number, kk: number): number => {
     let t = Infinity;
@@ -419,58 +469,44 @@ function castRays(job: ThreeDJob): RawImage {
     return k >= 1 ? k : 1;
   };
 
-  for (let py = 0; py < H; py++) {
-    for (let px = 0; px < W; px++) {
+  const P: ProjectParams = { data, si, sj, sk, dimI, dimJ, dimK, sx, sy, sz, bmin, bmax, bbi, bbj, satHi, lo };
+  // Ray origins in index space are affine in (px, py): o = O + u·Ru + v·Rv.
+  const far = 2 * f.radius;
+  const O = transformPoint(M, [f.focal[0] - f.dir[0] * far, f.focal[1] - f.dir[1] * far, f.focal[2] - f.dir[2] * far]);
+  const Ru = transformVector(M, f.right), Rv = transformVector(M, f.up);
+  const par0 = Math.abs(sx) < 1e-12, par1 = Math.abs(sy) < 1e-12, par2 = Math.abs(sz) < 1e-12;
+  const inv0 = par0 ? 0 : 1 / sx, inv1 = par1 ? 0 : 1 / sy, inv2 = par2 ? 0 : 1 / sz;
+  const lim0 = di - 0.5, lim1 = dj - 0.5, lim2 = dk - 0.5;
+  // 16×16 tiles: neighbouring rays reuse cached voxels (the volume is far bigger than the caches).
+  const TILE = 16;
+  for (let ty = 0; ty < H; ty += TILE) for (let tx = 0; tx < W; tx += TILE) {
+  const yEnd = Math.min(H, ty + TILE), xEnd = Math.min(W, tx + TILE);
+  for (let py = ty; py < yEnd; py++) {
+    const v = f.halfH - (py + 0.5) * ph;
+    for (let px = tx; px < xEnd; px++) {
       const u = -f.halfW + (px + 0.5) * pw;
-      const v = f.halfH - (py + 0.5) * ph;
-      const start: Vec3 = [
-        f.focal[0] + u * f.right[0] + v * f.up[0] - f.dir[0] * 2 * f.radius,
-        f.focal[1] + u * f.right[1] + v * f.up[1] - f.dir[1] * 2 * f.radius,
-        f.focal[2] + u * f.right[2] + v * f.up[2] - f.dir[2] * 2 * f.radius,
-      ];
-      const o = transformPoint(M, start);
+      const o0 = O[0] + u * Ru[0] + v * Rv[0], o1 = O[1] + u * Ru[1] + v * Rv[1], o2 = O[2] + u * Ru[2] + v * Rv[2];
       // Slab intersection with the voxel box [-0.5, dim-0.5] in steps.
       let t0 = -Infinity, t1 = Infinity;
-      for (let a = 0; a < 3; a++) {
-        const lim = vol.dimensions[a]! - 0.5;
-        const oa = o[a]!, da = dStep[a]!;
-        if (Math.abs(da) < 1e-12) {
-          if (oa < -0.5 || oa >= lim) { t0 = Infinity; break; }
-          continue;
-        }
-        let ta = (-0.5 - oa) / da, tb = (lim - oa) / da;
-        if (ta > tb) [ta, tb] = [tb, ta];
-        if (ta > t0) t0 = ta;
-        if (tb < t1) t1 = tb;
-      }
+      if (par0) { if (o0 < -0.5 || o0 >= lim0) t0 = Infinity; }
+      else { const ta = (-0.5 - o0) * inv0, tb = (lim0 - o0) * inv0; t0 = ta < tb ? ta : tb; t1 = ta < tb ? tb : ta; }
+      if (par1) { if (o1 < -0.5 || o1 >= lim1) t0 = Infinity; }
+      else { const ta = (-0.5 - o1) * inv1, tb = (lim1 - o1) * inv1; const lo1 = ta < tb ? ta : tb, hi1 = ta < tb ? tb : ta; if (lo1 > t0) t0 = lo1; if (hi1 < t1) t1 = hi1; }
+      if (par2) { if (o2 < -0.5 || o2 >= lim2) t0 = Infinity; }
+      else { const ta = (-0.5 - o2) * inv2, tb = (lim2 - o2) * inv2; const lo2 = ta < tb ? ta : tb, hi2 = ta < tb ? tb : ta; if (lo2 > t0) t0 = lo2; if (hi2 < t1) t1 = hi2; }
       const pix = py * W + px;
       // Samples at t = n + j (n integer) with a per-pixel phase j.
       const jit = jitter(px, py);
       const n0 = Math.ceil(t0 - jit), n1 = Math.floor(t1 - 1e-9 - jit);
-      if (!(n0 <= n1) || !Number.isFinite(n0) || !Number.isFinite(n1)) {
+      if (!(n0 <= n1) || n0 === -Infinity || n1 === Infinity) {
         writeBg(out, pix, channels, bg);
         continue;
       }
       const ts = n0 + jit;
-      let x = o[0] + ts * sx, y = o[1] + ts * sy, z = o[2] + ts * sz;
+      let x = o0 + ts * sx, y = o1 + ts * sy, z = o2 + ts * sz;
       if (!lut) {
         // MIP / MinIP on trilinear samples, skipping blocks that cannot beat the current extreme.
-        let best = isMip ? -Infinity : Infinity;
-        for (let n = n0; n <= n1; ) {
-          let ii = (x + 0.5) | 0, jj = (y + 0.5) | 0, kk = (z + 0.5) | 0;
-          if (ii > dimI) ii = dimI;
-          if (jj > dimJ) jj = dimJ;
-          if (kk > dimK) kk = dimK;
-          const b = ((kk >> 3) * bbj + (jj >> 3)) * bbi + (ii >> 3);
-          if (isMip ? bmax[b]! <= best : bmin[b]! >= best) {
-            const k = stepsOutOfBlock(x, y, z, ii, jj, kk);
-            n += k; x += k * sx; y += k * sy; z += k * sz;
-            continue;
-          }
-          const val = tri(x, y, z);
-          if (isMip ? val > best : val < best) best = val;
-          n++; x += sx; y += sy; z += sz;
-        }
+        const best = projectRay(P, isMip, n0, n1, x, y, z);
         const g = Math.round(((best - lo) * 255) / wwin);
         const gv = g <= 0 ? 0 : g >= 255 ? 255 : g;
         if (channels === 1) out[pix] = gv;
@@ -531,6 +567,7 @@ function castRays(job: ThreeDJob): RawImage {
       out[pix * 3 + 1] = Math.round(ag * 255 + (1 - aa) * bg[1]);
       out[pix * 3 + 2] = Math.round(ab * 255 + (1 - aa) * bg[2]);
     }
+  }
   }
   return { width: W, height: H, channels, data: out };
 }
