@@ -94,6 +94,8 @@ export interface ThreeDJob {
   volumeKey?: string;
   /** Coarse ray grid (no finer than the volume), upsampled: for interaction. */
   draft?: boolean;
+  /** Render only output rows [start, end) (a band, for splitting one image across workers; not with `draft`). */
+  rows?: [number, number];
 }
 
 /**
@@ -303,6 +305,7 @@ export function rayGrid(vol: ImageVolume, size: [number, number], draft = false)
 /** Renders one ray per pixel (or, for `draft` jobs, on a coarser grid upsampled bilinearly to `job.size`). */
 export function renderThreeD(job: ThreeDJob): RawImage {
   const img = castRays(job);
+  if (job.rows && !job.draft) return img;
   return img.width === job.size[0] && img.height === job.size[1] ? img : upsample(img, job.size);
 }
 
@@ -428,7 +431,9 @@ function castRays(job: ThreeDJob): RawImage {
   const bgGrey = job.background[0] === job.background[1] && job.background[1] === job.background[2];
   const grey = job.mode !== 'composite' && bgGrey;
   const channels = grey ? 1 : 3;
-  const out = new Uint8Array(W * H * channels);
+  const r0 = job.rows && !job.draft ? Math.max(0, job.rows[0]) : 0;
+  const r1 = job.rows && !job.draft ? Math.min(H, job.rows[1]) : H;
+  const out = new Uint8Array(W * (r1 - r0) * channels);
   const pw = (2 * f.halfW) / W, ph = (2 * f.halfH) / H;
   const lo = job.wl.level - job.wl.window / 2, wwin = job.wl.window, satHi = lo + wwin;
   const isMip = job.mode === 'mip', isMinip = job.mode === 'minip';
@@ -479,8 +484,8 @@ function castRays(job: ThreeDJob): RawImage {
   const lim0 = di - 0.5, lim1 = dj - 0.5, lim2 = dk - 0.5;
   // 16×16 tiles: neighbouring rays reuse cached voxels (the volume is far bigger than the caches).
   const TILE = 16;
-  for (let ty = 0; ty < H; ty += TILE) for (let tx = 0; tx < W; tx += TILE) {
-  const yEnd = Math.min(H, ty + TILE), xEnd = Math.min(W, tx + TILE);
+  for (let ty = r0; ty < r1; ty += TILE) for (let tx = 0; tx < W; tx += TILE) {
+  const yEnd = Math.min(r1, ty + TILE), xEnd = Math.min(W, tx + TILE);
   for (let py = ty; py < yEnd; py++) {
     const v = f.halfH - (py + 0.5) * ph;
     for (let px = tx; px < xEnd; px++) {
@@ -494,7 +499,7 @@ function castRays(job: ThreeDJob): RawImage {
       else { const ta = (-0.5 - o1) * inv1, tb = (lim1 - o1) * inv1; const lo1 = ta < tb ? ta : tb, hi1 = ta < tb ? tb : ta; if (lo1 > t0) t0 = lo1; if (hi1 < t1) t1 = hi1; }
       if (par2) { if (o2 < -0.5 || o2 >= lim2) t0 = Infinity; }
       else { const ta = (-0.5 - o2) * inv2, tb = (lim2 - o2) * inv2; const lo2 = ta < tb ? ta : tb, hi2 = ta < tb ? tb : ta; if (lo2 > t0) t0 = lo2; if (hi2 < t1) t1 = hi2; }
-      const pix = py * W + px;
+      const pix = (py - r0) * W + px;
       // Samples at t = n + j (n integer) with a per-pixel phase j.
       const jit = jitter(px, py);
       const n0 = Math.ceil(t0 - jit), n1 = Math.floor(t1 - 1e-9 - jit);
@@ -569,7 +574,7 @@ function castRays(job: ThreeDJob): RawImage {
     }
   }
   }
-  return { width: W, height: H, channels, data: out };
+  return { width: W, height: r1 - r0, channels, data: out };
 }
 
 function writeBg(out: Uint8Array, pix: number, channels: number, bg: readonly number[]): void {

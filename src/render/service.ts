@@ -15,6 +15,8 @@ import { encode, type EncodeOptions, type Encoded } from './encode.js';
 export interface RenderServiceOptions {
   /** Worker threads (default: cores − 1, at least 1). */
   threads?: number;
+  /** Split each 3D image of at least 128² pixels into two bands rendered by two workers at once (default: on with ≥ 2 cores). */
+  splitThreeD?: boolean;
   /** Jobs that may wait for a worker before new ones get 503 (default 8). */
   maxQueue?: number;
   /** Slices with at most this many output pixels render on the main thread (default 1024²). */
@@ -27,6 +29,7 @@ export class RenderService {
   #pool?: Piscina;
   #inflight = new Map<string, Promise<Encoded>>();
   #threads: number;
+  #split: boolean;
   #maxQueue: number;
   #mainThreadPixels: number;
   #closed = false;
@@ -41,7 +44,9 @@ export class RenderService {
   readonly stats = { renders: 0, shared: 0, cached: 0, worker: 0, main: 0, refused: 0, streams: 0 };
 
   constructor(o: RenderServiceOptions = {}) {
-    this.#threads = o.threads ?? Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1);
+    const cores = os.availableParallelism?.() ?? os.cpus().length;
+    this.#threads = o.threads ?? Math.max(1, cores - 1);
+    this.#split = o.splitThreeD ?? cores >= 2;
     this.#maxQueue = o.maxQueue ?? 8;
     this.#mainThreadPixels = o.mainThreadPixels ?? 1024 * 1024;
     this.#cacheLimit = o.cacheBytes ?? 32 * 1024 * 1024;
@@ -55,7 +60,8 @@ export class RenderService {
     this.#pool ??= new Piscina({
       filename: new URL('../workers/render-worker.ts', import.meta.url).href,
       minThreads: 0,
-      maxThreads: this.#threads,
+      // One more thread than the queue accounting uses when 3D images are split in two bands.
+      maxThreads: this.#split ? Math.max(2, this.#threads) : this.#threads,
       idleTimeout: 60_000,
       execArgv: hasTsx ? process.execArgv : [...process.execArgv, '--import', 'tsx'],
     });
@@ -129,12 +135,23 @@ export class RenderService {
       this.stats.worker++;
       this.#pending++;
       try {
-        raw = (await pool.run(job)) as RawImage;
+        raw = job.kind === 'threeD' && this.#split && !job.draft && job.size[0] * job.size[1] >= 128 * 128 ? await this.#split3d(pool, job) : ((await pool.run(job)) as RawImage);
       } finally {
         this.#pending--;
       }
     }
     return raw;
+  }
+
+  /** Two bands of rows in parallel (both cores), joined. */
+  async #split3d(pool: Piscina, job: ThreeDJob): Promise<RawImage> {
+    const H = job.size[1];
+    const mid = Math.round(H / 2 / 16) * 16 || Math.floor(H / 2);
+    const [a, b] = (await Promise.all([pool.run({ ...job, rows: [0, mid] }), pool.run({ ...job, rows: [mid, H] })])) as [RawImage, RawImage];
+    const data = new Uint8Array(a.data.length + b.data.length);
+    data.set(a.data, 0);
+    data.set(b.data, a.data.length);
+    return { width: a.width, height: a.height + b.height, channels: a.channels, data };
   }
 
   /** In-flight renders (distinct keys). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { renderThreeD, PRESET_NAMES } from '../../src/imaging/render3d.js';
+import { rayGrid, renderThreeD, PRESET_NAMES } from '../../src/imaging/render3d.js';
 import { Views } from '../../src/scene/views.js';
 import type { Vec3 } from '../../src/imaging/types.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
@@ -130,6 +130,33 @@ describe('/slicer/threeD camera', () => {
     assert.equal(t.ctx.views.threeD.volume, second.id);
     assert.equal((await get('/slicer/threeD?volume=none&size=16')).status, 200);
     assert.equal(t.ctx.views.threeD.volume, undefined);
+  });
+});
+
+describe('3D rendering internals', () => {
+  it('two row bands (as split across workers) join into the whole image', () => {
+    const job = goldenJob(GOLDEN_CASES[2]!);
+    const whole = renderThreeD(job);
+    const a = renderThreeD({ ...job, rows: [0, 32] });
+    const b = renderThreeD({ ...job, rows: [32, 64] });
+    assert.deepEqual([a.height, b.height], [32, 32]);
+    assert.deepEqual(Buffer.concat([a.data, b.data]), Buffer.from(whole.data));
+  });
+
+  it('one ray per pixel by default; draft casts a coarser grid and upsamples to the requested size', () => {
+    const job = { ...goldenJob(GOLDEN_CASES[0]!), size: [200, 100] as [number, number] };
+    assert.deepEqual(rayGrid(job.volume, job.size), [200, 100]);
+    assert.deepEqual(rayGrid(job.volume, job.size, true), [64, 32]);
+    const d = renderThreeD({ ...job, draft: true });
+    assert.deepEqual([d.width, d.height], [200, 100]);
+  });
+
+  it('MIP is not saturated: the grey range spans the 1st to 99.9th percentile', () => {
+    const job = goldenJob(GOLDEN_CASES[0]!);
+    const img = renderThreeD(job);
+    let white = 0, inside = 0;
+    for (const v of img.data) if (v > 0) { inside++; if (v === 255) white++; }
+    assert.ok(inside > 0 && white / inside < 0.5, `${white} white of ${inside}`);
   });
 });
 
