@@ -197,3 +197,83 @@ function bilinearPlane(volume: ImageVolume, a: number, b: number[], c: number[],
   }
   return dst;
 }
+
+/**
+ * The common case fused: one single-component layer sampled (nearest, or linear on an
+ * axis-aligned plane through voxel centres) and mapped through window/level straight to bytes,
+ * with no float buffer in between. Exactly `reslice` + `windowLevelToGrey` (values are rounded to
+ * float32 first, as the float buffer would). Returns false when the case is not covered.
+ */
+export function resliceGrey(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeometry, interpolation: Interpolation, wl: { window: number; level: number }, out: Uint8Array): boolean {
+  if (volume.components !== 1) return false;
+  const [W, H] = g.size;
+  const m = mul4(worldToIjk, pixelToRasMatrix(g));
+  const b = [m[3], m[7], m[11]], c = [m[0], m[4], m[8]], r = [m[1], m[5], m[9]];
+  const dims = volume.dimensions;
+  const lo = wl.level - wl.window / 2, w = wl.window, scale = 255 / w;
+  const data = volume.data;
+  const fround = Math.fround;
+  if (interpolation === 'nearest') {
+    const [di, dj, dk] = dims;
+    const sj = di, sk = di * dj;
+    const maxI = di - 0.5, maxJ = dj - 0.5, maxK = dk - 0.5;
+    for (let row = 0; row < H; row++) {
+      let i = b[0]! + row * r[0]!, j = b[1]! + row * r[1]!, k = b[2]! + row * r[2]!;
+      let o = row * W;
+      for (let col = 0; col < W; col++, i += c[0]!, j += c[1]!, k += c[2]!, o++) {
+        if (i < -0.5 || j < -0.5 || k < -0.5 || i >= maxI || j >= maxJ || k >= maxK) {
+          out[o] = 0;
+          continue;
+        }
+        const v = fround(data[((i + 0.5) | 0) + ((j + 0.5) | 0) * sj + ((k + 0.5) | 0) * sk]!);
+        let x = (v - lo) * scale;
+        if (!(x > 0)) x = 0;
+        else if (x >= 255) x = 255;
+        else {
+          const f = x - (x | 0);
+          if (f > 0.4999999 && f < 0.5000001) x = ((v - lo) * 255) / w;
+          x = (x + 0.5) | 0;
+        }
+        out[o] = x;
+      }
+    }
+    return true;
+  }
+  const a = constantAxis(b as number[], c as number[], r as number[], dims as unknown as number[]);
+  if (a === undefined) return false;
+  const strides = [1, dims[0], dims[0] * dims[1]];
+  const [u, v] = a === 0 ? [1, 2] : a === 1 ? [0, 2] : [0, 1];
+  const du = dims[u]!, dv = dims[v]!, su = strides[u]!, sv = strides[v]!;
+  const base = Math.round(b[a]!) * strides[a]!;
+  const lu = du - 1, lv = dv - 1, maxU = du - 0.5, maxV = dv - 0.5;
+  const bu = b[u]!, bv = b[v]!, cu = c[u]!, cv = c[v]!, ru = r[u]!, rv = r[v]!;
+  for (let row = 0; row < H; row++) {
+    let pu = bu + row * ru, pv = bv + row * rv;
+    let o = row * W;
+    for (let col = 0; col < W; col++, pu += cu, pv += cv, o++) {
+      if (pu < -0.5 || pv < -0.5 || pu > maxU || pv > maxV) {
+        out[o] = 0;
+        continue;
+      }
+      const xx = pu < 0 ? 0 : pu > lu ? lu : pu;
+      const yy = pv < 0 ? 0 : pv > lv ? lv : pv;
+      const i0 = xx | 0, j0 = yy | 0;
+      const tx = xx - i0, ty = yy - j0;
+      const p = base + i0 * su + j0 * sv;
+      const d1 = i0 < lu ? su : 0, d2 = j0 < lv ? sv : 0;
+      const v00 = data[p]!, v10 = data[p + d1]!, v01 = data[p + d2]!, v11 = data[p + d1 + d2]!;
+      const a0 = v00 + (v10 - v00) * tx, a1 = v01 + (v11 - v01) * tx;
+      const val = fround(a0 + (a1 - a0) * ty);
+      let x = (val - lo) * scale;
+      if (!(x > 0)) x = 0;
+      else if (x >= 255) x = 255;
+      else {
+        const f = x - (x | 0);
+        if (f > 0.4999999 && f < 0.5000001) x = ((val - lo) * 255) / w;
+        x = (x + 0.5) | 0;
+      }
+      out[o] = x;
+    }
+  }
+  return true;
+}

@@ -9,7 +9,7 @@
 import { drawText, textWidth } from './bitmap-font.js';
 import { labelTable } from './colormap.js';
 import { dot3, transformPoint } from './geometry.js';
-import { reslice, rasToPixelMatrix, type Interpolation, type SliceGeometry } from './reslice.js';
+import { reslice, resliceGrey, rasToPixelMatrix, type Interpolation, type SliceGeometry } from './reslice.js';
 import type { ImageVolume, Mat4, Vec3 } from './types.js';
 import { windowLevelToGrey, type WindowLevel } from './window-level.js';
 
@@ -64,6 +64,11 @@ function scratchFloats(n: number): Float32Array {
 function layerRgba(layer: SliceLayer, g: SliceGeometry, greyOnly = false): { rgb: Uint8Array; alpha: Uint8Array; grey?: Uint8Array } {
   const n = g.size[0] * g.size[1];
   const interp = layer.type === 'label' ? 'nearest' : layer.interpolation;
+  if (greyOnly && layer.type === 'grey') {
+    // Fused fast path (no float buffer): nearest, or linear on an axis-aligned voxel-centre plane.
+    const grey = new Uint8Array(n);
+    if (resliceGrey(layer.volume, layer.worldToIjk, g, interp, layer.wl, grey)) return { rgb: grey, alpha: new Uint8Array(0), grey };
+  }
   const values = reslice(layer.volume, layer.worldToIjk, g, interp, scratchFloats(n * layer.volume.components));
   const nc = layer.volume.components;
   const alpha = new Uint8Array(n);

@@ -67,3 +67,35 @@ describe('reslice', () => {
     assert.deepEqual([...out], [1, 11, 21]);
   });
 });
+
+describe('resliceGrey (fused reslice + window/level)', () => {
+  it('equals reslice + windowLevelToGrey byte for byte (nearest; linear on voxel-centre planes); declines other cases', async () => {
+    const { resliceGrey } = await import('../../src/imaging/reslice.js');
+    const { windowLevelToGrey } = await import('../../src/imaging/window-level.js');
+    const vol = rampVolume([20, 18, 12], [1.3, 10.7, 100.1, -300]);
+    const w2i = worldToIjkMatrix(vol, IDENTITY4);
+    const wls = [{ window: 400, level: 40 }, { window: 255, level: 127.5 }, { window: 3, level: 200 }];
+    let covered = 0;
+    for (const [orient, centre, fov] of [
+      ['axial', [9.5, 8.5, 5], [30, 24]],
+      ['sagittal', [7, 8.3, 5.2], [22, 22]],
+      ['coronal', [9.1, 4, 6], [25, 13]],
+      ['axial', [9.5, 8.5, 5.5], [30, 24]], // between voxel planes: linear not covered
+    ] as const) {
+      const g = { sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES[orient], centre as unknown as [number, number, number]), fov: fov as unknown as [number, number], size: [37, 29] as [number, number] };
+      for (const interp of ['nearest', 'linear'] as const) {
+        for (const wl of wls) {
+          const fused = new Uint8Array(37 * 29).fill(7);
+          const ok = resliceGrey(vol, w2i, g, interp, wl, fused);
+          const ref = new Uint8Array(37 * 29);
+          windowLevelToGrey(reslice(vol, w2i, g, interp), wl, ref);
+          if (interp === 'linear' && centre[2] === 5.5) assert.equal(ok, false);
+          if (!ok) continue;
+          covered++;
+          assert.deepEqual(fused, ref, `${orient} ${interp} ${JSON.stringify(wl)}`);
+        }
+      }
+    }
+    assert.ok(covered >= 15, String(covered));
+  });
+});
