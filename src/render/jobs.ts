@@ -305,6 +305,7 @@ export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
     stats,
     revision,
     volumeKey: volumeKeyOf(volume.data),
+    ...(view.draft ? { draft: true } : {}),
   };
 }
 

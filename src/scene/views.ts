@@ -75,6 +75,8 @@ export interface ThreeDViewState {
   size: [number, number];
   /** Volume node id; undefined = the scene's default volume. */
   volume?: string;
+  /** Coarse ray grid (no finer than the volume), upsampled: faster, for interaction. */
+  draft?: boolean;
 }
 
 /** Layout names accepted by Slicer's `/gui?viewersLayout=` (vtkMRMLLayoutNode `SlicerLayout<Name>View`). */

@@ -97,6 +97,10 @@ describe('/slicer/threeD camera', () => {
     const lo = await (await get('/slicer/threeD?format=jpeg&quality=5&size=64')).arrayBuffer();
     const hi = await (await get('/slicer/threeD?format=jpeg&quality=95&size=64')).arrayBuffer();
     assert.ok(lo.byteLength < hi.byteLength, 'lo.byteLength < hi.byteLength');
+    const draft = await get('/slicer/threeD?mode=composite&draft=on&size=96');
+    assert.equal(draft.status, 200);
+    assert.notEqual(draft.headers.get('etag'), (await get('/slicer/threeD?draft=off')).headers.get('etag'));
+    assert.equal((await get('/slicer/threeD?draft=maybe')).status, 400);
     const st = t.ctx.views.threeD;
     assert.equal(st.mode, 'composite');
     assert.deepEqual(st.background, [255, 0, 0]);

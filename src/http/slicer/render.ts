@@ -204,6 +204,7 @@ export function applyThreeDParams(ctx: AppContext, q: Query): ThreeDViewState {
   const mode = q('mode') === undefined ? undefined : parseEnum<Mode3D>('mode', q('mode')!, ['mip', 'minip', 'composite'], { vr: 'composite', volume: 'composite' });
   const preset = q('preset') === undefined ? undefined : parseEnum('preset', q('preset')!, PRESET_NAMES);
   const background = q('background') === undefined ? undefined : parseHexColor('background', q('background')!);
+  const draft = q('draft') === undefined ? undefined : parseBool('draft', q('draft')!);
   let volume: string | undefined | null = null;
   if (q('volume') !== undefined) {
     const raw = q('volume')!;
@@ -226,6 +227,10 @@ export function applyThreeDParams(ctx: AppContext, q: Query): ThreeDViewState {
   if (mode !== undefined) v.mode = mode;
   if (preset !== undefined) v.preset = preset;
   if (background !== undefined) v.background = background;
+  if (draft !== undefined) {
+    if (draft) v.draft = true;
+    else delete v.draft;
+  }
   if (volume !== null) {
     if (volume === undefined) delete v.volume;
     else v.volume = volume;
