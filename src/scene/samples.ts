@@ -50,7 +50,7 @@ function tissueAt(x: number, y: number, z: number): Tissue {
       return y > front - 2.5 - (ax / half) * 3 ? 'skin' : 'muscle';
     }
   }
-  for (const sx of [-31, 31]) {
+  if (y > 38 && z > -46 && z < -10 && ax > 12 && ax < 50) for (const sx of [-31, 31]) {
     if (e2(x, y, z, sx, 80, -28, 4.5, 2.2, 4.5) <= 1) return 'lens';
     const eye = e2(x, y, z, sx, 71, -28, 12, 12, 12);
     if (eye <= 0.8) return 'eye';
@@ -61,8 +61,10 @@ function tissueAt(x: number, y: number, z: number): Tissue {
   const inHead = e2(x, y, z, 0, 0, 0, 78, 98, 95) <= 1 && z > -95;
   if (!inHead && !inNeck(x, y, z)) return 'air';
   // Sinuses and airway (air inside the head).
-  if (e2(x, y, z, 0, 58, -44, 9, 20, 15) <= 1) return ax < 1.2 ? 'bone' : 'sinus'; // nasal cavity with septum
-  for (const sx of [-21, 21]) if (e2(x, y, z, sx, 52, -50, 11, 14, 12) <= 1) return 'sinus'; // maxillary
+  if (y > 36 && z < -28 && z > -64) {
+    if (e2(x, y, z, 0, 58, -44, 9, 20, 15) <= 1) return ax < 1.2 ? 'bone' : 'sinus'; // nasal cavity with septum
+    for (const sx of [-21, 21]) if (e2(x, y, z, sx, 52, -50, 11, 14, 12) <= 1) return 'sinus'; // maxillary
+  }
   if (z < -58 && e2(x, y, 0, 0, 14, 0, 7, 6, 1) <= 1) return 'sinus'; // airway
   // Mandible (U-shaped arch) and teeth.
   if (z < -58 && z > -92) {
@@ -110,7 +112,7 @@ function tissueAt(x: number, y: number, z: number): Tissue {
     }
     // Cerebellum (posterior fossa) with folia.
     if (z < -8 && y < -30) return Math.sin(z * 0.9 + y * 0.25) > 0.3 ? 'gray' : 'white';
-    for (const sx of [-9, 9]) {
+    if (ax < 30 && y > -32 && y < 44 && z > -12 && z < 28) for (const sx of [-9, 9]) {
       if (e2(x, y, z, sx, 6, 16, 5, 26, 10) <= 1 && !(z < 10 && y < -5)) return 'ventricle'; // lateral ventricle bodies
       if (e2(x, y, z, sx * 1.7, -20, 4, 5, 9, 12) <= 1) return 'ventricle'; // trigones / horns
       if (e2(x, y, z, sx * 1.35, -4, 2, 8, 12, 8) <= 1) return 'nuclei'; // thalamus
@@ -268,7 +270,7 @@ export interface SampleInfo {
 }
 
 export const SAMPLES: readonly SampleInfo[] = [
-  { name: 'CTHeadPhantom', description: 'CT-like head phantom, int16 Hounsfield units (air −1000, soft tissue 40, skull 700–1450, brain 28–40, CSF 5–8), 128×128×100, 1.8×1.8×2 mm', className: 'vtkMRMLScalarVolumeNode', make: ctHeadPhantom, display: { window: 80, level: 40 } },
+  { name: 'CTHeadPhantom', description: 'CT-like head phantom, int16 Hounsfield units (air −1000, fat −95, soft tissue 45–50, skull tables ~1450 over diploë ~700, teeth ~2200, grey/white matter 40/24, CSF and ventricles 5–8, eyes, nose, sinuses, cervical spine), 128×128×100, 1.8×1.8×2 mm', className: 'vtkMRMLScalarVolumeNode', make: ctHeadPhantom, display: { window: 80, level: 40 } },
   { name: 'MRHeadObliquePhantom', description: 'MR-like (T1) head phantom, uint16, 96×96×64, 2.2×2.2×3 mm, oblique direction (15° about R, 10° about S)', className: 'vtkMRMLScalarVolumeNode', make: mrHeadObliquePhantom, display: { window: 1000, level: 500 } },
   { name: 'HeadLabelPhantom', description: 'label map of the head phantom (1 skin, 2 skull, 3 gray, 4 white matter, 5 CSF, 6 eyes), uint8, CT geometry', className: 'vtkMRMLLabelMapVolumeNode', make: headLabelPhantom, display: { colorTable: 'GenericAnatomyColors' } },
 ];
