@@ -69,7 +69,7 @@ function probes(): Probe[] {
 }
 
 /** Query strings that make Slicer's GET-mutating routes act (names, commands, matrices). */
-const ACTING_QUERIES = ['', '?name=CTHeadPhantom', '?cmd=next', '?m=1,0,0,0,1,0,0,0,1&p=1,2,3&q=1,0,0,0', '?id=vtkMRMLScalarVolumeNode1&name=x'];
+const ACTING_QUERIES = ['', '?name=CTHeadPhantom', '?cmd=next', '?m=1,0,0,0,1,0,0,0,1&p=1,2,3&q=1,0,0,0', '?id=vtkMRMLScalarVolumeNode1&name=x', '?viewersLayout=OneUp3D&contents=viewers'];
 
 /** Does a GET with this query count as mutating for the route? (evaluates the `mutates` predicate) */
 async function flaggedMutating(spec: RouteSpec, query: string): Promise<boolean> {
@@ -86,7 +86,8 @@ async function flaggedMutating(spec: RouteSpec, query: string): Promise<boolean>
   return result;
 }
 
-const state = () => ({ scene: t.ctx.scene.version, instances: t.ctx.archive!().catalog.counts().instances });
+/** Scene, archive and the GUI layout (view geometry moved by render GETs is deliberately not counted). */
+const state = () => ({ scene: t.ctx.scene.version, instances: t.ctx.archive!().catalog.counts().instances, layout: (t.ctx as { views?: { layout?: unknown; contents?: unknown } }).views?.layout, contents: (t.ctx as { views?: { contents?: unknown } }).views?.contents });
 
 test('the route tables are enumerated (sanity)', () => {
   const all = probes();
@@ -94,7 +95,7 @@ test('the route tables are enumerated (sanity)', () => {
   assert.ok(all.some((p) => p.url === '/slicer/exec' && p.method === 'POST'));
   assert.ok(all.some((p) => p.url.startsWith('/dicom/studies') && p.method === 'POST'));
   const flagged = all.filter((p) => p.spec.mutates).map((p) => p.spec.path);
-  for (const p of ['/sampledata', '/volumeSelection', '/tracking']) assert.ok(flagged.includes(p), `${p} is not flagged mutates`);
+  for (const p of ['/sampledata', '/volumeSelection', '/tracking', '/gui']) assert.ok(flagged.includes(p), `${p} is not flagged mutates`);
 });
 
 test('every mutating request without, with a wrong or with the read-only token: 401 + WWW-Authenticate, nothing changed', async () => {
@@ -124,7 +125,7 @@ test('GETs not flagged mutates change nothing (a forgotten flag is caught)', asy
       if (await flaggedMutating(p.spec, q)) continue;
       const before = state();
       const res = await t.app.request(p.url + q);
-      await res.arrayBuffer();
+      await res.body?.cancel();
       assert.ok(res.status < 500, `GET ${p.url}${q}: ${res.status}`);
       assert.deepEqual(state(), before, `GET ${p.url}${q} changed state but the route is not flagged mutates`);
     }
@@ -137,7 +138,7 @@ test('the read-write token passes the guards of every mutating route (not 401/40
     if (p.url === '/slicer/system' && p.method === 'DELETE') continue; // would request a shutdown (harmless here, but noisy)
     const q = p.spec.mutates && !MUTATING.has(p.method) ? '?name=CTHeadPhantom' : '';
     const res = await t.app.request(p.url + q, { method: p.method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': p.url.endsWith('/exec') ? 'application/javascript' : 'application/json' }, body: MUTATING.has(p.method) ? '{}' : undefined });
-    await res.arrayBuffer();
+    await res.body?.cancel();
     assert.ok(res.status !== 401 && res.status !== 403, `${p.method} ${p.url}: ${res.status}`);
     assert.ok(res.status < 500, `${p.method} ${p.url}: ${res.status}`);
   }
