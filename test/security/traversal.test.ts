@@ -215,6 +215,17 @@ test('node ids: the corpus in id= of every id-taking /slicer route is 4xx, nothi
     ['DELETE', '/slicer/fiducial'],
     ['PUT', '/slicer/mrml/parent'],
   ];
+  // Render routes name nodes and views in other parameters (present once the render routes are merged).
+  const renderTargets = (q: string) => [`/slicer/slice?view=red&background=${q}`, `/slicer/slice?view=red&label=${q}`, `/slicer/slice?view=${q}`, `/slicer/slice?view=red&copySliceGeometryFrom=${q}`, `/slicer/threeD?volume=${q}`];
+  for (const v of ID_CORPUS) {
+    for (const q of [encodeURIComponent(v), encodeURIComponent(encodeURIComponent(v))]) {
+      for (const target of renderTargets(q)) {
+        const res = await raw(target);
+        assert.ok(res.status >= 400 && res.status < 500, `GET ${target.slice(0, 120)}: ${res.status}`);
+        noLeak(res.body, target);
+      }
+    }
+  }
   for (const [method, route] of routes) {
     for (const v of ID_CORPUS) {
       for (const q of [encodeURIComponent(v), encodeURIComponent(encodeURIComponent(v))]) {
