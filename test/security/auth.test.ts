@@ -117,6 +117,13 @@ test('every mutating request without, with a wrong or with the read-only token: 
     }
   }
   assert.ok(checked > 150, `only ${checked} checks`);
+  // HEAD is served by GET handlers: the GET-mutating routes guard it too.
+  for (const url of ['/slicer/volumeSelection', '/slicer/tracking?p=1,2,3', '/slicer/sampledata?name=CTHeadPhantom', '/slicer/gui?viewersLayout=OneUp3D']) {
+    const before = state();
+    const res = await t.app.request(url, { method: 'HEAD' });
+    assert.equal(res.status, 401, `HEAD ${url}`);
+    assert.deepEqual(state(), before, `HEAD ${url}`);
+  }
 });
 
 test('GETs not flagged mutates change nothing (a forgotten flag is caught)', async () => {
