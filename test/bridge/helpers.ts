@@ -37,9 +37,9 @@ export interface RasImage {
 }
 
 function quiet<T>(p: () => Promise<T>): Promise<T> {
-  const saved = [console.log, console.warn, console.error];
+  const { log, warn, error } = console;
   console.log = console.warn = console.error = () => {};
-  return p().finally(() => ([console.log, console.warn, console.error] = saved));
+  return p().finally(() => Object.assign(console, { log, warn, error }));
 }
 
 type ItkImage = { size: number[]; spacing: number[]; origin: number[]; direction: ArrayLike<number>; data: ArrayLike<number> | null };
