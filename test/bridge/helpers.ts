@@ -80,3 +80,86 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 export const close = (a: readonly number[], b: readonly number[], tol: number) => a.length === b.length && a.every((x, i) => Math.abs(x - b[i]!) <= tol);
+
+import dcmjs from 'dcmjs';
+import { quietly } from '../../src/dicom/part10.js';
+
+const dcmData = dcmjs.data as {
+  DicomMetaDictionary: { denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown>; uid(): string };
+  DicomDict: new (meta: Record<string, unknown>) => { dict: Record<string, unknown>; write(): ArrayBuffer };
+};
+export const newUid = () => dcmData.DicomMetaDictionary.uid();
+
+/** A Part 10 file (Explicit VR LE) from a naturalized dataset; PixelData given as a typed array. */
+export function part10(ds: Record<string, unknown>, pixels: Int16Array | Uint16Array | Uint8Array): Buffer {
+  const meta = {
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: ds.SOPClassUID,
+    MediaStorageSOPInstanceUID: ds.SOPInstanceUID,
+    TransferSyntaxUID: '1.2.840.10008.1.2.1',
+    ImplementationClassUID: '2.25.1',
+    _vrMap: { FileMetaInformationVersion: 'OB' },
+  };
+  const d = new dcmData.DicomDict(dcmData.DicomMetaDictionary.denaturalizeDataset(meta));
+  d.dict = dcmData.DicomMetaDictionary.denaturalizeDataset({
+    ...ds,
+    PixelData: pixels.slice().buffer,
+    _vrMap: { PixelData: pixels instanceof Uint8Array ? 'OB' : 'OW' },
+  });
+  return Buffer.from(quietly(() => d.write()));
+}
+
+export interface SeriesSpec {
+  rows: number;
+  columns: number;
+  /** LPS positions, one per slice (any order). */
+  positions: number[][];
+  iop?: number[];
+  pixelSpacing?: [number, number];
+  /** Stored values of slice k (by the given position order). */
+  pixels: (k: number) => Int16Array;
+  slope?: number;
+  intercept?: number;
+  modality?: string;
+  studyUid?: string;
+  seriesUid?: string;
+}
+
+/** A single-frame int16 CT/MR series with the given slice positions. */
+export function makeSeries(spec: SeriesSpec): { files: Buffer[]; studyUid: string; seriesUid: string } {
+  const studyUid = spec.studyUid ?? newUid();
+  const seriesUid = spec.seriesUid ?? newUid();
+  const forUid = newUid();
+  const files = spec.positions.map((p, k) =>
+    part10(
+      {
+        SOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
+        SOPInstanceUID: newUid(),
+        StudyInstanceUID: studyUid,
+        SeriesInstanceUID: seriesUid,
+        FrameOfReferenceUID: forUid,
+        Modality: spec.modality ?? 'CT',
+        SeriesNumber: 3,
+        SeriesDescription: 'synthetic',
+        InstanceNumber: spec.positions.length - k, // deliberately unrelated to position
+        PatientName: 'Test^Bridge',
+        PatientID: 'BRIDGE',
+        ImagePositionPatient: p,
+        ImageOrientationPatient: spec.iop ?? [1, 0, 0, 0, 1, 0],
+        PixelSpacing: spec.pixelSpacing ?? [1, 1],
+        Rows: spec.rows,
+        Columns: spec.columns,
+        SamplesPerPixel: 1,
+        PhotometricInterpretation: 'MONOCHROME2',
+        BitsAllocated: 16,
+        BitsStored: 16,
+        HighBit: 15,
+        PixelRepresentation: 1,
+        RescaleSlope: spec.slope ?? 1,
+        RescaleIntercept: spec.intercept ?? 0,
+      },
+      spec.pixels(k),
+    ),
+  );
+  return { files, studyUid, seriesUid };
+}
