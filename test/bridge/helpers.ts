@@ -100,13 +100,15 @@ export function part10(ds: Record<string, unknown>, pixels: Int16Array | Uint16A
     ImplementationClassUID: '2.25.1',
     _vrMap: { FileMetaInformationVersion: 'OB' },
   };
-  const d = new dcmData.DicomDict(dcmData.DicomMetaDictionary.denaturalizeDataset(meta));
-  d.dict = dcmData.DicomMetaDictionary.denaturalizeDataset({
-    ...ds,
-    PixelData: pixels.slice().buffer,
-    _vrMap: { PixelData: pixels instanceof Uint8Array ? 'OB' : 'OW' },
+  return quietly(() => {
+    const d = new dcmData.DicomDict(dcmData.DicomMetaDictionary.denaturalizeDataset(meta));
+    d.dict = dcmData.DicomMetaDictionary.denaturalizeDataset({
+      ...ds,
+      PixelData: pixels.slice().buffer,
+      _vrMap: { PixelData: pixels instanceof Uint8Array ? 'OB' : 'OW' },
+    });
+    return Buffer.from(d.write());
   });
-  return Buffer.from(quietly(() => d.write()));
 }
 
 export interface SeriesSpec {
