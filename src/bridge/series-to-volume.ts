@@ -14,7 +14,8 @@
  * - Rescale Slope/Intercept is applied into an exact type: stored type when every frame is
  *   slope 1 / intercept 0, else int16 when integer rescale keeps all values in int16, else float32;
  * - pixel bytes come from the archive: native syntaxes read by byte range (big endian swapped by
- *   the archive), compressed ones decoded by the archive's itk-wasm worker;
+ *   the archive), RLE decoded in JS (`dicom/rle.ts`), other compressed syntaxes by the archive's
+ *   itk-wasm decode worker;
  * - LPS → RAS happens once, through `imaging/geometry.ts`.
  *
  * `planSeries` reads only the catalog's metadata (no pixels): it backs `/slicer/dicom/loadables`.
@@ -26,6 +27,8 @@ import { AppError } from '../errors.js';
 import { cross3, directionLpsToRas, dot3, fromColumns3, lpsToRas, normalize3 } from '../imaging/geometry.js';
 import { ARRAY_OF, type ImageVolume, type Mat3, type ScalarType, type TypedArray, type Vec3 } from '../imaging/types.js';
 import type { VolumeClass, VolumeDisplay } from '../scene/scene.js';
+import { decodeRleFrame } from '../dicom/rle.js';
+import { NATIVE_TS as NATIVE, TS } from '../dicom/tags.js';
 import { B, functionalGroup, items, num, nums, str, values } from './dicom-values.js';
 
 /** One 2-D frame of the series, with its geometry in LPS. */
@@ -380,7 +383,13 @@ async function readFrames(archive: Archive, frames: readonly FrameInfo[]): Promi
   const worker = async () => {
     for (let j = next++; j < jobs.length; j = next++) {
       const { row, idx } = jobs[j]!;
-      const data = await archive.nativeFrames(row, idx.map((i) => frames[i]!.frame));
+      const numbers = idx.map((i) => frames[i]!.frame);
+      let data: Array<{ data: Uint8Array }>;
+      if (row.transfer_syntax === TS.Rle) {
+        // RLE in JS (fast); other compressed syntaxes through the archive's itk-wasm worker.
+        const f = frames[idx[0]!]!;
+        data = (await archive.storedFrames(row, numbers)).map((s) => ({ data: decodeRleFrame(s.data, f.rows, f.columns, f.samplesPerPixel, f.bitsAllocated) }));
+      } else data = await archive.nativeFrames(row, numbers);
       idx.forEach((i, n) => {
         const f = frames[i]!;
         const need = f.rows * f.columns * f.samplesPerPixel * (f.bitsAllocated / 8);
@@ -390,7 +399,10 @@ async function readFrames(archive: Archive, frames: readonly FrameInfo[]): Promi
       });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(8, jobs.length) }, worker));
+  // Native reads overlap well; compressed ones queue on the single decode worker, whose bounded
+  // queue is shared with WADO-RS requests, so keep at most two of ours in it.
+  const compressed = jobs.some((j) => !NATIVE.has(j.row.transfer_syntax) && j.row.transfer_syntax !== TS.Rle);
+  await Promise.all(Array.from({ length: Math.min(compressed ? 2 : 8, jobs.length) }, worker));
   return out;
 }
 
@@ -491,7 +503,7 @@ export async function loadVolume(archive: Archive, series: SeriesPlan, plan: Vol
 
 /** The decode worker always returns interleaved samples; native planar data needs reordering. */
 function isCompressedDecodedInterleaved(f: FrameInfo): boolean {
-  return !['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.2'].includes(f.row.transfer_syntax);
+  return !NATIVE.has(f.row.transfer_syntax); // (the RLE decoder interleaves too)
 }
 
 /** Label maps written by `volume-to-series` carry LABELMAP in ImageType. */
