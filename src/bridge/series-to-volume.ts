@@ -369,15 +369,18 @@ function storedValues(bytes: Uint8Array, f: FrameInfo): TypedArray {
   return view;
 }
 
-/** Reads every planned frame's stored values (native or decoded), a few instances at a time. */
-async function readFrames(archive: Archive, frames: readonly FrameInfo[]): Promise<TypedArray[]> {
+/**
+ * Reads every planned frame's stored values (native, RLE in JS, or decoded by the worker), a few
+ * instances at a time, handing each frame to `onFrame` as soon as it arrives (so the stored
+ * bytes of the whole series are never held at once).
+ */
+async function readFrames(archive: Archive, frames: readonly FrameInfo[], onFrame: (index: number, stored: TypedArray) => void): Promise<void> {
   const byInstance = new Map<string, { row: InstanceRow; idx: number[] }>();
   frames.forEach((f, i) => {
     const e = byInstance.get(f.row.sop_uid) ?? { row: f.row, idx: [] };
     e.idx.push(i);
     byInstance.set(f.row.sop_uid, e);
   });
-  const out: TypedArray[] = new Array(frames.length);
   const jobs = [...byInstance.values()];
   let next = 0;
   const worker = async () => {
@@ -395,7 +398,7 @@ async function readFrames(archive: Archive, frames: readonly FrameInfo[]): Promi
         const need = f.rows * f.columns * f.samplesPerPixel * (f.bitsAllocated / 8);
         const bytes = data[n]!.data;
         if (bytes.byteLength < need) throw new AppError('unprocessable', `frame ${f.frame} of instance ${row.sop_uid} holds ${bytes.byteLength} bytes, ${need} expected`);
-        out[i] = storedValues(bytes.subarray(0, need), f);
+        onFrame(i, storedValues(bytes.subarray(0, need), f));
       });
     }
   };
@@ -403,7 +406,6 @@ async function readFrames(archive: Archive, frames: readonly FrameInfo[]): Promi
   // queue is shared with WADO-RS requests, so keep at most two of ours in it.
   const compressed = jobs.some((j) => !NATIVE.has(j.row.transfer_syntax) && j.row.transfer_syntax !== TS.Rle);
   await Promise.all(Array.from({ length: Math.min(compressed ? 2 : 8, jobs.length) }, worker));
-  return out;
 }
 
 function minMax(a: TypedArray): [number, number] {
@@ -417,23 +419,59 @@ function minMax(a: TypedArray): [number, number] {
   return [lo, hi];
 }
 
-/** Chooses the output type: stored (identity rescale), int16 when exact, else float32. */
-function outputType(frames: readonly FrameInfo[], data: readonly TypedArray[]): ScalarType {
+/**
+ * The output type before reading: stored type when every frame is slope 1 / intercept 0
+ * (or colour); int16 when all slopes and intercepts are integers (checked while converting:
+ * values outside int16 switch to float32); float32 otherwise.
+ */
+function plannedType(frames: readonly FrameInfo[]): ScalarType {
   const f0 = frames[0]!;
   if (f0.samplesPerPixel > 1 || frames.every((f) => f.slope === 1 && f.intercept === 0)) return storedScalarType(f0);
-  const integer = frames.every((f) => Number.isInteger(f.slope) && Number.isInteger(f.intercept));
-  if (!integer) return 'float32';
+  return frames.every((f) => Number.isInteger(f.slope) && Number.isInteger(f.intercept)) ? 'int16' : 'float32';
+}
+
+/** out[at + i] = src[i]·slope + intercept; returns the [min, max] of the written values. */
+function rescaleInto(out: TypedArray, at: number, src: TypedArray, slope: number, intercept: number): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
-  data.forEach((d, i) => {
-    const [a, b] = minMax(d);
-    const f = frames[i]!;
-    const x = a * f.slope + f.intercept;
-    const y = b * f.slope + f.intercept;
-    lo = Math.min(lo, x, y);
-    hi = Math.max(hi, x, y);
+  const n = src.length;
+  for (let i = 0; i < n; i++) {
+    const v = src[i]! * slope + intercept;
+    out[at + i] = v;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
+}
+
+function allocOut(type: ScalarType, length: number): TypedArray {
+  const C = ARRAY_OF[type] as unknown as { new (b: ArrayBufferLike): TypedArray; BYTES_PER_ELEMENT: number };
+  return new C(new SharedArrayBuffer(length * C.BYTES_PER_ELEMENT));
+}
+
+/** Reads and converts all frames into one array of `type`; undefined when int16 overflowed. */
+async function assemble(archive: Archive, frames: readonly FrameInfo[], type: ScalarType): Promise<TypedArray | undefined> {
+  const f0 = frames[0]!;
+  const comps = f0.samplesPerPixel;
+  const sliceLen = f0.rows * f0.columns * comps;
+  const out = allocOut(type, sliceLen * frames.length);
+  let lo = Infinity;
+  let hi = -Infinity;
+  await readFrames(archive, frames, (k, src) => {
+    const f = frames[k]!;
+    const at = k * sliceLen;
+    if (comps === 3 && f.planarConfiguration === 1 && !isCompressedDecodedInterleaved(f)) {
+      const plane = f.rows * f.columns;
+      for (let p = 0; p < plane; p++) for (let s = 0; s < 3; s++) out[at + p * 3 + s] = src[s * plane + p]!;
+    } else if (f.slope === 1 && f.intercept === 0 && storedScalarType(f) === type) out.set(src, at);
+    else {
+      const [a, b] = rescaleInto(out, at, src, f.slope, f.intercept);
+      if (a < lo) lo = a;
+      if (b > hi) hi = b;
+    }
   });
-  return lo >= -32768 && hi <= 32767 ? 'int16' : 'float32';
+  if (type === 'int16' && (lo < -32768 || hi > 32767)) return undefined;
+  return out;
 }
 
 /** Loads one planned volume (pixels read through the archive). */
@@ -441,25 +479,14 @@ export async function loadVolume(archive: Archive, series: SeriesPlan, plan: Vol
   if (!plan.loadable) throw new AppError('unprocessable', `series ${series.seriesUid} cannot be loaded: ${plan.reason}`);
   const frames = plan.frames;
   const f0 = frames[0]!;
-  const stored = await readFrames(archive, frames);
-  const type = outputType(frames, stored);
   const comps = f0.samplesPerPixel;
-  const sliceLen = f0.rows * f0.columns * comps;
-  const total = sliceLen * frames.length;
-  const C = ARRAY_OF[type] as unknown as new (b: ArrayBufferLike) => TypedArray;
-  const out = new C(new SharedArrayBuffer(total * (ARRAY_OF[type] as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT));
-  frames.forEach((f, k) => {
-    const src = stored[k]!;
-    const at = k * sliceLen;
-    if (comps === 3 && f.planarConfiguration === 1 && !isCompressedDecodedInterleaved(f)) {
-      const plane = f.rows * f.columns;
-      for (let p = 0; p < plane; p++) for (let s = 0; s < 3; s++) out[at + p * 3 + s] = src[s * plane + p]!;
-    } else if (f.slope === 1 && f.intercept === 0) out.set(src, at);
-    else {
-      const { slope, intercept } = f;
-      for (let i = 0; i < sliceLen; i++) out[at + i] = src[i]! * slope + intercept;
-    }
-  });
+  let type = plannedType(frames);
+  let out = await assemble(archive, frames, type);
+  if (!out) {
+    // Integer rescale left the int16 range: read again into float32 (exact for 16-bit stored values).
+    type = 'float32';
+    out = (await assemble(archive, frames, type))!;
+  }
   const warnings = [...plan.warnings];
   let data: TypedArray = out;
   if (plan.tiltShifts) data = resampleTilt(out, plan.dimensions, plan.tiltShifts, type);

