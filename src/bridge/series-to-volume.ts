@@ -20,7 +20,9 @@
  *
  * `planSeries` reads only the catalog's metadata (no pixels): it backs `/slicer/dicom/loadables`.
  */
+import { promises as fsp } from 'node:fs';
 import type { Archive } from '../dicom/archive.js';
+import type { PixelLocation } from '../dicom/part10.js';
 import type { InstanceRow } from '../dicom/catalog.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { AppError } from '../errors.js';
@@ -384,9 +386,28 @@ async function readFrames(archive: Archive, frames: readonly FrameInfo[], onFram
   const jobs = [...byInstance.values()];
   let next = 0;
   const worker = async () => {
+    let scratch = Buffer.alloc(0);
     for (let j = next++; j < jobs.length; j = next++) {
       const { row, idx } = jobs[j]!;
       const numbers = idx.map((i) => frames[i]!.frame);
+      const px = row.pixel ? (JSON.parse(row.pixel) as PixelLocation) : undefined;
+      if (px && !px.encapsulated && (row.transfer_syntax === TS.ExplicitLE || row.transfer_syntax === TS.ImplicitLE)) {
+        // Fast path: little-endian native pixels read straight from the file into a reused buffer.
+        const f = frames[idx[0]!]!;
+        const size = f.rows * f.columns * f.samplesPerPixel * (f.bitsAllocated / 8);
+        if (scratch.length < size) scratch = Buffer.alloc(size);
+        const h = await fsp.open(archive.store.abs(row.file), 'r');
+        try {
+          for (const i of idx) {
+            const { bytesRead } = await h.read(scratch, 0, size, px.offset + (frames[i]!.frame - 1) * size);
+            if (bytesRead < size) throw new AppError('unprocessable', `instance ${row.sop_uid} is truncated (frame ${frames[i]!.frame})`);
+            onFrame(i, storedValues(scratch.subarray(0, size), frames[i]!));
+          }
+        } finally {
+          await h.close();
+        }
+        continue;
+      }
       let data: Array<{ data: Uint8Array }>;
       if (row.transfer_syntax === TS.Rle) {
         // RLE in JS (fast); other compressed syntaxes through the archive's itk-wasm worker.
@@ -430,18 +451,24 @@ function plannedType(frames: readonly FrameInfo[]): ScalarType {
   return frames.every((f) => Number.isInteger(f.slope) && Number.isInteger(f.intercept)) ? 'int16' : 'float32';
 }
 
-/** out[at + i] = src[i]·slope + intercept; returns the [min, max] of the written values. */
+/**
+ * out[at + i] = src[i]·slope + intercept; returns the [min, max] of the written values (computed
+ * from the stored range: the map is monotonic). Integer min/max and a subarray keep the loop tight.
+ */
 function rescaleInto(out: TypedArray, at: number, src: TypedArray, slope: number, intercept: number): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
+  const dst = out.subarray(at, at + src.length);
   const n = src.length;
+  let lo = src[0] ?? 0;
+  let hi = lo;
   for (let i = 0; i < n; i++) {
-    const v = src[i]! * slope + intercept;
-    out[at + i] = v;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
+    const x = src[i]!;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+    dst[i] = x * slope + intercept;
   }
-  return [lo, hi];
+  const a = lo * slope + intercept;
+  const b = hi * slope + intercept;
+  return a <= b ? [a, b] : [b, a];
 }
 
 function allocOut(type: ScalarType, length: number): TypedArray {

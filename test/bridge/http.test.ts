@@ -96,6 +96,8 @@ describe('accessDICOMwebStudy between two voxelgate servers', () => {
   let sink: TestServer;
   let silent: http.Server;
   let silentOrigin = '';
+  let picky: http.Server; // refuses whole-study retrieval, proxies the rest to the source
+  let pickyOrigin = '';
   const series = syntheticSeries({ rows: 32, columns: 32, slices: 6, seed: 'bridge-remote' });
   before(async () => {
     source = await startTestServer({ token: 'source-token-123' });
@@ -109,13 +111,27 @@ describe('accessDICOMwebStudy between two voxelgate servers', () => {
     silent = http.createServer(() => {}); // accepts, never answers
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     silentOrigin = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
-    sink = await startTestServer({ dicomwebRemotes: [source.url, silentOrigin], dicomwebTimeoutMs: 500 });
+    picky = http.createServer((req, res) => {
+      if (/^\/dicom\/studies\/[0-9.]+$/.test(req.url ?? '') || /\/series\/[0-9.]+$/.test(req.url ?? '')) {
+        res.writeHead(406).end();
+        return;
+      }
+      fetch(`${source.url}${req.url}`, { headers: { accept: String(req.headers.accept ?? '*/*') } }).then(async (r) => {
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/octet-stream' });
+        res.end(Buffer.from(await r.arrayBuffer()));
+      }, () => res.writeHead(502).end());
+    });
+    await new Promise<void>((r) => picky.listen(0, '127.0.0.1', r));
+    pickyOrigin = `http://127.0.0.1:${(picky.address() as { port: number }).port}`;
+    sink = await startTestServer({ dicomwebRemotes: [source.url, silentOrigin, pickyOrigin], dicomwebTimeoutMs: 500 });
   });
   after(async () => {
     await sink?.close();
     await source?.close();
     silent?.closeAllConnections();
     await new Promise((r) => silent?.close(r));
+    picky?.closeAllConnections();
+    await new Promise((r) => picky?.close(r));
   });
 
   it('pulls the study, stores it locally and loads its series', async () => {
@@ -124,9 +140,10 @@ describe('accessDICOMwebStudy between two voxelgate servers', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ dicomWEBPrefix: source.url, dicomWEBStore: 'dicom', studyUID: series.studyUid, accessToken: 'source-token-123' }),
     });
-    const body = (await res.json()) as { success: boolean; instances: number; loadedNodeIDs: string[]; message?: string };
+    const body = (await res.json()) as { success: boolean; instances: number; loadedNodeIDs: string[]; via: string; message?: string };
     assert.equal(res.status, 200, body.message);
     assert.equal(body.instances, 6);
+    assert.equal(body.via, 'study');
     assert.equal(body.loadedNodeIDs.length, 1);
     const local = await fetch(`${sink.url}/dicom/studies/${series.studyUid}/instances`);
     assert.equal(((await local.json()) as unknown[]).length, 6);
@@ -134,6 +151,54 @@ describe('accessDICOMwebStudy between two voxelgate servers', () => {
     const v = vols.find((x) => x.id === body.loadedNodeIDs[0])!;
     assert.deepEqual(v.dimensions, [32, 32, 6]);
     assert.equal(v.scalarType, 'int16'); // uint16 stored, intercept −1024 → HU in int16
+  });
+
+  it('falls back to per-instance retrieval when the server refuses study and series retrieval', async () => {
+    const other = syntheticSeries({ rows: 16, columns: 16, slices: 3, seed: 'bridge-remote-fallback' });
+    const boundary = 'fb';
+    const stow = await fetch(`${source.url}/dicom/studies`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, authorization: 'Bearer source-token-123' },
+      body: multipartBody(other.files.map((f) => ({ contentType: 'application/dicom', data: f })), boundary),
+    });
+    assert.equal(stow.status, 200);
+    const res = await fetch(`${sink.url}/slicer/accessDICOMwebStudy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ dicomWEBPrefix: pickyOrigin, dicomWEBStore: 'dicom', studyUID: other.studyUid }),
+    });
+    const body = (await res.json()) as { instances: number; via: string; loadedNodeIDs: string[]; message?: string };
+    assert.equal(res.status, 200, body.message);
+    assert.equal(body.via, 'instances');
+    assert.equal(body.instances, 3);
+    assert.equal(body.loadedNodeIDs.length, 1);
+  });
+
+  it('a study over the size limit is refused (502) and nothing is stored', async () => {
+    const other = syntheticSeries({ rows: 32, columns: 32, slices: 4, seed: 'bridge-remote-big' });
+    const boundary = 'big';
+    await fetch(`${source.url}/dicom/studies`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, authorization: 'Bearer source-token-123' },
+      body: multipartBody(other.files.map((f) => ({ contentType: 'application/dicom', data: f })), boundary),
+    });
+    const limits = sink.ctx.config.limits;
+    const saved = limits.stow;
+    limits.stow = 5000;
+    try {
+      const res = await fetch(`${sink.url}/slicer/accessDICOMwebStudy`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ dicomWEBPrefix: source.url, dicomWEBStore: 'dicom', studyUID: other.studyUid }),
+      });
+      assert.equal(res.status, 502);
+      assert.match(((await res.json()) as { message: string }).message, /larger than the limit/);
+    } finally {
+      limits.stow = saved;
+    }
+    const local = await fetch(`${sink.url}/dicom/studies?StudyInstanceUID=${other.studyUid}`);
+    const text = await local.text();
+    assert.ok(local.status === 204 || (local.status === 200 && (JSON.parse(text) as unknown[]).length === 0), `${local.status} ${text.slice(0, 200)}`);
   });
 
   it('a remote that does not answer in time is 504', async () => {
