@@ -77,9 +77,16 @@ export async function loadIntoScene(scene: Scene, archive: Archive, studyUid: st
         warnings.push(`series ${p.seriesUid} group ${v.label} skipped: ${v.reason}`);
         continue;
       }
-      volumes.push(await loadVolume(archive, p, v, i));
+      try {
+        volumes.push(await loadVolume(archive, p, v, i));
+      } catch (e) {
+        // A whole-study load skips what fails to read (e.g. an undecodable syntax); one series fails.
+        if (seriesUid !== undefined || !(e instanceof AppError) || e.code === 'busy' || e.code === 'timeout') throw e;
+        warnings.push(`series ${p.seriesUid} group ${v.label} skipped: ${e.message}`);
+      }
     }
   }
+  if (volumes.length === 0) throw new AppError('unprocessable', `nothing in study ${studyUid} could be loaded: ${warnings.join('; ')}`);
   for (const v of volumes) {
     warnings.push(...v.warnings);
     const node = scene.add<VolumeNode>({ kind: 'volume', className: v.className, name: v.name, volume: v.volume, attributes: v.attributes, display: v.display, componentKind: v.componentKind });

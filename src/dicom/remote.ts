@@ -23,6 +23,7 @@ export interface RemoteStudyRequest {
 }
 
 export interface RemoteStudyResult {
+  /** Instances received (including ones already in the archive, which are not stored again). */
   instances: number;
   bytes: number;
   via: 'study' | 'series' | 'instances';
@@ -56,7 +57,7 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
   const timer = setTimeout(() => abort.abort(), req.timeoutMs);
   const staged: Staged[] = [];
   const pending = new Set<string>();
-  const state = { bytes: 0, warnings: [] as string[] };
+  const state = { bytes: 0, received: 0, warnings: [] as string[] };
   const headers = (accept: string): Record<string, string> => ({ accept, ...(req.accessToken ? { authorization: `Bearer ${req.accessToken}` } : {}) });
 
   const get = async (path: string, accept: string): Promise<Response> => {
@@ -88,6 +89,7 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
       const s = await archive.stage(buf, { expectStudy: req.studyUid, skipExisting: true, pending });
       if (s) staged.push(s);
       count++;
+      state.received++;
     };
     const limited = async function* (body: ReadableStream<Uint8Array>) {
       for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
@@ -175,9 +177,9 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
         }
       }
     }
-    if (staged.length === 0 && pending.size === 0) throw new AppError('upstream_error', `${origin} returned no DICOM instances for study ${req.studyUid}`);
+    if (state.received === 0) throw new AppError('upstream_error', `${origin} returned no DICOM instances for study ${req.studyUid}`);
     await archive.commit(staged, true);
-    return { instances: pending.size, bytes: state.bytes, via, warnings: state.warnings };
+    return { instances: state.received, bytes: state.bytes, via, warnings: state.warnings };
   } catch (e) {
     for (const s of staged) await archive.store.remove(s.record.file).catch(() => {});
     if (abort.signal.aborted && !(e instanceof AppError && e.code !== 'upstream_error')) {

@@ -151,6 +151,16 @@ describe('accessDICOMwebStudy between two voxelgate servers', () => {
     const v = vols.find((x) => x.id === body.loadedNodeIDs[0])!;
     assert.deepEqual(v.dimensions, [32, 32, 6]);
     assert.equal(v.scalarType, 'int16'); // uint16 stored, intercept −1024 → HU in int16
+    // Pulling again stores nothing new but loads again.
+    const again = await fetch(`${sink.url}/slicer/accessDICOMwebStudy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ dicomWEBPrefix: source.url, dicomWEBStore: 'dicom', studyUID: series.studyUid, accessToken: 'source-token-123' }),
+    });
+    const b2 = (await again.json()) as { instances: number; loadedNodeIDs: string[]; message?: string };
+    assert.equal(again.status, 200, b2.message);
+    assert.equal(b2.instances, 6);
+    assert.equal(b2.loadedNodeIDs.length, 1);
   });
 
   it('falls back to per-instance retrieval when the server refuses study and series retrieval', async () => {
