@@ -12,6 +12,7 @@ import { deleteNodes, getIds, getNames, getProperties, postMrml, putParent } fro
 import { sampleData } from './slicer/samples.js';
 import { deleteTransform, getGridTransform, getGridTransforms, getTransform, getTransforms, postGridTransform, putTransform, tracking } from './slicer/transforms.js';
 import { deleteVolume, getVolume, getVolumes, putVolumeHandler, volumeSelection } from './slicer/volumes.js';
+import { renderRoutes } from './slicer/render.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
   return [
@@ -60,5 +61,6 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/timeimage', handler: getTimeImage() },
     { method: 'POST', path: '/exec', handler: postExec(ctx) },
     { method: ['GET', 'PUT', 'DELETE'], path: '/exec', handler: refuseExecGet(ctx) },
+    ...renderRoutes(ctx),
   ];
 }

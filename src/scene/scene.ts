@@ -279,28 +279,24 @@ export class Scene {
    */
   worldFromLocal(id: string): Mat4 {
     let m: Mat4 = IDENTITY4;
-    let parent = this.#nodes.get(id)?.parentTransformID;
-    const seen = new Set<string>();
-    while (parent && !seen.has(parent)) {
-      seen.add(parent);
-      const t = this.#nodes.get(parent);
-      if (!t) break;
-      if (t.kind === 'linearTransform') m = mul4(t.matrixToParent, m);
-      parent = t.parentTransformID;
-    }
+    for (const t of this.#transformsAbove(id)) if (t.kind === 'linearTransform') m = mul4(t.matrixToParent, m);
     return m;
   }
 
   /** Ids of grid transforms above a node (so callers can warn or resample). */
   nonLinearParents(id: string): string[] {
-    const out: string[] = [];
-    let parent = this.#nodes.get(id)?.parentTransformID;
+    return this.#transformsAbove(id).filter((t) => t.kind === 'gridTransform').map((t) => t.id);
+  }
+
+  /** The transform nodes above a node, nearest first (stops at a missing node or a cycle). */
+  #transformsAbove(id: string): SceneNode[] {
+    const out: SceneNode[] = [];
     const seen = new Set<string>();
-    while (parent && !seen.has(parent)) {
+    for (let parent = this.#nodes.get(id)?.parentTransformID; parent && !seen.has(parent); ) {
       seen.add(parent);
       const t = this.#nodes.get(parent);
       if (!t) break;
-      if (t.kind === 'gridTransform') out.push(t.id);
+      out.push(t);
       parent = t.parentTransformID;
     }
     return out;

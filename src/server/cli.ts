@@ -92,6 +92,7 @@ export async function startServer(config: Config, io: Pick<CliIo, 'out' | 'err'>
   const stop = (reason = 'stop requested') =>
     (stopping ??= (async () => {
       logger.info(`shutting down (${reason}); ${listening.inFlight()} request(s) in flight`);
+      ctx.shutdown.abort(); // ends live streams so they do not hold the drain for its full grace period
       await listening.close(10_000);
       await closeContext(ctx);
     })());

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Scene } from '../scene/scene.js';
+import { Views } from '../scene/views.js';
+import { RenderService } from '../render/service.js';
 import type { SceneStore } from '../scene/persistence.js';
 import { Archive } from '../dicom/archive.js';
 
@@ -28,6 +30,12 @@ export interface AppContext {
   boundUrl?: string;
   /** The scene behind /slicer (in memory; persistence is attached by the server). */
   scene: Scene;
+  /** Slice and 3D view state and the layout (kept between requests, like Slicer's view nodes). */
+  views: Views;
+  /** Render worker pool, in-flight de-duplication, encoding. */
+  renderer: RenderService;
+  /** Aborted when shutdown begins (before in-flight requests drain), so live streams can end. */
+  shutdown: AbortController;
   /** Saves the scene under `<data>/scene` (attached by the server; absent in in-process tests). */
   sceneStore?: SceneStore;
   /** The DICOM archive behind /dicom, opened on first use (undefined with --no-dicom). */
@@ -39,14 +47,18 @@ export interface AppContext {
 }
 
 export function createContext(config: Config, logger: Logger = silentLogger): AppContext {
+  const renderer = new RenderService();
   const ctx: AppContext = {
     config,
     logger,
     version: PACKAGE_VERSION,
     startedAt: new Date(),
     scene: new Scene(),
+    views: new Views(),
+    renderer,
+    shutdown: new AbortController(),
     requestShutdown: () => {},
-    closers: [],
+    closers: [() => renderer.close()],
   };
   if (config.dicom) {
     let archive: Archive | undefined;
@@ -64,6 +76,7 @@ export function createContext(config: Config, logger: Logger = silentLogger): Ap
 
 /** Runs the closers in reverse order; errors are logged, never thrown. */
 export async function closeContext(ctx: AppContext): Promise<void> {
+  ctx.shutdown.abort();
   for (const close of ctx.closers.splice(0).reverse()) {
     try {
       await close();

@@ -1,0 +1,151 @@
+/**
+ * Runs render jobs: 3D jobs (and big slices) in a piscina worker pool reading shared volume
+ * memory, so the event loop stays free; small slices on the main thread, where they are cheaper
+ * than the worker hop (see docs/rendering.md for the measurement). Identical concurrent requests
+ * share one render (keyed by ETag); when the pool's queue is full new work is refused with
+ * `busy` (503 + Retry-After).
+ */
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import { AppError } from '../errors.js';
+import { renderSlice, type RawImage, type SliceJob } from '../imaging/slice-render.js';
+import type { ThreeDJob } from '../imaging/render3d.js';
+import { encode, type EncodeOptions, type Encoded } from './encode.js';
+
+export interface RenderServiceOptions {
+  /** Worker threads (default: cores − 1, at least 1). */
+  threads?: number;
+  /** Jobs that may wait for a worker before new ones get 503 (default 8). */
+  maxQueue?: number;
+  /** Slices with at most this many output pixels render on the main thread (default 1024²). */
+  mainThreadPixels?: number;
+  /** Bytes of encoded images kept by ETag for repeated requests (default 32 MiB; 0 = off). */
+  cacheBytes?: number;
+}
+
+export class RenderService {
+  #pool?: Piscina;
+  #inflight = new Map<string, Promise<Encoded>>();
+  #threads: number;
+  #maxQueue: number;
+  #mainThreadPixels: number;
+  #closed = false;
+  /** Jobs sent to the pool and not yet settled (running + waiting). */
+  #pending = 0;
+  /** Slice renders in progress (rendering or encoding). */
+  #busySlices = 0;
+  #cache = new Map<string, Encoded>();
+  #cacheBytes = 0;
+  #cacheLimit: number;
+  /** Counters for tests and diagnostics. */
+  readonly stats = { renders: 0, shared: 0, cached: 0, worker: 0, main: 0, refused: 0, streams: 0 };
+
+  constructor(o: RenderServiceOptions = {}) {
+    this.#threads = o.threads ?? Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1);
+    this.#maxQueue = o.maxQueue ?? 8;
+    this.#mainThreadPixels = o.mainThreadPixels ?? 1024 * 1024;
+    this.#cacheLimit = o.cacheBytes ?? 32 * 1024 * 1024;
+  }
+
+  #getPool(): Piscina {
+    if (this.#closed) throw new AppError('busy', 'the server is shutting down', { retryAfter: 5 });
+    // Workers inherit `--import tsx` from the parent's execArgv (npm start, node --test); when
+    // the parent was started without it, add it so the .ts worker loads.
+    const hasTsx = process.execArgv.some((a, i, all) => a.includes('tsx') && (all[i - 1] === '--import' || a.startsWith('--import=') || a.startsWith('--loader')));
+    this.#pool ??= new Piscina({
+      filename: new URL('../workers/render-worker.ts', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: this.#threads,
+      idleTimeout: 60_000,
+      execArgv: hasTsx ? process.execArgv : [...process.execArgv, '--import', 'tsx'],
+    });
+    return this.#pool;
+  }
+
+  /** Renders (or joins an identical in-flight render) and encodes. */
+  render(key: string, job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
+    const cached = this.#cache.get(key);
+    if (cached) {
+      // LRU: move to the end.
+      this.#cache.delete(key);
+      this.#cache.set(key, cached);
+      this.stats.cached++;
+      return Promise.resolve(cached);
+    }
+    const hit = this.#inflight.get(key);
+    if (hit) {
+      this.stats.shared++;
+      return hit;
+    }
+    const p = this.#run(job, enc)
+      .then((out) => {
+        this.#remember(key, out);
+        return out;
+      })
+      .finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, p);
+    return p;
+  }
+
+  #remember(key: string, out: Encoded): void {
+    if (out.body.length > this.#cacheLimit / 4) return;
+    this.#cache.set(key, out);
+    this.#cacheBytes += out.body.length;
+    for (const [k, v] of this.#cache) {
+      if (this.#cacheBytes <= this.#cacheLimit) break;
+      this.#cache.delete(k);
+      this.#cacheBytes -= v.body.length;
+    }
+  }
+
+  async #run(job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
+    const slice = job.kind === 'slice';
+    if (slice) this.#busySlices++;
+    try {
+      const raw = await this.raw(job);
+      return await encode(raw, enc);
+    } finally {
+      if (slice) this.#busySlices--;
+    }
+  }
+
+  /** Runs a job without encoding. */
+  async raw(job: SliceJob | ThreeDJob): Promise<RawImage> {
+    this.stats.renders++;
+    let raw: RawImage;
+    // Small slices render here (cheaper than the worker hop) unless other slices are already in
+    // progress and a worker is idle: then the pool takes it, so both cores render under load.
+    const small = job.kind === 'slice' && job.geometry.size[0] * job.geometry.size[1] <= this.#mainThreadPixels;
+    const offload = small && this.#busySlices > 1 && this.#pending < this.#threads && !this.#closed;
+    if (small && !offload) {
+      this.stats.main++;
+      raw = renderSlice(job);
+    } else {
+      const pool = this.#getPool();
+      if (this.#pending >= this.#threads + this.#maxQueue) {
+        this.stats.refused++;
+        throw new AppError('busy', `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`, { retryAfter: 1 });
+      }
+      this.stats.worker++;
+      this.#pending++;
+      try {
+        raw = (await pool.run(job)) as RawImage;
+      } finally {
+        this.#pending--;
+      }
+    }
+    return raw;
+  }
+
+  /** In-flight renders (distinct keys). */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pool = this.#pool;
+    this.#pool = undefined;
+    if (pool) await pool.destroy();
+  }
+}

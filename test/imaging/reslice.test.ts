@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { IDENTITY4 } from '../../src/imaging/geometry.js';
+import { reslice, trilinear, worldToIjkMatrix, pixelToRasMatrix } from '../../src/imaging/reslice.js';
+import { transformPoint } from '../../src/imaging/geometry.js';
+import { ORIENTATION_MATRICES, sliceToRasOf } from '../../src/scene/views.js';
+import { rampVolume } from '../helpers/phantom.js';
+
+describe('reslice', () => {
+  // value = i + 10 j + 100 k, identity geometry (voxel (i,j,k) at RAS (i,j,k)).
+  const vol = rampVolume([10, 10, 6], [1, 10, 100, 0]);
+  const w2i = worldToIjkMatrix(vol, IDENTITY4);
+  // Axial, centre (3.75, 3.25, 2.5), 8 mm over 8 px: pixel (col,row) → RAS (7.25 − col, 6.75 − row, 2.5).
+  const g = { sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [3.75, 3.25, 2.5]), fov: [8, 8] as [number, number], size: [8, 8] as [number, number] };
+
+  it('maps pixel centres to RAS as documented', () => {
+    assert.deepEqual(transformPoint(pixelToRasMatrix(g), [2, 1, 0]), [5.25, 5.75, 2.5]);
+  });
+
+  it('linear sampling equals the hand-computed trilinear value', () => {
+    const out = reslice(vol, w2i, g, 'linear');
+    // (col 2, row 1) → i 5.25, j 5.75, k 2.5 → 5.25 + 57.5 + 250
+    assert.ok(Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4, String(out[1 * 8 + 2]));
+    // (col 0, row 0) → i 7.25, j 6.75 → 7.25 + 67.5 + 250
+    assert.ok(Math.abs(out[0]! - 324.75) < 1e-4, 'Math.abs(out[0]! - 324.75) < 1e-4');
+  });
+
+  it('linear sampling on a voxel-centre plane (bilinear fast path) equals the hand-computed value', () => {
+    const g2 = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [3.75, 3.25, 2]) };
+    const out = reslice(vol, w2i, g2, 'linear');
+    assert.ok(Math.abs(out[1 * 8 + 2]! - 262.75) < 1e-4, String(out[1 * 8 + 2]));
+    // The same plane through the general trilinear path (a hair off the voxel centre).
+    const g3 = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [3.75, 3.25, 2 + 1e-5]) };
+    assert.ok(Math.abs(reslice(vol, w2i, g3, 'linear')[1 * 8 + 2]! - 262.75) < 1e-2, 'trilinear path agrees');
+  });
+
+  it('nearest sampling picks the nearest voxel (ties round up)', () => {
+    const out = reslice(vol, w2i, g, 'nearest');
+    // i 5.25 → 5, j 5.75 → 6, k 2.5 → 3
+    assert.equal(out[1 * 8 + 2], 5 + 60 + 300);
+  });
+
+  it('trilinear clamps at the border and interpolates exactly inside', () => {
+    assert.equal(trilinear(vol.data, vol.dimensions, 1, 0, -0.4, 0, 0), 0);
+    assert.ok(Math.abs(trilinear(vol.data, vol.dimensions, 1, 0, 1.5, 2.5, 3.5) - (1.5 + 25 + 350)) < 1e-9, 'Math.abs(trilinear(vol.data, vol.dimensions, 1, 0, 1.5, 2.5, 3.5) - (1.5 + 25 + 350)) < 1e-9');
+  });
+
+  it('outside the volume is NaN', () => {
+    const far = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [100, 100, 2.5]) };
+    const out = reslice(vol, w2i, far, 'linear');
+    assert.ok(out.every((v) => Number.isNaN(v)), 'out.every((v) => Number.isNaN(v))');
+  });
+
+  it('samples through a parent transform (world → local)', () => {
+    // The volume moved +100 mm along R: world RAS (105.25, …) is local (5.25, …).
+    const moved: typeof IDENTITY4 = [1, 0, 0, 100, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+    const w2iMoved = worldToIjkMatrix(vol, moved);
+    const g2 = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [103.75, 3.25, 2.5]) };
+    const out = reslice(vol, w2iMoved, g2, 'linear');
+    assert.ok(Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4, 'Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4');
+  });
+
+  it('multi-component volumes keep their components', () => {
+    const rgb = { ...rampVolume([4, 4, 4], [1, 0, 0, 0]), components: 3 };
+    rgb.data = new Float32Array(4 * 4 * 4 * 3).map((_, n) => (n % 3) * 10 + Math.floor(n / 3) % 4);
+    const out = reslice(rgb, worldToIjkMatrix(rgb, IDENTITY4), { sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [1, 1, 1]), fov: [1, 1], size: [1, 1] }, 'nearest');
+    assert.deepEqual([...out], [1, 11, 21]);
+  });
+});
