@@ -6,13 +6,14 @@
  * project's dependencies apart from itk-wasm's JPEG 2000 writer). VG_BENCH_SLICES changes the
  * slice count; VG_BENCH_RLE_SLICES (default 300) the compressed one.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadIntoScene } from '../../src/bridge/load.js';
 import { saveVolumeAsSeries } from '../../src/bridge/volume-to-series.js';
 import { Archive } from '../../src/dicom/archive.js';
-import { locatePixelData } from '../../src/dicom/part10.js';
+import dcmjs from 'dcmjs';
+import { locatePixelData, parseFull } from '../../src/dicom/part10.js';
 import { syntheticSeries } from '../../src/dicom/sample.js';
 import { TS } from '../../src/dicom/tags.js';
 import { Scene, type VolumeNode } from '../../src/scene/scene.js';
@@ -21,6 +22,7 @@ import { percentile } from './stats.js';
 
 const SLICES = Number(process.env.VG_BENCH_SLICES ?? 300);
 const RLE_SLICES = Number(process.env.VG_BENCH_RLE_SLICES ?? SLICES);
+const J2K_SLICES = Number(process.env.VG_BENCH_J2K_SLICES ?? 20);
 
 /** PackBits one row (DICOM RLE, PS3.5 G.3.1). */
 function packBits(src: Uint8Array, out: number[]): void {
@@ -64,11 +66,19 @@ function rleFrame(pixels: Uint8Array, rows: number, columns: number): Buffer {
 
 /** Rewrites an Explicit VR LE file (TS UID of the same length) as RLE Lossless, one fragment. */
 export function toRle(file: Buffer, rows: number, columns: number): Buffer {
-  const at = file.indexOf(Buffer.from(`${TS.ExplicitLE}\0`, 'latin1'));
-  const head = Buffer.from(file);
-  head.write(`${TS.Rle}\0`, at, 'latin1');
   const loc = locatePixelData(file, TS.ExplicitLE, 1)!.location;
-  const frame = rleFrame(file.subarray(loc.offset, loc.offset + loc.length), rows, columns);
+  return encapsulate(file, TS.Rle, rleFrame(file.subarray(loc.offset, loc.offset + loc.length), rows, columns));
+}
+
+/** Replaces the native Pixel Data of an Explicit VR LE file by one encapsulated frame. */
+function encapsulate(file: Buffer, ts: string, frame: Buffer): Buffer {
+  const { meta, dict } = parseFull(file);
+  delete dict['7FE00010'];
+  delete meta['00020000'];
+  meta['00020010'] = { vr: 'UI', Value: [ts] };
+  const d = new (dcmjs.data as { DicomDict: new (m: unknown) => { dict: unknown; write(): ArrayBuffer } }).DicomDict(meta);
+  d.dict = dict;
+  const head = Buffer.from(d.write());
   const el = Buffer.alloc(12);
   el.writeUInt16LE(0x7fe0, 0);
   el.writeUInt16LE(0x0010, 2);
@@ -82,7 +92,35 @@ export function toRle(file: Buffer, rows: number, columns: number): Buffer {
     return b;
   };
   const end = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
-  return Buffer.concat([head.subarray(0, loc.offset - 12), el, item(0), item(frame.length), frame, end]);
+  const padded = frame.length % 2 ? Buffer.concat([frame, Buffer.alloc(1)]) : frame;
+  return Buffer.concat([head, el, item(0), item(padded.length), padded, end]);
+}
+
+/**
+ * JPEG 2000 lossless copies made with itk-wasm's writer (GDCM): each slice is written as a DICOM
+ * with compression, and its codestream is spliced into our own header (same UIDs as the series).
+ */
+async function toJ2k(files: Buffer[], rows: number, columns: number, dir: string): Promise<Buffer[]> {
+  const { writeImageNode } = await import('@itk-wasm/image-io');
+  const out: Buffer[] = [];
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i]!;
+    const loc = locatePixelData(f, TS.ExplicitLE, 1)!.location;
+    const px = new Uint16Array(f.buffer.slice(f.byteOffset + loc.offset, f.byteOffset + loc.offset + loc.length));
+    const image = {
+      imageType: { dimension: 2, componentType: 'uint16', pixelType: 'Scalar', components: 1 },
+      name: 'slice', origin: [0, 0], spacing: [1, 1], direction: new Float64Array([1, 0, 0, 1]), size: [columns, rows], metadata: new Map(), data: px,
+    };
+    const file = path.join(dir, `j2k-${i}.dcm`);
+    await writeImageNode(image as never, file, { useCompression: true });
+    const written = readFileSync(file);
+    const tsAt = written.toString('latin1', 0, 400).match(/1\.2\.840\.10008\.1\.2\.4\.9[01]/)?.[0];
+    if (!tsAt) throw new Error('bench: itk-wasm did not write JPEG 2000');
+    const enc = locatePixelData(written, tsAt, 1)!.location;
+    const frame = Buffer.concat(enc.frames![0]!.map(([o, l]) => written.subarray(o, o + l)));
+    out.push(encapsulate(f, tsAt, frame));
+  }
+  return out;
 }
 
 async function time(n: number, fn: () => Promise<unknown>): Promise<number[]> {
@@ -138,6 +176,22 @@ export async function run(): Promise<BenchRow[]> {
     });
     rows.push({ group: 'bridge', name: `load 512×512×${RLE_SLICES} CT, RLE Lossless (JS decoder), first run`, value: `${rleTimes[0]!.toFixed(0)} ms` });
     rows.push({ group: 'bridge', name: `load 512×512×${RLE_SLICES} CT, RLE Lossless (JS decoder), second run`, value: `${rleTimes[1]!.toFixed(0)} ms` });
+
+    // JPEG 2000 lossless (decoded by the archive's itk-wasm worker): fewer slices, it is slow.
+    if (J2K_SLICES > 0) {
+      t = performance.now();
+      const j = syntheticSeries({ rows: 512, columns: 512, slices: J2K_SLICES, seed: 'bench-bridge-j2k', seriesDescription: 'bench 512 J2K' });
+      await archive.ingestMany(await toJ2k(j.files, 512, 512, data));
+      process.stderr.write(`bench: J2K series built in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+      t = performance.now();
+      const res = await loadIntoScene(scene, archive, j.studyUid, j.seriesUid);
+      const ms = performance.now() - t;
+      const v = scene.byId(res.loadedNodeIDs[0]!) as VolumeNode;
+      const ref = (scene.byId(lastId) as VolumeNode).volume.data;
+      let same = true;
+      for (let i = 0; i < v.volume.data.length && same; i += 101) same = v.volume.data[i] === ref[i];
+      rows.push({ group: 'bridge', name: `load 512×512×${J2K_SLICES} CT, JPEG 2000 lossless (itk-wasm worker)`, value: `${ms.toFixed(0)} ms (${(ms / J2K_SLICES).toFixed(0)} ms/slice${same ? '' : ', VALUES DIFFER'})` });
+    }
   } finally {
     await archive.close();
     rmSync(data, { recursive: true, force: true });
