@@ -162,6 +162,14 @@ describe('series geometry rules', () => {
     await assert.rejects(loadIntoScene(new Scene(), a.archive, a.studyUid, s.seriesUid), /cannot be loaded: slice spacing varies/);
   });
 
+  it('a study load skips an unloadable series with a warning and loads the others', async () => {
+    const good = makeSeries({ rows: 3, columns: 4, positions: [[0, 0, 0], [0, 0, 2]], pixels });
+    const bad = makeSeries({ rows: 3, columns: 4, positions: [[0, 0, 0], [0, 0, 2], [0, 0, 6]], pixels, studyUid: good.studyUid });
+    const { result } = await loadFiles([...good.files, ...bad.files]);
+    assert.equal(result.loadedNodeIDs.length, 1);
+    assert.ok(result.warnings.some((w) => w.includes(`series ${bad.seriesUid}`) && /skipped: slice spacing varies/.test(w)), result.warnings.join('\n'));
+  });
+
   it('gantry tilt is detected, reported and resampled onto an orthogonal grid', async () => {
     // 10° tilt: each slice 2 mm up in z slides tan(10°)·2 mm in y (LPS). Pixels 1 mm.
     const t = Math.tan((10 * Math.PI) / 180) * 2;
