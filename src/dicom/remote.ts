@@ -182,10 +182,9 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
     return { instances: state.received, bytes: state.bytes, via, warnings: state.warnings };
   } catch (e) {
     for (const s of staged) await archive.store.remove(s.record.file).catch(() => {});
-    if (abort.signal.aborted && !(e instanceof AppError && e.code !== 'upstream_error')) {
-      if (!(e instanceof AppError) || !/larger than the limit/.test(e.message)) throw timeoutError(req.timeoutMs);
-    }
-    throw e;
+    if (e instanceof AppError) throw e; // not found, refused, size limit, malformed, timeout …
+    if (abort.signal.aborted) throw timeoutError(req.timeoutMs); // the deadline cut a read short
+    throw new AppError('upstream_error', `unusable response from ${origin}: ${(e as Error)?.message ?? String(e)}`);
   } finally {
     clearTimeout(timer);
   }
