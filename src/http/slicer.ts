@@ -6,16 +6,17 @@ import type { AppContext } from '../server/context.js';
 import type { RouteSpec } from './routes.js';
 import { getLoadables, postAccessDicomwebStudy, postLoad, postSave } from './slicer/dicom.js';
 import { postExec, refuseExecGet } from './slicer/exec.js';
-import { deleteSystem, getTimeImage, getVersion } from './slicer/system.js';
+import { deleteSystem, getStatus, getTimeImage, getVersion } from './slicer/system.js';
 import { deleteFiducial, deleteFiducials, getFiducials, getMarkups, postFiducial, postFiducials, postMarkups, putFiducial } from './slicer/fiducials.js';
 import { deleteNodes, getIds, getNames, getProperties, postMrml, putParent } from './slicer/mrml.js';
 import { sampleData } from './slicer/samples.js';
 import { deleteTransform, getGridTransform, getGridTransforms, getTransform, getTransforms, postGridTransform, putTransform, tracking } from './slicer/transforms.js';
 import { deleteVolume, getVolume, getVolumes, putVolumeHandler, volumeSelection } from './slicer/volumes.js';
 import { renderRoutes } from './slicer/render.js';
+import { getViewState } from './slicer/view-state.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
-  return [
+  const routes: RouteSpec[] = [
     // scene: volumes
     { method: 'GET', path: '/volumes', handler: getVolumes(ctx) },
     { method: 'GET', path: '/volume', handler: getVolume(ctx) },
@@ -57,10 +58,18 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'POST', path: '/dicom/save', handler: postSave(ctx) },
     { method: 'POST', path: '/accessDICOMwebStudy', handler: postAccessDicomwebStudy(ctx) },
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
+    { method: 'GET', path: '/system/status', handler: getStatus(ctx, () => routeList(routes)) },
+    { method: 'GET', path: '/view', handler: getViewState(ctx) },
     { method: 'DELETE', path: '/system', handler: deleteSystem(ctx) },
     { method: 'GET', path: '/timeimage', handler: getTimeImage() },
     { method: 'POST', path: '/exec', handler: postExec(ctx) },
     { method: ['GET', 'PUT', 'DELETE'], path: '/exec', handler: refuseExecGet(ctx) },
     ...renderRoutes(ctx),
   ];
+  return routes;
+}
+
+/** `GET /slicer/volumes`-style lines of a route table (for the status endpoint). */
+function routeList(routes: RouteSpec[]): string[] {
+  return routes.flatMap((r) => (Array.isArray(r.method) ? r.method : [r.method]).map((m) => `${m} /slicer${r.path}`));
 }

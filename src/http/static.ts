@@ -15,7 +15,7 @@ import type { RouteSpec } from './routes.js';
 
 export function staticRoutes(ctx: AppContext): RouteSpec[] {
   const serve = createStaticHandler(ctx.config.docroot);
-  return [{ method: 'GET', path: '/*', handler: serve }];
+  return [{ method: 'GET', path: '/*', handler: (c) => serve(c) }];
 }
 
 /** Decodes a URL path into safe path segments, or throws 404/400. Exported for tests. */
@@ -37,13 +37,17 @@ export function safeSegments(rawPath: string): string[] {
   return out;
 }
 
-export function createStaticHandler(docroot: string) {
+/** `prefix`: a mount point (e.g. `/browse`) stripped from the URL path before the file lookup. */
+export function createStaticHandler(docroot: string, opts: { prefix?: string } = {}) {
   let realRoot: Promise<string> | undefined;
   const rootReal = () => (realRoot ??= fsp.realpath(docroot).catch(() => path.resolve(docroot)));
+  const prefix = opts.prefix?.replace(/\/+$/, '') ?? '';
 
-  return async function serveStatic(c: Context): Promise<Response> {
-    const rawPath = new URL(c.req.url).pathname;
-    const segments = safeSegments(rawPath);
+  /** `pathOverride`: serve this URL path instead of the request's (SPA fallbacks). */
+  return async function serveStatic(c: Context, pathOverride?: string): Promise<Response> {
+    const rawPath = pathOverride ?? new URL(c.req.url).pathname;
+    const inner = prefix && (rawPath === prefix || rawPath.startsWith(prefix + '/')) ? rawPath.slice(prefix.length) || '/' : rawPath;
+    const segments = safeSegments(inner);
     const root = await rootReal();
     let file = path.join(root, ...segments);
     let stat = await statInside(root, file);

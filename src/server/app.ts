@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { notFound } from '../errors.js';
 import { corsMiddleware } from '../http/cors.js';
 import { errorResponse } from '../http/errors.js';
+import { browseRoutes } from '../http/browse.js';
 import { authGuard, hostGuard, originGuard } from '../http/guards.js';
 import { mountRoutes, type RouteSpec } from '../http/routes.js';
 import { dicomRoutes } from '../http/dicom.js';
@@ -55,6 +56,8 @@ export function createApp(ctx: AppContext): Hono {
       throw notFound(`unknown endpoint: ${c.req.path}; see the README for the ${prefix} endpoints`);
     });
   }
+  // OHIF at /browse before the docroot, so the docroot cannot shadow it.
+  if (ctx.config.static) mountRoutes(app, browseRoutes(ctx));
   if (ctx.config.static) mountRoutes(app, staticRoutes(ctx));
   return app;
 }

@@ -1,10 +1,13 @@
 /** `/slicer/system/*` and `/slicer/timeimage`: version probe, latency image, remote shutdown. */
+import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Context } from 'hono';
 import sharp from 'sharp';
 import { AppError, invalidParameter } from '../../errors.js';
 import { drawText } from '../../imaging/bitmap-font.js';
 import type { AppContext } from '../../server/context.js';
+import { DEFAULT_OHIF_DIR } from '../browse.js';
 
 /** Same keys as Slicer's `/slicer/system/version`; slicerio probes `'applicationName' in json`. */
 export function versionInfo(ctx: AppContext) {
@@ -84,3 +87,32 @@ export const deleteSystem = (ctx: AppContext) => (c: Context) => {
   setTimeout(() => ctx.requestShutdown('DELETE /slicer/system'), 50);
   return c.json({ success: true });
 };
+
+/**
+ * `GET /slicer/system/status`: what the viewer page shows in its status bar. Read-only and
+ * secret-free (never the token itself): bound address, which families and guards are on.
+ */
+export function statusInfo(ctx: AppContext, requestUrl?: string, endpoints: string[] = []) {
+  const c = ctx.config;
+  return {
+    applicationName: 'voxelgate',
+    version: ctx.version,
+    url: ctx.boundUrl ?? (requestUrl ? new URL(requestUrl).origin + '/' : null),
+    startedAt: ctx.startedAt.toISOString(),
+    slicer: c.slicer,
+    dicom: c.dicom,
+    static: c.static,
+    exec: c.enableExec,
+    auth: c.token ? (c.auth === 'all' ? 'all' : 'mutating') : 'off',
+    cors: c.cors ?? null,
+    tls: Boolean(c.tlsCert && c.tlsKey),
+    /** The DICOM archive is mounted (the /dicom family exists and is enabled). */
+    dicomArchive: c.dicom && 'archive' in ctx && ctx.archive !== undefined,
+    /** The OHIF dist is installed, so /browse shows the viewer (else an install hint). */
+    ohif: c.static && existsSync(path.join(DEFAULT_OHIF_DIR, 'index.html')),
+    /** `METHOD /slicer/path` of every /slicer endpoint, so clients can hide what is missing without 404 probes. */
+    endpoints,
+  };
+}
+
+export const getStatus = (ctx: AppContext, endpoints: () => string[]) => (c: Context) => c.json(statusInfo(ctx, c.req.url, endpoints()));
