@@ -5,6 +5,7 @@
  */
 import type { AppContext } from '../server/context.js';
 import type { RouteSpec } from './routes.js';
+import { getLoadables, postAccessDicomwebStudy, postLoad, postSave } from './slicer/dicom.js';
 import { postExec, refuseExecGet } from './slicer/exec.js';
 import { deleteSystem, getStatus, getTimeImage, getVersion } from './slicer/system.js';
 import { deleteFiducial, deleteFiducials, getFiducials, getMarkups, postFiducial, postFiducials, postMarkups, putFiducial } from './slicer/fiducials.js';
@@ -52,6 +53,11 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'DELETE', path: '/fiducial', handler: deleteFiducial(ctx) },
     { method: 'GET', path: '/markups', handler: getMarkups(ctx) },
     { method: 'POST', path: '/markups', handler: postMarkups(ctx) },
+    // DICOM archive ⇄ scene
+    { method: 'GET', path: '/dicom/loadables', handler: getLoadables(ctx) },
+    { method: 'POST', path: '/dicom/load', handler: postLoad(ctx) },
+    { method: 'POST', path: '/dicom/save', handler: postSave(ctx) },
+    { method: 'POST', path: '/accessDICOMwebStudy', handler: postAccessDicomwebStudy(ctx) },
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
     { method: 'GET', path: '/system/status', handler: getStatus(ctx, () => routeList(routes)) },
     { method: 'GET', path: '/view', handler: getViewState(ctx) },
