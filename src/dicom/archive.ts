@@ -81,6 +81,14 @@ export class Archive {
       });
     }
     const meta = instanceMetadata(parsed);
+    // The keys the object is indexed and addressed under are in its metadata as such (a damaged
+    // element, e.g. one read as UN, or a SOP UID known only from the file meta header, would
+    // otherwise leave QIDO results without the UIDs that address the instance).
+    const keys: Array<[string, string]> = [[T.StudyInstanceUID, parsed.studyUid], [T.SeriesInstanceUID, parsed.seriesUid], [T.SOPInstanceUID, parsed.sopInstanceUid], [T.SOPClassUID, parsed.sopClassUid]];
+    for (const [tag, value] of keys) {
+      const el = meta[tag];
+      if (el?.vr !== 'UI' || el.Value?.[0] !== value) meta[tag] = { vr: 'UI', Value: [value] };
+    }
     return {
       parsed,
       record: {

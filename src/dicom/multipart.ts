@@ -60,14 +60,18 @@ export async function* parseMultipart(chunks: AsyncIterable<Uint8Array>, boundar
 
   for (;;) {
     if (state === 'preamble') {
-      // The first delimiter may come without the leading CRLF.
-      const at = buf.indexOf(first);
-      if (at >= 0 && (at === 0 || (at >= 2 && buf[at - 2] === 13 && buf[at - 1] === 10))) {
+      // The first delimiter may come without the leading CRLF; a look-alike inside the preamble
+      // (not at the start of a line) is skipped. The preamble is limited to MAX_HEADER_BYTES
+      // whatever the chunking (the outcome must not depend on how the body arrives).
+      let at = buf.indexOf(first);
+      while (at >= 0 && !(at === 0 || (at >= 2 && buf[at - 2] === 13 && buf[at - 1] === 10))) at = buf.indexOf(first, at + 1);
+      if (at >= 0) {
+        if (at > MAX_HEADER_BYTES) throw new AppError('bad_request', 'multipart body does not start with its boundary (preamble longer than 16 KiB)');
         buf = buf.subarray(at + first.length);
         state = 'afterBoundary';
         continue;
       }
-      if (buf.length > MAX_HEADER_BYTES) throw new AppError('bad_request', 'multipart body does not start with its boundary');
+      if (buf.length > MAX_HEADER_BYTES + first.length) throw new AppError('bad_request', 'multipart body does not start with its boundary');
       if (!(await more())) throw new AppError('bad_request', 'multipart body does not contain its boundary');
     } else if (state === 'afterBoundary') {
       if (buf.length < 2 && (await more())) continue;
@@ -76,8 +80,9 @@ export async function* parseMultipart(chunks: AsyncIterable<Uint8Array>, boundar
         continue;
       }
       const eol = buf.indexOf('\r\n');
+      if (eol > 1024) throw new AppError('bad_request', 'malformed multipart delimiter line');
       if (eol < 0) {
-        if (buf.length > 1024 || !(await more())) throw new AppError('bad_request', 'malformed multipart delimiter line');
+        if (buf.length > 1025 || !(await more())) throw new AppError('bad_request', 'malformed multipart delimiter line');
         continue;
       }
       if (buf.subarray(0, eol).toString('latin1').trim() !== '') throw new AppError('bad_request', 'malformed multipart delimiter line');
@@ -90,8 +95,9 @@ export async function* parseMultipart(chunks: AsyncIterable<Uint8Array>, boundar
         headerText = '';
         end = -2;
       } else if (end >= 0) headerText = buf.subarray(0, end).toString('latin1');
+      if (end > MAX_HEADER_BYTES) throw new AppError('bad_request', 'multipart part headers too long');
       if (headerText === undefined) {
-        if (buf.length > MAX_HEADER_BYTES) throw new AppError('bad_request', 'multipart part headers too long');
+        if (buf.length > MAX_HEADER_BYTES + 3) throw new AppError('bad_request', 'multipart part headers too long');
         if (!(await more())) throw new AppError('bad_request', 'multipart body ends inside part headers');
         continue;
       }

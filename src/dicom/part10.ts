@@ -63,6 +63,26 @@ const dcm = dcmjs.data as {
   DicomDict: new (meta: DcmDict) => { dict: DcmDict; write(opts?: Record<string, unknown>): ArrayBuffer };
 };
 
+/**
+ * dcmjs allocates the declared length of an element even when the data holds fewer bytes (its
+ * BufferView.slice pads with zeros): a 1 KiB file with one damaged length field made it allocate
+ * ~775 MB, and a few such STOW parts exhausted the heap (found by fuzzing). Reading past the end
+ * of the data now fails (the object is refused as unparsable) instead of allocating.
+ */
+function guardDcmjsReads(): void {
+  const Stream = (dcmjs.data as unknown as { ReadBufferStream?: new (b: ArrayBuffer, le: boolean) => { view?: object } }).ReadBufferStream;
+  const proto = Stream ? (Object.getPrototypeOf(new Stream(new ArrayBuffer(8), true).view ?? {}) as { slice?: (...a: unknown[]) => unknown; __vgGuarded?: boolean }) : undefined;
+  if (!proto || typeof proto.slice !== 'function' || proto.__vgGuarded) return;
+  const slice = proto.slice;
+  proto.slice = function guardedSlice(this: { byteLength: number }, ...args: unknown[]) {
+    const end = args[1];
+    if (typeof end === 'number' && end > this.byteLength) throw new Error(`DICOM element runs past the end of the data (${end} > ${this.byteLength} bytes)`);
+    return slice.apply(this, args);
+  };
+  proto.__vgGuarded = true;
+}
+guardDcmjsReads();
+
 // dcmjs's "validation" logger reports every odd VR on the console, bound at load time; mute it.
 (dcmjs as { log?: { getLogger(name: string): { setLevel(l: string): void } } }).log?.getLogger('validation.dcmjs').setLevel('silent');
 
@@ -96,6 +116,27 @@ const num = (d: DcmDict, tag: string): number | undefined => {
   return Number.isFinite(n) ? n : undefined;
 };
 
+/**
+ * A key UID (study, series, SOP instance, SOP class): a string, or bytes when the element's VR is
+ * UN (damaged or private encodings), that names the object in URLs and the index. Anything that
+ * is not a plain UID-like token (digits, letters, `.`, `-`, `_`; at most 128 characters) is
+ * refused, so a damaged file cannot be stored under a key such as `[object ArrayBuffer]`.
+ */
+function uid(d: DcmDict, tag: string, name: string): string | undefined {
+  let v = d[tag]?.Value?.[0] as unknown;
+  if (v === undefined || v === null) return undefined;
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+    const bytes = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    if (bytes.byteLength > 256) throw new AppError('unprocessable', `${name} is not a valid UID (${bytes.byteLength} bytes)`);
+    v = Buffer.from(bytes).toString('latin1');
+  }
+  if (typeof v !== 'string') throw new AppError('unprocessable', `${name} is not a text value`);
+  const s = v.replace(/[\0\s]+$/, '').trim();
+  if (s === '') return undefined;
+  if (!/^[0-9A-Za-z._-]{1,128}$/.test(s)) throw new AppError('unprocessable', `${name} "${s.slice(0, 80)}" is not a valid UID`);
+  return s;
+}
+
 export function hasPreamble(buf: Uint8Array): boolean {
   return buf.length >= 132 && buf[128] === 0x44 && buf[129] === 0x49 && buf[130] === 0x43 && buf[131] === 0x4d;
 }
@@ -112,10 +153,10 @@ export function parsePart10(buf: Buffer): ParsedInstance {
   const { meta, dict } = parsed;
   delete dict[T.PixelData];
   const transferSyntax = str(meta, '00020010') ?? TS.ExplicitLE;
-  const sopInstanceUid = str(dict, T.SOPInstanceUID) ?? str(meta, '00020003');
-  const sopClassUid = str(dict, T.SOPClassUID) ?? str(meta, '00020002');
-  const studyUid = str(dict, T.StudyInstanceUID);
-  const seriesUid = str(dict, T.SeriesInstanceUID);
+  const sopInstanceUid = uid(dict, T.SOPInstanceUID, 'SOPInstanceUID') ?? uid(meta, '00020003', 'MediaStorageSOPInstanceUID');
+  const sopClassUid = uid(dict, T.SOPClassUID, 'SOPClassUID') ?? uid(meta, '00020002', 'MediaStorageSOPClassUID');
+  const studyUid = uid(dict, T.StudyInstanceUID, 'StudyInstanceUID');
+  const seriesUid = uid(dict, T.SeriesInstanceUID, 'SeriesInstanceUID');
   if (!sopInstanceUid || !sopClassUid || !studyUid || !seriesUid) {
     const missing = [!sopInstanceUid && 'SOPInstanceUID', !sopClassUid && 'SOPClassUID', !studyUid && 'StudyInstanceUID', !seriesUid && 'SeriesInstanceUID'].filter(Boolean);
     throw new AppError('unprocessable', `DICOM object lacks ${missing.join(', ')}`);

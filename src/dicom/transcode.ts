@@ -17,6 +17,8 @@ export interface DecoderOptions {
   maxQueue?: number;
   cacheBytes?: number;
   timeoutMs?: number;
+  /** Worker module (tests inject a failing one); default `../workers/decode-worker.ts`. */
+  workerEntry?: URL;
 }
 
 export class Decoder {
@@ -29,8 +31,10 @@ export class Decoder {
   private readonly maxQueue: number;
   private readonly cacheBytes: number;
   private readonly timeoutMs: number;
+  private readonly workerEntry: URL;
 
   constructor(opts: DecoderOptions = {}) {
+    this.workerEntry = opts.workerEntry ?? new URL('../workers/decode-worker.ts', import.meta.url);
     this.maxQueue = opts.maxQueue ?? 8;
     this.cacheBytes = opts.cacheBytes ?? 256 * 1024 * 1024;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
@@ -39,7 +43,7 @@ export class Decoder {
   private start(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(new URL('../workers/boot.mjs', import.meta.url), {
-      workerData: { entry: new URL('../workers/decode-worker.ts', import.meta.url).href },
+      workerData: { entry: this.workerEntry.href },
     });
     w.unref();
     w.on('message', (m: DecodeResponse) => {
@@ -50,16 +54,19 @@ export class Decoder {
       if (m.ok) p.resolve({ pixels: m.pixels, components: m.components });
       else p.reject(new AppError('not_acceptable', `cannot decode the stored pixel data: ${m.message}`));
     });
+    // A crashed worker fails its pending jobs with 503 (the next job starts a fresh worker);
+    // events of a worker that was already replaced are ignored.
     const fail = (e: Error) => {
+      if (this.worker !== w) return;
+      this.worker = undefined;
       for (const [, p] of this.pending) {
         clearTimeout(p.timer);
-        p.reject(new AppError('internal', `decode worker failed: ${e.message}`));
+        p.reject(new AppError('busy', `the decode worker stopped (${e.message}); retry`, { retryAfter: 1 }));
       }
       this.pending.clear();
-      this.worker = undefined;
     };
     w.on('error', fail);
-    w.on('exit', (code) => code !== 0 && fail(new Error(`exit code ${code}`)));
+    w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
     this.worker = w;
     return w;
   }

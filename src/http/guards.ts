@@ -1,11 +1,14 @@
 /**
  * Request guards, applied to every route family before routing:
  * - Host allow-list (DNS-rebinding protection) when bound to loopback or when `--allowed-host` is set;
- * - Origin check on mutating browser requests (CSRF), unless the origin is the server's own or CORS allows it;
+ * - Origin / Sec-Fetch-Site check on mutating browser requests (CSRF), unless the origin is the server's own or CORS allows it;
  * - bearer-token authentication for mutating requests (or all with `--auth all`), constant-time compare.
+ * "Mutating" is POST/PUT/DELETE/PATCH, plus GETs of routes flagged `mutates` in their RouteSpec
+ * (`mutatingGetGuard`, run by `mountRoutes` right before such a route's handler).
+ * Every 401 carries `WWW-Authenticate: Bearer realm="voxelgate"` (see errors.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { AppError } from '../errors.js';
 import type { Config } from '../server/config.js';
 
@@ -36,17 +39,32 @@ export function hostGuard(config: Config): MiddlewareHandler | undefined {
   };
 }
 
+/**
+ * Refuses a mutating request sent by a page of another origin: its `Origin` header names a
+ * foreign origin, or (requests without Origin, such as `<img src>` GETs) the browser's
+ * `Sec-Fetch-Site` says `cross-site`/`same-site`. The server's own origin and the `--cors`
+ * origin pass; so do non-browser clients (no Origin, no Sec-Fetch-Site).
+ */
+export function checkCrossOrigin(config: Config, c: Context): void {
+  const origin = c.req.header('origin');
+  const allowedByCors = (o: string | undefined) => config.cors === '*' || (o !== undefined && config.cors !== undefined && config.cors.toLowerCase() === o.toLowerCase());
+  if (origin !== undefined) {
+    const url = new URL(c.req.url);
+    const own = `${url.protocol}//${c.req.header('host') ?? url.host}`.toLowerCase();
+    if (origin.toLowerCase() !== own && !allowedByCors(origin)) {
+      throw new AppError('forbidden', `cross-origin ${c.req.method} from ${origin} refused; start voxelgate with --cors ${origin === 'null' ? 'ORIGIN' : origin} to allow that origin`);
+    }
+    return;
+  }
+  const site = c.req.header('sec-fetch-site')?.toLowerCase();
+  if ((site === 'cross-site' || site === 'same-site') && config.cors !== '*') {
+    throw new AppError('forbidden', `cross-site ${c.req.method} ${c.req.path} refused (Sec-Fetch-Site: ${site}); send it from the server's own pages or with an Origin allowed by --cors`);
+  }
+}
+
 export function originGuard(config: Config): MiddlewareHandler {
   return async function checkOrigin(c, next) {
-    const origin = c.req.header('origin');
-    if (origin !== undefined && MUTATING.has(c.req.method)) {
-      const url = new URL(c.req.url);
-      const own = `${url.protocol}//${c.req.header('host') ?? url.host}`.toLowerCase();
-      const allowedByCors = config.cors === '*' || (config.cors !== undefined && config.cors.toLowerCase() === origin.toLowerCase());
-      if (origin.toLowerCase() !== own && !allowedByCors) {
-        throw new AppError('forbidden', `cross-origin ${c.req.method} from ${origin} refused; start voxelgate with --cors ${origin === 'null' ? 'ORIGIN' : origin} to allow that origin`);
-      }
-    }
+    if (MUTATING.has(c.req.method)) checkCrossOrigin(config, c);
     await next();
   };
 }
@@ -66,21 +84,40 @@ export function requestToken(authorization: string | undefined, method: string, 
   return undefined;
 }
 
-export function authGuard(config: Config): MiddlewareHandler | undefined {
+/** Throws 401 unless the request carries the read-write token (or, if `readOnlyOk`, the read token). */
+export function checkToken(config: Config, c: Context, readOnlyOk: boolean): void {
   const token = config.token;
-  if (!token) return undefined;
-  return async function checkToken(c, next) {
+  if (!token) return;
+  const method = c.req.method;
+  const given = requestToken(c.req.header('authorization'), method, (n) => c.req.query(n));
+  if (given === undefined) {
+    throw new AppError('unauthorized', `${method} ${c.req.path} needs a bearer token: send "Authorization: Bearer <token>"`);
+  }
+  const ok = secretEquals(given, token) || (readOnlyOk && config.readToken !== undefined && secretEquals(given, config.readToken));
+  if (!ok) throw new AppError('unauthorized', 'the bearer token is not valid for this request');
+}
+
+export function authGuard(config: Config): MiddlewareHandler | undefined {
+  if (!config.token) return undefined;
+  return async function checkAuth(c, next) {
     const method = c.req.method;
     if (method === 'OPTIONS') return next();
     const needs = config.auth === 'all' || MUTATING.has(method);
     if (!needs) return next();
-    const given = requestToken(c.req.header('authorization'), method, (n) => c.req.query(n));
-    if (given === undefined) {
-      throw new AppError('unauthorized', `${method} ${c.req.path} needs a bearer token: send "Authorization: Bearer <token>"`);
-    }
-    const readOnly = method === 'GET' || method === 'HEAD';
-    const ok = secretEquals(given, token) || (readOnly && config.readToken !== undefined && secretEquals(given, config.readToken));
-    if (!ok) throw new AppError('unauthorized', 'the bearer token is not valid for this request');
+    checkToken(config, c, method === 'GET' || method === 'HEAD');
+    await next();
+  };
+}
+
+/**
+ * For GET/HEAD requests of routes flagged `mutates` (see `routes.ts`): the same checks as a POST
+ * gets from `originGuard` and `authGuard` (cross-origin refused; the read-write token required
+ * when a token is configured; a read-only token is not enough).
+ */
+export function mutatingGetGuard(config: Config): MiddlewareHandler {
+  return async function checkMutatingGet(c, next) {
+    checkCrossOrigin(config, c);
+    checkToken(config, c, false);
     await next();
   };
 }

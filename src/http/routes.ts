@@ -2,8 +2,15 @@
  * Route tables. Each URL family declares its routes as data (`RouteSpec[]`) in one screen;
  * `mountRoutes` registers them on a Hono app and answers other methods on a known path with
  * 405 + `Allow` (HEAD is served by GET handlers; OPTIONS is answered by the CORS layer).
+ *
+ * Mutating requests: POST/PUT/DELETE/PATCH are always treated as mutating by the guards
+ * (`guards.ts`). A route that changes state on GET (Slicer compatibility, e.g.
+ * `GET /slicer/sampledata?name=`) says so with `mutates`: `true` (every GET of the route
+ * mutates) or a predicate on the request (`(c) => c.req.query('name') !== undefined`). Such
+ * requests then pass the same Origin (CSRF) check and token check as a POST, and a read-only
+ * token is not enough. `mountRoutes` runs the `onMutatingGet` middleware for them.
  */
-import type { Context, Hono } from 'hono';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { AppError } from '../errors.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
@@ -14,13 +21,34 @@ export interface RouteSpec {
   /** Hono path pattern relative to the family's mount point, e.g. `/volume` or `/studies/:study`. */
   path: string;
   handler: Handler;
+  /**
+   * The route changes state even on GET/HEAD (see the module comment): `true`, or a predicate
+   * telling which requests do. POST/PUT/DELETE/PATCH need no flag.
+   */
+  mutates?: boolean | ((c: Context) => boolean);
 }
 
-export function mountRoutes(app: Hono, routes: readonly RouteSpec[]): void {
+export interface MountOptions {
+  /** Runs before the handler of a GET/HEAD request that `mutates` (the write guards). */
+  onMutatingGet?: MiddlewareHandler;
+}
+
+/** Whether a request to this route changes state (method, or the route's `mutates` flag). */
+export function isMutatingRequest(spec: Pick<RouteSpec, 'mutates'>, c: Context): boolean {
+  if (!['GET', 'HEAD'].includes(c.req.method)) return c.req.method !== 'OPTIONS';
+  return typeof spec.mutates === 'function' ? spec.mutates(c) : spec.mutates === true;
+}
+
+export function mountRoutes(app: Hono, routes: readonly RouteSpec[], opts: MountOptions = {}): void {
   const allowed = new Map<string, Set<string>>();
   for (const r of routes) {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
-    for (const m of methods) app.on(m, r.path, r.handler);
+    const guard = opts.onMutatingGet;
+    for (const m of methods) {
+      if (m === 'GET' && r.mutates && guard) {
+        app.on(m, r.path, (c, next) => (isMutatingRequest(r, c) ? guard(c, next) : next()), r.handler);
+      } else app.on(m, r.path, r.handler);
+    }
     const set = allowed.get(r.path) ?? new Set<string>();
     methods.forEach((m) => set.add(m));
     allowed.set(r.path, set);

@@ -1,9 +1,11 @@
 /**
  * The `/slicer` route table (Slicer WebServer paths and parameter names). Handlers are thin:
- * they parse the request, call one domain function and serialize the result.
+ * they parse the request, call one domain function and serialize the result. Routes that change
+ * state on GET (as Slicer's do) carry `mutates`, so the token and CSRF guards cover them.
  */
 import type { AppContext } from '../server/context.js';
 import type { RouteSpec } from './routes.js';
+import { getLoadables, postAccessDicomwebStudy, postLoad, postSave } from './slicer/dicom.js';
 import { postExec, refuseExecGet } from './slicer/exec.js';
 import { deleteSystem, getStatus, getTimeImage, getVersion } from './slicer/system.js';
 import { deleteFiducial, deleteFiducials, getFiducials, getMarkups, postFiducial, postFiducials, postMarkups, putFiducial } from './slicer/fiducials.js';
@@ -21,8 +23,8 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/volume', handler: getVolume(ctx) },
     { method: ['POST', 'PUT'], path: '/volume', handler: putVolumeHandler(ctx) },
     { method: 'DELETE', path: '/volume', handler: deleteVolume(ctx) },
-    { method: ['GET', 'POST', 'PUT'], path: '/volumeSelection', handler: volumeSelection(ctx) },
-    { method: ['GET', 'POST'], path: '/sampledata', handler: sampleData(ctx) },
+    { method: ['GET', 'POST', 'PUT'], path: '/volumeSelection', handler: volumeSelection(ctx), mutates: true },
+    { method: ['GET', 'POST'], path: '/sampledata', handler: sampleData(ctx), mutates: (c) => c.req.query('name') !== undefined },
     // scene: nodes
     { method: 'GET', path: '/mrml', handler: getNames(ctx) },
     { method: 'GET', path: '/mrml/names', handler: getNames(ctx) },
@@ -38,7 +40,7 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/transform', handler: getTransform(ctx) },
     { method: ['PUT', 'POST'], path: '/transform', handler: putTransform(ctx) },
     { method: 'DELETE', path: '/transform', handler: deleteTransform(ctx) },
-    { method: ['GET', 'PUT', 'POST'], path: '/tracking', handler: tracking(ctx) },
+    { method: ['GET', 'PUT', 'POST'], path: '/tracking', handler: tracking(ctx), mutates: true },
     { method: 'GET', path: '/gridTransforms', handler: getGridTransforms(ctx) },
     { method: 'GET', path: '/gridTransform', handler: getGridTransform(ctx) },
     { method: ['POST', 'PUT'], path: '/gridTransform', handler: postGridTransform(ctx) },
@@ -51,6 +53,11 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'DELETE', path: '/fiducial', handler: deleteFiducial(ctx) },
     { method: 'GET', path: '/markups', handler: getMarkups(ctx) },
     { method: 'POST', path: '/markups', handler: postMarkups(ctx) },
+    // DICOM archive ⇄ scene
+    { method: 'GET', path: '/dicom/loadables', handler: getLoadables(ctx) },
+    { method: 'POST', path: '/dicom/load', handler: postLoad(ctx) },
+    { method: 'POST', path: '/dicom/save', handler: postSave(ctx) },
+    { method: 'POST', path: '/accessDICOMwebStudy', handler: postAccessDicomwebStudy(ctx) },
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
     { method: 'GET', path: '/system/status', handler: getStatus(ctx, () => routeList(routes)) },
     { method: 'GET', path: '/view', handler: getViewState(ctx) },

@@ -7,7 +7,7 @@ import { notFound } from '../errors.js';
 import { corsMiddleware } from '../http/cors.js';
 import { errorResponse } from '../http/errors.js';
 import { browseRoutes } from '../http/browse.js';
-import { authGuard, hostGuard, originGuard } from '../http/guards.js';
+import { authGuard, hostGuard, mutatingGetGuard, originGuard } from '../http/guards.js';
 import { mountRoutes, type RouteSpec } from '../http/routes.js';
 import { dicomRoutes } from '../http/dicom.js';
 import { slicerRoutes } from '../http/slicer.js';
@@ -44,9 +44,10 @@ export function createApp(ctx: AppContext): Hono {
   if (ctx.config.slicer) families.push({ prefix: '/slicer', routes: slicerRoutes(ctx) });
   if (ctx.config.dicom) families.push({ prefix: '/dicom', routes: dicomRoutes(ctx) });
 
+  const mountOptions = { onMutatingGet: mutatingGetGuard(ctx.config) };
   for (const { prefix, routes } of families) {
     const sub = new Hono();
-    mountRoutes(sub, routes);
+    mountRoutes(sub, routes, mountOptions);
     // Anything else under the family is an unknown endpoint, not a static file.
     sub.all('/*', (c) => {
       throw notFound(`unknown endpoint: ${c.req.path}`);
@@ -57,7 +58,7 @@ export function createApp(ctx: AppContext): Hono {
     });
   }
   // OHIF at /browse before the docroot, so the docroot cannot shadow it.
-  if (ctx.config.static) mountRoutes(app, browseRoutes(ctx));
-  if (ctx.config.static) mountRoutes(app, staticRoutes(ctx));
+  if (ctx.config.static) mountRoutes(app, browseRoutes(ctx), mountOptions);
+  if (ctx.config.static) mountRoutes(app, staticRoutes(ctx), mountOptions);
   return app;
 }

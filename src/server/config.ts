@@ -53,6 +53,10 @@ export interface Config {
   limits: Limits;
   /** Milliseconds a `/slicer/exec` script may run. */
   execTimeoutMs: number;
+  /** Origins (`scheme://host[:port]`) that `/slicer/accessDICOMwebStudy` may retrieve from. */
+  dicomwebRemotes: string[];
+  /** Milliseconds a remote DICOMweb retrieval may take in total. */
+  dicomwebTimeoutMs: number;
 }
 
 export interface Limits {
@@ -83,6 +87,8 @@ interface OptionSpec {
   help: string;
   default?: string | number | boolean;
   short?: string;
+  /** List options: how the environment variable separates values (default the path delimiter). */
+  envSeparator?: RegExp;
 }
 
 /** Every command-line option, in `--help` order. `--no-x` options are booleans of their own. */
@@ -110,6 +116,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'limit-volume', kind: 'int', arg: 'MIB', default: 4096, help: 'largest NRRD upload in MiB' },
   { name: 'limit-stow', kind: 'int', arg: 'MIB', default: 8192, help: 'largest STOW-RS request in MiB' },
   { name: 'limit-json', kind: 'int', arg: 'KIB', default: 16384, help: 'largest JSON body in KiB' },
+  { name: 'limit-exec', kind: 'int', arg: 'KIB', default: 1024, help: 'largest /slicer/exec script in KiB' },
+  { name: 'dicomweb-remote', kind: 'list', arg: 'ORIGIN', envSeparator: /[\s,]+/, help: 'DICOMweb origin that /slicer/accessDICOMwebStudy may pull studies from (repeatable; env: comma-separated)' },
+  { name: 'dicomweb-timeout', kind: 'int', arg: 'SEC', default: 120, help: 'time limit of one remote DICOMweb study retrieval in seconds' },
   { name: 'exec-timeout', kind: 'int', arg: 'MS', default: 10000, help: 'time limit of one /slicer/exec script in ms' },
   { name: 'tls-cert', kind: 'string', arg: 'FILE', help: 'PEM certificate; with --tls-key serves HTTPS' },
   { name: 'tls-key', kind: 'string', arg: 'FILE', help: 'PEM private key for --tls-cert' },
@@ -118,6 +127,21 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'help', kind: 'boolean', short: 'h', help: 'show this help and exit' },
   { name: 'version', kind: 'boolean', short: 'v', help: 'print the version and exit' },
 ];
+
+/**
+ * `scheme://host[:port]` in canonical form (lower case, default port dropped), from an origin or
+ * a URL; undefined for anything but http(s).
+ */
+export function normalizeOrigin(raw: string): string | undefined {
+  try {
+    const u = new URL(raw.trim());
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+    if (u.username || u.password) return undefined;
+    return u.origin.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
 
 /** `port-tries` → `VOXELGATE_PORT_TRIES`. */
 export const envName = (option: string): string => `VOXELGATE_${option.replace(/-/g, '_').toUpperCase()}`;
@@ -169,7 +193,7 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     if (raw === undefined) return undefined;
     const o = OPTIONS.find((x) => x.name === name)!;
     if (o.kind === 'boolean') return envBoolean(envName(name), raw);
-    if (o.kind === 'list') return raw.split(path.delimiter).filter(Boolean);
+    if (o.kind === 'list') return raw.split(o.envSeparator ?? path.delimiter).filter(Boolean);
     return raw;
   };
   const str = (name: string): string | undefined => {
@@ -226,9 +250,15 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       volume: mib('limit-volume', 4096),
       stow: mib('limit-stow', 8192),
       json: toInt('limit-json', str('limit-json') ?? '16384', 1, 1024 * 1024) * 1024,
-      exec: DEFAULT_LIMITS.exec,
+      exec: toInt('limit-exec', str('limit-exec') ?? '1024', 1, 1024 * 1024) * 1024,
     },
     execTimeoutMs: toInt('exec-timeout', str('exec-timeout') ?? '10000', 10, 3_600_000),
+    dicomwebRemotes: list('dicomweb-remote').map((o) => {
+      const origin = normalizeOrigin(o);
+      if (!origin) throw new ConfigError(`--dicomweb-remote takes an origin such as https://pacs.example.org:8042, not "${o}"`);
+      return origin;
+    }),
+    dicomwebTimeoutMs: toInt('dicomweb-timeout', str('dicomweb-timeout') ?? '120', 1, 86_400) * 1000,
     tlsCert: tlsCert ? abs(tlsCert) : undefined,
     tlsKey: tlsKey ? abs(tlsKey) : undefined,
     logLevel,
@@ -260,6 +290,8 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     allowedHosts: [],
     limits: { ...DEFAULT_LIMITS },
     execTimeoutMs: 10_000,
+    dicomwebRemotes: [],
+    dicomwebTimeoutMs: 120_000,
     ...overrides,
   };
 }

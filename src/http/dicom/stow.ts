@@ -1,7 +1,8 @@
 /**
  * STOW-RS (PS3.18 §10.5): `POST /dicom/studies[/{study}]` with a multipart/related body of Part 10
  * objects. The body is streamed: each part is held in memory up to 16 MiB (bigger parts go to a
- * temp file as they arrive) and ingested when it ends, so memory holds one part at most. Stored
+ * temp file as they arrive) and ingested when it ends, so memory holds one part at most. The whole body is limited by
+ * `config.limits.stow` (`--limit-stow`; 413 past it, parts stored before that point are kept). Stored
  * parts are fsynced in parallel and indexed in one transaction per batch of 256, all before the
  * answer. A broken part fails alone (FailedSOPSequence). Status: 200 all stored, 202 some failed,
  * 409 none stored, 400 malformed, 415 wrong media type.
@@ -21,8 +22,6 @@ import { archiveOf, dicomBase, dicomJsonResponse } from './common.js';
 const IN_MEMORY_PART = 16 * 1024 * 1024;
 /** Stored parts are fsynced and indexed in batches of this many (and at the end). */
 const COMMIT_BATCH = 256;
-/** Upper bound of one STOW request body. */
-const STOW_LIMIT = 8 * 1024 * 1024 * 1024;
 
 /** PS3.4 C.4.2.1.4 / PS3.18 failure reasons. */
 const REASON = {
@@ -64,7 +63,7 @@ export const stow = (ctx: AppContext) =>
       failed.push(item);
     };
     try {
-      for await (const ev of parseMultipart(bodyChunks(c, STOW_LIMIT), ct.params.boundary)) {
+      for await (const ev of parseMultipart(bodyChunks(c, ctx.config.limits.stow), ct.params.boundary)) {
         if (ev.kind === 'part') {
           parts++;
           partType = parseContentType(ev.headers['content-type'] ?? 'application/dicom').type;

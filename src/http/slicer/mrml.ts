@@ -9,6 +9,7 @@ import { filterNodes, hasFilter, nodeProperties, type NodeFilter } from '../../s
 import { gridFromNrrd, matrixToParentFromItkText, parseMatrix, putGridTransform, putLinearTransform, setParentTransform } from '../../scene/transforms.js';
 import { putVolume } from '../../scene/volumes.js';
 import type { AppContext } from '../../server/context.js';
+import { formatBytes } from '../body.js';
 import { bool, requiredStr, str } from './params.js';
 import { persist, uploadLimit } from './volumes.js';
 
@@ -95,14 +96,15 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
     const decoded = await readNrrd();
     ids = [putVolume(ctx.scene, { name: name ?? baseName, labelmap: bool(c, 'labelmap'), decoded }).node.id];
   } else if (filetype === 'MarkupsFile') {
-    const doc = await readJsonFile(file);
+    const doc = await readJsonFile(file, uploadLimit(ctx, 'json'));
     ids = importMarkups(ctx.scene, doc, name).map((n) => n.id);
   } else if (lower.endsWith('.nrrd')) {
     ids = [putGridTransform(ctx.scene, { name: name ?? baseName, grid: gridFromNrrd(await readNrrd()) }).node.id];
   } else if (lower.endsWith('.json')) {
-    const doc = (await readJsonFile(file)) as { matrix?: unknown };
+    const doc = (await readJsonFile(file, uploadLimit(ctx, 'json'))) as { matrix?: unknown };
     ids = [putLinearTransform(ctx.scene, { name: name ?? baseName, matrix: parseMatrix(doc?.matrix) }).node.id];
   } else if (lower.endsWith('.txt') || lower.endsWith('.tfm')) {
+    if ((await fsp.stat(file)).size > uploadLimit(ctx, 'json')) throw new AppError('payload_too_large', 'transform file is larger than the JSON limit (--limit-json)');
     const text = await fsp.readFile(file, 'utf8');
     ids = [putLinearTransform(ctx.scene, { name: name ?? baseName, matrix: matrixToParentFromItkText(text) }).node.id];
   } else {
@@ -112,9 +114,9 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
   return c.json({ success: true, loadedNodeIDs: ids });
 };
 
-async function readJsonFile(file: string): Promise<unknown> {
+async function readJsonFile(file: string, limit: number): Promise<unknown> {
   const st = await fsp.stat(file);
-  if (st.size > 64 << 20) throw new AppError('payload_too_large', 'JSON file is larger than 64 MiB');
+  if (st.size > limit) throw new AppError('payload_too_large', `JSON file is larger than the JSON limit (--limit-json, ${formatBytes(limit)})`);
   try {
     return JSON.parse(await fsp.readFile(file, 'utf8'));
   } catch (e) {

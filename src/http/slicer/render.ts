@@ -54,7 +54,10 @@ export function renderRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/threeD', handler: getThreeD(ctx) },
     { method: 'GET', path: '/threeD/stream', handler: getThreeDStream(ctx) },
     { method: 'GET', path: '/screenshot', handler: getScreenshot(ctx) },
-    { method: ['GET', 'PUT'], path: '/gui', handler: gui(ctx) },
+    // Changing the layout on GET (Slicer's API) is a write: token and CSRF guards apply. Render
+    // GETs (slice, threeD, screenshot) also move their view, but are left as reads on purpose:
+    // they must work as <img src> and only change how the shared view looks, not scene data.
+    { method: ['GET', 'PUT'], path: '/gui', handler: gui(ctx), mutates: (c) => c.req.query('viewersLayout') !== undefined || c.req.query('contents') !== undefined },
   ];
 }
 
