@@ -4,40 +4,12 @@
  * Enhanced multi-frame objects (PS3.3 C.7.6.16: per-frame item first, then the shared item).
  */
 import type { DicomJson } from '../dicom/dicom-json.js';
+import { T } from '../dicom/tags.js';
 
-/** Tags the bridge reads, as 8 uppercase hex digits. */
+/** Tags the bridge reads (8 uppercase hex digits): the archive's table plus the ones only the bridge needs. */
 export const B = {
-  SOPInstanceUID: '00080018',
-  SOPClassUID: '00080016',
-  ImageType: '00080008',
-  Modality: '00080060',
-  SeriesDescription: '0008103E',
-  StudyDescription: '00081030',
-  PatientName: '00100010',
-  PatientID: '00100020',
-  SliceThickness: '00180050',
+  ...T,
   SpacingBetweenSlices: '00180088',
-  StudyInstanceUID: '0020000D',
-  SeriesInstanceUID: '0020000E',
-  SeriesNumber: '00200011',
-  InstanceNumber: '00200013',
-  ImagePositionPatient: '00200032',
-  ImageOrientationPatient: '00200037',
-  FrameOfReferenceUID: '00200052',
-  SamplesPerPixel: '00280002',
-  PhotometricInterpretation: '00280004',
-  PlanarConfiguration: '00280006',
-  NumberOfFrames: '00280008',
-  Rows: '00280010',
-  Columns: '00280011',
-  PixelSpacing: '00280030',
-  BitsAllocated: '00280100',
-  BitsStored: '00280101',
-  PixelRepresentation: '00280103',
-  WindowCenter: '00281050',
-  WindowWidth: '00281051',
-  RescaleIntercept: '00281052',
-  RescaleSlope: '00281053',
   GridFrameOffsetVector: '3004000C',
   SharedFunctionalGroupsSequence: '52009229',
   PerFrameFunctionalGroupsSequence: '52009230',
@@ -46,7 +18,6 @@ export const B = {
   PixelMeasuresSequence: '00289110',
   PixelValueTransformationSequence: '00289145',
   FrameVOILUTSequence: '00289132',
-  PixelData: '7FE00010',
 } as const;
 
 export function values(j: DicomJson | undefined, tag: string): unknown[] {
