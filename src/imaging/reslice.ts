@@ -15,6 +15,7 @@
  */
 import { invert4, mul4, rasToIjkMatrix } from './geometry.js';
 import type { ImageVolume, Mat4, TypedArray } from './types.js';
+import { windowByte } from './window-level.js';
 
 export type Interpolation = 'nearest' | 'linear';
 
@@ -226,15 +227,7 @@ export function resliceGrey(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeome
           continue;
         }
         const v = fround(data[((i + 0.5) | 0) + ((j + 0.5) | 0) * sj + ((k + 0.5) | 0) * sk]!);
-        let x = (v - lo) * scale;
-        if (!(x > 0)) x = 0;
-        else if (x >= 255) x = 255;
-        else {
-          const f = x - (x | 0);
-          if (f > 0.4999999 && f < 0.5000001) x = ((v - lo) * 255) / w;
-          x = (x + 0.5) | 0;
-        }
-        out[o] = x;
+        out[o] = windowByte(v, lo, scale, w);
       }
     }
     return true;
@@ -264,15 +257,7 @@ export function resliceGrey(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeome
       const v00 = data[p]!, v10 = data[p + d1]!, v01 = data[p + d2]!, v11 = data[p + d1 + d2]!;
       const a0 = v00 + (v10 - v00) * tx, a1 = v01 + (v11 - v01) * tx;
       const val = fround(a0 + (a1 - a0) * ty);
-      let x = (val - lo) * scale;
-      if (!(x > 0)) x = 0;
-      else if (x >= 255) x = 255;
-      else {
-        const f = x - (x | 0);
-        if (f > 0.4999999 && f < 0.5000001) x = ((val - lo) * 255) / w;
-        x = (x + 0.5) | 0;
-      }
-      out[o] = x;
+      out[o] = windowByte(val, lo, scale, w);
     }
   }
   return true;

@@ -24,6 +24,19 @@ export function mapWindowLevel(v: number, window: number, level: number): number
  * Maps `values` (one component per pixel, NaN = outside) to grey bytes; `alpha` (optional)
  * receives 255 inside and 0 outside.
  */
+/**
+ * The window/level byte of `v`, with `lo` = level − window/2 and `scale` = 255/window: the
+ * multiply is fast, and within a hair of a .5 tie the exact division decides, so the result is
+ * exactly the round-half-up of `mapWindowLevel`. NaN (outside the volume) and values below give 0.
+ */
+export function windowByte(v: number, lo: number, scale: number, w: number): number {
+  const x = (v - lo) * scale;
+  if (!(x > 0)) return 0;
+  if (x >= 255) return 255;
+  const f = x - (x | 0);
+  return ((f > 0.4999999 && f < 0.5000001 ? ((v - lo) * 255) / w : x) + 0.5) | 0;
+}
+
 export function windowLevelToGrey(values: Float32Array, wl: WindowLevel, out: Uint8Array, alpha?: Uint8Array, stride = 1, offset = 0): void {
   if (!alpha && stride === 1 && offset === 0) return greyOnly(values, wl, out);
   const lo = wl.level - wl.window / 2;
@@ -37,16 +50,7 @@ export function windowLevelToGrey(values: Float32Array, wl: WindowLevel, out: Ui
       if (alpha) alpha[p] = 0;
       continue;
     }
-    // Multiply (fast); within a hair of a .5 tie, redo the exact division so rounding matches the formula.
-    let x = (v - lo) * scale;
-    if (x <= 0) x = 0;
-    else if (x >= 255) x = 255;
-    else {
-      const f = x - (x | 0);
-      if (f > 0.4999999 && f < 0.5000001) x = ((v - lo) * 255) / w;
-      x = (x + 0.5) | 0;
-    }
-    out[p] = x;
+    out[p] = windowByte(v, lo, scale, w);
     if (alpha) alpha[p] = 255;
   }
 }
@@ -128,14 +132,6 @@ function greyOnly(values: Float32Array, wl: WindowLevel, out: Uint8Array): void 
   const n = out.length;
   for (let p = 0; p < n; p++) {
     const v = values[p]!;
-    let x = (v - lo) * scale;
-    if (!(x > 0)) x = 0; // also NaN (outside) → 0
-    else if (x >= 255) x = 255;
-    else {
-      const f = x - (x | 0);
-      if (f > 0.4999999 && f < 0.5000001) x = ((v - lo) * 255) / w;
-      x = (x + 0.5) | 0;
-    }
-    out[p] = x;
+    out[p] = windowByte(v, lo, scale, w);
   }
 }
