@@ -97,15 +97,55 @@ export function checkToken(config: Config, c: Context, readOnlyOk: boolean): voi
   if (!ok) throw new AppError('unauthorized', 'the bearer token is not valid for this request');
 }
 
+/** Name of the cookie that lets a browser load the page's own files under `--auth all`. */
+export const TOKEN_COOKIE = 'voxelgate_token';
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Token check for every request that needs one (mutating methods; everything with `--auth all`).
+ * Under `--auth all` a browser cannot add a header to the page's own scripts and images, so a
+ * page opened with `?access_token=` gets an HttpOnly, SameSite=Strict cookie that is accepted for
+ * plain reads (GET/HEAD of routes that change nothing) — never for writes, which still need the
+ * Authorization header, so the cookie opens no CSRF hole.
+ */
 export function authGuard(config: Config): MiddlewareHandler | undefined {
-  if (!config.token) return undefined;
+  const token = config.token;
+  if (!token) return undefined;
   return async function checkAuth(c, next) {
     const method = c.req.method;
     if (method === 'OPTIONS') return next();
+    const read = method === 'GET' || method === 'HEAD';
     const needs = config.auth === 'all' || MUTATING.has(method);
     if (!needs) return next();
-    checkToken(config, c, method === 'GET' || method === 'HEAD');
+    if (read && c.req.header('authorization') === undefined && c.req.query('access_token') === undefined) {
+      const cookie = cookieValue(c.req.header('cookie'), TOKEN_COOKIE);
+      if (cookie !== undefined && (secretEquals(cookie, token) || (config.readToken !== undefined && secretEquals(cookie, config.readToken)))) return next();
+    }
+    checkToken(config, c, read);
     await next();
+    const fromQuery = read ? c.req.query('access_token') : undefined;
+    if (fromQuery !== undefined && config.auth === 'all' && c.res.ok && (c.req.header('accept') ?? '').includes('text/html')) {
+      const secure = config.tlsCert ? '; Secure' : '';
+      try {
+        c.res.headers.append('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
+      } catch {
+        c.res = new Response(c.res.body, c.res);
+        c.res.headers.append('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
+      }
+    }
   };
 }
 

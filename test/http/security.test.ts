@@ -192,3 +192,25 @@ test('binding beyond loopback without a token is refused unless --insecure; exec
     await running.stop();
   }
 });
+
+test('--auth all: a page opened with ?access_token= gets a cookie that serves its own files, never writes', async () => {
+  const t = await makeTestApp({ token: TOKEN, auth: 'all', allowShutdown: true });
+  try {
+    assert.equal((await t.app.request('/')).status, 401);
+    const page = await t.app.request(`/?access_token=${TOKEN}`, { headers: { accept: 'text/html,application/xhtml+xml' } });
+    assert.equal(page.status, 200);
+    const setCookie = page.headers.get('set-cookie') ?? '';
+    assert.match(setCookie, /^voxelgate_token=[^;]+; Path=\/; HttpOnly; SameSite=Strict/);
+    const cookie = setCookie.split(';')[0]!;
+    assert.equal((await t.app.request('/slicer/system/version', { headers: { cookie } })).status, 200);
+    assert.equal((await t.app.request('/slicer/system/version', { headers: { cookie: 'voxelgate_token=wrong-token-0000' } })).status, 401);
+    // writes and state-changing GETs still need the Authorization header
+    assert.equal((await t.app.request('/slicer/system', { method: 'DELETE', headers: { cookie } })).status, 401);
+    assert.equal((await t.app.request('/slicer/volumeSelection?cmd=next', { headers: { cookie } })).status, 401);
+    // an API read with the token in the query gets no cookie (only page navigations do)
+    const api = await t.app.request(`/slicer/system/version?access_token=${TOKEN}`);
+    assert.equal(api.headers.get('set-cookie'), null);
+  } finally {
+    await t.close();
+  }
+});
