@@ -353,6 +353,11 @@ export interface NrrdDecoderOptions {
   maxBytes?: number;
   /** Largest header accepted (bytes). */
   maxHeaderBytes?: number;
+  /**
+   * Total size of the file when the sender declared it (HTTP Content-Length): a raw body too short
+   * for the sizes in the header is refused before the voxel array is allocated.
+   */
+  declaredBytes?: number;
 }
 
 const NL = 0x0a;
@@ -422,7 +427,7 @@ export class NrrdDecoder {
         if (this.#headerLen > max) throw unprocessable(`no end of header (blank line) within the first ${max} bytes`);
         return;
       }
-      this.#start(all.subarray(0, end.headerEnd).toString('latin1'));
+      this.#start(all.subarray(0, end.headerEnd).toString('latin1'), end.dataStart);
       this.#headerBuf = [];
       const rest = all.subarray(end.dataStart);
       if (rest.length) await this.#body(rest);
@@ -431,9 +436,16 @@ export class NrrdDecoder {
     await this.#body(chunk);
   }
 
-  #start(headerText: string): void {
+  #start(headerText: string, dataStart: number): void {
     this.#header = parseNrrdHeader(headerText);
     const layout = nrrdLayout(this.#header, { maxBytes: this.#opts.maxBytes });
+    const declared = this.#opts.declaredBytes;
+    if (declared !== undefined && layout.encoding === 'raw' && layout.lineSkip === 0 && layout.byteSkip >= 0) {
+      const available = declared - dataStart - layout.byteSkip;
+      if (available < layout.byteLength) {
+        throw unprocessable(`NRRD: the header declares ${layout.byteLength} bytes of raw voxel data, but the body has only ${Math.max(0, available)} after the header (Content-Length ${declared})`);
+      }
+    }
     this.#layout = layout;
     const count = layout.byteLength / BYTES_OF[layout.scalarType];
     try {

@@ -8,6 +8,7 @@ import type { AppContext } from '../../server/context.js';
 import { readBody } from '../body.js';
 import { numList, oneOf, requiredStr, str } from './params.js';
 import { attachment, requestChunks, streamResponse } from './streams.js';
+import { declaredLength } from '../body.js';
 import { persist, uploadLimit } from './volumes.js';
 
 export const getTransforms = (ctx: AppContext) => (c: Context) => c.json(listTransforms(ctx.scene));
@@ -84,7 +85,7 @@ export const getGridTransform = (ctx: AppContext) => (c: Context) => {
 /** POST/PUT: a 4-D displacement NRRD (3 × I × J × K, float/double) creates or replaces a grid transform. */
 export const postGridTransform = (ctx: AppContext) => async (c: Context) => {
   const maxBytes = uploadLimit(ctx, 'volume');
-  const decoded = await decodeNrrdStream(requestChunks(c, maxBytes + (1 << 20)), { maxBytes });
+  const decoded = await decodeNrrdStream(requestChunks(c, maxBytes + (1 << 20)), { maxBytes, declaredBytes: declaredLength(c) });
   const { node, created } = putGridTransform(ctx.scene, { id: str(c, 'id'), name: str(c, 'name'), grid: gridFromNrrd(decoded) });
   if (Object.keys(decoded.header.keyValues).length) ctx.scene.update<GridTransformNode>(node.id, { attributes: decoded.header.keyValues });
   await persist(ctx);

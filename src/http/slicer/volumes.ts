@@ -6,6 +6,7 @@ import { cycleActiveVolume, findVolume, listVolumes, nrrdOptionsFor, putVolume }
 import type { AppContext } from '../../server/context.js';
 import { bool, oneOf, requiredStr, str } from './params.js';
 import { attachment, requestChunks, streamResponse } from './streams.js';
+import { declaredLength } from '../body.js';
 
 export const DEFAULT_MAX_VOLUME_BYTES = 4096 * 1024 ** 2;
 
@@ -45,7 +46,7 @@ export const putVolumeHandler = (ctx: AppContext) => async (c: Context) => {
   const labelmap = bool(c, 'labelmap');
   const maxBytes = uploadLimit(ctx, 'volume');
   // The stored copy is written while the body arrives; replying then costs one fsync + the index.
-  const received = await receiveNrrd(requestChunks(c, maxBytes + (1 << 20)), { maxBytes, store: ctx.sceneStore });
+  const received = await receiveNrrd(requestChunks(c, maxBytes + (1 << 20)), { maxBytes, declaredBytes: declaredLength(c), store: ctx.sceneStore });
   let result;
   try {
     result = putVolume(ctx.scene, { id, name, labelmap, decoded: received.decoded });
