@@ -22,7 +22,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import type { Archive } from '../dicom/archive.js';
-import type { PixelLocation } from '../dicom/part10.js';
+import type { ImageInfo, PixelLocation } from '../dicom/part10.js';
 import type { InstanceRow } from '../dicom/catalog.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { AppError } from '../errors.js';
@@ -34,7 +34,8 @@ import { NATIVE_TS as NATIVE, TS } from '../dicom/tags.js';
 import { B, functionalGroup, items, num, nums, str, values } from './dicom-values.js';
 
 /** One 2-D frame of the series, with its geometry in LPS. */
-export interface FrameInfo {
+/** One frame to place in a volume: the pixel-module fields of its instance (as part10's ImageInfo) plus geometry. */
+export interface FrameInfo extends Pick<ImageInfo, 'rows' | 'columns' | 'samplesPerPixel' | 'bitsAllocated' | 'bitsStored' | 'pixelRepresentation' | 'planarConfiguration' | 'photometric'> {
   row: InstanceRow;
   meta: DicomJson;
   /** 1-based frame number inside its instance. */
@@ -47,14 +48,6 @@ export interface FrameInfo {
   pixelSpacing?: [number, number];
   slope: number;
   intercept: number;
-  rows: number;
-  columns: number;
-  samplesPerPixel: number;
-  bitsAllocated: number;
-  bitsStored: number;
-  pixelRepresentation: number;
-  planarConfiguration: number;
-  photometric: string;
   instanceNumber: number;
   window?: { center: number; width: number };
   /** Spacing declared for a simple multi-frame/single slice (SpacingBetweenSlices or SliceThickness). */

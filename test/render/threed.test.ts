@@ -15,7 +15,6 @@ const get = (url: string, headers: Record<string, string> = {}) => t.app.request
 const phantom = (centre: Vec3) => sphereVolume({ dimensions: [32, 32, 32], origin: [-16, -16, -16], background: 0, spheres: [{ centre, radius: 4, value: 1000 }] });
 
 async function blob(query: string) {
-  if (process.env.DBG) console.error("blob", query);
   const r = await get(`/slicer/threeD?mode=mip&size=64&format=png&${query}`);
   assert.equal(r.status, 200, await r.clone().text());
   return centroid(await decode(await r.arrayBuffer()));
