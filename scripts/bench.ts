@@ -25,12 +25,16 @@ const modules = readdirSync(dir)
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.startsWith(w)))
   .sort();
 if (modules.length === 0) {
-  console.error(`bench: no benchmark modules${wanted.length ? ` matching ${wanted.join(', ')}` : ''} in ${dir}`);
+  console.error(
+    `bench: no benchmark modules${wanted.length ? ` matching ${wanted.join(', ')}` : ''} in ${dir}`,
+  );
   process.exit(1);
 }
 const rows: BenchRow[] = [];
 for (const file of modules) {
-  const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { run: () => Promise<BenchRow[]> };
+  const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as {
+    run: () => Promise<BenchRow[]>;
+  };
   process.stderr.write(`bench: running ${file} …\n`);
   const t0 = Date.now();
   const got = await mod.run();
@@ -39,7 +43,8 @@ for (const file of modules) {
 }
 const cols = ['group', 'name', 'value', 'aim'] as const;
 const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
-const line = (cells: string[]) => '| ' + cells.map((x, i) => x.padEnd(width[i]!)).join(' | ') + ' |';
+const line = (cells: string[]) =>
+  '| ' + cells.map((x, i) => x.padEnd(width[i]!)).join(' | ') + ' |';
 console.log(line([...cols]));
 console.log('|' + width.map((w) => '-'.repeat(w + 2)).join('|') + '|');
 for (const r of rows) console.log(line(cols.map((c) => r[c] ?? '')));

@@ -25,7 +25,12 @@ import { syntheticSeries } from '../src/dicom/sample.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
-  options: { connections: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' }, port: { type: 'string' } },
+  options: {
+    connections: { type: 'string' },
+    seconds: { type: 'string' },
+    warmup: { type: 'string' },
+    port: { type: 'string' },
+  },
   allowPositionals: true,
 });
 const num = (arg: string | undefined, env: string, def: number) => {
@@ -43,10 +48,27 @@ const log = (s: string) => process.stderr.write(`load: ${s}\n`);
 // ---------- server child ----------
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'voxelgate-load-'));
 const portFile = path.join(dataDir, 'port');
-const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), '--port', String(PORT), '--port-file', portFile, '--data', path.join(dataDir, 'data'), '--quiet', '--log-level', 'warn'], {
-  cwd: ROOT,
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
+const child = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    path.join(ROOT, 'src/main.ts'),
+    '--port',
+    String(PORT),
+    '--port-file',
+    portFile,
+    '--data',
+    path.join(dataDir, 'data'),
+    '--quiet',
+    '--log-level',
+    'warn',
+  ],
+  {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  },
+);
 const serverOutput: string[] = [];
 child.stdout.on('data', (d: Buffer) => serverOutput.push(d.toString()));
 child.stderr.on('data', (d: Buffer) => serverOutput.push(d.toString()));
@@ -79,7 +101,8 @@ const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 async function waitForPort(): Promise<number> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (childExited !== undefined) throw new Error(`server exited (${childExited}):\n${serverOutput.join('')}`);
+    if (childExited !== undefined)
+      throw new Error(`server exited (${childExited}):\n${serverOutput.join('')}`);
     if (existsSync(portFile)) {
       const p = Number(readFileSync(portFile, 'utf8').trim());
       if (p > 0) return p;
@@ -111,13 +134,22 @@ async function buildMix(base: string): Promise<{ mix: Kind[]; notes: string[] }>
   const studies = await getJson<Ds[]>(base, '/dicom/studies?PatientName=Phantom*');
   const study = studies[0]?.['0020000D']?.Value?.[0] as string | undefined;
   if (!study) throw new Error('the sample study is missing (server started with --no-samples?)');
-  const series = (await getJson<Ds[]>(base, `/dicom/studies/${study}/series`))[0]!['0020000E']!.Value![0] as string;
+  const series = (await getJson<Ds[]>(base, `/dicom/studies/${study}/series`))[0]!['0020000E']!
+    .Value![0] as string;
   const instances = await getJson<Ds[]>(base, `/dicom/studies/${study}/series/${series}/instances`);
   const sops = instances.map((i) => i['00080018']!.Value![0] as string);
-  const inst = (k: number) => `/dicom/studies/${study}/series/${series}/instances/${sops[k % sops.length]}`;
+  const inst = (k: number) =>
+    `/dicom/studies/${study}/series/${series}/instances/${sops[k % sops.length]}`;
 
   // STOW: a small template instance whose SOP Instance UID is patched in place (same length).
-  const template = syntheticSeries({ rows: 16, columns: 16, slices: 1, seed: 'voxelgate-load', patientName: 'Load^Test', flat: true });
+  const template = syntheticSeries({
+    rows: 16,
+    columns: 16,
+    slices: 1,
+    seed: 'voxelgate-load',
+    patientName: 'Load^Test',
+    flat: true,
+  });
   const sop = template.sopUids[0]!;
   const file = template.files[0]!;
   const sopBytes = Buffer.from(sop, 'latin1');
@@ -129,7 +161,9 @@ async function buildMix(base: string): Promise<{ mix: Kind[]; notes: string[] }>
   let counter = 0;
   const stowBody = () => {
     const b = Buffer.from(file);
-    const digits = String(++counter + process.pid * 1e5).padStart(10, '0').slice(-10);
+    const digits = String(++counter + process.pid * 1e5)
+      .padStart(10, '0')
+      .slice(-10);
     for (const i of at) b.write(digits, i + counterAt, 'latin1');
     return multipartBody([{ contentType: 'application/dicom', data: b }], boundary);
   };
@@ -138,22 +172,50 @@ async function buildMix(base: string): Promise<{ mix: Kind[]; notes: string[] }>
   const volumeId = volumes[0]?.id;
 
   const mix: Kind[] = [
-    { kind: 'qido-studies', path: '/dicom/studies?PatientName=Phantom*&includefield=StudyDescription' },
+    {
+      kind: 'qido-studies',
+      path: '/dicom/studies?PatientName=Phantom*&includefield=StudyDescription',
+    },
     { kind: 'series-metadata', path: `/dicom/studies/${study}/series/${series}/metadata` },
-    { kind: 'frame', path: `${inst(3)}/frames/1`, headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } },
+    {
+      kind: 'frame',
+      path: `${inst(3)}/frames/1`,
+      headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' },
+    },
     { kind: 'qido-instances', path: `/dicom/studies/${study}/series/${series}/instances?limit=20` },
-    { kind: 'frame', path: `${inst(17)}/frames/1`, headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' } },
-    { kind: 'stow', method: 'POST', path: '/dicom/studies', headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`, accept: 'application/dicom+json' }, body: stowBody },
+    {
+      kind: 'frame',
+      path: `${inst(17)}/frames/1`,
+      headers: { accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' },
+    },
+    {
+      kind: 'stow',
+      method: 'POST',
+      path: '/dicom/studies',
+      headers: {
+        'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+        accept: 'application/dicom+json',
+      },
+      body: stowBody,
+    },
   ];
-  if (volumeId) mix.push({ kind: 'volume-get', path: `/slicer/volume?id=${encodeURIComponent(volumeId)}` });
+  if (volumeId)
+    mix.push({ kind: 'volume-get', path: `/slicer/volume?id=${encodeURIComponent(volumeId)}` });
   else notes.push('no volume in the scene: volume GET skipped');
 
   const probe = await fetch(`${base}/slicer/slice?view=red`);
   await probe.arrayBuffer();
   if (probe.status === 200) {
-    mix.splice(1, 0, { kind: 'slice', path: '/slicer/slice?view=red&offset=0&size=256' }, { kind: 'slice', path: '/slicer/slice?view=yellow&offset=10&size=256' });
+    mix.splice(
+      1,
+      0,
+      { kind: 'slice', path: '/slicer/slice?view=red&offset=0&size=256' },
+      { kind: 'slice', path: '/slicer/slice?view=yellow&offset=10&size=256' },
+    );
   } else {
-    notes.push(`slice renders skipped: GET /slicer/slice answers ${probe.status} on this branch (the render route is not merged yet)`);
+    notes.push(
+      `slice renders skipped: GET /slicer/slice answers ${probe.status} on this branch (the render route is not merged yet)`,
+    );
   }
   return { mix, notes };
 }
@@ -190,26 +252,53 @@ function run(base: string, mix: Kind[], seconds: number): Promise<RunResult> {
   }));
   return new Promise((resolve, reject) => {
     const instance = autocannon(
-      { url: `${url.protocol}//${url.host}`, connections: CONNECTIONS, duration: seconds, requests: requests as never, timeout: 30 },
+      {
+        url: `${url.protocol}//${url.host}`,
+        connections: CONNECTIONS,
+        duration: seconds,
+        requests: requests as never,
+        timeout: 30,
+      },
       (err, result) => {
         if (err) return reject(err);
-        resolve({ requests: result.requests.total, errors: result.errors, timeouts: result.timeouts, statuses, kinds, rps: result.requests.average, bytes: result.throughput.total });
+        resolve({
+          requests: result.requests.total,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          statuses,
+          kinds,
+          rps: result.requests.average,
+          bytes: result.throughput.total,
+        });
       },
     );
-    instance.on('response', (client: { requestIterator?: { context?: { kind?: string } } }, status: number, _bytes: number, time: number) => {
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      const kind = client.requestIterator?.context?.kind ?? 'unknown';
-      let s = kinds.get(kind);
-      if (!s) kinds.set(kind, (s = { count: 0, latencies: [], statuses: new Map() }));
-      s.count++;
-      s.latencies.push(time);
-      s.statuses.set(status, (s.statuses.get(status) ?? 0) + 1);
-    });
+    instance.on(
+      'response',
+      (
+        client: { requestIterator?: { context?: { kind?: string } } },
+        status: number,
+        _bytes: number,
+        time: number,
+      ) => {
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        const kind = client.requestIterator?.context?.kind ?? 'unknown';
+        let s = kinds.get(kind);
+        if (!s) kinds.set(kind, (s = { count: 0, latencies: [], statuses: new Map() }));
+        s.count++;
+        s.latencies.push(time);
+        s.statuses.set(status, (s.statuses.get(status) ?? 0) + 1);
+      },
+    );
   });
 }
 
-const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
-const fmtStatuses = (m: Map<number, number>) => [...m].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(' ');
+const pct = (sorted: number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
+const fmtStatuses = (m: Map<number, number>) =>
+  [...m]
+    .sort((a, b) => a[0] - b[0])
+    .map(([s, n]) => `${s}×${n}`)
+    .join(' ');
 
 let exitCode = 0;
 try {
@@ -236,7 +325,10 @@ try {
   log(`run: ${CONNECTIONS} connections for ${SECONDS} s (RSS after warm-up ${mib(rssWarm)})`);
   const r = await run(base, mix, SECONDS);
   clearInterval(sampler);
-  if (childExited !== undefined) throw new Error(`the server exited during the run (code ${childExited}):\n${serverOutput.join('').slice(-4000)}`);
+  if (childExited !== undefined)
+    throw new Error(
+      `the server exited during the run (code ${childExited}):\n${serverOutput.join('').slice(-4000)}`,
+    );
   const rssEnd = rssKiB();
   const non2xx = [...r.statuses].filter(([s]) => s < 200 || s >= 300);
   const n5xx = non2xx.filter(([s]) => s >= 500).reduce((a, [, n]) => a + n, 0);
@@ -255,14 +347,20 @@ try {
   ];
   for (const [kind, s] of [...r.kinds].sort()) {
     const sorted = s.latencies.sort((a, b) => a - b);
-    lines.push(`    ${kind.padEnd(16)}${String(s.count).padStart(7)}  ${pct(sorted, 50).toFixed(1).padStart(8)} ${pct(sorted, 99).toFixed(1).padStart(8)}   ${fmtStatuses(s.statuses)}`);
+    lines.push(
+      `    ${kind.padEnd(16)}${String(s.count).padStart(7)}  ${pct(sorted, 50).toFixed(1).padStart(8)} ${pct(sorted, 99).toFixed(1).padStart(8)}   ${fmtStatuses(s.statuses)}`,
+    );
   }
   for (const n of notes) lines.push(`  note: ${n}`);
   const misses: string[] = [];
   if (r.errors > 0) misses.push(`${r.errors} errors`);
   if (n5xx > 0) misses.push(`${n5xx} 5xx`);
   if (growth > 0.2) misses.push(`RSS grew ${(growth * 100).toFixed(1)} % (> 20 %)`);
-  lines.push(misses.length ? `  TARGET MISSED: ${misses.join(', ')}` : '  targets met: zero errors, zero 5xx, RSS within 20 %');
+  lines.push(
+    misses.length
+      ? `  TARGET MISSED: ${misses.join(', ')}`
+      : '  targets met: zero errors, zero 5xx, RSS within 20 %',
+  );
   process.stdout.write(lines.join('\n') + '\n');
   if (misses.length) exitCode = 1;
 } catch (e) {

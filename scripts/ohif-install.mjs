@@ -9,7 +9,17 @@
  * Idempotent: does nothing when the pinned version is already installed (unless --force).
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,7 +76,9 @@ window.config = {
  */
 export function rewriteIndexHtml(html, base = BASE) {
   let out = html.replace(/window\.PUBLIC_URL\s*=\s*(['"])\/\1/g, `window.PUBLIC_URL=$1${base}/$1`);
-  out = out.replace(/\b(src|href)=(["'])\/(?!\/)([^"']*)\2/g, (m, attr, q, rest) => (rest.startsWith(base.slice(1) + '/') ? m : `${attr}=${q}${base}/${rest}${q}`));
+  out = out.replace(/\b(src|href)=(["'])\/(?!\/)([^"']*)\2/g, (m, attr, q, rest) =>
+    rest.startsWith(base.slice(1) + '/') ? m : `${attr}=${q}${base}/${rest}${q}`,
+  );
   return out;
 }
 
@@ -112,8 +124,15 @@ function main() {
   const fi = args.indexOf('--from');
   const from = fi >= 0 ? path.resolve(args[fi + 1]) : undefined;
   const stamp = path.join(target, '.voxelgate-ohif-version');
-  if (!force && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === version && existsSync(path.join(target, 'index.html'))) {
-    console.log(`OHIF ${version} is already installed in ${path.relative(root, target)}/ (use --force to reinstall)`);
+  if (
+    !force &&
+    existsSync(stamp) &&
+    readFileSync(stamp, 'utf8').trim() === version &&
+    existsSync(path.join(target, 'index.html'))
+  ) {
+    console.log(
+      `OHIF ${version} is already installed in ${path.relative(root, target)}/ (use --force to reinstall)`,
+    );
     return;
   }
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'voxelgate-ohif-'));
@@ -121,18 +140,25 @@ function main() {
     let tgz = from;
     if (!tgz) {
       console.log(`npm pack @ohif/app@${version} (about 50 MB) …`);
-      const out = execFileSync('npm', ['pack', `@ohif/app@${version}`, '--silent', '--no-audit', '--no-fund'], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const out = execFileSync(
+        'npm',
+        ['pack', `@ohif/app@${version}`, '--silent', '--no-audit', '--no-fund'],
+        { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       const name = out.trim().split('\n').pop();
       tgz = path.join(tmp, name ?? '');
-      if (!name || !existsSync(tgz)) throw new Error(`npm pack did not produce a tarball (said: ${out.trim()})`);
+      if (!name || !existsSync(tgz))
+        throw new Error(`npm pack did not produce a tarball (said: ${out.trim()})`);
     }
     console.log('extracting dist/ …');
     execFileSync('tar', ['xzf', tgz, '-C', tmp, 'package/dist'], { stdio: 'inherit' });
     const dist = path.join(tmp, 'package', 'dist');
-    if (!existsSync(path.join(dist, 'index.html'))) throw new Error('the package has no dist/index.html');
+    if (!existsSync(path.join(dist, 'index.html')))
+      throw new Error('the package has no dist/index.html');
     // Not needed for viewing: onnx runtime (AI tools, ~136 MB) and the service worker (it would
     // cache /browse assets across voxelgate upgrades).
-    for (const drop of ['ort', 'sw.js', 'sw.js.map', '_redirects', '_headers', 'serve.json']) rmSync(path.join(dist, drop), { recursive: true, force: true });
+    for (const drop of ['ort', 'sw.js', 'sw.js.map', '_redirects', '_headers', 'serve.json'])
+      rmSync(path.join(dist, drop), { recursive: true, force: true });
     const changed = rewriteDist(dist);
     console.log(`rewrote ${changed} file(s) for the ${BASE}/ base path`);
     writeFileSync(path.join(dist, 'app-config.js'), appConfig());
@@ -145,7 +171,9 @@ function main() {
       cpSync(dist, target, { recursive: true });
     }
     const files = readdirSync(target).length;
-    console.log(`OHIF ${version} installed in ${path.relative(root, target)}/ (${files} entries); voxelgate serves it at ${BASE}/`);
+    console.log(
+      `OHIF ${version} installed in ${path.relative(root, target)}/ (${files} entries); voxelgate serves it at ${BASE}/`,
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -12,9 +12,13 @@ import { GOLDEN_CASES, GOLDEN_DIR, goldenJob } from '../test/helpers/golden.js';
 mkdirSync(GOLDEN_DIR, { recursive: true });
 for (const c of GOLDEN_CASES) {
   const img = renderThreeD(goldenJob(c));
-  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
+  let s = sharp(img.data, {
+    raw: { width: img.width, height: img.height, channels: img.channels },
+  });
   if (img.channels === 1) s = s.toColourspace('b-w');
   const file = path.join(GOLDEN_DIR, `threeD-${c.name}.png`);
   await s.png({ compressionLevel: 9 }).toFile(file);
-  console.log(`wrote ${file} (${img.width}×${img.height}, ${img.channels} channel${img.channels > 1 ? 's' : ''})`);
+  console.log(
+    `wrote ${file} (${img.width}×${img.height}, ${img.channels} channel${img.channels > 1 ? 's' : ''})`,
+  );
 }

@@ -13,7 +13,9 @@ import { startTestServer } from '../test/helpers/app.js';
 import { browserSkipReason, launchBrowser } from '../test/helpers/browser.js';
 
 const args = process.argv.slice(2);
-const outDir = path.resolve(args.includes('--out') ? args[args.indexOf('--out') + 1]! : path.join(PACKAGE_ROOT, 'docs'));
+const outDir = path.resolve(
+  args.includes('--out') ? args[args.indexOf('--out') + 1]! : path.join(PACKAGE_ROOT, 'docs'),
+);
 
 const why = browserSkipReason();
 if (why) {
@@ -34,8 +36,13 @@ try {
   for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowUp');
   await idle();
   // A fiducial in the red view (after scrolling, so it is on the slice shown), the DICOM series open.
-  const status = (await (await fetch(`${server.url}/slicer/system/status`)).json()) as { endpoints: string[] };
-  if (status.endpoints.includes('GET /slicer/view') && status.endpoints.includes('POST /slicer/fiducial')) {
+  const status = (await (await fetch(`${server.url}/slicer/system/status`)).json()) as {
+    endpoints: string[];
+  };
+  if (
+    status.endpoints.includes('GET /slicer/view') &&
+    status.endpoints.includes('POST /slicer/fiducial')
+  ) {
     await page.click('#place');
     const box = (await page.locator('.view.red img').boundingBox())!;
     await page.mouse.click(box.x + box.width * 0.58, box.y + box.height * 0.42);
@@ -45,7 +52,11 @@ try {
   const series = page.locator('#studies button[aria-expanded]').first();
   if (await series.count()) {
     await series.click();
-    await page.locator('#studies .series li').first().waitFor({ timeout: 10_000 }).catch(() => {});
+    await page
+      .locator('#studies .series li')
+      .first()
+      .waitFor({ timeout: 10_000 })
+      .catch(() => {});
   }
   await page.evaluate(() => (globalThis as any).document.activeElement?.blur()); // eslint-disable-line @typescript-eslint/no-explicit-any
   await idle();
@@ -55,9 +66,13 @@ try {
   console.log(`wrote ${path.relative(process.cwd(), viewerPng)}`);
 
   if (!existsSync(path.join(DEFAULT_OHIF_DIR, 'index.html'))) {
-    console.error('screenshots: OHIF is not installed (npm run ohif:install); skipped docs/screenshot-ohif.png');
+    console.error(
+      'screenshots: OHIF is not installed (npm run ohif:install); skipped docs/screenshot-ohif.png',
+    );
   } else {
-    const studies = (await (await fetch(`${server.url}/dicom/studies`)).json()) as Array<Record<string, { Value?: unknown[] }>>;
+    const studies = (await (await fetch(`${server.url}/dicom/studies`)).json()) as Array<
+      Record<string, { Value?: unknown[] }>
+    >;
     const uid = studies[0]?.['0020000D']?.Value?.[0];
     if (!uid) throw new Error('no study in the archive');
     const o = await b.context.newPage();

@@ -15,7 +15,9 @@ import { startTestServer } from '../test/helpers/app.js';
 import { browserSkipReason, launchBrowser } from '../test/helpers/browser.js';
 
 const args = process.argv.slice(2);
-const delays = args.includes('--delay') ? [Number(args[args.indexOf('--delay') + 1])] : [0, 100, 500];
+const delays = args.includes('--delay')
+  ? [Number(args[args.indexOf('--delay') + 1])]
+  : [0, 100, 500];
 
 const why = browserSkipReason();
 if (why) {
@@ -34,25 +36,39 @@ interface ProxyStats {
 }
 
 /** A reverse proxy that delays render requests; counts them and the concurrency it sees. */
-async function delayingProxy(target: string, delay: () => number): Promise<{ url: string; stats: ProxyStats; close(): Promise<void> }> {
+async function delayingProxy(
+  target: string,
+  delay: () => number,
+): Promise<{ url: string; stats: ProxyStats; close(): Promise<void> }> {
   const stats: ProxyStats = { slice: 0, threeD: 0, inFlight: {}, maxInFlight: 0, maxTotal: 0 };
   const t = new URL(target);
   const server = http.createServer((req, res) => {
     const p = req.url ?? '/';
-    const render = p.startsWith('/slicer/slice?') ? 'slice' : p.startsWith('/slicer/threeD?') ? 'threeD' : null;
+    const render = p.startsWith('/slicer/slice?')
+      ? 'slice'
+      : p.startsWith('/slicer/threeD?')
+        ? 'threeD'
+        : null;
     if (render) {
       stats[render]++;
-      const view = render === 'threeD' ? 'threeD' : new URL(p, 'http://x').searchParams.get('view') ?? 'red';
+      const view =
+        render === 'threeD' ? 'threeD' : (new URL(p, 'http://x').searchParams.get('view') ?? 'red');
       stats.inFlight[view] = (stats.inFlight[view] ?? 0) + 1;
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight[view]!);
-      stats.maxTotal = Math.max(stats.maxTotal, Object.values(stats.inFlight).reduce((a, x) => a + x, 0));
+      stats.maxTotal = Math.max(
+        stats.maxTotal,
+        Object.values(stats.inFlight).reduce((a, x) => a + x, 0),
+      );
       res.on('close', () => stats.inFlight[view]!--);
     }
     const forward = () => {
-      const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: p, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
+      const up = http.request(
+        { host: t.hostname, port: t.port, method: req.method, path: p, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
       up.on('error', () => res.destroy());
       req.pipe(up);
     };
@@ -61,7 +77,15 @@ async function delayingProxy(target: string, delay: () => number): Promise<{ url
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, stats, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stats,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 const server = await startTestServer({ noSamples: false });
@@ -81,13 +105,22 @@ try {
     const g = globalThis as any; // eslint-disable-line @typescript-eslint/no-explicit-any
     g.__shown = [];
     const img = g.document.querySelector('.view.red img');
-    new g.MutationObserver(() => g.__shown.push({ t: g.performance.now(), draft: g.voxelgate.app.views.red.el.classList.contains('draft') })).observe(img, { attributes: true, attributeFilter: ['src'] });
+    new g.MutationObserver(() =>
+      g.__shown.push({
+        t: g.performance.now(),
+        draft: g.voxelgate.app.views.red.el.classList.contains('draft'),
+      }),
+    ).observe(img, { attributes: true, attributeFilter: ['src'] });
   });
   const canvas = page.locator('.view.red .canvas');
   const box = (await canvas.boundingBox())!;
 
   for (const delay of delays) {
-    for (const scenario of ['burst of 50 notches', '50 notches over 1 s', 'window/level drag for 1 s'] as const) {
+    for (const scenario of [
+      'burst of 50 notches',
+      '50 notches over 1 s',
+      'window/level drag for 1 s',
+    ] as const) {
       currentDelay = 0;
       await canvas.focus();
       await page.keyboard.press('Home');
@@ -95,10 +128,13 @@ try {
       currentDelay = delay;
       Object.assign(proxy.stats, { slice: 0, threeD: 0, maxInFlight: 0, maxTotal: 0 });
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const t0 = await page.evaluate(() => ((globalThis as any).__shown = [], (globalThis as any).performance.now()));
+      const t0 = await page.evaluate(
+        () => (((globalThis as any).__shown = []), (globalThis as any).performance.now()),
+      );
       await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
       const start = Date.now();
-      if (scenario === 'burst of 50 notches') await Promise.all(Array.from({ length: 50 }, () => page.mouse.wheel(0, -100)));
+      if (scenario === 'burst of 50 notches')
+        await Promise.all(Array.from({ length: 50 }, () => page.mouse.wheel(0, -100)));
       else if (scenario === '50 notches over 1 s') {
         for (let i = 0; i < 50; i++) {
           void page.mouse.wheel(0, -100);
@@ -116,8 +152,13 @@ try {
       await idle();
       const doneMs = Date.now() - start;
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const shown = (await page.evaluate(() => (globalThis as any).__shown)) as Array<{ t: number; draft: boolean }>;
-      const st = (await page.evaluate(() => (globalThis as any).voxelgate.app.views.red.state.index)) as number; // eslint-disable-line @typescript-eslint/no-explicit-any
+      const shown = (await page.evaluate(() => (globalThis as any).__shown)) as Array<{
+        t: number;
+        draft: boolean;
+      }>;
+      const st = (await page.evaluate(
+        () => (globalThis as any).voxelgate.app.views.red.state.index,
+      )) as number; // eslint-disable-line @typescript-eslint/no-explicit-any
       const firstImage = shown[0] ? Math.round(shown[0].t - t0) : null;
       results.push({
         delayMs: delay,
@@ -141,8 +182,12 @@ try {
 }
 if (args.includes('--json')) console.log(JSON.stringify(results, null, 2));
 else {
-  console.log('slice requests of all views; in flight: per view / all views; images, first and final image: the red view');
-  console.log('delay  scenario                    input  requests  in flight  images (drafts)  first image  final image  final slice');
+  console.log(
+    'slice requests of all views; in flight: per view / all views; images, first and final image: the red view',
+  );
+  console.log(
+    'delay  scenario                    input  requests  in flight  images (drafts)  first image  final image  final slice',
+  );
   for (const r of results) {
     console.log(
       `${String(r.delayMs).padStart(5)}  ${String(r.scenario).padEnd(26)}  ${String(r.inputMs).padStart(5)}  ${String(r.sliceRequests).padStart(8)}  ${`${r.maxInFlightPerView} / ${r.maxInFlightAllViews}`.padStart(9)}  ${`${r.imagesShown} (${r.draftsShown})`.padStart(15)}  ${`${r.firstImageMs} ms`.padStart(11)}  ${`${r.finalImageMs} ms`.padStart(11)}  ${String(r.finalSlice).padStart(11)}`,

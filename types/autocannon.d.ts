@@ -8,6 +8,9 @@ declare module 'autocannon' {
     timeouts: number;
     non2xx: number;
   }
-  function autocannon(opts: Record<string, unknown>, cb: (err: Error | null, result: Result) => void): EventEmitter;
+  function autocannon(
+    opts: Record<string, unknown>,
+    cb: (err: Error | null, result: Result) => void,
+  ): EventEmitter;
   export default autocannon;
 }

@@ -58,7 +58,11 @@ export const api = {
     try {
       res = await fetch(url, { method, body, headers: this.headers(headers) });
     } catch (e) {
-      throw new ApiError(0, `the server is not reachable (${e && e.message ? e.message : e})`, path);
+      throw new ApiError(
+        0,
+        `the server is not reachable (${e && e.message ? e.message : e})`,
+        path,
+      );
     }
     if (!res.ok) {
       let message = `${res.status} ${res.statusText}`;
@@ -86,7 +90,9 @@ export const api = {
   async loadStatus() {
     try {
       this.status = await this.get('slicer/system/status');
-      this.endpoints = new Set((this.status.endpoints ?? []).map((e) => e.replace(/^(\w+) \//, '$1 /')));
+      this.endpoints = new Set(
+        (this.status.endpoints ?? []).map((e) => e.replace(/^(\w+) \//, '$1 /')),
+      );
     } catch (e) {
       this.status = null;
       if (!(e instanceof ApiError) || e.status !== 404) throw e;
@@ -99,7 +105,8 @@ export const api = {
 export function explain(e, what) {
   if (e instanceof ApiError) {
     if (e.status === 404) return `${what}: not available on this server (${e.path} answered 404).`;
-    if (e.status === 401) return `${what}: this server needs a token for that (enter it at the top).`;
+    if (e.status === 401)
+      return `${what}: this server needs a token for that (enter it at the top).`;
     if (e.status === 403) return `${what}: refused — ${e.message}`;
     if (e.status === 0) return `${what}: ${e.message}`;
     return `${what}: ${e.message}`;

@@ -32,7 +32,8 @@ const T = {
 };
 
 const personName = (pn) => (pn ? String(pn).replace(/\^+/g, ', ').replace(/, $/, '') : 'Anonymous');
-const dicomDate = (d) => (d && /^\d{8}$/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : d ?? '');
+const dicomDate = (d) =>
+  d && /^\d{8}$/.test(d) ? `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}` : (d ?? '');
 
 export class DicomPanel {
   constructor(app) {
@@ -51,7 +52,12 @@ export class DicomPanel {
   async search(q = '') {
     const ul = $('studies');
     if (!this.available()) {
-      say(this.msg, api.status?.dicom === false ? 'The DICOM archive is turned off on this server (--no-dicom).' : 'This server has no DICOM archive yet (/dicom).');
+      say(
+        this.msg,
+        api.status?.dicom === false
+          ? 'The DICOM archive is turned off on this server (--no-dicom).'
+          : 'This server has no DICOM archive yet (/dicom).',
+      );
       ul.replaceChildren();
       return;
     }
@@ -59,11 +65,23 @@ export class DicomPanel {
     if (q) query.PatientName = /[*?]/.test(q) ? q : `*${q}*`;
     say(this.msg, 'Searching…');
     try {
-      const res = await api.request('GET', 'dicom/studies', { query, headers: { accept: 'application/dicom+json' } });
+      const res = await api.request('GET', 'dicom/studies', {
+        query,
+        headers: { accept: 'application/dicom+json' },
+      });
       const text = await res.text();
       const studies = text ? JSON.parse(text) : [];
       const warning = res.headers.get('warning');
-      say(this.msg, studies.length === 0 ? (q ? `No study matches “${q}”.` : 'The archive is empty.') : warning ? `Showing the first ${studies.length} studies.` : '');
+      say(
+        this.msg,
+        studies.length === 0
+          ? q
+            ? `No study matches “${q}”.`
+            : 'The archive is empty.'
+          : warning
+            ? `Showing the first ${studies.length} studies.`
+            : '',
+      );
       ul.replaceChildren(...studies.map((s) => this.#study(s)));
     } catch (e) {
       ul.replaceChildren();
@@ -74,21 +92,56 @@ export class DicomPanel {
   #study(s) {
     const uid = tag(s, T.StudyInstanceUID);
     const series = h('ul', { class: 'series', hidden: true });
-    const toggle = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-label': `Series of ${personName(tag(s, T.PatientName))}` }, 'Series');
+    const toggle = h(
+      'button',
+      {
+        type: 'button',
+        'aria-expanded': 'false',
+        'aria-label': `Series of ${personName(tag(s, T.PatientName))}`,
+      },
+      'Series',
+    );
     toggle.addEventListener('click', async () => {
       const open = toggle.getAttribute('aria-expanded') !== 'true';
       toggle.setAttribute('aria-expanded', String(open));
       series.hidden = !open;
       if (open && !series.dataset.loaded) await this.#loadSeries(uid, series);
     });
-    const ohif = h('a', { href: `browse/viewer?StudyInstanceUIDs=${encodeURIComponent(uid)}`, target: '_blank', rel: 'noopener', title: api.status?.ohif === false ? 'OHIF is not installed yet: the page says how (npm run ohif:install)' : 'Open this study in OHIF' }, 'Open in OHIF');
+    const ohif = h(
+      'a',
+      {
+        href: `browse/viewer?StudyInstanceUIDs=${encodeURIComponent(uid)}`,
+        target: '_blank',
+        rel: 'noopener',
+        title:
+          api.status?.ohif === false
+            ? 'OHIF is not installed yet: the page says how (npm run ohif:install)'
+            : 'Open this study in OHIF',
+      },
+      'Open in OHIF',
+    );
     const nSeries = tag(s, T.NumberOfStudyRelatedSeries);
     const nInst = tag(s, T.NumberOfStudyRelatedInstances);
     return h(
       'li',
       { 'data-study': uid },
-      h('div', { class: 'who' }, personName(tag(s, T.PatientName)), h('span', { class: 'meta' }, tag(s, T.PatientID) ? ` · ${tag(s, T.PatientID)}` : '')),
-      h('div', { class: 'meta' }, [dicomDate(tag(s, T.StudyDate)), all(s, T.ModalitiesInStudy).join('/'), tag(s, T.StudyDescription)].filter(Boolean).join(' · ')),
+      h(
+        'div',
+        { class: 'who' },
+        personName(tag(s, T.PatientName)),
+        h('span', { class: 'meta' }, tag(s, T.PatientID) ? ` · ${tag(s, T.PatientID)}` : ''),
+      ),
+      h(
+        'div',
+        { class: 'meta' },
+        [
+          dicomDate(tag(s, T.StudyDate)),
+          all(s, T.ModalitiesInStudy).join('/'),
+          tag(s, T.StudyDescription),
+        ]
+          .filter(Boolean)
+          .join(' · '),
+      ),
       h('div', { class: 'meta' }, `${nSeries ?? '?'} series, ${nInst ?? '?'} images`),
       h('div', { class: 'actions' }, toggle, ohif),
       series,
@@ -98,16 +151,30 @@ export class DicomPanel {
   async #loadSeries(studyUid, ul) {
     ul.replaceChildren(h('li', { class: 'empty' }, 'Loading…'));
     try {
-      const res = await api.request('GET', `dicom/studies/${encodeURIComponent(studyUid)}/series`, { headers: { accept: 'application/dicom+json' } });
+      const res = await api.request('GET', `dicom/studies/${encodeURIComponent(studyUid)}/series`, {
+        headers: { accept: 'application/dicom+json' },
+      });
       const text = await res.text();
-      const list = (text ? JSON.parse(text) : []).sort((a, b) => (tag(a, T.SeriesNumber) ?? 0) - (tag(b, T.SeriesNumber) ?? 0));
+      const list = (text ? JSON.parse(text) : []).sort(
+        (a, b) => (tag(a, T.SeriesNumber) ?? 0) - (tag(b, T.SeriesNumber) ?? 0),
+      );
       ul.dataset.loaded = '1';
       const canLoad = api.has('POST', '/slicer/dicom/load');
       ul.replaceChildren(
         ...list.map((se) => {
           const seUid = tag(se, T.SeriesInstanceUID);
           const label = `${tag(se, T.Modality) ?? ''} #${tag(se, T.SeriesNumber) ?? '?'} ${tag(se, T.SeriesDescription) ?? ''} (${tag(se, T.NumberOfSeriesRelatedInstances) ?? '?'} images)`;
-          const btn = h('button', { type: 'button', title: canLoad ? 'Load this series into the scene as a volume' : 'Needs POST /slicer/dicom/load, which this server does not have yet', 'aria-label': `Load series ${label} into the scene` }, 'Load into scene');
+          const btn = h(
+            'button',
+            {
+              type: 'button',
+              title: canLoad
+                ? 'Load this series into the scene as a volume'
+                : 'Needs POST /slicer/dicom/load, which this server does not have yet',
+              'aria-label': `Load series ${label} into the scene`,
+            },
+            'Load into scene',
+          );
           btn.disabled = !canLoad;
           btn.addEventListener('click', () => this.#load(studyUid, seUid, btn));
           return h('li', { 'data-series': seUid }, h('span', {}, label), btn);
@@ -123,7 +190,9 @@ export class DicomPanel {
     btn.disabled = true;
     say(this.msg, 'Loading the series into the scene…');
     try {
-      const r = await api.json('POST', 'slicer/dicom/load', { query: { studyInstanceUID: study, seriesInstanceUID: series } });
+      const r = await api.json('POST', 'slicer/dicom/load', {
+        query: { studyInstanceUID: study, seriesInstanceUID: series },
+      });
       say(this.msg, `Loaded into the scene${r?.name ? ` as ${r.name}` : ''}.`);
       await this.app.sceneChanged();
     } catch (e) {

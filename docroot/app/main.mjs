@@ -42,7 +42,8 @@ const app = {
 
   /** Window/level set in one slice view applies to all (as Slicer's per-volume display). */
   shareWindowLevel(from, w, l) {
-    for (const v of ['red', 'yellow', 'green']) if (this.views[v] !== from) this.views[v].setWindowLevel(w, l);
+    for (const v of ['red', 'yellow', 'green'])
+      if (this.views[v] !== from) this.views[v].setWindowLevel(w, l);
     $('wl-readout').textContent = `W ${Math.round(w)} · L ${Math.round(l)}`;
   },
 
@@ -100,9 +101,14 @@ const app = {
     if (!api.has('GET', '/slicer/mrml/properties')) return;
     try {
       const props = await api.get('slicer/mrml/properties', { id: v.id });
-      const p = Array.isArray(props) ? props[0] : props?.[v.id] ?? props;
+      const p = Array.isArray(props) ? props[0] : (props?.[v.id] ?? props);
       if (p) {
-        this.info = { dimensions: p.dimensions ?? v.dimensions, ijkToRAS: p.ijkToRAS, window: p.display?.window, level: p.display?.level };
+        this.info = {
+          dimensions: p.dimensions ?? v.dimensions,
+          ijkToRAS: p.ijkToRAS,
+          window: p.display?.window,
+          level: p.display?.level,
+        };
       }
     } catch {
       /* the list's dimensions are enough */
@@ -114,7 +120,9 @@ const app = {
     for (const v of Object.values(this.views)) {
       if (none) {
         v.img.removeAttribute('src');
-        v.note.textContent = api.has('GET', '/slicer/volumes') ? 'No volume in the scene: load a sample or drop a NRRD file.' : 'This server cannot show volumes yet.';
+        v.note.textContent = api.has('GET', '/slicer/volumes')
+          ? 'No volume in the scene: load a sample or drop a NRRD file.'
+          : 'This server cannot show volumes yet.';
       } else if (!api.has('GET', v.key === 'threeD' ? '/slicer/threeD' : '/slicer/slice')) {
         v.note.textContent = 'This server cannot render this view yet.';
       }
@@ -147,11 +155,25 @@ function renderStatus(version) {
     return;
   }
   const chip = (text, cls = '', title = '') => h('span', { class: `chip ${cls}`, title }, text);
-  el.append(chip(`voxelgate ${s?.version ?? version?.applicationVersion ?? ''}`, 'ok', 'server version'));
+  el.append(
+    chip(`voxelgate ${s?.version ?? version?.applicationVersion ?? ''}`, 'ok', 'server version'),
+  );
   if (s) {
     if (s.url) el.append(chip(s.url.replace(/\/$/, ''), '', 'bound address'));
-    el.append(chip(`exec ${s.exec ? 'on' : 'off'}`, s.exec ? 'on' : '', 'POST /slicer/exec (remote code execution)'));
-    el.append(chip(`auth ${s.auth === 'off' ? 'off' : s.auth === 'all' ? 'on (all requests)' : 'on (changes)'}`, s.auth === 'off' ? '' : 'ok', 'bearer token required'));
+    el.append(
+      chip(
+        `exec ${s.exec ? 'on' : 'off'}`,
+        s.exec ? 'on' : '',
+        'POST /slicer/exec (remote code execution)',
+      ),
+    );
+    el.append(
+      chip(
+        `auth ${s.auth === 'off' ? 'off' : s.auth === 'all' ? 'on (all requests)' : 'on (changes)'}`,
+        s.auth === 'off' ? '' : 'ok',
+        'bearer token required',
+      ),
+    );
     if (s.dicom === false) el.append(chip('DICOM off'));
     if (s.cors) el.append(chip(`CORS ${s.cors}`));
   }
@@ -187,7 +209,8 @@ async function main() {
     });
   }
   if (needsToken) return;
-  if (api.status?.ohif === false) $('ohif-link').title = 'OHIF is not installed yet: the page says how';
+  if (api.status?.ohif === false)
+    $('ohif-link').title = 'OHIF is not installed yet: the page says how';
 
   const views = $('views');
   for (const k of ['red', 'yellow', 'green']) app.views[k] = new SliceView(k, app);
@@ -228,7 +251,8 @@ window.voxelgate = {
   app,
   api,
   /** Request counters of every view's scheduler (sent, completed, superseded, failed, notModified). */
-  stats: () => Object.fromEntries(Object.entries(app.views).map(([k, v]) => [k, { ...v.scheduler.stats }])),
+  stats: () =>
+    Object.fromEntries(Object.entries(app.views).map(([k, v]) => [k, { ...v.scheduler.stats }])),
   /** Resolves when every view is idle (nothing in flight, pending or owed). */
   idle: () => Promise.all(Object.values(app.views).map((v) => v.scheduler.whenIdle())),
 };

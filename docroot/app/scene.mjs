@@ -16,7 +16,9 @@ const TYPE_NAMES = {
 
 function typeOf(v) {
   const kind = TYPE_NAMES[v.class] ?? (v.class ? v.class.replace(/^vtkMRML|Node$/g, '') : 'volume');
-  const scalar = v.scalarType ? ` ${v.scalarType}${v.components > 1 ? `×${v.components}` : ''}` : '';
+  const scalar = v.scalarType
+    ? ` ${v.scalarType}${v.components > 1 ? `×${v.components}` : ''}`
+    : '';
   return kind + scalar;
 }
 
@@ -39,7 +41,8 @@ export class ScenePanel {
     try {
       this.volumes = await api.get('slicer/volumes');
       if (!Array.isArray(this.volumes)) this.volumes = [];
-      if (this.msg.classList.contains('error') || this.msg.textContent.startsWith('This server')) say(this.msg, '');
+      if (this.msg.classList.contains('error') || this.msg.textContent.startsWith('This server'))
+        say(this.msg, '');
     } catch (e) {
       this.volumes = [];
       say(this.msg, explain(e, 'Volumes'), 'error');
@@ -50,7 +53,12 @@ export class ScenePanel {
 
   /** The volume the views show: the one picked in the list, else the scene's active one, else the first. */
   current() {
-    return this.volumes.find((v) => v.id === this.selectedId) ?? this.volumes.find((v) => v.active) ?? this.volumes[0] ?? null;
+    return (
+      this.volumes.find((v) => v.id === this.selectedId) ??
+      this.volumes.find((v) => v.active) ??
+      this.volumes[0] ??
+      null
+    );
   }
 
   /** Shows another volume in the views. */
@@ -65,15 +73,61 @@ export class ScenePanel {
     const body = $('volumes');
     body.replaceChildren();
     if (this.volumes.length === 0) {
-      body.append(h('tr', {}, h('td', { colSpan: 4, class: 'empty' }, 'No volumes. Load a sample or drop a NRRD file below.')));
+      body.append(
+        h(
+          'tr',
+          {},
+          h(
+            'td',
+            { colSpan: 4, class: 'empty' },
+            'No volumes. Load a sample or drop a NRRD file below.',
+          ),
+        ),
+      );
       return;
     }
     const current = this.current();
     for (const v of this.volumes) {
       const dims = Array.isArray(v.dimensions) ? v.dimensions.join('×') : '–';
-      const del = h('button', { type: 'button', title: `Delete ${v.name} (${v.id})`, 'aria-label': `Delete volume ${v.name}`, onclick: () => this.#delete(v) }, '✕');
+      const del = h(
+        'button',
+        {
+          type: 'button',
+          title: `Delete ${v.name} (${v.id})`,
+          'aria-label': `Delete volume ${v.name}`,
+          onclick: () => this.#delete(v),
+        },
+        '✕',
+      );
       if (!api.has('DELETE', '/slicer/volume')) del.disabled = true;
-      body.append(h('tr', { class: v === current ? 'active' : '', 'data-id': v.id, 'aria-current': v === current ? 'true' : undefined }, h('td', { title: `${v.name} (${v.id})${v === current ? ', shown in the views' : ''}` }, h('button', { type: 'button', class: 'link', 'aria-pressed': String(v === current), 'aria-label': `Show ${v.name} in the views`, onclick: () => this.select(v.id) }, v.name)), h('td', {}, typeOf(v)), h('td', { class: 'num' }, dims), h('td', {}, del)));
+      body.append(
+        h(
+          'tr',
+          {
+            class: v === current ? 'active' : '',
+            'data-id': v.id,
+            'aria-current': v === current ? 'true' : undefined,
+          },
+          h(
+            'td',
+            { title: `${v.name} (${v.id})${v === current ? ', shown in the views' : ''}` },
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'link',
+                'aria-pressed': String(v === current),
+                'aria-label': `Show ${v.name} in the views`,
+                onclick: () => this.select(v.id),
+              },
+              v.name,
+            ),
+          ),
+          h('td', {}, typeOf(v)),
+          h('td', { class: 'num' }, dims),
+          h('td', {}, del),
+        ),
+      );
     }
   }
 
@@ -119,7 +173,11 @@ export class ScenePanel {
     }
     try {
       const list = await api.get('slicer/sampledata');
-      sel.replaceChildren(...list.map((s) => Object.assign(new Option(s.name, s.name), { title: s.description ?? '' })));
+      sel.replaceChildren(
+        ...list.map((s) =>
+          Object.assign(new Option(s.name, s.name), { title: s.description ?? '' }),
+        ),
+      );
       sel.disabled = btn.disabled = list.length === 0;
     } catch (e) {
       sel.replaceChildren(new Option('not available', ''));
@@ -147,7 +205,8 @@ export class ScenePanel {
         zone.classList.add('over');
       });
     }
-    for (const ev of ['dragleave', 'drop']) zone.addEventListener(ev, () => zone.classList.remove('over'));
+    for (const ev of ['dragleave', 'drop'])
+      zone.addEventListener(ev, () => zone.classList.remove('over'));
     zone.addEventListener('drop', (e) => {
       e.preventDefault();
       const file = e.dataTransfer?.files?.[0];
@@ -168,7 +227,11 @@ export class ScenePanel {
     zone.classList.add('busy');
     say(this.msg, `Uploading ${file.name} (${(file.size / 1048576).toFixed(1)} MB)…`);
     try {
-      const r = await api.json('POST', 'slicer/volume', { query: { name }, body: file, headers: { 'content-type': 'application/octet-stream' } });
+      const r = await api.json('POST', 'slicer/volume', {
+        query: { name },
+        body: file,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       say(this.msg, `Added ${r?.name ?? name} (${r?.id ?? ''}).`);
       await this.app.sceneChanged();
     } catch (e) {
@@ -216,7 +279,9 @@ export class FiducialPanel {
     for (const id of ids) {
       const l = this.lists[id];
       if (!l.markups?.length) continue;
-      const c = Array.isArray(l.color) ? `rgb(${l.color.map((x) => Math.round(x * 255)).join(',')})` : '#e33';
+      const c = Array.isArray(l.color)
+        ? `rgb(${l.color.map((x) => Math.round(x * 255)).join(',')})`
+        : '#e33';
       ul.append(
         h(
           'li',
@@ -224,7 +289,17 @@ export class FiducialPanel {
           h('span', { class: 'swatch', style: `background:${c}` }),
           h('b', {}, l.name ?? id),
           ` (${l.markups.length})`,
-          h('ol', {}, l.markups.map((m) => h('li', {}, `${m.label || '–'}: R ${fmt(m.position?.[0])} A ${fmt(m.position?.[1])} S ${fmt(m.position?.[2])}`))),
+          h(
+            'ol',
+            {},
+            l.markups.map((m) =>
+              h(
+                'li',
+                {},
+                `${m.label || '–'}: R ${fmt(m.position?.[0])} A ${fmt(m.position?.[1])} S ${fmt(m.position?.[2])}`,
+              ),
+            ),
+          ),
         ),
       );
     }
@@ -238,7 +313,11 @@ export class FiducialPanel {
   }
 
   error(e) {
-    say(this.msg, e instanceof ApiError || e instanceof Error ? explain(e, 'Fiducial') : String(e), 'error');
+    say(
+      this.msg,
+      e instanceof ApiError || e instanceof Error ? explain(e, 'Fiducial') : String(e),
+      'error',
+    );
   }
 
   message(text) {

@@ -43,7 +43,8 @@ export class ViewScheduler {
     this.clearTimeout = opts.clearTimeout ?? ((t) => globalThis.clearTimeout(t));
     this.headers = opts.headers ?? (() => ({}));
     this.frameMs = opts.frameMs ?? 0;
-    this.now = opts.now ?? (() => (globalThis.performance ? globalThis.performance.now() : Date.now()));
+    this.now =
+      opts.now ?? (() => (globalThis.performance ? globalThis.performance.now() : Date.now()));
     this.lastStart = -Infinity;
     this.frameTimer = null;
     /** @type {Job | null} */ this.inFlight = null;
@@ -95,7 +96,9 @@ export class ViewScheduler {
 
   /** True when nothing is in flight, pending or owed. */
   get idle() {
-    return this.inFlight === null && this.frameTimer === null && this.pending === null && !this.fullOwed;
+    return (
+      this.inFlight === null && this.frameTimer === null && this.pending === null && !this.fullOwed
+    );
   }
 
   /** Resolves when the scheduler is idle (for tests and scripts). */

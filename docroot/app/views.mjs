@@ -24,7 +24,10 @@ function renderSize(el) {
   hgt = Math.max(32, Math.round(hgt * s));
   return [w, hgt];
 }
-const scaled = ([w, hgt], f) => [Math.max(16, Math.round(w * f)), Math.max(16, Math.round(hgt * f))];
+const scaled = ([w, hgt], f) => [
+  Math.max(16, Math.round(w * f)),
+  Math.max(16, Math.round(hgt * f)),
+];
 
 /** Position of a pointer event as fractions (0..1) of the displayed image (object-fit: contain). */
 function imageFraction(img, ev) {
@@ -132,25 +135,39 @@ class BaseView {
       this.objectUrl = null;
     }
     this.img.removeAttribute('src');
-    this.note.textContent = status === 404 && /unknown endpoint|no such path/.test(message) ? 'This server cannot render this view yet.' : message;
+    this.note.textContent =
+      status === 404 && /unknown endpoint|no such path/.test(message)
+        ? 'This server cannot render this view yet.'
+        : message;
   }
 }
 
 export class SliceView extends BaseView {
   constructor(key, app) {
     super(key, app);
-    this.state = { orientation: SLICE_DEFAULTS[key], index: 0, count: 1, window: undefined, level: undefined, size: null };
+    this.state = {
+      orientation: SLICE_DEFAULTS[key],
+      index: 0,
+      count: 1,
+      window: undefined,
+      level: undefined,
+      size: null,
+    };
     this.positioned = false;
     const sel = document.createElement('select');
     sel.setAttribute('aria-label', `${LABELS[key]} view orientation`);
-    for (const o of ['axial', 'sagittal', 'coronal']) sel.append(new Option(o[0].toUpperCase() + o.slice(1), o));
+    for (const o of ['axial', 'sagittal', 'coronal'])
+      sel.append(new Option(o[0].toUpperCase() + o.slice(1), o));
     sel.value = this.state.orientation;
     sel.addEventListener('change', () => this.setOrientation(sel.value));
     this.orientationSelect = sel;
     this.header.append(sel, this.info);
     // Keyboard-wise the view is a slider over the slices (arrows, Page Up/Down, Home, End).
     this.canvas.setAttribute('role', 'slider');
-    this.canvas.setAttribute('aria-label', `${LABELS[key]} slice view: mouse wheel or arrow keys scroll, drag changes window/level`);
+    this.canvas.setAttribute(
+      'aria-label',
+      `${LABELS[key]} slice view: mouse wheel or arrow keys scroll, drag changes window/level`,
+    );
     this.canvas.setAttribute('aria-valuemin', '1');
     this.#bind();
   }
@@ -189,16 +206,25 @@ export class SliceView extends BaseView {
     const firstLoad = this.volumeId === undefined;
     if (id !== this.volumeId) this.positioned = false;
     this.volumeId = id;
-    const count = info ? slicesAlong(ORIENTATION_NORMALS[this.state.orientation], info.dimensions, info.ijkToRAS) : 1;
+    const count = info
+      ? slicesAlong(ORIENTATION_NORMALS[this.state.orientation], info.dimensions, info.ijkToRAS)
+      : 1;
     this.state.count = Math.max(1, count);
     if (!this.positioned || this.state.index >= this.state.count) {
       this.state.index = Math.floor((this.state.count - 1) / 2);
       if (info && firstLoad && api.has('GET', '/slicer/view')) {
         try {
           const v = await api.get('slicer/view', { view: this.key });
-          if (v.orientation === this.state.orientation && Array.isArray(v.bounds) && v.bounds[1] > v.bounds[0]) {
+          if (
+            v.orientation === this.state.orientation &&
+            Array.isArray(v.bounds) &&
+            v.bounds[1] > v.bounds[0]
+          ) {
             const f = (v.offset - v.bounds[0]) / (v.bounds[1] - v.bounds[0]);
-            this.state.index = Math.min(this.state.count - 1, Math.max(0, Math.round(f * (this.state.count - 1))));
+            this.state.index = Math.min(
+              this.state.count - 1,
+              Math.max(0, Math.round(f * (this.state.count - 1))),
+            );
           }
         } catch {
           /* start in the middle */
@@ -242,11 +268,15 @@ export class SliceView extends BaseView {
 
   #info() {
     const s = this.state;
-    const wl = s.window !== undefined ? ` · W ${Math.round(s.window)} L ${Math.round(s.level)}` : '';
+    const wl =
+      s.window !== undefined ? ` · W ${Math.round(s.window)} L ${Math.round(s.level)}` : '';
     this.info.textContent = `slice ${s.index + 1}/${s.count}${wl}`;
     this.canvas.setAttribute('aria-valuemax', String(s.count));
     this.canvas.setAttribute('aria-valuenow', String(s.index + 1));
-    this.canvas.setAttribute('aria-valuetext', `${s.orientation} slice ${s.index + 1} of ${s.count}`);
+    this.canvas.setAttribute(
+      'aria-valuetext',
+      `${s.orientation} slice ${s.index + 1} of ${s.count}`,
+    );
     this.img.alt = `${LABELS[this.key]} view: ${s.orientation} slice ${s.index + 1} of ${s.count}`;
   }
 
@@ -259,7 +289,8 @@ export class SliceView extends BaseView {
         // One slice per notch (100 px; the browser may merge queued notches into one event, so
         // count them); line-mode wheels (3 lines a notch) step one; trackpads' small deltas add up.
         if (e.deltaMode === 1 || e.deltaMode === 2) this.scroll(e.deltaY < 0 ? 1 : -1);
-        else if (Math.abs(e.deltaY) >= 50) this.scroll((e.deltaY < 0 ? 1 : -1) * Math.max(1, Math.round(Math.abs(e.deltaY) / 100)));
+        else if (Math.abs(e.deltaY) >= 50)
+          this.scroll((e.deltaY < 0 ? 1 : -1) * Math.max(1, Math.round(Math.abs(e.deltaY) / 100)));
         else {
           acc += e.deltaY;
           if (Math.abs(acc) >= 50) {
@@ -271,7 +302,14 @@ export class SliceView extends BaseView {
       { passive: false },
     );
     this.canvas.addEventListener('keydown', (e) => {
-      const steps = { ArrowUp: 1, ArrowRight: 1, ArrowDown: -1, ArrowLeft: -1, PageUp: 10, PageDown: -10 }[e.key];
+      const steps = {
+        ArrowUp: 1,
+        ArrowRight: 1,
+        ArrowDown: -1,
+        ArrowLeft: -1,
+        PageUp: 10,
+        PageDown: -10,
+      }[e.key];
       if (steps !== undefined) this.scroll(steps);
       else if (e.key === 'Home') this.scroll(-this.state.index);
       else if (e.key === 'End') this.scroll(this.state.count - 1 - this.state.index);
@@ -283,7 +321,10 @@ export class SliceView extends BaseView {
       if (e.button !== 0) return;
       this.canvas.focus();
       this.canvas.setPointerCapture(e.pointerId);
-      const [w0, l0] = this.state.window !== undefined ? [this.state.window, this.state.level] : this.defaultWl ?? this.app.defaultWindowLevel();
+      const [w0, l0] =
+        this.state.window !== undefined
+          ? [this.state.window, this.state.level]
+          : (this.defaultWl ?? this.app.defaultWindowLevel());
       drag = { x: e.clientX, y: e.clientY, w0, l0, moved: false };
     });
     this.canvas.addEventListener('pointermove', (e) => {
@@ -312,7 +353,9 @@ export class SliceView extends BaseView {
     const f = imageFraction(this.img, e);
     if (!f || !this.img.getAttribute('src')) return;
     if (!api.has('GET', '/slicer/view')) {
-      this.app.fiducialMessage('Placing points needs GET /slicer/view (the view geometry), which this server does not have.');
+      this.app.fiducialMessage(
+        'Placing points needs GET /slicer/view (the view geometry), which this server does not have.',
+      );
       return;
     }
     // The geometry must be that of the image on screen: wait until nothing is in flight.
@@ -330,7 +373,15 @@ export class SliceView extends BaseView {
 export class ThreeDView extends BaseView {
   constructor(app) {
     super('threeD', app);
-    this.state = { mode: 'composite', orbitX: 0, orbitY: 0, zoom: 1, camera: false, reset: false, size: null };
+    this.state = {
+      mode: 'composite',
+      orbitX: 0,
+      orbitY: 0,
+      zoom: 1,
+      camera: false,
+      reset: false,
+      size: null,
+    };
     this.header.append(this.info);
     this.canvas.setAttribute('role', 'img');
     this.canvas.setAttribute('aria-label', '3D view: drag or arrow keys rotate, wheel zooms');
@@ -364,7 +415,13 @@ export class ThreeDView extends BaseView {
       this.loaded = true;
       try {
         const v = await api.get('slicer/view', { view: 'threeD' });
-        if (v?.camera) Object.assign(this.state, { orbitX: v.camera.orbitX ?? 0, orbitY: v.camera.orbitY ?? 0, zoom: v.camera.zoom ?? 1, camera: true });
+        if (v?.camera)
+          Object.assign(this.state, {
+            orbitX: v.camera.orbitX ?? 0,
+            orbitY: v.camera.orbitY ?? 0,
+            zoom: v.camera.zoom ?? 1,
+            camera: true,
+          });
         if (['composite', 'mip', 'minip'].includes(v?.mode)) this.state.mode = v.mode;
         this.app.modeChanged?.(this.state.mode);
       } catch {
@@ -426,7 +483,9 @@ export class ThreeDView extends BaseView {
       { passive: false },
     );
     this.canvas.addEventListener('keydown', (e) => {
-      const d = { ArrowLeft: [-20, 0], ArrowRight: [20, 0], ArrowUp: [0, -20], ArrowDown: [0, 20] }[e.key];
+      const d = { ArrowLeft: [-20, 0], ArrowRight: [20, 0], ArrowUp: [0, -20], ArrowDown: [0, 20] }[
+        e.key
+      ];
       if (d) this.#orbit(d[0], d[1], [this.state.orbitX, this.state.orbitY]);
       else if (e.key === '+' || e.key === '=') {
         this.state.camera = true;

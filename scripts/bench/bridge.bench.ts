@@ -37,7 +37,8 @@ function packBits(src: Uint8Array, out: number[]): void {
       continue;
     }
     let lit = 1;
-    while (i + lit < n && lit < 128 && !(i + lit + 1 < n && src[i + lit] === src[i + lit + 1])) lit++;
+    while (i + lit < n && lit < 128 && !(i + lit + 1 < n && src[i + lit] === src[i + lit + 1]))
+      lit++;
     out.push(lit - 1);
     for (let k = 0; k < lit; k++) out.push(src[i + k]!);
     i += lit;
@@ -67,7 +68,11 @@ function rleFrame(pixels: Uint8Array, rows: number, columns: number): Buffer {
 /** Rewrites an Explicit VR LE file (TS UID of the same length) as RLE Lossless, one fragment. */
 export function toRle(file: Buffer, rows: number, columns: number): Buffer {
   const loc = locatePixelData(file, TS.ExplicitLE, 1)!.location;
-  return encapsulate(file, TS.Rle, rleFrame(file.subarray(loc.offset, loc.offset + loc.length), rows, columns));
+  return encapsulate(
+    file,
+    TS.Rle,
+    rleFrame(file.subarray(loc.offset, loc.offset + loc.length), rows, columns),
+  );
 }
 
 /** Replaces the native Pixel Data of an Explicit VR LE file by one encapsulated frame. */
@@ -76,7 +81,9 @@ function encapsulate(file: Buffer, ts: string, frame: Buffer): Buffer {
   delete dict['7FE00010'];
   delete meta['00020000'];
   meta['00020010'] = { vr: 'UI', Value: [ts] };
-  const d = new (dcmjs.data as { DicomDict: new (m: unknown) => { dict: unknown; write(): ArrayBuffer } }).DicomDict(meta);
+  const d = new (
+    dcmjs.data as { DicomDict: new (m: unknown) => { dict: unknown; write(): ArrayBuffer } }
+  ).DicomDict(meta);
   d.dict = dict;
   const head = Buffer.from(d.write());
   const el = Buffer.alloc(12);
@@ -100,16 +107,29 @@ function encapsulate(file: Buffer, ts: string, frame: Buffer): Buffer {
  * JPEG 2000 lossless copies made with itk-wasm's writer (GDCM): each slice is written as a DICOM
  * with compression, and its codestream is spliced into our own header (same UIDs as the series).
  */
-async function toJ2k(files: Buffer[], rows: number, columns: number, dir: string): Promise<Buffer[]> {
+async function toJ2k(
+  files: Buffer[],
+  rows: number,
+  columns: number,
+  dir: string,
+): Promise<Buffer[]> {
   const { writeImageNode } = await import('@itk-wasm/image-io');
   const out: Buffer[] = [];
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
     const loc = locatePixelData(f, TS.ExplicitLE, 1)!.location;
-    const px = new Uint16Array(f.buffer.slice(f.byteOffset + loc.offset, f.byteOffset + loc.offset + loc.length));
+    const px = new Uint16Array(
+      f.buffer.slice(f.byteOffset + loc.offset, f.byteOffset + loc.offset + loc.length),
+    );
     const image = {
       imageType: { dimension: 2, componentType: 'uint16', pixelType: 'Scalar', components: 1 },
-      name: 'slice', origin: [0, 0], spacing: [1, 1], direction: new Float64Array([1, 0, 0, 1]), size: [columns, rows], metadata: new Map(), data: px,
+      name: 'slice',
+      origin: [0, 0],
+      spacing: [1, 1],
+      direction: new Float64Array([1, 0, 0, 1]),
+      size: [columns, rows],
+      metadata: new Map(),
+      data: px,
     };
     const file = path.join(dir, `j2k-${i}.dcm`);
     await writeImageNode(image as never, file, { useCompression: true });
@@ -132,7 +152,8 @@ async function time(n: number, fn: () => Promise<unknown>): Promise<number[]> {
   }
   return out;
 }
-const fmt = (t: number[]) => `median ${percentile(t, 50).toFixed(0)} ms (min ${Math.min(...t).toFixed(0)}, n=${t.length})`;
+const fmt = (t: number[]) =>
+  `median ${percentile(t, 50).toFixed(0)} ms (min ${Math.min(...t).toFixed(0)}, n=${t.length})`;
 
 export async function run(): Promise<BenchRow[]> {
   const data = mkdtempSync(path.join(os.tmpdir(), 'vg-bench-bridge-'));
@@ -140,9 +161,17 @@ export async function run(): Promise<BenchRow[]> {
   const archive = Archive.openSync(data);
   try {
     let t = performance.now();
-    const s = syntheticSeries({ rows: 512, columns: 512, slices: SLICES, seed: 'bench-bridge', seriesDescription: 'bench 512' });
+    const s = syntheticSeries({
+      rows: 512,
+      columns: 512,
+      slices: SLICES,
+      seed: 'bench-bridge',
+      seriesDescription: 'bench 512',
+    });
     await archive.ingestMany(s.files);
-    process.stderr.write(`bench: bridge series of ${SLICES} slices built in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(
+      `bench: bridge series of ${SLICES} slices built in ${((performance.now() - t) / 1000).toFixed(1)} s\n`,
+    );
 
     const scene = new Scene();
     let lastId = '';
@@ -152,37 +181,71 @@ export async function run(): Promise<BenchRow[]> {
       lastId = r.loadedNodeIDs[0]!;
     });
     const node = scene.byId(lastId) as VolumeNode;
-    rows.push({ group: 'bridge', name: `load 512×512×${SLICES} CT, Explicit VR LE (${node.volume.scalarType})`, value: fmt(loadTimes), aim: '≤ 1000 ms' });
+    rows.push({
+      group: 'bridge',
+      name: `load 512×512×${SLICES} CT, Explicit VR LE (${node.volume.scalarType})`,
+      value: fmt(loadTimes),
+      aim: '≤ 1000 ms',
+    });
 
     const saved: string[] = [];
     const saveTimes = await time(3, async () => {
       const r = await saveVolumeAsSeries(scene, archive, node, { seriesDescription: 'bench save' });
       saved.push(r.seriesInstanceUID);
     });
-    rows.push({ group: 'bridge', name: `save 512×512×${SLICES} int16 as a new series (fsync + index)`, value: fmt(saveTimes) });
+    rows.push({
+      group: 'bridge',
+      name: `save 512×512×${SLICES} int16 as a new series (fsync + index)`,
+      value: fmt(saveTimes),
+    });
 
     // RLE copy of the same series (its own UIDs).
     t = performance.now();
-    const r = syntheticSeries({ rows: 512, columns: 512, slices: RLE_SLICES, seed: 'bench-bridge-rle', seriesDescription: 'bench 512 RLE' });
+    const r = syntheticSeries({
+      rows: 512,
+      columns: 512,
+      slices: RLE_SLICES,
+      seed: 'bench-bridge-rle',
+      seriesDescription: 'bench 512 RLE',
+    });
     const rle = r.files.map((f) => toRle(f, 512, 512));
     await archive.ingestMany(rle);
     const ratio = rle.reduce((a, b) => a + b.length, 0) / r.files.reduce((a, b) => a + b.length, 0);
-    process.stderr.write(`bench: RLE series built in ${((performance.now() - t) / 1000).toFixed(1)} s (size ratio ${ratio.toFixed(2)})\n`);
+    process.stderr.write(
+      `bench: RLE series built in ${((performance.now() - t) / 1000).toFixed(1)} s (size ratio ${ratio.toFixed(2)})\n`,
+    );
     const rleTimes = await time(2, async () => {
       const res = await loadIntoScene(scene, archive, r.studyUid, r.seriesUid);
       const v = scene.byId(res.loadedNodeIDs[0]!) as VolumeNode;
-      if (v.volume.data.length !== node.volume.data.length / SLICES * RLE_SLICES) throw new Error('RLE load size mismatch');
+      if (v.volume.data.length !== (node.volume.data.length / SLICES) * RLE_SLICES)
+        throw new Error('RLE load size mismatch');
       scene.remove(res.loadedNodeIDs);
     });
-    rows.push({ group: 'bridge', name: `load 512×512×${RLE_SLICES} CT, RLE Lossless (JS decoder), first run`, value: `${rleTimes[0]!.toFixed(0)} ms` });
-    rows.push({ group: 'bridge', name: `load 512×512×${RLE_SLICES} CT, RLE Lossless (JS decoder), second run`, value: `${rleTimes[1]!.toFixed(0)} ms` });
+    rows.push({
+      group: 'bridge',
+      name: `load 512×512×${RLE_SLICES} CT, RLE Lossless (JS decoder), first run`,
+      value: `${rleTimes[0]!.toFixed(0)} ms`,
+    });
+    rows.push({
+      group: 'bridge',
+      name: `load 512×512×${RLE_SLICES} CT, RLE Lossless (JS decoder), second run`,
+      value: `${rleTimes[1]!.toFixed(0)} ms`,
+    });
 
     // JPEG 2000 lossless (decoded by the archive's itk-wasm worker): fewer slices, it is slow.
     if (J2K_SLICES > 0) {
       t = performance.now();
-      const j = syntheticSeries({ rows: 512, columns: 512, slices: J2K_SLICES, seed: 'bench-bridge-j2k', seriesDescription: 'bench 512 J2K' });
+      const j = syntheticSeries({
+        rows: 512,
+        columns: 512,
+        slices: J2K_SLICES,
+        seed: 'bench-bridge-j2k',
+        seriesDescription: 'bench 512 J2K',
+      });
       await archive.ingestMany(await toJ2k(j.files, 512, 512, data));
-      process.stderr.write(`bench: J2K series built in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+      process.stderr.write(
+        `bench: J2K series built in ${((performance.now() - t) / 1000).toFixed(1)} s\n`,
+      );
       t = performance.now();
       const res = await loadIntoScene(scene, archive, j.studyUid, j.seriesUid);
       const ms = performance.now() - t;
@@ -192,10 +255,17 @@ export async function run(): Promise<BenchRow[]> {
       const plane = 512 * 512;
       j.files.forEach((f, k) => {
         const loc = locatePixelData(f, TS.ExplicitLE, 1)!.location;
-        const px = new Uint16Array(f.buffer.slice(f.byteOffset + loc.offset, f.byteOffset + loc.offset + loc.length));
-        for (let i = 0; i < plane && same; i += 7) same = v.volume.data[k * plane + i] === px[i]! - 1024;
+        const px = new Uint16Array(
+          f.buffer.slice(f.byteOffset + loc.offset, f.byteOffset + loc.offset + loc.length),
+        );
+        for (let i = 0; i < plane && same; i += 7)
+          same = v.volume.data[k * plane + i] === px[i]! - 1024;
       });
-      rows.push({ group: 'bridge', name: `load 512×512×${J2K_SLICES} CT, JPEG 2000 lossless (itk-wasm worker)`, value: `${ms.toFixed(0)} ms (${(ms / J2K_SLICES).toFixed(0)} ms/slice${same ? '' : ', VALUES DIFFER'})` });
+      rows.push({
+        group: 'bridge',
+        name: `load 512×512×${J2K_SLICES} CT, JPEG 2000 lossless (itk-wasm worker)`,
+        value: `${ms.toFixed(0)} ms (${(ms / J2K_SLICES).toFixed(0)} ms/slice${same ? '' : ', VALUES DIFFER'})`,
+      });
     }
   } finally {
     await archive.close();

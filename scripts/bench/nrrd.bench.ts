@@ -20,7 +20,20 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 
 function header(n: number, encoding: 'raw' | 'gzip'): Buffer {
   return Buffer.from(
-    ['NRRD0004', 'type: short', 'dimension: 3', 'space: left-posterior-superior', `sizes: ${n} ${n} ${n}`, 'space directions: (1,0,0) (0,1,0) (0,0,1)', 'kinds: domain domain domain', 'endian: little', `encoding: ${encoding}`, 'space origin: (0,0,0)', '', ''].join('\n'),
+    [
+      'NRRD0004',
+      'type: short',
+      'dimension: 3',
+      'space: left-posterior-superior',
+      `sizes: ${n} ${n} ${n}`,
+      'space directions: (1,0,0) (0,1,0) (0,0,1)',
+      'kinds: domain domain domain',
+      'endian: little',
+      `encoding: ${encoding}`,
+      'space origin: (0,0,0)',
+      '',
+      '',
+    ].join('\n'),
     'latin1',
   );
 }
@@ -45,23 +58,63 @@ function voxels(n: number): Buffer {
 
 async function startChild(data: string): Promise<{ child: ChildProcess; port: number }> {
   const portFile = path.join(data, 'port');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--port', '0', '--port-file', portFile, '--data', data, '--no-samples', '--quiet', '--log-level', 'error'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/main.ts',
+      '--port',
+      '0',
+      '--port-file',
+      portFile,
+      '--data',
+      data,
+      '--no-samples',
+      '--quiet',
+      '--log-level',
+      'error',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   for (let i = 0; i < 400 && !existsSync(portFile); i++) await sleep(50);
   return { child, port: Number(readFileSync(portFile, 'utf8').trim()) };
 }
 
-function send(port: number, method: string, p: string, body?: Buffer): Promise<{ status: number; bytes: number; text: string }> {
+function send(
+  port: number,
+  method: string,
+  p: string,
+  body?: Buffer,
+): Promise<{ status: number; bytes: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: p, headers: body ? { 'content-length': String(body.length), 'content-type': 'application/octet-stream' } : {} }, (res) => {
-      let bytes = 0;
-      const small: Buffer[] = [];
-      res.on('data', (d: Buffer) => {
-        bytes += d.length;
-        if (bytes < 4096) small.push(d);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, text: Buffer.concat(small).toString('utf8').slice(0, 300) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: p,
+        headers: body
+          ? { 'content-length': String(body.length), 'content-type': 'application/octet-stream' }
+          : {},
+      },
+      (res) => {
+        let bytes = 0;
+        const small: Buffer[] = [];
+        res.on('data', (d: Buffer) => {
+          bytes += d.length;
+          if (bytes < 4096) small.push(d);
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            bytes,
+            text: Buffer.concat(small).toString('utf8').slice(0, 300),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -74,18 +127,39 @@ function cpuMs(pid: number): number {
 }
 
 /** Median `time_total` of curl GETs and PUTs (undefined when curl is not installed). */
-async function curlTimesMs(port: number, id: string, body: Buffer, dir: string, reps: number): Promise<{ get: number; put: number } | undefined> {
+async function curlTimesMs(
+  port: number,
+  id: string,
+  body: Buffer,
+  dir: string,
+  reps: number,
+): Promise<{ get: number; put: number } | undefined> {
   const { execFileSync } = await import('node:child_process');
   const { writeFileSync } = await import('node:fs');
   const file = path.join(dir, 'bench-body.nrrd');
   writeFileSync(file, body);
-  const run = (args: string[]) => Number(execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{time_total}', ...args], { encoding: 'utf8' })) * 1000;
+  const run = (args: string[]) =>
+    Number(
+      execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{time_total}', ...args], {
+        encoding: 'utf8',
+      }),
+    ) * 1000;
   try {
     const gets: number[] = [];
     const puts: number[] = [];
     for (let i = 0; i < reps; i++) {
       gets.push(run([`http://127.0.0.1:${port}/slicer/volume?id=${id}`]));
-      puts.push(run(['-X', 'PUT', '--data-binary', `@${file}`, '-H', 'content-type: application/octet-stream', `http://127.0.0.1:${port}/slicer/volume?id=${id}`]));
+      puts.push(
+        run([
+          '-X',
+          'PUT',
+          '--data-binary',
+          `@${file}`,
+          '-H',
+          'content-type: application/octet-stream',
+          `http://127.0.0.1:${port}/slicer/volume?id=${id}`,
+        ]),
+      );
     }
     const med = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
     return { get: med(gets), put: med(puts) };
@@ -102,12 +176,18 @@ async function memoryOnlyServer(): Promise<{ server: http.Server; port: number }
   const { createApp } = await import('../../src/server/app.js');
   const { createContext } = await import('../../src/server/context.js');
   const { defaultConfig } = await import('../../src/server/config.js');
-  const server = http.createServer(getRequestListener(createApp(createContext(defaultConfig())).fetch));
+  const server = http.createServer(
+    getRequestListener(createApp(createContext(defaultConfig())).fetch),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { server, port: (server.address() as { port: number }).port };
 }
 
-const status = (pid: number, field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+const status = (pid: number, field: 'VmRSS' | 'VmHWM') =>
+  Number(
+    new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ??
+      NaN,
+  ) * 1024;
 
 async function best(times: number, f: () => Promise<number>): Promise<number> {
   const all: number[] = [];
@@ -145,31 +225,74 @@ export async function run(): Promise<BenchRow[]> {
       const ms = await best(reps, () => timed(f));
       return { ms, cpu: (cpuMs(pid0) - c0) / reps };
     };
-    const fmt = (m: { ms: number; cpu: number }) => `${mbPerS(mb, m.ms)} (median ${m.ms.toFixed(0)} ms; server CPU ${m.cpu.toFixed(0)} ms/req)`;
+    const fmt = (m: { ms: number; cpu: number }) =>
+      `${mbPerS(mb, m.ms)} (median ${m.ms.toFixed(0)} ms; server CPU ${m.cpu.toFixed(0)} ms/req)`;
     const reps = 7;
     const putRaw = await measure(reps, () => send(port, 'PUT', `/slicer/volume?id=${id}`, raw));
     const getRaw = await measure(reps, () => send(port, 'GET', `/slicer/volume?id=${id}`));
     const putGz = await measure(3, () => send(port, 'PUT', `/slicer/volume?id=${id}`, gz));
-    const getGz = await measure(3, () => send(port, 'GET', `/slicer/volume?id=${id}&encoding=gzip`));
-    rows.push({ group: 'nrrd', name: 'GET 256³ int16 raw (loopback)', value: fmt(getRaw), aim: '≥ 500 MB/s' });
+    const getGz = await measure(3, () =>
+      send(port, 'GET', `/slicer/volume?id=${id}&encoding=gzip`),
+    );
+    rows.push({
+      group: 'nrrd',
+      name: 'GET 256³ int16 raw (loopback)',
+      value: fmt(getRaw),
+      aim: '≥ 500 MB/s',
+    });
     // The same with curl as the client (a C client: less client-side CPU on a busy 2-core box).
     const curlTimes = await curlTimesMs(port, id, raw, data, reps);
     if (curlTimes) {
-      rows.push({ group: 'nrrd', name: 'GET 256³ int16 raw, curl client', value: `${mbPerS(mb, curlTimes.get)} (median ${curlTimes.get.toFixed(0)} ms)`, aim: '≥ 500 MB/s' });
-      rows.push({ group: 'nrrd', name: 'PUT 256³ int16 raw, curl client (until durable reply)', value: `${mbPerS(mb, curlTimes.put)} (median ${curlTimes.put.toFixed(0)} ms)`, aim: '≥ 500 MB/s' });
+      rows.push({
+        group: 'nrrd',
+        name: 'GET 256³ int16 raw, curl client',
+        value: `${mbPerS(mb, curlTimes.get)} (median ${curlTimes.get.toFixed(0)} ms)`,
+        aim: '≥ 500 MB/s',
+      });
+      rows.push({
+        group: 'nrrd',
+        name: 'PUT 256³ int16 raw, curl client (until durable reply)',
+        value: `${mbPerS(mb, curlTimes.put)} (median ${curlTimes.put.toFixed(0)} ms)`,
+        aim: '≥ 500 MB/s',
+      });
     }
-    rows.push({ group: 'nrrd', name: 'PUT 256³ int16 raw (until durable reply)', value: fmt(putRaw), aim: '≥ 500 MB/s' });
-    rows.push({ group: 'nrrd', name: `GET 256³ int16 gzip level 1 (${(gz.length / 1e6).toFixed(1)} MB sent)`, value: fmt(getGz) });
-    rows.push({ group: 'nrrd', name: 'PUT 256³ int16 gzip (until durable reply)', value: fmt(putGz) });
+    rows.push({
+      group: 'nrrd',
+      name: 'PUT 256³ int16 raw (until durable reply)',
+      value: fmt(putRaw),
+      aim: '≥ 500 MB/s',
+    });
+    rows.push({
+      group: 'nrrd',
+      name: `GET 256³ int16 gzip level 1 (${(gz.length / 1e6).toFixed(1)} MB sent)`,
+      value: fmt(getGz),
+    });
+    rows.push({
+      group: 'nrrd',
+      name: 'PUT 256³ int16 gzip (until durable reply)',
+      value: fmt(putGz),
+    });
 
     // The same without persistence (in-process server, scene in memory only): HTTP + codec alone.
     const mem = await memoryOnlyServer();
     try {
       await send(mem.port, 'POST', '/slicer/volume?name=bench', raw);
-      const putMem = await best(reps, () => timed(() => send(mem.port, 'PUT', '/slicer/volume?id=bench', raw)));
-      const getMem = await best(reps, () => timed(() => send(mem.port, 'GET', '/slicer/volume?id=bench')));
-      rows.push({ group: 'nrrd', name: 'PUT 256³ int16 raw, no persistence (in-process server)', value: `${mbPerS(mb, putMem)} (median ${putMem.toFixed(0)} ms)` });
-      rows.push({ group: 'nrrd', name: 'GET 256³ int16 raw, in-process server', value: `${mbPerS(mb, getMem)} (median ${getMem.toFixed(0)} ms)` });
+      const putMem = await best(reps, () =>
+        timed(() => send(mem.port, 'PUT', '/slicer/volume?id=bench', raw)),
+      );
+      const getMem = await best(reps, () =>
+        timed(() => send(mem.port, 'GET', '/slicer/volume?id=bench')),
+      );
+      rows.push({
+        group: 'nrrd',
+        name: 'PUT 256³ int16 raw, no persistence (in-process server)',
+        value: `${mbPerS(mb, putMem)} (median ${putMem.toFixed(0)} ms)`,
+      });
+      rows.push({
+        group: 'nrrd',
+        name: 'GET 256³ int16 raw, in-process server',
+        value: `${mbPerS(mb, getMem)} (median ${getMem.toFixed(0)} ms)`,
+      });
     } finally {
       await new Promise((r) => mem.server.close(r));
     }
@@ -192,7 +315,12 @@ export async function run(): Promise<BenchRow[]> {
     if (r.status !== 200) throw new Error(`512³ PUT failed: ${r.status} ${r.text}`);
     const growth = status(pid, 'VmHWM') - base;
     const size = big.length - header(512, 'raw').length;
-    rows.push({ group: 'nrrd', name: 'PUT 512³ int16 raw: peak server RSS growth', value: `${(growth / 2 ** 20).toFixed(0)} MiB = ${(growth / size).toFixed(2)}× volume (${mbPerS(size, ms)})`, aim: '≤ 2× (512 MiB)' });
+    rows.push({
+      group: 'nrrd',
+      name: 'PUT 512³ int16 raw: peak server RSS growth',
+      value: `${(growth / 2 ** 20).toFixed(0)} MiB = ${(growth / size).toFixed(2)}× volume (${mbPerS(size, ms)})`,
+      aim: '≤ 2× (512 MiB)',
+    });
   } finally {
     if (child && child.exitCode === null) {
       child.kill('SIGTERM');

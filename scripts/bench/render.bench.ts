@@ -25,20 +25,32 @@ function ctPhantom(n = 256): ImageVolume {
   const data = allocShared('int16', n * n * n);
   const c = (n - 1) / 2;
   let p = 0;
-  for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) {
-    const dy = j - c, dz = k - c;
-    for (let i = 0; i < n; i++, p++) {
-      const dx = i - c;
-      const r2 = dx * dx + dy * dy * 1.4 + dz * dz * 0.8;
-      let v = -1000;
-      if (r2 < 110 * 110) v = 40 + ((i * 31 + j * 17 + k * 7) % 23) - 11; // soft tissue with texture
-      if (r2 < 110 * 110 && r2 > 100 * 100) v = 800; // skull-like shell
-      const bx = dx - 30, by = dy + 20, bz = dz - 10;
-      if (bx * bx + by * by + bz * bz < 20 * 20) v = 1200; // dense nodule
-      data[p] = v;
+  for (let k = 0; k < n; k++)
+    for (let j = 0; j < n; j++) {
+      const dy = j - c,
+        dz = k - c;
+      for (let i = 0; i < n; i++, p++) {
+        const dx = i - c;
+        const r2 = dx * dx + dy * dy * 1.4 + dz * dz * 0.8;
+        let v = -1000;
+        if (r2 < 110 * 110) v = 40 + ((i * 31 + j * 17 + k * 7) % 23) - 11; // soft tissue with texture
+        if (r2 < 110 * 110 && r2 > 100 * 100) v = 800; // skull-like shell
+        const bx = dx - 30,
+          by = dy + 20,
+          bz = dz - 10;
+        if (bx * bx + by * by + bz * bz < 20 * 20) v = 1200; // dense nodule
+        data[p] = v;
+      }
     }
-  }
-  return { scalarType: 'int16', components: 1, dimensions: [n, n, n], spacing: [1, 1, 1], origin: [-c, -c, -c], direction: IDENTITY3, data };
+  return {
+    scalarType: 'int16',
+    components: 1,
+    dimensions: [n, n, n],
+    spacing: [1, 1, 1],
+    origin: [-c, -c, -c],
+    direction: IDENTITY3,
+    data,
+  };
 }
 
 const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 0)} ms`;
@@ -50,7 +62,14 @@ export async function run(): Promise<BenchRow[]> {
   const base = running.listening.url.replace(/\/$/, '');
   const ctx = running.ctx;
   try {
-    ctx.scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: 'CT', attributes: {}, display: { window: 400, level: 40 }, volume: ctPhantom() });
+    ctx.scene.add<VolumeNode>({
+      kind: 'volume',
+      className: 'vtkMRMLScalarVolumeNode',
+      name: 'CT',
+      attributes: {},
+      display: { window: 400, level: 40 },
+      volume: ctPhantom(),
+    });
     const get = async (u: string) => {
       const r = await fetch(base + u);
       const b = await r.arrayBuffer();
@@ -81,12 +100,17 @@ export async function run(): Promise<BenchRow[]> {
           parentPort.postMessage({ times, bytes });
         })().catch((e) => parentPort.postMessage({ error: String(e) }));`;
       const { Worker } = await import('node:worker_threads');
-      const w = new Worker(code, { eval: true, workerData: { base, clients, count, durationMs, urls } });
-      const t0 = performance.now();
-      const res = await new Promise<{ times: number[]; bytes: number; error?: string }>((resolve, reject) => {
-        w.once('message', resolve);
-        w.once('error', reject);
+      const w = new Worker(code, {
+        eval: true,
+        workerData: { base, clients, count, durationMs, urls },
       });
+      const t0 = performance.now();
+      const res = await new Promise<{ times: number[]; bytes: number; error?: string }>(
+        (resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        },
+      );
       const wall = performance.now() - t0;
       await w.terminate();
       if (res.error) throw new Error(res.error);
@@ -95,25 +119,52 @@ export async function run(): Promise<BenchRow[]> {
     // Distinct renders are measured with the encoded-image cache off (the scroll list repeats).
     const cachedRenderer = ctx.renderer;
     ctx.renderer = new RenderService({ cacheBytes: 0 });
-    const scroll = Array.from({ length: 256 }, (_, i) => `/slicer/slice?view=red&size=512&scrollTo=${((i * 37) % 256) / 255}`);
+    const scroll = Array.from(
+      { length: 256 },
+      (_, i) => `/slicer/slice?view=red&size=512&scrollTo=${((i * 37) % 256) / 255}`,
+    );
     await client(1, 40, 0, scroll);
     const one = await client(1, 300, 0, scroll);
-    rows.push({ group: 'render', name: '/slicer/slice 512² PNG scrollTo, 1 client', value: `p50 ${ms(percentile(one.times, 50))} / p99 ${ms(percentile(one.times, 99))} (${(one.bytes / one.times.length / 1024).toFixed(0)} KiB)`, aim: 'p50 ≤ 5 ms' });
-    const oblique = Array.from({ length: 200 }, (_, i) => `/slicer/slice?view=green&size=512&offset=${(i % 100) - 50.3}`);
+    rows.push({
+      group: 'render',
+      name: '/slicer/slice 512² PNG scrollTo, 1 client',
+      value: `p50 ${ms(percentile(one.times, 50))} / p99 ${ms(percentile(one.times, 99))} (${(one.bytes / one.times.length / 1024).toFixed(0)} KiB)`,
+      aim: 'p50 ≤ 5 ms',
+    });
+    const oblique = Array.from(
+      { length: 200 },
+      (_, i) => `/slicer/slice?view=green&size=512&offset=${(i % 100) - 50.3}`,
+    );
     const obl = await client(1, 150, 0, oblique);
-    rows.push({ group: 'render', name: '/slicer/slice 512² PNG offset between voxels (trilinear), 1 client', value: `p50 ${ms(percentile(obl.times, 50))} / p99 ${ms(percentile(obl.times, 99))}` });
+    rows.push({
+      group: 'render',
+      name: '/slicer/slice 512² PNG offset between voxels (trilinear), 1 client',
+      value: `p50 ${ms(percentile(obl.times, 50))} / p99 ${ms(percentile(obl.times, 99))}`,
+    });
     const st = ctx.renderer.stats;
-    const main0 = st.main, worker0 = st.worker;
+    const main0 = st.main,
+      worker0 = st.worker;
     const eight = await client(8, 0, 4000, scroll);
-    rows.push({ group: 'render', name: '/slicer/slice 512² PNG scrollTo, 8 clients (cache off)', value: `${((eight.times.length / eight.wall) * 1000).toFixed(0)} renders/s (p50 ${ms(percentile(eight.times, 50))} / p99 ${ms(percentile(eight.times, 99))}; ${st.main - main0} on main, ${st.worker - worker0} in the pool)`, aim: '≥ 400 renders/s' });
+    rows.push({
+      group: 'render',
+      name: '/slicer/slice 512² PNG scrollTo, 8 clients (cache off)',
+      value: `${((eight.times.length / eight.wall) * 1000).toFixed(0)} renders/s (p50 ${ms(percentile(eight.times, 50))} / p99 ${ms(percentile(eight.times, 99))}; ${st.main - main0} on main, ${st.worker - worker0} in the pool)`,
+      aim: '≥ 400 renders/s',
+    });
     await ctx.renderer.close();
     ctx.renderer = cachedRenderer;
     const same = await client(8, 0, 3000, ['/slicer/slice?view=red&size=512']);
-    rows.push({ group: 'render', name: '/slicer/slice 512² PNG unchanged view, 8 clients polling', value: `${((same.times.length / same.wall) * 1000).toFixed(0)} responses/s (p50 ${ms(percentile(same.times, 50))}); one render, then the ETag cache` });
+    rows.push({
+      group: 'render',
+      name: '/slicer/slice 512² PNG unchanged view, 8 clients polling',
+      value: `${((same.times.length / same.wall) * 1000).toFixed(0)} responses/s (p50 ${ms(percentile(same.times, 50))}); one render, then the ETag cache`,
+    });
 
     // --- main thread vs worker hop for one slice render
     const job = sliceJob(ctx.scene, { ...ctx.views.slice('red'), size: [512, 512] });
-    const tm: number[] = [], tr: number[] = [], te: number[] = [];
+    const tm: number[] = [],
+      tr: number[] = [],
+      te: number[] = [];
     for (let i = 0; i < 60; i++) {
       let t = performance.now();
       const raw = renderSlice(job);
@@ -123,7 +174,11 @@ export async function run(): Promise<BenchRow[]> {
       te.push(performance.now() - t);
       tm.push(tr[tr.length - 1]! + te[te.length - 1]!);
     }
-    const pool = new Piscina({ filename: new URL('../../src/workers/render-worker.ts', import.meta.url).href, maxThreads: 1, execArgv: process.execArgv });
+    const pool = new Piscina({
+      filename: new URL('../../src/workers/render-worker.ts', import.meta.url).href,
+      maxThreads: 1,
+      execArgv: process.execArgv,
+    });
     const tw: number[] = [];
     for (let i = 0; i < 60; i++) {
       const t = performance.now();
@@ -132,13 +187,26 @@ export async function run(): Promise<BenchRow[]> {
       tw.push(performance.now() - t);
     }
     await pool.destroy();
-    rows.push({ group: 'render', name: 'slice 512² reslice+W/L on main (in-process)', value: `p50 ${ms(percentile(tr, 50))}; PNG L1 encode p50 ${ms(percentile(te, 50))}` });
-    rows.push({ group: 'render', name: 'slice 512² render+encode: main vs worker hop', value: `main p50 ${ms(percentile(tm, 50))} / worker p50 ${ms(percentile(tw, 50))}` });
+    rows.push({
+      group: 'render',
+      name: 'slice 512² reslice+W/L on main (in-process)',
+      value: `p50 ${ms(percentile(tr, 50))}; PNG L1 encode p50 ${ms(percentile(te, 50))}`,
+    });
+    rows.push({
+      group: 'render',
+      name: 'slice 512² render+encode: main vs worker hop',
+      value: `main p50 ${ms(percentile(tm, 50))} / worker p50 ${ms(percentile(tw, 50))}`,
+    });
 
     // --- 3D, per mode (distinct camera each time: no de-dup, no 304)
     let orbit = 0;
-    for (const [mode, aim] of [['mip', '≤ 150 ms'], ['minip', ''], ['composite', '≤ 300 ms']] as const) {
-      const q = (extra = '') => `/slicer/threeD?size=512&mode=${mode}&preset=ct-bone&lookFromAxis=a&orbitX=${(orbit++ * 13) % 360}&orbitY=15${extra}`;
+    for (const [mode, aim] of [
+      ['mip', '≤ 150 ms'],
+      ['minip', ''],
+      ['composite', '≤ 300 ms'],
+    ] as const) {
+      const q = (extra = '') =>
+        `/slicer/threeD?size=512&mode=${mode}&preset=ct-bone&lookFromAxis=a&orbitX=${(orbit++ * 13) % 360}&orbitY=15${extra}`;
       await get(q());
       await get(q());
       const t3: number[] = [];
@@ -147,16 +215,27 @@ export async function run(): Promise<BenchRow[]> {
         await get(q());
         t3.push(performance.now() - t);
       }
-      rows.push({ group: 'render', name: `/slicer/threeD 512² ${mode} (oblique)`, value: `p50 ${ms(percentile(t3, 50))} / max ${ms(Math.max(...t3))}`, aim: aim || undefined });
+      rows.push({
+        group: 'render',
+        name: `/slicer/threeD 512² ${mode} (oblique)`,
+        value: `p50 ${ms(percentile(t3, 50))} / max ${ms(Math.max(...t3))}`,
+        aim: aim || undefined,
+      });
     }
 
     // --- CPU time vs wall time of one 3D render in this thread (shows how much of the wall time
     // above is waiting for a core on a shared machine)
     const vnode = ctx.scene.nodes()[0] as VolumeNode;
     for (const mode of ['mip', 'composite'] as const) {
-      const job3 = threeDJob(ctx.scene, { ...ctx.views.threeD, mode, size: [512, 512], camera: { axis: 'a', orbitX: 30, orbitY: 15, roll: 0, panX: 0, panY: 0, zoom: 1 } });
+      const job3 = threeDJob(ctx.scene, {
+        ...ctx.views.threeD,
+        mode,
+        size: [512, 512],
+        camera: { axis: 'a', orbitX: 30, orbitY: 15, roll: 0, panX: 0, panY: 0, zoom: 1 },
+      });
       renderThreeD(job3);
-      const walls: number[] = [], cpus: number[] = [];
+      const walls: number[] = [],
+        cpus: number[] = [];
       for (let i = 0; i < 5; i++) {
         const c0 = process.cpuUsage();
         const t = performance.now();
@@ -165,18 +244,38 @@ export async function run(): Promise<BenchRow[]> {
         const c = process.cpuUsage(c0);
         cpus.push((c.user + c.system) / 1000);
       }
-      rows.push({ group: 'render', name: `renderThreeD 512² ${mode} in-process (${vnode.volume.dimensions.join('×')})`, value: `wall p50 ${ms(percentile(walls, 50))} / CPU p50 ${ms(percentile(cpus, 50))}` });
+      rows.push({
+        group: 'render',
+        name: `renderThreeD 512² ${mode} in-process (${vnode.volume.dimensions.join('×')})`,
+        value: `wall p50 ${ms(percentile(walls, 50))} / CPU p50 ${ms(percentile(cpus, 50))}`,
+      });
     }
-    rows.push({ group: 'render', name: 'machine load during the bench', value: `load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores` });
+    rows.push({
+      group: 'render',
+      name: 'machine load during the bench',
+      value: `load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} on ${os.availableParallelism()} cores`,
+    });
 
     // --- event-loop lag while 3D renders run (2 clients rendering composite for 4 s)
     const h = monitorEventLoopDelay({ resolution: 5 });
-    const threeDUrls = Array.from({ length: 64 }, (_, i) => `/slicer/threeD?size=512&mode=${i % 2 ? 'mip' : 'composite'}&orbitX=${(i * 17) % 360}&orbitY=${i}`);
+    const threeDUrls = Array.from(
+      { length: 64 },
+      (_, i) =>
+        `/slicer/threeD?size=512&mode=${i % 2 ? 'mip' : 'composite'}&orbitX=${(i * 17) % 360}&orbitY=${i}`,
+    );
     h.enable();
     const lag = await client(2, 0, 4000, threeDUrls);
     h.disable();
     const n3 = lag.times.length;
-    rows.push({ group: 'render', name: 'event-loop lag while 3D renders run', value: `p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms / max ${(h.max / 1e6).toFixed(1)} ms (${n3} renders)`, aim: 'p99 ≤ 20 ms' });
+    rows.push({
+      group: 'render',
+      name: 'event-loop lag while 3D renders run',
+      value: `p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms / max ${(h.max / 1e6).toFixed(1)} ms (${n3} renders)`,
+      aim: 'p99 ≤ 20 ms',
+    });
   } finally {
     await running.stop();
     rmSync(data, { recursive: true, force: true });

@@ -19,7 +19,13 @@ export async function run(): Promise<BenchRow[]> {
       await (await fetch(url)).arrayBuffer();
       times.push(performance.now() - t);
     }
-    return [{ group: 'server', name: 'GET /slicer/system/version (1 client)', value: `p50 ${percentile(times, 50).toFixed(2)} ms / p99 ${percentile(times, 99).toFixed(2)} ms` }];
+    return [
+      {
+        group: 'server',
+        name: 'GET /slicer/system/version (1 client)',
+        value: `p50 ${percentile(times, 50).toFixed(2)} ms / p99 ${percentile(times, 99).toFixed(2)} ms`,
+      },
+    ];
   } finally {
     await running.stop();
     rmSync(data, { recursive: true, force: true });

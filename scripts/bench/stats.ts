@@ -6,4 +6,5 @@ export function percentile(values: number[], p: number): number {
   return s[idx]!;
 }
 
-export const mbPerS = (bytes: number, ms: number) => `${((bytes / 1e6) / (ms / 1000)).toFixed(0)} MB/s`;
+export const mbPerS = (bytes: number, ms: number) =>
+  `${(bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`;

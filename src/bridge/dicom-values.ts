@@ -40,7 +40,9 @@ export function num(j: DicomJson | undefined, tag: string): number | undefined {
 
 /** All values as finite numbers, or undefined when absent, short or not numeric. */
 export function nums(j: DicomJson | undefined, tag: string, count?: number): number[] | undefined {
-  const vs = values(j, tag).map((v) => (typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN));
+  const vs = values(j, tag).map((v) =>
+    typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN,
+  );
   if (vs.length === 0 || vs.some((v) => !Number.isFinite(v))) return undefined;
   if (count !== undefined && vs.length < count) return undefined;
   return count !== undefined ? vs.slice(0, count) : vs;
@@ -54,6 +56,10 @@ export function items(j: DicomJson | undefined, tag: string): DicomJson[] {
  * Enhanced multi-frame lookup: the first item of `macro` (e.g. PlanePositionSequence) in the
  * frame's per-frame functional group, else in the shared group.
  */
-export function functionalGroup(perFrame: DicomJson | undefined, shared: DicomJson | undefined, macro: string): DicomJson | undefined {
+export function functionalGroup(
+  perFrame: DicomJson | undefined,
+  shared: DicomJson | undefined,
+  macro: string,
+): DicomJson | undefined {
   return items(perFrame, macro)[0] ?? items(shared, macro)[0];
 }

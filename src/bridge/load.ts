@@ -39,7 +39,14 @@ const toLoadable = (p: SeriesPlan): Loadable => ({
   loadable: p.loadable,
   reason: p.reason,
   warnings: [...p.warnings, ...p.volumes.flatMap((v) => v.warnings)],
-  volumes: p.volumes.map((v) => ({ label: v.label, loadable: v.loadable, reason: v.reason, dimensions: [...v.dimensions], spacing: [...v.spacing], warnings: v.warnings })),
+  volumes: p.volumes.map((v) => ({
+    label: v.label,
+    loadable: v.loadable,
+    reason: v.reason,
+    dimensions: [...v.dimensions],
+    spacing: [...v.spacing],
+    warnings: v.warnings,
+  })),
 });
 
 export function loadables(archive: Archive, studyUid: string): Loadable[] {
@@ -56,17 +63,30 @@ export interface LoadResult {
  * scene. Naming one series that cannot load → 422 with the reason; a study load skips
  * unloadable series with a warning (and fails only when nothing loads).
  */
-export async function loadIntoScene(scene: Scene, archive: Archive, studyUid: string, seriesUid?: string): Promise<LoadResult> {
+export async function loadIntoScene(
+  scene: Scene,
+  archive: Archive,
+  studyUid: string,
+  seriesUid?: string,
+): Promise<LoadResult> {
   const plans = planStudy(archive, studyUid, seriesUid);
   const warnings: string[] = [];
   const ids: string[] = [];
   const loadable = plans.filter((p) => p.loadable);
   for (const p of plans) {
     warnings.push(...p.warnings);
-    if (!p.loadable) warnings.push(`series ${p.seriesUid}${p.seriesDescription ? ` (${p.seriesDescription})` : ''} skipped: ${p.reason}`);
+    if (!p.loadable)
+      warnings.push(
+        `series ${p.seriesUid}${p.seriesDescription ? ` (${p.seriesDescription})` : ''} skipped: ${p.reason}`,
+      );
   }
   if (loadable.length === 0) {
-    throw new AppError('unprocessable', seriesUid ? `series ${seriesUid} cannot be loaded: ${plans[0]?.reason}` : `study ${studyUid} has no loadable image series: ${plans.map((p) => `${p.seriesUid}: ${p.reason}`).join('; ')}`);
+    throw new AppError(
+      'unprocessable',
+      seriesUid
+        ? `series ${seriesUid} cannot be loaded: ${plans[0]?.reason}`
+        : `study ${studyUid} has no loadable image series: ${plans.map((p) => `${p.seriesUid}: ${p.reason}`).join('; ')}`,
+    );
   }
   // Read every volume first, so that a failure leaves the scene unchanged.
   const volumes = [];
@@ -81,15 +101,33 @@ export async function loadIntoScene(scene: Scene, archive: Archive, studyUid: st
         volumes.push(await loadVolume(archive, p, v, i));
       } catch (e) {
         // A whole-study load skips what fails to read (e.g. an undecodable syntax); one series fails.
-        if (seriesUid !== undefined || !(e instanceof AppError) || e.code === 'busy' || e.code === 'timeout') throw e;
+        if (
+          seriesUid !== undefined ||
+          !(e instanceof AppError) ||
+          e.code === 'busy' ||
+          e.code === 'timeout'
+        )
+          throw e;
         warnings.push(`series ${p.seriesUid} group ${v.label} skipped: ${e.message}`);
       }
     }
   }
-  if (volumes.length === 0) throw new AppError('unprocessable', `nothing in study ${studyUid} could be loaded: ${warnings.join('; ')}`);
+  if (volumes.length === 0)
+    throw new AppError(
+      'unprocessable',
+      `nothing in study ${studyUid} could be loaded: ${warnings.join('; ')}`,
+    );
   for (const v of volumes) {
     warnings.push(...v.warnings);
-    const node = scene.add<VolumeNode>({ kind: 'volume', className: v.className, name: v.name, volume: v.volume, attributes: v.attributes, display: v.display, componentKind: v.componentKind });
+    const node = scene.add<VolumeNode>({
+      kind: 'volume',
+      className: v.className,
+      name: v.name,
+      volume: v.volume,
+      attributes: v.attributes,
+      display: v.display,
+      componentKind: v.componentKind,
+    });
     ids.push(node.id);
   }
   if (ids.length > 0) scene.setActiveVolume(ids[0]);

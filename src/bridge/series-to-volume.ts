@@ -26,8 +26,22 @@ import type { ImageInfo, PixelLocation } from '../dicom/part10.js';
 import type { InstanceRow } from '../dicom/catalog.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { AppError } from '../errors.js';
-import { cross3, directionLpsToRas, dot3, fromColumns3, lpsToRas, normalize3 } from '../imaging/geometry.js';
-import { ARRAY_OF, type ImageVolume, type Mat3, type ScalarType, type TypedArray, type Vec3 } from '../imaging/types.js';
+import {
+  cross3,
+  directionLpsToRas,
+  dot3,
+  fromColumns3,
+  lpsToRas,
+  normalize3,
+} from '../imaging/geometry.js';
+import {
+  ARRAY_OF,
+  type ImageVolume,
+  type Mat3,
+  type ScalarType,
+  type TypedArray,
+  type Vec3,
+} from '../imaging/types.js';
 import type { VolumeClass, VolumeDisplay } from '../scene/scene.js';
 import { decodeRleFrame } from '../dicom/rle.js';
 import { NATIVE_TS as NATIVE, TS } from '../dicom/tags.js';
@@ -35,7 +49,17 @@ import { B, functionalGroup, items, num, nums, str, values } from './dicom-value
 
 /** One 2-D frame of the series, with its geometry in LPS. */
 /** One frame to place in a volume: the pixel-module fields of its instance (as part10's ImageInfo) plus geometry. */
-export interface FrameInfo extends Pick<ImageInfo, 'rows' | 'columns' | 'samplesPerPixel' | 'bitsAllocated' | 'bitsStored' | 'pixelRepresentation' | 'planarConfiguration' | 'photometric'> {
+export interface FrameInfo extends Pick<
+  ImageInfo,
+  | 'rows'
+  | 'columns'
+  | 'samplesPerPixel'
+  | 'bitsAllocated'
+  | 'bitsStored'
+  | 'pixelRepresentation'
+  | 'planarConfiguration'
+  | 'photometric'
+> {
   row: InstanceRow;
   meta: DicomJson;
   /** 1-based frame number inside its instance. */
@@ -149,13 +173,16 @@ export function framesOf(row: InstanceRow, meta: DicomJson): FrameInfo[] {
       out.push({
         ...base,
         frame: f,
-        ipp: (nums(pos, B.ImagePositionPatient, 3) as Vec3 | undefined) ?? (n === 1 ? topIpp : undefined),
+        ipp:
+          (nums(pos, B.ImagePositionPatient, 3) as Vec3 | undefined) ??
+          (n === 1 ? topIpp : undefined),
         iop: (nums(ori, B.ImageOrientationPatient, 6) as FrameInfo['iop']) ?? topIop,
         pixelSpacing: (nums(px, B.PixelSpacing, 2) as [number, number] | undefined) ?? topPs,
         slope: num(pvt, B.RescaleSlope) ?? topSlope,
         intercept: num(pvt, B.RescaleIntercept) ?? topIntercept,
         window: windowOf(voi) ?? windowOf(meta),
-        declaredSliceSpacing: num(px, B.SpacingBetweenSlices) ?? num(px, B.SliceThickness) ?? declared,
+        declaredSliceSpacing:
+          num(px, B.SpacingBetweenSlices) ?? num(px, B.SliceThickness) ?? declared,
       });
     }
     return out;
@@ -167,10 +194,32 @@ export function framesOf(row: InstanceRow, meta: DicomJson): FrameInfo[] {
   for (let f = 1; f <= n; f++) {
     let ipp: Vec3 | undefined;
     if (topIpp && normal) {
-      const d = n === 1 ? 0 : offsets && offsets.length >= n ? offsets[f - 1]! - offsets[0]! : declared !== undefined ? (f - 1) * declared : undefined;
-      ipp = d === undefined ? (f === 1 ? topIpp : undefined) : [topIpp[0] + d * normal[0], topIpp[1] + d * normal[1], topIpp[2] + d * normal[2]];
+      const d =
+        n === 1
+          ? 0
+          : offsets && offsets.length >= n
+            ? offsets[f - 1]! - offsets[0]!
+            : declared !== undefined
+              ? (f - 1) * declared
+              : undefined;
+      ipp =
+        d === undefined
+          ? f === 1
+            ? topIpp
+            : undefined
+          : [topIpp[0] + d * normal[0], topIpp[1] + d * normal[1], topIpp[2] + d * normal[2]];
     }
-    out.push({ ...base, frame: f, ipp, iop: topIop, pixelSpacing: topPs, slope: topSlope, intercept: topIntercept, window: windowOf(meta), declaredSliceSpacing: declared });
+    out.push({
+      ...base,
+      frame: f,
+      ipp,
+      iop: topIop,
+      pixelSpacing: topPs,
+      slope: topSlope,
+      intercept: topIntercept,
+      window: windowOf(meta),
+      declaredSliceSpacing: declared,
+    });
   }
   return out;
 }
@@ -196,10 +245,14 @@ function groupKey(f: FrameInfo): string {
 }
 
 function unloadable(f: FrameInfo): string | undefined {
-  if (f.bitsAllocated === 1) return '1-bit (binary segmentation) pixel data is not supported; load it as a segmentation';
-  if (![8, 16, 32].includes(f.bitsAllocated)) return `BitsAllocated ${f.bitsAllocated} is not supported`;
-  if (f.samplesPerPixel !== 1 && f.samplesPerPixel !== 3) return `SamplesPerPixel ${f.samplesPerPixel} is not supported`;
-  if (f.samplesPerPixel === 1 && !/^MONOCHROME[12]$/.test(f.photometric)) return `PhotometricInterpretation ${f.photometric} is not supported`;
+  if (f.bitsAllocated === 1)
+    return '1-bit (binary segmentation) pixel data is not supported; load it as a segmentation';
+  if (![8, 16, 32].includes(f.bitsAllocated))
+    return `BitsAllocated ${f.bitsAllocated} is not supported`;
+  if (f.samplesPerPixel !== 1 && f.samplesPerPixel !== 3)
+    return `SamplesPerPixel ${f.samplesPerPixel} is not supported`;
+  if (f.samplesPerPixel === 1 && !/^MONOCHROME[12]$/.test(f.photometric))
+    return `PhotometricInterpretation ${f.photometric} is not supported`;
   if (f.samplesPerPixel === 3 && f.bitsAllocated !== 8) return 'colour images must be 8-bit';
   return undefined;
 }
@@ -232,11 +285,17 @@ export function planSeries(rows: readonly InstanceRow[], metas: readonly DicomJs
     else groups.set(k, [f]);
   }
   if (groups.size > 1) {
-    plan.warnings.push(`series ${plan.seriesUid} holds ${groups.size} groups of frames with different size/orientation/spacing/format: ${[...groups.keys()].map((k, i) => `[${i + 1}] ${k} (${groups.get(k)!.length} frames)`).join('; ')}; each loads as its own volume`);
+    plan.warnings.push(
+      `series ${plan.seriesUid} holds ${groups.size} groups of frames with different size/orientation/spacing/format: ${[...groups.keys()].map((k, i) => `[${i + 1}] ${k} (${groups.get(k)!.length} frames)`).join('; ')}; each loads as its own volume`,
+    );
   }
   for (const [key, g] of groups) plan.volumes.push(planGroup(key, g));
   plan.loadable = plan.volumes.some((v) => v.loadable);
-  if (!plan.loadable) plan.reason = plan.volumes.map((v) => v.reason).filter(Boolean).join('; ');
+  if (!plan.loadable)
+    plan.reason = plan.volumes
+      .map((v) => v.reason)
+      .filter(Boolean)
+      .join('; ');
   return plan;
 }
 
@@ -259,13 +318,22 @@ function planGroup(label: string, frames: FrameInfo[]): VolumePlan {
     loadable: !bad,
     reason: bad,
   };
-  if (!(colSpacing > 0 && rowSpacing > 0)) return { ...plan, loadable: false, reason: `PixelSpacing ${ps?.join('\\')} is not positive` };
+  if (!(colSpacing > 0 && rowSpacing > 0))
+    return { ...plan, loadable: false, reason: `PixelSpacing ${ps?.join('\\')} is not positive` };
   const withGeometry = frames.every((f) => f.ipp && f.iop);
   if (!withGeometry) {
     // No patient geometry (cine/XA multi-frame, secondary capture): stack in stored order.
-    frames.sort((a, b) => a.instanceNumber - b.instanceNumber || (a.row.sop_uid < b.row.sop_uid ? -1 : a.row.sop_uid > b.row.sop_uid ? 1 : 0) || a.frame - b.frame);
-    plan.spacing[2] = f0.declaredSliceSpacing && f0.declaredSliceSpacing > 0 ? f0.declaredSliceSpacing : 1;
-    warnings.push(`no ImagePositionPatient/ImageOrientationPatient: ${frames.length} frame(s) stacked in stored order with identity direction, origin 0 and slice spacing ${plan.spacing[2]} mm`);
+    frames.sort(
+      (a, b) =>
+        a.instanceNumber - b.instanceNumber ||
+        (a.row.sop_uid < b.row.sop_uid ? -1 : a.row.sop_uid > b.row.sop_uid ? 1 : 0) ||
+        a.frame - b.frame,
+    );
+    plan.spacing[2] =
+      f0.declaredSliceSpacing && f0.declaredSliceSpacing > 0 ? f0.declaredSliceSpacing : 1;
+    warnings.push(
+      `no ImagePositionPatient/ImageOrientationPatient: ${frames.length} frame(s) stacked in stored order with identity direction, origin 0 and slice spacing ${plan.spacing[2]} mm`,
+    );
     return plan;
   }
   const iop = f0.iop!;
@@ -275,15 +343,27 @@ function planGroup(label: string, frames: FrameInfo[]): VolumePlan {
     c = normalize3(iop.slice(3, 6));
     n = normalize3(cross3(r, c));
   } catch {
-    return { ...plan, loadable: false, reason: `ImageOrientationPatient ${iop.join('\\')} is degenerate` };
+    return {
+      ...plan,
+      loadable: false,
+      reason: `ImageOrientationPatient ${iop.join('\\')} is degenerate`,
+    };
   }
-  if (Math.abs(dot3(r, c)) > 1e-3) warnings.push(`ImageOrientationPatient row and column directions are not orthogonal (cos = ${dot3(r, c).toFixed(4)})`);
+  if (Math.abs(dot3(r, c)) > 1e-3)
+    warnings.push(
+      `ImageOrientationPatient row and column directions are not orthogonal (cos = ${dot3(r, c).toFixed(4)})`,
+    );
   const keyed = frames.map((f) => ({ f, d: dot3(f.ipp!, n) }));
-  keyed.sort((a, b) => a.d - b.d || a.f.instanceNumber - b.f.instanceNumber || a.f.frame - b.f.frame);
+  keyed.sort(
+    (a, b) => a.d - b.d || a.f.instanceNumber - b.f.instanceNumber || a.f.frame - b.f.frame,
+  );
   const unique: typeof keyed = [];
-  for (const k of keyed) if (unique.length === 0 || k.d - unique[unique.length - 1]!.d > POSITION_TOL) unique.push(k);
+  for (const k of keyed)
+    if (unique.length === 0 || k.d - unique[unique.length - 1]!.d > POSITION_TOL) unique.push(k);
   if (unique.length < keyed.length) {
-    warnings.push(`${keyed.length - unique.length} of ${keyed.length} frames repeat a slice position (multi-echo, temporal or duplicate frames?); the first frame at each position was loaded`);
+    warnings.push(
+      `${keyed.length - unique.length} of ${keyed.length} frames repeat a slice position (multi-echo, temporal or duplicate frames?); the first frame at each position was loaded`,
+    );
   }
   plan.frames = unique.map((k) => k.f);
   const count = unique.length;
@@ -291,7 +371,8 @@ function planGroup(label: string, frames: FrameInfo[]): VolumePlan {
   plan.originLps = [...unique[0]!.f.ipp!] as Vec3;
   plan.directionLps = fromColumns3(r, c, n);
   if (count === 1) {
-    plan.spacing[2] = f0.declaredSliceSpacing && f0.declaredSliceSpacing > 0 ? f0.declaredSliceSpacing : 1;
+    plan.spacing[2] =
+      f0.declaredSliceSpacing && f0.declaredSliceSpacing > 0 ? f0.declaredSliceSpacing : 1;
     return plan;
   }
   const span = unique[count - 1]!.d - unique[0]!.d;
@@ -305,11 +386,17 @@ function planGroup(label: string, frames: FrameInfo[]): VolumePlan {
       ...plan,
       loadable: false,
       reason: `slice spacing varies from ${minGap.toFixed(4)} to ${maxGap.toFixed(4)} mm along the normal (missing or irregular slices); refusing to load a volume with wrong geometry`,
-      warnings: [...warnings, `irregular slice spacing: ${minGap.toFixed(4)}..${maxGap.toFixed(4)} mm`],
+      warnings: [
+        ...warnings,
+        `irregular slice spacing: ${minGap.toFixed(4)}..${maxGap.toFixed(4)} mm`,
+      ],
     };
   }
   // Small jitter (rounded positions) is normal: load with the mean spacing, but say so.
-  if (deviation > Math.max(1e-2, 1e-3 * mean)) warnings.push(`slice spacing varies slightly (${minGap.toFixed(4)}..${maxGap.toFixed(4)} mm); the mean ${mean.toFixed(4)} mm is used`);
+  if (deviation > Math.max(1e-2, 1e-3 * mean))
+    warnings.push(
+      `slice spacing varies slightly (${minGap.toFixed(4)}..${maxGap.toFixed(4)} mm); the mean ${mean.toFixed(4)} mm is used`,
+    );
   plan.spacing[2] = mean;
   // In-plane slide of each slice relative to the first: gantry tilt (or table shift).
   const p0 = unique[0]!.f.ipp!;
@@ -319,11 +406,17 @@ function planGroup(label: string, frames: FrameInfo[]): VolumePlan {
   });
   if (shifts.some(([a, b]) => Math.abs(a) > SHIFT_TOL || Math.abs(b) > SHIFT_TOL)) {
     const last = unique[count - 1]!.f.ipp!;
-    const step = [(last[0] - p0[0]) / (count - 1), (last[1] - p0[1]) / (count - 1), (last[2] - p0[2]) / (count - 1)];
+    const step = [
+      (last[0] - p0[0]) / (count - 1),
+      (last[1] - p0[1]) / (count - 1),
+      (last[2] - p0[2]) / (count - 1),
+    ];
     const inPlane = Math.hypot(dot3(step, r), dot3(step, c));
     plan.tiltDegrees = (Math.atan2(inPlane, dot3(step, n)) * 180) / Math.PI;
     plan.tiltShifts = shifts;
-    warnings.push(`gantry tilt of ${plan.tiltDegrees.toFixed(2)}° detected (slice positions slide in-plane by up to ${Math.max(...shifts.map(([a, b]) => Math.hypot(a, b))).toFixed(2)} pixels); slices were resampled onto an orthogonal grid (bilinear)`);
+    warnings.push(
+      `gantry tilt of ${plan.tiltDegrees.toFixed(2)}° detected (slice positions slide in-plane by up to ${Math.max(...shifts.map(([a, b]) => Math.hypot(a, b))).toFixed(2)} pixels); slices were resampled onto an orthogonal grid (bilinear)`,
+    );
   }
   return plan;
 }
@@ -333,13 +426,26 @@ function planGroup(label: string, frames: FrameInfo[]): VolumePlan {
 
 function storedScalarType(f: FrameInfo): ScalarType {
   const s = f.pixelRepresentation === 1;
-  return f.bitsAllocated === 8 ? (s ? 'int8' : 'uint8') : f.bitsAllocated === 16 ? (s ? 'int16' : 'uint16') : s ? 'int32' : 'uint32';
+  return f.bitsAllocated === 8
+    ? s
+      ? 'int8'
+      : 'uint8'
+    : f.bitsAllocated === 16
+      ? s
+        ? 'int16'
+        : 'uint16'
+      : s
+        ? 'int32'
+        : 'uint32';
 }
 
 /** A typed view of little-endian stored values (copied when the bytes are misaligned). */
 function storedValues(bytes: Uint8Array, f: FrameInfo): TypedArray {
   const type = storedScalarType(f);
-  const C = ARRAY_OF[type] as unknown as { new (b: ArrayBufferLike, o: number, l: number): TypedArray; BYTES_PER_ELEMENT: number };
+  const C = ARRAY_OF[type] as unknown as {
+    new (b: ArrayBufferLike, o: number, l: number): TypedArray;
+    BYTES_PER_ELEMENT: number;
+  };
   const size = C.BYTES_PER_ELEMENT;
   const count = Math.floor(bytes.byteLength / size);
   let view: TypedArray;
@@ -369,7 +475,11 @@ function storedValues(bytes: Uint8Array, f: FrameInfo): TypedArray {
  * instances at a time, handing each frame to `onFrame` as soon as it arrives (so the stored
  * bytes of the whole series are never held at once).
  */
-async function readFrames(archive: Archive, frames: readonly FrameInfo[], onFrame: (index: number, stored: TypedArray) => void): Promise<void> {
+async function readFrames(
+  archive: Archive,
+  frames: readonly FrameInfo[],
+  onFrame: (index: number, stored: TypedArray) => void,
+): Promise<void> {
   const byInstance = new Map<string, { row: InstanceRow; idx: number[] }>();
   frames.forEach((f, i) => {
     const e = byInstance.get(f.row.sop_uid) ?? { row: f.row, idx: [] };
@@ -384,7 +494,11 @@ async function readFrames(archive: Archive, frames: readonly FrameInfo[], onFram
       const { row, idx } = jobs[j]!;
       const numbers = idx.map((i) => frames[i]!.frame);
       const px = row.pixel ? (JSON.parse(row.pixel) as PixelLocation) : undefined;
-      if (px && !px.encapsulated && (row.transfer_syntax === TS.ExplicitLE || row.transfer_syntax === TS.ImplicitLE)) {
+      if (
+        px &&
+        !px.encapsulated &&
+        (row.transfer_syntax === TS.ExplicitLE || row.transfer_syntax === TS.ImplicitLE)
+      ) {
         // Fast path: little-endian native pixels read straight from the file into a reused buffer.
         const f = frames[idx[0]!]!;
         const size = f.rows * f.columns * f.samplesPerPixel * (f.bitsAllocated / 8);
@@ -392,8 +506,17 @@ async function readFrames(archive: Archive, frames: readonly FrameInfo[], onFram
         const h = await fsp.open(archive.store.abs(row.file), 'r');
         try {
           for (const i of idx) {
-            const { bytesRead } = await h.read(scratch, 0, size, px.offset + (frames[i]!.frame - 1) * size);
-            if (bytesRead < size) throw new AppError('unprocessable', `instance ${row.sop_uid} is truncated (frame ${frames[i]!.frame})`);
+            const { bytesRead } = await h.read(
+              scratch,
+              0,
+              size,
+              px.offset + (frames[i]!.frame - 1) * size,
+            );
+            if (bytesRead < size)
+              throw new AppError(
+                'unprocessable',
+                `instance ${row.sop_uid} is truncated (frame ${frames[i]!.frame})`,
+              );
             onFrame(i, storedValues(scratch.subarray(0, size), frames[i]!));
           }
         } finally {
@@ -405,20 +528,28 @@ async function readFrames(archive: Archive, frames: readonly FrameInfo[], onFram
       if (row.transfer_syntax === TS.Rle) {
         // RLE in JS (fast); other compressed syntaxes through the archive's itk-wasm worker.
         const f = frames[idx[0]!]!;
-        data = (await archive.storedFrames(row, numbers)).map((s) => ({ data: decodeRleFrame(s.data, f.rows, f.columns, f.samplesPerPixel, f.bitsAllocated) }));
+        data = (await archive.storedFrames(row, numbers)).map((s) => ({
+          data: decodeRleFrame(s.data, f.rows, f.columns, f.samplesPerPixel, f.bitsAllocated),
+        }));
       } else data = await archive.nativeFrames(row, numbers);
       idx.forEach((i, n) => {
         const f = frames[i]!;
         const need = f.rows * f.columns * f.samplesPerPixel * (f.bitsAllocated / 8);
         const bytes = data[n]!.data;
-        if (bytes.byteLength < need) throw new AppError('unprocessable', `frame ${f.frame} of instance ${row.sop_uid} holds ${bytes.byteLength} bytes, ${need} expected`);
+        if (bytes.byteLength < need)
+          throw new AppError(
+            'unprocessable',
+            `frame ${f.frame} of instance ${row.sop_uid} holds ${bytes.byteLength} bytes, ${need} expected`,
+          );
         onFrame(i, storedValues(bytes.subarray(0, need), f));
       });
     }
   };
   // Native reads overlap well; compressed ones queue on the single decode worker, whose bounded
   // queue is shared with WADO-RS requests, so keep at most two of ours in it.
-  const compressed = jobs.some((j) => !NATIVE.has(j.row.transfer_syntax) && j.row.transfer_syntax !== TS.Rle);
+  const compressed = jobs.some(
+    (j) => !NATIVE.has(j.row.transfer_syntax) && j.row.transfer_syntax !== TS.Rle,
+  );
   await Promise.all(Array.from({ length: Math.min(compressed ? 2 : 8, jobs.length) }, worker));
 }
 
@@ -440,15 +571,24 @@ function minMax(a: TypedArray): [number, number] {
  */
 function plannedType(frames: readonly FrameInfo[]): ScalarType {
   const f0 = frames[0]!;
-  if (f0.samplesPerPixel > 1 || frames.every((f) => f.slope === 1 && f.intercept === 0)) return storedScalarType(f0);
-  return frames.every((f) => Number.isInteger(f.slope) && Number.isInteger(f.intercept)) ? 'int16' : 'float32';
+  if (f0.samplesPerPixel > 1 || frames.every((f) => f.slope === 1 && f.intercept === 0))
+    return storedScalarType(f0);
+  return frames.every((f) => Number.isInteger(f.slope) && Number.isInteger(f.intercept))
+    ? 'int16'
+    : 'float32';
 }
 
 /**
  * out[at + i] = src[i]·slope + intercept; returns the [min, max] of the written values (computed
  * from the stored range: the map is monotonic). Integer min/max and a subarray keep the loop tight.
  */
-function rescaleInto(out: TypedArray, at: number, src: TypedArray, slope: number, intercept: number): [number, number] {
+function rescaleInto(
+  out: TypedArray,
+  at: number,
+  src: TypedArray,
+  slope: number,
+  intercept: number,
+): [number, number] {
   const dst = out.subarray(at, at + src.length);
   const n = src.length;
   let lo = src[0] ?? 0;
@@ -465,12 +605,19 @@ function rescaleInto(out: TypedArray, at: number, src: TypedArray, slope: number
 }
 
 function allocOut(type: ScalarType, length: number): TypedArray {
-  const C = ARRAY_OF[type] as unknown as { new (b: ArrayBufferLike): TypedArray; BYTES_PER_ELEMENT: number };
+  const C = ARRAY_OF[type] as unknown as {
+    new (b: ArrayBufferLike): TypedArray;
+    BYTES_PER_ELEMENT: number;
+  };
   return new C(new SharedArrayBuffer(length * C.BYTES_PER_ELEMENT));
 }
 
 /** Reads and converts all frames into one array of `type`; undefined when int16 overflowed. */
-async function assemble(archive: Archive, frames: readonly FrameInfo[], type: ScalarType): Promise<TypedArray | undefined> {
+async function assemble(
+  archive: Archive,
+  frames: readonly FrameInfo[],
+  type: ScalarType,
+): Promise<TypedArray | undefined> {
   const f0 = frames[0]!;
   const comps = f0.samplesPerPixel;
   const sliceLen = f0.rows * f0.columns * comps;
@@ -482,7 +629,8 @@ async function assemble(archive: Archive, frames: readonly FrameInfo[], type: Sc
     const at = k * sliceLen;
     if (comps === 3 && f.planarConfiguration === 1 && !isCompressedDecodedInterleaved(f)) {
       const plane = f.rows * f.columns;
-      for (let p = 0; p < plane; p++) for (let s = 0; s < 3; s++) out[at + p * 3 + s] = src[s * plane + p]!;
+      for (let p = 0; p < plane; p++)
+        for (let s = 0; s < 3; s++) out[at + p * 3 + s] = src[s * plane + p]!;
     } else if (f.slope === 1 && f.intercept === 0 && storedScalarType(f) === type) out.set(src, at);
     else {
       const [a, b] = rescaleInto(out, at, src, f.slope, f.intercept);
@@ -495,8 +643,17 @@ async function assemble(archive: Archive, frames: readonly FrameInfo[], type: Sc
 }
 
 /** Loads one planned volume (pixels read through the archive). */
-export async function loadVolume(archive: Archive, series: SeriesPlan, plan: VolumePlan, index = 0): Promise<LoadedVolume> {
-  if (!plan.loadable) throw new AppError('unprocessable', `series ${series.seriesUid} cannot be loaded: ${plan.reason}`);
+export async function loadVolume(
+  archive: Archive,
+  series: SeriesPlan,
+  plan: VolumePlan,
+  index = 0,
+): Promise<LoadedVolume> {
+  if (!plan.loadable)
+    throw new AppError(
+      'unprocessable',
+      `series ${series.seriesUid} cannot be loaded: ${plan.reason}`,
+    );
   const frames = plan.frames;
   const f0 = frames[0]!;
   const comps = f0.samplesPerPixel;
@@ -511,7 +668,12 @@ export async function loadVolume(archive: Archive, series: SeriesPlan, plan: Vol
   let data: TypedArray = out;
   if (plan.tiltShifts) data = resampleTilt(out, plan.dimensions, plan.tiltShifts, type);
   const first = f0.meta;
-  const className: VolumeClass = comps > 1 ? 'vtkMRMLVectorVolumeNode' : isLabelMap(first) && !type.startsWith('float') ? 'vtkMRMLLabelMapVolumeNode' : 'vtkMRMLScalarVolumeNode';
+  const className: VolumeClass =
+    comps > 1
+      ? 'vtkMRMLVectorVolumeNode'
+      : isLabelMap(first) && !type.startsWith('float')
+        ? 'vtkMRMLLabelMapVolumeNode'
+        : 'vtkMRMLScalarVolumeNode';
   const display: VolumeDisplay = {};
   if (f0.window && comps === 1) {
     display.window = f0.window.width;
@@ -527,8 +689,14 @@ export async function loadVolume(archive: Archive, series: SeriesPlan, plan: Vol
   if (forUid) attributes['DICOM.FrameOfReferenceUID'] = forUid;
   if (series.modality) attributes['DICOM.Modality'] = series.modality;
   if (series.seriesDescription) attributes['DICOM.SeriesDescription'] = series.seriesDescription;
-  if (series.seriesNumber !== undefined) attributes['DICOM.SeriesNumber'] = String(series.seriesNumber);
-  const baseName = [series.seriesNumber !== undefined ? `${series.seriesNumber}:` : '', series.seriesDescription ?? series.modality ?? 'DICOM volume'].filter(Boolean).join(' ');
+  if (series.seriesNumber !== undefined)
+    attributes['DICOM.SeriesNumber'] = String(series.seriesNumber);
+  const baseName = [
+    series.seriesNumber !== undefined ? `${series.seriesNumber}:` : '',
+    series.seriesDescription ?? series.modality ?? 'DICOM volume',
+  ]
+    .filter(Boolean)
+    .join(' ');
   return {
     name: series.volumes.length > 1 ? `${baseName} [${index + 1}]` : baseName,
     className,
@@ -562,7 +730,12 @@ export function isLabelMap(meta: DicomJson): boolean {
  * Moves each slice back by its in-plane shift so that the volume sits on an orthogonal grid
  * (gantry tilt correction): out(i, j, k) = in_k(i − Δi_k, j − Δj_k), bilinear, outside = minimum.
  */
-function resampleTilt(src: TypedArray, dims: Vec3, shifts: ReadonlyArray<[number, number]>, type: ScalarType): TypedArray {
+function resampleTilt(
+  src: TypedArray,
+  dims: Vec3,
+  shifts: ReadonlyArray<[number, number]>,
+  type: ScalarType,
+): TypedArray {
   const [ni, nj, nk] = dims;
   const C = ARRAY_OF[type] as unknown as new (n: number) => TypedArray;
   const out = new C(src.length);
@@ -579,8 +752,11 @@ function resampleTilt(src: TypedArray, dims: Vec3, shifts: ReadonlyArray<[number
         const x = i - di;
         const x0 = Math.floor(x);
         const fx = x - x0;
-        const at = (xx: number, yy: number) => (xx >= 0 && xx < ni && yy >= 0 && yy < nj ? src[base + yy * ni + xx]! : fill);
-        const v = (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+        const at = (xx: number, yy: number) =>
+          xx >= 0 && xx < ni && yy >= 0 && yy < nj ? src[base + yy * ni + xx]! : fill;
+        const v =
+          (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) +
+          fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
         out[base + j * ni + i] = round ? Math.round(v) : v;
       }
     }
@@ -602,9 +778,13 @@ export function planStudy(archive: Archive, studyUid: string, seriesUid?: string
   }
   const plans: SeriesPlan[] = [];
   for (const [series, list] of bySeries) {
-    const metas = list.map((r) => JSON.parse(archive.catalog.instanceMetadata(r.sop_uid) ?? '{}') as DicomJson);
+    const metas = list.map(
+      (r) => JSON.parse(archive.catalog.instanceMetadata(r.sop_uid) ?? '{}') as DicomJson,
+    );
     plans.push(planSeries(list, metas));
   }
-  plans.sort((a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0) || (a.seriesUid < b.seriesUid ? -1 : 1));
+  plans.sort(
+    (a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0) || (a.seriesUid < b.seriesUid ? -1 : 1),
+  );
   return plans;
 }

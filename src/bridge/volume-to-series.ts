@@ -24,7 +24,17 @@ import dcmjs from 'dcmjs';
 import type { Archive, Staged } from '../dicom/archive.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { AppError, invalidParameter, notFound } from '../errors.js';
-import { column3, cross3, decomposeIjkToRas, directionRasToLps, dot3, ijkToRasMatrix, mul4, normalize3, rasToLps } from '../imaging/geometry.js';
+import {
+  column3,
+  cross3,
+  decomposeIjkToRas,
+  directionRasToLps,
+  dot3,
+  ijkToRasMatrix,
+  mul4,
+  normalize3,
+  rasToLps,
+} from '../imaging/geometry.js';
 import type { ImageVolume, Mat3, TypedArray, Vec3 } from '../imaging/types.js';
 import type { Scene, VolumeNode } from '../scene/scene.js';
 import { B } from './dicom-values.js';
@@ -38,8 +48,14 @@ export const SOP = {
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
 const dcm = dcmjs.data as {
-  DicomMetaDictionary: { denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown>; uid(): string };
-  DicomDict: new (meta: Record<string, unknown>) => { dict: Record<string, unknown>; write(opts?: Record<string, unknown>): ArrayBuffer };
+  DicomMetaDictionary: {
+    denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown>;
+    uid(): string;
+  };
+  DicomDict: new (meta: Record<string, unknown>) => {
+    dict: Record<string, unknown>;
+    write(opts?: Record<string, unknown>): ArrayBuffer;
+  };
 };
 
 export interface SaveOptions {
@@ -59,14 +75,18 @@ export interface SaveResult {
 
 /** A DS value (≤ 16 characters, PS3.5 6.2) and the number it denotes. */
 export function formatDS(x: number): string {
-  if (!Number.isFinite(x)) throw new AppError('unprocessable', `cannot write ${x} as a DICOM decimal string`);
+  if (!Number.isFinite(x))
+    throw new AppError('unprocessable', `cannot write ${x} as a DICOM decimal string`);
   if (Object.is(x, -0) || Math.abs(x) < 1e-300) return '0';
   for (let p = 16; p >= 1; p--) {
     let s = x.toPrecision(p);
     if (s.includes('e')) s = Number(s).toString();
     if (s.includes('.') && !s.includes('e')) s = s.replace(/0+$/, '').replace(/\.$/, '');
     if (s.length <= 16) return s;
-    const e = x.toExponential(Math.max(0, p - 1)).replace(/\.?0+e/, 'e').replace('e+', 'e');
+    const e = x
+      .toExponential(Math.max(0, p - 1))
+      .replace(/\.?0+e/, 'e')
+      .replace('e+', 'e');
     if (e.length <= 16) return e;
   }
   throw new AppError('unprocessable', `cannot write ${x} as a DICOM decimal string`);
@@ -102,28 +122,66 @@ function encodeValues(vol: ImageVolume, opts: { label: boolean; force16: boolean
   const plane = ni * nj;
   const src = vol.data;
   const bytesOf = (a: TypedArray) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  const convert = (C: Int16ArrayConstructor | Uint16ArrayConstructor | Uint8ArrayConstructor, map?: (v: number) => number) => (k: number) => {
-    const out = new C(plane);
-    const off = k * plane;
-    if (map) for (let i = 0; i < plane; i++) out[i] = map(src[off + i]!);
-    else for (let i = 0; i < plane; i++) out[i] = src[off + i]!;
-    return bytesOf(out);
-  };
+  const convert =
+    (
+      C: Int16ArrayConstructor | Uint16ArrayConstructor | Uint8ArrayConstructor,
+      map?: (v: number) => number,
+    ) =>
+    (k: number) => {
+      const out = new C(plane);
+      const off = k * plane;
+      if (map) for (let i = 0; i < plane; i++) out[i] = map(src[off + i]!);
+      else for (let i = 0; i < plane; i++) out[i] = src[off + i]!;
+      return bytesOf(out);
+    };
   const direct = (k: number) => bytesOf(src.slice(k * plane, (k + 1) * plane) as TypedArray);
   const t = vol.scalarType;
-  if (!opts.force16 && !opts.label && (t === 'uint8' || t === 'int8')) return { bits: 8, signed: t === 'int8', slope: 1, intercept: 0, slice: direct, lossy: false };
-  if (t === 'uint16' || t === 'int16') return { bits: 16, signed: t === 'int16', slope: 1, intercept: 0, slice: direct, lossy: false };
+  if (!opts.force16 && !opts.label && (t === 'uint8' || t === 'int8'))
+    return { bits: 8, signed: t === 'int8', slope: 1, intercept: 0, slice: direct, lossy: false };
+  if (t === 'uint16' || t === 'int16')
+    return { bits: 16, signed: t === 'int16', slope: 1, intercept: 0, slice: direct, lossy: false };
   const [lo, hi, ints] = range(src);
   if (opts.label) {
-    if (!ints || lo < 0 || hi > 65535) throw new AppError('unprocessable', `a label map saved as DICOM needs whole labels 0..65535; this one spans ${lo}..${hi}`);
+    if (!ints || lo < 0 || hi > 65535)
+      throw new AppError(
+        'unprocessable',
+        `a label map saved as DICOM needs whole labels 0..65535; this one spans ${lo}..${hi}`,
+      );
     return hi <= 255 && !opts.force16
       ? { bits: 8, signed: false, slope: 1, intercept: 0, slice: convert(Uint8Array), lossy: false }
-      : { bits: 16, signed: false, slope: 1, intercept: 0, slice: convert(Uint16Array), lossy: false };
+      : {
+          bits: 16,
+          signed: false,
+          slope: 1,
+          intercept: 0,
+          slice: convert(Uint16Array),
+          lossy: false,
+        };
   }
-  if (ints && lo >= -32768 && hi <= 32767) return { bits: 16, signed: true, slope: 1, intercept: 0, slice: convert(Int16Array), lossy: false };
-  if (ints && lo >= 0 && hi <= 65535) return { bits: 16, signed: false, slope: 1, intercept: 0, slice: convert(Uint16Array), lossy: false };
+  if (ints && lo >= -32768 && hi <= 32767)
+    return {
+      bits: 16,
+      signed: true,
+      slope: 1,
+      intercept: 0,
+      slice: convert(Int16Array),
+      lossy: false,
+    };
+  if (ints && lo >= 0 && hi <= 65535)
+    return {
+      bits: 16,
+      signed: false,
+      slope: 1,
+      intercept: 0,
+      slice: convert(Uint16Array),
+      lossy: false,
+    };
   // Rescaled int16: the full stored range [-32767, 32767] spans [lo, hi].
-  if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new AppError('unprocessable', 'the volume holds NaN or infinite values, which DICOM cannot store');
+  if (!Number.isFinite(lo) || !Number.isFinite(hi))
+    throw new AppError(
+      'unprocessable',
+      'the volume holds NaN or infinite values, which DICOM cannot store',
+    );
   const intercept = dsNum((lo + hi) / 2);
   let slope = hi > lo ? dsNum(Math.max((hi - intercept) / 32766, (intercept - lo) / 32766)) : 1;
   if (!(slope > 0)) slope = 1;
@@ -132,9 +190,16 @@ function encodeValues(vol: ImageVolume, opts: { label: boolean; force16: boolean
 }
 
 /** The world (RAS) geometry of a node: its parent linear transforms applied. */
-function worldGeometry(scene: Scene, node: VolumeNode, warnings: string[]): Pick<ImageVolume, 'origin' | 'spacing' | 'direction'> {
+function worldGeometry(
+  scene: Scene,
+  node: VolumeNode,
+  warnings: string[],
+): Pick<ImageVolume, 'origin' | 'spacing' | 'direction'> {
   const grids = scene.nonLinearParents(node.id);
-  if (grids.length) warnings.push(`non-linear parent transform(s) ${grids.join(', ')} ignored; the series has the volume's linear geometry`);
+  if (grids.length)
+    warnings.push(
+      `non-linear parent transform(s) ${grids.join(', ')} ignored; the series has the volume's linear geometry`,
+    );
   const m = mul4(scene.worldFromLocal(node.id), ijkToRasMatrix(node.volume));
   return decomposeIjkToRas(m);
 }
@@ -154,10 +219,28 @@ function chooseSopClass(node: VolumeNode, label: boolean): { sop: string; modali
   return { sop: SOP.SC, modality: 'OT' };
 }
 
-const PATIENT_STUDY_TAGS = ['00100010', '00100020', '00100030', '00100040', '00101010', '0020000D', '00080020', '00080030', '00080050', '00080090', '00200010', '00081030'];
+const PATIENT_STUDY_TAGS = [
+  '00100010',
+  '00100020',
+  '00100030',
+  '00100040',
+  '00101010',
+  '0020000D',
+  '00080020',
+  '00080030',
+  '00080050',
+  '00080090',
+  '00200010',
+  '00081030',
+];
 
 /** Writes one instance: the dataset through dcmjs, then Pixel Data appended (no copy through dcmjs). */
-function writeInstance(meta: Record<string, unknown>, dict: Record<string, unknown>, pixels: Uint8Array, vr: 'OB' | 'OW'): Buffer {
+function writeInstance(
+  meta: Record<string, unknown>,
+  dict: Record<string, unknown>,
+  pixels: Uint8Array,
+  vr: 'OB' | 'OW',
+): Buffer {
   const d = new dcm.DicomDict(meta);
   d.dict = dict;
   const head = Buffer.from(d.write({ allowInvalidVRLength: true }));
@@ -175,27 +258,46 @@ function writeInstance(meta: Record<string, unknown>, dict: Record<string, unkno
 const now = () => {
   const d = new Date();
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return { date: `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}`, time: `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}` };
+  return {
+    date: `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}`,
+    time: `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`,
+  };
 };
 
 /** Saves a volume node into the archive as a new series; returns its UIDs. */
-export async function saveVolumeAsSeries(scene: Scene, archive: Archive, node: VolumeNode, opts: SaveOptions = {}): Promise<SaveResult> {
+export async function saveVolumeAsSeries(
+  scene: Scene,
+  archive: Archive,
+  node: VolumeNode,
+  opts: SaveOptions = {},
+): Promise<SaveResult> {
   const vol = node.volume;
   const warnings: string[] = [];
-  if (vol.components !== 1) throw new AppError('unprocessable', `${node.id} has ${vol.components} components; only scalar volumes and label maps can be saved as DICOM`);
+  if (vol.components !== 1)
+    throw new AppError(
+      'unprocessable',
+      `${node.id} has ${vol.components} components; only scalar volumes and label maps can be saved as DICOM`,
+    );
   const label = node.className === 'vtkMRMLLabelMapVolumeNode';
   // Target study.
   const sourceStudy = node.attributes['DICOM.StudyInstanceUID'];
   let studyUid = opts.studyUid;
   if (studyUid !== undefined) {
-    if (!/^[0-9]+(\.[0-9]+)*$/.test(studyUid) || studyUid.length > 64) throw invalidParameter('studyInstanceUID', `"${studyUid}" is not a UID`);
-    if (!archive.catalog.studyExists(studyUid)) throw notFound(`no study ${studyUid} in the archive; omit studyInstanceUID to create a new study`);
+    if (!/^[0-9]+(\.[0-9]+)*$/.test(studyUid) || studyUid.length > 64)
+      throw invalidParameter('studyInstanceUID', `"${studyUid}" is not a UID`);
+    if (!archive.catalog.studyExists(studyUid))
+      throw notFound(
+        `no study ${studyUid} in the archive; omit studyInstanceUID to create a new study`,
+      );
   } else if (sourceStudy && archive.catalog.studyExists(sourceStudy)) studyUid = sourceStudy;
   const newStudy = studyUid === undefined;
   studyUid ??= dcm.DicomMetaDictionary.uid();
-  const studyJson: DicomJson = newStudy ? {} : (JSON.parse(archive.catalog.representativeMetadata(studyUid) ?? '{}') as DicomJson);
+  const studyJson: DicomJson = newStudy
+    ? {}
+    : (JSON.parse(archive.catalog.representativeMetadata(studyUid) ?? '{}') as DicomJson);
   let existingSeries = 0;
-  if (!newStudy) existingSeries = new Set(archive.instances(studyUid).map((r) => r.series_uid)).size;
+  if (!newStudy)
+    existingSeries = new Set(archive.instances(studyUid).map((r) => r.series_uid)).size;
 
   // Geometry in LPS.
   const geo = worldGeometry(scene, node, warnings);
@@ -204,21 +306,40 @@ export async function saveVolumeAsSeries(scene: Scene, archive: Archive, node: V
   const r = column3(dirLps, 0);
   const c = column3(dirLps, 1);
   const n = column3(dirLps, 2);
-  if (Math.abs(dot3(r, c)) > 1e-4) throw new AppError('unprocessable', `${node.id}: the i and j axes are not orthogonal, which DICOM ImageOrientationPatient cannot express`);
+  if (Math.abs(dot3(r, c)) > 1e-4)
+    throw new AppError(
+      'unprocessable',
+      `${node.id}: the i and j axes are not orthogonal, which DICOM ImageOrientationPatient cannot express`,
+    );
   const handed = dot3(n, normalize3(cross3(r, c)));
-  if (handed < 0) warnings.push('the volume is left-handed (k runs against i × j): the series is correct, but reloads with the slice order reversed');
-  else if (handed < 1 - 1e-4) warnings.push('the k axis is not perpendicular to the slices: the series has tilted positions and reloads resampled');
+  if (handed < 0)
+    warnings.push(
+      'the volume is left-handed (k runs against i × j): the series is correct, but reloads with the slice order reversed',
+    );
+  else if (handed < 1 - 1e-4)
+    warnings.push(
+      'the k axis is not perpendicular to the slices: the series has tilted positions and reloads resampled',
+    );
   const [si, sj, sk] = geo.spacing;
   const { sop, modality } = chooseSopClass(node, label);
   const enc = encodeValues(vol, { label, force16: sop === SOP.CT });
-  if (enc.lossy) warnings.push(`values stored as int16 with RescaleSlope ${enc.slope} and RescaleIntercept ${enc.intercept} (maximum error ${enc.slope / 2})`);
+  if (enc.lossy)
+    warnings.push(
+      `values stored as int16 with RescaleSlope ${enc.slope} and RescaleIntercept ${enc.intercept} (maximum error ${enc.slope / 2})`,
+    );
 
   const seriesUid = dcm.DicomMetaDictionary.uid();
-  const keepFor = !newStudy && studyUid === sourceStudy && node.attributes['DICOM.FrameOfReferenceUID'];
-  const forUid = keepFor ? node.attributes['DICOM.FrameOfReferenceUID']! : dcm.DicomMetaDictionary.uid();
+  const keepFor =
+    !newStudy && studyUid === sourceStudy && node.attributes['DICOM.FrameOfReferenceUID'];
+  const forUid = keepFor
+    ? node.attributes['DICOM.FrameOfReferenceUID']!
+    : dcm.DicomMetaDictionary.uid();
   const { date, time } = now();
   const description = opts.seriesDescription ?? node.name;
-  const window = node.display.window !== undefined && node.display.window > 0 && node.display.level !== undefined ? node.display : undefined;
+  const window =
+    node.display.window !== undefined && node.display.window > 0 && node.display.level !== undefined
+      ? node.display
+      : undefined;
   const [ni, nj, nk] = vol.dimensions;
   const studyElements: Record<string, unknown> = {};
   for (const tag of PATIENT_STUDY_TAGS) {
@@ -229,7 +350,11 @@ export async function saveVolumeAsSeries(scene: Scene, archive: Archive, node: V
   try {
     for (let k = 0; k < nk; k++) {
       const sopUid = dcm.DicomMetaDictionary.uid();
-      const ipp: Vec3 = [originLps[0] + k * sk * n[0], originLps[1] + k * sk * n[1], originLps[2] + k * sk * n[2]];
+      const ipp: Vec3 = [
+        originLps[0] + k * sk * n[0],
+        originLps[1] + k * sk * n[1],
+        originLps[2] + k * sk * n[2],
+      ];
       const ds0: Record<string, unknown> = {
         SpecificCharacterSet: 'ISO_IR 192',
         ImageType: label ? ['DERIVED', 'SECONDARY', 'LABELMAP'] : ['DERIVED', 'SECONDARY'],
@@ -275,9 +400,19 @@ export async function saveVolumeAsSeries(scene: Scene, archive: Archive, node: V
       };
       if (sop !== SOP.CT) ds0.SpacingBetweenSlices = ds(sk);
       if (sop === SOP.CT) Object.assign(ds0, { KVP: '', AcquisitionNumber: '', RescaleType: 'HU' });
-      if (sop === SOP.MR) Object.assign(ds0, { ScanningSequence: 'RM', SequenceVariant: 'NONE', ScanOptions: '', MRAcquisitionType: '3D', EchoTime: '', RepetitionTime: '', EchoTrainLength: '' });
+      if (sop === SOP.MR)
+        Object.assign(ds0, {
+          ScanningSequence: 'RM',
+          SequenceVariant: 'NONE',
+          ScanOptions: '',
+          MRAcquisitionType: '3D',
+          EchoTime: '',
+          RepetitionTime: '',
+          EchoTrainLength: '',
+        });
       if (sop === SOP.SC) Object.assign(ds0, { ConversionType: 'WSD' });
-      if (window && !label) Object.assign(ds0, { WindowCenter: ds(window.level!), WindowWidth: ds(window.window!) });
+      if (window && !label)
+        Object.assign(ds0, { WindowCenter: ds(window.level!), WindowWidth: ds(window.window!) });
       const dict = dcm.DicomMetaDictionary.denaturalizeDataset(ds0);
       Object.assign(dict, studyElements);
       const meta = dcm.DicomMetaDictionary.denaturalizeDataset({
@@ -299,6 +434,12 @@ export async function saveVolumeAsSeries(scene: Scene, archive: Archive, node: V
     for (const s of staged) await archive.store.remove(s.record.file).catch(() => {});
     throw e;
   }
-  return { studyInstanceUID: studyUid, seriesInstanceUID: seriesUid, sopClassUID: sop, instances: staged.length, newStudy, warnings };
+  return {
+    studyInstanceUID: studyUid,
+    seriesInstanceUID: seriesUid,
+    sopClassUID: sop,
+    instances: staged.length,
+    newStudy,
+    warnings,
+  };
 }
-

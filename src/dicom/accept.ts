@@ -37,7 +37,9 @@ function splitOutsideQuotes(s: string, sep: string): string[] {
 
 const unquote = (v: string) => {
   const t = v.trim();
-  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1).replace(/\\(.)/g, '$1') : t;
+  return t.length >= 2 && t.startsWith('"') && t.endsWith('"')
+    ? t.slice(1, -1).replace(/\\(.)/g, '$1')
+    : t;
 };
 
 /** Parses an Accept header into media ranges sorted by q (stable). Missing header → `*\/*`. */
@@ -62,13 +64,19 @@ export function parseAccept(header: string | undefined | null): MediaRange[] {
     }
     if (q > 0) out.push({ type: type.includes('/') ? type : `${type}/*`, params, q });
   }
-  return out.map((r, i) => ({ r, i })).sort((a, b) => b.r.q - a.r.q || a.i - b.i).map((x) => x.r);
+  return out
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => b.r.q - a.r.q || a.i - b.i)
+    .map((x) => x.r);
 }
 
 const isWild = (t: string) => t === '*/*';
 
 function notAcceptable(what: string, accept: string | undefined): AppError {
-  return new AppError('not_acceptable', `cannot produce ${what} in any of the accepted media types (${accept ?? 'none'})`);
+  return new AppError(
+    'not_acceptable',
+    `cannot produce ${what} in any of the accepted media types (${accept ?? 'none'})`,
+  );
 }
 
 /** QIDO and metadata: DICOM JSON unless the client accepts nothing JSON-like. */
@@ -80,7 +88,8 @@ export function negotiateJson(accept: string | undefined): void {
       r.type === 'application/*' ||
       r.type === 'application/dicom+json' ||
       r.type === 'application/json' ||
-      (r.type === 'multipart/related' && (!r.params.type || r.params.type === 'application/dicom+json')),
+      (r.type === 'multipart/related' &&
+        (!r.params.type || r.params.type === 'application/dicom+json')),
   );
   if (!ok) throw notAcceptable('DICOM JSON', accept);
 }
@@ -95,7 +104,11 @@ export interface FrameChoice {
  * Frames / pixel bulk data. `storedTs` is the instance's transfer syntax. Uncompressed output is
  * labelled Explicit VR Little Endian.
  */
-export function negotiateFrames(accept: string | undefined, storedTs: string, frameCount: number): FrameChoice {
+export function negotiateFrames(
+  accept: string | undefined,
+  storedTs: string,
+  frameCount: number,
+): FrameChoice {
   const compressed = !NATIVE_TS.has(storedTs);
   for (const r of parseAccept(accept)) {
     let multipart = false;
@@ -112,8 +125,10 @@ export function negotiateFrames(accept: string | undefined, storedTs: string, fr
       if (ts === storedTs) return { native: true, multipart };
       continue;
     }
-    if (type === 'image/*' && compressed && (!ts || ts === '*' || ts === storedTs)) return { native: true, multipart };
-    if (compressed && mediaTypeMatchesTs(type, storedTs) && (!ts || ts === '*' || ts === storedTs)) return { native: true, multipart };
+    if (type === 'image/*' && compressed && (!ts || ts === '*' || ts === storedTs))
+      return { native: true, multipart };
+    if (compressed && mediaTypeMatchesTs(type, storedTs) && (!ts || ts === '*' || ts === storedTs))
+      return { native: true, multipart };
   }
   throw notAcceptable(`frames (stored as ${storedTs})`, accept);
 }
@@ -125,7 +140,11 @@ export interface InstanceChoice {
 }
 
 /** Instance/series/study retrieve (`application/dicom`). */
-export function negotiateInstances(accept: string | undefined, storedTs: string | undefined, single: boolean): InstanceChoice {
+export function negotiateInstances(
+  accept: string | undefined,
+  storedTs: string | undefined,
+  single: boolean,
+): InstanceChoice {
   for (const r of parseAccept(accept)) {
     let multipart = false;
     let type = r.type;
@@ -136,7 +155,8 @@ export function negotiateInstances(accept: string | undefined, storedTs: string 
     if (isWild(type)) return { asStored: storedTs === TS.ExplicitLE, multipart: true };
     if (type !== 'application/dicom' && type !== 'application/*') continue;
     const ts = r.params['transfer-syntax'];
-    if (ts === '*' || (storedTs !== undefined && ts === storedTs)) return { asStored: true, multipart };
+    if (ts === '*' || (storedTs !== undefined && ts === storedTs))
+      return { asStored: true, multipart };
     if (!ts || ts === TS.ExplicitLE) return { asStored: storedTs === TS.ExplicitLE, multipart };
   }
   throw notAcceptable('DICOM instances', accept);
@@ -146,10 +166,12 @@ export function negotiateInstances(accept: string | undefined, storedTs: string 
 export function negotiateBulk(accept: string | undefined): { multipart: boolean } {
   for (const r of parseAccept(accept)) {
     if (isWild(r.type) || r.type === 'multipart/related' || r.type === 'multipart/*') {
-      if (!r.params.type || r.params.type === 'application/octet-stream' || isWild(r.params.type)) return { multipart: true };
+      if (!r.params.type || r.params.type === 'application/octet-stream' || isWild(r.params.type))
+        return { multipart: true };
       continue;
     }
-    if (r.type === 'application/octet-stream' || r.type === 'application/*') return { multipart: false };
+    if (r.type === 'application/octet-stream' || r.type === 'application/*')
+      return { multipart: false };
   }
   throw notAcceptable('bulk data', accept);
 }
@@ -157,7 +179,10 @@ export function negotiateBulk(accept: string | undefined): { multipart: boolean 
 /** Rendered/thumbnail: JPEG (default) or PNG. Rendered and DICOM media types mixed: 400 (PS3.18 §8.7.3). */
 export function negotiateRendered(accept: string | undefined): 'jpeg' | 'png' {
   const ranges = parseAccept(accept);
-  if (ranges.some((r) => r.type.startsWith('image/')) && ranges.some((r) => r.type.startsWith('application/dicom') || r.type === 'multipart/related')) {
+  if (
+    ranges.some((r) => r.type.startsWith('image/')) &&
+    ranges.some((r) => r.type.startsWith('application/dicom') || r.type === 'multipart/related')
+  ) {
     throw new AppError('bad_request', `Accept mixes rendered and DICOM media types (${accept})`);
   }
   for (const r of ranges) {

@@ -7,7 +7,18 @@ import path from 'node:path';
 import { AppError, notFound } from '../errors.js';
 import { Catalog, type InstanceRecord, type InstanceRow } from './catalog.js';
 import { instanceMetadata, levelAttributes } from './dicom-json.js';
-import { nativeFrameBytes, nativePixelBytes, parseFull, parsePart10, rewriteExplicitLittle, swapBytes, type DcmDict, type ImageInfo, type ParsedInstance, type PixelLocation } from './part10.js';
+import {
+  nativeFrameBytes,
+  nativePixelBytes,
+  parseFull,
+  parsePart10,
+  rewriteExplicitLittle,
+  swapBytes,
+  type DcmDict,
+  type ImageInfo,
+  type ParsedInstance,
+  type PixelLocation,
+} from './part10.js';
 import { adoptTemp, DicomStore } from './store.js';
 import { NATIVE_TS, T, TS } from './tags.js';
 import { Decoder } from './transcode.js';
@@ -72,19 +83,31 @@ export class Archive {
   }
 
   /** Parses and validates a Part 10 object and builds its index record (no disk writes). */
-  prepare(buf: Buffer, opts: IngestOptions = {}): { parsed: ParsedInstance; record: Omit<InstanceRecord, 'file' | 'size'> } {
+  prepare(
+    buf: Buffer,
+    opts: IngestOptions = {},
+  ): { parsed: ParsedInstance; record: Omit<InstanceRecord, 'file' | 'size'> } {
     const parsed = parsePart10(buf);
     if (opts.expectStudy && parsed.studyUid !== opts.expectStudy) {
-      throw new AppError('conflict', `StudyInstanceUID ${parsed.studyUid} differs from the study in the request path (${opts.expectStudy})`, {
-        sopClassUid: parsed.sopClassUid,
-        sopInstanceUid: parsed.sopInstanceUid,
-      });
+      throw new AppError(
+        'conflict',
+        `StudyInstanceUID ${parsed.studyUid} differs from the study in the request path (${opts.expectStudy})`,
+        {
+          sopClassUid: parsed.sopClassUid,
+          sopInstanceUid: parsed.sopInstanceUid,
+        },
+      );
     }
     const meta = instanceMetadata(parsed);
     // The keys the object is indexed and addressed under are in its metadata as such (a damaged
     // element, e.g. one read as UN, or a SOP UID known only from the file meta header, would
     // otherwise leave QIDO results without the UIDs that address the instance).
-    const keys: Array<[string, string]> = [[T.StudyInstanceUID, parsed.studyUid], [T.SeriesInstanceUID, parsed.seriesUid], [T.SOPInstanceUID, parsed.sopInstanceUid], [T.SOPClassUID, parsed.sopClassUid]];
+    const keys: Array<[string, string]> = [
+      [T.StudyInstanceUID, parsed.studyUid],
+      [T.SeriesInstanceUID, parsed.seriesUid],
+      [T.SOPInstanceUID, parsed.sopInstanceUid],
+      [T.SOPClassUID, parsed.sopClassUid],
+    ];
     for (const [tag, value] of keys) {
       const el = meta[tag];
       if (el?.vr !== 'UI' || el.Value?.[0] !== value) meta[tag] = { vr: 'UI', Value: [value] };
@@ -121,12 +144,24 @@ export class Archive {
    */
   async stage(buf: Buffer, opts: IngestOptions = {}): Promise<Staged | undefined> {
     const { parsed, record } = this.prepare(buf, opts);
-    if (opts.skipExisting && (opts.pending?.has(parsed.sopInstanceUid) || this.catalog.hasInstance(parsed.sopInstanceUid))) return undefined;
+    if (
+      opts.skipExisting &&
+      (opts.pending?.has(parsed.sopInstanceUid) || this.catalog.hasInstance(parsed.sopInstanceUid))
+    )
+      return undefined;
     opts.pending?.add(parsed.sopInstanceUid);
-    const file = opts.tempFile ? await adoptTemp(this.store, opts.tempFile, parsed.studyUid, parsed.sopInstanceUid, false) : await this.store.write(parsed.studyUid, parsed.sopInstanceUid, buf, false);
+    const file = opts.tempFile
+      ? await adoptTemp(this.store, opts.tempFile, parsed.studyUid, parsed.sopInstanceUid, false)
+      : await this.store.write(parsed.studyUid, parsed.sopInstanceUid, buf, false);
     return {
       record: { ...record, file, size: buf.length },
-      result: { sopClassUid: parsed.sopClassUid, sopInstanceUid: parsed.sopInstanceUid, studyUid: parsed.studyUid, seriesUid: parsed.seriesUid, transferSyntax: parsed.transferSyntax },
+      result: {
+        sopClassUid: parsed.sopClassUid,
+        sopInstanceUid: parsed.sopInstanceUid,
+        studyUid: parsed.studyUid,
+        seriesUid: parsed.seriesUid,
+        transferSyntax: parsed.transferSyntax,
+      },
     };
   }
 
@@ -147,7 +182,11 @@ export class Archive {
     const worker = async () => {
       for (let i = next++; i < prepared.length; i = next++) {
         const { buf, parsed, record } = prepared[i]!;
-        records[i] = { ...record, file: await this.store.write(parsed.studyUid, parsed.sopInstanceUid, buf, false), size: buf.length };
+        records[i] = {
+          ...record,
+          file: await this.store.write(parsed.studyUid, parsed.sopInstanceUid, buf, false),
+          size: buf.length,
+        };
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
@@ -160,13 +199,17 @@ export class Archive {
 
   instance(study: string, series: string | undefined, sop: string): InstanceRow {
     const row = this.catalog.instance(sop);
-    if (!row || row.study_uid !== study || (series !== undefined && row.series_uid !== series)) throw notFound(`no instance ${sop} in ${series ? `series ${series} of ` : ''}study ${study}`);
+    if (!row || row.study_uid !== study || (series !== undefined && row.series_uid !== series))
+      throw notFound(`no instance ${sop} in ${series ? `series ${series} of ` : ''}study ${study}`);
     return row;
   }
 
   instances(study: string, series?: string): InstanceRow[] {
-    const rows = series ? this.catalog.seriesInstances(study, series) : this.catalog.studyInstances(study);
-    if (rows.length === 0) throw notFound(series ? `no series ${series} in study ${study}` : `no study ${study}`);
+    const rows = series
+      ? this.catalog.seriesInstances(study, series)
+      : this.catalog.studyInstances(study);
+    if (rows.length === 0)
+      throw notFound(series ? `no series ${series} in study ${study}` : `no study ${study}`);
     return rows;
   }
 
@@ -183,7 +226,10 @@ export class Archive {
   checkFrames(row: InstanceRow, frames: readonly number[]): ImageInfo {
     const im = this.imageOf(row);
     for (const f of frames) {
-      if (f < 1 || f > im.numberOfFrames) throw notFound(`frame ${f} does not exist; instance ${row.sop_uid} has ${im.numberOfFrames} frame(s)`);
+      if (f < 1 || f > im.numberOfFrames)
+        throw notFound(
+          `frame ${f} does not exist; instance ${row.sop_uid} has ${im.numberOfFrames} frame(s)`,
+        );
     }
     return im;
   }
@@ -198,17 +244,29 @@ export class Archive {
         frames.map(async (f) => {
           const ranges = px.frames?.[f - 1];
           if (!ranges) throw notFound(`frame ${f} is missing from the encapsulated pixel data`);
-          return { transferSyntax: ts, data: Buffer.concat(await this.store.readRanges(row.file, ranges)) };
+          return {
+            transferSyntax: ts,
+            data: Buffer.concat(await this.store.readRanges(row.file, ranges)),
+          };
         }),
       );
     }
     const size = nativeFrameBytes(im);
     if (px && (ts === TS.ExplicitLE || ts === TS.ImplicitLE || ts === TS.ExplicitBE)) {
-      const parts = await this.store.readRanges(row.file, frames.map((f) => [px.offset + (f - 1) * size, size] as const));
-      return parts.map((data) => ({ transferSyntax: TS.ExplicitLE, data: ts === TS.ExplicitBE ? swapBytes(data, im.bitsAllocated) : data }));
+      const parts = await this.store.readRanges(
+        row.file,
+        frames.map((f) => [px.offset + (f - 1) * size, size] as const),
+      );
+      return parts.map((data) => ({
+        transferSyntax: TS.ExplicitLE,
+        data: ts === TS.ExplicitBE ? swapBytes(data, im.bitsAllocated) : data,
+      }));
     }
     const all = nativePixelBytes(await this.store.read(row.file), ts, im.bitsAllocated);
-    return frames.map((f) => ({ transferSyntax: TS.ExplicitLE, data: all.subarray((f - 1) * size, f * size) }));
+    return frames.map((f) => ({
+      transferSyntax: TS.ExplicitLE,
+      data: all.subarray((f - 1) * size, f * size),
+    }));
   }
 
   /** Frames as uncompressed little-endian stored values (decoding compressed data in the worker). */
@@ -217,7 +275,10 @@ export class Archive {
     const im = this.checkFrames(row, frames);
     const decoded = await this.decodeAll(row, im);
     const size = (decoded.pixels.byteLength / im.numberOfFrames) | 0;
-    return frames.map((f) => ({ transferSyntax: TS.ExplicitLE, data: decoded.pixels.subarray((f - 1) * size, f * size) }));
+    return frames.map((f) => ({
+      transferSyntax: TS.ExplicitLE,
+      data: decoded.pixels.subarray((f - 1) * size, f * size),
+    }));
   }
 
   private decodeAll(row: InstanceRow, im: ImageInfo) {
@@ -237,20 +298,27 @@ export class Archive {
     if (NATIVE_TS.has(row.transfer_syntax) || !row.image) return rewriteExplicitLittle(buf);
     const im = this.imageOf(row);
     const decoded = await this.decodeAll(row, im);
-    return rewriteExplicitLittle(buf, { pixels: decoded.pixels, photometric: decoded.components >= 3 ? 'RGB' : undefined });
+    return rewriteExplicitLittle(buf, {
+      pixels: decoded.pixels,
+      photometric: decoded.components >= 3 ? 'RGB' : undefined,
+    });
   }
 
   /** A bulk data value by tag path (`7FE00010`, `00420011`, `00540016.0.00181234`). */
   async bulk(row: InstanceRow, tagPath: string): Promise<Buffer> {
-    if (!/^[0-9A-Fa-f]{8}(\.\d+\.[0-9A-Fa-f]{8})*$/.test(tagPath)) throw notFound(`no bulk data ${tagPath}`);
+    if (!/^[0-9A-Fa-f]{8}(\.\d+\.[0-9A-Fa-f]{8})*$/.test(tagPath))
+      throw notFound(`no bulk data ${tagPath}`);
     const parts = tagPath.toUpperCase().split('.');
     if (parts.length === 1 && parts[0] === T.PixelData) {
       const px = this.pixelOf(row);
       if (px && !px.encapsulated) {
         const data = await this.store.readRange(row.file, px.offset, px.length);
-        return row.transfer_syntax === TS.ExplicitBE ? Buffer.from(swapBytes(data, this.imageOf(row).bitsAllocated)) : data;
+        return row.transfer_syntax === TS.ExplicitBE
+          ? Buffer.from(swapBytes(data, this.imageOf(row).bitsAllocated))
+          : data;
       }
-      if (px?.encapsulated) return Buffer.concat(await this.store.readRanges(row.file, (px.frames ?? []).flat()));
+      if (px?.encapsulated)
+        return Buffer.concat(await this.store.readRanges(row.file, (px.frames ?? []).flat()));
     }
     const { dict } = parseFull(await this.store.read(row.file));
     let cur: DcmDict | undefined = dict;
@@ -260,7 +328,8 @@ export class Archive {
       if (i + 1 < parts.length) cur = el?.Value?.[Number(parts[i + 1])] as DcmDict | undefined;
     }
     const values = (el?.Value ?? []).filter((v): v is ArrayBuffer => v instanceof ArrayBuffer);
-    if (!el || values.length === 0) throw notFound(`no bulk data ${tagPath} in instance ${row.sop_uid}`);
+    if (!el || values.length === 0)
+      throw notFound(`no bulk data ${tagPath} in instance ${row.sop_uid}`);
     return Buffer.concat(values.map((v) => Buffer.from(v)));
   }
 

@@ -204,22 +204,27 @@ export class Catalog {
     const p = (sql: string) => this.db.prepare(sql);
     this.stmts = {
       oldInstance: p('SELECT series_uid, study_uid, file FROM instances WHERE sop_uid = ?'),
-      putInstance: p(`INSERT OR REPLACE INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number, rows, columns, bits_allocated,
+      putInstance:
+        p(`INSERT OR REPLACE INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number, rows, columns, bits_allocated,
         number_of_frames, transfer_syntax, file, size, image, pixel, attrs, metadata, stored_at)
         VALUES (@sop, @series, @study, @sopClass, @instanceNumber, @rows, @columns, @bits, @frames, @ts, @file, @size, @image, @pixel, @attrs, @metadata, @storedAt)`),
-      putSeries: p(`INSERT INTO series (series_uid, study_uid, modality, series_number, series_description, series_date, series_time, pps_date, pps_time, attrs)
+      putSeries:
+        p(`INSERT INTO series (series_uid, study_uid, modality, series_number, series_description, series_date, series_time, pps_date, pps_time, attrs)
         VALUES (@series, @study, @modality, @number, @description, @date, @time, @ppsDate, @ppsTime, @attrs)
         ON CONFLICT(series_uid) DO UPDATE SET study_uid=excluded.study_uid, modality=excluded.modality, series_number=excluded.series_number,
           series_description=excluded.series_description, series_date=excluded.series_date, series_time=excluded.series_time,
           pps_date=excluded.pps_date, pps_time=excluded.pps_time, attrs=excluded.attrs`),
       putStudyAttrs: p('INSERT OR REPLACE INTO study_attrs (study_uid, attrs) VALUES (?, ?)'),
-      putStudy: p(`INSERT INTO studies (study_uid, patient_id, patient_name, patient_birth_date, patient_sex, study_date, study_time, accession, study_id,
+      putStudy:
+        p(`INSERT INTO studies (study_uid, patient_id, patient_name, patient_birth_date, patient_sex, study_date, study_time, accession, study_id,
           study_description, referring)
         VALUES (@study, @patientId, @patientName, @birthDate, @sex, @date, @time, @accession, @studyId, @description, @referring)
         ON CONFLICT(study_uid) DO UPDATE SET patient_id=excluded.patient_id, patient_name=excluded.patient_name, patient_birth_date=excluded.patient_birth_date,
           patient_sex=excluded.patient_sex, study_date=excluded.study_date, study_time=excluded.study_time, accession=excluded.accession,
           study_id=excluded.study_id, study_description=excluded.study_description, referring=excluded.referring`),
-      refreshSeries: p('UPDATE series SET num_instances = (SELECT COUNT(*) FROM instances WHERE series_uid = @series) WHERE series_uid = @series'),
+      refreshSeries: p(
+        'UPDATE series SET num_instances = (SELECT COUNT(*) FROM instances WHERE series_uid = @series) WHERE series_uid = @series',
+      ),
       refreshStudy: p(`UPDATE studies SET
           num_instances = (SELECT COUNT(*) FROM instances WHERE study_uid = @study),
           num_series = (SELECT COUNT(*) FROM series WHERE study_uid = @study),
@@ -227,19 +232,35 @@ export class Catalog {
         WHERE study_uid = @study`),
       dropEmptySeries: p('DELETE FROM series WHERE series_uid = ? AND num_instances = 0'),
       dropEmptyStudy: p('DELETE FROM studies WHERE study_uid = ? AND num_instances = 0'),
-      dropStudyAttrs: p('DELETE FROM study_attrs WHERE study_uid = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE study_uid = ?)'),
+      dropStudyAttrs: p(
+        'DELETE FROM study_attrs WHERE study_uid = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE study_uid = ?)',
+      ),
       hasInstance: p('SELECT 1 FROM instances WHERE sop_uid = ?'),
-      instance: p('SELECT sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, file, size, number_of_frames, image, pixel, stored_at FROM instances WHERE sop_uid = ?'),
+      instance: p(
+        'SELECT sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, file, size, number_of_frames, image, pixel, stored_at FROM instances WHERE sop_uid = ?',
+      ),
       instanceMeta: p('SELECT metadata FROM instances WHERE sop_uid = ?'),
-      seriesMeta: p('SELECT metadata FROM instances WHERE series_uid = ? AND study_uid = ? ORDER BY instance_number, sop_uid'),
-      studyMeta: p('SELECT metadata FROM instances WHERE study_uid = ? ORDER BY series_uid, instance_number, sop_uid'),
-      seriesRows: p('SELECT sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, file, size, number_of_frames, image, pixel, stored_at FROM instances WHERE series_uid = ? AND study_uid = ? ORDER BY instance_number, sop_uid'),
-      studyRows: p('SELECT sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, file, size, number_of_frames, image, pixel, stored_at FROM instances WHERE study_uid = ? ORDER BY series_uid, instance_number, sop_uid'),
+      seriesMeta: p(
+        'SELECT metadata FROM instances WHERE series_uid = ? AND study_uid = ? ORDER BY instance_number, sop_uid',
+      ),
+      studyMeta: p(
+        'SELECT metadata FROM instances WHERE study_uid = ? ORDER BY series_uid, instance_number, sop_uid',
+      ),
+      seriesRows: p(
+        'SELECT sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, file, size, number_of_frames, image, pixel, stored_at FROM instances WHERE series_uid = ? AND study_uid = ? ORDER BY instance_number, sop_uid',
+      ),
+      studyRows: p(
+        'SELECT sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, file, size, number_of_frames, image, pixel, stored_at FROM instances WHERE study_uid = ? ORDER BY series_uid, instance_number, sop_uid',
+      ),
       seriesExists: p('SELECT study_uid FROM series WHERE series_uid = ?'),
       studyExists: p('SELECT 1 FROM studies WHERE study_uid = ?'),
-      counts: p('SELECT (SELECT COUNT(*) FROM studies) AS studies, (SELECT COUNT(*) FROM series) AS series, (SELECT COUNT(*) FROM instances) AS instances'),
+      counts: p(
+        'SELECT (SELECT COUNT(*) FROM studies) AS studies, (SELECT COUNT(*) FROM series) AS series, (SELECT COUNT(*) FROM instances) AS instances',
+      ),
       delInstance: p('DELETE FROM instances WHERE sop_uid = ?'),
-      firstOfSeries: p('SELECT metadata FROM instances WHERE series_uid = ? ORDER BY instance_number LIMIT 1'),
+      firstOfSeries: p(
+        'SELECT metadata FROM instances WHERE series_uid = ? ORDER BY instance_number LIMIT 1',
+      ),
       firstOfStudy: p('SELECT metadata FROM instances WHERE study_uid = ? LIMIT 1'),
     };
   }
@@ -249,8 +270,17 @@ export class Catalog {
   }
 
   /** Patients (from the `patients` view): id, name and how many studies/instances. */
-  patients(): Array<{ patient_id: string | null; patient_name: string | null; num_studies: number; num_instances: number }> {
-    return this.db.prepare('SELECT patient_id, patient_name, num_studies, num_instances FROM patients ORDER BY patient_id').all() as Array<{
+  patients(): Array<{
+    patient_id: string | null;
+    patient_name: string | null;
+    num_studies: number;
+    num_instances: number;
+  }> {
+    return this.db
+      .prepare(
+        'SELECT patient_id, patient_name, num_studies, num_instances FROM patients ORDER BY patient_id',
+      )
+      .all() as Array<{
       patient_id: string | null;
       patient_name: string | null;
       num_studies: number;
@@ -276,30 +306,58 @@ export class Catalog {
       const touchedSeries = new Map<string, string>();
       const now = Date.now();
       for (const r of records) {
-        const old = this.stmts.oldInstance!.get(r.sopInstanceUid) as { series_uid: string; study_uid: string; file: string } | undefined;
+        const old = this.stmts.oldInstance!.get(r.sopInstanceUid) as
+          { series_uid: string; study_uid: string; file: string } | undefined;
         if (old) {
           touchedSeries.set(old.series_uid, old.study_uid);
           if (old.file !== r.file) orphans.push(old.file);
         }
         const ia = r.instanceAttrs;
         this.stmts.putInstance!.run({
-          sop: r.sopInstanceUid, series: r.seriesUid, study: r.studyUid, sopClass: r.sopClassUid,
-          instanceNumber: int(ia, T.InstanceNumber), rows: r.image?.rows ?? null, columns: r.image?.columns ?? null,
-          bits: r.image?.bitsAllocated ?? null, frames: r.image ? r.image.numberOfFrames : null, ts: r.transferSyntax,
-          file: r.file, size: r.size, image: r.image ? JSON.stringify(r.image) : null, pixel: r.pixel ? JSON.stringify(r.pixel) : null,
-          attrs: JSON.stringify(ia), metadata: r.metadata, storedAt: now,
+          sop: r.sopInstanceUid,
+          series: r.seriesUid,
+          study: r.studyUid,
+          sopClass: r.sopClassUid,
+          instanceNumber: int(ia, T.InstanceNumber),
+          rows: r.image?.rows ?? null,
+          columns: r.image?.columns ?? null,
+          bits: r.image?.bitsAllocated ?? null,
+          frames: r.image ? r.image.numberOfFrames : null,
+          ts: r.transferSyntax,
+          file: r.file,
+          size: r.size,
+          image: r.image ? JSON.stringify(r.image) : null,
+          pixel: r.pixel ? JSON.stringify(r.pixel) : null,
+          attrs: JSON.stringify(ia),
+          metadata: r.metadata,
+          storedAt: now,
         });
         const se = r.seriesAttrs;
         this.stmts.putSeries!.run({
-          series: r.seriesUid, study: r.studyUid, modality: str(se, T.Modality), number: int(se, T.SeriesNumber),
-          description: str(se, T.SeriesDescription), date: dateOf(se, T.SeriesDate), time: timeOf(se, T.SeriesTime),
-          ppsDate: dateOf(se, T.PerformedProcedureStepStartDate), ppsTime: timeOf(se, T.PerformedProcedureStepStartTime), attrs: JSON.stringify(se),
+          series: r.seriesUid,
+          study: r.studyUid,
+          modality: str(se, T.Modality),
+          number: int(se, T.SeriesNumber),
+          description: str(se, T.SeriesDescription),
+          date: dateOf(se, T.SeriesDate),
+          time: timeOf(se, T.SeriesTime),
+          ppsDate: dateOf(se, T.PerformedProcedureStepStartDate),
+          ppsTime: timeOf(se, T.PerformedProcedureStepStartTime),
+          attrs: JSON.stringify(se),
         });
         const st = r.studyAttrs;
         this.stmts.putStudy!.run({
-          study: r.studyUid, patientId: str(st, T.PatientID), patientName: str(st, T.PatientName), birthDate: dateOf(st, T.PatientBirthDate),
-          sex: str(st, T.PatientSex), date: dateOf(st, T.StudyDate), time: timeOf(st, T.StudyTime), accession: str(st, T.AccessionNumber),
-          studyId: str(st, T.StudyID), description: str(st, T.StudyDescription), referring: str(st, T.ReferringPhysicianName),
+          study: r.studyUid,
+          patientId: str(st, T.PatientID),
+          patientName: str(st, T.PatientName),
+          birthDate: dateOf(st, T.PatientBirthDate),
+          sex: str(st, T.PatientSex),
+          date: dateOf(st, T.StudyDate),
+          time: timeOf(st, T.StudyTime),
+          accession: str(st, T.AccessionNumber),
+          studyId: str(st, T.StudyID),
+          description: str(st, T.StudyDescription),
+          referring: str(st, T.ReferringPhysicianName),
         });
         this.stmts.putStudyAttrs!.run(r.studyUid, JSON.stringify(st));
         touchedSeries.set(r.seriesUid, r.studyUid);
@@ -380,13 +438,28 @@ export class Catalog {
    * QIDO search. `scope` pins parent UIDs from the path. Indexed keys are filtered in SQL; the rest
    * in JS on the stored level attributes (study, series, instance attributes merged).
    */
-  search(level: Level, scope: { study?: string; series?: string }, q: QidoQuery, defaultLimit: number): SearchResult {
+  search(
+    level: Level,
+    scope: { study?: string; series?: string },
+    q: QidoQuery,
+    defaultLimit: number,
+  ): SearchResult {
     const where: string[] = [];
     const args: unknown[] = [];
     const jsFilters: Filter[] = [];
-    const columns: Record<string, Column> = { ...STUDY_COLUMNS, ...(level !== 'study' ? SERIES_COLUMNS : {}), ...(level === 'instance' ? INSTANCE_COLUMNS : {}) };
+    const columns: Record<string, Column> = {
+      ...STUDY_COLUMNS,
+      ...(level !== 'study' ? SERIES_COLUMNS : {}),
+      ...(level === 'instance' ? INSTANCE_COLUMNS : {}),
+    };
     if (scope.study) {
-      where.push(level === 'study' ? 's.study_uid = ?' : level === 'series' ? 'se.study_uid = ?' : 'i.study_uid = ?');
+      where.push(
+        level === 'study'
+          ? 's.study_uid = ?'
+          : level === 'series'
+            ? 'se.study_uid = ?'
+            : 'i.study_uid = ?',
+      );
       args.push(scope.study);
     }
     if (scope.series) {
@@ -396,7 +469,7 @@ export class Catalog {
     for (const f of q.filters) {
       if (f.kind === 'universal') continue;
       if (f.tag === T.ModalitiesInStudy && f.kind !== 'wildcard' && f.kind !== 'range') {
-        where.push(`(${f.values.map(() => 's.modalities LIKE ? ESCAPE \'\\\'').join(' OR ')})`);
+        where.push(`(${f.values.map(() => "s.modalities LIKE ? ESCAPE '\\'").join(' OR ')})`);
         for (const v of f.values) args.push(`%\\\\${likePattern(v, false)}\\\\%`);
         continue;
       }
@@ -426,13 +499,23 @@ export class Catalog {
       level === 'study'
         ? 'ORDER BY s.rowid'
         : level === 'series'
-          ? scope.study ? 'ORDER BY se.series_number, se.series_uid' : 'ORDER BY se.rowid'
-          : scope.series ? 'ORDER BY i.instance_number, i.sop_uid' : scope.study ? 'ORDER BY i.series_uid, i.instance_number, i.sop_uid' : 'ORDER BY i.rowid';
+          ? scope.study
+            ? 'ORDER BY se.series_number, se.series_uid'
+            : 'ORDER BY se.rowid'
+          : scope.series
+            ? 'ORDER BY i.instance_number, i.sop_uid'
+            : scope.study
+              ? 'ORDER BY i.series_uid, i.instance_number, i.sop_uid'
+              : 'ORDER BY i.rowid';
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const limit = Math.min(q.limit ?? defaultLimit, defaultLimit);
     type Row = Record<string, string | number>;
     const toItem = (r: Row): SearchItem => {
-      const base = { study: String(r.study_uid), series: r.series_uid as string | undefined, sop: r.sop_uid as string | undefined };
+      const base = {
+        study: String(r.study_uid),
+        series: r.series_uid as string | undefined,
+        sop: r.sop_uid as string | undefined,
+      };
       if (level === 'study') {
         const mods = String(r.modalities).split('\\').filter(Boolean);
         const computed =
@@ -440,40 +523,71 @@ export class Catalog {
           `"${T.NumberOfStudyRelatedSeries}":{"vr":"IS","Value":[${Number(r.num_series)}]},` +
           `"${T.NumberOfStudyRelatedInstances}":{"vr":"IS","Value":[${Number(r.num_instances)}]}`;
         const st = String(r.st ?? '{}');
-        return { ...base, text: st.length > 2 ? `${st.slice(0, -1)},${computed}}` : `{${computed}}` };
+        return {
+          ...base,
+          text: st.length > 2 ? `${st.slice(0, -1)},${computed}}` : `{${computed}}`,
+        };
       }
       const st = JSON.parse(String(r.st ?? '{}')) as DicomJson;
       let json: DicomJson;
       if (level === 'series') {
-        json = { ...(scope.study ? pick(st, [T.StudyInstanceUID]) : st), ...(JSON.parse(r.se as string) as DicomJson), [T.NumberOfSeriesRelatedInstances]: { vr: 'IS', Value: [Number(r.se_n)] } };
+        json = {
+          ...(scope.study ? pick(st, [T.StudyInstanceUID]) : st),
+          ...(JSON.parse(r.se as string) as DicomJson),
+          [T.NumberOfSeriesRelatedInstances]: { vr: 'IS', Value: [Number(r.se_n)] },
+        };
       } else {
         const se = JSON.parse(r.se as string) as DicomJson;
-        json = { ...(scope.series ? pick(st, [T.StudyInstanceUID]) : st), ...(scope.series ? pick(se, [T.SeriesInstanceUID]) : se), ...(JSON.parse(r.ia as string) as DicomJson) };
+        json = {
+          ...(scope.series ? pick(st, [T.StudyInstanceUID]) : st),
+          ...(scope.series ? pick(se, [T.SeriesInstanceUID]) : se),
+          ...(JSON.parse(r.ia as string) as DicomJson),
+        };
       }
       return { ...base, json };
     };
     if (jsFilters.length === 0) {
-      const rows = this.prepared(`${select} ${from} ${whereSql} ${order} LIMIT ? OFFSET ?`).all(...args, limit + 1, q.offset) as Row[];
+      const rows = this.prepared(`${select} ${from} ${whereSql} ${order} LIMIT ? OFFSET ?`).all(
+        ...args,
+        limit + 1,
+        q.offset,
+      ) as Row[];
       let remaining = 0;
       if (rows.length > limit) {
         rows.length = limit;
-        const total = (this.prepared(`SELECT COUNT(*) AS n ${from} ${whereSql}`).get(...args) as { n: number }).n;
+        const total = (
+          this.prepared(`SELECT COUNT(*) AS n ${from} ${whereSql}`).get(...args) as { n: number }
+        ).n;
         remaining = total - q.offset - limit;
       }
       return { items: rows.map(toItem), remaining };
     }
     // Keys without a column are matched in JS, on candidates SQL could not narrow further; refuse
     // searches that would scan too many of them (seconds of work on the event loop).
-    const candidates = (this.prepared(`SELECT COUNT(*) AS n ${from} ${whereSql}`).get(...args) as { n: number }).n;
+    const candidates = (
+      this.prepared(`SELECT COUNT(*) AS n ${from} ${whereSql}`).get(...args) as { n: number }
+    ).n;
     if (candidates > MAX_JS_CANDIDATES) {
-      throw new AppError('bad_request', `too broad: ${candidates} candidates for ${jsFilters.map((f) => f.keyword).join(', ')} (not indexed); add an indexed key such as a UID, PatientID, StudyDate or Modality`);
+      throw new AppError(
+        'bad_request',
+        `too broad: ${candidates} candidates for ${jsFilters.map((f) => f.keyword).join(', ')} (not indexed); add an indexed key such as a UID, PatientID, StudyDate or Modality`,
+      );
     }
     // Instance-level keys that are not in the stored attributes are matched on the full metadata.
     const full = level === 'instance';
-    const rows = this.prepared(`${select}${full ? ', i.metadata' : ''} ${from} ${whereSql} ${order}`).all(...args) as Row[];
+    const rows = this.prepared(
+      `${select}${full ? ', i.metadata' : ''} ${from} ${whereSql} ${order}`,
+    ).all(...args) as Row[];
     const all = rows
       .map((r) => ({ r, it: toItem(r) }))
-      .filter(({ r, it }) => matchAll(jsFilters, full ? { ...(JSON.parse(r.metadata as string) as DicomJson), ...itemJson(it) } : itemJson(it)))
+      .filter(({ r, it }) =>
+        matchAll(
+          jsFilters,
+          full
+            ? { ...(JSON.parse(r.metadata as string) as DicomJson), ...itemJson(it) }
+            : itemJson(it),
+        ),
+      )
       .map(({ it }) => it);
     const page = all.slice(q.offset, q.offset + limit);
     return { items: page, remaining: Math.max(0, all.length - q.offset - page.length) };
@@ -535,4 +649,3 @@ function filterSql(col: Column, f: Filter, args: unknown[]): string | undefined 
       return undefined;
   }
 }
-

@@ -7,7 +7,12 @@
 import type { DcmDict, ParsedInstance } from './part10.js';
 import { LEVEL_ATTRIBUTES, T, type Level } from './tags.js';
 
-export type DicomJsonElement = { vr: string; Value?: unknown[]; InlineBinary?: string; BulkDataURI?: string };
+export type DicomJsonElement = {
+  vr: string;
+  Value?: unknown[];
+  InlineBinary?: string;
+  BulkDataURI?: string;
+};
 export type DicomJson = Record<string, DicomJsonElement>;
 
 /** Prefix of stored BulkDataURIs; `withBase` swaps it for `<origin>/dicom`. */
@@ -19,7 +24,11 @@ const BINARY = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
 const hex8 = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
 
 /** Converts a dcmjs dict to DICOM JSON; `bulk(path)` gives the URI for large binary values. */
-export function toDicomJson(dict: DcmDict, bulk: (path: string) => string | undefined, prefix = ''): DicomJson {
+export function toDicomJson(
+  dict: DcmDict,
+  bulk: (path: string) => string | undefined,
+  prefix = '',
+): DicomJson {
   const out: DicomJson = {};
   for (const tag of Object.keys(dict).sort()) {
     const key = tag.toUpperCase();
@@ -29,12 +38,24 @@ export function toDicomJson(dict: DcmDict, bulk: (path: string) => string | unde
     const el: DicomJsonElement = { vr };
     const value = src.Value;
     if (BINARY.has(vr)) {
-      const parts = (value ?? []).filter((b): b is ArrayBuffer | Uint8Array => b instanceof ArrayBuffer || ArrayBuffer.isView(b));
+      const parts = (value ?? []).filter(
+        (b): b is ArrayBuffer | Uint8Array => b instanceof ArrayBuffer || ArrayBuffer.isView(b),
+      );
       const size = parts.reduce((s, b) => s + b.byteLength, 0);
       if (size > INLINE_LIMIT) el.BulkDataURI = bulk(prefix + key);
-      else if (size > 0) el.InlineBinary = Buffer.concat(parts.map((b) => (b instanceof ArrayBuffer ? Buffer.from(b) : Buffer.from(b.buffer, b.byteOffset, b.byteLength)))).toString('base64');
+      else if (size > 0)
+        el.InlineBinary = Buffer.concat(
+          parts.map((b) =>
+            b instanceof ArrayBuffer
+              ? Buffer.from(b)
+              : Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+          ),
+        ).toString('base64');
     } else if (vr === 'SQ') {
-      if (value?.length) el.Value = value.map((item, i) => toDicomJson(item as DcmDict, bulk, `${prefix}${key}.${i}.`));
+      if (value?.length)
+        el.Value = value.map((item, i) =>
+          toDicomJson(item as DcmDict, bulk, `${prefix}${key}.${i}.`),
+        );
     } else if (value?.length) {
       const vals = value.map((v) => normalizeValue(vr, v));
       if (vals.some((v) => v !== null)) el.Value = vals;
@@ -52,7 +73,10 @@ function normalizeValue(vr: string, v: unknown): unknown {
     return Number.isFinite(n) ? n : null;
   }
   if (typeof v === 'number' && !Number.isFinite(v)) return null;
-  if (typeof v === 'string') return vr === 'UT' || vr === 'LT' || vr === 'ST' ? v.replace(/[\0 ]+$/, '') : v.replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  if (typeof v === 'string')
+    return vr === 'UT' || vr === 'LT' || vr === 'ST'
+      ? v.replace(/[\0 ]+$/, '')
+      : v.replace(/[\0 ]+$/, '').replace(/^ +/, '');
   if (vr === 'PN' && v && typeof v === 'object') {
     const out: Record<string, string> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
@@ -65,7 +89,8 @@ function normalizeValue(vr: string, v: unknown): unknown {
 }
 
 /** The series-scoped path of an instance, used in RetrieveURL and BulkDataURI. */
-export const instancePath = (study: string, series: string, sop: string) => `/studies/${study}/series/${series}/instances/${sop}`;
+export const instancePath = (study: string, series: string, sop: string) =>
+  `/studies/${study}/series/${series}/instances/${sop}`;
 
 /**
  * Full instance metadata without bulk data, as served by WADO-RS /metadata. Window values with a
@@ -74,7 +99,8 @@ export const instancePath = (study: string, series: string, sop: string) => `/st
 export function instanceMetadata(p: ParsedInstance): DicomJson {
   const base = `${BULK_BASE}${instancePath(p.studyUid, p.seriesUid, p.sopInstanceUid)}/bulk/`;
   const json = toDicomJson(p.dict, (path) => base + path);
-  if (p.pixel || p.image) json[T.PixelData] = { vr: p.pixelVr ?? 'OW', BulkDataURI: `${base}${T.PixelData}` };
+  if (p.pixel || p.image)
+    json[T.PixelData] = { vr: p.pixelVr ?? 'OW', BulkDataURI: `${base}${T.PixelData}` };
   const ww = json[T.WindowWidth]?.Value;
   if (ww && ww.some((w) => typeof w !== 'number' || w <= 0)) {
     delete json[T.WindowWidth];
@@ -108,5 +134,9 @@ export function firstString(json: DicomJson, tag: string): string | undefined {
 
 export function firstNumber(json: DicomJson, tag: string): number | undefined {
   const v = json[tag]?.Value?.[0];
-  return typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined;
+  return typeof v === 'number'
+    ? v
+    : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))
+      ? Number(v)
+      : undefined;
 }

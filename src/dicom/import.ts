@@ -37,9 +37,20 @@ export async function listFiles(paths: readonly string[]): Promise<string[]> {
   return out;
 }
 
-export async function importFiles(archive: Archive, paths: readonly string[], onProgress?: (p: ImportProgress) => void): Promise<ImportSummary> {
+export async function importFiles(
+  archive: Archive,
+  paths: readonly string[],
+  onProgress?: (p: ImportProgress) => void,
+): Promise<ImportSummary> {
   const files = await listFiles(paths);
-  const s: ImportSummary = { files: files.length, done: 0, stored: 0, existing: 0, skipped: 0, skippedFiles: [] };
+  const s: ImportSummary = {
+    files: files.length,
+    done: 0,
+    stored: 0,
+    existing: 0,
+    skipped: 0,
+    skippedFiles: [],
+  };
   const skip = (file: string, reason: string) => {
     s.skipped++;
     if (s.skippedFiles.length < 1000) s.skippedFiles.push({ file, reason });

@@ -38,8 +38,12 @@ const MAX_HEADER_BYTES = 16 * 1024;
  * Parses a multipart body from a stream of chunks. Yields `part` (headers, lowercased names),
  * then `data` chunks, then `end` for every part. Throws `bad_request` on malformed input.
  */
-export async function* parseMultipart(chunks: AsyncIterable<Uint8Array>, boundary: string): AsyncGenerator<MultipartEvent> {
-  if (!boundary || boundary.length > 200) throw new AppError('bad_request', 'multipart body without a usable boundary');
+export async function* parseMultipart(
+  chunks: AsyncIterable<Uint8Array>,
+  boundary: string,
+): AsyncGenerator<MultipartEvent> {
+  if (!boundary || boundary.length > 200)
+    throw new AppError('bad_request', 'multipart body without a usable boundary');
   const first = Buffer.from(`--${boundary}`);
   const delim = Buffer.from(`\r\n--${boundary}`);
   let buf: Buffer = Buffer.alloc(0);
@@ -54,7 +58,9 @@ export async function* parseMultipart(chunks: AsyncIterable<Uint8Array>, boundar
       ended = true;
       return false;
     }
-    buf = buf.length ? Buffer.concat([buf, value]) : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    buf = buf.length
+      ? Buffer.concat([buf, value])
+      : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     return true;
   };
 
@@ -64,15 +70,22 @@ export async function* parseMultipart(chunks: AsyncIterable<Uint8Array>, boundar
       // (not at the start of a line) is skipped. The preamble is limited to MAX_HEADER_BYTES
       // whatever the chunking (the outcome must not depend on how the body arrives).
       let at = buf.indexOf(first);
-      while (at >= 0 && !(at === 0 || (at >= 2 && buf[at - 2] === 13 && buf[at - 1] === 10))) at = buf.indexOf(first, at + 1);
+      while (at >= 0 && !(at === 0 || (at >= 2 && buf[at - 2] === 13 && buf[at - 1] === 10)))
+        at = buf.indexOf(first, at + 1);
       if (at >= 0) {
-        if (at > MAX_HEADER_BYTES) throw new AppError('bad_request', 'multipart body does not start with its boundary (preamble longer than 16 KiB)');
+        if (at > MAX_HEADER_BYTES)
+          throw new AppError(
+            'bad_request',
+            'multipart body does not start with its boundary (preamble longer than 16 KiB)',
+          );
         buf = buf.subarray(at + first.length);
         state = 'afterBoundary';
         continue;
       }
-      if (buf.length > MAX_HEADER_BYTES + first.length) throw new AppError('bad_request', 'multipart body does not start with its boundary');
-      if (!(await more())) throw new AppError('bad_request', 'multipart body does not contain its boundary');
+      if (buf.length > MAX_HEADER_BYTES + first.length)
+        throw new AppError('bad_request', 'multipart body does not start with its boundary');
+      if (!(await more()))
+        throw new AppError('bad_request', 'multipart body does not contain its boundary');
     } else if (state === 'afterBoundary') {
       if (buf.length < 2 && (await more())) continue;
       if (buf.length >= 2 && buf[0] === 45 && buf[1] === 45) {
@@ -82,10 +95,12 @@ export async function* parseMultipart(chunks: AsyncIterable<Uint8Array>, boundar
       const eol = buf.indexOf('\r\n');
       if (eol > 1024) throw new AppError('bad_request', 'malformed multipart delimiter line');
       if (eol < 0) {
-        if (buf.length > 1025 || !(await more())) throw new AppError('bad_request', 'malformed multipart delimiter line');
+        if (buf.length > 1025 || !(await more()))
+          throw new AppError('bad_request', 'malformed multipart delimiter line');
         continue;
       }
-      if (buf.subarray(0, eol).toString('latin1').trim() !== '') throw new AppError('bad_request', 'malformed multipart delimiter line');
+      if (buf.subarray(0, eol).toString('latin1').trim() !== '')
+        throw new AppError('bad_request', 'malformed multipart delimiter line');
       buf = buf.subarray(eol + 2);
       state = 'headers';
     } else if (state === 'headers') {
@@ -95,16 +110,20 @@ export async function* parseMultipart(chunks: AsyncIterable<Uint8Array>, boundar
         headerText = '';
         end = -2;
       } else if (end >= 0) headerText = buf.subarray(0, end).toString('latin1');
-      if (end > MAX_HEADER_BYTES) throw new AppError('bad_request', 'multipart part headers too long');
+      if (end > MAX_HEADER_BYTES)
+        throw new AppError('bad_request', 'multipart part headers too long');
       if (headerText === undefined) {
-        if (buf.length > MAX_HEADER_BYTES + 3) throw new AppError('bad_request', 'multipart part headers too long');
-        if (!(await more())) throw new AppError('bad_request', 'multipart body ends inside part headers');
+        if (buf.length > MAX_HEADER_BYTES + 3)
+          throw new AppError('bad_request', 'multipart part headers too long');
+        if (!(await more()))
+          throw new AppError('bad_request', 'multipart body ends inside part headers');
         continue;
       }
       const headers: Record<string, string> = {};
       for (const line of headerText.split('\r\n')) {
         const colon = line.indexOf(':');
-        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        if (colon > 0)
+          headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
       }
       buf = buf.subarray(end + 4);
       state = 'body';
@@ -124,7 +143,11 @@ export async function* parseMultipart(chunks: AsyncIterable<Uint8Array>, boundar
         yield { kind: 'data', chunk: Buffer.from(buf.subarray(0, buf.length - keep)) };
         buf = buf.subarray(buf.length - keep);
       }
-      if (!(await more())) throw new AppError('bad_request', 'multipart body ends inside a part (no closing boundary)');
+      if (!(await more()))
+        throw new AppError(
+          'bad_request',
+          'multipart body ends inside a part (no closing boundary)',
+        );
     } else {
       // Epilogue: ignored, but drain it.
       while (await more()) buf = Buffer.alloc(0);
@@ -145,7 +168,12 @@ export interface Part {
 export function multipartBody(parts: readonly Part[], boundary: string): Buffer {
   const chunks: Buffer[] = [];
   for (const p of parts) {
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${p.contentType}\r\n${p.location ? `Content-Location: ${p.location}\r\n` : ''}\r\n`, 'latin1'));
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Type: ${p.contentType}\r\n${p.location ? `Content-Location: ${p.location}\r\n` : ''}\r\n`,
+        'latin1',
+      ),
+    );
     chunks.push(Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength));
     chunks.push(Buffer.from('\r\n'));
   }
@@ -154,7 +182,11 @@ export function multipartBody(parts: readonly Part[], boundary: string): Buffer 
 }
 
 /** Streams a multipart body whose parts are produced lazily (e.g. one file at a time). */
-export function multipartStream(parts: AsyncIterable<Part>, boundary: string, onError: (e: unknown) => void): ReadableStream<Uint8Array> {
+export function multipartStream(
+  parts: AsyncIterable<Part>,
+  boundary: string,
+  onError: (e: unknown) => void,
+): ReadableStream<Uint8Array> {
   const it = parts[Symbol.asyncIterator]();
   let finished = false;
   return new ReadableStream<Uint8Array>({
@@ -169,7 +201,13 @@ export function multipartStream(parts: AsyncIterable<Part>, boundary: string, on
           return;
         }
         const head = `--${boundary}\r\nContent-Type: ${value.contentType}\r\n${value.location ? `Content-Location: ${value.location}\r\n` : ''}\r\n`;
-        controller.enqueue(Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(value.data.buffer, value.data.byteOffset, value.data.byteLength), Buffer.from('\r\n')]));
+        controller.enqueue(
+          Buffer.concat([
+            Buffer.from(head, 'latin1'),
+            Buffer.from(value.data.buffer, value.data.byteOffset, value.data.byteLength),
+            Buffer.from('\r\n'),
+          ]),
+        );
       } catch (e) {
         finished = true;
         onError(e);

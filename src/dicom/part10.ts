@@ -59,8 +59,13 @@ export interface ParsedInstance {
 }
 
 const dcm = dcmjs.data as {
-  DicomMessage: { readFile(ab: ArrayBuffer, opts?: Record<string, unknown>): { meta: DcmDict; dict: DcmDict } };
-  DicomDict: new (meta: DcmDict) => { dict: DcmDict; write(opts?: Record<string, unknown>): ArrayBuffer };
+  DicomMessage: {
+    readFile(ab: ArrayBuffer, opts?: Record<string, unknown>): { meta: DcmDict; dict: DcmDict };
+  };
+  DicomDict: new (meta: DcmDict) => {
+    dict: DcmDict;
+    write(opts?: Record<string, unknown>): ArrayBuffer;
+  };
 };
 
 /**
@@ -70,13 +75,25 @@ const dcm = dcmjs.data as {
  * of the data now fails (the object is refused as unparsable) instead of allocating.
  */
 function guardDcmjsReads(): void {
-  const Stream = (dcmjs.data as unknown as { ReadBufferStream?: new (b: ArrayBuffer, le: boolean) => { view?: object } }).ReadBufferStream;
-  const proto = Stream ? (Object.getPrototypeOf(new Stream(new ArrayBuffer(8), true).view ?? {}) as { slice?: (...a: unknown[]) => unknown; __vgGuarded?: boolean }) : undefined;
+  const Stream = (
+    dcmjs.data as unknown as {
+      ReadBufferStream?: new (b: ArrayBuffer, le: boolean) => { view?: object };
+    }
+  ).ReadBufferStream;
+  const proto = Stream
+    ? (Object.getPrototypeOf(new Stream(new ArrayBuffer(8), true).view ?? {}) as {
+        slice?: (...a: unknown[]) => unknown;
+        __vgGuarded?: boolean;
+      })
+    : undefined;
   if (!proto || typeof proto.slice !== 'function' || proto.__vgGuarded) return;
   const slice = proto.slice;
   proto.slice = function guardedSlice(this: { byteLength: number }, ...args: unknown[]) {
     const end = args[1];
-    if (typeof end === 'number' && end > this.byteLength) throw new Error(`DICOM element runs past the end of the data (${end} > ${this.byteLength} bytes)`);
+    if (typeof end === 'number' && end > this.byteLength)
+      throw new Error(
+        `DICOM element runs past the end of the data (${end} > ${this.byteLength} bytes)`,
+      );
     return slice.apply(this, args);
   };
   proto.__vgGuarded = true;
@@ -84,7 +101,9 @@ function guardDcmjsReads(): void {
 guardDcmjsReads();
 
 // dcmjs's "validation" logger reports every odd VR on the console, bound at load time; mute it.
-(dcmjs as { log?: { getLogger(name: string): { setLevel(l: string): void } } }).log?.getLogger('validation.dcmjs').setLevel('silent');
+(dcmjs as { log?: { getLogger(name: string): { setLevel(l: string): void } } }).log
+  ?.getLogger('validation.dcmjs')
+  .setLevel('silent');
 
 /** Runs `fn` with console output and dcmjs logging switched off (dcmjs is chatty on bad files). */
 export function quietly<R>(fn: () => R): R {
@@ -102,12 +121,15 @@ export function quietly<R>(fn: () => R): R {
   }
 }
 
-const toAb = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+const toAb = (b: Uint8Array): ArrayBuffer =>
+  b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 
 const str = (d: DcmDict, tag: string): string | undefined => {
   const v = d[tag]?.Value?.[0];
   if (v === undefined || v === null) return undefined;
-  const s = String(v).replace(/[\0\s]+$/, '').trim();
+  const s = String(v)
+    .replace(/[\0\s]+$/, '')
+    .trim();
   return s === '' ? undefined : s;
 };
 const num = (d: DcmDict, tag: string): number | undefined => {
@@ -126,39 +148,71 @@ function uid(d: DcmDict, tag: string, name: string): string | undefined {
   let v = d[tag]?.Value?.[0] as unknown;
   if (v === undefined || v === null) return undefined;
   if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
-    const bytes = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-    if (bytes.byteLength > 256) throw new AppError('unprocessable', `${name} is not a valid UID (${bytes.byteLength} bytes)`);
+    const bytes =
+      v instanceof ArrayBuffer
+        ? new Uint8Array(v)
+        : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    if (bytes.byteLength > 256)
+      throw new AppError('unprocessable', `${name} is not a valid UID (${bytes.byteLength} bytes)`);
     v = Buffer.from(bytes).toString('latin1');
   }
   if (typeof v !== 'string') throw new AppError('unprocessable', `${name} is not a text value`);
   const s = v.replace(/[\0\s]+$/, '').trim();
   if (s === '') return undefined;
-  if (!/^[0-9A-Za-z._-]{1,128}$/.test(s)) throw new AppError('unprocessable', `${name} "${s.slice(0, 80)}" is not a valid UID`);
+  if (!/^[0-9A-Za-z._-]{1,128}$/.test(s))
+    throw new AppError('unprocessable', `${name} "${s.slice(0, 80)}" is not a valid UID`);
   return s;
 }
 
 export function hasPreamble(buf: Uint8Array): boolean {
-  return buf.length >= 132 && buf[128] === 0x44 && buf[129] === 0x49 && buf[130] === 0x43 && buf[131] === 0x4d;
+  return (
+    buf.length >= 132 &&
+    buf[128] === 0x44 &&
+    buf[129] === 0x49 &&
+    buf[130] === 0x43 &&
+    buf[131] === 0x4d
+  );
 }
 
 /** Parses a Part 10 file header (everything before Pixel Data) and locates the pixel data. */
 export function parsePart10(buf: Buffer): ParsedInstance {
-  if (!hasPreamble(buf)) throw new AppError('unprocessable', 'not a DICOM Part 10 file (no "DICM" after the 128-byte preamble)');
+  if (!hasPreamble(buf))
+    throw new AppError(
+      'unprocessable',
+      'not a DICOM Part 10 file (no "DICM" after the 128-byte preamble)',
+    );
   let parsed: { meta: DcmDict; dict: DcmDict };
   try {
-    parsed = quietly(() => dcm.DicomMessage.readFile(toAb(buf), { ignoreErrors: true, untilTag: '7FE00010', includeUntilTagValue: false }));
+    parsed = quietly(() =>
+      dcm.DicomMessage.readFile(toAb(buf), {
+        ignoreErrors: true,
+        untilTag: '7FE00010',
+        includeUntilTagValue: false,
+      }),
+    );
   } catch (e) {
-    throw new AppError('unprocessable', `cannot parse DICOM: ${e instanceof Error ? e.message : String(e)}`);
+    throw new AppError(
+      'unprocessable',
+      `cannot parse DICOM: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   const { meta, dict } = parsed;
   delete dict[T.PixelData];
   const transferSyntax = str(meta, '00020010') ?? TS.ExplicitLE;
-  const sopInstanceUid = uid(dict, T.SOPInstanceUID, 'SOPInstanceUID') ?? uid(meta, '00020003', 'MediaStorageSOPInstanceUID');
-  const sopClassUid = uid(dict, T.SOPClassUID, 'SOPClassUID') ?? uid(meta, '00020002', 'MediaStorageSOPClassUID');
+  const sopInstanceUid =
+    uid(dict, T.SOPInstanceUID, 'SOPInstanceUID') ??
+    uid(meta, '00020003', 'MediaStorageSOPInstanceUID');
+  const sopClassUid =
+    uid(dict, T.SOPClassUID, 'SOPClassUID') ?? uid(meta, '00020002', 'MediaStorageSOPClassUID');
   const studyUid = uid(dict, T.StudyInstanceUID, 'StudyInstanceUID');
   const seriesUid = uid(dict, T.SeriesInstanceUID, 'SeriesInstanceUID');
   if (!sopInstanceUid || !sopClassUid || !studyUid || !seriesUid) {
-    const missing = [!sopInstanceUid && 'SOPInstanceUID', !sopClassUid && 'SOPClassUID', !studyUid && 'StudyInstanceUID', !seriesUid && 'SeriesInstanceUID'].filter(Boolean);
+    const missing = [
+      !sopInstanceUid && 'SOPInstanceUID',
+      !sopClassUid && 'SOPClassUID',
+      !studyUid && 'StudyInstanceUID',
+      !seriesUid && 'SeriesInstanceUID',
+    ].filter(Boolean);
     throw new AppError('unprocessable', `DICOM object lacks ${missing.join(', ')}`);
   }
   const image = imageInfo(dict);
@@ -169,16 +223,32 @@ export function parsePart10(buf: Buffer): ParsedInstance {
     const found = locatePixelData(buf, transferSyntax, image?.numberOfFrames ?? 1);
     if (found) {
       pixel = found.location;
-      pixelVr = found.vr ?? (pixel.encapsulated ? 'OB' : (image?.bitsAllocated ?? 16) > 8 ? 'OW' : 'OB');
+      pixelVr =
+        found.vr ?? (pixel.encapsulated ? 'OB' : (image?.bitsAllocated ?? 16) > 8 ? 'OW' : 'OB');
       if (image && !pixel.encapsulated) {
         const need = nativeFrameBytes(image) * image.numberOfFrames;
-        if (pixel.length < need) throw new AppError('unprocessable', `Pixel Data holds ${pixel.length} bytes, ${need} expected (truncated file?)`);
+        if (pixel.length < need)
+          throw new AppError(
+            'unprocessable',
+            `Pixel Data holds ${pixel.length} bytes, ${need} expected (truncated file?)`,
+          );
       }
     }
   } else if (image) {
     pixelVr = image.bitsAllocated > 8 ? 'OW' : 'OB';
   }
-  return { transferSyntax, sopClassUid, sopInstanceUid, studyUid, seriesUid, dict, meta, image, pixel, pixelVr };
+  return {
+    transferSyntax,
+    sopClassUid,
+    sopInstanceUid,
+    studyUid,
+    seriesUid,
+    dict,
+    meta,
+    image,
+    pixel,
+    pixelVr,
+  };
 }
 
 export function imageInfo(dict: DcmDict): ImageInfo | undefined {
@@ -210,7 +280,18 @@ export function nativeFrameBytes(im: ImageInfo): number {
 }
 
 /** Attributes whose VR is "US or SS" (dcmjs reads them as US in Implicit VR). */
-const US_OR_SS = ['00280104', '00280105', '00280106', '00280107', '00280108', '00280109', '00280110', '00280111', '00280120', '00280121'];
+const US_OR_SS = [
+  '00280104',
+  '00280105',
+  '00280106',
+  '00280107',
+  '00280108',
+  '00280109',
+  '00280110',
+  '00280111',
+  '00280120',
+  '00280121',
+];
 
 function fixAmbiguousVrs(dict: DcmDict, pixelRepresentation: number): void {
   if (pixelRepresentation !== 1) return;
@@ -225,7 +306,21 @@ function fixAmbiguousVrs(dict: DcmDict, pixelRepresentation: number): void {
 // ---------------------------------------------------------------------------------------------
 // Pixel Data scanner
 
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
+const LONG_VRS = new Set([
+  'OB',
+  'OD',
+  'OF',
+  'OL',
+  'OV',
+  'OW',
+  'SQ',
+  'UC',
+  'UN',
+  'UR',
+  'UT',
+  'SV',
+  'UV',
+]);
 const UNDEFINED = 0xffffffff;
 
 interface Reader {
@@ -237,11 +332,17 @@ const u16 = (r: Reader, p: number) => (r.le ? r.buf.readUInt16LE(p) : r.buf.read
 const u32 = (r: Reader, p: number) => (r.le ? r.buf.readUInt32LE(p) : r.buf.readUInt32BE(p));
 
 function truncated(): AppError {
-  return new AppError('unprocessable', 'DICOM file is truncated (an element runs past the end of the file)');
+  return new AppError(
+    'unprocessable',
+    'DICOM file is truncated (an element runs past the end of the file)',
+  );
 }
 
 /** Reads one element header at `p`: tag, VR (explicit only), value length and header size. */
-function elementHeader(r: Reader, p: number): { group: number; element: number; vr?: string; length: number; header: number } {
+function elementHeader(
+  r: Reader,
+  p: number,
+): { group: number; element: number; vr?: string; length: number; header: number } {
   if (p + 8 > r.buf.length) throw truncated();
   const group = u16(r, p);
   const element = u16(r, p + 2);
@@ -261,7 +362,8 @@ function skipSequence(r: Reader, p: number, depth: number): number {
   for (;;) {
     const h = elementHeader(r, p);
     if (h.group === 0xfffe && h.element === 0xe0dd) return p + 8;
-    if (h.group !== 0xfffe || h.element !== 0xe000) throw new AppError('unprocessable', 'malformed sequence item');
+    if (h.group !== 0xfffe || h.element !== 0xe000)
+      throw new AppError('unprocessable', 'malformed sequence item');
     if (h.length === UNDEFINED) p = skipElements(r, p + 8, depth + 1, true);
     else p = p + 8 + h.length;
     if (p > r.buf.length) throw truncated();
@@ -284,7 +386,11 @@ function skipElements(r: Reader, p: number, depth: number, inItem: boolean): num
  * Finds Pixel Data (7FE0,0010) at the top level of the dataset. Returns undefined when there is
  * none. Throws `unprocessable` when the file is truncated or malformed.
  */
-export function locatePixelData(buf: Buffer, transferSyntax: string, numberOfFrames: number): { location: PixelLocation; vr?: string } | undefined {
+export function locatePixelData(
+  buf: Buffer,
+  transferSyntax: string,
+  numberOfFrames: number,
+): { location: PixelLocation; vr?: string } | undefined {
   // File meta group: always Explicit VR Little Endian.
   const metaReader: Reader = { buf, le: true, explicit: true };
   let p = 132;
@@ -292,14 +398,19 @@ export function locatePixelData(buf: Buffer, transferSyntax: string, numberOfFra
     const h = elementHeader(metaReader, p);
     p += h.header + h.length;
   }
-  const r: Reader = { buf, le: transferSyntax !== TS.ExplicitBE, explicit: transferSyntax !== TS.ImplicitLE };
+  const r: Reader = {
+    buf,
+    le: transferSyntax !== TS.ExplicitBE,
+    explicit: transferSyntax !== TS.ImplicitLE,
+  };
   while (p + 8 <= buf.length) {
     const h = elementHeader(r, p);
     const tag = h.group * 0x10000 + h.element;
     if (tag > 0x7fe00010) return undefined;
     const valuePos = p + h.header;
     if (tag === 0x7fe00010) {
-      if (h.length === UNDEFINED) return { location: encapsulatedFrames(r, valuePos, numberOfFrames), vr: h.vr };
+      if (h.length === UNDEFINED)
+        return { location: encapsulatedFrames(r, valuePos, numberOfFrames), vr: h.vr };
       if (valuePos + h.length > buf.length) throw truncated();
       return { location: { offset: valuePos, length: h.length, encapsulated: false }, vr: h.vr };
     }
@@ -311,7 +422,9 @@ export function locatePixelData(buf: Buffer, transferSyntax: string, numberOfFra
 }
 
 const isCodestreamStart = (b: Buffer, p: number) =>
-  p + 1 < b.length && b[p] === 0xff && (b[p + 1] === 0xd8 /* JPEG, JPEG-LS SOI */ || b[p + 1] === 0x4f /* J2K SOC */);
+  p + 1 < b.length &&
+  b[p] === 0xff &&
+  (b[p + 1] === 0xd8 /* JPEG, JPEG-LS SOI */ || b[p + 1] === 0x4f); /* J2K SOC */
 
 function encapsulatedFrames(r: Reader, start: number, numberOfFrames: number): PixelLocation {
   let p = start;
@@ -327,7 +440,8 @@ function encapsulatedFrames(r: Reader, start: number, numberOfFrames: number): P
       p += 8;
       break;
     }
-    if (group !== 0xfffe || element !== 0xe000 || length === UNDEFINED) throw new AppError('unprocessable', 'malformed encapsulated Pixel Data');
+    if (group !== 0xfffe || element !== 0xe000 || length === UNDEFINED)
+      throw new AppError('unprocessable', 'malformed encapsulated Pixel Data');
     if (p + 8 + length > r.buf.length) throw truncated();
     if (first) {
       for (let i = 0; i + 4 <= length; i += 4) bot.push(u32(r, p + 8 + i));
@@ -353,7 +467,11 @@ function encapsulatedFrames(r: Reader, start: number, numberOfFrames: number): P
       if (frames.length === 0 || isCodestreamStart(r.buf, f.offset)) frames.push([]);
       frames[frames.length - 1]!.push([f.offset, f.length]);
     }
-    if (frames.length !== n) throw new AppError('unprocessable', `cannot split ${fragments.length} fragments into ${n} frames`);
+    if (frames.length !== n)
+      throw new AppError(
+        'unprocessable',
+        `cannot split ${fragments.length} fragments into ${n} frames`,
+      );
   }
   return { offset: start, length: p - start, encapsulated: true, frames };
 }
@@ -374,12 +492,19 @@ export function parseFull(buf: Buffer): { meta: DcmDict; dict: DcmDict } {
   try {
     return quietly(() => dcm.DicomMessage.readFile(toAb(buf), { ignoreErrors: true }));
   } catch (e) {
-    throw new AppError('unprocessable', `cannot parse DICOM: ${e instanceof Error ? e.message : String(e)}`);
+    throw new AppError(
+      'unprocessable',
+      `cannot parse DICOM: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
 /** Native pixel bytes (little endian) of a file that the scanner could not locate (deflated). */
-export function nativePixelBytes(buf: Buffer, transferSyntax: string, bitsAllocated: number): Uint8Array {
+export function nativePixelBytes(
+  buf: Buffer,
+  transferSyntax: string,
+  bitsAllocated: number,
+): Uint8Array {
   const { dict } = parseFull(buf);
   const parts = (dict[T.PixelData]?.Value ?? []) as ArrayBuffer[];
   const bytes = Buffer.concat(parts.map((p) => Buffer.from(p)));
@@ -390,7 +515,10 @@ export function nativePixelBytes(buf: Buffer, transferSyntax: string, bitsAlloca
  * Rewrites a Part 10 file as Explicit VR Little Endian. `decoded` replaces the pixel data (all
  * frames, little endian, stored values) when the stored syntax is compressed.
  */
-export function rewriteExplicitLittle(buf: Buffer, decoded?: { pixels: Uint8Array; photometric?: string }): Buffer {
+export function rewriteExplicitLittle(
+  buf: Buffer,
+  decoded?: { pixels: Uint8Array; photometric?: string },
+): Buffer {
   const { meta, dict } = parseFull(buf);
   const ts = String(meta['00020010']?.Value?.[0] ?? '').trim();
   const image = imageInfo(dict);
@@ -398,7 +526,8 @@ export function rewriteExplicitLittle(buf: Buffer, decoded?: { pixels: Uint8Arra
   if (px && image) {
     if (decoded) {
       px.Value = [toAb(decoded.pixels)];
-      if (decoded.photometric) dict[T.PhotometricInterpretation] = { vr: 'CS', Value: [decoded.photometric] };
+      if (decoded.photometric)
+        dict[T.PhotometricInterpretation] = { vr: 'CS', Value: [decoded.photometric] };
       if (image.samplesPerPixel > 1) dict[T.PlanarConfiguration] = { vr: 'US', Value: [0] };
     } else if (ts === TS.ExplicitBE) {
       const bytes = Buffer.concat(((px.Value ?? []) as ArrayBuffer[]).map((p) => Buffer.from(p)));
@@ -415,6 +544,9 @@ export function rewriteExplicitLittle(buf: Buffer, decoded?: { pixels: Uint8Arra
   try {
     return Buffer.from(quietly(() => out.write({ allowInvalidVRLength: true })));
   } catch (e) {
-    throw new AppError('not_acceptable', `cannot rewrite the object as Explicit VR Little Endian: ${e instanceof Error ? e.message : String(e)}`);
+    throw new AppError(
+      'not_acceptable',
+      `cannot rewrite the object as Explicit VR Little Endian: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }

@@ -48,15 +48,21 @@ function checkDateTime(vr: string, v: string, key: string): string {
   if (v === '') return v;
   if (vr === 'DA') {
     const d = normalizeDate(v);
-    if (!/^\d{8}$/.test(d)) throw invalidParameter(key, `expected a date YYYYMMDD or a range YYYYMMDD-YYYYMMDD, got "${v}"`);
+    if (!/^\d{8}$/.test(d))
+      throw invalidParameter(
+        key,
+        `expected a date YYYYMMDD or a range YYYYMMDD-YYYYMMDD, got "${v}"`,
+      );
     return d;
   }
   if (vr === 'TM') {
     const t = normalizeTime(v);
-    if (!/^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/.test(t)) throw invalidParameter(key, `expected a time HHMMSS[.FFFFFF] or a range, got "${v}"`);
+    if (!/^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/.test(t))
+      throw invalidParameter(key, `expected a time HHMMSS[.FFFFFF] or a range, got "${v}"`);
     return t;
   }
-  if (!/^\d{4,14}(\.\d{1,6})?([+-]\d{4})?$/.test(v)) throw invalidParameter(key, `expected a date-time YYYYMMDDHHMMSS or a range, got "${v}"`);
+  if (!/^\d{4,14}(\.\d{1,6})?([+-]\d{4})?$/.test(v))
+    throw invalidParameter(key, `expected a date-time YYYYMMDDHHMMSS or a range, got "${v}"`);
   return v;
 }
 
@@ -65,19 +71,27 @@ function checkDateTime(vr: string, v: string, key: string): string {
  * Unknown attribute keys are ignored, as Orthanc does; bad values of known keys give 400.
  */
 export function parseQido(params: Iterable<[string, string]>): QidoQuery {
-  const q: QidoQuery = { filters: [], includeFields: [], includeAll: false, offset: 0, fuzzy: false };
+  const q: QidoQuery = {
+    filters: [],
+    includeFields: [],
+    includeAll: false,
+    offset: 0,
+    fuzzy: false,
+  };
   for (const [rawKey, rawValue] of params) {
     const key = rawKey.trim();
     const value = rawValue.trim();
     const lower = key.toLowerCase();
     if (lower === 'limit' || lower === 'offset') {
-      if (!/^\d{1,9}$/.test(value)) throw invalidParameter(key, `expected a non-negative whole number, got "${rawValue}"`);
+      if (!/^\d{1,9}$/.test(value))
+        throw invalidParameter(key, `expected a non-negative whole number, got "${rawValue}"`);
       if (lower === 'limit') q.limit = Number(value);
       else q.offset = Number(value);
       continue;
     }
     if (lower === 'fuzzymatching') {
-      if (!/^(true|false)$/i.test(value)) throw invalidParameter(key, `expected true or false, got "${rawValue}"`);
+      if (!/^(true|false)$/i.test(value))
+        throw invalidParameter(key, `expected true or false, got "${rawValue}"`);
       q.fuzzy = value.toLowerCase() === 'true';
       continue;
     }
@@ -113,23 +127,35 @@ function makeFilter(tag: string, keyword: string, vr: string, value: string, key
   }
   if (DATE_VRS.has(vr)) return { ...base, kind: 'single', values: [checkDateTime(vr, value, key)] };
   const listable = vr === 'UI' || tag === T.ModalitiesInStudy || tag === T.Modality;
-  const parts = (listable ? value.split(/[,\\]/) : value.split('\\')).map((s) => s.trim()).filter(Boolean);
+  const parts = (listable ? value.split(/[,\\]/) : value.split('\\'))
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (parts.length > 1) return { ...base, kind: 'list', values: parts };
   const v = parts[0] ?? '';
-  if (vr !== 'UI' && /[*?]/.test(v)) return { ...base, kind: v === '*' ? 'universal' : 'wildcard', values: [v] };
+  if (vr !== 'UI' && /[*?]/.test(v))
+    return { ...base, kind: v === '*' ? 'universal' : 'wildcard', values: [v] };
   return { ...base, kind: 'single', values: [v] };
 }
 
 /** Converts a DICOM wildcard (`*`, `?`) to an anchored RegExp. */
 export function wildcardRegExp(pattern: string, caseInsensitive: boolean): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, caseInsensitive ? 'is' : 's');
 }
 
 /** String forms of an element's values (PN → Alphabetic, numbers → text). */
 export function elementStrings(el: DicomJsonElement | undefined): string[] {
   if (!el?.Value) return [];
-  return el.Value.map((v) => (v && typeof v === 'object' ? ((v as { Alphabetic?: string }).Alphabetic ?? '') : v === null ? '' : String(v)));
+  return el.Value.map((v) =>
+    v && typeof v === 'object'
+      ? ((v as { Alphabetic?: string }).Alphabetic ?? '')
+      : v === null
+        ? ''
+        : String(v),
+  );
 }
 
 /** Does one element satisfy one filter? */
@@ -143,16 +169,25 @@ export function matchFilter(f: Filter, el: DicomJsonElement | undefined): boolea
   switch (f.kind) {
     case 'single': {
       const want = pn ? f.values[0]!.toLowerCase() : f.values[0]!;
-      return vals.some((v) => (pn ? v.toLowerCase() === want : v === want || (f.vr === 'IS' && Number(v) === Number(want))));
+      return vals.some((v) =>
+        pn ? v.toLowerCase() === want : v === want || (f.vr === 'IS' && Number(v) === Number(want)),
+      );
     }
     case 'wildcard': {
       const re = wildcardRegExp(f.values[0]!, pn);
       return vals.some((v) => re.test(v));
     }
     case 'list':
-      return vals.some((v) => f.values.some((w) => (pn ? w.toLowerCase() === v.toLowerCase() : w === v)));
+      return vals.some((v) =>
+        f.values.some((w) => (pn ? w.toLowerCase() === v.toLowerCase() : w === v)),
+      );
     case 'range':
-      return vals.some((v) => v !== '' && (f.from === '' || compareDateTime(v, f.from!) >= 0) && (f.to === '' || compareDateTime(v, f.to!, true) <= 0));
+      return vals.some(
+        (v) =>
+          v !== '' &&
+          (f.from === '' || compareDateTime(v, f.from!) >= 0) &&
+          (f.to === '' || compareDateTime(v, f.to!, true) <= 0),
+      );
   }
 }
 

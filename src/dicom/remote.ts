@@ -39,17 +39,32 @@ export function serviceRoot(prefix: string, store: string | undefined): string {
   return s ? `${p}/${s}` : p;
 }
 
-export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequest): Promise<RemoteStudyResult> {
+export async function retrieveRemoteStudy(
+  archive: Archive,
+  req: RemoteStudyRequest,
+): Promise<RemoteStudyResult> {
   let url: URL;
   try {
     url = new URL(req.base);
   } catch {
-    throw new AppError('invalid_parameter', `dicomWEBPrefix: "${req.base}" is not an absolute URL`, { parameter: 'dicomWEBPrefix' });
+    throw new AppError(
+      'invalid_parameter',
+      `dicomWEBPrefix: "${req.base}" is not an absolute URL`,
+      { parameter: 'dicomWEBPrefix' },
+    );
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AppError('invalid_parameter', `dicomWEBPrefix: only http and https are supported, not ${url.protocol}`, { parameter: 'dicomWEBPrefix' });
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new AppError(
+      'invalid_parameter',
+      `dicomWEBPrefix: only http and https are supported, not ${url.protocol}`,
+      { parameter: 'dicomWEBPrefix' },
+    );
   const origin = url.origin.toLowerCase();
   if (!req.allowedOrigins.includes(origin)) {
-    throw new AppError('forbidden', `retrieving from ${origin} is not allowed; start voxelgate with --dicomweb-remote ${origin} to allow it`);
+    throw new AppError(
+      'forbidden',
+      `retrieving from ${origin} is not allowed; start voxelgate with --dicomweb-remote ${origin} to allow it`,
+    );
   }
   const base = req.base.replace(/\/+$/, '');
   const study = encodeURIComponent(req.studyUid);
@@ -58,24 +73,40 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
   const staged: Staged[] = [];
   const pending = new Set<string>();
   const state = { bytes: 0, received: 0, warnings: [] as string[] };
-  const headers = (accept: string): Record<string, string> => ({ accept, ...(req.accessToken ? { authorization: `Bearer ${req.accessToken}` } : {}) });
+  const headers = (accept: string): Record<string, string> => ({
+    accept,
+    ...(req.accessToken ? { authorization: `Bearer ${req.accessToken}` } : {}),
+  });
 
   const get = async (path: string, accept: string): Promise<Response> => {
     let res: Response;
     try {
-      res = await fetch(`${base}${path}`, { headers: headers(accept), redirect: 'manual', signal: abort.signal });
+      res = await fetch(`${base}${path}`, {
+        headers: headers(accept),
+        redirect: 'manual',
+        signal: abort.signal,
+      });
     } catch (e) {
       if (abort.signal.aborted) throw timeoutError(req.timeoutMs);
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new AppError('upstream_error', `cannot reach ${origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+      throw new AppError(
+        'upstream_error',
+        `cannot reach ${origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+      );
     }
     if (res.status >= 300 && res.status < 400) {
       await res.body?.cancel();
-      throw new AppError('upstream_error', `${origin} answered ${path} with a redirect (${res.status}); redirects are not followed`);
+      throw new AppError(
+        'upstream_error',
+        `${origin} answered ${path} with a redirect (${res.status}); redirects are not followed`,
+      );
     }
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel();
-      throw new AppError('upstream_error', `${origin} refused access (${res.status}); check accessToken`);
+      throw new AppError(
+        'upstream_error',
+        `${origin} refused access (${res.status}); check accessToken`,
+      );
     }
     return res;
   };
@@ -86,7 +117,11 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
     if (!res.body) return 0;
     let count = 0;
     const add = async (buf: Buffer) => {
-      const s = await archive.stage(buf, { expectStudy: req.studyUid, skipExisting: true, pending });
+      const s = await archive.stage(buf, {
+        expectStudy: req.studyUid,
+        skipExisting: true,
+        pending,
+      });
       if (s) staged.push(s);
       count++;
       state.received++;
@@ -96,7 +131,10 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
         state.bytes += chunk.byteLength;
         if (state.bytes > req.maxBytes) {
           abort.abort();
-          throw new AppError('upstream_error', `the remote study is larger than the limit of ${Math.round(req.maxBytes / 1048576)} MiB (--limit-stow); nothing was stored`);
+          throw new AppError(
+            'upstream_error',
+            `the remote study is larger than the limit of ${Math.round(req.maxBytes / 1048576)} MiB (--limit-stow); nothing was stored`,
+          );
         }
         yield chunk;
       }
@@ -108,7 +146,11 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
         await add(Buffer.concat(parts));
         return count;
       }
-      if (ct.type !== 'multipart/related') throw new AppError('upstream_error', `${origin} answered with ${ct.type || 'no content type'}, not multipart/related`);
+      if (ct.type !== 'multipart/related')
+        throw new AppError(
+          'upstream_error',
+          `${origin} answered with ${ct.type || 'no content type'}, not multipart/related`,
+        );
       let parts: Buffer[] = [];
       let partType = '';
       for await (const ev of parseMultipart(limited(res.body), ct.params.boundary ?? '')) {
@@ -116,13 +158,15 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
           parts = [];
           partType = parseContentType(ev.headers['content-type']).type;
         } else if (ev.kind === 'data') parts.push(ev.chunk);
-        else if (partType === 'application/dicom' || partType === '') await add(Buffer.concat(parts));
+        else if (partType === 'application/dicom' || partType === '')
+          await add(Buffer.concat(parts));
         else state.warnings.push(`skipped a part of type ${partType}`);
       }
       return count;
     } catch (e) {
       if (abort.signal.aborted && !(e instanceof AppError)) throw timeoutError(req.timeoutMs);
-      if (e instanceof AppError && e.code === 'bad_request') throw new AppError('upstream_error', `malformed response from ${origin}: ${e.message}`);
+      if (e instanceof AppError && e.code === 'bad_request')
+        throw new AppError('upstream_error', `malformed response from ${origin}: ${e.message}`);
       throw e;
     }
   };
@@ -132,7 +176,10 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
     if (res.status === 204) return [];
     if (!res.ok) {
       await res.body?.cancel();
-      throw new AppError(res.status === 404 ? 'not_found' : 'upstream_error', `${origin} answered ${path} with ${res.status}`);
+      throw new AppError(
+        res.status === 404 ? 'not_found' : 'upstream_error',
+        `${origin} answered ${path} with ${res.status}`,
+      );
     }
     const list = (await res.json()) as Array<Record<string, { Value?: unknown[] }>>;
     return list.map((x) => String(x[tag]?.Value?.[0] ?? '')).filter(Boolean);
@@ -168,28 +215,44 @@ export async function retrieveRemoteStudy(archive: Archive, req: RemoteStudyRequ
         await r.body?.cancel();
         via = 'instances';
         for (const sop of await qido(`${sePath}/instances`, '00080018')) {
-          const ri = await get(`${sePath}/instances/${encodeURIComponent(sop)}`, `${ACCEPT_DICOM}, application/dicom`);
+          const ri = await get(
+            `${sePath}/instances/${encodeURIComponent(sop)}`,
+            `${ACCEPT_DICOM}, application/dicom`,
+          );
           if (!ri.ok) {
             await ri.body?.cancel();
-            throw new AppError('upstream_error', `${origin} answered instance ${sop} with ${ri.status}`);
+            throw new AppError(
+              'upstream_error',
+              `${origin} answered instance ${sop} with ${ri.status}`,
+            );
           }
           await consume(ri);
         }
       }
     }
-    if (state.received === 0) throw new AppError('upstream_error', `${origin} returned no DICOM instances for study ${req.studyUid}`);
+    if (state.received === 0)
+      throw new AppError(
+        'upstream_error',
+        `${origin} returned no DICOM instances for study ${req.studyUid}`,
+      );
     await archive.commit(staged, true);
     return { instances: state.received, bytes: state.bytes, via, warnings: state.warnings };
   } catch (e) {
     for (const s of staged) await archive.store.remove(s.record.file).catch(() => {});
     if (e instanceof AppError) throw e; // not found, refused, size limit, malformed, timeout …
     if (abort.signal.aborted) throw timeoutError(req.timeoutMs); // the deadline cut a read short
-    throw new AppError('upstream_error', `unusable response from ${origin}: ${(e as Error)?.message ?? String(e)}`);
+    throw new AppError(
+      'upstream_error',
+      `unusable response from ${origin}: ${(e as Error)?.message ?? String(e)}`,
+    );
   } finally {
     clearTimeout(timer);
   }
 }
 
 function timeoutError(ms: number): AppError {
-  return new AppError('timeout', `the remote study was not retrieved within ${Math.round(ms / 1000)} s (--dicomweb-timeout)`);
+  return new AppError(
+    'timeout',
+    `the remote study was not retrieved within ${Math.round(ms / 1000)} s (--dicomweb-timeout)`,
+  );
 }

@@ -23,14 +23,26 @@ export interface RenderOptions {
 }
 
 /** Parses `viewport`, `window`, `quality` query parameters (PS3.18 §8.3.5). */
-export function parseRenderQuery(q: (name: string) => string | undefined, format: 'jpeg' | 'png', thumbnail: boolean): RenderOptions {
+export function parseRenderQuery(
+  q: (name: string) => string | undefined,
+  format: 'jpeg' | 'png',
+  thumbnail: boolean,
+): RenderOptions {
   const opts: RenderOptions = { format };
   const vp = q('viewport');
   if (vp !== undefined) {
     const parts = vp.split(',').map((s) => s.trim());
     const w = Number(parts[0]);
     const h = Number(parts[1] ?? parts[0]);
-    if (!(parts.length === 2 || parts.length === 6) || !Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || w > 4096 || h > 4096) {
+    if (
+      !(parts.length === 2 || parts.length === 6) ||
+      !Number.isInteger(w) ||
+      !Number.isInteger(h) ||
+      w < 1 ||
+      h < 1 ||
+      w > 4096 ||
+      h > 4096
+    ) {
       throw invalidParameter('viewport', `expected vw,vh (1..4096), got "${vp}"`);
     }
     opts.viewport = { width: w, height: h };
@@ -41,30 +53,55 @@ export function parseRenderQuery(q: (name: string) => string | undefined, format
     const center = Number(parts[0]);
     const width = Number(parts[1]);
     const fn = (parts[2] ?? 'linear').toLowerCase().replace('_', '-');
-    if (parts.length < 2 || parts.length > 3 || !Number.isFinite(center) || !Number.isFinite(width) || width <= 0 || !['linear', 'linear-exact', 'sigmoid'].includes(fn)) {
-      throw invalidParameter('window', `expected center,width[,linear|linear-exact|sigmoid] with width > 0, got "${win}"`);
+    if (
+      parts.length < 2 ||
+      parts.length > 3 ||
+      !Number.isFinite(center) ||
+      !Number.isFinite(width) ||
+      width <= 0 ||
+      !['linear', 'linear-exact', 'sigmoid'].includes(fn)
+    ) {
+      throw invalidParameter(
+        'window',
+        `expected center,width[,linear|linear-exact|sigmoid] with width > 0, got "${win}"`,
+      );
     }
     opts.window = { center, width, fn: fn as Window['fn'] };
   }
   const quality = q('quality');
   if (quality !== undefined) {
     const n = Number(quality);
-    if (!Number.isInteger(n) || n < 1 || n > 100) throw invalidParameter('quality', `expected 1..100, got "${quality}"`);
+    if (!Number.isInteger(n) || n < 1 || n > 100)
+      throw invalidParameter('quality', `expected 1..100, got "${quality}"`);
     opts.quality = n;
   }
   return opts;
 }
 
 /** Typed view of one frame's stored values (copied, so alignment never matters). */
-export function storedValues(bytes: Uint8Array, bitsAllocated: number, signed: boolean): ArrayLike<number> {
+export function storedValues(
+  bytes: Uint8Array,
+  bitsAllocated: number,
+  signed: boolean,
+): ArrayLike<number> {
   const copy = new Uint8Array(bytes);
   if (bitsAllocated <= 8) return signed ? new Int8Array(copy.buffer) : copy;
-  if (bitsAllocated <= 16) return signed ? new Int16Array(copy.buffer, 0, copy.length >> 1) : new Uint16Array(copy.buffer, 0, copy.length >> 1);
-  return signed ? new Int32Array(copy.buffer, 0, copy.length >> 2) : new Uint32Array(copy.buffer, 0, copy.length >> 2);
+  if (bitsAllocated <= 16)
+    return signed
+      ? new Int16Array(copy.buffer, 0, copy.length >> 1)
+      : new Uint16Array(copy.buffer, 0, copy.length >> 1);
+  return signed
+    ? new Int32Array(copy.buffer, 0, copy.length >> 2)
+    : new Uint32Array(copy.buffer, 0, copy.length >> 2);
 }
 
 /** Renders one frame (stored values, little endian) to JPEG or PNG. */
-export async function renderFrame(frame: Uint8Array, im: ImageInfo, opts: RenderOptions, components = im.samplesPerPixel): Promise<Buffer> {
+export async function renderFrame(
+  frame: Uint8Array,
+  im: ImageInfo,
+  opts: RenderOptions,
+  components = im.samplesPerPixel,
+): Promise<Buffer> {
   const { rows, columns } = im;
   let channels: 1 | 3;
   let out: Uint8Array;
@@ -82,7 +119,9 @@ export async function renderFrame(frame: Uint8Array, im: ImageInfo, opts: Render
     }
     if (im.photometric === 'YBR_FULL') {
       for (let i = 0; i < n * 3; i += 3) {
-        const y = out[i]!, cb = out[i + 1]! - 128, cr = out[i + 2]! - 128;
+        const y = out[i]!,
+          cb = out[i + 1]! - 128,
+          cr = out[i + 2]! - 128;
         out[i] = clamp8(y + 1.402 * cr);
         out[i + 1] = clamp8(y - 0.344136 * cb - 0.714136 * cr);
         out[i + 2] = clamp8(y + 1.772 * cb);
@@ -95,7 +134,8 @@ export async function renderFrame(frame: Uint8Array, im: ImageInfo, opts: Render
     const slope = im.rescaleSlope || 1;
     const intercept = im.rescaleIntercept || 0;
     let win = opts.window;
-    if (!win && im.windowWidth !== undefined && im.windowWidth > 0 && im.windowCenter !== undefined) win = { center: im.windowCenter, width: im.windowWidth, fn: 'linear' };
+    if (!win && im.windowWidth !== undefined && im.windowWidth > 0 && im.windowCenter !== undefined)
+      win = { center: im.windowCenter, width: im.windowWidth, fn: 'linear' };
     if (!win) {
       let lo = Infinity;
       let hi = -Infinity;
@@ -126,7 +166,9 @@ export async function renderFrame(frame: Uint8Array, im: ImageInfo, opts: Render
   let img = sharp(out, { raw: { width: columns, height: rows, channels } });
   if (opts.viewport) img = img.resize(opts.viewport.width, opts.viewport.height, { fit: 'inside' });
   if (channels === 1) img = img.toColourspace('b-w');
-  return opts.format === 'png' ? img.png({ compressionLevel: 3 }).toBuffer() : img.jpeg({ quality: opts.quality ?? 90 }).toBuffer();
+  return opts.format === 'png'
+    ? img.png({ compressionLevel: 3 }).toBuffer()
+    : img.jpeg({ quality: opts.quality ?? 90 }).toBuffer();
 }
 
 const clamp8 = (x: number) => (x <= 0 ? 0 : x >= 255 ? 255 : Math.round(x));

@@ -32,8 +32,13 @@ export interface SyntheticSeriesOptions {
 }
 
 const dcm = dcmjs.data as {
-  DicomMetaDictionary: { denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown> };
-  DicomDict: new (meta: Record<string, unknown>) => { dict: Record<string, unknown>; write(): ArrayBuffer };
+  DicomMetaDictionary: {
+    denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown>;
+  };
+  DicomDict: new (meta: Record<string, unknown>) => {
+    dict: Record<string, unknown>;
+    write(): ArrayBuffer;
+  };
 };
 
 /** A UID under 2.25 derived from a string (≤ 64 characters with the suffixes used here). */
@@ -54,9 +59,12 @@ export interface SyntheticSeries {
 /** Hounsfield value of the phantom at normalized coordinates (−1..1 in x, y; 0..1 in z). */
 function phantomHu(x: number, y: number, z: number): number {
   if ((x * x) / 0.81 + (y * y) / 0.56 > 1) return -1000;
-  const bx = x - 0.1, by = y + 0.25, bz = (z - 0.5) * 1.6;
+  const bx = x - 0.1,
+    by = y + 0.25,
+    bz = (z - 0.5) * 1.6;
   if (bx * bx + by * by + bz * bz < 0.05) return 700;
-  for (const cx of [-0.42, 0.42]) if ((x - cx) ** 2 / 0.06 + (y + 0.02) ** 2 / 0.16 < 1) return -600;
+  for (const cx of [-0.42, 0.42])
+    if ((x - cx) ** 2 / 0.06 + (y + 0.02) ** 2 / 0.16 < 1) return -600;
   return 40;
 }
 
@@ -81,7 +89,11 @@ export function syntheticSeries(opts: SyntheticSeriesOptions = {}): SyntheticSer
     else {
       for (let j = 0; j < rows; j++) {
         for (let i = 0; i < columns; i++) {
-          const hu = phantomHu((2 * i) / (columns - 1) - 1, (2 * j) / (rows - 1) - 1, slices > 1 ? k / (slices - 1) : 0.5);
+          const hu = phantomHu(
+            (2 * i) / (columns - 1) - 1,
+            (2 * j) / (rows - 1) - 1,
+            slices > 1 ? k / (slices - 1) : 0.5,
+          );
           pixels[j * columns + i] = hu + 1024;
         }
       }

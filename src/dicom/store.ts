@@ -3,7 +3,14 @@
  * Files live in one folder per study, named by hashes of the UIDs
  * (`files/<ab>/<study hash>/<sop hash>.dcm`), so paths never come from client input. Writes are atomic (temp file + rename); `durable` adds fsyncs.
  */
-import { createReadStream, mkdirSync, readdirSync, rmSync, statSync, promises as fsp } from 'node:fs';
+import {
+  createReadStream,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  promises as fsp,
+} from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { syncDir, writeFileAtomic } from '../util/atomic-write.js';
@@ -52,7 +59,12 @@ export class DicomStore {
   }
 
   /** Writes an instance atomically; `durable` fsyncs file and folder (STOW, import). */
-  async write(studyUid: string, sopInstanceUid: string, bytes: Uint8Array, durable = true): Promise<string> {
+  async write(
+    studyUid: string,
+    sopInstanceUid: string,
+    bytes: Uint8Array,
+    durable = true,
+  ): Promise<string> {
     const rel = this.relPathFor(studyUid, sopInstanceUid);
     const file = this.abs(rel);
     if (durable) await writeFileAtomic(file, bytes);
@@ -84,7 +96,9 @@ export class DicomStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(16, unique.length) }, worker));
-    await Promise.all([...new Set(unique.map((r) => path.dirname(this.abs(r))))].map((d) => syncDir(d)));
+    await Promise.all(
+      [...new Set(unique.map((r) => path.dirname(this.abs(r))))].map((d) => syncDir(d)),
+    );
   }
 
   /** A fresh temp file path for streaming an upload part into (same file system as the store). */
@@ -113,7 +127,10 @@ export class DicomStore {
   }
 
   /** Reads several ranges of one file with one open. */
-  async readRanges(rel: string, ranges: ReadonlyArray<readonly [number, number]>): Promise<Buffer[]> {
+  async readRanges(
+    rel: string,
+    ranges: ReadonlyArray<readonly [number, number]>,
+  ): Promise<Buffer[]> {
     const h = await fsp.open(this.abs(rel), 'r');
     try {
       const out: Buffer[] = [];
@@ -142,7 +159,13 @@ export class DicomStore {
 }
 
 /** Moves a finished temp file into place as the instance's file (no copy). */
-export async function adoptTemp(store: DicomStore, tmp: string, studyUid: string, sopInstanceUid: string, durable = true): Promise<string> {
+export async function adoptTemp(
+  store: DicomStore,
+  tmp: string,
+  studyUid: string,
+  sopInstanceUid: string,
+  durable = true,
+): Promise<string> {
   const rel = store.relPathFor(studyUid, sopInstanceUid);
   const file = store.abs(rel);
   await fsp.mkdir(path.dirname(file), { recursive: true });

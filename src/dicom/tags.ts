@@ -71,22 +71,58 @@ export const T = {
 
 /** Attributes kept at study level (index + QIDO default return set, Table 10.6.3-3). */
 export const STUDY_ATTRIBUTES: readonly string[] = [
-  T.SpecificCharacterSet, T.StudyDate, T.StudyTime, T.AccessionNumber, T.ReferringPhysicianName, T.TimezoneOffsetFromUTC,
-  T.StudyDescription, T.PatientName, T.PatientID, T.PatientBirthDate, T.PatientSex, T.StudyInstanceUID, T.StudyID,
-  '00101010' /* PatientAge */, '00081032' /* ProcedureCodeSequence */, '00080051' /* IssuerOfAccessionNumberSequence */,
+  T.SpecificCharacterSet,
+  T.StudyDate,
+  T.StudyTime,
+  T.AccessionNumber,
+  T.ReferringPhysicianName,
+  T.TimezoneOffsetFromUTC,
+  T.StudyDescription,
+  T.PatientName,
+  T.PatientID,
+  T.PatientBirthDate,
+  T.PatientSex,
+  T.StudyInstanceUID,
+  T.StudyID,
+  '00101010' /* PatientAge */,
+  '00081032' /* ProcedureCodeSequence */,
+  '00080051' /* IssuerOfAccessionNumberSequence */,
 ];
 
 /** Attributes kept at series level (Table 10.6.3-4 plus what OHIF reads). */
 export const SERIES_ATTRIBUTES: readonly string[] = [
-  T.SpecificCharacterSet, T.Modality, T.TimezoneOffsetFromUTC, T.SeriesDescription, T.SeriesInstanceUID, T.SeriesNumber,
-  T.SeriesDate, T.SeriesTime, T.PerformedProcedureStepStartDate, T.PerformedProcedureStepStartTime, T.RequestAttributesSequence,
-  T.BodyPartExamined, '00080070' /* Manufacturer */, '00185100' /* PatientPosition */, T.StudyInstanceUID,
+  T.SpecificCharacterSet,
+  T.Modality,
+  T.TimezoneOffsetFromUTC,
+  T.SeriesDescription,
+  T.SeriesInstanceUID,
+  T.SeriesNumber,
+  T.SeriesDate,
+  T.SeriesTime,
+  T.PerformedProcedureStepStartDate,
+  T.PerformedProcedureStepStartTime,
+  T.RequestAttributesSequence,
+  T.BodyPartExamined,
+  '00080070' /* Manufacturer */,
+  '00185100' /* PatientPosition */,
+  T.StudyInstanceUID,
 ];
 
 /** Attributes kept at instance level (Table 10.6.3-5). */
 export const INSTANCE_ATTRIBUTES: readonly string[] = [
-  T.SpecificCharacterSet, T.SOPClassUID, T.SOPInstanceUID, T.TimezoneOffsetFromUTC, T.InstanceNumber, T.Rows, T.Columns,
-  T.BitsAllocated, T.NumberOfFrames, T.StudyInstanceUID, T.SeriesInstanceUID, T.ImageType, T.PhotometricInterpretation,
+  T.SpecificCharacterSet,
+  T.SOPClassUID,
+  T.SOPInstanceUID,
+  T.TimezoneOffsetFromUTC,
+  T.InstanceNumber,
+  T.Rows,
+  T.Columns,
+  T.BitsAllocated,
+  T.NumberOfFrames,
+  T.StudyInstanceUID,
+  T.SeriesInstanceUID,
+  T.ImageType,
+  T.PhotometricInterpretation,
 ];
 
 export const LEVEL_ATTRIBUTES: Record<Level, readonly string[]> = {
@@ -161,7 +197,12 @@ export const TS = {
 } as const;
 
 /** Uncompressed (native) transfer syntaxes: pixel data are not encapsulated. */
-export const NATIVE_TS = new Set<string>([TS.ImplicitLE, TS.ExplicitLE, TS.DeflatedLE, TS.ExplicitBE]);
+export const NATIVE_TS = new Set<string>([
+  TS.ImplicitLE,
+  TS.ExplicitLE,
+  TS.DeflatedLE,
+  TS.ExplicitBE,
+]);
 
 /** Media type of a frame/bulk part in a given transfer syntax (PS3.18 Table 8.7.3-5). */
 export function frameMediaType(ts: string): string {

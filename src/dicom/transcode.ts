@@ -24,7 +24,10 @@ export interface DecoderOptions {
 export class Decoder {
   private worker?: Worker;
   private nextId = 1;
-  private pending = new Map<number, { resolve: (d: Decoded) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private pending = new Map<
+    number,
+    { resolve: (d: Decoded) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
   private cache = new Map<string, Decoded>();
   private cacheSize = 0;
   private inflight = new Map<string, Promise<Decoded>>();
@@ -52,7 +55,10 @@ export class Decoder {
       this.pending.delete(m.id);
       clearTimeout(p.timer);
       if (m.ok) p.resolve({ pixels: m.pixels, components: m.components });
-      else p.reject(new AppError('not_acceptable', `cannot decode the stored pixel data: ${m.message}`));
+      else
+        p.reject(
+          new AppError('not_acceptable', `cannot decode the stored pixel data: ${m.message}`),
+        );
     });
     // A crashed worker fails its pending jobs with 503 (the next job starts a fresh worker);
     // events of a worker that was already replaced are ignored.
@@ -61,7 +67,11 @@ export class Decoder {
       this.worker = undefined;
       for (const [, p] of this.pending) {
         clearTimeout(p.timer);
-        p.reject(new AppError('busy', `the decode worker stopped (${e.message}); retry`, { retryAfter: 1 }));
+        p.reject(
+          new AppError('busy', `the decode worker stopped (${e.message}); retry`, {
+            retryAfter: 1,
+          }),
+        );
       }
       this.pending.clear();
     };
@@ -82,7 +92,9 @@ export class Decoder {
     const running = this.inflight.get(key);
     if (running) return running;
     if (this.pending.size >= this.maxQueue) {
-      return Promise.reject(new AppError('busy', 'the decoder queue is full; retry shortly', { retryAfter: 1 }));
+      return Promise.reject(
+        new AppError('busy', 'the decoder queue is full; retry shortly', { retryAfter: 1 }),
+      );
     }
     const id = this.nextId++;
     const promise = new Promise<Decoded>((resolve, reject) => {

@@ -8,7 +8,10 @@ import { AppError } from '../errors.js';
 export const MiB = 1024 * 1024;
 
 function tooLarge(limit: number): AppError {
-  return new AppError('payload_too_large', `request body is larger than the limit of ${formatBytes(limit)}`);
+  return new AppError(
+    'payload_too_large',
+    `request body is larger than the limit of ${formatBytes(limit)}`,
+  );
 }
 
 export function formatBytes(n: number): string {
@@ -22,7 +25,8 @@ export function formatBytes(n: number): string {
 export function declaredLength(c: Context): number | undefined {
   const raw = c.req.header('content-length');
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw.trim())) throw new AppError('bad_request', `Content-Length "${raw}" is not a number`);
+  if (!/^\d+$/.test(raw.trim()))
+    throw new AppError('bad_request', `Content-Length "${raw}" is not a number`);
   return Number(raw);
 }
 
@@ -59,10 +63,14 @@ export async function readBody(c: Context, limit: number): Promise<Buffer> {
 export async function readJson(c: Context, limit = MiB): Promise<unknown> {
   const type = c.req.header('content-type') ?? '';
   if (type && !/^application\/(.+\+)?json\b/i.test(type) && !/^text\/plain\b/i.test(type)) {
-    throw new AppError('unsupported_media_type', `expected a JSON body (application/json), got ${type}`);
+    throw new AppError(
+      'unsupported_media_type',
+      `expected a JSON body (application/json), got ${type}`,
+    );
   }
   const buf = await readBody(c, limit);
-  if (buf.length === 0) throw new AppError('bad_request', 'expected a JSON body, got an empty body');
+  if (buf.length === 0)
+    throw new AppError('bad_request', 'expected a JSON body, got an empty body');
   try {
     return JSON.parse(buf.toString('utf8'));
   } catch (e) {

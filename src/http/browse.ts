@@ -33,7 +33,10 @@ function notInstalledPage(dir: string): Response {
 <p>This runs <code>npm pack @ohif/app</code> (about 50&nbsp;MB), keeps its <code>dist/</code> in <code>${escapeHtml(path.relative(PACKAGE_ROOT, dir) || dir)}/</code> and configures it for this server. Reload this page afterwards; no restart is needed.</p>
 <p>Meanwhile the <a href="/">voxelgate viewer page</a> lists the DICOM studies too, and <a href="/dicom/studies">/dicom/studies</a> answers QIDO-RS.</p>
 </body></html>`;
-  return new Response(html, { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' } });
+  return new Response(html, {
+    status: 200,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' },
+  });
 }
 
 /** The last path segment has a file extension (`app.bundle.js`, `x.wasm`): a file, not a route. */
@@ -47,7 +50,10 @@ export function createBrowseHandler(dir: string = DEFAULT_OHIF_DIR) {
     const p = new URL(c.req.url).pathname;
     if (p === BROWSE_PREFIX) {
       const u = new URL(c.req.url);
-      return new Response(null, { status: 301, headers: { location: `${BROWSE_PREFIX}/${u.search}` } });
+      return new Response(null, {
+        status: 301,
+        headers: { location: `${BROWSE_PREFIX}/${u.search}` },
+      });
     }
     try {
       return await serveFile(c);

@@ -5,8 +5,10 @@
 import type { MiddlewareHandler } from 'hono';
 
 const ALLOW_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS';
-const ALLOW_HEADERS = 'Accept, Authorization, Content-Type, Range, If-None-Match, If-Modified-Since, X-Requested-With';
-const EXPOSE_HEADERS = 'Content-Type, Content-Length, Content-Location, Content-Range, ETag, Location, Retry-After, Warning';
+const ALLOW_HEADERS =
+  'Accept, Authorization, Content-Type, Range, If-None-Match, If-Modified-Since, X-Requested-With';
+const EXPOSE_HEADERS =
+  'Content-Type, Content-Length, Content-Location, Content-Range, ETag, Location, Retry-After, Warning';
 
 export function corsMiddleware(allowedOrigin: string): MiddlewareHandler {
   return async function cors(c, next) {
@@ -18,8 +20,14 @@ export function corsMiddleware(allowedOrigin: string): MiddlewareHandler {
       h.set('access-control-expose-headers', EXPOSE_HEADERS);
     };
     if (c.req.method === 'OPTIONS' && c.req.header('access-control-request-method')) {
-      const h = new Headers({ 'access-control-allow-methods': ALLOW_METHODS, 'access-control-max-age': '86400' });
-      h.set('access-control-allow-headers', c.req.header('access-control-request-headers') ?? ALLOW_HEADERS);
+      const h = new Headers({
+        'access-control-allow-methods': ALLOW_METHODS,
+        'access-control-max-age': '86400',
+      });
+      h.set(
+        'access-control-allow-headers',
+        c.req.header('access-control-request-headers') ?? ALLOW_HEADERS,
+      );
       apply(h);
       return new Response(null, { status: 204, headers: h });
     }

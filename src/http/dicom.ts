@@ -46,10 +46,18 @@ export function dicomRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: `${ST}/rendered`, handler: rendered(ctx, 'study', false) },
     { method: 'GET', path: `${SE}/rendered`, handler: rendered(ctx, 'series', false) },
     { method: 'GET', path: `${IN}/rendered`, handler: rendered(ctx, 'instance', false) },
-    { method: 'GET', path: `${IN}/frames/:frames/rendered`, handler: rendered(ctx, 'frame', false) },
+    {
+      method: 'GET',
+      path: `${IN}/frames/:frames/rendered`,
+      handler: rendered(ctx, 'frame', false),
+    },
     { method: 'GET', path: `${ST}/thumbnail`, handler: rendered(ctx, 'study', true) },
     { method: 'GET', path: `${SE}/thumbnail`, handler: rendered(ctx, 'series', true) },
     { method: 'GET', path: `${IN}/thumbnail`, handler: rendered(ctx, 'instance', true) },
-    { method: 'GET', path: `${IN}/frames/:frames/thumbnail`, handler: rendered(ctx, 'frame', true) },
+    {
+      method: 'GET',
+      path: `${IN}/frames/:frames/thumbnail`,
+      handler: rendered(ctx, 'frame', true),
+    },
   ];
 }

@@ -48,14 +48,21 @@ export function errorResponse(err: unknown, onInternal?: (e: unknown) => void): 
   if (appErr.details.parameter) body.parameter = appErr.details.parameter;
   if (typeof appErr.details.line === 'number') body.line = appErr.details.line;
   if (typeof appErr.details.column === 'number') body.column = appErr.details.column;
-  const headers = new Headers({ 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  const headers = new Headers({
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  });
   if (appErr.details.allow) headers.set('allow', appErr.details.allow.join(', '));
-  if (appErr.details.retryAfter !== undefined) headers.set('retry-after', String(appErr.details.retryAfter));
-  if (appErr.details.size !== undefined) headers.set('content-range', `bytes */${appErr.details.size}`);
+  if (appErr.details.retryAfter !== undefined)
+    headers.set('retry-after', String(appErr.details.retryAfter));
+  if (appErr.details.size !== undefined)
+    headers.set('content-range', `bytes */${appErr.details.size}`);
   if (appErr.code === 'unauthorized') headers.set('www-authenticate', 'Bearer realm="voxelgate"');
   return new Response(JSON.stringify(body), { status, headers });
 }
 
 function isBodyLimitError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: string }).name === 'BodyLimitError';
+  return (
+    typeof err === 'object' && err !== null && (err as { name?: string }).name === 'BodyLimitError'
+  );
 }

@@ -14,7 +14,8 @@ import type { Config } from '../server/config.js';
 
 export const MUTATING = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 
-export const isLoopbackHost = (host: string) => host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+export const isLoopbackHost = (host: string) =>
+  host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /** `Host` header → lower-case host name without port (IPv6 keeps brackets). */
 export function hostName(hostHeader: string): string {
@@ -27,13 +28,17 @@ export function hostGuard(config: Config): MiddlewareHandler | undefined {
   const loopback = isLoopbackHost(config.host);
   if (!loopback && config.allowedHosts.length === 0) return undefined;
   const allowed = new Set(config.allowedHosts.map(hostName));
-  if (loopback) ['localhost', '127.0.0.1', '[::1]', hostName(config.host)].forEach((h) => allowed.add(h));
+  if (loopback)
+    ['localhost', '127.0.0.1', '[::1]', hostName(config.host)].forEach((h) => allowed.add(h));
   return async function checkHost(c, next) {
     // The URL's host is the Host header for socket requests (@hono/node-server builds it from there).
     const host = c.req.header('host') ?? new URL(c.req.url).host;
     const name = hostName(host);
     if (!allowed.has(name) && !(loopback && /^127\.\d+\.\d+\.\d+$/.test(name))) {
-      throw new AppError('forbidden', `Host "${host}" is not served here (DNS-rebinding guard); add --allowed-host ${name || 'NAME'} to accept it`);
+      throw new AppError(
+        'forbidden',
+        `Host "${host}" is not served here (DNS-rebinding guard); add --allowed-host ${name || 'NAME'} to accept it`,
+      );
     }
     await next();
   };
@@ -47,18 +52,26 @@ export function hostGuard(config: Config): MiddlewareHandler | undefined {
  */
 export function checkCrossOrigin(config: Config, c: Context): void {
   const origin = c.req.header('origin');
-  const allowedByCors = (o: string | undefined) => config.cors === '*' || (o !== undefined && config.cors !== undefined && config.cors.toLowerCase() === o.toLowerCase());
+  const allowedByCors = (o: string | undefined) =>
+    config.cors === '*' ||
+    (o !== undefined && config.cors !== undefined && config.cors.toLowerCase() === o.toLowerCase());
   if (origin !== undefined) {
     const url = new URL(c.req.url);
     const own = `${url.protocol}//${c.req.header('host') ?? url.host}`.toLowerCase();
     if (origin.toLowerCase() !== own && !allowedByCors(origin)) {
-      throw new AppError('forbidden', `cross-origin ${c.req.method} from ${origin} refused; start voxelgate with --cors ${origin === 'null' ? 'ORIGIN' : origin} to allow that origin`);
+      throw new AppError(
+        'forbidden',
+        `cross-origin ${c.req.method} from ${origin} refused; start voxelgate with --cors ${origin === 'null' ? 'ORIGIN' : origin} to allow that origin`,
+      );
     }
     return;
   }
   const site = c.req.header('sec-fetch-site')?.toLowerCase();
   if ((site === 'cross-site' || site === 'same-site') && config.cors !== '*') {
-    throw new AppError('forbidden', `cross-site ${c.req.method} ${c.req.path} refused (Sec-Fetch-Site: ${site}); send it from the server's own pages or with an Origin allowed by --cors`);
+    throw new AppError(
+      'forbidden',
+      `cross-site ${c.req.method} ${c.req.path} refused (Sec-Fetch-Site: ${site}); send it from the server's own pages or with an Origin allowed by --cors`,
+    );
   }
 }
 
@@ -77,7 +90,11 @@ export function secretEquals(a: string, b: string): boolean {
 }
 
 /** The bearer token of a request: `Authorization: Bearer …`, or `?access_token=` on GET/HEAD (for `<img src>`). */
-export function requestToken(authorization: string | undefined, method: string, query: (name: string) => string | undefined): string | undefined {
+export function requestToken(
+  authorization: string | undefined,
+  method: string,
+  query: (name: string) => string | undefined,
+): string | undefined {
   const m = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
   if (m) return m[1];
   if (method === 'GET' || method === 'HEAD') return query('access_token');
@@ -91,9 +108,14 @@ export function checkToken(config: Config, c: Context, readOnlyOk: boolean): voi
   const method = c.req.method;
   const given = requestToken(c.req.header('authorization'), method, (n) => c.req.query(n));
   if (given === undefined) {
-    throw new AppError('unauthorized', `${method} ${c.req.path} needs a bearer token: send "Authorization: Bearer <token>"`);
+    throw new AppError(
+      'unauthorized',
+      `${method} ${c.req.path} needs a bearer token: send "Authorization: Bearer <token>"`,
+    );
   }
-  const ok = secretEquals(given, token) || (readOnlyOk && config.readToken !== undefined && secretEquals(given, config.readToken));
+  const ok =
+    secretEquals(given, token) ||
+    (readOnlyOk && config.readToken !== undefined && secretEquals(given, config.readToken));
   if (!ok) throw new AppError('unauthorized', 'the bearer token is not valid for this request');
 }
 
@@ -130,20 +152,40 @@ export function authGuard(config: Config): MiddlewareHandler | undefined {
     const read = method === 'GET' || method === 'HEAD';
     const needs = config.auth === 'all' || MUTATING.has(method);
     if (!needs) return next();
-    if (read && c.req.header('authorization') === undefined && c.req.query('access_token') === undefined) {
+    if (
+      read &&
+      c.req.header('authorization') === undefined &&
+      c.req.query('access_token') === undefined
+    ) {
       const cookie = cookieValue(c.req.header('cookie'), TOKEN_COOKIE);
-      if (cookie !== undefined && (secretEquals(cookie, token) || (config.readToken !== undefined && secretEquals(cookie, config.readToken)))) return next();
+      if (
+        cookie !== undefined &&
+        (secretEquals(cookie, token) ||
+          (config.readToken !== undefined && secretEquals(cookie, config.readToken)))
+      )
+        return next();
     }
     checkToken(config, c, read);
     await next();
     const fromQuery = read ? c.req.query('access_token') : undefined;
-    if (fromQuery !== undefined && config.auth === 'all' && c.res.ok && (c.req.header('accept') ?? '').includes('text/html')) {
+    if (
+      fromQuery !== undefined &&
+      config.auth === 'all' &&
+      c.res.ok &&
+      (c.req.header('accept') ?? '').includes('text/html')
+    ) {
       const secure = config.tlsCert ? '; Secure' : '';
       try {
-        c.res.headers.append('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
+        c.res.headers.append(
+          'set-cookie',
+          `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; Path=/; HttpOnly; SameSite=Strict${secure}`,
+        );
       } catch {
         c.res = new Response(c.res.body, c.res);
-        c.res.headers.append('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; Path=/; HttpOnly; SameSite=Strict${secure}`);
+        c.res.headers.append(
+          'set-cookie',
+          `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; Path=/; HttpOnly; SameSite=Strict${secure}`,
+        );
       }
     }
   };

@@ -39,14 +39,23 @@ export function isMutatingRequest(spec: Pick<RouteSpec, 'mutates'>, c: Context):
   return typeof spec.mutates === 'function' ? spec.mutates(c) : spec.mutates === true;
 }
 
-export function mountRoutes(app: Hono, routes: readonly RouteSpec[], opts: MountOptions = {}): void {
+export function mountRoutes(
+  app: Hono,
+  routes: readonly RouteSpec[],
+  opts: MountOptions = {},
+): void {
   const allowed = new Map<string, Set<string>>();
   for (const r of routes) {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     const guard = opts.onMutatingGet;
     for (const m of methods) {
       if (m === 'GET' && r.mutates && guard) {
-        app.on(m, r.path, (c, next) => (isMutatingRequest(r, c) ? guard(c, next) : next()), r.handler);
+        app.on(
+          m,
+          r.path,
+          (c, next) => (isMutatingRequest(r, c) ? guard(c, next) : next()),
+          r.handler,
+        );
       } else app.on(m, r.path, r.handler);
     }
     const set = allowed.get(r.path) ?? new Set<string>();
@@ -58,8 +67,13 @@ export function mountRoutes(app: Hono, routes: readonly RouteSpec[], opts: Mount
     set.add('OPTIONS');
     const allow = [...set];
     app.all(p, (c) => {
-      if (c.req.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow: allow.join(', ') } });
-      throw new AppError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}`, { allow });
+      if (c.req.method === 'OPTIONS')
+        return new Response(null, { status: 204, headers: { allow: allow.join(', ') } });
+      throw new AppError(
+        'method_not_allowed',
+        `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}`,
+        { allow },
+      );
     });
   }
 }

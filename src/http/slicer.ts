@@ -8,11 +8,42 @@ import type { RouteSpec } from './routes.js';
 import { getLoadables, postAccessDicomwebStudy, postLoad, postSave } from './slicer/dicom.js';
 import { postExec, refuseExecGet } from './slicer/exec.js';
 import { deleteSystem, getStatus, getTimeImage, getVersion } from './slicer/system.js';
-import { deleteFiducial, deleteFiducials, getFiducials, getMarkups, postFiducial, postFiducials, postMarkups, putFiducial } from './slicer/fiducials.js';
-import { deleteNodes, getIds, getNames, getProperties, postMrml, putParent } from './slicer/mrml.js';
+import {
+  deleteFiducial,
+  deleteFiducials,
+  getFiducials,
+  getMarkups,
+  postFiducial,
+  postFiducials,
+  postMarkups,
+  putFiducial,
+} from './slicer/fiducials.js';
+import {
+  deleteNodes,
+  getIds,
+  getNames,
+  getProperties,
+  postMrml,
+  putParent,
+} from './slicer/mrml.js';
 import { sampleData } from './slicer/samples.js';
-import { deleteTransform, getGridTransform, getGridTransforms, getTransform, getTransforms, postGridTransform, putTransform, tracking } from './slicer/transforms.js';
-import { deleteVolume, getVolume, getVolumes, putVolumeHandler, volumeSelection } from './slicer/volumes.js';
+import {
+  deleteTransform,
+  getGridTransform,
+  getGridTransforms,
+  getTransform,
+  getTransforms,
+  postGridTransform,
+  putTransform,
+  tracking,
+} from './slicer/transforms.js';
+import {
+  deleteVolume,
+  getVolume,
+  getVolumes,
+  putVolumeHandler,
+  volumeSelection,
+} from './slicer/volumes.js';
 import { renderRoutes } from './slicer/render.js';
 import { getViewState } from './slicer/view-state.js';
 
@@ -23,8 +54,18 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/volume', handler: getVolume(ctx) },
     { method: ['POST', 'PUT'], path: '/volume', handler: putVolumeHandler(ctx) },
     { method: 'DELETE', path: '/volume', handler: deleteVolume(ctx) },
-    { method: ['GET', 'POST', 'PUT'], path: '/volumeSelection', handler: volumeSelection(ctx), mutates: true },
-    { method: ['GET', 'POST'], path: '/sampledata', handler: sampleData(ctx), mutates: (c) => c.req.query('name') !== undefined },
+    {
+      method: ['GET', 'POST', 'PUT'],
+      path: '/volumeSelection',
+      handler: volumeSelection(ctx),
+      mutates: true,
+    },
+    {
+      method: ['GET', 'POST'],
+      path: '/sampledata',
+      handler: sampleData(ctx),
+      mutates: (c) => c.req.query('name') !== undefined,
+    },
     // scene: nodes
     { method: 'GET', path: '/mrml', handler: getNames(ctx) },
     { method: 'GET', path: '/mrml/names', handler: getNames(ctx) },
@@ -72,5 +113,7 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
 
 /** `GET /slicer/volumes`-style lines of a route table (for the status endpoint). */
 function routeList(routes: RouteSpec[]): string[] {
-  return routes.flatMap((r) => (Array.isArray(r.method) ? r.method : [r.method]).map((m) => `${m} /slicer${r.path}`));
+  return routes.flatMap((r) =>
+    (Array.isArray(r.method) ? r.method : [r.method]).map((m) => `${m} /slicer${r.path}`),
+  );
 }

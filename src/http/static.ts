@@ -29,7 +29,13 @@ export function safeSegments(rawPath: string): string[] {
     } catch {
       throw new AppError('bad_request', 'the path is not valid percent-encoded UTF-8');
     }
-    if (seg === '.' || seg === '..' || seg.startsWith('.') || /[\\/\0]/.test(seg) || /^[a-zA-Z]:/.test(seg)) {
+    if (
+      seg === '.' ||
+      seg === '..' ||
+      seg.startsWith('.') ||
+      /[\\/\0]/.test(seg) ||
+      /^[a-zA-Z]:/.test(seg)
+    ) {
       throw notFound('not found');
     }
     out.push(seg);
@@ -46,7 +52,10 @@ export function createStaticHandler(docroot: string, opts: { prefix?: string } =
   /** `pathOverride`: serve this URL path instead of the request's (SPA fallbacks). */
   return async function serveStatic(c: Context, pathOverride?: string): Promise<Response> {
     const rawPath = pathOverride ?? new URL(c.req.url).pathname;
-    const inner = prefix && (rawPath === prefix || rawPath.startsWith(prefix + '/')) ? rawPath.slice(prefix.length) || '/' : rawPath;
+    const inner =
+      prefix && (rawPath === prefix || rawPath.startsWith(prefix + '/'))
+        ? rawPath.slice(prefix.length) || '/'
+        : rawPath;
     const segments = safeSegments(inner);
     const root = await rootReal();
     let file = path.join(root, ...segments);
@@ -54,7 +63,10 @@ export function createStaticHandler(docroot: string, opts: { prefix?: string } =
     if (stat?.isDirectory()) {
       if (!rawPath.endsWith('/')) {
         const u = new URL(c.req.url);
-        return new Response(null, { status: 301, headers: { location: `${u.pathname}/${u.search}` } });
+        return new Response(null, {
+          status: 301,
+          headers: { location: `${u.pathname}/${u.search}` },
+        });
       }
       file = path.join(file, 'index.html');
       stat = await statInside(root, file);
@@ -86,7 +98,10 @@ function etagMatches(header: string, etag: string): boolean {
 }
 
 /** Parses a single `bytes=` range; null for "serve the whole file", 'unsatisfiable' for 416. */
-export function parseRange(header: string, size: number): { start: number; end: number } | null | 'unsatisfiable' {
+export function parseRange(
+  header: string,
+  size: number,
+): { start: number; end: number } | null | 'unsatisfiable' {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return null; // malformed or multiple ranges: ignore (RFC 9110 §14.2)
   let start: number;
@@ -118,7 +133,13 @@ function fileResponse(c: Context, file: string, stat: Stats): Response {
   });
   const inm = c.req.header('if-none-match');
   const ims = c.req.header('if-modified-since');
-  if (inm !== undefined ? etagMatches(inm, etag) : ims !== undefined && !Number.isNaN(Date.parse(ims)) && lastModified.getTime() <= Date.parse(ims)) {
+  if (
+    inm !== undefined
+      ? etagMatches(inm, etag)
+      : ims !== undefined &&
+        !Number.isNaN(Date.parse(ims)) &&
+        lastModified.getTime() <= Date.parse(ims)
+  ) {
     return new Response(null, { status: 304, headers });
   }
   let start = 0;
@@ -126,9 +147,17 @@ function fileResponse(c: Context, file: string, stat: Stats): Response {
   let status = 200;
   const rangeHeader = c.req.header('range');
   const ifRange = c.req.header('if-range');
-  if (rangeHeader && (ifRange === undefined || ifRange === etag || ifRange === lastModified.toUTCString())) {
+  if (
+    rangeHeader &&
+    (ifRange === undefined || ifRange === etag || ifRange === lastModified.toUTCString())
+  ) {
     const range = parseRange(rangeHeader, stat.size);
-    if (range === 'unsatisfiable') throw new AppError('range_not_satisfiable', `range ${rangeHeader} is outside the file (${stat.size} bytes)`, { size: stat.size });
+    if (range === 'unsatisfiable')
+      throw new AppError(
+        'range_not_satisfiable',
+        `range ${rangeHeader} is outside the file (${stat.size} bytes)`,
+        { size: stat.size },
+      );
     if (range) {
       ({ start, end } = range);
       status = 206;

@@ -18,7 +18,15 @@
 import zlib from 'node:zlib';
 import { AppError } from '../errors.js';
 import { completeDirection, cross3, frameToRas, norm3, type WorldFrame } from './geometry.js';
-import { allocShared, BYTES_OF, type ImageVolume, type Mat3, type ScalarType, type TypedArray, type Vec3 } from './types.js';
+import {
+  allocShared,
+  BYTES_OF,
+  type ImageVolume,
+  type Mat3,
+  type ScalarType,
+  type TypedArray,
+  type Vec3,
+} from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -34,8 +42,22 @@ alias('int16', ['short', 'short int', 'signed short', 'signed short int', 'int16
 alias('uint16', ['ushort', 'unsigned short', 'unsigned short int', 'uint16', 'uint16_t']);
 alias('int32', ['int', 'signed int', 'int32', 'int32_t']);
 alias('uint32', ['uint', 'unsigned int', 'uint32', 'uint32_t']);
-alias('int64', ['longlong', 'long long', 'long long int', 'signed long long', 'signed long long int', 'int64', 'int64_t']);
-alias('uint64', ['ulonglong', 'unsigned long long', 'unsigned long long int', 'uint64', 'uint64_t']);
+alias('int64', [
+  'longlong',
+  'long long',
+  'long long int',
+  'signed long long',
+  'signed long long int',
+  'int64',
+  'int64_t',
+]);
+alias('uint64', [
+  'ulonglong',
+  'unsigned long long',
+  'unsigned long long int',
+  'uint64',
+  'uint64_t',
+]);
 alias('float32', ['float']);
 alias('float64', ['double']);
 alias('block', ['block']);
@@ -119,7 +141,9 @@ export function parseNrrdHeader(text: string): NrrdHeader {
   const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   const magic = (lines[0] ?? '').trim();
   if (!/^NRRD000[1-5]$/.test(magic)) {
-    throw unprocessable(`not a NRRD file (the first line is "${magic.slice(0, 40)}", expected NRRD0001…NRRD0005)`);
+    throw unprocessable(
+      `not a NRRD file (the first line is "${magic.slice(0, 40)}", expected NRRD0001…NRRD0005)`,
+    );
   }
   const fields = new Map<string, string>();
   const keyValues: Record<string, string> = {};
@@ -137,7 +161,10 @@ export function parseNrrdHeader(text: string): NrrdHeader {
       keyValues[unescapeKv(line.slice(0, kv))] = unescapeKv(line.slice(kv + 2));
       continue;
     }
-    if (colon <= 0) throw unprocessable(`header line ${n + 1} is neither "field: value", "key:=value" nor a comment: "${line.slice(0, 60)}"`);
+    if (colon <= 0)
+      throw unprocessable(
+        `header line ${n + 1} is neither "field: value", "key:=value" nor a comment: "${line.slice(0, 60)}"`,
+      );
     const name = line.slice(0, colon).trim().toLowerCase().replace(/\s+/g, ' ');
     fields.set(name, line.slice(colon + 1).trim());
   }
@@ -175,7 +202,8 @@ const parseIntField = (name: string, raw: string, min: number): number => {
 
 function parseNumber(name: string, raw: string): number {
   const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v)) throw unprocessable(`${name} has a value that is not a finite number: "${raw}"`);
+  if (raw.trim() === '' || !Number.isFinite(v))
+    throw unprocessable(`${name} has a value that is not a finite number: "${raw}"`);
   return v;
 }
 
@@ -202,16 +230,25 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
     return v;
   };
   if (f.has('data file') || f.has('datafile')) {
-    throw unprocessable('detached headers ("data file:") are not supported here; send a NRRD with attached data (one .nrrd file)');
+    throw unprocessable(
+      'detached headers ("data file:") are not supported here; send a NRRD with attached data (one .nrrd file)',
+    );
   }
   const typeRaw = need('type');
   const type = TYPE_ALIASES[typeRaw.toLowerCase().replace(/\s+/g, ' ')];
   if (!type) throw unprocessable(`unknown type "${typeRaw}"`);
-  if (type === 'int64' || type === 'uint64' || type === 'block') throw unprocessable(`type "${typeRaw}" is not supported (use 8, 16 or 32-bit integers, float or double)`);
+  if (type === 'int64' || type === 'uint64' || type === 'block')
+    throw unprocessable(
+      `type "${typeRaw}" is not supported (use 8, 16 or 32-bit integers, float or double)`,
+    );
   const dimension = parseIntField('dimension', need('dimension'), 1);
-  if (dimension > 4) throw unprocessable(`dimension ${dimension} is not supported (at most 4: a vector axis and 3 spatial axes)`);
+  if (dimension > 4)
+    throw unprocessable(
+      `dimension ${dimension} is not supported (at most 4: a vector axis and 3 spatial axes)`,
+    );
   const sizes = words(need('sizes')).map((s) => parseIntField('sizes', s, 1));
-  if (sizes.length !== dimension) throw unprocessable(`sizes has ${sizes.length} values but dimension is ${dimension}`);
+  if (sizes.length !== dimension)
+    throw unprocessable(`sizes has ${sizes.length} values but dimension is ${dimension}`);
 
   const encRaw = (f.get('encoding') ?? '').toLowerCase();
   if (!encRaw) throw unprocessable('the required field "encoding" is missing');
@@ -219,9 +256,11 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
   if (!encoding) throw unprocessable(`unknown encoding "${encRaw}"`);
   if (encoding === 'bzip2') throw unprocessable('bzip2 encoding is not supported; use raw or gzip');
   const endianRaw = (f.get('endian') ?? 'little').toLowerCase();
-  if (endianRaw !== 'little' && endianRaw !== 'big') throw unprocessable(`endian must be little or big, got "${endianRaw}"`);
+  if (endianRaw !== 'little' && endianRaw !== 'big')
+    throw unprocessable(`endian must be little or big, got "${endianRaw}"`);
   const byteSkip = f.has('byte skip') ? parseIntField('byte skip', f.get('byte skip')!, -1) : 0;
-  if (byteSkip === -1 && encoding !== 'raw') throw unprocessable('byte skip: -1 is only allowed with raw encoding');
+  if (byteSkip === -1 && encoding !== 'raw')
+    throw unprocessable('byte skip: -1 is only allowed with raw encoding');
   const lineSkip = f.has('line skip') ? parseIntField('line skip', f.get('line skip')!, 0) : 0;
 
   // World frame.
@@ -234,23 +273,34 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
     if (s === 'time') throw unprocessable(`space "${spaceRaw}" (space-time) is not supported`);
     frame = s;
     spaceDim = 3;
-    if (f.has('space dimension')) throw unprocessable('"space" and "space dimension" must not both be given');
+    if (f.has('space dimension'))
+      throw unprocessable('"space" and "space dimension" must not both be given');
   } else if (f.has('space dimension')) {
     spaceDim = parseIntField('space dimension', f.get('space dimension')!, 1);
-    if (spaceDim > 3) throw unprocessable(`space dimension ${spaceDim} is not supported (at most 3)`);
+    if (spaceDim > 3)
+      throw unprocessable(`space dimension ${spaceDim} is not supported (at most 3)`);
   }
 
   let directions: Array<number[] | null> | undefined;
   if (f.has('space directions')) {
-    if (spaceDim === undefined) throw unprocessable('"space directions" needs "space" or "space dimension"');
+    if (spaceDim === undefined)
+      throw unprocessable('"space directions" needs "space" or "space dimension"');
     directions = parseVectors('space directions', f.get('space directions')!);
     // Slicer's grid transform writer gives 3 directions for a 4-D array; read the first as none.
     if (directions.length === dimension - 1 && dimension === 4) directions.unshift(null);
-    if (directions.length !== dimension) throw unprocessable(`space directions has ${directions.length} entries but dimension is ${dimension}`);
-    for (const d of directions) if (d && d.length !== spaceDim) throw unprocessable(`space directions vectors must have ${spaceDim} values (space dimension), got (${d.join(',')})`);
+    if (directions.length !== dimension)
+      throw unprocessable(
+        `space directions has ${directions.length} entries but dimension is ${dimension}`,
+      );
+    for (const d of directions)
+      if (d && d.length !== spaceDim)
+        throw unprocessable(
+          `space directions vectors must have ${spaceDim} values (space dimension), got (${d.join(',')})`,
+        );
   }
   const kinds = f.has('kinds') ? words(f.get('kinds')!) : undefined;
-  if (kinds && kinds.length !== dimension) throw unprocessable(`kinds has ${kinds.length} values but dimension is ${dimension}`);
+  if (kinds && kinds.length !== dimension)
+    throw unprocessable(`kinds has ${kinds.length} values but dimension is ${dimension}`);
 
   // Which axes are spatial.
   const nonSpatial: number[] = [];
@@ -260,12 +310,17 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
     if (directions ? directions[a] === null : isVectorKind) nonSpatial.push(a);
   }
   if (!directions && !kinds && dimension === 4) nonSpatial.push(0);
-  if (nonSpatial.length > 1) throw unprocessable(`only one non-spatial (vector) axis is supported, got axes ${nonSpatial.join(', ')}`);
-  if (nonSpatial.length === 1 && nonSpatial[0] !== 0) throw unprocessable(`the vector axis must be the first axis (it is axis ${nonSpatial[0]})`);
+  if (nonSpatial.length > 1)
+    throw unprocessable(
+      `only one non-spatial (vector) axis is supported, got axes ${nonSpatial.join(', ')}`,
+    );
+  if (nonSpatial.length === 1 && nonSpatial[0] !== 0)
+    throw unprocessable(`the vector axis must be the first axis (it is axis ${nonSpatial[0]})`);
   const hasComponents = nonSpatial.length === 1;
   const spatialAxes = [...Array(dimension).keys()].filter((a) => !nonSpatial.includes(a));
   if (spatialAxes.length === 0) throw unprocessable('there is no spatial axis');
-  if (spatialAxes.length > 3) throw unprocessable(`${spatialAxes.length} spatial axes are not supported (at most 3)`);
+  if (spatialAxes.length > 3)
+    throw unprocessable(`${spatialAxes.length} spatial axes are not supported (at most 3)`);
   const components = hasComponents ? sizes[0]! : 1;
   const dimensions = [1, 1, 1] as Vec3;
   spatialAxes.forEach((a, i) => (dimensions[i] = sizes[a]!));
@@ -279,17 +334,21 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
     spatialAxes.forEach((a, i) => {
       const v = frameToRas(frame, pad3(directions![a]!));
       const len = norm3(v);
-      if (!(len > 0)) throw unprocessable(`space directions: axis ${a} has a zero-length direction`);
+      if (!(len > 0))
+        throw unprocessable(`space directions: axis ${a} has a zero-length direction`);
       spacing[i] = len;
       cols.push([v[0] / len, v[1] / len, v[2] / len]);
     });
-    if (cols.length === 3 && Math.abs(norm3(cross3(cols[0]!, cols[1]!))) < 1e-9) throw unprocessable('space directions: axes are parallel');
+    if (cols.length === 3 && Math.abs(norm3(cross3(cols[0]!, cols[1]!))) < 1e-9)
+      throw unprocessable('space directions: axes are parallel');
   } else {
     const spacings = f.has('spacings') ? words(f.get('spacings')!) : undefined;
-    if (spacings && spacings.length !== dimension) throw unprocessable(`spacings has ${spacings.length} values but dimension is ${dimension}`);
+    if (spacings && spacings.length !== dimension)
+      throw unprocessable(`spacings has ${spacings.length} values but dimension is ${dimension}`);
     spatialAxes.forEach((a, i) => {
       const s = spacings?.[a];
-      const v = s === undefined || s.toLowerCase() === 'nan' ? 1 : Math.abs(parseNumber('spacings', s));
+      const v =
+        s === undefined || s.toLowerCase() === 'nan' ? 1 : Math.abs(parseNumber('spacings', s));
       spacing[i] = v > 0 ? v : 1;
       const axis: Vec3 = [0, 0, 0];
       axis[i] = 1;
@@ -297,21 +356,43 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
     });
     const mins = f.has('axis mins') ? words(f.get('axis mins')!) : undefined;
     if (mins && mins.length === dimension) {
-      origin = frameToRas(frame, pad3(spatialAxes.map((a) => (mins[a]!.toLowerCase() === 'nan' ? 0 : parseNumber('axis mins', mins[a]!)))));
+      origin = frameToRas(
+        frame,
+        pad3(
+          spatialAxes.map((a) =>
+            mins[a]!.toLowerCase() === 'nan' ? 0 : parseNumber('axis mins', mins[a]!),
+          ),
+        ),
+      );
     }
   }
   if (f.has('space origin')) {
-    if (spaceDim === undefined) throw unprocessable('"space origin" needs "space" or "space dimension"');
+    if (spaceDim === undefined)
+      throw unprocessable('"space origin" needs "space" or "space dimension"');
     const o = parseVectors('space origin', f.get('space origin')!);
-    if (o.length !== 1 || !o[0] || o[0].length !== spaceDim) throw unprocessable(`space origin must be one vector of ${spaceDim} values, got "${f.get('space origin')}"`);
+    if (o.length !== 1 || !o[0] || o[0].length !== spaceDim)
+      throw unprocessable(
+        `space origin must be one vector of ${spaceDim} values, got "${f.get('space origin')}"`,
+      );
     origin = frameToRas(frame, pad3(o[0]));
   }
   const direction = completeDirection(cols);
   let measurementFrame: Mat3 | undefined;
   if (f.has('measurement frame')) {
     const mf = parseVectors('measurement frame', f.get('measurement frame')!);
-    if (mf.length !== 3 || mf.some((v) => !v || v.length !== 3)) throw unprocessable('measurement frame must be three 3-vectors');
-    const m: Mat3 = [mf[0]![0]!, mf[1]![0]!, mf[2]![0]!, mf[0]![1]!, mf[1]![1]!, mf[2]![1]!, mf[0]![2]!, mf[1]![2]!, mf[2]![2]!];
+    if (mf.length !== 3 || mf.some((v) => !v || v.length !== 3))
+      throw unprocessable('measurement frame must be three 3-vectors');
+    const m: Mat3 = [
+      mf[0]![0]!,
+      mf[1]![0]!,
+      mf[2]![0]!,
+      mf[0]![1]!,
+      mf[1]![1]!,
+      mf[2]![1]!,
+      mf[0]![2]!,
+      mf[1]![2]!,
+      mf[2]![2]!,
+    ];
     if (m.some((x, i) => x !== [1, 0, 0, 0, 1, 0, 0, 0, 1][i])) measurementFrame = m;
   }
 
@@ -319,7 +400,10 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
   const byteLength = dimensions[0] * dimensions[1] * dimensions[2] * components * bytes;
   const maxBytes = opts.maxBytes ?? 2 ** 33;
   if (byteLength > maxBytes) {
-    throw new AppError('payload_too_large', `NRRD: the volume (sizes ${sizes.join(' ')}, ${NRRD_TYPE_NAME[type]}) needs ${byteLength} bytes, more than the limit of ${maxBytes}`);
+    throw new AppError(
+      'payload_too_large',
+      `NRRD: the volume (sizes ${sizes.join(' ')}, ${NRRD_TYPE_NAME[type]}) needs ${byteLength} bytes, more than the limit of ${maxBytes}`,
+    );
   }
   return {
     scalarType: type,
@@ -402,7 +486,13 @@ export class NrrdDecoder {
    */
   get settledBytes(): number {
     const l = this.#layout;
-    if (!l || l.encoding === 'ascii' || this.#tail || (BYTES_OF[l.scalarType] > 1 && (l.endian === 'little') !== HOST_LITTLE)) return 0;
+    if (
+      !l ||
+      l.encoding === 'ascii' ||
+      this.#tail ||
+      (BYTES_OF[l.scalarType] > 1 && (l.endian === 'little') !== HOST_LITTLE)
+    )
+      return 0;
     return this.#filled;
   }
 
@@ -416,15 +506,19 @@ export class NrrdDecoder {
       const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       this.#headerBuf.push(Buffer.from(buf));
       this.#headerLen += buf.length;
-      const all = this.#headerBuf.length === 1 ? this.#headerBuf[0]! : Buffer.concat(this.#headerBuf);
+      const all =
+        this.#headerBuf.length === 1 ? this.#headerBuf[0]! : Buffer.concat(this.#headerBuf);
       this.#headerBuf = [all];
       if (all.length >= 4 && all.subarray(0, 4).toString('latin1') !== 'NRRD') {
-        throw unprocessable(`not a NRRD file (it starts with ${JSON.stringify(all.subarray(0, 8).toString('latin1'))}, expected "NRRD000x")`);
+        throw unprocessable(
+          `not a NRRD file (it starts with ${JSON.stringify(all.subarray(0, 8).toString('latin1'))}, expected "NRRD000x")`,
+        );
       }
       const end = findHeaderEnd(all);
       if (end === -1) {
         const max = this.#opts.maxHeaderBytes ?? 1 << 20;
-        if (this.#headerLen > max) throw unprocessable(`no end of header (blank line) within the first ${max} bytes`);
+        if (this.#headerLen > max)
+          throw unprocessable(`no end of header (blank line) within the first ${max} bytes`);
         return;
       }
       this.#start(all.subarray(0, end.headerEnd).toString('latin1'), end.dataStart);
@@ -440,10 +534,17 @@ export class NrrdDecoder {
     this.#header = parseNrrdHeader(headerText);
     const layout = nrrdLayout(this.#header, { maxBytes: this.#opts.maxBytes });
     const declared = this.#opts.declaredBytes;
-    if (declared !== undefined && layout.encoding === 'raw' && layout.lineSkip === 0 && layout.byteSkip >= 0) {
+    if (
+      declared !== undefined &&
+      layout.encoding === 'raw' &&
+      layout.lineSkip === 0 &&
+      layout.byteSkip >= 0
+    ) {
       const available = declared - dataStart - layout.byteSkip;
       if (available < layout.byteLength) {
-        throw unprocessable(`NRRD: the header declares ${layout.byteLength} bytes of raw voxel data, but the body has only ${Math.max(0, available)} after the header (Content-Length ${declared})`);
+        throw unprocessable(
+          `NRRD: the header declares ${layout.byteLength} bytes of raw voxel data, but the body has only ${Math.max(0, available)} after the header (Content-Length ${declared})`,
+        );
       }
     }
     this.#layout = layout;
@@ -451,7 +552,10 @@ export class NrrdDecoder {
     try {
       this.#data = allocShared(layout.scalarType, count);
     } catch {
-      throw new AppError('payload_too_large', `NRRD: cannot allocate ${layout.byteLength} bytes for the volume`);
+      throw new AppError(
+        'payload_too_large',
+        `NRRD: cannot allocate ${layout.byteLength} bytes for the volume`,
+      );
     }
     this.#bytes = new Uint8Array(this.#data.buffer, this.#data.byteOffset, this.#data.byteLength);
     this.#linesToSkip = layout.lineSkip;
@@ -552,10 +656,20 @@ export class NrrdDecoder {
     for (const tok of all.slice(0, cut).split(/[\s,]+/)) {
       if (tok === '') continue;
       const v = Number(tok);
-      if (!Number.isFinite(v) && !/^[-+]?(inf|nan)/i.test(tok)) throw unprocessable(`ascii data: "${tok.slice(0, 20)}" is not a number`);
+      if (!Number.isFinite(v) && !/^[-+]?(inf|nan)/i.test(tok))
+        throw unprocessable(`ascii data: "${tok.slice(0, 20)}" is not a number`);
       if (this.#filled >= data.length) throw this.#tooLong();
-      if (isInt && !Number.isInteger(v)) throw unprocessable(`ascii data: "${tok}" is not an integer (type ${this.#layout!.scalarType})`);
-      data[this.#filled++] = /^[-+]?nan/i.test(tok) ? NaN : /^-inf/i.test(tok) ? -Infinity : /^\+?inf/i.test(tok) ? Infinity : v;
+      if (isInt && !Number.isInteger(v))
+        throw unprocessable(
+          `ascii data: "${tok}" is not an integer (type ${this.#layout!.scalarType})`,
+        );
+      data[this.#filled++] = /^[-+]?nan/i.test(tok)
+        ? NaN
+        : /^-inf/i.test(tok)
+          ? -Infinity
+          : /^\+?inf/i.test(tok)
+            ? Infinity
+            : v;
     }
   }
 
@@ -565,14 +679,17 @@ export class NrrdDecoder {
     if (final && all.length % 2) throw unprocessable('hex data has an odd number of digits');
     this.#text = all.slice(even);
     const part = all.slice(0, even);
-    if (!/^[0-9a-fA-F]*$/.test(part)) throw unprocessable('hex data contains a character that is not a hex digit');
+    if (!/^[0-9a-fA-F]*$/.test(part))
+      throw unprocessable('hex data contains a character that is not a hex digit');
     const buf = Buffer.from(part, 'hex');
     this.#decoded(buf);
     if (this.#overflow) throw this.#tooLong();
   }
 
   #tooLong(): AppError {
-    return unprocessable(`the data is longer than sizes × type (${this.#layout!.byteLength} bytes); check sizes, type and encoding`);
+    return unprocessable(
+      `the data is longer than sizes × type (${this.#layout!.byteLength} bytes); check sizes, type and encoding`,
+    );
   }
 
   #gzipProblem(): AppError {
@@ -604,10 +721,15 @@ export class NrrdDecoder {
       if (all.length < layout.byteLength) throw this.#truncated(all.length);
       this.#decoded(all.subarray(all.length - layout.byteLength));
     }
-    const got = layout.encoding === 'ascii' ? this.#filled * BYTES_OF[layout.scalarType] : this.#filled;
+    const got =
+      layout.encoding === 'ascii' ? this.#filled * BYTES_OF[layout.scalarType] : this.#filled;
     if (got < layout.byteLength) throw this.#truncated(got);
     const bytesPer = BYTES_OF[layout.scalarType];
-    if (bytesPer > 1 && layout.encoding !== 'ascii' && (layout.endian === 'little') !== HOST_LITTLE) {
+    if (
+      bytesPer > 1 &&
+      layout.encoding !== 'ascii' &&
+      (layout.endian === 'little') !== HOST_LITTLE
+    ) {
       const b = Buffer.from(this.#bytes!.buffer, this.#bytes!.byteOffset, this.#bytes!.byteLength);
       if (bytesPer === 2) b.swap16();
       else if (bytesPer === 4) b.swap32();
@@ -640,21 +762,28 @@ function findHeaderEnd(buf: Buffer): { headerEnd: number; dataStart: number } | 
     const nl = buf.indexOf(NL, from);
     if (nl < 0 || nl + 1 >= buf.length) return -1;
     if (buf[nl + 1] === NL) return { headerEnd: nl, dataStart: nl + 2 };
-    if (buf[nl + 1] === 0x0d && nl + 2 < buf.length && buf[nl + 2] === NL) return { headerEnd: nl, dataStart: nl + 3 };
+    if (buf[nl + 1] === 0x0d && nl + 2 < buf.length && buf[nl + 2] === NL)
+      return { headerEnd: nl, dataStart: nl + 3 };
     if (buf[nl + 1] === 0x0d && nl + 2 >= buf.length) return -1;
     from = nl + 1;
   }
 }
 
 /** Decodes a whole NRRD held in memory (tests, local files). */
-export async function decodeNrrd(bytes: Uint8Array, opts: NrrdDecoderOptions = {}): Promise<DecodedNrrd> {
+export async function decodeNrrd(
+  bytes: Uint8Array,
+  opts: NrrdDecoderOptions = {},
+): Promise<DecodedNrrd> {
   const d = new NrrdDecoder(opts);
   await d.push(bytes);
   return d.end();
 }
 
 /** Decodes from an async iterable of chunks (request bodies, file streams). */
-export async function decodeNrrdStream(chunks: AsyncIterable<Uint8Array>, opts: NrrdDecoderOptions = {}): Promise<DecodedNrrd> {
+export async function decodeNrrdStream(
+  chunks: AsyncIterable<Uint8Array>,
+  opts: NrrdDecoderOptions = {},
+): Promise<DecodedNrrd> {
   const d = new NrrdDecoder(opts);
   for await (const c of chunks) await d.push(c);
   return d.end();
@@ -689,7 +818,13 @@ export function defaultComponentKind(v: Pick<ImageVolume, 'components' | 'scalar
 /** The header text of a volume written as LPS NRRD0004, ending with the blank line. */
 export function nrrdHeaderText(v: ImageVolume, opts: NrrdWriteOptions = {}): string {
   const vectorAxis = v.components > 1 || opts.forceVectorAxis === true;
-  const dirs = [0, 1, 2].map((c) => frameToRas('LPS', [v.direction[c]! * v.spacing[c]!, v.direction[3 + c]! * v.spacing[c]!, v.direction[6 + c]! * v.spacing[c]!]));
+  const dirs = [0, 1, 2].map((c) =>
+    frameToRas('LPS', [
+      v.direction[c]! * v.spacing[c]!,
+      v.direction[3 + c]! * v.spacing[c]!,
+      v.direction[6 + c]! * v.spacing[c]!,
+    ]),
+  );
   const lines = [
     'NRRD0004',
     '# Complete NRRD file format specification at:',
@@ -722,14 +857,19 @@ export function* voxelByteChunks(v: ImageVolume, chunk = 4 << 20): Generator<Uin
 
 /** Total size of a raw NRRD (header + data), for Content-Length. */
 export function rawNrrdSize(v: ImageVolume, opts: NrrdWriteOptions = {}): number {
-  return Buffer.byteLength(nrrdHeaderText(v, { ...opts, encoding: 'raw' }), 'latin1') + v.data.byteLength;
+  return (
+    Buffer.byteLength(nrrdHeaderText(v, { ...opts, encoding: 'raw' }), 'latin1') + v.data.byteLength
+  );
 }
 
 /**
  * The NRRD file as a stream of chunks: the header, then the voxel data as views (raw) or through
  * gzip. Never holds more than one chunk of compressed output at a time.
  */
-export async function* nrrdChunks(v: ImageVolume, opts: NrrdWriteOptions = {}): AsyncGenerator<Uint8Array> {
+export async function* nrrdChunks(
+  v: ImageVolume,
+  opts: NrrdWriteOptions = {},
+): AsyncGenerator<Uint8Array> {
   yield Buffer.from(nrrdHeaderText(v, opts), 'latin1');
   if ((opts.encoding ?? 'raw') === 'raw') {
     yield* voxelByteChunks(v);

@@ -17,7 +17,14 @@
  * with early ray termination (composite, accumulated opacity > 0.98) and empty-space skipping over
  * 8³ blocks whose value range is transparent in the transfer function.
  */
-import { cross3, invert4, normalize3, rasBounds, transformPoint, transformVector } from './geometry.js';
+import {
+  cross3,
+  invert4,
+  normalize3,
+  rasBounds,
+  transformPoint,
+  transformVector,
+} from './geometry.js';
 import type { RawImage } from './slice-render.js';
 import type { ImageVolume, Mat4, Vec3 } from './types.js';
 import type { VolumeStats, WindowLevel } from './window-level.js';
@@ -35,7 +42,15 @@ export interface Camera3D {
   zoom: number;
 }
 
-export const DEFAULT_CAMERA: Camera3D = { axis: 'a', orbitX: 0, orbitY: 0, roll: 0, panX: 0, panY: 0, zoom: 1 };
+export const DEFAULT_CAMERA: Camera3D = {
+  axis: 'a',
+  orbitX: 0,
+  orbitY: 0,
+  roll: 0,
+  panX: 0,
+  panY: 0,
+  zoom: 1,
+};
 
 interface TfPoint {
   x: number;
@@ -55,20 +70,61 @@ export const PRESETS: Record<string, TransferPreset> = {
   'ct-bone': {
     units: 'hu',
     description: 'CT bone: soft tissue hidden, bone from 200 HU opaque, ivory',
-    opacity: pts([[-3000, 0], [180, 0], [320, 0.3], [600, 0.85], [3000, 0.95]]),
-    color: pts([[-3000, 0.6, 0.35, 0.25], [180, 0.75, 0.45, 0.32], [350, 0.92, 0.8, 0.6], [700, 1, 0.96, 0.86], [3000, 1, 1, 1]]),
+    opacity: pts([
+      [-3000, 0],
+      [180, 0],
+      [320, 0.3],
+      [600, 0.85],
+      [3000, 0.95],
+    ]),
+    color: pts([
+      [-3000, 0.6, 0.35, 0.25],
+      [180, 0.75, 0.45, 0.32],
+      [350, 0.92, 0.8, 0.6],
+      [700, 1, 0.96, 0.86],
+      [3000, 1, 1, 1],
+    ]),
   },
   'ct-soft-tissue': {
     units: 'hu',
     description: 'CT soft tissue: skin and soft tissue visible (skin tones), bone bright',
-    opacity: pts([[-3000, 0], [-600, 0], [-300, 0.03], [-100, 0.1], [40, 0.22], [200, 0.3], [400, 0.6], [3000, 0.9]]),
-    color: pts([[-3000, 0.7, 0.4, 0.3], [-300, 0.75, 0.45, 0.35], [-100, 0.85, 0.6, 0.45], [40, 0.9, 0.65, 0.55], [200, 0.95, 0.8, 0.7], [400, 1, 0.95, 0.9], [3000, 1, 1, 1]]),
+    opacity: pts([
+      [-3000, 0],
+      [-600, 0],
+      [-300, 0.03],
+      [-100, 0.1],
+      [40, 0.22],
+      [200, 0.3],
+      [400, 0.6],
+      [3000, 0.9],
+    ]),
+    color: pts([
+      [-3000, 0.7, 0.4, 0.3],
+      [-300, 0.75, 0.45, 0.35],
+      [-100, 0.85, 0.6, 0.45],
+      [40, 0.9, 0.65, 0.55],
+      [200, 0.95, 0.8, 0.7],
+      [400, 1, 0.95, 0.9],
+      [3000, 1, 1, 1],
+    ]),
   },
   'mr-default': {
     units: 'relative',
-    description: 'MR default: background transparent, tissue from ~15% of the 1st–99th percentile range, bright tissue opaque',
-    opacity: pts([[0, 0], [0.12, 0], [0.3, 0.08], [0.6, 0.2], [1, 0.5]]),
-    color: pts([[0, 0.5, 0.3, 0.25], [0.3, 0.8, 0.55, 0.45], [0.6, 0.92, 0.78, 0.68], [1, 1, 0.97, 0.92]]),
+    description:
+      'MR default: background transparent, tissue from ~15% of the 1st–99th percentile range, bright tissue opaque',
+    opacity: pts([
+      [0, 0],
+      [0.12, 0],
+      [0.3, 0.08],
+      [0.6, 0.2],
+      [1, 0.5],
+    ]),
+    color: pts([
+      [0, 0.5, 0.3, 0.25],
+      [0.3, 0.8, 0.55, 0.45],
+      [0.6, 0.92, 0.78, 0.68],
+      [1, 1, 0.97, 0.92],
+    ]),
   },
 };
 export const PRESET_NAMES = Object.keys(PRESETS);
@@ -104,7 +160,8 @@ export interface ThreeDJob {
  * MinIP the minimum → 99th percentile.
  */
 export function projectionWindow(mode: 'mip' | 'minip', stats: VolumeStats): WindowLevel {
-  if (mode === 'minip') return { window: Math.max(1, stats.p99 - stats.min), level: (stats.p99 + stats.min) / 2 };
+  if (mode === 'minip')
+    return { window: Math.max(1, stats.p99 - stats.min), level: (stats.p99 + stats.min) / 2 };
   const hi = stats.p999 !== undefined && stats.p999 > stats.p1 ? stats.p999 : stats.max;
   return { window: Math.max(1, hi - stats.p1), level: (hi + stats.p1) / 2 };
 }
@@ -133,7 +190,8 @@ interface Lut {
 }
 
 function buildLut(preset: TransferPreset, stats: VolumeStats, opacityExponent = 1): Lut {
-  const min = stats.min, max = stats.max > stats.min ? stats.max : stats.min + 1;
+  const min = stats.min,
+    max = stats.max > stats.min ? stats.max : stats.min + 1;
   const rgba = new Float32Array(LUT_SIZE * 4);
   const nonzero = new Uint32Array(LUT_SIZE + 1);
   const span = stats.p99 > stats.p1 ? stats.p99 - stats.p1 : max - min;
@@ -165,7 +223,8 @@ const keyedBlocks = new Map<string, Blocks & { revision: number }>();
 /** Value range of each 8³ block, widened by one block on each side (for interpolation/gradients). Cached per volume and revision. */
 function blockRanges(vol: ImageVolume, revision = 0, key?: string): Blocks {
   const hit = key !== undefined ? keyedBlocks.get(key) : blockCache.get(vol.data);
-  if (hit && hit.revision === revision && hit.bi === Math.ceil(vol.dimensions[0] / BLOCK)) return hit;
+  if (hit && hit.revision === revision && hit.bi === Math.ceil(vol.dimensions[0] / BLOCK))
+    return hit;
   const computed = computeBlockRanges(vol);
   const entry = { ...computed, revision };
   if (key !== undefined) {
@@ -179,7 +238,9 @@ function blockRanges(vol: ImageVolume, revision = 0, key?: string): Blocks {
 function computeBlockRanges(vol: ImageVolume): Blocks {
   const [di, dj, dk] = vol.dimensions;
   const nc = vol.components;
-  const bi = Math.ceil(di / BLOCK), bj = Math.ceil(dj / BLOCK), bk = Math.ceil(dk / BLOCK);
+  const bi = Math.ceil(di / BLOCK),
+    bj = Math.ceil(dj / BLOCK),
+    bk = Math.ceil(dk / BLOCK);
   const min = new Float32Array(bi * bj * bk).fill(Infinity);
   const max = new Float32Array(bi * bj * bk).fill(-Infinity);
   const d = vol.data;
@@ -198,14 +259,18 @@ function computeBlockRanges(vol: ImageVolume): Blocks {
       }
     }
   }
-  for (let c = 0; c < bk; c++) for (let b = 0; b < bj; b++) for (let a = 0; a < bi; a++) {
-    const idx = (c * bj + b) * bi + a;
-    for (let z = Math.max(0, c - 1); z <= Math.min(bk - 1, c + 1); z++) for (let y = Math.max(0, b - 1); y <= Math.min(bj - 1, b + 1); y++) for (let x = Math.max(0, a - 1); x <= Math.min(bi - 1, a + 1); x++) {
-      const n = (z * bj + y) * bi + x;
-      if (emin[n]! < min[idx]!) min[idx] = emin[n]!;
-      if (emax[n]! > max[idx]!) max[idx] = emax[n]!;
-    }
-  }
+  for (let c = 0; c < bk; c++)
+    for (let b = 0; b < bj; b++)
+      for (let a = 0; a < bi; a++) {
+        const idx = (c * bj + b) * bi + a;
+        for (let z = Math.max(0, c - 1); z <= Math.min(bk - 1, c + 1); z++)
+          for (let y = Math.max(0, b - 1); y <= Math.min(bj - 1, b + 1); y++)
+            for (let x = Math.max(0, a - 1); x <= Math.min(bi - 1, a + 1); x++) {
+              const n = (z * bj + y) * bi + x;
+              if (emin[n]! < min[idx]!) min[idx] = emin[n]!;
+              if (emax[n]! > max[idx]!) max[idx] = emax[n]!;
+            }
+      }
   return { bi, bj, bk, min, max };
 }
 
@@ -221,10 +286,15 @@ const AXES: Record<Axis, { pos: Vec3; up: Vec3 }> = {
 /** Rodrigues rotation of v about unit axis k by `deg` degrees. */
 function rotate(v: Vec3, k: Vec3, deg: number): Vec3 {
   const t = (deg * Math.PI) / 180;
-  const c = Math.cos(t), s = Math.sin(t);
+  const c = Math.cos(t),
+    s = Math.sin(t);
   const kv = cross3(k, v);
   const d = k[0] * v[0] + k[1] * v[1] + k[2] * v[2];
-  return [v[0] * c + kv[0] * s + k[0] * d * (1 - c), v[1] * c + kv[1] * s + k[1] * d * (1 - c), v[2] * c + kv[2] * s + k[2] * d * (1 - c)];
+  return [
+    v[0] * c + kv[0] * s + k[0] * d * (1 - c),
+    v[1] * c + kv[1] * s + k[1] * d * (1 - c),
+    v[2] * c + kv[2] * s + k[2] * d * (1 - c),
+  ];
 }
 
 export interface CameraFrame {
@@ -242,9 +312,17 @@ export interface CameraFrame {
 }
 
 /** The camera frame for a volume under `worldFromLocal`, for an output of `size`. */
-export function cameraFrame(vol: ImageVolume, worldFromLocal: Mat4, cam: Camera3D, size: [number, number]): CameraFrame {
+export function cameraFrame(
+  vol: ImageVolume,
+  worldFromLocal: Mat4,
+  cam: Camera3D,
+  size: [number, number],
+): CameraFrame {
   const ijkToWorld = worldToIjkInverse(vol, worldFromLocal);
-  const { min, max } = rasBounds([vol.dimensions[0] + 1, vol.dimensions[1] + 1, vol.dimensions[2] + 1], mulTranslate(ijkToWorld, -0.5));
+  const { min, max } = rasBounds(
+    [vol.dimensions[0] + 1, vol.dimensions[1] + 1, vol.dimensions[2] + 1],
+    mulTranslate(ijkToWorld, -0.5),
+  );
   const centre: Vec3 = [(min[0] + max[0]) / 2, (min[1] + max[1]) / 2, (min[2] + max[2]) / 2];
   const radius = Math.hypot(max[0] - min[0], max[1] - min[1], max[2] - min[2]) / 2 || 1;
   const a = AXES[cam.axis];
@@ -273,21 +351,42 @@ export function cameraFrame(vol: ImageVolume, worldFromLocal: Mat4, cam: Camera3
 
 function worldToIjkInverse(vol: ImageVolume, worldFromLocal: Mat4): Mat4 {
   // ijk → world = worldFromLocal · ijkToRas
-  const d = vol.direction, s = vol.spacing, o = vol.origin;
-  const ijkToRas: Mat4 = [d[0] * s[0], d[1] * s[1], d[2] * s[2], o[0], d[3] * s[0], d[4] * s[1], d[5] * s[2], o[1], d[6] * s[0], d[7] * s[1], d[8] * s[2], o[2], 0, 0, 0, 1];
+  const d = vol.direction,
+    s = vol.spacing,
+    o = vol.origin;
+  const ijkToRas: Mat4 = [
+    d[0] * s[0],
+    d[1] * s[1],
+    d[2] * s[2],
+    o[0],
+    d[3] * s[0],
+    d[4] * s[1],
+    d[5] * s[2],
+    o[1],
+    d[6] * s[0],
+    d[7] * s[1],
+    d[8] * s[2],
+    o[2],
+    0,
+    0,
+    0,
+    1,
+  ];
   const r = new Array<number>(16).fill(0) as Mat4;
-  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
-    let acc = 0;
-    for (let k = 0; k < 4; k++) acc += worldFromLocal[i * 4 + k]! * ijkToRas[k * 4 + j]!;
-    r[i * 4 + j] = acc;
-  }
+  for (let i = 0; i < 4; i++)
+    for (let j = 0; j < 4; j++) {
+      let acc = 0;
+      for (let k = 0; k < 4; k++) acc += worldFromLocal[i * 4 + k]! * ijkToRas[k * 4 + j]!;
+      r[i * 4 + j] = acc;
+    }
   return r;
 }
 
 /** m · translate(t, t, t) (shifts the index origin, for voxel-edge bounds). */
 function mulTranslate(m: Mat4, t: number): Mat4 {
   const r = [...m] as Mat4;
-  for (let row = 0; row < 3; row++) r[row * 4 + 3] = m[row * 4 + 3]! + t * (m[row * 4]! + m[row * 4 + 1]! + m[row * 4 + 2]!);
+  for (let row = 0; row < 3; row++)
+    r[row * 4 + 3] = m[row * 4 + 3]! + t * (m[row * 4]! + m[row * 4 + 1]! + m[row * 4 + 2]!);
   return r;
 }
 
@@ -314,21 +413,30 @@ export function upsample(img: RawImage, size: [number, number]): RawImage {
   const [W, H] = size;
   const c = img.channels;
   const out = new Uint8Array(W * H * c);
-  const sx = img.width / W, sy = img.height / H;
+  const sx = img.width / W,
+    sy = img.height / H;
   for (let y = 0; y < H; y++) {
     let fy = (y + 0.5) * sy - 0.5;
     if (fy < 0) fy = 0;
     if (fy > img.height - 1) fy = img.height - 1;
-    const y0 = Math.floor(fy), y1 = Math.min(img.height - 1, y0 + 1), ty = fy - y0;
+    const y0 = Math.floor(fy),
+      y1 = Math.min(img.height - 1, y0 + 1),
+      ty = fy - y0;
     for (let x = 0; x < W; x++) {
       let fx = (x + 0.5) * sx - 0.5;
       if (fx < 0) fx = 0;
       if (fx > img.width - 1) fx = img.width - 1;
-      const x0 = Math.floor(fx), x1 = Math.min(img.width - 1, x0 + 1), tx = fx - x0;
+      const x0 = Math.floor(fx),
+        x1 = Math.min(img.width - 1, x0 + 1),
+        tx = fx - x0;
       for (let k = 0; k < c; k++) {
-        const a = img.data[(y0 * img.width + x0) * c + k]!, b = img.data[(y0 * img.width + x1) * c + k]!;
-        const d = img.data[(y1 * img.width + x0) * c + k]!, e = img.data[(y1 * img.width + x1) * c + k]!;
-        out[(y * W + x) * c + k] = Math.round((a * (1 - tx) + b * tx) * (1 - ty) + (d * (1 - tx) + e * tx) * ty);
+        const a = img.data[(y0 * img.width + x0) * c + k]!,
+          b = img.data[(y0 * img.width + x1) * c + k]!;
+        const d = img.data[(y1 * img.width + x0) * c + k]!,
+          e = img.data[(y1 * img.width + x1) * c + k]!;
+        out[(y * W + x) * c + k] = Math.round(
+          (a * (1 - tx) + b * tx) * (1 - ty) + (d * (1 - tx) + e * tx) * ty,
+        );
       }
     }
   }
@@ -344,58 +452,125 @@ function jitter(x: number, y: number): number {
 }
 
 /** Trilinear value at index point (x, y, z) of a single-component-strided array, clamped at the border. */
-function trilinear(data: ImageVolume['data'], si: number, sj: number, sk: number, dimI: number, dimJ: number, dimK: number, x: number, y: number, z: number): number {
-  if (x < 0) x = 0; else if (x > dimI) x = dimI;
-  if (y < 0) y = 0; else if (y > dimJ) y = dimJ;
-  if (z < 0) z = 0; else if (z > dimK) z = dimK;
-  const i0 = x | 0, j0 = y | 0, k0 = z | 0;
-  const oi = i0 < dimI ? si : 0, oj = j0 < dimJ ? sj : 0, ok = k0 < dimK ? sk : 0;
-  const tx = x - i0, ty = y - j0, tz = z - k0;
+function trilinear(
+  data: ImageVolume['data'],
+  si: number,
+  sj: number,
+  sk: number,
+  dimI: number,
+  dimJ: number,
+  dimK: number,
+  x: number,
+  y: number,
+  z: number,
+): number {
+  if (x < 0) x = 0;
+  else if (x > dimI) x = dimI;
+  if (y < 0) y = 0;
+  else if (y > dimJ) y = dimJ;
+  if (z < 0) z = 0;
+  else if (z > dimK) z = dimK;
+  const i0 = x | 0,
+    j0 = y | 0,
+    k0 = z | 0;
+  const oi = i0 < dimI ? si : 0,
+    oj = j0 < dimJ ? sj : 0,
+    ok = k0 < dimK ? sk : 0;
+  const tx = x - i0,
+    ty = y - j0,
+    tz = z - k0;
   const b = i0 * si + j0 * sj + k0 * sk;
-  const c00 = data[b]!, c10 = data[b + oj]!, c01 = data[b + ok]!, c11 = data[b + oj + ok]!;
+  const c00 = data[b]!,
+    c10 = data[b + oj]!,
+    c01 = data[b + ok]!,
+    c11 = data[b + oj + ok]!;
   const a00 = c00 + (data[b + oi]! - c00) * tx;
   const a10 = c10 + (data[b + oj + oi]! - c10) * tx;
   const a01 = c01 + (data[b + ok + oi]! - c01) * tx;
   const a11 = c11 + (data[b + oj + ok + oi]! - c11) * tx;
-  const e0 = a00 + (a10 - a00) * ty, e1 = a01 + (a11 - a01) * ty;
+  const e0 = a00 + (a10 - a00) * ty,
+    e1 = a01 + (a11 - a01) * ty;
   return e0 + (e1 - e0) * tz;
 }
 
 interface ProjectParams {
   data: ImageVolume['data'];
-  si: number; sj: number; sk: number;
-  dimI: number; dimJ: number; dimK: number;
-  sx: number; sy: number; sz: number;
-  bmin: Float32Array; bmax: Float32Array; bbi: number; bbj: number;
-  satHi: number; lo: number;
+  si: number;
+  sj: number;
+  sk: number;
+  dimI: number;
+  dimJ: number;
+  dimK: number;
+  sx: number;
+  sy: number;
+  sz: number;
+  bmin: Float32Array;
+  bmax: Float32Array;
+  bbi: number;
+  bbj: number;
+  satHi: number;
+  lo: number;
 }
 
 /** Steps (≥ 1) from the sample at (x, y, z), nearest voxel (ii, jj, kk), to the first sample outside its 8³ block. */
-function blockExit(sx: number, sy: number, sz: number, x: number, y: number, z: number, ii: number, jj: number, kk: number): number {
+function blockExit(
+  sx: number,
+  sy: number,
+  sz: number,
+  x: number,
+  y: number,
+  z: number,
+  ii: number,
+  jj: number,
+  kk: number,
+): number {
   let t = Infinity;
   if (sx > 1e-12) t = ((ii | 7) + 0.5 - x) / sx;
   else if (sx < -1e-12) t = ((ii & ~7) - 0.5 - x) / sx;
-  if (sy > 1e-12) { const u = ((jj | 7) + 0.5 - y) / sy; if (u < t) t = u; }
-  else if (sy < -1e-12) { const u = ((jj & ~7) - 0.5 - y) / sy; if (u < t) t = u; }
-  if (sz > 1e-12) { const u = ((kk | 7) + 0.5 - z) / sz; if (u < t) t = u; }
-  else if (sz < -1e-12) { const u = ((kk & ~7) - 0.5 - z) / sz; if (u < t) t = u; }
+  if (sy > 1e-12) {
+    const u = ((jj | 7) + 0.5 - y) / sy;
+    if (u < t) t = u;
+  } else if (sy < -1e-12) {
+    const u = ((jj & ~7) - 0.5 - y) / sy;
+    if (u < t) t = u;
+  }
+  if (sz > 1e-12) {
+    const u = ((kk | 7) + 0.5 - z) / sz;
+    if (u < t) t = u;
+  } else if (sz < -1e-12) {
+    const u = ((kk & ~7) - 0.5 - z) / sz;
+    if (u < t) t = u;
+  }
   const k = Math.ceil(t - 1e-7);
   return k >= 1 ? k : 1;
 }
 
 /** Maximum (or minimum) of trilinear samples n0..n1 along one ray, skipping 8³ blocks that cannot change it. */
-function projectRay(P: ProjectParams, isMip: boolean, n0: number, n1: number, x: number, y: number, z: number): number {
+function projectRay(
+  P: ProjectParams,
+  isMip: boolean,
+  n0: number,
+  n1: number,
+  x: number,
+  y: number,
+  z: number,
+): number {
   const { data, si, sj, sk, dimI, dimJ, dimK, sx, sy, sz, bmin, bmax, bbi, bbj, satHi, lo } = P;
   let best = isMip ? -Infinity : Infinity;
-  for (let n = n0; n <= n1; ) {
-    let ii = (x + 0.5) | 0, jj = (y + 0.5) | 0, kk = (z + 0.5) | 0;
+  for (let n = n0; n <= n1;) {
+    let ii = (x + 0.5) | 0,
+      jj = (y + 0.5) | 0,
+      kk = (z + 0.5) | 0;
     if (ii > dimI) ii = dimI;
     if (jj > dimJ) jj = dimJ;
     if (kk > dimK) kk = dimK;
     const b = ((kk >> 3) * bbj + (jj >> 3)) * bbi + (ii >> 3);
     if (isMip ? bmax[b]! <= best : bmin[b]! >= best) {
       const k = blockExit(sx, sy, sz, x, y, z, ii, jj, kk);
-      n += k; x += k * sx; y += k * sy; z += k * sz;
+      n += k;
+      x += k * sx;
+      y += k * sy;
+      z += k * sz;
       continue;
     }
     const val = trilinear(data, si, sj, sk, dimI, dimJ, dimK, x, y, z);
@@ -404,7 +579,10 @@ function projectRay(P: ProjectParams, isMip: boolean, n0: number, n1: number, x:
       // Past the top (bottom) of the grey window the pixel is white (black) whatever follows.
       if (isMip ? best >= satHi : best <= lo) break;
     }
-    n++; x += sx; y += sy; z += sz;
+    n++;
+    x += sx;
+    y += sy;
+    z += sz;
   }
   return best;
 }
@@ -422,26 +600,40 @@ function castRays(job: ThreeDJob): RawImage {
   const stepMm = 1 / major;
   const dStep = transformVector(M, [f.dir[0] * stepMm, f.dir[1] * stepMm, f.dir[2] * stepMm]);
   // Transfer-function opacities are per smallest voxel spacing; correct for the actual step.
-  const refMm = Math.min(...[0, 1, 2].map((a) => Math.hypot(ijkToWorld[a]!, ijkToWorld[4 + a]!, ijkToWorld[8 + a]!)));
+  const refMm = Math.min(
+    ...[0, 1, 2].map((a) => Math.hypot(ijkToWorld[a]!, ijkToWorld[4 + a]!, ijkToWorld[8 + a]!)),
+  );
   const opacityExponent = stepMm / refMm;
   const [di, dj, dk] = vol.dimensions;
   const nc = vol.components;
   const data = vol.data;
-  const sj = di * nc, sk = di * dj * nc, si = nc;
+  const sj = di * nc,
+    sk = di * dj * nc,
+    si = nc;
   const bgGrey = job.background[0] === job.background[1] && job.background[1] === job.background[2];
   const grey = job.mode !== 'composite' && bgGrey;
   const channels = grey ? 1 : 3;
   const r0 = job.rows && !job.draft ? Math.max(0, job.rows[0]) : 0;
   const r1 = job.rows && !job.draft ? Math.min(H, job.rows[1]) : H;
   const out = new Uint8Array(W * (r1 - r0) * channels);
-  const pw = (2 * f.halfW) / W, ph = (2 * f.halfH) / H;
-  const lo = job.wl.level - job.wl.window / 2, wwin = job.wl.window, satHi = lo + wwin;
-  const isMip = job.mode === 'mip', isMinip = job.mode === 'minip';
+  const pw = (2 * f.halfW) / W,
+    ph = (2 * f.halfH) / H;
+  const lo = job.wl.level - job.wl.window / 2,
+    wwin = job.wl.window,
+    satHi = lo + wwin;
+  const isMip = job.mode === 'mip',
+    isMinip = job.mode === 'minip';
 
-  const lut = job.mode === 'composite' ? buildLut(PRESETS[job.preset] ?? PRESETS['ct-bone']!, job.stats, opacityExponent) : undefined;
+  const lut =
+    job.mode === 'composite'
+      ? buildLut(PRESETS[job.preset] ?? PRESETS['ct-bone']!, job.stats, opacityExponent)
+      : undefined;
   const blocks = blockRanges(vol, job.revision ?? 0, job.volumeKey);
   const nb = blocks.min.length;
-  const bmin = blocks.min, bmax = blocks.max, bbi = blocks.bi, bbj = blocks.bj;
+  const bmin = blocks.min,
+    bmax = blocks.max,
+    bbi = blocks.bi,
+    bbj = blocks.bj;
   let emptyBlock: Uint8Array | undefined;
   if (lut) {
     emptyBlock = new Uint8Array(nb);
@@ -455,14 +647,27 @@ function castRays(job: ThreeDJob): RawImage {
   const Mt = [M[0], M[4], M[8], M[1], M[5], M[9], M[2], M[6], M[10]];
   const light = [-f.dir[0], -f.dir[1], -f.dir[2]];
   const bg = job.background;
-  const span = job.stats.p99 > job.stats.p1 ? job.stats.p99 - job.stats.p1 : job.stats.max - job.stats.min;
+  const span =
+    job.stats.p99 > job.stats.p1 ? job.stats.p99 - job.stats.p1 : job.stats.max - job.stats.min;
   const gradRef = Math.max(1e-6, 0.05 * span);
-  const sx = dStep[0], sy = dStep[1], sz = dStep[2];
-  const dimI = di - 1, dimJ = dj - 1, dimK = dk - 1;
+  const sx = dStep[0],
+    sy = dStep[1],
+    sz = dStep[2];
+  const dimI = di - 1,
+    dimJ = dj - 1,
+    dimK = dk - 1;
 
-  const tri = (x: number, y: number, z: number): number => trilinear(data, si, sj, sk, dimI, dimJ, dimK, x, y, z);
+  const tri = (x: number, y: number, z: number): number =>
+    trilinear(data, si, sj, sk, dimI, dimJ, dimK, x, y, z);
   /** Steps (≥ 1) from the sample at (x, y, z) to the first sample outside its 8³ block. */
-  const stepsOutOfBlock = (x: number, y: number, z: number, ii: number, jj: number, kk: number): number => {
+  const stepsOutOfBlock = (
+    x: number,
+    y: number,
+    z: number,
+    ii: number,
+    jj: number,
+    kk: number,
+  ): number => {
     let t = Infinity;
     if (sx > 1e-12) t = ((ii | 7) + 0.5 - x) / sx;
     else if (sx < -1e-12) t = ((ii & ~7) - 0.5 - x) / sx;
@@ -474,106 +679,181 @@ function castRays(job: ThreeDJob): RawImage {
     return k >= 1 ? k : 1;
   };
 
-  const P: ProjectParams = { data, si, sj, sk, dimI, dimJ, dimK, sx, sy, sz, bmin, bmax, bbi, bbj, satHi, lo };
+  const P: ProjectParams = {
+    data,
+    si,
+    sj,
+    sk,
+    dimI,
+    dimJ,
+    dimK,
+    sx,
+    sy,
+    sz,
+    bmin,
+    bmax,
+    bbi,
+    bbj,
+    satHi,
+    lo,
+  };
   // Ray origins in index space are affine in (px, py): o = O + u·Ru + v·Rv.
   const far = 2 * f.radius;
-  const O = transformPoint(M, [f.focal[0] - f.dir[0] * far, f.focal[1] - f.dir[1] * far, f.focal[2] - f.dir[2] * far]);
-  const Ru = transformVector(M, f.right), Rv = transformVector(M, f.up);
-  const par0 = Math.abs(sx) < 1e-12, par1 = Math.abs(sy) < 1e-12, par2 = Math.abs(sz) < 1e-12;
-  const inv0 = par0 ? 0 : 1 / sx, inv1 = par1 ? 0 : 1 / sy, inv2 = par2 ? 0 : 1 / sz;
-  const lim0 = di - 0.5, lim1 = dj - 0.5, lim2 = dk - 0.5;
+  const O = transformPoint(M, [
+    f.focal[0] - f.dir[0] * far,
+    f.focal[1] - f.dir[1] * far,
+    f.focal[2] - f.dir[2] * far,
+  ]);
+  const Ru = transformVector(M, f.right),
+    Rv = transformVector(M, f.up);
+  const par0 = Math.abs(sx) < 1e-12,
+    par1 = Math.abs(sy) < 1e-12,
+    par2 = Math.abs(sz) < 1e-12;
+  const inv0 = par0 ? 0 : 1 / sx,
+    inv1 = par1 ? 0 : 1 / sy,
+    inv2 = par2 ? 0 : 1 / sz;
+  const lim0 = di - 0.5,
+    lim1 = dj - 0.5,
+    lim2 = dk - 0.5;
   // 16×16 tiles: neighbouring rays reuse cached voxels (the volume is far bigger than the caches).
   const TILE = 16;
-  for (let ty = r0; ty < r1; ty += TILE) for (let tx = 0; tx < W; tx += TILE) {
-  const yEnd = Math.min(r1, ty + TILE), xEnd = Math.min(W, tx + TILE);
-  for (let py = ty; py < yEnd; py++) {
-    const v = f.halfH - (py + 0.5) * ph;
-    for (let px = tx; px < xEnd; px++) {
-      const u = -f.halfW + (px + 0.5) * pw;
-      const o0 = O[0] + u * Ru[0] + v * Rv[0], o1 = O[1] + u * Ru[1] + v * Rv[1], o2 = O[2] + u * Ru[2] + v * Rv[2];
-      // Slab intersection with the voxel box [-0.5, dim-0.5] in steps.
-      let t0 = -Infinity, t1 = Infinity;
-      if (par0) { if (o0 < -0.5 || o0 >= lim0) t0 = Infinity; }
-      else { const ta = (-0.5 - o0) * inv0, tb = (lim0 - o0) * inv0; t0 = ta < tb ? ta : tb; t1 = ta < tb ? tb : ta; }
-      if (par1) { if (o1 < -0.5 || o1 >= lim1) t0 = Infinity; }
-      else { const ta = (-0.5 - o1) * inv1, tb = (lim1 - o1) * inv1; const lo1 = ta < tb ? ta : tb, hi1 = ta < tb ? tb : ta; if (lo1 > t0) t0 = lo1; if (hi1 < t1) t1 = hi1; }
-      if (par2) { if (o2 < -0.5 || o2 >= lim2) t0 = Infinity; }
-      else { const ta = (-0.5 - o2) * inv2, tb = (lim2 - o2) * inv2; const lo2 = ta < tb ? ta : tb, hi2 = ta < tb ? tb : ta; if (lo2 > t0) t0 = lo2; if (hi2 < t1) t1 = hi2; }
-      const pix = (py - r0) * W + px;
-      // Samples at t = n + j (n integer) with a per-pixel phase j.
-      const jit = jitter(px, py);
-      const n0 = Math.ceil(t0 - jit), n1 = Math.floor(t1 - 1e-9 - jit);
-      if (!(n0 <= n1) || n0 === -Infinity || n1 === Infinity) {
-        writeBg(out, pix, channels, bg);
-        continue;
-      }
-      const ts = n0 + jit;
-      let x = o0 + ts * sx, y = o1 + ts * sy, z = o2 + ts * sz;
-      if (!lut) {
-        // MIP / MinIP on trilinear samples, skipping blocks that cannot beat the current extreme.
-        const best = projectRay(P, isMip, n0, n1, x, y, z);
-        const g = Math.round(((best - lo) * 255) / wwin);
-        const gv = g <= 0 ? 0 : g >= 255 ? 255 : g;
-        if (channels === 1) out[pix] = gv;
-        else out[pix * 3] = out[pix * 3 + 1] = out[pix * 3 + 2] = gv;
-        void isMinip;
-        continue;
-      }
-      // Composite, front to back.
-      let ar = 0, ag = 0, ab = 0, aa = 0;
-      const rgba = lut.rgba;
-      const eb = emptyBlock!;
-      for (let n = n0; n <= n1; ) {
-        let ii = (x + 0.5) | 0, jj = (y + 0.5) | 0, kk = (z + 0.5) | 0;
-        if (ii > dimI) ii = dimI;
-        if (jj > dimJ) jj = dimJ;
-        if (kk > dimK) kk = dimK;
-        if (eb[((kk >> 3) * bbj + (jj >> 3)) * bbi + (ii >> 3)]) {
-          const k = stepsOutOfBlock(x, y, z, ii, jj, kk);
-          n += k; x += k * sx; y += k * sy; z += k * sz;
-          continue;
-        }
-        const val = tri(x, y, z);
-        let e = ((val - lut.min) * lut.scale + 0.5) | 0;
-        if (e < 0) e = 0;
-        else if (e >= LUT_SIZE) e = LUT_SIZE - 1;
-        const a = rgba[e * 4 + 3]!;
-        if (a > 0) {
-          const w = (1 - aa) * a;
-          // Gradient: central differences of trilinear samples one voxel either side (smooth,
-          // continuous normals; not the blocky nearest-voxel differences).
-          const gi = tri(x + 1, y, z) - tri(x - 1, y, z);
-          const gj = tri(x, y + 1, z) - tri(x, y - 1, z);
-          const gk = tri(x, y, z + 1) - tri(x, y, z - 1);
-          const nx = Mt[0]! * gi + Mt[1]! * gj + Mt[2]! * gk;
-          const ny = Mt[3]! * gi + Mt[4]! * gj + Mt[5]! * gk;
-          const nz = Mt[6]! * gi + Mt[7]! * gj + Mt[8]! * gk;
-          const gl = Math.sqrt(nx * nx + ny * ny + nz * nz);
-          let shade = 1, spec = 0;
-          if (gl > 1e-6) {
-            // Headlight Blinn-Phong (light = view direction, so the half vector is the light).
-            const ndl = Math.abs((nx * light[0]! + ny * light[1]! + nz * light[2]!) / gl);
-            // Weak gradients (homogeneous interiors) are lit less directionally.
-            const s = gl > gradRef ? 1 : gl / gradRef;
-            shade = 1 - s + s * (0.22 + 0.78 * ndl);
-            const s2 = ndl * ndl, s4 = s2 * s2, s8 = s4 * s4, s16 = s8 * s8;
-            spec = 0.25 * s * s16 * s8;
+  for (let ty = r0; ty < r1; ty += TILE)
+    for (let tx = 0; tx < W; tx += TILE) {
+      const yEnd = Math.min(r1, ty + TILE),
+        xEnd = Math.min(W, tx + TILE);
+      for (let py = ty; py < yEnd; py++) {
+        const v = f.halfH - (py + 0.5) * ph;
+        for (let px = tx; px < xEnd; px++) {
+          const u = -f.halfW + (px + 0.5) * pw;
+          const o0 = O[0] + u * Ru[0] + v * Rv[0],
+            o1 = O[1] + u * Ru[1] + v * Rv[1],
+            o2 = O[2] + u * Ru[2] + v * Rv[2];
+          // Slab intersection with the voxel box [-0.5, dim-0.5] in steps.
+          let t0 = -Infinity,
+            t1 = Infinity;
+          if (par0) {
+            if (o0 < -0.5 || o0 >= lim0) t0 = Infinity;
+          } else {
+            const ta = (-0.5 - o0) * inv0,
+              tb = (lim0 - o0) * inv0;
+            t0 = ta < tb ? ta : tb;
+            t1 = ta < tb ? tb : ta;
           }
-          const r = rgba[e * 4]! * shade + spec, gg = rgba[e * 4 + 1]! * shade + spec, bb = rgba[e * 4 + 2]! * shade + spec;
-          ar += w * (r < 1 ? r : 1);
-          ag += w * (gg < 1 ? gg : 1);
-          ab += w * (bb < 1 ? bb : 1);
-          aa += w;
-          if (aa > 0.985) break;
+          if (par1) {
+            if (o1 < -0.5 || o1 >= lim1) t0 = Infinity;
+          } else {
+            const ta = (-0.5 - o1) * inv1,
+              tb = (lim1 - o1) * inv1;
+            const lo1 = ta < tb ? ta : tb,
+              hi1 = ta < tb ? tb : ta;
+            if (lo1 > t0) t0 = lo1;
+            if (hi1 < t1) t1 = hi1;
+          }
+          if (par2) {
+            if (o2 < -0.5 || o2 >= lim2) t0 = Infinity;
+          } else {
+            const ta = (-0.5 - o2) * inv2,
+              tb = (lim2 - o2) * inv2;
+            const lo2 = ta < tb ? ta : tb,
+              hi2 = ta < tb ? tb : ta;
+            if (lo2 > t0) t0 = lo2;
+            if (hi2 < t1) t1 = hi2;
+          }
+          const pix = (py - r0) * W + px;
+          // Samples at t = n + j (n integer) with a per-pixel phase j.
+          const jit = jitter(px, py);
+          const n0 = Math.ceil(t0 - jit),
+            n1 = Math.floor(t1 - 1e-9 - jit);
+          if (!(n0 <= n1) || n0 === -Infinity || n1 === Infinity) {
+            writeBg(out, pix, channels, bg);
+            continue;
+          }
+          const ts = n0 + jit;
+          let x = o0 + ts * sx,
+            y = o1 + ts * sy,
+            z = o2 + ts * sz;
+          if (!lut) {
+            // MIP / MinIP on trilinear samples, skipping blocks that cannot beat the current extreme.
+            const best = projectRay(P, isMip, n0, n1, x, y, z);
+            const g = Math.round(((best - lo) * 255) / wwin);
+            const gv = g <= 0 ? 0 : g >= 255 ? 255 : g;
+            if (channels === 1) out[pix] = gv;
+            else out[pix * 3] = out[pix * 3 + 1] = out[pix * 3 + 2] = gv;
+            void isMinip;
+            continue;
+          }
+          // Composite, front to back.
+          let ar = 0,
+            ag = 0,
+            ab = 0,
+            aa = 0;
+          const rgba = lut.rgba;
+          const eb = emptyBlock!;
+          for (let n = n0; n <= n1;) {
+            let ii = (x + 0.5) | 0,
+              jj = (y + 0.5) | 0,
+              kk = (z + 0.5) | 0;
+            if (ii > dimI) ii = dimI;
+            if (jj > dimJ) jj = dimJ;
+            if (kk > dimK) kk = dimK;
+            if (eb[((kk >> 3) * bbj + (jj >> 3)) * bbi + (ii >> 3)]) {
+              const k = stepsOutOfBlock(x, y, z, ii, jj, kk);
+              n += k;
+              x += k * sx;
+              y += k * sy;
+              z += k * sz;
+              continue;
+            }
+            const val = tri(x, y, z);
+            let e = ((val - lut.min) * lut.scale + 0.5) | 0;
+            if (e < 0) e = 0;
+            else if (e >= LUT_SIZE) e = LUT_SIZE - 1;
+            const a = rgba[e * 4 + 3]!;
+            if (a > 0) {
+              const w = (1 - aa) * a;
+              // Gradient: central differences of trilinear samples one voxel either side (smooth,
+              // continuous normals; not the blocky nearest-voxel differences).
+              const gi = tri(x + 1, y, z) - tri(x - 1, y, z);
+              const gj = tri(x, y + 1, z) - tri(x, y - 1, z);
+              const gk = tri(x, y, z + 1) - tri(x, y, z - 1);
+              const nx = Mt[0]! * gi + Mt[1]! * gj + Mt[2]! * gk;
+              const ny = Mt[3]! * gi + Mt[4]! * gj + Mt[5]! * gk;
+              const nz = Mt[6]! * gi + Mt[7]! * gj + Mt[8]! * gk;
+              const gl = Math.sqrt(nx * nx + ny * ny + nz * nz);
+              let shade = 1,
+                spec = 0;
+              if (gl > 1e-6) {
+                // Headlight Blinn-Phong (light = view direction, so the half vector is the light).
+                const ndl = Math.abs((nx * light[0]! + ny * light[1]! + nz * light[2]!) / gl);
+                // Weak gradients (homogeneous interiors) are lit less directionally.
+                const s = gl > gradRef ? 1 : gl / gradRef;
+                shade = 1 - s + s * (0.22 + 0.78 * ndl);
+                const s2 = ndl * ndl,
+                  s4 = s2 * s2,
+                  s8 = s4 * s4,
+                  s16 = s8 * s8;
+                spec = 0.25 * s * s16 * s8;
+              }
+              const r = rgba[e * 4]! * shade + spec,
+                gg = rgba[e * 4 + 1]! * shade + spec,
+                bb = rgba[e * 4 + 2]! * shade + spec;
+              ar += w * (r < 1 ? r : 1);
+              ag += w * (gg < 1 ? gg : 1);
+              ab += w * (bb < 1 ? bb : 1);
+              aa += w;
+              if (aa > 0.985) break;
+            }
+            n++;
+            x += sx;
+            y += sy;
+            z += sz;
+          }
+          out[pix * 3] = Math.round(ar * 255 + (1 - aa) * bg[0]);
+          out[pix * 3 + 1] = Math.round(ag * 255 + (1 - aa) * bg[1]);
+          out[pix * 3 + 2] = Math.round(ab * 255 + (1 - aa) * bg[2]);
         }
-        n++; x += sx; y += sy; z += sz;
       }
-      out[pix * 3] = Math.round(ar * 255 + (1 - aa) * bg[0]);
-      out[pix * 3 + 1] = Math.round(ag * 255 + (1 - aa) * bg[1]);
-      out[pix * 3 + 2] = Math.round(ab * 255 + (1 - aa) * bg[2]);
     }
-  }
-  }
   return { width: W, height: r1 - r0, channels, data: out };
 }
 

@@ -33,7 +33,24 @@ export function pixelToRasMatrix(g: SliceGeometry): Mat4 {
   const [W, H] = g.size;
   const sx = g.fov[0] / W;
   const sy = g.fov[1] / H;
-  const pixelToSlice: Mat4 = [sx, 0, 0, sx / 2 - g.fov[0] / 2, 0, -sy, 0, g.fov[1] / 2 - sy / 2, 0, 0, 1, 0, 0, 0, 0, 1];
+  const pixelToSlice: Mat4 = [
+    sx,
+    0,
+    0,
+    sx / 2 - g.fov[0] / 2,
+    0,
+    -sy,
+    0,
+    g.fov[1] / 2 - sy / 2,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    0,
+    1,
+  ];
   return mul4(g.sliceToRAS, pixelToSlice);
 }
 
@@ -46,7 +63,10 @@ export function rasToPixelMatrix(g: SliceGeometry): Mat4 {
  * World RAS → voxel index for a volume under `worldFromLocal` (local RAS → world RAS):
  * `rasToIjk · worldFromLocal⁻¹`.
  */
-export function worldToIjkMatrix(volume: Pick<ImageVolume, 'direction' | 'spacing' | 'origin'>, worldFromLocal: Mat4): Mat4 {
+export function worldToIjkMatrix(
+  volume: Pick<ImageVolume, 'direction' | 'spacing' | 'origin'>,
+  worldFromLocal: Mat4,
+): Mat4 {
   return mul4(rasToIjkMatrix(volume), invert4(worldFromLocal));
 }
 
@@ -55,22 +75,39 @@ export function worldToIjkMatrix(volume: Pick<ImageVolume, 'direction' | 'spacin
  * pixels outside the volume get NaN (callers turn NaN into the background / transparency).
  * A sample is inside when each index lies in [−0.5, dim − 0.5] (the voxel's own extent).
  */
-export function reslice(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeometry, interpolation: Interpolation, out?: Float32Array): Float32Array {
+export function reslice(
+  volume: ImageVolume,
+  worldToIjk: Mat4,
+  g: SliceGeometry,
+  interpolation: Interpolation,
+  out?: Float32Array,
+): Float32Array {
   const [W, H] = g.size;
   const nc = volume.components;
   const dst = out && out.length >= W * H * nc ? out : new Float32Array(W * H * nc);
   const m = mul4(worldToIjk, pixelToRasMatrix(g));
   // ijk = base + col·dc + row·dr
-  const b0 = m[3], b1 = m[7], b2 = m[11];
-  const c0 = m[0], c1 = m[4], c2 = m[8];
-  const r0 = m[1], r1 = m[5], r2 = m[9];
+  const b0 = m[3],
+    b1 = m[7],
+    b2 = m[11];
+  const c0 = m[0],
+    c1 = m[4],
+    c2 = m[8];
+  const r0 = m[1],
+    r1 = m[5],
+    r2 = m[9];
   const [di, dj, dk] = volume.dimensions;
   const data = volume.data;
-  const maxI = di - 0.5, maxJ = dj - 0.5, maxK = dk - 0.5;
+  const maxI = di - 0.5,
+    maxJ = dj - 0.5,
+    maxK = dk - 0.5;
   if (interpolation === 'nearest' || nc > 4) {
-    const sj = di * nc, sk = di * dj * nc;
+    const sj = di * nc,
+      sk = di * dj * nc;
     for (let row = 0; row < H; row++) {
-      let i = b0 + row * r0, j = b1 + row * r1, k = b2 + row * r2;
+      let i = b0 + row * r0,
+        j = b1 + row * r1,
+        k = b2 + row * r2;
       let o = row * W * nc;
       for (let col = 0; col < W; col++, i += c0, j += c1, k += c2, o += nc) {
         if (i < -0.5 || j < -0.5 || k < -0.5 || i >= maxI || j >= maxJ || k >= maxK) {
@@ -87,12 +124,18 @@ export function reslice(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeometry,
   }
   if (nc === 1) {
     const flat = constantAxis([b0, b1, b2], [c0, c1, c2], [r0, r1, r2], [di, dj, dk]);
-    if (flat) return bilinearPlane(volume, flat, [b0, b1, b2], [c0, c1, c2], [r0, r1, r2], W, H, dst);
+    if (flat)
+      return bilinearPlane(volume, flat, [b0, b1, b2], [c0, c1, c2], [r0, r1, r2], W, H, dst);
     // Inlined trilinear for the common single-component case (clamped at the border).
-    const sj = di, sk = di * dj;
-    const li = di - 1, lj = dj - 1, lk = dk - 1;
+    const sj = di,
+      sk = di * dj;
+    const li = di - 1,
+      lj = dj - 1,
+      lk = dk - 1;
     for (let row = 0; row < H; row++) {
-      let i = b0 + row * r0, j = b1 + row * r1, k = b2 + row * r2;
+      let i = b0 + row * r0,
+        j = b1 + row * r1,
+        k = b2 + row * r2;
       let o = row * W;
       for (let col = 0; col < W; col++, i += c0, j += c1, k += c2, o++) {
         if (i < -0.5 || j < -0.5 || k < -0.5 || i > maxI || j > maxJ || k > maxK) {
@@ -102,22 +145,39 @@ export function reslice(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeometry,
         const x = i < 0 ? 0 : i > li ? li : i;
         const y = j < 0 ? 0 : j > lj ? lj : j;
         const z = k < 0 ? 0 : k > lk ? lk : k;
-        const i0 = x | 0, j0 = y | 0, k0 = z | 0;
-        const tx = x - i0, ty = y - j0, tz = z - k0;
-        const di1 = i0 < li ? 1 : 0, dj1 = j0 < lj ? sj : 0, dk1 = k0 < lk ? sk : 0;
+        const i0 = x | 0,
+          j0 = y | 0,
+          k0 = z | 0;
+        const tx = x - i0,
+          ty = y - j0,
+          tz = z - k0;
+        const di1 = i0 < li ? 1 : 0,
+          dj1 = j0 < lj ? sj : 0,
+          dk1 = k0 < lk ? sk : 0;
         const p = i0 + j0 * sj + k0 * sk;
-        const v000 = data[p]!, v100 = data[p + di1]!, v010 = data[p + dj1]!, v110 = data[p + dj1 + di1]!;
-        const v001 = data[p + dk1]!, v101 = data[p + dk1 + di1]!, v011 = data[p + dk1 + dj1]!, v111 = data[p + dk1 + dj1 + di1]!;
-        const a0 = v000 + (v100 - v000) * tx, a1 = v010 + (v110 - v010) * tx;
-        const b0_ = v001 + (v101 - v001) * tx, b1_ = v011 + (v111 - v011) * tx;
-        const c0_ = a0 + (a1 - a0) * ty, c1_ = b0_ + (b1_ - b0_) * ty;
+        const v000 = data[p]!,
+          v100 = data[p + di1]!,
+          v010 = data[p + dj1]!,
+          v110 = data[p + dj1 + di1]!;
+        const v001 = data[p + dk1]!,
+          v101 = data[p + dk1 + di1]!,
+          v011 = data[p + dk1 + dj1]!,
+          v111 = data[p + dk1 + dj1 + di1]!;
+        const a0 = v000 + (v100 - v000) * tx,
+          a1 = v010 + (v110 - v010) * tx;
+        const b0_ = v001 + (v101 - v001) * tx,
+          b1_ = v011 + (v111 - v011) * tx;
+        const c0_ = a0 + (a1 - a0) * ty,
+          c1_ = b0_ + (b1_ - b0_) * ty;
         dst[o] = c0_ + (c1_ - c0_) * tz;
       }
     }
     return dst;
   }
   for (let row = 0; row < H; row++) {
-    let i = b0 + row * r0, j = b1 + row * r1, k = b2 + row * r2;
+    let i = b0 + row * r0,
+      j = b1 + row * r1,
+      k = b2 + row * r2;
     let o = row * W * nc;
     for (let col = 0; col < W; col++, i += c0, j += c1, k += c2, o += nc) {
       if (i < -0.5 || j < -0.5 || k < -0.5 || i > maxI || j > maxJ || k > maxK) {
@@ -134,17 +194,32 @@ export function reslice(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeometry,
  * Trilinear interpolation at fractional index (i, j, k), component c; neighbours beyond the edge
  * are clamped to the edge voxel (so the half voxel at the border repeats the edge value).
  */
-export function trilinear(data: TypedArray, dims: readonly [number, number, number], nc: number, c: number, i: number, j: number, k: number): number {
-  const di = dims[0], dj = dims[1], dk = dims[2];
-  const fi = Math.floor(i), fj = Math.floor(j), fk = Math.floor(k);
-  const ti = i - fi, tj = j - fj, tk = k - fk;
+export function trilinear(
+  data: TypedArray,
+  dims: readonly [number, number, number],
+  nc: number,
+  c: number,
+  i: number,
+  j: number,
+  k: number,
+): number {
+  const di = dims[0],
+    dj = dims[1],
+    dk = dims[2];
+  const fi = Math.floor(i),
+    fj = Math.floor(j),
+    fk = Math.floor(k);
+  const ti = i - fi,
+    tj = j - fj,
+    tk = k - fk;
   const i0 = fi < 0 ? 0 : fi >= di ? di - 1 : fi;
   const i1 = fi + 1 >= di ? di - 1 : fi + 1 < 0 ? 0 : fi + 1;
   const j0 = fj < 0 ? 0 : fj >= dj ? dj - 1 : fj;
   const j1 = fj + 1 >= dj ? dj - 1 : fj + 1 < 0 ? 0 : fj + 1;
   const k0 = fk < 0 ? 0 : fk >= dk ? dk - 1 : fk;
   const k1 = fk + 1 >= dk ? dk - 1 : fk + 1 < 0 ? 0 : fk + 1;
-  const sj = di, sk = di * dj;
+  const sj = di,
+    sk = di * dj;
   const v = (a: number, b: number, cc: number) => data[(a + b * sj + cc * sk) * nc + c]!;
   const c00 = v(i0, j0, k0) * (1 - ti) + v(i1, j0, k0) * ti;
   const c10 = v(i0, j1, k0) * (1 - ti) + v(i1, j1, k0) * ti;
@@ -163,22 +238,44 @@ function constantAxis(b: number[], c: number[], r: number[], dims: number[]): nu
   for (let a = 0; a < 3; a++) {
     if (Math.abs(c[a]!) > 1e-9 || Math.abs(r[a]!) > 1e-9) continue;
     const v = b[a]!;
-    if (Math.abs(v - Math.round(v)) < 1e-6 && Math.round(v) >= 0 && Math.round(v) < dims[a]!) return a;
+    if (Math.abs(v - Math.round(v)) < 1e-6 && Math.round(v) >= 0 && Math.round(v) < dims[a]!)
+      return a;
   }
   return undefined;
 }
 
-function bilinearPlane(volume: ImageVolume, a: number, b: number[], c: number[], r: number[], W: number, H: number, dst: Float32Array): Float32Array {
+function bilinearPlane(
+  volume: ImageVolume,
+  a: number,
+  b: number[],
+  c: number[],
+  r: number[],
+  W: number,
+  H: number,
+  dst: Float32Array,
+): Float32Array {
   const dims = volume.dimensions;
   const strides = [1, dims[0], dims[0] * dims[1]];
   const [u, v] = a === 0 ? [1, 2] : a === 1 ? [0, 2] : [0, 1];
-  const du = dims[u]!, dv = dims[v]!, su = strides[u]!, sv = strides[v]!;
+  const du = dims[u]!,
+    dv = dims[v]!,
+    su = strides[u]!,
+    sv = strides[v]!;
   const base = Math.round(b[a]!) * strides[a]!;
-  const lu = du - 1, lv = dv - 1, maxU = du - 0.5, maxV = dv - 0.5;
+  const lu = du - 1,
+    lv = dv - 1,
+    maxU = du - 0.5,
+    maxV = dv - 0.5;
   const data = volume.data;
-  const bu = b[u]!, bv = b[v]!, cu = c[u]!, cv = c[v]!, ru = r[u]!, rv = r[v]!;
+  const bu = b[u]!,
+    bv = b[v]!,
+    cu = c[u]!,
+    cv = c[v]!,
+    ru = r[u]!,
+    rv = r[v]!;
   for (let row = 0; row < H; row++) {
-    let pu = bu + row * ru, pv = bv + row * rv;
+    let pu = bu + row * ru,
+      pv = bv + row * rv;
     let o = row * W;
     for (let col = 0; col < W; col++, pu += cu, pv += cv, o++) {
       if (pu < -0.5 || pv < -0.5 || pu > maxU || pv > maxV) {
@@ -187,12 +284,19 @@ function bilinearPlane(volume: ImageVolume, a: number, b: number[], c: number[],
       }
       const x = pu < 0 ? 0 : pu > lu ? lu : pu;
       const y = pv < 0 ? 0 : pv > lv ? lv : pv;
-      const i0 = x | 0, j0 = y | 0;
-      const tx = x - i0, ty = y - j0;
+      const i0 = x | 0,
+        j0 = y | 0;
+      const tx = x - i0,
+        ty = y - j0;
       const p = base + i0 * su + j0 * sv;
-      const d1 = i0 < lu ? su : 0, d2 = j0 < lv ? sv : 0;
-      const v00 = data[p]!, v10 = data[p + d1]!, v01 = data[p + d2]!, v11 = data[p + d1 + d2]!;
-      const a0 = v00 + (v10 - v00) * tx, a1 = v01 + (v11 - v01) * tx;
+      const d1 = i0 < lu ? su : 0,
+        d2 = j0 < lv ? sv : 0;
+      const v00 = data[p]!,
+        v10 = data[p + d1]!,
+        v01 = data[p + d2]!,
+        v11 = data[p + d1 + d2]!;
+      const a0 = v00 + (v10 - v00) * tx,
+        a1 = v01 + (v11 - v01) * tx;
       dst[o] = a0 + (a1 - a0) * ty;
     }
   }
@@ -205,21 +309,37 @@ function bilinearPlane(volume: ImageVolume, a: number, b: number[], c: number[],
  * with no float buffer in between. Exactly `reslice` + `windowLevelToGrey` (values are rounded to
  * float32 first, as the float buffer would). Returns false when the case is not covered.
  */
-export function resliceGrey(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeometry, interpolation: Interpolation, wl: { window: number; level: number }, out: Uint8Array): boolean {
+export function resliceGrey(
+  volume: ImageVolume,
+  worldToIjk: Mat4,
+  g: SliceGeometry,
+  interpolation: Interpolation,
+  wl: { window: number; level: number },
+  out: Uint8Array,
+): boolean {
   if (volume.components !== 1) return false;
   const [W, H] = g.size;
   const m = mul4(worldToIjk, pixelToRasMatrix(g));
-  const b = [m[3], m[7], m[11]], c = [m[0], m[4], m[8]], r = [m[1], m[5], m[9]];
+  const b = [m[3], m[7], m[11]],
+    c = [m[0], m[4], m[8]],
+    r = [m[1], m[5], m[9]];
   const dims = volume.dimensions;
-  const lo = wl.level - wl.window / 2, w = wl.window, scale = 255 / w;
+  const lo = wl.level - wl.window / 2,
+    w = wl.window,
+    scale = 255 / w;
   const data = volume.data;
   const fround = Math.fround;
   if (interpolation === 'nearest') {
     const [di, dj, dk] = dims;
-    const sj = di, sk = di * dj;
-    const maxI = di - 0.5, maxJ = dj - 0.5, maxK = dk - 0.5;
+    const sj = di,
+      sk = di * dj;
+    const maxI = di - 0.5,
+      maxJ = dj - 0.5,
+      maxK = dk - 0.5;
     for (let row = 0; row < H; row++) {
-      let i = b[0]! + row * r[0]!, j = b[1]! + row * r[1]!, k = b[2]! + row * r[2]!;
+      let i = b[0]! + row * r[0]!,
+        j = b[1]! + row * r[1]!,
+        k = b[2]! + row * r[2]!;
       let o = row * W;
       for (let col = 0; col < W; col++, i += c[0]!, j += c[1]!, k += c[2]!, o++) {
         if (i < -0.5 || j < -0.5 || k < -0.5 || i >= maxI || j >= maxJ || k >= maxK) {
@@ -236,12 +356,24 @@ export function resliceGrey(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeome
   if (a === undefined) return false;
   const strides = [1, dims[0], dims[0] * dims[1]];
   const [u, v] = a === 0 ? [1, 2] : a === 1 ? [0, 2] : [0, 1];
-  const du = dims[u]!, dv = dims[v]!, su = strides[u]!, sv = strides[v]!;
+  const du = dims[u]!,
+    dv = dims[v]!,
+    su = strides[u]!,
+    sv = strides[v]!;
   const base = Math.round(b[a]!) * strides[a]!;
-  const lu = du - 1, lv = dv - 1, maxU = du - 0.5, maxV = dv - 0.5;
-  const bu = b[u]!, bv = b[v]!, cu = c[u]!, cv = c[v]!, ru = r[u]!, rv = r[v]!;
+  const lu = du - 1,
+    lv = dv - 1,
+    maxU = du - 0.5,
+    maxV = dv - 0.5;
+  const bu = b[u]!,
+    bv = b[v]!,
+    cu = c[u]!,
+    cv = c[v]!,
+    ru = r[u]!,
+    rv = r[v]!;
   for (let row = 0; row < H; row++) {
-    let pu = bu + row * ru, pv = bv + row * rv;
+    let pu = bu + row * ru,
+      pv = bv + row * rv;
     let o = row * W;
     for (let col = 0; col < W; col++, pu += cu, pv += cv, o++) {
       if (pu < -0.5 || pv < -0.5 || pu > maxU || pv > maxV) {
@@ -250,12 +382,19 @@ export function resliceGrey(volume: ImageVolume, worldToIjk: Mat4, g: SliceGeome
       }
       const xx = pu < 0 ? 0 : pu > lu ? lu : pu;
       const yy = pv < 0 ? 0 : pv > lv ? lv : pv;
-      const i0 = xx | 0, j0 = yy | 0;
-      const tx = xx - i0, ty = yy - j0;
+      const i0 = xx | 0,
+        j0 = yy | 0;
+      const tx = xx - i0,
+        ty = yy - j0;
       const p = base + i0 * su + j0 * sv;
-      const d1 = i0 < lu ? su : 0, d2 = j0 < lv ? sv : 0;
-      const v00 = data[p]!, v10 = data[p + d1]!, v01 = data[p + d2]!, v11 = data[p + d1 + d2]!;
-      const a0 = v00 + (v10 - v00) * tx, a1 = v01 + (v11 - v01) * tx;
+      const d1 = i0 < lu ? su : 0,
+        d2 = j0 < lv ? sv : 0;
+      const v00 = data[p]!,
+        v10 = data[p + d1]!,
+        v01 = data[p + d2]!,
+        v11 = data[p + d1 + d2]!;
+      const a0 = v00 + (v10 - v00) * tx,
+        a1 = v01 + (v11 - v01) * tx;
       const val = fround(a0 + (a1 - a0) * ty);
       out[o] = windowByte(val, lo, scale, w);
     }

@@ -9,7 +9,13 @@
 import { drawText, textWidth } from './bitmap-font.js';
 import { labelTable } from './colormap.js';
 import { dot3, transformPoint } from './geometry.js';
-import { reslice, resliceGrey, rasToPixelMatrix, type Interpolation, type SliceGeometry } from './reslice.js';
+import {
+  reslice,
+  resliceGrey,
+  rasToPixelMatrix,
+  type Interpolation,
+  type SliceGeometry,
+} from './reslice.js';
 import type { ImageVolume, Mat4, Vec3 } from './types.js';
 import { windowLevelToGrey, type WindowLevel } from './window-level.js';
 
@@ -61,15 +67,26 @@ function scratchFloats(n: number): Float32Array {
 }
 
 /** Layer → RGBA (premultiplication not used; alpha 0 outside the volume). */
-function layerRgba(layer: SliceLayer, g: SliceGeometry, greyOnly = false): { rgb: Uint8Array; alpha: Uint8Array; grey?: Uint8Array } {
+function layerRgba(
+  layer: SliceLayer,
+  g: SliceGeometry,
+  greyOnly = false,
+): { rgb: Uint8Array; alpha: Uint8Array; grey?: Uint8Array } {
   const n = g.size[0] * g.size[1];
   const interp = layer.type === 'label' ? 'nearest' : layer.interpolation;
   if (greyOnly && layer.type === 'grey') {
     // Fused fast path (no float buffer): nearest, or linear on an axis-aligned voxel-centre plane.
     const grey = new Uint8Array(n);
-    if (resliceGrey(layer.volume, layer.worldToIjk, g, interp, layer.wl, grey)) return { rgb: grey, alpha: new Uint8Array(0), grey };
+    if (resliceGrey(layer.volume, layer.worldToIjk, g, interp, layer.wl, grey))
+      return { rgb: grey, alpha: new Uint8Array(0), grey };
   }
-  const values = reslice(layer.volume, layer.worldToIjk, g, interp, scratchFloats(n * layer.volume.components));
+  const values = reslice(
+    layer.volume,
+    layer.worldToIjk,
+    g,
+    interp,
+    scratchFloats(n * layer.volume.components),
+  );
   const nc = layer.volume.components;
   const alpha = new Uint8Array(n);
   if (layer.type === 'grey') {
@@ -122,13 +139,16 @@ export function renderSlice(job: SliceJob): RawImage {
   const n = W * H;
   const marks = visibleFiducials(job);
   const alone = !job.foreground && !job.label && marks.length === 0;
-  const bg = job.background ? layerRgba(job.background, g, alone && job.background.type === 'grey') : undefined;
+  const bg = job.background
+    ? layerRgba(job.background, g, alone && job.background.type === 'grey')
+    : undefined;
   if (bg?.grey && !job.foreground && !job.label && marks.length === 0) {
     return { width: W, height: H, channels: 1, data: bg.grey };
   }
   const out = new Uint8Array(n * 3);
   if (bg) {
-    if (bg.grey) for (let p = 0; p < n; p++) out[p * 3] = out[p * 3 + 1] = out[p * 3 + 2] = bg.grey[p]!;
+    if (bg.grey)
+      for (let p = 0; p < n; p++) out[p * 3] = out[p * 3 + 1] = out[p * 3 + 2] = bg.grey[p]!;
     else out.set(bg.rgb);
   }
   for (const layer of [job.foreground, job.label]) {
@@ -148,7 +168,12 @@ export function renderSlice(job: SliceJob): RawImage {
   return { width: W, height: H, channels: 3, data: out };
 }
 
-function drawFiducials(rgb: Uint8Array, W: number, H: number, marks: Array<FiducialMark & { x: number; y: number }>): void {
+function drawFiducials(
+  rgb: Uint8Array,
+  W: number,
+  H: number,
+  marks: Array<FiducialMark & { x: number; y: number }>,
+): void {
   const rgba = new Uint8Array(W * H * 4);
   const put = (x: number, y: number, c: readonly number[]) => {
     if (x < 0 || y < 0 || x >= W || y >= H) return;
@@ -159,7 +184,8 @@ function drawFiducials(rgb: Uint8Array, W: number, H: number, marks: Array<Fiduc
   };
   const r = Math.max(4, Math.round(Math.min(W, H) / 80));
   for (const m of marks) {
-    const cx = Math.round(m.x), cy = Math.round(m.y);
+    const cx = Math.round(m.x),
+      cy = Math.round(m.y);
     // Ring of width ~1.5 px.
     for (let dy = -r - 1; dy <= r + 1; dy++) {
       for (let dx = -r - 1; dx <= r + 1; dx++) {
@@ -170,7 +196,8 @@ function drawFiducials(rgb: Uint8Array, W: number, H: number, marks: Array<Fiduc
     put(cx, cy, m.color);
     if (m.label) {
       rgba.fill(0);
-      const tx = cx + r + 3, ty = cy - 3;
+      const tx = cx + r + 3,
+        ty = cy - 3;
       drawText(rgba, W, H, m.label, tx, ty, [m.color[0], m.color[1], m.color[2], 255]);
       const tw = textWidth(m.label);
       for (let y = Math.max(0, ty); y < Math.min(H, ty + 7); y++) {

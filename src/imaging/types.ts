@@ -15,19 +15,40 @@
  *   centre of voxel (0, 0, 0). So `ijkToRas = [direction · diag(spacing) | origin]`.
  */
 
-export type ScalarType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
+export type ScalarType =
+  'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
 
-export type TypedArray = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+export type TypedArray =
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array;
 
 export type Vec3 = [number, number, number];
 /** Row-major 3×3. */
 export type Mat3 = [number, number, number, number, number, number, number, number, number];
 /** Row-major 4×4 (homogeneous, last row 0 0 0 1 for affine transforms). */
 export type Mat4 = [
-  number, number, number, number,
-  number, number, number, number,
-  number, number, number, number,
-  number, number, number, number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
 ];
 
 export interface ImageVolume {
@@ -47,11 +68,26 @@ export interface ImageVolume {
   data: TypedArray;
 }
 
-export const SCALAR_TYPES: readonly ScalarType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'];
+export const SCALAR_TYPES: readonly ScalarType[] = [
+  'int8',
+  'uint8',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'float32',
+  'float64',
+];
 
 type TypedArrayConstructor =
-  | Int8ArrayConstructor | Uint8ArrayConstructor | Int16ArrayConstructor | Uint16ArrayConstructor
-  | Int32ArrayConstructor | Uint32ArrayConstructor | Float32ArrayConstructor | Float64ArrayConstructor;
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor;
 
 export const ARRAY_OF: Record<ScalarType, TypedArrayConstructor> = {
   int8: Int8Array,
@@ -65,7 +101,14 @@ export const ARRAY_OF: Record<ScalarType, TypedArrayConstructor> = {
 };
 
 export const BYTES_OF: Record<ScalarType, number> = {
-  int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8,
+  int8: 1,
+  uint8: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  float32: 4,
+  float64: 8,
 };
 
 export function scalarTypeOf(a: TypedArray): ScalarType {
@@ -85,4 +128,5 @@ export function allocShared(scalarType: ScalarType, length: number): TypedArray 
   return new C(new SharedArrayBuffer(length * BYTES_OF[scalarType]));
 }
 
-export const voxelCount = (v: Pick<ImageVolume, 'dimensions'>): number => v.dimensions[0] * v.dimensions[1] * v.dimensions[2];
+export const voxelCount = (v: Pick<ImageVolume, 'dimensions'>): number =>
+  v.dimensions[0] * v.dimensions[1] * v.dimensions[2];

@@ -37,7 +37,14 @@ export function windowByte(v: number, lo: number, scale: number, w: number): num
   return ((f > 0.4999999 && f < 0.5000001 ? ((v - lo) * 255) / w : x) + 0.5) | 0;
 }
 
-export function windowLevelToGrey(values: Float32Array, wl: WindowLevel, out: Uint8Array, alpha?: Uint8Array, stride = 1, offset = 0): void {
+export function windowLevelToGrey(
+  values: Float32Array,
+  wl: WindowLevel,
+  out: Uint8Array,
+  alpha?: Uint8Array,
+  stride = 1,
+  offset = 0,
+): void {
   if (!alpha && stride === 1 && offset === 0) return greyOnly(values, wl, out);
   const lo = wl.level - wl.window / 2;
   const w = wl.window;
@@ -77,7 +84,9 @@ export function volumeStats(data: TypedArray, components = 1, revision = 0): Vol
   if (cached && cached.revision === revision) return cached.stats;
   const n = Math.floor(data.length / components);
   const stride = Math.max(1, Math.floor(n / 1_000_000));
-  let min = Infinity, max = -Infinity, count = 0;
+  let min = Infinity,
+    max = -Infinity,
+    count = 0;
   for (let p = 0; p < n; p += stride) {
     const v = data[p * components]!;
     if (v !== v) continue;
@@ -115,7 +124,8 @@ export function volumeStats(data: TypedArray, components = 1, revision = 0): Vol
 /** Automatic window/level: the 1st–99th percentile range (whole range if that is empty). */
 export function autoWindowLevel(data: TypedArray, components = 1, revision = 0): WindowLevel {
   const s = volumeStats(data, components, revision);
-  let lo = s.p1, hi = s.p99;
+  let lo = s.p1,
+    hi = s.p99;
   if (!(hi > lo)) {
     lo = s.min;
     hi = s.max;

@@ -22,10 +22,22 @@ export interface Encoded {
 }
 
 export async function encode(img: RawImage, o: EncodeOptions): Promise<Encoded> {
-  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
+  let s = sharp(img.data, {
+    raw: { width: img.width, height: img.height, channels: img.channels },
+  });
   const [w, h] = o.resize ?? [img.width, img.height];
   if (w !== img.width || h !== img.height) s = s.resize(w, h, { fit: 'fill', kernel: 'linear' });
   if (img.channels === 1) s = s.toColourspace('b-w');
-  const body = o.format === 'png' ? await s.png({ compressionLevel: o.compressionLevel ?? 1, adaptiveFiltering: false }).toBuffer() : await s.jpeg({ quality: o.quality }).toBuffer();
-  return { body, contentType: o.format === 'png' ? 'image/png' : 'image/jpeg', width: w, height: h };
+  const body =
+    o.format === 'png'
+      ? await s
+          .png({ compressionLevel: o.compressionLevel ?? 1, adaptiveFiltering: false })
+          .toBuffer()
+      : await s.jpeg({ quality: o.quality }).toBuffer();
+  return {
+    body,
+    contentType: o.format === 'png' ? 'image/png' : 'image/jpeg',
+    width: w,
+    height: h,
+  };
 }

@@ -6,12 +6,29 @@
  */
 import { dot3, ijkToRasMatrix, mul4, transformPoint } from '../imaging/geometry.js';
 import { worldToIjkMatrix, type SliceGeometry } from '../imaging/reslice.js';
-import { visibleFiducials, type SliceJob, type SliceLayer, type FiducialMark } from '../imaging/slice-render.js';
+import {
+  visibleFiducials,
+  type SliceJob,
+  type SliceLayer,
+  type FiducialMark,
+} from '../imaging/slice-render.js';
 import { projectionWindow, type ThreeDJob } from '../imaging/render3d.js';
-import { ARRAY_OF, type ImageVolume, type Mat4, type TypedArray, type Vec3 } from '../imaging/types.js';
+import {
+  ARRAY_OF,
+  type ImageVolume,
+  type Mat4,
+  type TypedArray,
+  type Vec3,
+} from '../imaging/types.js';
 import { autoWindowLevel, volumeStats, type WindowLevel } from '../imaging/window-level.js';
 import { isVolumeNode, type Scene, type VolumeNode } from '../scene/scene.js';
-import { ORIENTATION_MATRICES, sliceToRasOf, type PresetOrientation, type SliceViewState, type ThreeDViewState } from '../scene/views.js';
+import {
+  ORIENTATION_MATRICES,
+  sliceToRasOf,
+  type PresetOrientation,
+  type SliceViewState,
+  type ThreeDViewState,
+} from '../scene/views.js';
 import { notFound } from '../errors.js';
 import { revisionOf } from './revisions.js';
 
@@ -26,7 +43,10 @@ export function shareable(v: ImageVolume, revision = 0): ImageVolume {
   let entry = sharedCopies.get(v.data);
   if (!entry || entry.revision !== revision) {
     const C = ARRAY_OF[v.scalarType] as unknown as new (b: ArrayBufferLike) => TypedArray;
-    const copy = entry?.copy.length === v.data.length ? entry.copy : new C(new SharedArrayBuffer(v.data.byteLength));
+    const copy =
+      entry?.copy.length === v.data.length
+        ? entry.copy
+        : new C(new SharedArrayBuffer(v.data.byteLength));
     copy.set(v.data as never);
     entry = { revision, copy };
     sharedCopies.set(v.data, entry);
@@ -46,7 +66,8 @@ const lastActiveBackground = new WeakMap<Scene, string>();
  */
 export function noteActiveVolume(scene: Scene, id: string | undefined): void {
   const n = id ? scene.byId(id) : undefined;
-  if (id && isVolumeNode(n) && n.className !== 'vtkMRMLLabelMapVolumeNode') lastActiveBackground.set(scene, id);
+  if (id && isVolumeNode(n) && n.className !== 'vtkMRMLLabelMapVolumeNode')
+    lastActiveBackground.set(scene, id);
 }
 
 /** Forgets the remembered background when its node goes away (ids are reused after a clear). */
@@ -64,7 +85,10 @@ export function defaultVolume(scene: Scene): VolumeNode | undefined {
     if (isVolumeNode(n) && n.className !== 'vtkMRMLLabelMapVolumeNode') return n;
   }
   const vols = scene.nodes().filter(isVolumeNode);
-  return vols.find((v) => v.className === 'vtkMRMLScalarVolumeNode') ?? vols.find((v) => v.className === 'vtkMRMLVectorVolumeNode');
+  return (
+    vols.find((v) => v.className === 'vtkMRMLScalarVolumeNode') ??
+    vols.find((v) => v.className === 'vtkMRMLVectorVolumeNode')
+  );
 }
 
 /** The label layer shown when a view names none (`label` unset): the active volume if it is a label map. */
@@ -88,12 +112,16 @@ export interface SliceLayers {
 /** The view's layers, with the default background when none is set (a lone label map goes to the label layer). */
 export function sliceLayers(scene: Scene, view: SliceViewState): SliceLayers {
   const out: SliceLayers = {
-    background: view.background !== undefined ? findVolume(scene, view.background) : defaultVolume(scene),
+    background:
+      view.background !== undefined ? findVolume(scene, view.background) : defaultVolume(scene),
     foreground: findVolume(scene, view.foreground),
     label: view.label !== undefined ? findVolume(scene, view.label) : defaultLabel(scene),
   };
   if (!out.background && !out.label && view.background === undefined) {
-    out.label = scene.nodes().filter(isVolumeNode).find((v) => v.className === 'vtkMRMLLabelMapVolumeNode');
+    out.label = scene
+      .nodes()
+      .filter(isVolumeNode)
+      .find((v) => v.className === 'vtkMRMLLabelMapVolumeNode');
   }
   return out;
 }
@@ -109,7 +137,9 @@ function corners(scene: Scene, node: VolumeNode, edge = false): Vec3[] {
   const d = node.volume.dimensions;
   const lo = edge ? -0.5 : 0;
   const out: Vec3[] = [];
-  for (const i of [lo, d[0] - 1 - lo]) for (const j of [lo, d[1] - 1 - lo]) for (const k of [lo, d[2] - 1 - lo]) out.push(transformPoint(m, [i, j, k]));
+  for (const i of [lo, d[0] - 1 - lo])
+    for (const j of [lo, d[1] - 1 - lo])
+      for (const k of [lo, d[2] - 1 - lo]) out.push(transformPoint(m, [i, j, k]));
   return out;
 }
 
@@ -123,7 +153,11 @@ export function worldCentre(scene: Scene, node: VolumeNode): Vec3 {
 const column = (m: Mat4, c: number): Vec3 => [m[c]!, m[4 + c]!, m[8 + c]!];
 
 /** Range of the volume's voxel centres along the slice normal (mm, as slice offsets). */
-export function sliceBounds(scene: Scene, node: VolumeNode, view: SliceViewState): [number, number] {
+export function sliceBounds(
+  scene: Scene,
+  node: VolumeNode,
+  view: SliceViewState,
+): [number, number] {
   const n = column(view.sliceToRAS, 2);
   const proj = corners(scene, node).map((p) => dot3(n, p));
   return [Math.min(...proj), Math.max(...proj)];
@@ -134,7 +168,12 @@ export function sliceBounds(scene: Scene, node: VolumeNode, view: SliceViewState
  * parallel to the slice normal, the offset moves to the nearest voxel-centre slice (so scrolled
  * slices show voxels, not interpolations between two slices). Other planes keep the offset.
  */
-export function snapToSlice(scene: Scene, node: VolumeNode, view: SliceViewState, offset: number): number {
+export function snapToSlice(
+  scene: Scene,
+  node: VolumeNode,
+  view: SliceViewState,
+  offset: number,
+): number {
   const m = ijkToWorld(scene, node);
   const n = column(view.sliceToRAS, 2);
   for (let a = 0; a < 3; a++) {
@@ -168,7 +207,11 @@ export function withOffset(view: SliceViewState, offset: number): SliceViewState
 }
 
 /** Centres the view on the volume (in plane and along the normal) and returns fov to automatic. */
-export function fitTo(scene: Scene, view: SliceViewState, node: VolumeNode | undefined): SliceViewState {
+export function fitTo(
+  scene: Scene,
+  view: SliceViewState,
+  node: VolumeNode | undefined,
+): SliceViewState {
   const c = node ? worldCentre(scene, node) : ([0, 0, 0] as Vec3);
   const m = [...view.sliceToRAS] as Mat4;
   m[3] = c[0];
@@ -179,21 +222,36 @@ export function fitTo(scene: Scene, view: SliceViewState, node: VolumeNode | und
 }
 
 /** Preset orientation: Slicer's matrix, centred on the background (as Slicer's fit on orientation change). */
-export function withOrientation(scene: Scene, view: SliceViewState, orientation: PresetOrientation, background: VolumeNode | undefined): SliceViewState {
-  const rotated = { ...view, orientation, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES[orientation], column(view.sliceToRAS, 3)) } as SliceViewState;
+export function withOrientation(
+  scene: Scene,
+  view: SliceViewState,
+  orientation: PresetOrientation,
+  background: VolumeNode | undefined,
+): SliceViewState {
+  const rotated = {
+    ...view,
+    orientation,
+    sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES[orientation], column(view.sliceToRAS, 3)),
+  } as SliceViewState;
   return fitTo(scene, rotated, background);
 }
 
 /** The view's field of view: its own, or fitted to the background (square pixels, whole volume visible). */
-export function effectiveFov(scene: Scene, view: SliceViewState, background: VolumeNode | undefined): [number, number] {
+export function effectiveFov(
+  scene: Scene,
+  view: SliceViewState,
+  background: VolumeNode | undefined,
+): [number, number] {
   if (view.fov) return view.fov;
   const [W, H] = view.size;
   if (!background) return [250 * (W / Math.max(W, H)), 250 * (H / Math.max(W, H))];
-  const x = column(view.sliceToRAS, 0), y = column(view.sliceToRAS, 1);
+  const x = column(view.sliceToRAS, 0),
+    y = column(view.sliceToRAS, 1);
   const c = column(view.sliceToRAS, 3);
   const pts = corners(scene, background, true);
   // Extent about the slice centre, so the whole volume shows even when the centre is off-centre.
-  let ex = 0, ey = 0;
+  let ex = 0,
+    ey = 0;
   for (const p of pts) {
     const d = [p[0] - c[0], p[1] - c[1], p[2] - c[2]];
     ex = Math.max(ex, Math.abs(dot3(x, d)));
@@ -203,15 +261,40 @@ export function effectiveFov(scene: Scene, view: SliceViewState, background: Vol
   return [W * ps, H * ps];
 }
 
-function windowLevelFor(scene: Scene, node: VolumeNode, view: Pick<SliceViewState, 'window' | 'level'>): WindowLevel {
-  const auto = autoWindowLevel(node.volume.data, node.volume.components, revisionOf(scene, node.id));
+function windowLevelFor(
+  scene: Scene,
+  node: VolumeNode,
+  view: Pick<SliceViewState, 'window' | 'level'>,
+): WindowLevel {
+  const auto = autoWindowLevel(
+    node.volume.data,
+    node.volume.components,
+    revisionOf(scene, node.id),
+  );
   const useAuto = view.window === 'auto';
-  const window = typeof view.window === 'number' ? view.window : !useAuto && node.display.window !== undefined ? node.display.window : auto.window;
-  const level = view.level !== undefined ? view.level : !useAuto && node.display.level !== undefined ? node.display.level : auto.level;
+  const window =
+    typeof view.window === 'number'
+      ? view.window
+      : !useAuto && node.display.window !== undefined
+        ? node.display.window
+        : auto.window;
+  const level =
+    view.level !== undefined
+      ? view.level
+      : !useAuto && node.display.level !== undefined
+        ? node.display.level
+        : auto.level;
   return { window: window > 0 ? window : 1, level };
 }
 
-function layer(scene: Scene, node: VolumeNode, type: SliceLayer['type'], opacity: number, view: SliceViewState, wlFromView: boolean): SliceLayer {
+function layer(
+  scene: Scene,
+  node: VolumeNode,
+  type: SliceLayer['type'],
+  opacity: number,
+  view: SliceViewState,
+  wlFromView: boolean,
+): SliceLayer {
   const revision = revisionOf(scene, node.id);
   const vol = shareable(node.volume, revision);
   return {
@@ -226,7 +309,11 @@ function layer(scene: Scene, node: VolumeNode, type: SliceLayer['type'], opacity
 }
 
 const layerType = (n: VolumeNode): SliceLayer['type'] =>
-  n.className === 'vtkMRMLLabelMapVolumeNode' ? 'label' : n.volume.components >= 3 && n.className === 'vtkMRMLVectorVolumeNode' ? 'rgb' : 'grey';
+  n.className === 'vtkMRMLLabelMapVolumeNode'
+    ? 'label'
+    : n.volume.components >= 3 && n.className === 'vtkMRMLVectorVolumeNode'
+      ? 'rgb'
+      : 'grey';
 
 export function fiducialMarks(scene: Scene): FiducialMark[] {
   const out: FiducialMark[] = [];
@@ -236,7 +323,15 @@ export function fiducialMarks(scene: Scene): FiducialMark[] {
     for (const p of n.points) {
       if (p.visible === false) continue;
       const c = p.selected === false ? n.color : n.selectedColor;
-      out.push({ ras: transformPoint(m, p.position), label: p.label, color: [0, 1, 2].map((i) => Math.round(Math.min(1, Math.max(0, c[i] ?? 1)) * 255)) as [number, number, number] });
+      out.push({
+        ras: transformPoint(m, p.position),
+        label: p.label,
+        color: [0, 1, 2].map((i) => Math.round(Math.min(1, Math.max(0, c[i] ?? 1)) * 255)) as [
+          number,
+          number,
+          number,
+        ],
+      });
     }
   }
   return out;
@@ -245,21 +340,44 @@ export function fiducialMarks(scene: Scene): FiducialMark[] {
 /** The slice job for a view; throws not_found when the view has nothing to show. */
 export function sliceJob(scene: Scene, view: SliceViewState): SliceJob {
   const layers = sliceLayers(scene, view);
-  if (!layers.background && !layers.foreground && !layers.label) throw notFound('no volume to render: the scene has no volume (load one with POST /slicer/volume or /slicer/mrml)');
+  if (!layers.background && !layers.foreground && !layers.label)
+    throw notFound(
+      'no volume to render: the scene has no volume (load one with POST /slicer/volume or /slicer/mrml)',
+    );
   const reference = layers.background ?? layers.foreground ?? layers.label!;
-  const geometry: SliceGeometry = { sliceToRAS: view.sliceToRAS, fov: effectiveFov(scene, view, reference), size: view.size };
+  const geometry: SliceGeometry = {
+    sliceToRAS: view.sliceToRAS,
+    fov: effectiveFov(scene, view, reference),
+    size: view.size,
+  };
   const thickness = Math.min(...reference.volume.spacing);
   const job: SliceJob = {
     kind: 'slice',
     geometry,
-    background: layers.background ? layer(scene, layers.background, layerType(layers.background), 1, view, true) : undefined,
-    foreground: layers.foreground ? layer(scene, layers.foreground, layerType(layers.foreground), view.foregroundOpacity, view, false) : undefined,
-    label: layers.label ? layer(scene, layers.label, 'label', view.labelOpacity, view, false) : undefined,
+    background: layers.background
+      ? layer(scene, layers.background, layerType(layers.background), 1, view, true)
+      : undefined,
+    foreground: layers.foreground
+      ? layer(
+          scene,
+          layers.foreground,
+          layerType(layers.foreground),
+          view.foregroundOpacity,
+          view,
+          false,
+        )
+      : undefined,
+    label: layers.label
+      ? layer(scene, layers.label, 'label', view.labelOpacity, view, false)
+      : undefined,
     fiducials: [],
     slabHalfThickness: Math.max(0.5, thickness / 2),
   };
   // Only the points that will be drawn belong in the job (its hash is the ETag).
-  if (view.fiducials) job.fiducials = visibleFiducials({ ...job, fiducials: fiducialMarks(scene) }).map(({ ras, label, color }) => ({ ras, label, color }));
+  if (view.fiducials)
+    job.fiducials = visibleFiducials({ ...job, fiducials: fiducialMarks(scene) }).map(
+      ({ ras, label, color }) => ({ ras, label, color }),
+    );
   return job;
 }
 
@@ -272,8 +390,16 @@ export function refit(scene: Scene, view: SliceViewState): SliceViewState {
 }
 
 export function threeDVolume(scene: Scene, view: ThreeDViewState): VolumeNode {
-  const node = view.volume !== undefined ? findVolume(scene, view.volume) : defaultVolume(scene) ?? scene.nodes().filter(isVolumeNode)[0];
-  if (!node) throw notFound(view.volume !== undefined ? `no volume node matches "${view.volume}"` : 'no volume to render: the scene has no volume');
+  const node =
+    view.volume !== undefined
+      ? findVolume(scene, view.volume)
+      : (defaultVolume(scene) ?? scene.nodes().filter(isVolumeNode)[0]);
+  if (!node)
+    throw notFound(
+      view.volume !== undefined
+        ? `no volume node matches "${view.volume}"`
+        : 'no volume to render: the scene has no volume',
+    );
   return node;
 }
 
@@ -291,7 +417,10 @@ export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
   const revision = revisionOf(scene, node.id);
   const volume = shareable(node.volume, revision);
   const stats = volumeStats(node.volume.data, node.volume.components, revision);
-  const wl: WindowLevel = view.mode === 'composite' ? windowLevelFor(scene, node, {}) : projectionWindow(view.mode, stats);
+  const wl: WindowLevel =
+    view.mode === 'composite'
+      ? windowLevelFor(scene, node, {})
+      : projectionWindow(view.mode, stats);
   return {
     kind: 'threeD',
     volume,
@@ -308,5 +437,3 @@ export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
     ...(view.draft ? { draft: true } : {}),
   };
 }
-
-

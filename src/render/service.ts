@@ -56,7 +56,11 @@ export class RenderService {
     if (this.#closed) throw new AppError('busy', 'the server is shutting down', { retryAfter: 5 });
     // Workers inherit `--import tsx` from the parent's execArgv (npm start, node --test); when
     // the parent was started without it, add it so the .ts worker loads.
-    const hasTsx = process.execArgv.some((a, i, all) => a.includes('tsx') && (all[i - 1] === '--import' || a.startsWith('--import=') || a.startsWith('--loader')));
+    const hasTsx = process.execArgv.some(
+      (a, i, all) =>
+        a.includes('tsx') &&
+        (all[i - 1] === '--import' || a.startsWith('--import=') || a.startsWith('--loader')),
+    );
     this.#pool ??= new Piscina({
       filename: new URL('../workers/render-worker.ts', import.meta.url).href,
       minThreads: 0,
@@ -121,7 +125,8 @@ export class RenderService {
     let raw: RawImage;
     // Small slices render here (cheaper than the worker hop) unless other slices are already in
     // progress and a worker is idle: then the pool takes it, so both cores render under load.
-    const small = job.kind === 'slice' && job.geometry.size[0] * job.geometry.size[1] <= this.#mainThreadPixels;
+    const small =
+      job.kind === 'slice' && job.geometry.size[0] * job.geometry.size[1] <= this.#mainThreadPixels;
     const offload = small && this.#busySlices > 1 && this.#pending < this.#threads && !this.#closed;
     if (small && !offload) {
       this.stats.main++;
@@ -130,12 +135,22 @@ export class RenderService {
       const pool = this.#getPool();
       if (this.#pending >= this.#threads + this.#maxQueue) {
         this.stats.refused++;
-        throw new AppError('busy', `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`, { retryAfter: 1 });
+        throw new AppError(
+          'busy',
+          `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`,
+          { retryAfter: 1 },
+        );
       }
       this.stats.worker++;
       this.#pending++;
       try {
-        raw = job.kind === 'threeD' && this.#split && !job.draft && job.size[0] * job.size[1] >= 128 * 128 ? await this.#split3d(pool, job) : ((await pool.run(job)) as RawImage);
+        raw =
+          job.kind === 'threeD' &&
+          this.#split &&
+          !job.draft &&
+          job.size[0] * job.size[1] >= 128 * 128
+            ? await this.#split3d(pool, job)
+            : ((await pool.run(job)) as RawImage);
       } finally {
         this.#pending--;
       }
@@ -147,7 +162,10 @@ export class RenderService {
   async #split3d(pool: Piscina, job: ThreeDJob): Promise<RawImage> {
     const H = job.size[1];
     const mid = Math.round(H / 2 / 16) * 16 || Math.floor(H / 2);
-    const [a, b] = (await Promise.all([pool.run({ ...job, rows: [0, mid] }), pool.run({ ...job, rows: [mid, H] })])) as [RawImage, RawImage];
+    const [a, b] = (await Promise.all([
+      pool.run({ ...job, rows: [0, mid] }),
+      pool.run({ ...job, rows: [mid, H] }),
+    ])) as [RawImage, RawImage];
     const data = new Uint8Array(a.data.length + b.data.length);
     data.set(a.data, 0);
     data.set(b.data, a.data.length);

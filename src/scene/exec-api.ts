@@ -6,7 +6,14 @@
  */
 import { AppError } from '../errors.js';
 import { IDENTITY3, IDENTITY4 } from '../imaging/geometry.js';
-import { allocShared, SCALAR_TYPES, type Mat3, type Mat4, type ScalarType, type Vec3 } from '../imaging/types.js';
+import {
+  allocShared,
+  SCALAR_TYPES,
+  type Mat3,
+  type Mat4,
+  type ScalarType,
+  type Vec3,
+} from '../imaging/types.js';
 import type { FiducialNode, LinearTransformNode, Scene, SceneNode, VolumeNode } from './scene.js';
 
 export interface NodeSummary {
@@ -16,18 +23,36 @@ export interface NodeSummary {
   parentTransformID: string | null;
 }
 
-const summary = (n: SceneNode): NodeSummary => ({ id: n.id, name: n.name, className: n.className, parentTransformID: n.parentTransformID ?? null });
+const summary = (n: SceneNode): NodeSummary => ({
+  id: n.id,
+  name: n.name,
+  className: n.className,
+  parentTransformID: n.parentTransformID ?? null,
+});
 
 function vec3(name: string, v: unknown, fallback: Vec3): Vec3 {
   if (v === undefined) return fallback;
-  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new AppError('bad_request', `${name} must be 3 finite numbers`);
+  if (
+    !Array.isArray(v) ||
+    v.length !== 3 ||
+    !v.every((x) => typeof x === 'number' && Number.isFinite(x))
+  )
+    throw new AppError('bad_request', `${name} must be 3 finite numbers`);
   return [v[0], v[1], v[2]];
 }
 
 function mat4(name: string, v: unknown): Mat4 {
-  const flat = Array.isArray(v) && v.length === 4 && v.every(Array.isArray) ? (v as unknown[][]).flat() : v;
-  if (!Array.isArray(flat) || flat.length !== 16 || !flat.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-    throw new AppError('bad_request', `${name} must be a 4×4 matrix (4 rows of 4 numbers, or 16 numbers row-major)`);
+  const flat =
+    Array.isArray(v) && v.length === 4 && v.every(Array.isArray) ? (v as unknown[][]).flat() : v;
+  if (
+    !Array.isArray(flat) ||
+    flat.length !== 16 ||
+    !flat.every((x) => typeof x === 'number' && Number.isFinite(x))
+  ) {
+    throw new AppError(
+      'bad_request',
+      `${name} must be a 4×4 matrix (4 rows of 4 numbers, or 16 numbers row-major)`,
+    );
   }
   return flat as Mat4;
 }
@@ -47,7 +72,10 @@ export function createExecApi(scene: Scene): ExecApi {
       return scene.version;
     },
     nodes(filter?: { className?: string }): NodeSummary[] {
-      return scene.nodes().filter((n) => !filter?.className || n.className.startsWith(filter.className)).map(summary);
+      return scene
+        .nodes()
+        .filter((n) => !filter?.className || n.className.startsWith(filter.className))
+        .map(summary);
     },
     getNode(pattern: string): NodeSummary | null {
       const n = scene.getNode(String(pattern));
@@ -57,29 +85,67 @@ export function createExecApi(scene: Scene): ExecApi {
       const n = scene.requireNode(String(pattern), 'volume') as VolumeNode;
       touched.add(n.id);
       const v = n.volume;
-      return { ...summary(n), scalarType: v.scalarType, components: v.components, dimensions: [...v.dimensions], spacing: [...v.spacing], origin: [...v.origin], direction: [...v.direction], data: v.data };
+      return {
+        ...summary(n),
+        scalarType: v.scalarType,
+        components: v.components,
+        dimensions: [...v.dimensions],
+        spacing: [...v.spacing],
+        origin: [...v.origin],
+        direction: [...v.direction],
+        data: v.data,
+      };
     },
-    addVolume(spec: { name?: string; scalarType?: ScalarType; dimensions: number[]; spacing?: number[]; origin?: number[]; direction?: number[]; components?: number; data?: ArrayLike<number>; labelMap?: boolean }): string {
+    addVolume(spec: {
+      name?: string;
+      scalarType?: ScalarType;
+      dimensions: number[];
+      spacing?: number[];
+      origin?: number[];
+      direction?: number[];
+      components?: number;
+      data?: ArrayLike<number>;
+      labelMap?: boolean;
+    }): string {
       const scalarType = spec.scalarType ?? 'int16';
-      if (!SCALAR_TYPES.includes(scalarType)) throw new AppError('bad_request', `scalarType must be one of ${SCALAR_TYPES.join(', ')}`);
+      if (!SCALAR_TYPES.includes(scalarType))
+        throw new AppError('bad_request', `scalarType must be one of ${SCALAR_TYPES.join(', ')}`);
       const dims = vec3('dimensions', spec.dimensions, [0, 0, 0]);
-      if (!dims.every((d) => Number.isInteger(d) && d > 0)) throw new AppError('bad_request', 'dimensions must be 3 positive integers');
+      if (!dims.every((d) => Number.isInteger(d) && d > 0))
+        throw new AppError('bad_request', 'dimensions must be 3 positive integers');
       const components = spec.components ?? 1;
       const length = dims[0] * dims[1] * dims[2] * components;
       const data = allocShared(scalarType, length);
       if (spec.data !== undefined) {
-        if (spec.data.length !== length) throw new AppError('bad_request', `data has ${spec.data.length} values, dimensions need ${length}`);
+        if (spec.data.length !== length)
+          throw new AppError(
+            'bad_request',
+            `data has ${spec.data.length} values, dimensions need ${length}`,
+          );
         (data as unknown as { set(a: ArrayLike<number>): void }).set(spec.data);
       }
       const direction = spec.direction === undefined ? IDENTITY3 : (spec.direction as Mat3);
-      if (direction.length !== 9) throw new AppError('bad_request', 'direction must be 9 numbers (row-major 3×3)');
+      if (direction.length !== 9)
+        throw new AppError('bad_request', 'direction must be 9 numbers (row-major 3×3)');
       const node = scene.add<VolumeNode>({
         kind: 'volume',
-        className: spec.labelMap ? 'vtkMRMLLabelMapVolumeNode' : components > 1 ? 'vtkMRMLVectorVolumeNode' : 'vtkMRMLScalarVolumeNode',
+        className: spec.labelMap
+          ? 'vtkMRMLLabelMapVolumeNode'
+          : components > 1
+            ? 'vtkMRMLVectorVolumeNode'
+            : 'vtkMRMLScalarVolumeNode',
         name: spec.name ?? 'Volume',
         attributes: {},
         display: {},
-        volume: { scalarType, components, dimensions: dims, spacing: vec3('spacing', spec.spacing, [1, 1, 1]), origin: vec3('origin', spec.origin, [0, 0, 0]), direction: [...direction] as Mat3, data },
+        volume: {
+          scalarType,
+          components,
+          dimensions: dims,
+          spacing: vec3('spacing', spec.spacing, [1, 1, 1]),
+          origin: vec3('origin', spec.origin, [0, 0, 0]),
+          direction: [...direction] as Mat3,
+          data,
+        },
       });
       return node.id;
     },
@@ -101,10 +167,19 @@ export function createExecApi(scene: Scene): ExecApi {
       const matrix = spec.matrix === undefined ? IDENTITY4 : mat4('matrix', spec.matrix);
       if (spec.id) {
         const n = scene.requireNode(spec.id, 'linearTransform');
-        scene.update<LinearTransformNode>(n.id, { matrixToParent: matrix, ...(spec.name ? { name: spec.name } : {}) });
+        scene.update<LinearTransformNode>(n.id, {
+          matrixToParent: matrix,
+          ...(spec.name ? { name: spec.name } : {}),
+        });
         return n.id;
       }
-      return scene.add<LinearTransformNode>({ kind: 'linearTransform', className: 'vtkMRMLLinearTransformNode', name: spec.name ?? 'LinearTransform', attributes: {}, matrixToParent: matrix }).id;
+      return scene.add<LinearTransformNode>({
+        kind: 'linearTransform',
+        className: 'vtkMRMLLinearTransformNode',
+        name: spec.name ?? 'LinearTransform',
+        attributes: {},
+        matrixToParent: matrix,
+      }).id;
     },
     setParentTransform(nodeId: string, transformId: string | null): void {
       const n = scene.byId(String(nodeId));
@@ -112,14 +187,37 @@ export function createExecApi(scene: Scene): ExecApi {
       scene.update(n.id, { parentTransformID: transformId ?? undefined });
     },
     getFiducials(pattern = 'vtkMRMLMarkupsFiducialNode*') {
-      return scene.findNodes(String(pattern)).filter((n): n is FiducialNode => n.kind === 'fiducials').map((n) => ({ ...summary(n), points: n.points.map((p) => ({ label: p.label, position: [...p.position] })) }));
+      return scene
+        .findNodes(String(pattern))
+        .filter((n): n is FiducialNode => n.kind === 'fiducials')
+        .map((n) => ({
+          ...summary(n),
+          points: n.points.map((p) => ({ label: p.label, position: [...p.position] })),
+        }));
     },
-    addFiducial(spec: { listId?: string; name?: string; position: number[]; label?: string }): { id: string; index: number } {
+    addFiducial(spec: { listId?: string; name?: string; position: number[]; label?: string }): {
+      id: string;
+      index: number;
+    } {
       const position = vec3('position', spec.position, [0, 0, 0]);
-      let list = spec.listId ? (scene.requireNode(spec.listId, 'fiducials') as FiducialNode) : (scene.findNodes('vtkMRMLMarkupsFiducialNode*').find((n) => n.kind === 'fiducials') as FiducialNode | undefined);
-      list ??= scene.add<FiducialNode>({ kind: 'fiducials', className: 'vtkMRMLMarkupsFiducialNode', name: spec.name ?? 'F', attributes: {}, color: [1, 0.5, 0.5], selectedColor: [1, 0.5, 0.5], scale: 3, points: [] });
+      let list = spec.listId
+        ? (scene.requireNode(spec.listId, 'fiducials') as FiducialNode)
+        : (scene.findNodes('vtkMRMLMarkupsFiducialNode*').find((n) => n.kind === 'fiducials') as
+            FiducialNode | undefined);
+      list ??= scene.add<FiducialNode>({
+        kind: 'fiducials',
+        className: 'vtkMRMLMarkupsFiducialNode',
+        name: spec.name ?? 'F',
+        attributes: {},
+        color: [1, 0.5, 0.5],
+        selectedColor: [1, 0.5, 0.5],
+        scale: 3,
+        points: [],
+      });
       const index = list.points.length;
-      scene.update<FiducialNode>(list.id, { points: [...list.points, { label: spec.label ?? `${list.name}-${index + 1}`, position }] });
+      scene.update<FiducialNode>(list.id, {
+        points: [...list.points, { label: spec.label ?? `${list.name}-${index + 1}`, position }],
+      });
       return { id: list.id, index };
     },
     scalarTypes: [...SCALAR_TYPES],

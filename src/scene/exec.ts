@@ -29,7 +29,9 @@ export interface ExecOptions {
 }
 
 /** Line (and column) of the script frame in an error stack, e.g. `exec.js:3:7`. */
-export function scriptLocation(stack: string | undefined): { line: number; column?: number } | undefined {
+export function scriptLocation(
+  stack: string | undefined,
+): { line: number; column?: number } | undefined {
   const m = stack ? /exec\.js:(\d+)(?::(\d+))?/.exec(stack) : null;
   return m ? { line: Number(m[1]), ...(m[2] ? { column: Number(m[2]) } : {}) } : undefined;
 }
@@ -37,15 +39,26 @@ export function scriptLocation(stack: string | undefined): { line: number; colum
 const WORKER_URL = new URL('../workers/exec-worker.ts', import.meta.url);
 
 export function runExec(source: string, opts: ExecOptions): Promise<ExecOutcome> {
-  const methods = Object.keys(opts.api).filter((k) => typeof Object.getOwnPropertyDescriptor(opts.api, k)?.value === 'function');
-  const getters = Object.keys(opts.api).filter((k) => Object.getOwnPropertyDescriptor(opts.api, k)?.get !== undefined);
+  const methods = Object.keys(opts.api).filter(
+    (k) => typeof Object.getOwnPropertyDescriptor(opts.api, k)?.value === 'function',
+  );
+  const getters = Object.keys(opts.api).filter(
+    (k) => Object.getOwnPropertyDescriptor(opts.api, k)?.get !== undefined,
+  );
   const flagBuffer = new SharedArrayBuffer(4);
   const flag = new Int32Array(flagBuffer);
   const { port1, port2 } = new MessageChannel();
 
   return new Promise<ExecOutcome>((resolve, reject) => {
     const worker = startWorker(WORKER_URL, {
-      workerData: { source, methods, getters, port: port2, flag: flagBuffer, maxConsoleChars: opts.maxConsoleChars ?? 1_000_000 },
+      workerData: {
+        source,
+        methods,
+        getters,
+        port: port2,
+        flag: flagBuffer,
+        maxConsoleChars: opts.maxConsoleChars ?? 1_000_000,
+      },
       transferList: [port2],
       resourceLimits: { maxOldGenerationSizeMb: opts.maxHeapMb ?? 1024 },
       stdout: true,
@@ -63,22 +76,41 @@ export function runExec(source: string, opts: ExecOptions): Promise<ExecOutcome>
       f();
     };
     // Generous start-up allowance (loading the worker), then the script's own limit.
-    const startupTimer = setTimeout(() => finish(() => reject(new AppError('busy', 'exec worker did not start in time', { retryAfter: 1 }))), 30_000);
+    const startupTimer = setTimeout(
+      () =>
+        finish(() =>
+          reject(new AppError('busy', 'exec worker did not start in time', { retryAfter: 1 })),
+        ),
+      30_000,
+    );
 
     port1.on('message', (msg: { method: string; args: unknown[] }) => {
       let reply: ExecReply;
       try {
         const member = opts.api[msg.method];
-        const value = typeof member === 'function' ? (member as (...a: unknown[]) => unknown).apply(opts.api, msg.args) : member;
+        const value =
+          typeof member === 'function'
+            ? (member as (...a: unknown[]) => unknown).apply(opts.api, msg.args)
+            : member;
         reply = { value };
       } catch (e) {
         const err = e as { message?: string; name?: string };
-        reply = { error: { message: err.message ?? String(e), name: err.name === 'AppError' ? 'Error' : (err.name ?? 'Error') } };
+        reply = {
+          error: {
+            message: err.message ?? String(e),
+            name: err.name === 'AppError' ? 'Error' : (err.name ?? 'Error'),
+          },
+        };
       }
       try {
         port1.postMessage(reply);
       } catch (e) {
-        port1.postMessage({ error: { name: 'DataCloneError', message: `result of scene.${msg.method} cannot be passed to the script: ${(e as Error).message}` } } satisfies ExecReply);
+        port1.postMessage({
+          error: {
+            name: 'DataCloneError',
+            message: `result of scene.${msg.method} cannot be passed to the script: ${(e as Error).message}`,
+          },
+        } satisfies ExecReply);
       }
       Atomics.store(flag, 0, 1);
       Atomics.notify(flag, 0);
@@ -88,23 +120,59 @@ export function runExec(source: string, opts: ExecOptions): Promise<ExecOutcome>
       if (m.type === 'started') {
         clearTimeout(startupTimer);
         started = performance.now();
-        timer = setTimeout(() => finish(() => reject(new AppError('bad_request', `exec script ran longer than the time limit (${opts.timeoutMs} ms) and was stopped`, { kind: 'timeout' }))), opts.timeoutMs);
+        timer = setTimeout(
+          () =>
+            finish(() =>
+              reject(
+                new AppError(
+                  'bad_request',
+                  `exec script ran longer than the time limit (${opts.timeoutMs} ms) and was stopped`,
+                  { kind: 'timeout' },
+                ),
+              ),
+            ),
+          opts.timeoutMs,
+        );
       } else if (m.type === 'done') {
-        finish(() => resolve({ result: m.resultJson === null ? null : JSON.parse(m.resultJson), console: m.console, durationMs: performance.now() - started }));
+        finish(() =>
+          resolve({
+            result: m.resultJson === null ? null : JSON.parse(m.resultJson),
+            console: m.console,
+            durationMs: performance.now() - started,
+          }),
+        );
       } else {
         const where = scriptLocation(m.stack);
-        const message = m.name === 'ResultError' ? m.message : `${m.name} in exec script${where ? ` at line ${where.line}` : ''}: ${m.message}`;
-        finish(() => reject(new AppError('bad_request', message, { kind: 'error', ...(where ?? {}) })));
+        const message =
+          m.name === 'ResultError'
+            ? m.message
+            : `${m.name} in exec script${where ? ` at line ${where.line}` : ''}: ${m.message}`;
+        finish(() =>
+          reject(new AppError('bad_request', message, { kind: 'error', ...(where ?? {}) })),
+        );
       }
     });
     worker.on('error', (e) => {
       clearTimeout(startupTimer);
       const limit = (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
-      finish(() => reject(new AppError('bad_request', limit ? 'exec script ran out of memory and was stopped' : `exec script failed: ${e.message}`)));
+      finish(() =>
+        reject(
+          new AppError(
+            'bad_request',
+            limit
+              ? 'exec script ran out of memory and was stopped'
+              : `exec script failed: ${e.message}`,
+          ),
+        ),
+      );
     });
     worker.on('exit', (code) => {
       clearTimeout(startupTimer);
-      finish(() => reject(new AppError('bad_request', `exec script ended without a result (exit code ${code})`)));
+      finish(() =>
+        reject(
+          new AppError('bad_request', `exec script ended without a result (exit code ${code})`),
+        ),
+      );
     });
   });
 }

@@ -18,10 +18,13 @@ export function filterNodes(scene: Scene, f: NodeFilter): SceneNode[] {
     return n ? [n] : [];
   }
   const cls = f.class ?? 'vtkMRMLNode';
-  return scene.nodes().filter((n) => isA(n.className, cls) && (f.name === undefined || n.name === f.name));
+  return scene
+    .nodes()
+    .filter((n) => isA(n.className, cls) && (f.name === undefined || n.name === f.name));
 }
 
-export const hasFilter = (f: NodeFilter) => f.id !== undefined || f.class !== undefined || f.name !== undefined;
+export const hasFilter = (f: NodeFilter) =>
+  f.id !== undefined || f.class !== undefined || f.name !== undefined;
 
 /** Our property model (Slicer parsed VTK PrintSelf text; that format is not reproducible). */
 export function nodeProperties(scene: Scene, n: SceneNode): Record<string, unknown> {
@@ -50,10 +53,28 @@ export function nodeProperties(scene: Scene, n: SceneNode): Record<string, unkno
       };
     }
     case 'linearTransform':
-      return { ...common, matrixToParent: n.matrixToParent, matrixToWorld: scene.worldFromLocal(n.id) };
+      return {
+        ...common,
+        matrixToParent: n.matrixToParent,
+        matrixToWorld: scene.worldFromLocal(n.id),
+      };
     case 'gridTransform':
-      return { ...common, scalarType: n.grid.scalarType, dimensions: n.grid.dimensions, spacing: n.grid.spacing, origin: n.grid.origin, direction: n.grid.direction };
+      return {
+        ...common,
+        scalarType: n.grid.scalarType,
+        dimensions: n.grid.dimensions,
+        spacing: n.grid.spacing,
+        origin: n.grid.origin,
+        direction: n.grid.direction,
+      };
     case 'fiducials':
-      return { ...common, color: n.color, selectedColor: n.selectedColor, scale: n.scale, numberOfControlPoints: n.points.length, controlPoints: n.points };
+      return {
+        ...common,
+        color: n.color,
+        selectedColor: n.selectedColor,
+        scale: n.scale,
+        numberOfControlPoints: n.points.length,
+        controlPoints: n.points,
+      };
   }
 }

@@ -17,10 +17,24 @@
 import { createReadStream, promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { decodeNrrdStream, NrrdDecoder, nrrdChunks, nrrdHeaderText, type DecodedNrrd, type NrrdDecoderOptions } from '../imaging/nrrd.js';
+import {
+  decodeNrrdStream,
+  NrrdDecoder,
+  nrrdChunks,
+  nrrdHeaderText,
+  type DecodedNrrd,
+  type NrrdDecoderOptions,
+} from '../imaging/nrrd.js';
 import type { ImageVolume, Mat3, Vec3 } from '../imaging/types.js';
 import { syncDir, writeFileAtomic } from '../util/atomic-write.js';
-import type { FiducialNode, GridTransformNode, LinearTransformNode, Scene, SceneNode, VolumeNode } from './scene.js';
+import type {
+  FiducialNode,
+  GridTransformNode,
+  LinearTransformNode,
+  Scene,
+  SceneNode,
+  VolumeNode,
+} from './scene.js';
 
 export interface SceneStoreOptions {
   /** Encoding of stored volume files (default raw: fastest; gzip saves disk). */
@@ -41,7 +55,10 @@ interface StoredGeometry {
   direction: Mat3;
 }
 
-type StoredNode = Omit<SceneNode, 'volume' | 'grid'> & { volume?: StoredGeometry; grid?: StoredGeometry };
+type StoredNode = Omit<SceneNode, 'volume' | 'grid'> & {
+  volume?: StoredGeometry;
+  grid?: StoredGeometry;
+};
 
 interface StoredIndex {
   format: 'voxelgate-scene';
@@ -86,7 +103,8 @@ export class SceneStore {
         // content edited in place: the stored file no longer matches
         for (const id of change.ids) {
           const n = this.#scene.byId(id);
-          const v = n?.kind === 'volume' ? n.volume : n?.kind === 'gridTransform' ? n.grid : undefined;
+          const v =
+            n?.kind === 'volume' ? n.volume : n?.kind === 'gridTransform' ? n.grid : undefined;
           if (v) this.#contentVersion.set(v, (this.#contentVersion.get(v) ?? 0) + 1);
         }
       }
@@ -141,7 +159,9 @@ export class SceneStore {
       nodes: stored,
     };
     await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(index, null, 1));
-    const referenced = new Set(stored.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f));
+    const referenced = new Set(
+      stored.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f),
+    );
     for (const f of referenced) this.#protected.delete(f);
     await this.#removeUnreferenced(new Set([...referenced, ...this.#protected]));
   }
@@ -159,10 +179,19 @@ export class SceneStore {
     if ((this.#opts.encoding ?? 'raw') !== 'raw') return undefined;
     const rel = this.#newFileName('upload');
     this.#protected.add(rel);
-    return new StagedVolumeFile(this.dir, rel, (v) => this.#files.set(v, { file: rel, version: this.#contentVersion.get(v) ?? 0 }), () => this.#protected.delete(rel));
+    return new StagedVolumeFile(
+      this.dir,
+      rel,
+      (v) => this.#files.set(v, { file: rel, version: this.#contentVersion.get(v) ?? 0 }),
+      () => this.#protected.delete(rel),
+    );
   }
 
-  async #volumeFile(id: string, v: ImageVolume, componentKind: string | undefined): Promise<StoredGeometry> {
+  async #volumeFile(
+    id: string,
+    v: ImageVolume,
+    componentKind: string | undefined,
+  ): Promise<StoredGeometry> {
     const version = this.#contentVersion.get(v) ?? 0;
     const known = this.#files.get(v);
     let file = known?.version === version ? known.file : undefined;
@@ -172,7 +201,15 @@ export class SceneStore {
       await writeFileAtomic(path.join(this.dir, file), nrrdChunks(v, { encoding, componentKind }));
       this.#files.set(v, { file, version });
     }
-    return { file, scalarType: v.scalarType, components: v.components, dimensions: v.dimensions, spacing: v.spacing, origin: v.origin, direction: v.direction };
+    return {
+      file,
+      scalarType: v.scalarType,
+      components: v.components,
+      dimensions: v.dimensions,
+      spacing: v.spacing,
+      origin: v.origin,
+      direction: v.direction,
+    };
   }
 
   async #removeUnreferenced(keep: Set<string>): Promise<void> {
@@ -180,7 +217,8 @@ export class SceneStore {
     for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
       const rel = `volumes/${name}`;
       // temp files belong to writes in progress (crash leftovers are removed at load)
-      if (!keep.has(rel) && !name.startsWith('.')) await fsp.rm(path.join(dir, name), { force: true });
+      if (!keep.has(rel) && !name.startsWith('.'))
+        await fsp.rm(path.join(dir, name), { force: true });
     }
   }
 
@@ -198,9 +236,12 @@ export class SceneStore {
     try {
       index = JSON.parse(text) as StoredIndex;
     } catch (e) {
-      throw new Error(`scene index ${file} is not valid JSON (${(e as Error).message}); move it away to start with an empty scene`);
+      throw new Error(
+        `scene index ${file} is not valid JSON (${(e as Error).message}); move it away to start with an empty scene`,
+      );
     }
-    if (index.format !== 'voxelgate-scene' || !Array.isArray(index.nodes)) throw new Error(`${file} is not a voxelgate scene index`);
+    if (index.format !== 'voxelgate-scene' || !Array.isArray(index.nodes))
+      throw new Error(`${file} is not a voxelgate scene index`);
     const pending: SceneNode[] = [];
     for (const s of index.nodes) {
       if (s.kind === 'volume' && s.volume) {
@@ -209,7 +250,10 @@ export class SceneStore {
         pending.push({ ...(rest as Omit<VolumeNode, 'volume'>), volume });
       } else if (s.kind === 'gridTransform' && s.grid) {
         const { grid: g, ...rest } = s as StoredNode & { kind: 'gridTransform' };
-        pending.push({ ...(rest as Omit<GridTransformNode, 'grid'>), grid: await this.#readVolume(g!) });
+        pending.push({
+          ...(rest as Omit<GridTransformNode, 'grid'>),
+          grid: await this.#readVolume(g!),
+        });
       } else pending.push(s as LinearTransformNode | FiducialNode);
     }
     // Parents first would be required by `add`; add without parents, then set them.
@@ -217,12 +261,17 @@ export class SceneStore {
       const { parentTransformID: _p, ...rest } = n;
       this.#scene.add(rest as SceneNode);
     }
-    for (const n of pending) if (n.parentTransformID) this.#scene.update(n.id, { parentTransformID: n.parentTransformID });
+    for (const n of pending)
+      if (n.parentTransformID) this.#scene.update(n.id, { parentTransformID: n.parentTransformID });
     this.#scene.restoreIdCounters(index.counters ?? {});
-    if (index.activeVolumeId && this.#scene.byId(index.activeVolumeId)) this.#scene.setActiveVolume(index.activeVolumeId);
-    await this.#removeUnreferenced(new Set(index.nodes.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f)));
+    if (index.activeVolumeId && this.#scene.byId(index.activeVolumeId))
+      this.#scene.setActiveVolume(index.activeVolumeId);
+    await this.#removeUnreferenced(
+      new Set(index.nodes.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f)),
+    );
     for (const d of [this.dir, path.join(this.dir, 'volumes')]) {
-      for (const name of await fsp.readdir(d)) if (name.endsWith('.tmp')) await fsp.rm(path.join(d, name), { force: true });
+      for (const name of await fsp.readdir(d))
+        if (name.endsWith('.tmp')) await fsp.rm(path.join(d, name), { force: true });
     }
     return pending.length;
   }
@@ -233,9 +282,15 @@ export class SceneStore {
     try {
       ({ volume } = await decodeNrrdStream(createReadStream(full, { highWaterMark: 4 << 20 })));
     } catch (e) {
-      throw new Error(`scene volume file ${full} cannot be read (${(e as Error).message}); restore it or move ${this.dir} away to start with an empty scene`);
+      throw new Error(
+        `scene volume file ${full} cannot be read (${(e as Error).message}); restore it or move ${this.dir} away to start with an empty scene`,
+      );
     }
-    if (volume.scalarType !== g.scalarType || volume.components !== g.components || volume.dimensions.join() !== g.dimensions.join()) {
+    if (
+      volume.scalarType !== g.scalarType ||
+      volume.components !== g.components ||
+      volume.dimensions.join() !== g.dimensions.join()
+    ) {
       throw new Error(`${full} does not match the scene index (type, components or sizes differ)`);
     }
     // The index keeps the exact geometry (the NRRD's space directions round spacing × direction).
@@ -246,7 +301,6 @@ export class SceneStore {
     return volume;
   }
 }
-
 
 /**
  * A volume file written in the background as voxel bytes settle: the header first, then the data
@@ -265,7 +319,10 @@ export class StagedVolumeFile {
 
   constructor(dir: string, rel: string, register: (v: ImageVolume) => void, release: () => void) {
     this.#final = path.join(dir, rel);
-    this.#tmp = path.join(path.dirname(this.#final), `.${path.basename(rel)}.${randomBytes(6).toString('hex')}.tmp`);
+    this.#tmp = path.join(
+      path.dirname(this.#final),
+      `.${path.basename(rel)}.${randomBytes(6).toString('hex')}.tmp`,
+    );
     this.#register = register;
     this.#release = release;
   }
@@ -290,7 +347,7 @@ export class StagedVolumeFile {
     this.#written += bytes.byteLength;
     this.#queue(async () => {
       const h = await this.#handle!;
-      for (let off = 0; off < bytes.byteLength; ) {
+      for (let off = 0; off < bytes.byteLength;) {
         const { bytesWritten } = await h.write(bytes, off, bytes.byteLength - off);
         off += bytesWritten;
       }
@@ -298,11 +355,14 @@ export class StagedVolumeFile {
   }
 
   #queue(f: () => Promise<unknown>): void {
-    this.#chain = this.#chain.then(() => (this.#error ? undefined : f())).catch((e) => (this.#error ??= e));
+    this.#chain = this.#chain
+      .then(() => (this.#error ? undefined : f()))
+      .catch((e) => (this.#error ??= e));
   }
 
   async commit(volume: ImageVolume): Promise<void> {
-    if (this.#written !== volume.data.byteLength) throw new Error(`staged ${this.#written} of ${volume.data.byteLength} bytes`);
+    if (this.#written !== volume.data.byteLength)
+      throw new Error(`staged ${this.#written} of ${volume.data.byteLength} bytes`);
     await this.#chain;
     if (this.#error) {
       await this.abort();
@@ -341,7 +401,10 @@ const STAGE_CHUNK = 4 << 20;
  * the body is still arriving (raw storage, little-endian settled bytes); otherwise the store writes
  * it on the next flush.
  */
-export async function receiveNrrd(chunks: AsyncIterable<Uint8Array>, opts: NrrdDecoderOptions & { store?: SceneStore }): Promise<ReceivedNrrd> {
+export async function receiveNrrd(
+  chunks: AsyncIterable<Uint8Array>,
+  opts: NrrdDecoderOptions & { store?: SceneStore },
+): Promise<ReceivedNrrd> {
   const decoder = new NrrdDecoder(opts);
   const staged = opts.store?.stageVolumeFile();
   const pump = (final: boolean) => {
@@ -350,8 +413,21 @@ export async function receiveNrrd(chunks: AsyncIterable<Uint8Array>, opts: NrrdD
     const bytes = decoder.voxelBytes;
     if (!layout || !bytes) return;
     if (!staged.started) {
-      const shape = { scalarType: layout.scalarType, components: layout.components, dimensions: layout.dimensions, spacing: layout.spacing, origin: layout.origin, direction: layout.direction, data: new Uint8Array(0) } as unknown as ImageVolume;
-      staged.start(nrrdHeaderText(shape, { encoding: 'raw', componentKind: layout.components > 1 ? layout.componentKind : undefined }));
+      const shape = {
+        scalarType: layout.scalarType,
+        components: layout.components,
+        dimensions: layout.dimensions,
+        spacing: layout.spacing,
+        origin: layout.origin,
+        direction: layout.direction,
+        data: new Uint8Array(0),
+      } as unknown as ImageVolume;
+      staged.start(
+        nrrdHeaderText(shape, {
+          encoding: 'raw',
+          componentKind: layout.components > 1 ? layout.componentKind : undefined,
+        }),
+      );
     }
     const settled = final ? bytes.byteLength : decoder.settledBytes;
     const upTo = final ? settled : settled - (settled % STAGE_CHUNK);

@@ -8,8 +8,13 @@ import { IDENTITY4, mul4 } from '../imaging/geometry.js';
 import type { ImageVolume, Mat4, Vec3 } from '../imaging/types.js';
 import { AppError, notFound } from '../errors.js';
 
-export type VolumeClass = 'vtkMRMLScalarVolumeNode' | 'vtkMRMLLabelMapVolumeNode' | 'vtkMRMLVectorVolumeNode';
-export type NodeClass = VolumeClass | 'vtkMRMLLinearTransformNode' | 'vtkMRMLGridTransformNode' | 'vtkMRMLMarkupsFiducialNode';
+export type VolumeClass =
+  'vtkMRMLScalarVolumeNode' | 'vtkMRMLLabelMapVolumeNode' | 'vtkMRMLVectorVolumeNode';
+export type NodeClass =
+  | VolumeClass
+  | 'vtkMRMLLinearTransformNode'
+  | 'vtkMRMLGridTransformNode'
+  | 'vtkMRMLMarkupsFiducialNode';
 
 export interface BaseNode {
   /** Unique, stable id: class name + counter (`vtkMRMLScalarVolumeNode1`). */
@@ -145,7 +150,8 @@ export class Scene {
 
   /** Makes a volume the active one (emits an `update` change with no node ids). */
   setActiveVolume(id: string | undefined): void {
-    if (id !== undefined && !isVolumeNode(this.#nodes.get(id))) throw notFound(`no volume with id ${id}`);
+    if (id !== undefined && !isVolumeNode(this.#nodes.get(id)))
+      throw notFound(`no volume with id ${id}`);
     if (id === this.#activeVolumeId) return;
     this.#activeVolumeId = id;
     this.#emit('update', [], ['activeVolumeId']);
@@ -189,7 +195,11 @@ export class Scene {
   }
 
   /** Like `getNode`, but throws not_found, and checks the node's kind. */
-  requireNode<K extends SceneNode['kind']>(pattern: string, kind: K, what: string = kind): Extract<SceneNode, { kind: K }> {
+  requireNode<K extends SceneNode['kind']>(
+    pattern: string,
+    kind: K,
+    what: string = kind,
+  ): Extract<SceneNode, { kind: K }> {
     const node = this.findNodes(pattern).find((n) => n.kind === kind);
     if (!node) throw notFound(`no ${what} node matches "${pattern}"`);
     return node as Extract<SceneNode, { kind: K }>;
@@ -198,7 +208,8 @@ export class Scene {
   /** Adds a node; assigns `<className><n>` unless an unused id is given. Returns the stored node. */
   add<N extends SceneNode>(node: NewNode<N>): N {
     let id = node.id;
-    if (id !== undefined && this.#nodes.has(id)) throw new AppError('conflict', `a node with id ${id} already exists`);
+    if (id !== undefined && this.#nodes.has(id))
+      throw new AppError('conflict', `a node with id ${id} already exists`);
     if (id === undefined) {
       let n = this.#counters.get(node.className) ?? 0;
       do id = `${node.className}${++n}`;
@@ -206,7 +217,11 @@ export class Scene {
       this.#counters.set(node.className, n);
     } else {
       const m = /^(.*?)(\d+)$/.exec(id);
-      if (m && m[1] === node.className) this.#counters.set(node.className, Math.max(this.#counters.get(node.className) ?? 0, Number(m[2])));
+      if (m && m[1] === node.className)
+        this.#counters.set(
+          node.className,
+          Math.max(this.#counters.get(node.className) ?? 0, Number(m[2])),
+        );
     }
     const stored = { ...node, id } as N;
     this.#checkParent(stored);
@@ -219,7 +234,13 @@ export class Scene {
   update<N extends SceneNode>(id: string, patch: Partial<Omit<N, 'id' | 'className' | 'kind'>>): N {
     const node = this.#nodes.get(id);
     if (!node) throw notFound(`no node with id ${id}`);
-    const updated = { ...node, ...patch, id: node.id, className: node.className, kind: node.kind } as N;
+    const updated = {
+      ...node,
+      ...patch,
+      id: node.id,
+      className: node.className,
+      kind: node.kind,
+    } as N;
     this.#checkParent(updated);
     this.#nodes.set(id, updated);
     this.#emit('update', [id], Object.keys(patch));
@@ -233,7 +254,8 @@ export class Scene {
   replace<N extends SceneNode>(id: string, node: Omit<N, 'id'>): N {
     const old = this.#nodes.get(id);
     if (!old) throw notFound(`no node with id ${id}`);
-    if (old.kind !== node.kind) throw new AppError('conflict', `${id} is a ${old.kind} node, not a ${node.kind} node`);
+    if (old.kind !== node.kind)
+      throw new AppError('conflict', `${id} is a ${old.kind} node, not a ${node.kind} node`);
     const stored = { ...node, id } as N;
     this.#checkParent(stored);
     this.#nodes.set(id, stored);
@@ -279,20 +301,23 @@ export class Scene {
    */
   worldFromLocal(id: string): Mat4 {
     let m: Mat4 = IDENTITY4;
-    for (const t of this.#transformsAbove(id)) if (t.kind === 'linearTransform') m = mul4(t.matrixToParent, m);
+    for (const t of this.#transformsAbove(id))
+      if (t.kind === 'linearTransform') m = mul4(t.matrixToParent, m);
     return m;
   }
 
   /** Ids of grid transforms above a node (so callers can warn or resample). */
   nonLinearParents(id: string): string[] {
-    return this.#transformsAbove(id).filter((t) => t.kind === 'gridTransform').map((t) => t.id);
+    return this.#transformsAbove(id)
+      .filter((t) => t.kind === 'gridTransform')
+      .map((t) => t.id);
   }
 
   /** The transform nodes above a node, nearest first (stops at a missing node or a cycle). */
   #transformsAbove(id: string): SceneNode[] {
     const out: SceneNode[] = [];
     const seen = new Set<string>();
-    for (let parent = this.#nodes.get(id)?.parentTransformID; parent && !seen.has(parent); ) {
+    for (let parent = this.#nodes.get(id)?.parentTransformID; parent && !seen.has(parent);) {
       seen.add(parent);
       const t = this.#nodes.get(parent);
       if (!t) break;
@@ -307,19 +332,34 @@ export class Scene {
     if (p === undefined) return;
     const parent = this.#nodes.get(p);
     if (!parent || (parent.kind !== 'linearTransform' && parent.kind !== 'gridTransform')) {
-      throw new AppError('invalid_parameter', `parent transform ${p} does not exist or is not a transform`, { parameter: 'parentTransformID' });
+      throw new AppError(
+        'invalid_parameter',
+        `parent transform ${p} does not exist or is not a transform`,
+        { parameter: 'parentTransformID' },
+      );
     }
     // Refuse cycles: walking up from the parent must not reach the node itself.
     const seen = new Set<string>();
     for (let cur: string | undefined = p; cur; cur = this.#nodes.get(cur)?.parentTransformID) {
-      if (cur === node.id || seen.has(cur)) throw new AppError('invalid_parameter', `setting ${p} as parent of ${node.id} would make a cycle`, { parameter: 'parentTransformID' });
+      if (cur === node.id || seen.has(cur))
+        throw new AppError(
+          'invalid_parameter',
+          `setting ${p} as parent of ${node.id} would make a cycle`,
+          { parameter: 'parentTransformID' },
+        );
       seen.add(cur);
     }
   }
 
   #emit(type: SceneChange['type'], ids: string[], fields?: string[]): void {
     this.#version++;
-    const change: SceneChange = { version: this.#version, ids, type, activeVolumeId: this.#activeVolumeId, ...(fields ? { fields } : {}) };
+    const change: SceneChange = {
+      version: this.#version,
+      ids,
+      type,
+      activeVolumeId: this.#activeVolumeId,
+      ...(fields ? { fields } : {}),
+    };
     for (const l of this.#listeners) {
       try {
         l(change);

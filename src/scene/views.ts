@@ -33,10 +33,31 @@ export const ORIENTATION_MATRICES: Readonly<Record<PresetOrientation, Mat3>> = {
 };
 
 /** Slicer's default orientation of each slice view. */
-export const DEFAULT_ORIENTATION: Readonly<Record<SliceViewName, PresetOrientation>> = { red: 'axial', yellow: 'sagittal', green: 'coronal' };
+export const DEFAULT_ORIENTATION: Readonly<Record<SliceViewName, PresetOrientation>> = {
+  red: 'axial',
+  yellow: 'sagittal',
+  green: 'coronal',
+};
 
 export function sliceToRasOf(m: Mat3, centre: readonly number[] = [0, 0, 0]): Mat4 {
-  return [m[0], m[1], m[2], centre[0]!, m[3], m[4], m[5], centre[1]!, m[6], m[7], m[8], centre[2]!, 0, 0, 0, 1];
+  return [
+    m[0],
+    m[1],
+    m[2],
+    centre[0]!,
+    m[3],
+    m[4],
+    m[5],
+    centre[1]!,
+    m[6],
+    m[7],
+    m[8],
+    centre[2]!,
+    0,
+    0,
+    0,
+    1,
+  ];
 }
 
 export interface SliceViewState {
@@ -81,11 +102,42 @@ export interface ThreeDViewState {
 
 /** Layout names accepted by Slicer's `/gui?viewersLayout=` (vtkMRMLLayoutNode `SlicerLayout<Name>View`). */
 export const LAYOUTS = [
-  '3DTable', 'CompareGrid', 'Compare', 'ConventionalPlot', 'Conventional', 'ConventionalWidescreen', 'Custom', 'Default',
-  'DicomBrowser', 'Dual3D', 'DualMonitorFourUp', 'Final', 'FiveByTwoSlice', 'FourByThreeSlice', 'FourByTwoSlice',
-  'FourOverFour', 'FourUpPlotTable', 'FourUpPlot', 'FourUpTable', 'FourUp', 'Initial', 'Maximized', 'OneUp3D',
-  'OneUpGreenSlice', 'OneUpPlot', 'OneUpRedSlice', 'OneUpYellowSlice', 'SideBySide', 'Tabbed3D', 'TabbedSlice',
-  'ThreeByThreeSlice', 'ThreeOverThreePlot', 'ThreeOverThree', 'Triple3DEndoscopy', 'TwoOverTwo', 'User',
+  '3DTable',
+  'CompareGrid',
+  'Compare',
+  'ConventionalPlot',
+  'Conventional',
+  'ConventionalWidescreen',
+  'Custom',
+  'Default',
+  'DicomBrowser',
+  'Dual3D',
+  'DualMonitorFourUp',
+  'Final',
+  'FiveByTwoSlice',
+  'FourByThreeSlice',
+  'FourByTwoSlice',
+  'FourOverFour',
+  'FourUpPlotTable',
+  'FourUpPlot',
+  'FourUpTable',
+  'FourUp',
+  'Initial',
+  'Maximized',
+  'OneUp3D',
+  'OneUpGreenSlice',
+  'OneUpPlot',
+  'OneUpRedSlice',
+  'OneUpYellowSlice',
+  'SideBySide',
+  'Tabbed3D',
+  'TabbedSlice',
+  'ThreeByThreeSlice',
+  'ThreeOverThreePlot',
+  'ThreeOverThree',
+  'Triple3DEndoscopy',
+  'TwoOverTwo',
+  'User',
 ] as const;
 export type LayoutName = (typeof LAYOUTS)[number];
 
@@ -111,7 +163,14 @@ export class Views {
       yellow: Views.defaultSlice('yellow'),
       green: Views.defaultSlice('green'),
     };
-    this.#threeD = { name: '1', camera: { ...DEFAULT_CAMERA }, mode: 'composite', preset: 'ct-bone', background: [0, 0, 0], size: [512, 512] };
+    this.#threeD = {
+      name: '1',
+      camera: { ...DEFAULT_CAMERA },
+      mode: 'composite',
+      preset: 'ct-bone',
+      background: [0, 0, 0],
+      size: [512, 512],
+    };
   }
 
   static defaultSlice(name: SliceViewName): SliceViewState {

@@ -8,23 +8,39 @@ import { AppError, notFound } from '../errors.js';
 import { isVolumeNode, type Scene, type VolumeClass, type VolumeNode } from './scene.js';
 
 /** NRRD key/value pairs that mark a label map (case-insensitive key, truthy value). */
-const LABELMAP_KEYS = new Set(['labelmap', 'label map', 'islabelmap', 'voxelgate.labelmap', 'slicer.labelmap']);
+const LABELMAP_KEYS = new Set([
+  'labelmap',
+  'label map',
+  'islabelmap',
+  'voxelgate.labelmap',
+  'slicer.labelmap',
+]);
 const TRUTHY = new Set(['1', 'true', 'yes', 'on']);
 
 export function hasLabelMapHint(keyValues: Record<string, string>): boolean {
-  return Object.entries(keyValues).some(([k, v]) => LABELMAP_KEYS.has(k.toLowerCase()) && TRUTHY.has(v.trim().toLowerCase()));
+  return Object.entries(keyValues).some(
+    ([k, v]) => LABELMAP_KEYS.has(k.toLowerCase()) && TRUTHY.has(v.trim().toLowerCase()),
+  );
 }
 
 /** Vector volume for multi-component data; label map when asked or hinted (integers only). */
 export function volumeClassFor(decoded: DecodedNrrd, labelmap: boolean | undefined): VolumeClass {
   const v = decoded.volume;
   if (v.components > 1) {
-    if (labelmap) throw new AppError('unprocessable', `a label map must have one component, this volume has ${v.components}`);
+    if (labelmap)
+      throw new AppError(
+        'unprocessable',
+        `a label map must have one component, this volume has ${v.components}`,
+      );
     return 'vtkMRMLVectorVolumeNode';
   }
   const wantLabel = labelmap ?? hasLabelMapHint(decoded.header.keyValues);
   if (wantLabel && v.scalarType.startsWith('float')) {
-    if (labelmap) throw new AppError('unprocessable', `a label map needs an integer scalar type, this volume is ${v.scalarType}`);
+    if (labelmap)
+      throw new AppError(
+        'unprocessable',
+        `a label map needs an integer scalar type, this volume is ${v.scalarType}`,
+      );
     return 'vtkMRMLScalarVolumeNode';
   }
   return wantLabel ? 'vtkMRMLLabelMapVolumeNode' : 'vtkMRMLScalarVolumeNode';
@@ -46,13 +62,20 @@ const isGlob = (p: string) => /[*?[]/.test(p);
  * `name` or else the `id` text (as Slicer did); without `id` → a new node. The result becomes the
  * active volume.
  */
-export function putVolume(scene: Scene, req: PutVolumeRequest): { node: VolumeNode; created: boolean } {
+export function putVolume(
+  scene: Scene,
+  req: PutVolumeRequest,
+): { node: VolumeNode; created: boolean } {
   const { decoded } = req;
   const className = volumeClassFor(decoded, req.labelmap);
   const attributes = { ...decoded.header.keyValues };
   const existing = req.id !== undefined ? scene.findNodes(req.id)[0] : undefined;
   if (existing && !isVolumeNode(existing)) {
-    throw new AppError('conflict', `${existing.id} is a ${existing.className}, not a volume; choose another id`, { parameter: 'id' });
+    throw new AppError(
+      'conflict',
+      `${existing.id} is a ${existing.className}, not a volume; choose another id`,
+      { parameter: 'id' },
+    );
   }
   const componentKind = decoded.volume.components > 1 ? decoded.layout.componentKind : undefined;
   if (existing) {
@@ -69,19 +92,38 @@ export function putVolume(scene: Scene, req: PutVolumeRequest): { node: VolumeNo
     return { node, created: false };
   }
   const content = decoded.header.fields.get('content');
-  const name = req.name ?? (req.id !== undefined && !isGlob(req.id) ? req.id : undefined) ?? (content || defaultName(className));
-  const node = scene.add<VolumeNode>({ kind: 'volume', className, name, volume: decoded.volume, attributes, componentKind, display: {} });
+  const name =
+    req.name ??
+    (req.id !== undefined && !isGlob(req.id) ? req.id : undefined) ??
+    (content || defaultName(className));
+  const node = scene.add<VolumeNode>({
+    kind: 'volume',
+    className,
+    name,
+    volume: decoded.volume,
+    attributes,
+    componentKind,
+    display: {},
+  });
   scene.setActiveVolume(node.id);
   return { node, created: true };
 }
 
-const defaultName = (c: VolumeClass) => (c === 'vtkMRMLLabelMapVolumeNode' ? 'LabelMap' : c === 'vtkMRMLVectorVolumeNode' ? 'VectorVolume' : 'Volume');
+const defaultName = (c: VolumeClass) =>
+  c === 'vtkMRMLLabelMapVolumeNode'
+    ? 'LabelMap'
+    : c === 'vtkMRMLVectorVolumeNode'
+      ? 'VectorVolume'
+      : 'Volume';
 
 /** The volume addressed by `id` (id, name or glob), or the active one, or the first one. */
 export function findVolume(scene: Scene, id: string | undefined): VolumeNode {
   if (id !== undefined) return scene.requireNode(id, 'volume');
   const v = scene.activeVolume();
-  if (!v) throw notFound('the scene has no volume; POST one to /slicer/volume or load /slicer/sampledata?name=CTHeadPhantom');
+  if (!v)
+    throw notFound(
+      'the scene has no volume; POST one to /slicer/volume or load /slicer/sampledata?name=CTHeadPhantom',
+    );
   return v;
 }
 
@@ -106,7 +148,12 @@ export function cycleActiveVolume(scene: Scene, cmd: 'next' | 'previous'): Volum
   if (volumes.length === 0) throw notFound('the scene has no volume to select');
   const current = volumes.findIndex((v) => v.id === scene.activeVolumeId);
   const step = cmd === 'previous' ? -1 : 1;
-  const next = current < 0 ? (step > 0 ? 0 : volumes.length - 1) : (current + step + volumes.length) % volumes.length;
+  const next =
+    current < 0
+      ? step > 0
+        ? 0
+        : volumes.length - 1
+      : (current + step + volumes.length) % volumes.length;
   const node = volumes[next]!;
   scene.setActiveVolume(node.id);
   return node;
@@ -116,7 +163,8 @@ export function cycleActiveVolume(scene: Scene, cmd: 'next' | 'previous'): Volum
 export function nrrdOptionsFor(node: VolumeNode, encoding: 'raw' | 'gzip'): NrrdWriteOptions {
   const keyValues = { ...node.attributes };
   // the class hint reflects the node's class, not a stale uploaded key
-  for (const k of Object.keys(keyValues)) if (LABELMAP_KEYS.has(k.toLowerCase())) delete keyValues[k];
+  for (const k of Object.keys(keyValues))
+    if (LABELMAP_KEYS.has(k.toLowerCase())) delete keyValues[k];
   if (node.className === 'vtkMRMLLabelMapVolumeNode') keyValues.labelmap = 'true';
   return { encoding, keyValues, componentKind: node.componentKind };
 }

@@ -22,7 +22,9 @@ interface Family {
 
 export function createApp(ctx: AppContext): Hono {
   const app = new Hono();
-  app.onError((err) => errorResponse(err, (e) => ctx.logger.error('unhandled error in request', e)));
+  app.onError((err) =>
+    errorResponse(err, (e) => ctx.logger.error('unhandled error in request', e)),
+  );
   app.notFound((c) => errorResponse(notFound(`no such path: ${c.req.path}`)));
 
   app.use('*', async function securityHeaders(c, next) {

@@ -5,7 +5,13 @@ import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
 import { ConfigError, helpText, parseConfig, type Config } from './config.js';
-import { closeContext, createContext, PACKAGE_ROOT, PACKAGE_VERSION, type AppContext } from './context.js';
+import {
+  closeContext,
+  createContext,
+  PACKAGE_ROOT,
+  PACKAGE_VERSION,
+  type AppContext,
+} from './context.js';
 import { listen, PortsExhaustedError, type Listening } from './listen.js';
 import { createLogger } from './logger.js';
 import { SceneStore } from '../scene/persistence.js';
@@ -35,11 +41,13 @@ export interface Running {
   stop(reason?: string): Promise<void>;
 }
 
-
 /** Starts a server from a Config (used by the CLI and by socket-level tests). */
 export class StartupRefusedError extends Error {}
 
-export async function startServer(config: Config, io: Pick<CliIo, 'out' | 'err'> = defaultIo): Promise<Running> {
+export async function startServer(
+  config: Config,
+  io: Pick<CliIo, 'out' | 'err'> = defaultIo,
+): Promise<Running> {
   if (!isLoopback(config.host) && !config.token && !config.insecure) {
     throw new StartupRefusedError(
       `refusing to listen on ${config.host} without --token: anyone who can reach that address could change the scene and the archive` +
@@ -51,11 +59,18 @@ export async function startServer(config: Config, io: Pick<CliIo, 'out' | 'err'>
     generatedToken = randomBytes(24).toString('base64url');
     config = { ...config, token: generatedToken };
   }
-  const logger = createLogger({ level: config.logLevel, accessLog: !config.quiet, out: io.out, err: io.err });
+  const logger = createLogger({
+    level: config.logLevel,
+    accessLog: !config.quiet,
+    out: io.out,
+    err: io.err,
+  });
   const ctx = createContext(config, logger);
   await fsp.mkdir(config.data, { recursive: true });
   // The scene lives under <data>/scene: load it, then save every change (see scene/persistence.ts).
-  const store = new SceneStore(ctx.scene, config.data, { onError: (e) => logger.error('could not save the scene', e) });
+  const store = new SceneStore(ctx.scene, config.data, {
+    onError: (e) => logger.error('could not save the scene', e),
+  });
   const saved = await store.open();
   ctx.sceneStore = store;
   ctx.closers.push(() => store.close());
@@ -63,7 +78,9 @@ export async function startServer(config: Config, io: Pick<CliIo, 'out' | 'err'>
   else if (!config.noSamples) {
     loadSample(ctx.scene, 'CTHeadPhantom');
     await store.flush();
-    logger.info('scene: first start, loaded the CTHeadPhantom sample (use --no-samples to start empty)');
+    logger.info(
+      'scene: first start, loaded the CTHeadPhantom sample (use --no-samples to start empty)',
+    );
   }
   if (ctx.archive) {
     try {
@@ -80,7 +97,10 @@ export async function startServer(config: Config, io: Pick<CliIo, 'out' | 'err'>
       host: config.host,
       port: config.port,
       portTries: config.portTries,
-      tls: config.tlsCert && config.tlsKey ? { certFile: config.tlsCert, keyFile: config.tlsKey } : undefined,
+      tls:
+        config.tlsCert && config.tlsKey
+          ? { certFile: config.tlsCert, keyFile: config.tlsKey }
+          : undefined,
       logger,
     });
   } catch (e) {
@@ -97,18 +117,30 @@ export async function startServer(config: Config, io: Pick<CliIo, 'out' | 'err'>
       await closeContext(ctx);
     })());
   if (config.portFile) await writeFileAtomic(config.portFile, `${listening.port}\n`);
-  const families = [config.slicer && 'slicer', config.dicom && 'dicom', config.static && 'static'].filter(Boolean).join(', ');
-  io.out(`voxelgate ${ctx.version} listening on ${listening.url} (${families || 'no endpoints'}; exec ${config.enableExec ? 'on' : 'off'}; auth ${config.token ? 'on' : 'off'})`);
+  const families = [config.slicer && 'slicer', config.dicom && 'dicom', config.static && 'static']
+    .filter(Boolean)
+    .join(', ');
+  io.out(
+    `voxelgate ${ctx.version} listening on ${listening.url} (${families || 'no endpoints'}; exec ${config.enableExec ? 'on' : 'off'}; auth ${config.token ? 'on' : 'off'})`,
+  );
   if (generatedToken) {
-    io.out(`exec is enabled; every mutating request (and /slicer/exec) needs this token, shown once: Authorization: Bearer ${generatedToken}`);
+    io.out(
+      `exec is enabled; every mutating request (and /slicer/exec) needs this token, shown once: Authorization: Bearer ${generatedToken}`,
+    );
   }
   if (!isLoopback(config.host) && !config.token) {
-    logger.warn(`bound to ${config.host} without a token (--insecure): anyone who can reach this address can change the scene and the archive`);
+    logger.warn(
+      `bound to ${config.host} without a token (--insecure): anyone who can reach this address can change the scene and the archive`,
+    );
   }
   return { ctx, listening, stop };
 }
 
-export async function runCli(args: string[], env: Record<string, string | undefined> = process.env, io: CliIo = defaultIo): Promise<void> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = process.env,
+  io: CliIo = defaultIo,
+): Promise<void> {
   let parsed;
   try {
     parsed = parseConfig(args, env, PACKAGE_ROOT, process.cwd());
@@ -141,15 +173,24 @@ export async function runCli(args: string[], env: Record<string, string | undefi
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (e instanceof StartupRefusedError) io.err(`voxelgate: ${e.message}`);
-    else if (e instanceof PortsExhaustedError) io.err(`voxelgate: cannot listen: ${e.message} (raise --port-tries or pick another --port)`);
-    else if (err.code === 'EACCES') io.err(`voxelgate: cannot listen on ${parsed.config.host}:${parsed.config.port}: permission denied (ports below 1024 need privileges)`);
-    else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') io.err(`voxelgate: cannot listen on ${parsed.config.host}: no such local address`);
+    else if (e instanceof PortsExhaustedError)
+      io.err(`voxelgate: cannot listen: ${e.message} (raise --port-tries or pick another --port)`);
+    else if (err.code === 'EACCES')
+      io.err(
+        `voxelgate: cannot listen on ${parsed.config.host}:${parsed.config.port}: permission denied (ports below 1024 need privileges)`,
+      );
+    else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN')
+      io.err(`voxelgate: cannot listen on ${parsed.config.host}: no such local address`);
     else io.err(`voxelgate: cannot start: ${err.message}`);
     return io.exit(1);
   }
 
-  process.on('unhandledRejection', (reason) => running.ctx.logger.error('unhandled promise rejection (kept running)', reason));
-  process.on('uncaughtException', (error) => running.ctx.logger.error('uncaught exception (kept running)', error));
+  process.on('unhandledRejection', (reason) =>
+    running.ctx.logger.error('unhandled promise rejection (kept running)', reason),
+  );
+  process.on('uncaughtException', (error) =>
+    running.ctx.logger.error('uncaught exception (kept running)', error),
+  );
   running.ctx.requestShutdown = (reason) => void running.stop(reason).then(() => io.exit(0));
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -169,10 +210,16 @@ async function prepareArchive(ctx: AppContext, io: Pick<CliIo, 'out' | 'err'>): 
   if (!ctx.config.noSamples && archive.catalog.counts().studies === 0) {
     const sample = syntheticSeries();
     for (const f of sample.files) await archive.ingest(f);
-    ctx.logger.info(`added the sample study (Phantom^Synthetic, ${sample.files.length} CT slices) to the empty archive; --no-samples skips this`);
+    ctx.logger.info(
+      `added the sample study (Phantom^Synthetic, ${sample.files.length} CT slices) to the empty archive; --no-samples skips this`,
+    );
   }
   for (const dir of ctx.config.imports) {
-    const summary = await importFiles(archive, [dir], progressReporter(io, process.stderr.isTTY === true));
+    const summary = await importFiles(
+      archive,
+      [dir],
+      progressReporter(io, process.stderr.isTTY === true),
+    );
     io.err(summaryLine(dir, summary));
   }
 }
@@ -192,21 +239,32 @@ function progressReporter(io: Pick<CliIo, 'err'>, tty: boolean): (p: ImportProgr
     if (tty) {
       const width = 30;
       const filled = p.files ? Math.round((p.done / p.files) * width) : width;
-      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.files} files, ${p.stored} stored, ${p.existing} present, ${p.skipped} skipped${finished ? '\n' : ''}`);
-    } else io.err(`import: ${p.done}/${p.files} files, ${p.stored} stored, ${p.existing} present, ${p.skipped} skipped`);
+      process.stderr.write(
+        `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.files} files, ${p.stored} stored, ${p.existing} present, ${p.skipped} skipped${finished ? '\n' : ''}`,
+      );
+    } else
+      io.err(
+        `import: ${p.done}/${p.files} files, ${p.stored} stored, ${p.existing} present, ${p.skipped} skipped`,
+      );
   };
 }
 
 /** `voxelgate import <dir|files…>`: imports into the archive of --data; exit code 0, 1 on errors. */
 export async function runImport(config: Config, paths: string[], io: CliIo): Promise<number> {
   if (paths.length === 0) {
-    io.err("voxelgate import: name at least one folder or file\nUsage: voxelgate import [--data DIR] <dir|files…>");
+    io.err(
+      'voxelgate import: name at least one folder or file\nUsage: voxelgate import [--data DIR] <dir|files…>',
+    );
     return 2;
   }
   await fsp.mkdir(config.data, { recursive: true });
   const archive = Archive.openSync(config.data);
   try {
-    const summary = await importFiles(archive, paths, progressReporter(io, process.stderr.isTTY === true));
+    const summary = await importFiles(
+      archive,
+      paths,
+      progressReporter(io, process.stderr.isTTY === true),
+    );
     for (const f of summary.skippedFiles.slice(0, 20)) io.err(`  skipped ${f.file}: ${f.reason}`);
     if (summary.skippedFiles.length > 20) io.err(`  … and ${summary.skipped - 20} more skipped`);
     io.out(summaryLine(paths.join(' '), summary));

@@ -93,36 +93,162 @@ interface OptionSpec {
 
 /** Every command-line option, in `--help` order. `--no-x` options are booleans of their own. */
 export const OPTIONS: readonly OptionSpec[] = [
-  { name: 'host', kind: 'string', arg: 'ADDR', default: '127.0.0.1', help: 'address to bind; anything but loopback needs care (see README)' },
-  { name: 'port', kind: 'int', arg: 'N', default: 2016, short: 'p', help: 'first port to try; 0 picks a free ephemeral port' },
-  { name: 'port-tries', kind: 'int', arg: 'N', default: 20, help: 'how many successive ports to try when one is taken' },
-  { name: 'port-file', kind: 'string', arg: 'FILE', help: 'write the bound port number to FILE once listening' },
-  { name: 'docroot', kind: 'string', arg: 'DIR', default: '<package>/docroot', help: 'folder served at /' },
-  { name: 'data', kind: 'string', arg: 'DIR', default: './data', help: 'data folder for the scene and the DICOM store' },
+  {
+    name: 'host',
+    kind: 'string',
+    arg: 'ADDR',
+    default: '127.0.0.1',
+    help: 'address to bind; anything but loopback needs care (see README)',
+  },
+  {
+    name: 'port',
+    kind: 'int',
+    arg: 'N',
+    default: 2016,
+    short: 'p',
+    help: 'first port to try; 0 picks a free ephemeral port',
+  },
+  {
+    name: 'port-tries',
+    kind: 'int',
+    arg: 'N',
+    default: 20,
+    help: 'how many successive ports to try when one is taken',
+  },
+  {
+    name: 'port-file',
+    kind: 'string',
+    arg: 'FILE',
+    help: 'write the bound port number to FILE once listening',
+  },
+  {
+    name: 'docroot',
+    kind: 'string',
+    arg: 'DIR',
+    default: '<package>/docroot',
+    help: 'folder served at /',
+  },
+  {
+    name: 'data',
+    kind: 'string',
+    arg: 'DIR',
+    default: './data',
+    help: 'data folder for the scene and the DICOM store',
+  },
   { name: 'no-slicer', kind: 'boolean', help: 'do not serve /slicer' },
   { name: 'no-dicom', kind: 'boolean', help: 'do not serve /dicom' },
   { name: 'no-static', kind: 'boolean', help: 'do not serve static pages at /' },
-  { name: 'no-samples', kind: 'boolean', help: 'do not add sample data to an empty scene or archive' },
-  { name: 'enable-exec', kind: 'boolean', help: 'enable POST /slicer/exec (gives callers the server account\'s power)' },
-  { name: 'allow-shutdown', kind: 'boolean', help: 'allow DELETE /slicer/system to stop the server' },
-  { name: 'import-root', kind: 'list', arg: 'DIR', help: 'folder that POST /slicer/mrml?localfile= may read (repeatable)' },
-  { name: 'import', kind: 'list', arg: 'DIR', help: 'import DICOM files from DIR into the archive at startup (repeatable)' },
+  {
+    name: 'no-samples',
+    kind: 'boolean',
+    help: 'do not add sample data to an empty scene or archive',
+  },
+  {
+    name: 'enable-exec',
+    kind: 'boolean',
+    help: "enable POST /slicer/exec (gives callers the server account's power)",
+  },
+  {
+    name: 'allow-shutdown',
+    kind: 'boolean',
+    help: 'allow DELETE /slicer/system to stop the server',
+  },
+  {
+    name: 'import-root',
+    kind: 'list',
+    arg: 'DIR',
+    help: 'folder that POST /slicer/mrml?localfile= may read (repeatable)',
+  },
+  {
+    name: 'import',
+    kind: 'list',
+    arg: 'DIR',
+    help: 'import DICOM files from DIR into the archive at startup (repeatable)',
+  },
   { name: 'cors', kind: 'string', arg: 'ORIGIN', help: 'send CORS headers allowing ORIGIN (or *)' },
-  { name: 'token', kind: 'string', arg: 'TOKEN', help: 'bearer token required for mutating requests (and for all with --auth all)' },
-  { name: 'read-token', kind: 'string', arg: 'TOKEN', help: 'read-only token accepted for GET/HEAD when --auth all' },
-  { name: 'auth', kind: 'string', arg: 'WHAT', default: 'mutating', help: 'which requests need the token: mutating or all' },
+  {
+    name: 'token',
+    kind: 'string',
+    arg: 'TOKEN',
+    help: 'bearer token required for mutating requests (and for all with --auth all)',
+  },
+  {
+    name: 'read-token',
+    kind: 'string',
+    arg: 'TOKEN',
+    help: 'read-only token accepted for GET/HEAD when --auth all',
+  },
+  {
+    name: 'auth',
+    kind: 'string',
+    arg: 'WHAT',
+    default: 'mutating',
+    help: 'which requests need the token: mutating or all',
+  },
   { name: 'insecure', kind: 'boolean', help: 'allow binding beyond loopback without --token' },
-  { name: 'allowed-host', kind: 'list', arg: 'HOST', help: 'extra Host header value to accept (repeatable; DNS-rebinding guard)' },
-  { name: 'limit-volume', kind: 'int', arg: 'MIB', default: 4096, help: 'largest NRRD upload in MiB' },
-  { name: 'limit-stow', kind: 'int', arg: 'MIB', default: 8192, help: 'largest STOW-RS request in MiB' },
+  {
+    name: 'allowed-host',
+    kind: 'list',
+    arg: 'HOST',
+    help: 'extra Host header value to accept (repeatable; DNS-rebinding guard)',
+  },
+  {
+    name: 'limit-volume',
+    kind: 'int',
+    arg: 'MIB',
+    default: 4096,
+    help: 'largest NRRD upload in MiB',
+  },
+  {
+    name: 'limit-stow',
+    kind: 'int',
+    arg: 'MIB',
+    default: 8192,
+    help: 'largest STOW-RS request in MiB',
+  },
   { name: 'limit-json', kind: 'int', arg: 'KIB', default: 16384, help: 'largest JSON body in KiB' },
-  { name: 'limit-exec', kind: 'int', arg: 'KIB', default: 1024, help: 'largest /slicer/exec script in KiB' },
-  { name: 'dicomweb-remote', kind: 'list', arg: 'ORIGIN', envSeparator: /[\s,]+/, help: 'DICOMweb origin that /slicer/accessDICOMwebStudy may pull studies from (repeatable; env: comma-separated)' },
-  { name: 'dicomweb-timeout', kind: 'int', arg: 'SEC', default: 120, help: 'time limit of one remote DICOMweb study retrieval in seconds' },
-  { name: 'exec-timeout', kind: 'int', arg: 'MS', default: 10000, help: 'time limit of one /slicer/exec script in ms' },
-  { name: 'tls-cert', kind: 'string', arg: 'FILE', help: 'PEM certificate; with --tls-key serves HTTPS' },
+  {
+    name: 'limit-exec',
+    kind: 'int',
+    arg: 'KIB',
+    default: 1024,
+    help: 'largest /slicer/exec script in KiB',
+  },
+  {
+    name: 'dicomweb-remote',
+    kind: 'list',
+    arg: 'ORIGIN',
+    envSeparator: /[\s,]+/,
+    help: 'DICOMweb origin that /slicer/accessDICOMwebStudy may pull studies from (repeatable; env: comma-separated)',
+  },
+  {
+    name: 'dicomweb-timeout',
+    kind: 'int',
+    arg: 'SEC',
+    default: 120,
+    help: 'time limit of one remote DICOMweb study retrieval in seconds',
+  },
+  {
+    name: 'exec-timeout',
+    kind: 'int',
+    arg: 'MS',
+    default: 10000,
+    help: 'time limit of one /slicer/exec script in ms',
+  },
+  {
+    name: 'tls-cert',
+    kind: 'string',
+    arg: 'FILE',
+    help: 'PEM certificate; with --tls-key serves HTTPS',
+  },
   { name: 'tls-key', kind: 'string', arg: 'FILE', help: 'PEM private key for --tls-cert' },
-  { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', help: 'error, warn, info or debug' },
+  {
+    name: 'log-level',
+    kind: 'string',
+    arg: 'LEVEL',
+    default: 'info',
+    help: 'error, warn, info or debug',
+  },
   { name: 'quiet', kind: 'boolean', short: 'q', help: 'no access log' },
   { name: 'help', kind: 'boolean', short: 'h', help: 'show this help and exit' },
   { name: 'version', kind: 'boolean', short: 'v', help: 'print the version and exit' },
@@ -144,7 +270,8 @@ export function normalizeOrigin(raw: string): string | undefined {
 }
 
 /** `port-tries` → `VOXELGATE_PORT_TRIES`. */
-export const envName = (option: string): string => `VOXELGATE_${option.replace(/-/g, '_').toUpperCase()}`;
+export const envName = (option: string): string =>
+  `VOXELGATE_${option.replace(/-/g, '_').toUpperCase()}`;
 
 export interface ParsedCli {
   config: Config;
@@ -164,9 +291,11 @@ function envBoolean(name: string, raw: string): boolean {
 }
 
 function toInt(name: string, raw: string, min: number, max: number): number {
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`--${name} must be a whole number, not "${raw}"`);
+  if (!/^\d+$/.test(raw.trim()))
+    throw new ConfigError(`--${name} must be a whole number, not "${raw}"`);
   const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(`--${name} must be between ${min} and ${max}, not ${n}`);
+  if (n < min || n > max)
+    throw new ConfigError(`--${name} must be between ${min} and ${max}, not ${n}`);
   return n;
 }
 
@@ -174,10 +303,20 @@ function toInt(name: string, raw: string, min: number, max: number): number {
  * Parses arguments (without `node` and the script) and environment into a Config.
  * Precedence: command line, then environment, then defaults.
  */
-export function parseConfig(args: string[], env: Record<string, string | undefined>, packageRoot: string, cwd: string): ParsedCli {
-  const spec: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+export function parseConfig(
+  args: string[],
+  env: Record<string, string | undefined>,
+  packageRoot: string,
+  cwd: string,
+): ParsedCli {
+  const spec: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> =
+    {};
   for (const o of OPTIONS) {
-    spec[o.name] = { type: o.kind === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}), ...(o.kind === 'list' ? { multiple: true } : {}) };
+    spec[o.name] = {
+      type: o.kind === 'boolean' ? 'boolean' : 'string',
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.kind === 'list' ? { multiple: true } : {}),
+    };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -208,22 +347,29 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
   const abs = (p: string) => path.resolve(cwd, p);
 
   const logLevel = (str('log-level') ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
+  if (!LOG_LEVELS.includes(logLevel))
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
   const tlsCert = str('tls-cert');
   const tlsKey = str('tls-key');
-  if (Boolean(tlsCert) !== Boolean(tlsKey)) throw new ConfigError('--tls-cert and --tls-key go together');
+  if (Boolean(tlsCert) !== Boolean(tlsKey))
+    throw new ConfigError('--tls-cert and --tls-key go together');
   const cors = str('cors');
   if (cors !== undefined && cors !== '*' && !/^https?:\/\/[^/\s]+$/.test(cors)) {
-    throw new ConfigError(`--cors takes * or an origin such as http://localhost:3000, not "${cors}"`);
+    throw new ConfigError(
+      `--cors takes * or an origin such as http://localhost:3000, not "${cors}"`,
+    );
   }
 
   const auth = (str('auth') ?? 'mutating') as Config['auth'];
-  if (auth !== 'mutating' && auth !== 'all') throw new ConfigError(`--auth must be mutating or all, not "${auth}"`);
+  if (auth !== 'mutating' && auth !== 'all')
+    throw new ConfigError(`--auth must be mutating or all, not "${auth}"`);
   const token = str('token');
   const readToken = str('read-token');
   if (readToken && !token) throw new ConfigError('--read-token needs --token as well');
-  if (token !== undefined && token.length < 8) throw new ConfigError('--token must be at least 8 characters long');
-  const mib = (name: string, def: number) => toInt(name, str(name) ?? String(def), 1, 1024 * 1024) * 1024 * 1024;
+  if (token !== undefined && token.length < 8)
+    throw new ConfigError('--token must be at least 8 characters long');
+  const mib = (name: string, def: number) =>
+    toInt(name, str(name) ?? String(def), 1, 1024 * 1024) * 1024 * 1024;
 
   const config: Config = {
     host: str('host') ?? '127.0.0.1',
@@ -255,10 +401,14 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     execTimeoutMs: toInt('exec-timeout', str('exec-timeout') ?? '10000', 10, 3_600_000),
     dicomwebRemotes: list('dicomweb-remote').map((o) => {
       const origin = normalizeOrigin(o);
-      if (!origin) throw new ConfigError(`--dicomweb-remote takes an origin such as https://pacs.example.org:8042, not "${o}"`);
+      if (!origin)
+        throw new ConfigError(
+          `--dicomweb-remote takes an origin such as https://pacs.example.org:8042, not "${o}"`,
+        );
       return origin;
     }),
-    dicomwebTimeoutMs: toInt('dicomweb-timeout', str('dicomweb-timeout') ?? '120', 1, 86_400) * 1000,
+    dicomwebTimeoutMs:
+      toInt('dicomweb-timeout', str('dicomweb-timeout') ?? '120', 1, 86_400) * 1000,
     tlsCert: tlsCert ? abs(tlsCert) : undefined,
     tlsKey: tlsKey ? abs(tlsKey) : undefined,
     logLevel,
@@ -312,6 +462,12 @@ export function helpText(version: string): string {
     const env = o.name === 'help' || o.name === 'version' ? '' : `  [${envName(o.name)}]`;
     lines.push(`  ${flag.padEnd(28)} ${o.help}${def}${env}`);
   }
-  lines.push('', 'Examples:', '  voxelgate --port 8080 --data /srv/voxelgate', '  curl http://127.0.0.1:2016/slicer/system/version', '');
+  lines.push(
+    '',
+    'Examples:',
+    '  voxelgate --port 8080 --data /srv/voxelgate',
+    '  curl http://127.0.0.1:2016/slicer/system/version',
+    '',
+  );
   return lines.join('\n');
 }

@@ -38,7 +38,10 @@ export interface Listening {
 }
 
 export class PortsExhaustedError extends Error {
-  constructor(readonly first: number, readonly last: number) {
+  constructor(
+    readonly first: number,
+    readonly last: number,
+  ) {
     super(last > first ? `ports ${first}–${last} are all in use` : `port ${first} is in use`);
   }
 }
@@ -50,12 +53,21 @@ export function formatUrl(protocol: 'http' | 'https', host: string, port: number
   return `${protocol}://${h}:${port}/`;
 }
 
-function createServer(fetch: Fetch, opts: ListenOptions, counters: { inFlight: number }): http.Server {
+function createServer(
+  fetch: Fetch,
+  opts: ListenOptions,
+  counters: { inFlight: number },
+): http.Server {
   const listener = getRequestListener(fetch, {
     // Requests the adapter cannot turn into a URL (backslash in the path, bad Host, …) get the
     // same JSON error shape as everything else.
     errorHandler: (e) =>
-      errorResponse(e instanceof RequestError ? new AppError('bad_request', `malformed request: ${e.message}`) : e, (err) => opts.logger.error('request failed', err)),
+      errorResponse(
+        e instanceof RequestError
+          ? new AppError('bad_request', `malformed request: ${e.message}`)
+          : e,
+        (err) => opts.logger.error('request failed', err),
+      ),
   });
   const handler: http.RequestListener = (req, res) => {
     const started = process.hrtime.bigint();
@@ -67,8 +79,13 @@ function createServer(fetch: Fetch, opts: ListenOptions, counters: { inFlight: n
       if (typeof chunk === 'string') bytes += Buffer.byteLength(chunk);
       else if (chunk instanceof Uint8Array) bytes += chunk.byteLength;
     };
-    (res as unknown as { write: (...a: unknown[]) => boolean }).write = (...a: unknown[]) => (count(a[0]), write(...a));
-    (res as unknown as { end: (...a: unknown[]) => http.ServerResponse }).end = (...a: unknown[]) => {
+    (res as unknown as { write: (...a: unknown[]) => boolean }).write = (...a: unknown[]) => (
+      count(a[0]),
+      write(...a)
+    );
+    (res as unknown as { end: (...a: unknown[]) => http.ServerResponse }).end = (
+      ...a: unknown[]
+    ) => {
       if (typeof a[0] !== 'function') count(a[0]);
       return end(...a);
     };
@@ -78,23 +95,39 @@ function createServer(fetch: Fetch, opts: ListenOptions, counters: { inFlight: n
       done = true;
       counters.inFlight--;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      opts.logger.access(`${req.socket?.remoteAddress ?? '-'} ${req.method} ${req.url} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B`);
+      opts.logger.access(
+        `${req.socket?.remoteAddress ?? '-'} ${req.method} ${req.url} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B`,
+      );
     };
     res.once('finish', () => finish(false));
     res.once('close', () => finish(!res.writableFinished));
     void listener(req, res);
   };
   const server = opts.tls
-    ? https.createServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) }, handler)
+    ? https.createServer(
+        { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) },
+        handler,
+      )
     : http.createServer(handler);
   server.headersTimeout = opts.headersTimeoutMs ?? 30_000;
   server.requestTimeout = opts.requestTimeoutMs ?? 600_000;
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 5_000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const body = JSON.stringify({ success: false, message: `malformed or incomplete request (${err.code ?? 'error'})`, code: 'bad_request' });
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 431
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 408
+          : 400;
+    const body = JSON.stringify({
+      success: false,
+      message: `malformed or incomplete request (${err.code ?? 'error'})`,
+      code: 'bad_request',
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   return server;
 }
@@ -126,21 +159,33 @@ export async function listen(fetch: Fetch, opts: ListenOptions): Promise<Listeni
       const bound = await listenOnce(server, port, opts.host);
       server.on('error', (e) => opts.logger.error('server error', e));
       const url = formatUrl(opts.tls ? 'https' : 'http', opts.host, bound);
-      return { server, port: bound, host: opts.host, url, inFlight: () => counters.inFlight, close: (graceMs) => closeGracefully(server, counters, graceMs) };
+      return {
+        server,
+        port: bound,
+        host: opts.host,
+        url,
+        inFlight: () => counters.inFlight,
+        close: (graceMs) => closeGracefully(server, counters, graceMs),
+      };
     } catch (e) {
       server.close();
       if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' && port < last) {
         opts.logger.info(`port ${port} is in use, trying ${port + 1}`);
         continue;
       }
-      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new PortsExhaustedError(opts.port, last);
+      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE')
+        throw new PortsExhaustedError(opts.port, last);
       throw e;
     }
   }
   throw new PortsExhaustedError(opts.port, last);
 }
 
-async function closeGracefully(server: http.Server, counters: { inFlight: number }, graceMs = 10_000): Promise<void> {
+async function closeGracefully(
+  server: http.Server,
+  counters: { inFlight: number },
+  graceMs = 10_000,
+): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   const deadline = Date.now() + graceMs;

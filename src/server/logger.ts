@@ -19,13 +19,19 @@ export interface LoggerOptions {
   err?: (line: string) => void;
 }
 
-export function createLogger({ level, accessLog, out = (l) => process.stdout.write(l + '\n'), err = (l) => process.stderr.write(l + '\n') }: LoggerOptions): Logger {
+export function createLogger({
+  level,
+  accessLog,
+  out = (l) => process.stdout.write(l + '\n'),
+  err = (l) => process.stderr.write(l + '\n'),
+}: LoggerOptions): Logger {
   const on = (l: LogLevel) => RANK[l] <= RANK[level];
   const stamp = () => new Date().toISOString();
   return {
     error(msg, e) {
       if (!on('error')) return;
-      const detail = e instanceof Error ? `\n${e.stack ?? e.message}` : e !== undefined ? ` ${String(e)}` : '';
+      const detail =
+        e instanceof Error ? `\n${e.stack ?? e.message}` : e !== undefined ? ` ${String(e)}` : '';
       err(`${stamp()} error ${msg}${detail}`);
     },
     warn: (msg) => on('warn') && err(`${stamp()} warn  ${msg}`),

@@ -7,7 +7,10 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 /** `data` may be a buffer, a string, or a (sync or async) iterable of chunks written in order. */
-export async function writeFileAtomic(file: string, data: Uint8Array | string | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: Uint8Array | string | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+): Promise<void> {
   const dir = path.dirname(file);
   await fsp.mkdir(dir, { recursive: true });
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);

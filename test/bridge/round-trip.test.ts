@@ -4,7 +4,14 @@ import { after, describe, it } from 'node:test';
 import { loadIntoScene } from '../../src/bridge/load.js';
 import { formatDS, saveVolumeAsSeries } from '../../src/bridge/volume-to-series.js';
 import type { DicomJson } from '../../src/dicom/dicom-json.js';
-import { fromColumns3, normalize3, cross3, rasToLps, ijkToRasMatrix, transformPoint } from '../../src/imaging/geometry.js';
+import {
+  fromColumns3,
+  normalize3,
+  cross3,
+  rasToLps,
+  ijkToRasMatrix,
+  transformPoint,
+} from '../../src/imaging/geometry.js';
 import type { ImageVolume, Mat3, ScalarType, TypedArray, Vec3 } from '../../src/imaging/types.js';
 import { ARRAY_OF } from '../../src/imaging/types.js';
 import { Scene, type VolumeClass, type VolumeNode } from '../../src/scene/scene.js';
@@ -17,7 +24,12 @@ after(async () => {
 
 async function emptyArchive() {
   // an archive needs one object to learn its study; start from a tiny series
-  const s = makeSeries({ rows: 2, columns: 2, positions: [[0, 0, 0]], pixels: () => new Int16Array(4) });
+  const s = makeSeries({
+    rows: 2,
+    columns: 2,
+    positions: [[0, 0, 0]],
+    pixels: () => new Int16Array(4),
+  });
   const a = await archiveWith(s.files);
   cleanups.push(a.close);
   return a;
@@ -31,19 +43,49 @@ function oblique(): Mat3 {
   return fromColumns3(a, b, cross3(a, b));
 }
 
-function volume(type: ScalarType, fill: (i: number) => number, dims: Vec3 = [7, 5, 6]): ImageVolume {
+function volume(
+  type: ScalarType,
+  fill: (i: number) => number,
+  dims: Vec3 = [7, 5, 6],
+): ImageVolume {
   const n = dims[0] * dims[1] * dims[2];
   const data = new (ARRAY_OF[type] as unknown as new (n: number) => TypedArray)(n);
   for (let i = 0; i < n; i++) data[i] = fill(i);
-  return { scalarType: type, components: 1, dimensions: dims, spacing: [0.7, 1.3, 2.5], origin: [10.25, -20.5, 30.125], direction: oblique(), data };
+  return {
+    scalarType: type,
+    components: 1,
+    dimensions: dims,
+    spacing: [0.7, 1.3, 2.5],
+    origin: [10.25, -20.5, 30.125],
+    direction: oblique(),
+    data,
+  };
 }
 
-async function roundTrip(vol: ImageVolume, className: VolumeClass = 'vtkMRMLScalarVolumeNode', attributes: Record<string, string> = {}) {
+async function roundTrip(
+  vol: ImageVolume,
+  className: VolumeClass = 'vtkMRMLScalarVolumeNode',
+  attributes: Record<string, string> = {},
+) {
   const a = await emptyArchive();
   const scene = new Scene();
-  const node = scene.add<VolumeNode>({ kind: 'volume', className, name: 'vol', volume: vol, attributes, display: { window: 400, level: 40 } });
-  const saved = await saveVolumeAsSeries(scene, a.archive, node, { seriesDescription: 'round trip' });
-  const loaded = await loadIntoScene(scene, a.archive, saved.studyInstanceUID, saved.seriesInstanceUID);
+  const node = scene.add<VolumeNode>({
+    kind: 'volume',
+    className,
+    name: 'vol',
+    volume: vol,
+    attributes,
+    display: { window: 400, level: 40 },
+  });
+  const saved = await saveVolumeAsSeries(scene, a.archive, node, {
+    seriesDescription: 'round trip',
+  });
+  const loaded = await loadIntoScene(
+    scene,
+    a.archive,
+    saved.studyInstanceUID,
+    saved.seriesInstanceUID,
+  );
   return { a, saved, back: scene.byId(loaded.loadedNodeIDs[0]!) as VolumeNode, loaded };
 }
 
@@ -84,7 +126,8 @@ describe('save → load round trip', () => {
     const slope = Number(/RescaleSlope (\S+)/.exec(saved.warnings.join(' '))![1]);
     assert.ok(slope > 0 && slope < 0.04, `slope ${slope}`);
     let worst = 0;
-    for (let i = 0; i < vol.data.length; i++) worst = Math.max(worst, Math.abs(back.volume.data[i]! - vol.data[i]!));
+    for (let i = 0; i < vol.data.length; i++)
+      worst = Math.max(worst, Math.abs(back.volume.data[i]! - vol.data[i]!));
     assert.ok(worst <= slope / 2 + 1e-3, `max error ${worst} vs slope ${slope}`);
   });
 
@@ -105,9 +148,11 @@ describe('save → load round trip', () => {
     assert.equal(saved.studyInstanceUID, a.studyUid);
     assert.equal(saved.newStudy, false);
     assert.match(saved.seriesInstanceUID, /^2\.25\.\d+$/);
-    const meta = JSON.parse(a.archive.catalog.seriesMetadata(a.studyUid, saved.seriesInstanceUID)[0]!) as DicomJson;
+    const meta = JSON.parse(
+      a.archive.catalog.seriesMetadata(a.studyUid, saved.seriesInstanceUID)[0]!,
+    ) as DicomJson;
     assert.equal(meta['00200052']!.Value![0], node.attributes['DICOM.FrameOfReferenceUID']);
-    assert.equal((meta['00100020']!.Value![0] as string), 'BRIDGE'); // patient copied from the study
+    assert.equal(meta['00100020']!.Value![0] as string, 'BRIDGE'); // patient copied from the study
   });
 
   it('the sphere centre (known RAS point) maps to the same LPS point through the stored IPP/IOP/PixelSpacing', async () => {
@@ -116,13 +161,18 @@ describe('save → load round trip', () => {
     const centreIjk: Vec3 = [12, 5, 7];
     const m = ijkToRasMatrix(vol);
     const centreRas = transformPoint(m, centreIjk);
-    for (let k = 0; k < dims[2]; k++) for (let j = 0; j < dims[1]; j++) for (let i = 0; i < dims[0]; i++) {
-      const p = transformPoint(m, [i, j, k]);
-      if (Math.hypot(p[0] - centreRas[0], p[1] - centreRas[1], p[2] - centreRas[2]) < 2.6) vol.data[(k * dims[1] + j) * dims[0] + i] = 1000;
-    }
+    for (let k = 0; k < dims[2]; k++)
+      for (let j = 0; j < dims[1]; j++)
+        for (let i = 0; i < dims[0]; i++) {
+          const p = transformPoint(m, [i, j, k]);
+          if (Math.hypot(p[0] - centreRas[0], p[1] - centreRas[1], p[2] - centreRas[2]) < 2.6)
+            vol.data[(k * dims[1] + j) * dims[0] + i] = 1000;
+        }
     const { a, saved } = await roundTrip(vol);
     // Find the brightest pixel's slice from the stored files' geometry alone.
-    const metas = a.archive.catalog.seriesMetadata(saved.studyInstanceUID, saved.seriesInstanceUID).map((t) => JSON.parse(t) as DicomJson);
+    const metas = a.archive.catalog
+      .seriesMetadata(saved.studyInstanceUID, saved.seriesInstanceUID)
+      .map((t) => JSON.parse(t) as DicomJson);
     const nums = (j: DicomJson, tag: string) => (j[tag]!.Value as unknown[]).map(Number);
     const want = rasToLps(centreRas);
     const atCentre = metas.find((j) => nums(j, '00200013')[0] === centreIjk[2] + 1)!;

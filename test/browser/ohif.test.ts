@@ -11,11 +11,20 @@ import path from 'node:path';
 import sharp, { type Stats } from 'sharp';
 import { DEFAULT_OHIF_DIR } from '../../src/http/browse.js';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { browserSkipReason, launchBrowser, skipUnlessRequired, type Launched } from '../helpers/browser.js';
+import {
+  browserSkipReason,
+  launchBrowser,
+  skipUnlessRequired,
+  type Launched,
+} from '../helpers/browser.js';
 
 const reason =
   browserSkipReason() ??
-  skipUnlessRequired(existsSync(path.join(DEFAULT_OHIF_DIR, 'index.html')) ? undefined : `the OHIF dist is not installed in ${DEFAULT_OHIF_DIR} (npm run ohif:install)`);
+  skipUnlessRequired(
+    existsSync(path.join(DEFAULT_OHIF_DIR, 'index.html'))
+      ? undefined
+      : `the OHIF dist is not installed in ${DEFAULT_OHIF_DIR} (npm run ohif:install)`,
+  );
 if (reason) console.log(`# OHIF test skipped: ${reason}`);
 
 let server: TestServer;
@@ -32,42 +41,57 @@ after(async () => {
   await server?.close();
 });
 
-test('OHIF at /browse lists the sample study, opens it, and draws a non-blank image', { skip: reason, timeout: 150_000 }, async (t) => {
-  const status = (await (await fetch(`${server.url}/slicer/system/status`)).json()) as { dicomArchive?: boolean };
-  assert.ok(status.dicomArchive, 'the test server has a DICOM archive');
-  const studies = (await (await fetch(`${server.url}/dicom/studies`)).json()) as Array<Record<string, { Value?: unknown[] }>>;
-  assert.ok(studies.length > 0, 'the sample study is in the archive');
-  const uid = String(studies[0]!['0020000D']!.Value![0]);
-  const pn = studies[0]!['00100010']?.Value?.[0] as { Alphabetic?: string } | undefined;
-  const name = (pn?.Alphabetic ?? '').split('^')[0]!;
+test(
+  'OHIF at /browse lists the sample study, opens it, and draws a non-blank image',
+  { skip: reason, timeout: 150_000 },
+  async (t) => {
+    const status = (await (await fetch(`${server.url}/slicer/system/status`)).json()) as {
+      dicomArchive?: boolean;
+    };
+    assert.ok(status.dicomArchive, 'the test server has a DICOM archive');
+    const studies = (await (await fetch(`${server.url}/dicom/studies`)).json()) as Array<
+      Record<string, { Value?: unknown[] }>
+    >;
+    assert.ok(studies.length > 0, 'the sample study is in the archive');
+    const uid = String(studies[0]!['0020000D']!.Value![0]);
+    const pn = studies[0]!['00100010']?.Value?.[0] as { Alphabetic?: string } | undefined;
+    const name = (pn?.Alphabetic ?? '').split('^')[0]!;
 
-  const page = await b.context.newPage();
-  page.setDefaultTimeout(60_000);
-  const failed: string[] = [];
-  page.on('response', (r) => {
-    if (r.status() >= 400 && new URL(r.url()).origin === server.url) failed.push(`${r.status()} ${r.url()}`);
-  });
-  await page.goto(`${server.url}/browse/`);
-  const row = page.getByText(new RegExp(name || 'Phantom')).first();
-  await row.waitFor();
-  await row.click();
-  await page.getByRole('button', { name: /Basic Viewer/i }).first().click();
-  await page.waitForURL(/\/browse\/viewer\?StudyInstanceUIDs=/);
-  assert.ok(page.url().includes(uid), `the viewer opened ${uid}`);
-  // The first-visit tour dims the viewport; dismiss it when it shows.
-  const skip = page.getByText('Skip all');
-  const canvas = page.locator('canvas.cornerstone-canvas').first();
-  await canvas.waitFor();
-  let stats: Stats | undefined;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (await skip.isVisible().catch(() => false)) await skip.click().catch(() => {});
-    stats = await sharp(await canvas.screenshot()).stats();
-    if (stats.channels[0]!.max > 60 && stats.channels[0]!.stdev > 10) break;
-    await page.waitForTimeout(1000);
-  }
-  const ch = stats!.channels[0]!;
-  assert.ok(ch.max > 60 && ch.stdev > 10, `the canvas shows an image (max ${ch.max}, stdev ${ch.stdev.toFixed(1)})`);
-  assert.deepEqual(failed, [], 'no failed requests to voxelgate');
-  await page.close();
-});
+    const page = await b.context.newPage();
+    page.setDefaultTimeout(60_000);
+    const failed: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() >= 400 && new URL(r.url()).origin === server.url)
+        failed.push(`${r.status()} ${r.url()}`);
+    });
+    await page.goto(`${server.url}/browse/`);
+    const row = page.getByText(new RegExp(name || 'Phantom')).first();
+    await row.waitFor();
+    await row.click();
+    await page
+      .getByRole('button', { name: /Basic Viewer/i })
+      .first()
+      .click();
+    await page.waitForURL(/\/browse\/viewer\?StudyInstanceUIDs=/);
+    assert.ok(page.url().includes(uid), `the viewer opened ${uid}`);
+    // The first-visit tour dims the viewport; dismiss it when it shows.
+    const skip = page.getByText('Skip all');
+    const canvas = page.locator('canvas.cornerstone-canvas').first();
+    await canvas.waitFor();
+    let stats: Stats | undefined;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (await skip.isVisible().catch(() => false)) await skip.click().catch(() => {});
+      stats = await sharp(await canvas.screenshot()).stats();
+      if (stats.channels[0]!.max > 60 && stats.channels[0]!.stdev > 10) break;
+      await page.waitForTimeout(1000);
+    }
+    const ch = stats!.channels[0]!;
+    assert.ok(
+      ch.max > 60 && ch.stdev > 10,
+      `the canvas shows an image (max ${ch.max}, stdev ${ch.stdev.toFixed(1)})`,
+    );
+    assert.deepEqual(failed, [], 'no failed requests to voxelgate');
+    await page.close();
+  },
+);

@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import type { Page, Request } from 'playwright-core';
 import { pixelToRas } from '../../docroot/app/geometry.mjs';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { browserSkipReason, launchBrowser, watchConsole, type Launched } from '../helpers/browser.js';
+import {
+  browserSkipReason,
+  launchBrowser,
+  watchConsole,
+  type Launched,
+} from '../helpers/browser.js';
 
 const noBrowser = browserSkipReason();
 if (noBrowser) console.log(`# browser tests skipped: ${noBrowser}`);
@@ -23,7 +28,8 @@ let status: { endpoints: string[]; dicomArchive?: boolean };
 const sliceRequests: Array<{ url: string; inFlight: number }> = [];
 let inFlight = 0;
 let maxInFlight = 0;
-const isRedSlice = (r: Request) => r.url().includes('/slicer/slice?') && r.url().includes('view=red');
+const isRedSlice = (r: Request) =>
+  r.url().includes('/slicer/slice?') && r.url().includes('view=red');
 
 before(async () => {
   if (noBrowser) return;
@@ -67,16 +73,21 @@ const idle = () => page.evaluate(() => (globalThis as any).voxelgate.idle());
 const redState = () =>
   page.evaluate(() => {
     const v = (globalThis as any).voxelgate.app.views.red;
-    return { index: v.state.index as number, count: v.state.count as number, shownUrl: v.shownUrl as string | null };
+    return {
+      index: v.state.index as number,
+      count: v.state.count as number,
+      shownUrl: v.shownUrl as string | null,
+    };
   });
 /** The bytes of the image the red view shows (its blob: URL), as base64. */
-const redImage = () => page.evaluate(async () => {
-  const img = (globalThis as any).document.querySelector('.view.red img');
-  const buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
-  let s = '';
-  for (const x of buf) s += String.fromCharCode(x);
-  return btoa(s);
-});
+const redImage = () =>
+  page.evaluate(async () => {
+    const img = (globalThis as any).document.querySelector('.view.red img');
+    const buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+    let s = '';
+    for (const x of buf) s += String.fromCharCode(x);
+    return btoa(s);
+  });
 
 test('the page loads with no console errors and shows the server status', opts, async () => {
   await page.waitForTimeout(300);
@@ -90,7 +101,10 @@ test('the page loads with no console errors and shows the server status', opts, 
   const unlabelled = await page.evaluate(() =>
     [...(globalThis as any).document.querySelectorAll('select, input:not([type=file]), button')]
       .filter((el: any) => !el.hidden && !el.closest('[hidden]'))
-      .filter((el: any) => !(el.labels?.length || el.getAttribute('aria-label') || el.textContent?.trim()))
+      .filter(
+        (el: any) =>
+          !(el.labels?.length || el.getAttribute('aria-label') || el.textContent?.trim()),
+      )
       .map((el: any) => String(el.outerHTML).slice(0, 80)),
   );
   assert.deepEqual(unlabelled, []);
@@ -98,7 +112,11 @@ test('the page loads with no console errors and shows the server status', opts, 
 
 test('the sample volume is listed with its type and dimensions', opts, async (t) => {
   if (!needs(t, 'GET /slicer/volumes')) return;
-  const vols = (await (await fetch(`${server.url}/slicer/volumes`)).json()) as Array<{ id: string; name: string; dimensions: number[] }>;
+  const vols = (await (await fetch(`${server.url}/slicer/volumes`)).json()) as Array<{
+    id: string;
+    name: string;
+    dimensions: number[];
+  }>;
   assert.ok(vols.length > 0, 'the test server starts with a sample volume');
   const row = page.locator(`#volumes tr[data-id="${vols[0]!.id}"]`);
   await row.waitFor();
@@ -136,48 +154,88 @@ async function startAtFirstSlice() {
   maxInFlight = 0;
 }
 
-test('a burst of 50 wheel events sends only a few renders, one at a time, and ends on the right slice', opts, async (t) => {
-  if (!needs(t, 'GET /slicer/volumes', 'GET /slicer/slice')) return;
-  // 1. Real wheel input, as fast as the browser takes it: the request rate follows the answers.
-  await startAtFirstSlice();
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: 50 }, () => page.mouse.wheel(0, -100)));
-  const burstMs = Date.now() - t0;
-  await page.waitForFunction(() => (globalThis as any).voxelgate.app.views.red.state.index >= 50);
-  await idle();
-  let st = await redState();
-  console.log(`# 50 real wheel notches in ${burstMs} ms → ${sliceRequests.length} /slicer/slice requests, max ${maxInFlight} in flight`);
-  assert.equal(st.index, Math.min(50, st.count - 1), 'the view ends 50 slices on');
-  assert.equal(maxInFlight, 1, 'never more than one request in flight');
-  assert.ok(sliceRequests.length < 25, `far fewer renders than wheel events, got ${sliceRequests.length}`);
+test(
+  'a burst of 50 wheel events sends only a few renders, one at a time, and ends on the right slice',
+  opts,
+  async (t) => {
+    if (!needs(t, 'GET /slicer/volumes', 'GET /slicer/slice')) return;
+    // 1. Real wheel input, as fast as the browser takes it: the request rate follows the answers.
+    await startAtFirstSlice();
+    const t0 = Date.now();
+    await Promise.all(Array.from({ length: 50 }, () => page.mouse.wheel(0, -100)));
+    const burstMs = Date.now() - t0;
+    await page.waitForFunction(() => (globalThis as any).voxelgate.app.views.red.state.index >= 50);
+    await idle();
+    let st = await redState();
+    console.log(
+      `# 50 real wheel notches in ${burstMs} ms → ${sliceRequests.length} /slicer/slice requests, max ${maxInFlight} in flight`,
+    );
+    assert.equal(st.index, Math.min(50, st.count - 1), 'the view ends 50 slices on');
+    assert.equal(maxInFlight, 1, 'never more than one request in flight');
+    assert.ok(
+      sliceRequests.length < 25,
+      `far fewer renders than wheel events, got ${sliceRequests.length}`,
+    );
 
-  // 2. 50 wheel events within one task (a fast flick): a draft, the newest draft, the full render.
-  await startAtFirstSlice();
-  await page.evaluate(() => {
-    const g = globalThis as any;
-    const el = g.document.querySelector('.view.red .canvas');
-    for (let i = 0; i < 50; i++) el.dispatchEvent(new g.WheelEvent('wheel', { deltaY: -100, deltaMode: 0, bubbles: true, cancelable: true }));
-  });
-  await idle();
-  st = await redState();
-  const drafts = sliceRequests.filter((r) => /format=jpeg/.test(r.url)).length;
-  console.log(`# 50 wheel events in one task → ${sliceRequests.length} requests (${drafts} drafts + ${sliceRequests.length - drafts} full)`);
-  assert.equal(st.index, Math.min(50, st.count - 1));
-  assert.equal(maxInFlight, 1);
-  assert.ok(sliceRequests.length <= 3, `at most a few renders, got ${sliceRequests.length}`);
-  const last = new URL(sliceRequests.at(-1)!.url);
-  assert.equal(last.searchParams.get('format'), 'png', 'the last render is the full-quality one');
-  assert.equal(Number(last.searchParams.get('scrollTo')), Number((st.index / (st.count - 1)).toFixed(6)));
-  assert.equal(st.shownUrl && new URL(st.shownUrl, server.url).search, last.search, 'the image shown is the answer to the last request');
-  // The server renders that same state to the same image.
-  const direct = Buffer.from(await (await fetch(`${server.url}/slicer/slice${last.search}`)).arrayBuffer()).toString('base64');
-  assert.equal(await redImage(), direct);
-});
+    // 2. 50 wheel events within one task (a fast flick): a draft, the newest draft, the full render.
+    await startAtFirstSlice();
+    await page.evaluate(() => {
+      const g = globalThis as any;
+      const el = g.document.querySelector('.view.red .canvas');
+      for (let i = 0; i < 50; i++)
+        el.dispatchEvent(
+          new g.WheelEvent('wheel', {
+            deltaY: -100,
+            deltaMode: 0,
+            bubbles: true,
+            cancelable: true,
+          }),
+        );
+    });
+    await idle();
+    st = await redState();
+    const drafts = sliceRequests.filter((r) => /format=jpeg/.test(r.url)).length;
+    console.log(
+      `# 50 wheel events in one task → ${sliceRequests.length} requests (${drafts} drafts + ${sliceRequests.length - drafts} full)`,
+    );
+    assert.equal(st.index, Math.min(50, st.count - 1));
+    assert.equal(maxInFlight, 1);
+    assert.ok(sliceRequests.length <= 3, `at most a few renders, got ${sliceRequests.length}`);
+    const last = new URL(sliceRequests.at(-1)!.url);
+    assert.equal(last.searchParams.get('format'), 'png', 'the last render is the full-quality one');
+    assert.equal(
+      Number(last.searchParams.get('scrollTo')),
+      Number((st.index / (st.count - 1)).toFixed(6)),
+    );
+    assert.equal(
+      st.shownUrl && new URL(st.shownUrl, server.url).search,
+      last.search,
+      'the image shown is the answer to the last request',
+    );
+    // The server renders that same state to the same image.
+    const direct = Buffer.from(
+      await (await fetch(`${server.url}/slicer/slice${last.search}`)).arrayBuffer(),
+    ).toString('base64');
+    assert.equal(await redImage(), direct);
+  },
+);
 
 test('a click on a slice with "Place points" on adds a fiducial at that point', opts, async (t) => {
-  if (!needs(t, 'GET /slicer/slice', 'GET /slicer/fiducials', 'POST /slicer/fiducial', 'GET /slicer/view')) return;
+  if (
+    !needs(
+      t,
+      'GET /slicer/slice',
+      'GET /slicer/fiducials',
+      'POST /slicer/fiducial',
+      'GET /slicer/view',
+    )
+  )
+    return;
   const count = async () => {
-    const f = (await (await fetch(`${server.url}/slicer/fiducials`)).json()) as Record<string, { markups: Array<{ position: number[] }> }>;
+    const f = (await (await fetch(`${server.url}/slicer/fiducials`)).json()) as Record<
+      string,
+      { markups: Array<{ position: number[] }> }
+    >;
     return Object.values(f).flatMap((l) => l.markups);
   };
   const before = (await count()).length;
@@ -187,21 +245,30 @@ test('a click on a slice with "Place points" on adds a fiducial at that point', 
   const fx = 0.6;
   const fy = 0.4;
   await idle();
-  const view = (await (await fetch(`${server.url}/slicer/view?view=red`)).json()) as { sliceToRAS: number[]; fov: number[] };
+  const view = (await (await fetch(`${server.url}/slicer/view?view=red`)).json()) as {
+    sliceToRAS: number[];
+    fov: number[];
+  };
   await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
-  await page.waitForFunction((n) => (globalThis as any).document.querySelectorAll('#fiducials ol > li').length > n, before);
+  await page.waitForFunction(
+    (n) => (globalThis as any).document.querySelectorAll('#fiducials ol > li').length > n,
+    before,
+  );
   await page.click('#place');
   const points = await count();
   assert.equal(points.length, before + 1);
   const expected = pixelToRas(view, fx, fy, 1, 1);
   const got = points.at(-1)!.position;
-  for (let i = 0; i < 3; i++) assert.ok(Math.abs(got[i]! - expected[i]!) < 1, `RAS ${got} ≈ ${expected}`);
+  for (let i = 0; i < 3; i++)
+    assert.ok(Math.abs(got[i]! - expected[i]!) < 1, `RAS ${got} ≈ ${expected}`);
   assert.deepEqual(consoleLog.errors, []);
 });
 
 test('the DICOM list shows the sample study', opts, async (t) => {
   assert.ok(status.dicomArchive, 'the test server has a DICOM archive');
-  const studies = (await (await fetch(`${server.url}/dicom/studies`)).json()) as Array<Record<string, { Value?: string[] }>>;
+  const studies = (await (await fetch(`${server.url}/dicom/studies`)).json()) as Array<
+    Record<string, { Value?: string[] }>
+  >;
   assert.ok(studies.length > 0, 'the test server starts with the sample study');
   const uid = studies[0]!['0020000D']!.Value![0]!;
   const li = page.locator(`#studies li[data-study="${uid}"]`);
@@ -213,28 +280,36 @@ test('the DICOM list shows the sample study', opts, async (t) => {
   assert.deepEqual(consoleLog.errors, []);
 });
 
-test('with every render held back 500 ms, a burst of 50 notches sends a draft and a full render, no more', opts, async (t) => {
-  if (!needs(t, 'GET /slicer/volumes', 'GET /slicer/slice')) return;
-  await startAtFirstSlice();
-  await page.route('**/slicer/slice?*', async (route) => {
-    await new Promise((r) => setTimeout(r, 500));
-    await route.continue();
-  });
-  try {
-    const t0 = Date.now();
-    await Promise.all(Array.from({ length: 50 }, () => page.mouse.wheel(0, -100)));
-    // The slice number in the view header follows the wheel before any image arrives.
-    await page.waitForFunction(() => (globalThis as any).voxelgate.app.views.red.state.index >= 50);
-    const counterMs = Date.now() - t0;
-    await idle();
-    const ms = Date.now() - t0;
-    console.log(`# slow server (500 ms a render): ${sliceRequests.length} requests; slice counter at 51 after ${counterMs} ms, final image after ${ms} ms`);
-    const st = await redState();
-    assert.equal(st.index, Math.min(50, st.count - 1));
-    assert.ok(sliceRequests.length <= 4, `got ${sliceRequests.length} requests`);
-    assert.equal(maxInFlight, 1);
-    assert.equal(new URL(sliceRequests.at(-1)!.url).searchParams.get('format'), 'png');
-  } finally {
-    await page.unroute('**/slicer/slice?*');
-  }
-});
+test(
+  'with every render held back 500 ms, a burst of 50 notches sends a draft and a full render, no more',
+  opts,
+  async (t) => {
+    if (!needs(t, 'GET /slicer/volumes', 'GET /slicer/slice')) return;
+    await startAtFirstSlice();
+    await page.route('**/slicer/slice?*', async (route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.continue();
+    });
+    try {
+      const t0 = Date.now();
+      await Promise.all(Array.from({ length: 50 }, () => page.mouse.wheel(0, -100)));
+      // The slice number in the view header follows the wheel before any image arrives.
+      await page.waitForFunction(
+        () => (globalThis as any).voxelgate.app.views.red.state.index >= 50,
+      );
+      const counterMs = Date.now() - t0;
+      await idle();
+      const ms = Date.now() - t0;
+      console.log(
+        `# slow server (500 ms a render): ${sliceRequests.length} requests; slice counter at 51 after ${counterMs} ms, final image after ${ms} ms`,
+      );
+      const st = await redState();
+      assert.equal(st.index, Math.min(50, st.count - 1));
+      assert.ok(sliceRequests.length <= 4, `got ${sliceRequests.length} requests`);
+      assert.equal(maxInFlight, 1);
+      assert.equal(new URL(sliceRequests.at(-1)!.url).searchParams.get('format'), 'png');
+    } finally {
+      await page.unroute('**/slicer/slice?*');
+    }
+  },
+);

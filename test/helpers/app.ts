@@ -5,7 +5,12 @@ import path from 'node:path';
 import type { Hono } from 'hono';
 import { createApp } from '../../src/server/app.js';
 import { defaultConfig, type Config } from '../../src/server/config.js';
-import { closeContext, createContext, PACKAGE_ROOT, type AppContext } from '../../src/server/context.js';
+import {
+  closeContext,
+  createContext,
+  PACKAGE_ROOT,
+  type AppContext,
+} from '../../src/server/context.js';
 import { startServer, type Running } from '../../src/server/cli.js';
 
 export function tempDir(prefix = 'voxelgate-test-'): string {
@@ -22,7 +27,9 @@ export interface TestApp {
 /** An app built in-process (no socket) over a fresh temporary data folder. */
 export async function makeTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const dataDir = overrides.data ?? tempDir();
-  const ctx = createContext(defaultConfig({ docroot: path.join(PACKAGE_ROOT, 'docroot'), data: dataDir, ...overrides }));
+  const ctx = createContext(
+    defaultConfig({ docroot: path.join(PACKAGE_ROOT, 'docroot'), data: dataDir, ...overrides }),
+  );
   const app = createApp(ctx);
   return {
     app,
@@ -63,7 +70,10 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
 }
 
 /** supertest parser that collects a binary body into a Buffer. */
-export function binaryParser(res: NodeJS.ReadableStream, cb: (err: Error | null, body: Buffer) => void): void {
+export function binaryParser(
+  res: NodeJS.ReadableStream,
+  cb: (err: Error | null, body: Buffer) => void,
+): void {
   const chunks: Buffer[] = [];
   res.on('data', (d: Buffer) => chunks.push(d));
   res.on('end', () => cb(null, Buffer.concat(chunks)));
@@ -71,15 +81,26 @@ export function binaryParser(res: NodeJS.ReadableStream, cb: (err: Error | null,
 }
 
 /** Sends a raw HTTP/1.1 request (exact request-target, no client normalisation). */
-export async function rawRequest(port: number, requestTarget: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; headers: string; body: string }> {
+export async function rawRequest(
+  port: number,
+  requestTarget: string,
+  method = 'GET',
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: string; body: string }> {
   const net = await import('node:net');
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
     socket.on('connect', () => {
-      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-      const host = Object.keys(headers).some((k) => k.toLowerCase() === 'host') ? '' : `Host: 127.0.0.1:${port}\r\n`;
-      socket.write(`${method} ${requestTarget} HTTP/1.1\r\n${host}Connection: close\r\n${extra}\r\n`);
+      const extra = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+      const host = Object.keys(headers).some((k) => k.toLowerCase() === 'host')
+        ? ''
+        : `Host: 127.0.0.1:${port}\r\n`;
+      socket.write(
+        `${method} ${requestTarget} HTTP/1.1\r\n${host}Connection: close\r\n${extra}\r\n`,
+      );
     });
     socket.on('data', (d) => chunks.push(d));
     socket.on('error', reject);

@@ -6,7 +6,13 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type ConsoleMessage,
+  type Page,
+} from 'playwright-core';
 
 export const CHROMIUM = process.env.VOXELGATE_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -15,13 +21,18 @@ export const CHROMIUM = process.env.VOXELGATE_CHROMIUM ?? '/usr/bin/chromium';
  * (`.ci/run` sets VOXELGATE_REQUIRE_BROWSER=1 after installing chromium and OHIF).
  */
 export function skipUnlessRequired(reason: string | undefined): string | undefined {
-  if (reason && process.env.VOXELGATE_REQUIRE_BROWSER === '1') throw new Error(`VOXELGATE_REQUIRE_BROWSER=1 but ${reason}`);
+  if (reason && process.env.VOXELGATE_REQUIRE_BROWSER === '1')
+    throw new Error(`VOXELGATE_REQUIRE_BROWSER=1 but ${reason}`);
   return reason;
 }
 
 /** Why browser tests cannot run here, or undefined when they can. */
 export function browserSkipReason(): string | undefined {
-  return skipUnlessRequired(existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set VOXELGATE_CHROMIUM)`);
+  return skipUnlessRequired(
+    existsSync(CHROMIUM)
+      ? undefined
+      : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set VOXELGATE_CHROMIUM)`,
+  );
 }
 
 export interface Launched {
@@ -45,7 +56,9 @@ export const CHROMIUM_ARGS = [
   '--enable-unsafe-swiftshader',
 ];
 
-export async function launchBrowser(opts: { width?: number; height?: number } = {}): Promise<Launched> {
+export async function launchBrowser(
+  opts: { width?: number; height?: number } = {},
+): Promise<Launched> {
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'voxelgate-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,

@@ -6,7 +6,12 @@ import { projectionWindow, type Mode3D, type ThreeDJob } from '../../src/imaging
 import { autoWindowLevel, volumeStats } from '../../src/imaging/window-level.js';
 import { sphereVolume } from './phantom.js';
 
-export const GOLDEN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'golden');
+export const GOLDEN_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'fixtures',
+  'golden',
+);
 
 export function goldenPhantom(background = -1000) {
   return sphereVolume({
@@ -22,23 +27,62 @@ export function goldenPhantom(background = -1000) {
   });
 }
 
-export const GOLDEN_CASES: Array<{ name: string; mode: Mode3D; preset: string; axis: 'a' | 's' | 'l'; orbitX: number; orbitY: number; background?: number }> = [
+export const GOLDEN_CASES: Array<{
+  name: string;
+  mode: Mode3D;
+  preset: string;
+  axis: 'a' | 's' | 'l';
+  orbitX: number;
+  orbitY: number;
+  background?: number;
+}> = [
   { name: 'mip', mode: 'mip', preset: 'ct-bone', axis: 'a', orbitX: 20, orbitY: 10 },
   // MinIP needs a phantom without air around the body (every ray would find −1000).
-  { name: 'minip', mode: 'minip', preset: 'ct-bone', axis: 'l', orbitX: 0, orbitY: 0, background: 200 },
-  { name: 'composite-ct-bone', mode: 'composite', preset: 'ct-bone', axis: 'a', orbitX: 30, orbitY: 15 },
-  { name: 'composite-ct-soft-tissue', mode: 'composite', preset: 'ct-soft-tissue', axis: 's', orbitX: 0, orbitY: 0 },
+  {
+    name: 'minip',
+    mode: 'minip',
+    preset: 'ct-bone',
+    axis: 'l',
+    orbitX: 0,
+    orbitY: 0,
+    background: 200,
+  },
+  {
+    name: 'composite-ct-bone',
+    mode: 'composite',
+    preset: 'ct-bone',
+    axis: 'a',
+    orbitX: 30,
+    orbitY: 15,
+  },
+  {
+    name: 'composite-ct-soft-tissue',
+    mode: 'composite',
+    preset: 'ct-soft-tissue',
+    axis: 's',
+    orbitX: 0,
+    orbitY: 0,
+  },
 ];
 
 export function goldenJob(c: (typeof GOLDEN_CASES)[number]): ThreeDJob {
   const volume = goldenPhantom(c.background);
   const stats = volumeStats(volume.data);
-  const wl = c.mode === 'composite' ? autoWindowLevel(volume.data) : projectionWindow(c.mode, stats);
+  const wl =
+    c.mode === 'composite' ? autoWindowLevel(volume.data) : projectionWindow(c.mode, stats);
   return {
     kind: 'threeD',
     volume,
     worldFromLocal: IDENTITY4,
-    camera: { axis: c.axis, orbitX: c.orbitX, orbitY: c.orbitY, roll: 0, panX: 0, panY: 0, zoom: 1.2 },
+    camera: {
+      axis: c.axis,
+      orbitX: c.orbitX,
+      orbitY: c.orbitY,
+      roll: 0,
+      panX: 0,
+      panY: 0,
+      zoom: 1.2,
+    },
     mode: c.mode,
     preset: c.preset,
     size: [64, 64],

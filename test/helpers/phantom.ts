@@ -1,6 +1,12 @@
 /** Synthetic volumes with known geometry for rendering tests and benchmarks. */
 import { IDENTITY3 } from '../../src/imaging/geometry.js';
-import { allocShared, type ImageVolume, type Mat3, type ScalarType, type Vec3 } from '../../src/imaging/types.js';
+import {
+  allocShared,
+  type ImageVolume,
+  type Mat3,
+  type ScalarType,
+  type Vec3,
+} from '../../src/imaging/types.js';
 import { ijkToRasMatrix, transformPoint } from '../../src/imaging/geometry.js';
 
 export interface PhantomOptions {
@@ -29,19 +35,30 @@ export function sphereVolume(o: PhantomOptions = {}): ImageVolume {
   const m = ijkToRasMatrix(v);
   const spheres = o.spheres ?? [];
   let p = 0;
-  for (let k = 0; k < dimensions[2]; k++) for (let j = 0; j < dimensions[1]; j++) for (let i = 0; i < dimensions[0]; i++, p++) {
-    let val = o.background ?? 0;
-    if (spheres.length) {
-      const ras = transformPoint(m, [i, j, k]);
-      for (const s of spheres) if (Math.hypot(ras[0] - s.centre[0], ras[1] - s.centre[1], ras[2] - s.centre[2]) <= s.radius) val = s.value;
-    }
-    v.data[p] = val;
-  }
+  for (let k = 0; k < dimensions[2]; k++)
+    for (let j = 0; j < dimensions[1]; j++)
+      for (let i = 0; i < dimensions[0]; i++, p++) {
+        let val = o.background ?? 0;
+        if (spheres.length) {
+          const ras = transformPoint(m, [i, j, k]);
+          for (const s of spheres)
+            if (
+              Math.hypot(ras[0] - s.centre[0], ras[1] - s.centre[1], ras[2] - s.centre[2]) <=
+              s.radius
+            )
+              val = s.value;
+        }
+        v.data[p] = val;
+      }
   return v;
 }
 
 /** A volume whose voxel value is a linear function of the index: a·i + b·j + c·k + d. */
-export function rampVolume(dimensions: Vec3, coef: [number, number, number, number], extra: Partial<ImageVolume> = {}): ImageVolume {
+export function rampVolume(
+  dimensions: Vec3,
+  coef: [number, number, number, number],
+  extra: Partial<ImageVolume> = {},
+): ImageVolume {
   const v: ImageVolume = {
     scalarType: 'float32',
     components: 1,
@@ -53,8 +70,10 @@ export function rampVolume(dimensions: Vec3, coef: [number, number, number, numb
     ...extra,
   };
   let p = 0;
-  for (let k = 0; k < dimensions[2]; k++) for (let j = 0; j < dimensions[1]; j++) for (let i = 0; i < dimensions[0]; i++, p++) {
-    v.data[p] = coef[0] * i + coef[1] * j + coef[2] * k + coef[3];
-  }
+  for (let k = 0; k < dimensions[2]; k++)
+    for (let j = 0; j < dimensions[1]; j++)
+      for (let i = 0; i < dimensions[0]; i++, p++) {
+        v.data[p] = coef[0] * i + coef[1] * j + coef[2] * k + coef[3];
+      }
   return v;
 }

@@ -3,8 +3,22 @@ import sharp from 'sharp';
 import type { ImageVolume } from '../../src/imaging/types.js';
 import type { Scene, VolumeClass, VolumeNode } from '../../src/scene/scene.js';
 
-export function addVolume(scene: Scene, volume: ImageVolume, name = 'phantom', className: VolumeClass = 'vtkMRMLScalarVolumeNode', extra: Partial<VolumeNode> = {}): VolumeNode {
-  return scene.add<VolumeNode>({ kind: 'volume', className, name, attributes: {}, display: {}, volume, ...extra });
+export function addVolume(
+  scene: Scene,
+  volume: ImageVolume,
+  name = 'phantom',
+  className: VolumeClass = 'vtkMRMLScalarVolumeNode',
+  extra: Partial<VolumeNode> = {},
+): VolumeNode {
+  return scene.add<VolumeNode>({
+    kind: 'volume',
+    className,
+    name,
+    attributes: {},
+    display: {},
+    volume,
+    ...extra,
+  });
 }
 
 export interface Decoded {
@@ -21,19 +35,32 @@ export async function decode(body: ArrayBuffer | Buffer): Promise<Decoded> {
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body);
   const { data, info } = await sharp(buf).raw().toBuffer({ resolveWithObject: true });
   const isPng = buf.subarray(1, 4).toString('latin1') === 'PNG';
-  return { width: info.width, height: info.height, channels: info.channels, data, pngColorType: isPng ? buf[25] : undefined, pngBitDepth: isPng ? buf[24] : undefined };
+  return {
+    width: info.width,
+    height: info.height,
+    channels: info.channels,
+    data,
+    pngColorType: isPng ? buf[25] : undefined,
+    pngBitDepth: isPng ? buf[24] : undefined,
+  };
 }
 
 /** Centroid (col, row) of pixels whose first channel is above `threshold`; undefined when none. */
-export function centroid(img: Decoded, threshold = 128): { x: number; y: number; n: number } | undefined {
-  let sx = 0, sy = 0, n = 0;
-  for (let y = 0; y < img.height; y++) for (let x = 0; x < img.width; x++) {
-    if (img.data[(y * img.width + x) * img.channels]! > threshold) {
-      sx += x;
-      sy += y;
-      n++;
+export function centroid(
+  img: Decoded,
+  threshold = 128,
+): { x: number; y: number; n: number } | undefined {
+  let sx = 0,
+    sy = 0,
+    n = 0;
+  for (let y = 0; y < img.height; y++)
+    for (let x = 0; x < img.width; x++) {
+      if (img.data[(y * img.width + x) * img.channels]! > threshold) {
+        sx += x;
+        sy += y;
+        n++;
+      }
     }
-  }
   return n ? { x: sx / n, y: sy / n, n } : undefined;
 }
 

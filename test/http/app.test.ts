@@ -48,13 +48,18 @@ test('wrong method gets 405 with Allow; HEAD works where GET does', async () => 
 test('OPTIONS without --cors answers 204 with Allow and no CORS headers', async () => {
   const t = await makeTestApp();
   try {
-    const res = await t.app.request('/slicer/system/version', { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'GET' } });
+    const res = await t.app.request('/slicer/system/version', {
+      method: 'OPTIONS',
+      headers: { origin: 'http://evil.example', 'access-control-request-method': 'GET' },
+    });
     assert.equal(res.status, 204);
     assert.equal(res.headers.get('access-control-allow-origin'), null);
     const plain = await t.app.request('/slicer/system/version', { method: 'OPTIONS' });
     assert.equal(plain.status, 204);
     assert.equal(plain.headers.get('allow'), 'GET, HEAD, OPTIONS');
-    const get = await t.app.request('/slicer/system/version', { headers: { origin: 'http://evil.example' } });
+    const get = await t.app.request('/slicer/system/version', {
+      headers: { origin: 'http://evil.example' },
+    });
     assert.equal(get.headers.get('access-control-allow-origin'), null);
   } finally {
     await t.close();
@@ -66,13 +71,19 @@ test('with --cors: preflight 204 with the headers browsers need, and CORS on err
   try {
     const pre = await t.app.request('/slicer/system/version', {
       method: 'OPTIONS',
-      headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'GET', 'access-control-request-headers': 'accept, authorization' },
+      headers: {
+        origin: 'http://localhost:3000',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'accept, authorization',
+      },
     });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), 'http://localhost:3000');
     assert.match(pre.headers.get('access-control-allow-methods')!, /GET/);
     assert.match(pre.headers.get('access-control-allow-headers')!, /authorization/);
-    const err = await t.app.request('/slicer/nope', { headers: { origin: 'http://localhost:3000' } });
+    const err = await t.app.request('/slicer/nope', {
+      headers: { origin: 'http://localhost:3000' },
+    });
     assert.equal(err.status, 404);
     assert.equal(err.headers.get('access-control-allow-origin'), 'http://localhost:3000');
     assert.match(err.headers.get('access-control-expose-headers')!, /Warning/);
@@ -81,7 +92,9 @@ test('with --cors: preflight 204 with the headers browsers need, and CORS on err
   }
   const star = await makeTestApp({ cors: '*' });
   try {
-    const res = await star.app.request('/slicer/timeimage?color=xyz', { headers: { origin: 'http://a.example' } });
+    const res = await star.app.request('/slicer/timeimage?color=xyz', {
+      headers: { origin: 'http://a.example' },
+    });
     await expectError(res, 400, 'invalid_parameter');
     assert.equal(res.headers.get('access-control-allow-origin'), '*');
   } finally {
@@ -96,10 +109,27 @@ test('GET /slicer/system/version has every key Slicer returns', async () => {
     assert.equal(res.status, 200);
     const v = (await res.json()) as Record<string, unknown>;
     for (const key of [
-      'applicationName', 'applicationDisplayName', 'applicationVersion', 'releaseType', 'repositoryUrl', 'repositoryBranch', 'revision',
-      'majorVersion', 'minorVersion', 'arch', 'os', 'isCustomMainApplication', 'mainApplicationName', 'mainApplicationRepositoryUrl',
-      'mainApplicationRepositoryRevision', 'mainApplicationRevision', 'mainApplicationMajorVersion', 'mainApplicationMinorVersion', 'mainApplicationPatchVersion',
-    ]) assert.ok(key in v, key);
+      'applicationName',
+      'applicationDisplayName',
+      'applicationVersion',
+      'releaseType',
+      'repositoryUrl',
+      'repositoryBranch',
+      'revision',
+      'majorVersion',
+      'minorVersion',
+      'arch',
+      'os',
+      'isCustomMainApplication',
+      'mainApplicationName',
+      'mainApplicationRepositoryUrl',
+      'mainApplicationRepositoryRevision',
+      'mainApplicationRevision',
+      'mainApplicationMajorVersion',
+      'mainApplicationMinorVersion',
+      'mainApplicationPatchVersion',
+    ])
+      assert.ok(key in v, key);
     assert.equal(v.applicationName, 'voxelgate');
   } finally {
     await t.close();
@@ -121,7 +151,11 @@ test('GET /slicer/timeimage is a 128×32 RGBA PNG with the border colour; bad co
     const short = await t.app.request('/slicer/timeimage?color=0f0');
     assert.equal(short.status, 200);
     for (const bad of ['red', '12345', '#ggg', '']) {
-      const body = await expectError(await t.app.request(`/slicer/timeimage?color=${encodeURIComponent(bad)}`), 400, 'invalid_parameter');
+      const body = await expectError(
+        await t.app.request(`/slicer/timeimage?color=${encodeURIComponent(bad)}`),
+        400,
+        'invalid_parameter',
+      );
       assert.equal(body.parameter, 'color');
     }
   } finally {
@@ -132,7 +166,11 @@ test('GET /slicer/timeimage is a 128×32 RGBA PNG with the border colour; bad co
 test('DELETE /slicer/system is 403 unless --allow-shutdown, then it requests a graceful shutdown', async () => {
   const t = await makeTestApp();
   try {
-    const body = await expectError(await t.app.request('/slicer/system', { method: 'DELETE' }), 403, 'forbidden');
+    const body = await expectError(
+      await t.app.request('/slicer/system', { method: 'DELETE' }),
+      403,
+      'forbidden',
+    );
     assert.match(body.message, /--allow-shutdown/);
   } finally {
     await t.close();

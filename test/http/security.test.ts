@@ -10,7 +10,11 @@ const TOKEN = 'test-token-123456';
 const js = (code: string, token: string | null = TOKEN, extra: Record<string, string> = {}) => ({
   method: 'POST',
   body: code,
-  headers: { 'content-type': 'application/javascript', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra },
+  headers: {
+    'content-type': 'application/javascript',
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+    ...extra,
+  },
 });
 type Json = Record<string, any>;
 
@@ -18,16 +22,30 @@ test('secretEquals and requestToken', () => {
   assert.equal(secretEquals('abc', 'abc'), true);
   assert.equal(secretEquals('abc', 'abd'), false);
   assert.equal(secretEquals('abc', 'abcd'), false);
-  assert.equal(requestToken('Bearer xyz', 'POST', () => 'q'), 'xyz');
-  assert.equal(requestToken(undefined, 'GET', () => 'q'), 'q');
-  assert.equal(requestToken(undefined, 'POST', () => 'q'), undefined);
+  assert.equal(
+    requestToken('Bearer xyz', 'POST', () => 'q'),
+    'xyz',
+  );
+  assert.equal(
+    requestToken(undefined, 'GET', () => 'q'),
+    'q',
+  );
+  assert.equal(
+    requestToken(undefined, 'POST', () => 'q'),
+    undefined,
+  );
 });
 
 test('exec is 404 with a hint when not enabled, for every method', async () => {
   const t = await makeTestApp();
   try {
     for (const method of ['GET', 'POST']) {
-      const res = await t.app.request('/slicer/exec', { method, ...(method === 'POST' ? { body: '1', headers: { 'content-type': 'application/javascript' } } : {}) });
+      const res = await t.app.request('/slicer/exec', {
+        method,
+        ...(method === 'POST'
+          ? { body: '1', headers: { 'content-type': 'application/javascript' } }
+          : {}),
+      });
       assert.equal(res.status, 404, method);
       assert.match(((await res.json()) as Json).message, /--enable-exec/);
     }
@@ -42,11 +60,20 @@ test('exec needs a token, POST and a JavaScript content type', async () => {
     const noToken = await t.app.request('/slicer/exec', js('__execResult = 1', null));
     assert.equal(noToken.status, 401);
     assert.match(noToken.headers.get('www-authenticate') ?? '', /Bearer/);
-    assert.equal((await t.app.request('/slicer/exec', js('__execResult = 1', 'wrong-token-000'))).status, 401);
-    const get = await t.app.request(`/slicer/exec?source=${encodeURIComponent('__execResult=1')}&access_token=${TOKEN}`);
+    assert.equal(
+      (await t.app.request('/slicer/exec', js('__execResult = 1', 'wrong-token-000'))).status,
+      401,
+    );
+    const get = await t.app.request(
+      `/slicer/exec?source=${encodeURIComponent('__execResult=1')}&access_token=${TOKEN}`,
+    );
     assert.equal(get.status, 405);
     assert.match(((await get.json()) as Json).message, /POST/);
-    const form = await t.app.request('/slicer/exec', { method: 'POST', body: '__execResult=1', headers: { 'content-type': 'text/plain', authorization: `Bearer ${TOKEN}` } });
+    const form = await t.app.request('/slicer/exec', {
+      method: 'POST',
+      body: '__execResult=1',
+      headers: { 'content-type': 'text/plain', authorization: `Bearer ${TOKEN}` },
+    });
     assert.equal(form.status, 415);
     const ok = await t.app.request('/slicer/exec', js('__execResult = {answer: 6 * 7}'));
     assert.equal(ok.status, 200);
@@ -60,7 +87,9 @@ test('exec: scene API, console capture, errors with line numbers, time limit', a
   const t = await makeTestApp({ enableExec: true, token: TOKEN, execTimeoutMs: 300 });
   try {
     const v0 = t.ctx.scene.version;
-    const res = await t.app.request('/slicer/exec', js(`
+    const res = await t.app.request(
+      '/slicer/exec',
+      js(`
       const id = scene.addVolume({ name: 'ramp', scalarType: 'float32', dimensions: [4, 3, 2], data: Array.from({ length: 24 }, (_, i) => i / 2) });
       const v = scene.getVolume(id);
       v.data[0] = -5;
@@ -69,7 +98,8 @@ test('exec: scene API, console capture, errors with line numbers, time limit', a
       scene.setParentTransform(id, t);
       const f = scene.addFiducial({ position: [1, 2, 3], label: 'tip' });
       __execResult = { id, t, f, type: v.scalarType, sum: v.data.reduce((a, b) => a + b, 0), nodes: scene.nodes().length };
-    `));
+    `),
+    );
     const body = (await res.json()) as Json;
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.result.type, 'float32');
@@ -98,7 +128,10 @@ test('exec: scene API, console capture, errors with line numbers, time limit', a
     assert.match(((await loop.json()) as Json).message, /time limit/);
     assert.ok(Date.now() - started < 5000);
 
-    const micro = await t.app.request('/slicer/exec', js('const spin = () => Promise.resolve().then(spin); spin();'));
+    const micro = await t.app.request(
+      '/slicer/exec',
+      js('const spin = () => Promise.resolve().then(spin); spin();'),
+    );
     assert.equal(micro.status, 400);
 
     const badResult = await t.app.request('/slicer/exec', js('__execResult = { big: 10n }'));
@@ -125,10 +158,30 @@ test('--token protects every mutating request; GET stays open unless --auth all'
   const all = await makeTestApp({ token: TOKEN, auth: 'all', readToken: 'read-only-token-1' });
   try {
     assert.equal((await all.app.request('/slicer/system/version')).status, 401);
-    assert.equal((await all.app.request('/slicer/system/version', { headers: { authorization: 'Bearer read-only-token-1' } })).status, 200);
-    assert.equal((await all.app.request('/slicer/system/version?access_token=read-only-token-1')).status, 200);
-    assert.equal((await all.app.request('/slicer/system/version', { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
-    const roWrite = await all.app.request('/slicer/system', { method: 'DELETE', headers: { authorization: 'Bearer read-only-token-1' } });
+    assert.equal(
+      (
+        await all.app.request('/slicer/system/version', {
+          headers: { authorization: 'Bearer read-only-token-1' },
+        })
+      ).status,
+      200,
+    );
+    assert.equal(
+      (await all.app.request('/slicer/system/version?access_token=read-only-token-1')).status,
+      200,
+    );
+    assert.equal(
+      (
+        await all.app.request('/slicer/system/version', {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })
+      ).status,
+      200,
+    );
+    const roWrite = await all.app.request('/slicer/system', {
+      method: 'DELETE',
+      headers: { authorization: 'Bearer read-only-token-1' },
+    });
     assert.equal(roWrite.status, 401);
   } finally {
     await all.close();
@@ -138,19 +191,32 @@ test('--token protects every mutating request; GET stays open unless --auth all'
 test('CSRF: a simple cross-origin POST is refused even with exec on; same-origin and CORS-allowed origins pass', async () => {
   const t = await makeTestApp({ enableExec: true, token: TOKEN });
   try {
-    const evil = await t.app.request('/slicer/exec', { method: 'POST', body: '__execResult=1', headers: { 'content-type': 'text/plain', origin: 'http://evil.example' } });
+    const evil = await t.app.request('/slicer/exec', {
+      method: 'POST',
+      body: '__execResult=1',
+      headers: { 'content-type': 'text/plain', origin: 'http://evil.example' },
+    });
     assert.equal(evil.status, 403);
     assert.match(((await evil.json()) as Json).message, /cross-origin/);
-    const evilJs = await t.app.request('/slicer/exec', js('__execResult=1', TOKEN, { origin: 'http://evil.example' }));
+    const evilJs = await t.app.request(
+      '/slicer/exec',
+      js('__execResult=1', TOKEN, { origin: 'http://evil.example' }),
+    );
     assert.equal(evilJs.status, 403);
-    const same = await t.app.request('http://localhost/slicer/exec', js('__execResult=1', TOKEN, { origin: 'http://localhost' }));
+    const same = await t.app.request(
+      'http://localhost/slicer/exec',
+      js('__execResult=1', TOKEN, { origin: 'http://localhost' }),
+    );
     assert.equal(same.status, 200);
   } finally {
     await t.close();
   }
   const cors = await makeTestApp({ enableExec: true, token: TOKEN, cors: 'http://app.example' });
   try {
-    const ok = await cors.app.request('/slicer/exec', js('__execResult=1', TOKEN, { origin: 'http://app.example' }));
+    const ok = await cors.app.request(
+      '/slicer/exec',
+      js('__execResult=1', TOKEN, { origin: 'http://app.example' }),
+    );
     assert.equal(ok.status, 200);
   } finally {
     await cors.close();
@@ -161,7 +227,9 @@ test('DNS rebinding: a foreign Host header is refused on a loopback server', asy
   const server = await startTestServer();
   try {
     const port = server.listening.port;
-    const evil = await rawRequest(port, '/slicer/system/version', 'GET', { Host: `rebind.example:${port}` });
+    const evil = await rawRequest(port, '/slicer/system/version', 'GET', {
+      Host: `rebind.example:${port}`,
+    });
     assert.equal(evil.status, 403);
     assert.match(JSON.parse(evil.body).message, /DNS-rebinding/);
     assert.equal((await fetch(`http://localhost:${port}/slicer/system/version`)).status, 200);
@@ -170,7 +238,9 @@ test('DNS rebinding: a foreign Host header is refused on a loopback server', asy
   }
   const allowed = await startTestServer({ allowedHosts: ['myhost.lan'] });
   try {
-    const res = await rawRequest(allowed.listening.port, '/slicer/system/version', 'GET', { Host: `myhost.lan:${allowed.listening.port}` });
+    const res = await rawRequest(allowed.listening.port, '/slicer/system/version', 'GET', {
+      Host: `myhost.lan:${allowed.listening.port}`,
+    });
     assert.equal(res.status, 200);
   } finally {
     await allowed.close();
@@ -178,14 +248,24 @@ test('DNS rebinding: a foreign Host header is refused on a loopback server', asy
 });
 
 test('binding beyond loopback without a token is refused unless --insecure; exec without --token generates one', async () => {
-  await assert.rejects(startServer(defaultConfig({ host: '0.0.0.0' }), { out() {}, err() {} }), /refusing to listen on 0\.0\.0\.0 without --token/);
+  await assert.rejects(
+    startServer(defaultConfig({ host: '0.0.0.0' }), { out() {}, err() {} }),
+    /refusing to listen on 0\.0\.0\.0 without --token/,
+  );
   const lines: string[] = [];
-  const running = await startServer(defaultConfig({ enableExec: true, data: (await import('../helpers/app.js')).tempDir() }), { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+  const running = await startServer(
+    defaultConfig({ enableExec: true, data: (await import('../helpers/app.js')).tempDir() }),
+    { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+  );
   try {
     const line = lines.find((l) => l.includes('Authorization: Bearer'));
     assert.ok(line, lines.join('\n'));
     const token = /Bearer (\S+)/.exec(line!)![1]!;
-    const res = await fetch(`${running.listening.url}slicer/exec`, { method: 'POST', body: '__execResult = 7', headers: { 'content-type': 'application/javascript', authorization: `Bearer ${token}` } });
+    const res = await fetch(`${running.listening.url}slicer/exec`, {
+      method: 'POST',
+      body: '__execResult = 7',
+      headers: { 'content-type': 'application/javascript', authorization: `Bearer ${token}` },
+    });
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as Json).result, 7);
   } finally {
@@ -197,16 +277,34 @@ test('--auth all: a page opened with ?access_token= gets a cookie that serves it
   const t = await makeTestApp({ token: TOKEN, auth: 'all', allowShutdown: true });
   try {
     assert.equal((await t.app.request('/')).status, 401);
-    const page = await t.app.request(`/?access_token=${TOKEN}`, { headers: { accept: 'text/html,application/xhtml+xml' } });
+    const page = await t.app.request(`/?access_token=${TOKEN}`, {
+      headers: { accept: 'text/html,application/xhtml+xml' },
+    });
     assert.equal(page.status, 200);
     const setCookie = page.headers.get('set-cookie') ?? '';
     assert.match(setCookie, /^voxelgate_token=[^;]+; Path=\/; HttpOnly; SameSite=Strict/);
     const cookie = setCookie.split(';')[0]!;
-    assert.equal((await t.app.request('/slicer/system/version', { headers: { cookie } })).status, 200);
-    assert.equal((await t.app.request('/slicer/system/version', { headers: { cookie: 'voxelgate_token=wrong-token-0000' } })).status, 401);
+    assert.equal(
+      (await t.app.request('/slicer/system/version', { headers: { cookie } })).status,
+      200,
+    );
+    assert.equal(
+      (
+        await t.app.request('/slicer/system/version', {
+          headers: { cookie: 'voxelgate_token=wrong-token-0000' },
+        })
+      ).status,
+      401,
+    );
     // writes and state-changing GETs still need the Authorization header
-    assert.equal((await t.app.request('/slicer/system', { method: 'DELETE', headers: { cookie } })).status, 401);
-    assert.equal((await t.app.request('/slicer/volumeSelection?cmd=next', { headers: { cookie } })).status, 401);
+    assert.equal(
+      (await t.app.request('/slicer/system', { method: 'DELETE', headers: { cookie } })).status,
+      401,
+    );
+    assert.equal(
+      (await t.app.request('/slicer/volumeSelection?cmd=next', { headers: { cookie } })).status,
+      401,
+    );
     // an API read with the token in the query gets no cookie (only page navigations do)
     const api = await t.app.request(`/slicer/system/version?access_token=${TOKEN}`);
     assert.equal(api.headers.get('set-cookie'), null);

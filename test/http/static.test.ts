@@ -37,7 +37,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const get = (p: string, headers: Record<string, string> = {}, method = 'GET') => rawRequest(server.listening.port, p, method, headers);
+const get = (p: string, headers: Record<string, string> = {}, method = 'GET') =>
+  rawRequest(server.listening.port, p, method, headers);
 
 test('index.html for / and for folders; folder without slash redirects; no listing', async () => {
   assert.match((await get('/')).body, /<title>root/);
@@ -95,11 +96,37 @@ test('HEAD, ETag/Last-Modified with 304, Range with 206 and 416', async () => {
 test('no traversal variant reads a file outside docroot; every refusal is the JSON error shape', async () => {
   const abs = encodeURI(path.join(dir, 'canary.txt'));
   const variants = [
-    '/../canary.txt', '/../../canary.txt', '/..%2fcanary.txt', '/..%2Fcanary.txt', '/%2e%2e/canary.txt', '/%2e%2e%2fcanary.txt',
-    '/%2E%2E/%2E%2E/canary.txt', '/.%2e/canary.txt', '/..%5ccanary.txt', '/%5c..%5ccanary.txt', '/..\\canary.txt', '/sub/../../canary.txt',
-    '/sub/%2e%2e/%2e%2e/canary.txt', '//canary.txt', `/${abs}`, `//${abs}`, `/%2f${abs.slice(1)}`, '/%252e%252e/canary.txt', '/%c0%ae%c0%ae/canary.txt',
-    '/%c0%af..%c0%afcanary.txt', '/....//canary.txt', '/..;/canary.txt', '/link-out/canary.txt', '/link-file.txt', '/.secret', '/%2esecret',
-    '/index.html%00.txt', '/%00', '/%ff%fe', '/C:/Windows/win.ini', '/c%3a%5cwindows',
+    '/../canary.txt',
+    '/../../canary.txt',
+    '/..%2fcanary.txt',
+    '/..%2Fcanary.txt',
+    '/%2e%2e/canary.txt',
+    '/%2e%2e%2fcanary.txt',
+    '/%2E%2E/%2E%2E/canary.txt',
+    '/.%2e/canary.txt',
+    '/..%5ccanary.txt',
+    '/%5c..%5ccanary.txt',
+    '/..\\canary.txt',
+    '/sub/../../canary.txt',
+    '/sub/%2e%2e/%2e%2e/canary.txt',
+    '//canary.txt',
+    `/${abs}`,
+    `//${abs}`,
+    `/%2f${abs.slice(1)}`,
+    '/%252e%252e/canary.txt',
+    '/%c0%ae%c0%ae/canary.txt',
+    '/%c0%af..%c0%afcanary.txt',
+    '/....//canary.txt',
+    '/..;/canary.txt',
+    '/link-out/canary.txt',
+    '/link-file.txt',
+    '/.secret',
+    '/%2esecret',
+    '/index.html%00.txt',
+    '/%00',
+    '/%ff%fe',
+    '/C:/Windows/win.ini',
+    '/c%3a%5cwindows',
   ];
   for (const v of variants) {
     const r = await get(v);

@@ -29,7 +29,9 @@ const json = async <T>(p: string): Promise<{ status: number; body: T }> => {
 };
 
 test('after a render, the view state matches what was asked: orientation, size, offset within bounds', async () => {
-  const r = await fetch(`${server.url}/slicer/slice?view=yellow&orientation=sagittal&scrollTo=0.25&size=400x300`);
+  const r = await fetch(
+    `${server.url}/slicer/slice?view=yellow&orientation=sagittal&scrollTo=0.25&size=400x300`,
+  );
   assert.equal(r.status, 200);
   await r.arrayBuffer();
   const { status, body: v } = await json<SliceView>('/slicer/view?view=yellow');
@@ -40,12 +42,18 @@ test('after a render, the view state matches what was asked: orientation, size, 
   assert.equal(v.sliceToRAS.length, 16);
   assert.ok(v.bounds[1] > v.bounds[0]);
   // scrollTo=0.25 of the bounds, snapped to the nearest voxel slice (≤ half a voxel away).
-  assert.ok(Math.abs(v.offset - (v.bounds[0] + 0.25 * (v.bounds[1] - v.bounds[0]))) <= 1, `offset ${v.offset}`);
+  assert.ok(
+    Math.abs(v.offset - (v.bounds[0] + 0.25 * (v.bounds[1] - v.bounds[0]))) <= 1,
+    `offset ${v.offset}`,
+  );
   assert.ok(Math.abs(v.fov[0] / v.fov[1] - 400 / 300) < 1e-6, 'fov follows the image aspect');
   assert.ok(v.background);
   // The image centre is the slice centre; a sagittal slice has R = offset everywhere.
   const c = pixelToRas(v, 0.5, 0.5, 1, 1);
-  assert.deepEqual(c.map((x) => +x.toFixed(6)), [v.sliceToRAS[3], v.sliceToRAS[7], v.sliceToRAS[11]].map((x) => +x!.toFixed(6)));
+  assert.deepEqual(
+    c.map((x) => +x.toFixed(6)),
+    [v.sliceToRAS[3], v.sliceToRAS[7], v.sliceToRAS[11]].map((x) => +x!.toFixed(6)),
+  );
   const corner = pixelToRas(v, 0, 0, 1, 1);
   assert.ok(Math.abs(corner[0] - v.offset) < 1e-6);
   // Slicer's sagittal view: screen left is anterior, top is superior.
@@ -53,8 +61,14 @@ test('after a render, the view state matches what was asked: orientation, size, 
 });
 
 test('the 3D view reports its camera; an unknown view is a 400 naming the parameter', async () => {
-  await (await fetch(`${server.url}/slicer/threeD?orbitX=30&zoom=1.5&size=64&mode=mip`)).arrayBuffer();
-  const { body } = await json<{ view: string; camera: { orbitX: number; zoom: number }; mode: string }>('/slicer/view?view=threeD');
+  await (
+    await fetch(`${server.url}/slicer/threeD?orbitX=30&zoom=1.5&size=64&mode=mip`)
+  ).arrayBuffer();
+  const { body } = await json<{
+    view: string;
+    camera: { orbitX: number; zoom: number };
+    mode: string;
+  }>('/slicer/view?view=threeD');
   assert.equal(body.view, 'threeD');
   assert.equal(body.camera.orbitX, 30);
   assert.equal(body.camera.zoom, 1.5);

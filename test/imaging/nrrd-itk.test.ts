@@ -8,8 +8,19 @@ import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { decodeNrrd, encodeNrrd } from '../../src/imaging/nrrd.js';
-import { directionLpsToRas, lpsToRas, mat3FromItkDirection, mat3ToItkDirection, mul3 } from '../../src/imaging/geometry.js';
-import { allocShared, type ImageVolume, type Mat3, type ScalarType } from '../../src/imaging/types.js';
+import {
+  directionLpsToRas,
+  lpsToRas,
+  mat3FromItkDirection,
+  mat3ToItkDirection,
+  mul3,
+} from '../../src/imaging/geometry.js';
+import {
+  allocShared,
+  type ImageVolume,
+  type Mat3,
+  type ScalarType,
+} from '../../src/imaging/types.js';
 import { toError } from '../../src/errors.js';
 import { tempDir } from '../helpers/app.js';
 
@@ -31,31 +42,51 @@ const wrap = async <T>(p: () => Promise<T>): Promise<T> => {
 };
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-9, what = '') => {
   assert.equal(a.length, b.length, what);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= tol, `${what}: ${Array.from(a).join(',')} vs ${Array.from(b).join(',')}`);
+  for (let i = 0; i < a.length; i++)
+    assert.ok(
+      Math.abs(a[i]! - b[i]!) <= tol,
+      `${what}: ${Array.from(a).join(',')} vs ${Array.from(b).join(',')}`,
+    );
 };
 
 function rotation(ax: number, ay: number, az: number): Mat3 {
-  const [ca, sa, cb, sb, cc, sc] = [Math.cos(ax), Math.sin(ax), Math.cos(ay), Math.sin(ay), Math.cos(az), Math.sin(az)];
+  const [ca, sa, cb, sb, cc, sc] = [
+    Math.cos(ax),
+    Math.sin(ax),
+    Math.cos(ay),
+    Math.sin(ay),
+    Math.cos(az),
+    Math.sin(az),
+  ];
   const rx: Mat3 = [1, 0, 0, 0, ca, -sa, 0, sa, ca];
   const ry: Mat3 = [cb, 0, sb, 0, 1, 0, -sb, 0, cb];
   const rz: Mat3 = [cc, -sc, 0, sc, cc, 0, 0, 0, 1];
   return mul3(rz, mul3(ry, rx));
 }
 
-function volumeOf(scalarType: ScalarType, components: number, fill: (i: number) => number): ImageVolume {
+function volumeOf(
+  scalarType: ScalarType,
+  components: number,
+  fill: (i: number) => number,
+): ImageVolume {
   const dims: [number, number, number] = [5, 4, 3];
   const n = dims[0] * dims[1] * dims[2] * components;
   const data = allocShared(scalarType, n);
   for (let i = 0; i < n; i++) data[i] = fill(i);
   return {
-    scalarType, components, dimensions: dims, spacing: [0.8, 1.25, 2.5], origin: [-30.5, 12.25, 7],
-    direction: rotation(0.3, -0.2, 0.5), data,
+    scalarType,
+    components,
+    dimensions: dims,
+    spacing: [0.8, 1.25, 2.5],
+    origin: [-30.5, 12.25, 7],
+    direction: rotation(0.3, -0.2, 0.5),
+    data,
   };
 }
 
 const cases: Array<[string, ImageVolume, 'raw' | 'gzip']> = [
-  ['int16 oblique raw', volumeOf('int16', 1, (i) => (i * 37) % 2000 - 1000), 'raw'],
-  ['int16 oblique gzip', volumeOf('int16', 1, (i) => (i * 37) % 2000 - 1000), 'gzip'],
+  ['int16 oblique raw', volumeOf('int16', 1, (i) => ((i * 37) % 2000) - 1000), 'raw'],
+  ['int16 oblique gzip', volumeOf('int16', 1, (i) => ((i * 37) % 2000) - 1000), 'gzip'],
   ['float64 gzip', volumeOf('float64', 1, (i) => Math.sin(i) * 1e5), 'gzip'],
   ['uint8 RGB', volumeOf('uint8', 3, (i) => (i * 7) % 256), 'raw'],
   ['float32 3-vector', volumeOf('float32', 3, (i) => i / 3 - 10), 'gzip'],
@@ -72,7 +103,12 @@ test('itk-wasm reads what we write', async () => {
     assert.deepEqual(im.size, v.dimensions, name);
     close(im.spacing, v.spacing, 1e-9, `${name} spacing`);
     close(im.origin, lpsToRas(v.origin), 1e-9, `${name} origin`);
-    close(directionLpsToRas(mat3FromItkDirection(im.direction as Float64Array)), v.direction, 1e-9, `${name} direction`);
+    close(
+      directionLpsToRas(mat3FromItkDirection(im.direction as Float64Array)),
+      v.direction,
+      1e-9,
+      `${name} direction`,
+    );
     close(im.data as ArrayLike<number>, v.data, 0, `${name} data`);
   }
 });

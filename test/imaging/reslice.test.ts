@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IDENTITY4 } from '../../src/imaging/geometry.js';
-import { reslice, trilinear, worldToIjkMatrix, pixelToRasMatrix } from '../../src/imaging/reslice.js';
+import {
+  reslice,
+  trilinear,
+  worldToIjkMatrix,
+  pixelToRasMatrix,
+} from '../../src/imaging/reslice.js';
 import { transformPoint } from '../../src/imaging/geometry.js';
 import { ORIENTATION_MATRICES, sliceToRasOf } from '../../src/scene/views.js';
 import { rampVolume } from '../helpers/phantom.js';
@@ -11,7 +16,11 @@ describe('reslice', () => {
   const vol = rampVolume([10, 10, 6], [1, 10, 100, 0]);
   const w2i = worldToIjkMatrix(vol, IDENTITY4);
   // Axial, centre (3.75, 3.25, 2.5), 8 mm over 8 px: pixel (col,row) → RAS (7.25 − col, 6.75 − row, 2.5).
-  const g = { sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [3.75, 3.25, 2.5]), fov: [8, 8] as [number, number], size: [8, 8] as [number, number] };
+  const g = {
+    sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [3.75, 3.25, 2.5]),
+    fov: [8, 8] as [number, number],
+    size: [8, 8] as [number, number],
+  };
 
   it('maps pixel centres to RAS as documented', () => {
     assert.deepEqual(transformPoint(pixelToRasMatrix(g), [2, 1, 0]), [5.25, 5.75, 2.5]);
@@ -30,8 +39,14 @@ describe('reslice', () => {
     const out = reslice(vol, w2i, g2, 'linear');
     assert.ok(Math.abs(out[1 * 8 + 2]! - 262.75) < 1e-4, String(out[1 * 8 + 2]));
     // The same plane through the general trilinear path (a hair off the voxel centre).
-    const g3 = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [3.75, 3.25, 2 + 1e-5]) };
-    assert.ok(Math.abs(reslice(vol, w2i, g3, 'linear')[1 * 8 + 2]! - 262.75) < 1e-2, 'trilinear path agrees');
+    const g3 = {
+      ...g,
+      sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [3.75, 3.25, 2 + 1e-5]),
+    };
+    assert.ok(
+      Math.abs(reslice(vol, w2i, g3, 'linear')[1 * 8 + 2]! - 262.75) < 1e-2,
+      'trilinear path agrees',
+    );
   });
 
   it('nearest sampling picks the nearest voxel (ties round up)', () => {
@@ -42,13 +57,19 @@ describe('reslice', () => {
 
   it('trilinear clamps at the border and interpolates exactly inside', () => {
     assert.equal(trilinear(vol.data, vol.dimensions, 1, 0, -0.4, 0, 0), 0);
-    assert.ok(Math.abs(trilinear(vol.data, vol.dimensions, 1, 0, 1.5, 2.5, 3.5) - (1.5 + 25 + 350)) < 1e-9, 'Math.abs(trilinear(vol.data, vol.dimensions, 1, 0, 1.5, 2.5, 3.5) - (1.5 + 25 + 350)) < 1e-9');
+    assert.ok(
+      Math.abs(trilinear(vol.data, vol.dimensions, 1, 0, 1.5, 2.5, 3.5) - (1.5 + 25 + 350)) < 1e-9,
+      'Math.abs(trilinear(vol.data, vol.dimensions, 1, 0, 1.5, 2.5, 3.5) - (1.5 + 25 + 350)) < 1e-9',
+    );
   });
 
   it('outside the volume is NaN', () => {
     const far = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [100, 100, 2.5]) };
     const out = reslice(vol, w2i, far, 'linear');
-    assert.ok(out.every((v) => Number.isNaN(v)), 'out.every((v) => Number.isNaN(v))');
+    assert.ok(
+      out.every((v) => Number.isNaN(v)),
+      'out.every((v) => Number.isNaN(v))',
+    );
   });
 
   it('samples through a parent transform (world → local)', () => {
@@ -57,13 +78,27 @@ describe('reslice', () => {
     const w2iMoved = worldToIjkMatrix(vol, moved);
     const g2 = { ...g, sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [103.75, 3.25, 2.5]) };
     const out = reslice(vol, w2iMoved, g2, 'linear');
-    assert.ok(Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4, 'Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4');
+    assert.ok(
+      Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4,
+      'Math.abs(out[1 * 8 + 2]! - 312.75) < 1e-4',
+    );
   });
 
   it('multi-component volumes keep their components', () => {
     const rgb = { ...rampVolume([4, 4, 4], [1, 0, 0, 0]), components: 3 };
-    rgb.data = new Float32Array(4 * 4 * 4 * 3).map((_, n) => (n % 3) * 10 + Math.floor(n / 3) % 4);
-    const out = reslice(rgb, worldToIjkMatrix(rgb, IDENTITY4), { sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [1, 1, 1]), fov: [1, 1], size: [1, 1] }, 'nearest');
+    rgb.data = new Float32Array(4 * 4 * 4 * 3).map(
+      (_, n) => (n % 3) * 10 + (Math.floor(n / 3) % 4),
+    );
+    const out = reslice(
+      rgb,
+      worldToIjkMatrix(rgb, IDENTITY4),
+      {
+        sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES.axial, [1, 1, 1]),
+        fov: [1, 1],
+        size: [1, 1],
+      },
+      'nearest',
+    );
     assert.deepEqual([...out], [1, 11, 21]);
   });
 });
@@ -74,7 +109,11 @@ describe('resliceGrey (fused reslice + window/level)', () => {
     const { windowLevelToGrey } = await import('../../src/imaging/window-level.js');
     const vol = rampVolume([20, 18, 12], [1.3, 10.7, 100.1, -300]);
     const w2i = worldToIjkMatrix(vol, IDENTITY4);
-    const wls = [{ window: 400, level: 40 }, { window: 255, level: 127.5 }, { window: 3, level: 200 }];
+    const wls = [
+      { window: 400, level: 40 },
+      { window: 255, level: 127.5 },
+      { window: 3, level: 200 },
+    ];
     let covered = 0;
     for (const [orient, centre, fov] of [
       ['axial', [9.5, 8.5, 5], [30, 24]],
@@ -82,7 +121,14 @@ describe('resliceGrey (fused reslice + window/level)', () => {
       ['coronal', [9.1, 4, 6], [25, 13]],
       ['axial', [9.5, 8.5, 5.5], [30, 24]], // between voxel planes: linear not covered
     ] as const) {
-      const g = { sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES[orient], centre as unknown as [number, number, number]), fov: fov as unknown as [number, number], size: [37, 29] as [number, number] };
+      const g = {
+        sliceToRAS: sliceToRasOf(
+          ORIENTATION_MATRICES[orient],
+          centre as unknown as [number, number, number],
+        ),
+        fov: fov as unknown as [number, number],
+        size: [37, 29] as [number, number],
+      };
       for (const interp of ['nearest', 'linear'] as const) {
         for (const wl of wls) {
           const fused = new Uint8Array(37 * 29).fill(7);

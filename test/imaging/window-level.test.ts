@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { autoWindowLevel, mapWindowLevel, windowLevelToGrey } from '../../src/imaging/window-level.js';
+import {
+  autoWindowLevel,
+  mapWindowLevel,
+  windowLevelToGrey,
+} from '../../src/imaging/window-level.js';
 import { GENERIC_ANATOMY_COLORS, labelColor } from '../../src/imaging/colormap.js';
 
 describe('window/level', () => {
@@ -11,7 +15,8 @@ describe('window/level', () => {
     assert.equal(mapWindowLevel(200, 400, 0), 255);
     assert.equal(mapWindowLevel(900, 400, 0), 255);
     assert.equal(mapWindowLevel(100, 400, 0), 191); // 300 · 255/400 = 191.25
-    for (let v = -200; v <= 200; v += 7) assert.equal(mapWindowLevel(v, 400, 0), Math.round(((v + 200) * 255) / 400));
+    for (let v = -200; v <= 200; v += 7)
+      assert.equal(mapWindowLevel(v, 400, 0), Math.round(((v + 200) * 255) / 400));
   });
 
   it('NaN is outside: grey 0, alpha 0', () => {
@@ -33,7 +38,8 @@ describe('window/level', () => {
     assert.deepEqual(labelColor(0), [0, 0, 0, 0]);
     assert.deepEqual(labelColor(1), [128, 174, 128, 255]);
     assert.deepEqual(labelColor(2), [...GENERIC_ANATOMY_COLORS[2]!.rgb, 255]);
-    const a = labelColor(57), b = labelColor(58);
+    const a = labelColor(57),
+      b = labelColor(58);
     assert.equal(a[3], 255);
     assert.notDeepEqual(a, b);
   });

@@ -8,7 +8,13 @@ import { addVolume } from '../helpers/render.js';
 let t: TestApp;
 before(async () => {
   t = await makeTestApp();
-  addVolume(t.ctx.scene, sphereVolume({ dimensions: [48, 48, 48], spheres: [{ centre: [24, 24, 24], radius: 10, value: 900 }] }));
+  addVolume(
+    t.ctx.scene,
+    sphereVolume({
+      dimensions: [48, 48, 48],
+      spheres: [{ centre: [24, 24, 24], radius: 10, value: 900 }],
+    }),
+  );
 });
 after(async () => {
   await t.close();
@@ -17,7 +23,8 @@ after(async () => {
 describe('render service', () => {
   it('3D renders run in the worker pool; small slices on the main thread', async () => {
     const st = t.ctx.renderer.stats;
-    const w = st.worker, m = st.main;
+    const w = st.worker,
+      m = st.main;
     assert.equal((await t.app.request('/slicer/threeD?size=32&orbitX=1')).status, 200);
     assert.equal((await t.app.request('/slicer/slice?size=32&offset=3')).status, 200);
     assert.equal(st.worker, w + 1);
@@ -26,11 +33,22 @@ describe('render service', () => {
 
   it('identical concurrent requests share one render', async () => {
     const st = t.ctx.renderer.stats;
-    const r0 = st.renders, s0 = st.shared;
+    const r0 = st.renders,
+      s0 = st.shared;
     // Set the state first so that both requests are identical.
-    assert.equal((await t.app.request('/slicer/threeD?size=40&orbitX=33', { headers: { 'if-none-match': '*' } })).status, 304);
+    assert.equal(
+      (
+        await t.app.request('/slicer/threeD?size=40&orbitX=33', {
+          headers: { 'if-none-match': '*' },
+        })
+      ).status,
+      304,
+    );
     const rs = await Promise.all([1, 2, 3].map(() => t.app.request('/slicer/threeD')));
-    assert.deepEqual(rs.map((r) => r.status), [200, 200, 200]);
+    assert.deepEqual(
+      rs.map((r) => r.status),
+      [200, 200, 200],
+    );
     assert.equal(st.renders - r0, 1);
     assert.equal(st.shared - s0, 2);
     const bodies = await Promise.all(rs.map(async (r) => Buffer.from(await r.arrayBuffer())));
@@ -40,24 +58,39 @@ describe('render service', () => {
   it('repeated requests for an unchanged image are served from the encoded-image cache', async () => {
     const st = t.ctx.renderer.stats;
     await t.app.request('/slicer/slice?size=24&offset=1');
-    const r0 = st.renders, c0 = st.cached;
+    const r0 = st.renders,
+      c0 = st.cached;
     const a = await t.app.request('/slicer/slice');
     const b = await t.app.request('/slicer/slice');
     assert.equal(st.renders, r0);
     assert.equal(st.cached - c0, 2);
-    assert.ok(Buffer.from(await a.arrayBuffer()).equals(Buffer.from(await b.arrayBuffer())), 'same bytes');
+    assert.ok(
+      Buffer.from(await a.arrayBuffer()).equals(Buffer.from(await b.arrayBuffer())),
+      'same bytes',
+    );
   });
 
   it('concurrent distinct slices all render (main thread and pool share the load)', async () => {
-    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => t.app.request(`/slicer/slice?view=${['red', 'yellow', 'green'][i % 3]}&size=64&offset=${i}`)));
-    assert.deepEqual(rs.map((r) => r.status), Array(8).fill(200));
+    const rs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        t.app.request(
+          `/slicer/slice?view=${['red', 'yellow', 'green'][i % 3]}&size=64&offset=${i}`,
+        ),
+      ),
+    );
+    assert.deepEqual(
+      rs.map((r) => r.status),
+      Array(8).fill(200),
+    );
   });
 
   it('a full queue answers 503 with Retry-After', async () => {
     const original = t.ctx.renderer;
     t.ctx.renderer = new RenderService({ threads: 1, maxQueue: 0 });
     try {
-      const rs = await Promise.all([10, 20, 30, 40].map((a) => t.app.request(`/slicer/threeD?size=48&orbitX=${a}`)));
+      const rs = await Promise.all(
+        [10, 20, 30, 40].map((a) => t.app.request(`/slicer/threeD?size=48&orbitX=${a}`)),
+      );
       const statuses = rs.map((r) => r.status);
       assert.ok(statuses.includes(503), statuses.join());
       assert.ok(statuses.includes(200), statuses.join());

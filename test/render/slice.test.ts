@@ -12,8 +12,10 @@ let t: TestApp;
 const get = (url: string, headers: Record<string, string> = {}) => t.app.request(url, { headers });
 
 /** 64³ at 1 mm, voxel centres −32…31 on each axis. */
-const phantom = (spheres: Array<{ centre: Vec3; radius: number; value: number }>, extra: Parameters<typeof sphereVolume>[0] = {}) =>
-  sphereVolume({ dimensions: [64, 64, 64], origin: [-32, -32, -32], spheres, ...extra });
+const phantom = (
+  spheres: Array<{ centre: Vec3; radius: number; value: number }>,
+  extra: Parameters<typeof sphereVolume>[0] = {},
+) => sphereVolume({ dimensions: [64, 64, 64], origin: [-32, -32, -32], spheres, ...extra });
 
 const column = (m: Mat4, c: number): Vec3 => [m[c]!, m[4 + c]!, m[8 + c]!];
 
@@ -21,11 +23,21 @@ const column = (m: Mat4, c: number): Vec3 => [m[c]!, m[4 + c]!, m[8 + c]!];
 function expectedPixel(view: { sliceToRAS: Mat4 }, p: Vec3): { x: number; y: number } {
   const c = column(view.sliceToRAS, 3);
   const d = [p[0] - c[0], p[1] - c[1], p[2] - c[2]];
-  return { x: dot3(column(view.sliceToRAS, 0), d) + 49.5, y: 49.5 - dot3(column(view.sliceToRAS, 1), d) };
+  return {
+    x: dot3(column(view.sliceToRAS, 0), d) + 49.5,
+    y: 49.5 - dot3(column(view.sliceToRAS, 1), d),
+  };
 }
 
 async function spot(query: string) {
-  const q = new URLSearchParams({ size: '100', fov: '100', window: '200', level: '100', interpolation: 'nearest', fiducials: 'off' });
+  const q = new URLSearchParams({
+    size: '100',
+    fov: '100',
+    window: '200',
+    level: '100',
+    interpolation: 'nearest',
+    fiducials: 'off',
+  });
   for (const [k, v] of new URLSearchParams(query)) q.set(k, v);
   const r = await get(`/slicer/slice?${q}`);
   assert.equal(r.status, 200, await r.clone().text());
@@ -52,38 +64,64 @@ describe('/slicer/slice geometry', () => {
       addVolume(t.ctx.scene, phantom([{ centre: P, radius: 4, value: 200 }]));
       const c = await spot(`orientation=${orientation}&offset=${offsets[orientation]}`);
       const e = expectedPixel(t.ctx.views.slice('red'), P);
-      assert.ok(c && Math.abs(c.x - e.x) <= 0.6 && Math.abs(c.y - e.y) <= 0.6, `${JSON.stringify(c)} vs ${JSON.stringify(e)}`);
+      assert.ok(
+        c && Math.abs(c.x - e.x) <= 0.6 && Math.abs(c.y - e.y) <= 0.6,
+        `${JSON.stringify(c)} vs ${JSON.stringify(e)}`,
+      );
     });
   }
 
   it('oblique volume direction (30° about S): the sphere stays at its RAS position', async () => {
     const a = (30 * Math.PI) / 180;
     const direction: Mat3 = [Math.cos(a), -Math.sin(a), 0, Math.sin(a), Math.cos(a), 0, 0, 0, 1];
-    addVolume(t.ctx.scene, phantom([{ centre: P, radius: 4, value: 200 }], { direction, origin: [0, -40, -32] }));
+    addVolume(
+      t.ctx.scene,
+      phantom([{ centre: P, radius: 4, value: 200 }], { direction, origin: [0, -40, -32] }),
+    );
     for (const orientation of ['axial', 'sagittal', 'coronal'] as const) {
       const c = await spot(`orientation=${orientation}&offset=${offsets[orientation]}`);
       const e = expectedPixel(t.ctx.views.slice('red'), P);
-      assert.ok(c && Math.abs(c.x - e.x) <= 0.8 && Math.abs(c.y - e.y) <= 0.8, `${orientation}: ${JSON.stringify(c)} vs ${JSON.stringify(e)}`);
+      assert.ok(
+        c && Math.abs(c.x - e.x) <= 0.8 && Math.abs(c.y - e.y) <= 0.8,
+        `${orientation}: ${JSON.stringify(c)} vs ${JSON.stringify(e)}`,
+      );
     }
   });
 
   it('transformed volume (parent linear transform): the sphere appears at T·P', async () => {
     // 90° about S then translate (10, −5, 3).
     const T: Mat4 = [0, -1, 0, 10, 1, 0, 0, -5, 0, 0, 1, 3, 0, 0, 0, 1];
-    const tn = t.ctx.scene.add<LinearTransformNode>({ kind: 'linearTransform', className: 'vtkMRMLLinearTransformNode', name: 'T', attributes: {}, matrixToParent: T });
-    addVolume(t.ctx.scene, phantom([{ centre: P, radius: 4, value: 200 }]), 'moved', 'vtkMRMLScalarVolumeNode', { parentTransformID: tn.id });
+    const tn = t.ctx.scene.add<LinearTransformNode>({
+      kind: 'linearTransform',
+      className: 'vtkMRMLLinearTransformNode',
+      name: 'T',
+      attributes: {},
+      matrixToParent: T,
+    });
+    addVolume(
+      t.ctx.scene,
+      phantom([{ centre: P, radius: 4, value: 200 }]),
+      'moved',
+      'vtkMRMLScalarVolumeNode',
+      { parentTransformID: tn.id },
+    );
     const W = mul4(T, [1, 0, 0, P[0], 0, 1, 0, P[1], 0, 0, 1, P[2], 0, 0, 0, 1]);
     const world: Vec3 = [W[3], W[7], W[11]]; // (18, 7, 9)
     const off = { axial: world[2], sagittal: world[0], coronal: world[1] };
     for (const orientation of ['axial', 'sagittal', 'coronal'] as const) {
       const c = await spot(`orientation=${orientation}&offset=${off[orientation]}`);
       const e = expectedPixel(t.ctx.views.slice('red'), world);
-      assert.ok(c && Math.abs(c.x - e.x) <= 0.6 && Math.abs(c.y - e.y) <= 0.6, `${orientation}: ${JSON.stringify(c)} vs ${JSON.stringify(e)}`);
+      assert.ok(
+        c && Math.abs(c.x - e.x) <= 0.6 && Math.abs(c.y - e.y) <= 0.6,
+        `${orientation}: ${JSON.stringify(c)} vs ${JSON.stringify(e)}`,
+      );
     }
   });
 
   it('patient directions at the screen edges follow Slicer (radiological)', async () => {
-    const R: Vec3 = [20, 0, 0], A: Vec3 = [0, 20, 0], S: Vec3 = [0, 0, 20];
+    const R: Vec3 = [20, 0, 0],
+      A: Vec3 = [0, 20, 0],
+      S: Vec3 = [0, 0, 20];
     const at = async (p: Vec3, orientation: string, offset: number) => {
       t.ctx.scene.clear();
       addVolume(t.ctx.scene, phantom([{ centre: p, radius: 4, value: 200 }]));
@@ -92,30 +130,54 @@ describe('/slicer/slice geometry', () => {
       return c;
     };
     // axial: Right on the screen's left, Anterior at the top.
-    assert.ok((await at(R, 'axial', 0)).x < 40, '(await at(R, \'axial\', 0)).x < 40');
-    assert.ok((await at(A, 'axial', 0)).y < 40, '(await at(A, \'axial\', 0)).y < 40');
+    assert.ok((await at(R, 'axial', 0)).x < 40, "(await at(R, 'axial', 0)).x < 40");
+    assert.ok((await at(A, 'axial', 0)).y < 40, "(await at(A, 'axial', 0)).y < 40");
     // sagittal: Anterior on the screen's left, Superior at the top.
-    assert.ok((await at(A, 'sagittal', 0)).x < 40, '(await at(A, \'sagittal\', 0)).x < 40');
-    assert.ok((await at(S, 'sagittal', 0)).y < 40, '(await at(S, \'sagittal\', 0)).y < 40');
+    assert.ok((await at(A, 'sagittal', 0)).x < 40, "(await at(A, 'sagittal', 0)).x < 40");
+    assert.ok((await at(S, 'sagittal', 0)).y < 40, "(await at(S, 'sagittal', 0)).y < 40");
     // coronal: Right on the screen's left, Superior at the top.
-    assert.ok((await at(R, 'coronal', 0)).x < 40, '(await at(R, \'coronal\', 0)).x < 40');
-    assert.ok((await at(S, 'coronal', 0)).y < 40, '(await at(S, \'coronal\', 0)).y < 40');
+    assert.ok((await at(R, 'coronal', 0)).x < 40, "(await at(R, 'coronal', 0)).x < 40");
+    assert.ok((await at(S, 'coronal', 0)).y < 40, "(await at(S, 'coronal', 0)).y < 40");
   });
 
-  it('default views are Slicer\'s: red axial, yellow sagittal, green coronal', async () => {
+  it("default views are Slicer's: red axial, yellow sagittal, green coronal", async () => {
     addVolume(t.ctx.scene, phantom([]));
-    for (const [view, o] of [['red', 'axial'], ['yellow', 'sagittal'], ['green', 'coronal']]) {
+    for (const [view, o] of [
+      ['red', 'axial'],
+      ['yellow', 'sagittal'],
+      ['green', 'coronal'],
+    ]) {
       assert.equal((await get(`/slicer/slice?view=${view}`)).status, 200);
       assert.equal(t.ctx.views.slice(view as 'red').orientation, o);
     }
-    assert.deepEqual(t.ctx.views.slice('yellow').sliceToRAS.slice(0, 11), [0, 0, 1, -0.5, -1, 0, 0, -0.5, 0, 1, 0]);
+    assert.deepEqual(
+      t.ctx.views.slice('yellow').sliceToRAS.slice(0, 11),
+      [0, 0, 1, -0.5, -1, 0, 0, -0.5, 0, 1, 0],
+    );
   });
 
   it('explicit sliceToRAS (oblique) is used as given', async () => {
     addVolume(t.ctx.scene, phantom([{ centre: P, radius: 4, value: 200 }]));
     const a = Math.PI / 6;
     // screen x, screen y, normal: axial rotated 30° in plane, centred on P.
-    const m = [-Math.cos(a), -Math.sin(a), 0, P[0], -Math.sin(a), Math.cos(a), 0, P[1], 0, 0, 1, P[2], 0, 0, 0, 1];
+    const m = [
+      -Math.cos(a),
+      -Math.sin(a),
+      0,
+      P[0],
+      -Math.sin(a),
+      Math.cos(a),
+      0,
+      P[1],
+      0,
+      0,
+      1,
+      P[2],
+      0,
+      0,
+      0,
+      1,
+    ];
     const c = await spot(`sliceToRAS=${m.join(',')}`);
     assert.equal(t.ctx.views.slice('red').orientation, 'reformat');
     assert.ok(c && Math.abs(c.x - 49.5) <= 0.6 && Math.abs(c.y - 49.5) <= 0.6, JSON.stringify(c));
@@ -129,7 +191,11 @@ describe('/slicer/slice view state', () => {
     const b = await get('/slicer/slice');
     assert.equal(a.headers.get('etag'), b.headers.get('etag'));
     const off = (v = t.ctx.views.slice('red').sliceToRAS) => dot3(column(v, 2), column(v, 3));
-    assert.equal(off(), -32 + Math.round(0.25 * 63), 'scrollTo snaps to the nearest voxel-centre slice');
+    assert.equal(
+      off(),
+      -32 + Math.round(0.25 * 63),
+      'scrollTo snaps to the nearest voxel-centre slice',
+    );
     await get('/slicer/slice?scrollTo=0');
     assert.equal(off(), -32);
     await get('/slicer/slice?scrollTo=1');
@@ -146,11 +212,12 @@ describe('/slicer/slice view state', () => {
     assert.equal(dot3(column(v.sliceToRAS, 2), column(v.sliceToRAS, 3)), -32);
   });
 
-  it('copySliceGeometryFrom copies the other view\'s plane and horizontal fov', async () => {
+  it("copySliceGeometryFrom copies the other view's plane and horizontal fov", async () => {
     addVolume(t.ctx.scene, phantom([]));
     await get('/slicer/slice?view=yellow&offset=7&fov=80');
     await get('/slicer/slice?view=red&copySliceGeometryFrom=yellow&size=100x50');
-    const red = t.ctx.views.slice('red'), yellow = t.ctx.views.slice('yellow');
+    const red = t.ctx.views.slice('red'),
+      yellow = t.ctx.views.slice('yellow');
     assert.deepEqual(red.sliceToRAS, yellow.sliceToRAS);
     assert.deepEqual(red.fov, [80, 40]);
     assert.equal(red.orientation, 'sagittal');
@@ -160,7 +227,11 @@ describe('/slicer/slice view state', () => {
     const a = addVolume(t.ctx.scene, phantom([]), 'a');
     const b = addVolume(t.ctx.scene, phantom([]), 'b');
     await get('/slicer/slice');
-    assert.equal(t.ctx.views.slice('red').fittedTo, a.id, 'first scalar volume without an active one');
+    assert.equal(
+      t.ctx.views.slice('red').fittedTo,
+      a.id,
+      'first scalar volume without an active one',
+    );
     t.ctx.scene.setActiveVolume(b.id);
     await get('/slicer/slice');
     assert.equal(t.ctx.views.slice('red').fittedTo, b.id);
@@ -168,11 +239,22 @@ describe('/slicer/slice view state', () => {
     assert.equal(t.ctx.views.slice('red').background, a.id);
     t.ctx.scene.setActiveVolume(a.id);
     t.ctx.scene.setActiveVolume(b.id);
-    assert.equal(t.ctx.views.slice('red').background, undefined, 'explicit background replaced by the active volume');
+    assert.equal(
+      t.ctx.views.slice('red').background,
+      undefined,
+      'explicit background replaced by the active volume',
+    );
     // An active label map becomes the label layer; the background stays the scalar volume.
-    const lab = addVolume(t.ctx.scene, sphereVolume({ dimensions: [64, 64, 64], origin: [-32, -32, -32], background: 2 }), 'lab', 'vtkMRMLLabelMapVolumeNode');
+    const lab = addVolume(
+      t.ctx.scene,
+      sphereVolume({ dimensions: [64, 64, 64], origin: [-32, -32, -32], background: 2 }),
+      'lab',
+      'vtkMRMLLabelMapVolumeNode',
+    );
     t.ctx.scene.setActiveVolume(lab.id);
-    const img = await decode(await (await get('/slicer/slice?size=8&labelOpacity=1&offset=0')).arrayBuffer());
+    const img = await decode(
+      await (await get('/slicer/slice?size=8&labelOpacity=1&offset=0')).arrayBuffer(),
+    );
     assert.deepEqual(pixel(img, 4, 4), [241, 214, 145]);
     assert.equal(t.ctx.views.slice('red').fittedTo, b.id);
     const none = await decode(await (await get('/slicer/slice?label=none')).arrayBuffer());
@@ -194,7 +276,10 @@ describe('/slicer/slice view state', () => {
     assert.deepEqual([sq.width, sq.height], [40, 40]);
     const wide = await spot('offset=0&fov=100');
     const narrow = await spot('offset=0&fov=50');
-    assert.ok(wide && narrow && narrow.n > wide.n * 3.5 && narrow.n < wide.n * 4.5, `${wide?.n} ${narrow?.n}`);
+    assert.ok(
+      wide && narrow && narrow.n > wide.n * 3.5 && narrow.n < wide.n * 4.5,
+      `${wide?.n} ${narrow?.n}`,
+    );
     const both = await spot('offset=0&fov=100x50');
     assert.deepEqual(t.ctx.views.slice('red').fov, [100, 50]);
     assert.ok(both, 'both');
@@ -204,10 +289,20 @@ describe('/slicer/slice view state', () => {
 describe('/slicer/slice layers and display', () => {
   it('window/level maps exactly; window=auto uses the histogram', async () => {
     addVolume(t.ctx.scene, sphereVolume({ dimensions: [8, 8, 8], background: 100 }));
-    const img = await decode(await (await get('/slicer/slice?window=400&level=0&size=8')).arrayBuffer());
-    assert.ok(img.data.every((v) => v === 191), 'img.data.every((v) => v === 191)'); // (100 + 200)·255/400 = 191.25
-    const img2 = await decode(await (await get('/slicer/slice?window=100&level=100&size=8')).arrayBuffer());
-    assert.ok(img2.data.every((v) => v === 128), 'img2.data.every((v) => v === 128)');
+    const img = await decode(
+      await (await get('/slicer/slice?window=400&level=0&size=8')).arrayBuffer(),
+    );
+    assert.ok(
+      img.data.every((v) => v === 191),
+      'img.data.every((v) => v === 191)',
+    ); // (100 + 200)·255/400 = 191.25
+    const img2 = await decode(
+      await (await get('/slicer/slice?window=100&level=100&size=8')).arrayBuffer(),
+    );
+    assert.ok(
+      img2.data.every((v) => v === 128),
+      'img2.data.every((v) => v === 128)',
+    );
     assert.equal((await get('/slicer/slice?window=auto')).status, 200);
     assert.equal(t.ctx.views.slice('red').window, 'auto');
   });
@@ -223,14 +318,37 @@ describe('/slicer/slice layers and display', () => {
 
   it('label maps use the colour table; labelOpacity and foregroundOpacity blend exactly', async () => {
     const bg = addVolume(t.ctx.scene, sphereVolume({ dimensions: [8, 8, 8], background: 0 }), 'bg');
-    const fg = addVolume(t.ctx.scene, sphereVolume({ dimensions: [8, 8, 8], background: 200 }), 'fg');
-    const lab = addVolume(t.ctx.scene, sphereVolume({ dimensions: [8, 8, 8], background: 2 }), 'lab', 'vtkMRMLLabelMapVolumeNode');
-    const only = await decode(await (await get(`/slicer/slice?size=8&background=none&label=${lab.id}&labelOpacity=1&window=200&level=100`)).arrayBuffer());
+    const fg = addVolume(
+      t.ctx.scene,
+      sphereVolume({ dimensions: [8, 8, 8], background: 200 }),
+      'fg',
+    );
+    const lab = addVolume(
+      t.ctx.scene,
+      sphereVolume({ dimensions: [8, 8, 8], background: 2 }),
+      'lab',
+      'vtkMRMLLabelMapVolumeNode',
+    );
+    const only = await decode(
+      await (
+        await get(
+          `/slicer/slice?size=8&background=none&label=${lab.id}&labelOpacity=1&window=200&level=100`,
+        )
+      ).arrayBuffer(),
+    );
     // background=none → default background (bg) at 0, label bone (241,214,145) over it at opacity 1
     assert.deepEqual(pixel(only, 4, 4), [241, 214, 145]);
-    const half = await decode(await (await get(`/slicer/slice?size=8&background=${bg.id}&label=${lab.id}&labelOpacity=0.5`)).arrayBuffer());
+    const half = await decode(
+      await (
+        await get(`/slicer/slice?size=8&background=${bg.id}&label=${lab.id}&labelOpacity=0.5`)
+      ).arrayBuffer(),
+    );
     assert.deepEqual(pixel(half, 4, 4), [121, 107, 73]); // round(241/2), round(214/2), round(145/2)
-    const blend = await decode(await (await get(`/slicer/slice?size=8&label=none&foreground=${fg.id}&foregroundOpacity=0.25`)).arrayBuffer());
+    const blend = await decode(
+      await (
+        await get(`/slicer/slice?size=8&label=none&foreground=${fg.id}&foregroundOpacity=0.25`)
+      ).arrayBuffer(),
+    );
     // window/level parameters set the background's display; the uniform foreground (200) uses its
     // own automatic window (level 200) → 128; background 0 → 0; 0.25 · 128 = 32
     assert.deepEqual(pixel(blend, 4, 4), [32, 32, 32]);
@@ -239,34 +357,64 @@ describe('/slicer/slice layers and display', () => {
 
   it('interpolation nearest vs linear differ at an edge and both are persisted', async () => {
     addVolume(t.ctx.scene, phantom([{ centre: [0, 0, 0], radius: 10, value: 200 }]));
-    const n = await (await get('/slicer/slice?interpolation=nearest&offset=0.3&size=200&fov=100')).arrayBuffer();
+    const n = await (
+      await get('/slicer/slice?interpolation=nearest&offset=0.3&size=200&fov=100')
+    ).arrayBuffer();
     const l = await (await get('/slicer/slice?interpolation=linear')).arrayBuffer();
     assert.equal(t.ctx.views.slice('red').interpolation, 'linear');
     assert.notDeepEqual(Buffer.from(n), Buffer.from(l));
     const ln = await decode(l);
-    assert.ok(ln.data.some((v) => v > 0 && v < 255), 'linear has intermediate values');
+    assert.ok(
+      ln.data.some((v) => v > 0 && v < 255),
+      'linear has intermediate values',
+    );
     const nn = await decode(n);
-    assert.ok(nn.data.every((v) => v === 0 || v === 255), 'nearest has only the two values');
+    assert.ok(
+      nn.data.every((v) => v === 0 || v === 255),
+      'nearest has only the two values',
+    );
   });
 
   it('fiducials on draws points near the plane in colour; off leaves grey', async () => {
     addVolume(t.ctx.scene, phantom([]));
-    t.ctx.scene.add<FiducialNode>({ kind: 'fiducials', className: 'vtkMRMLMarkupsFiducialNode', name: 'F', attributes: {}, color: [0, 1, 0], selectedColor: [1, 0, 0], scale: 3, points: [{ label: 'F-1', position: [0, 0, 0] }] });
-    const on = await decode(await (await get('/slicer/slice?fiducials=on&offset=0&size=100&fov=100')).arrayBuffer());
+    t.ctx.scene.add<FiducialNode>({
+      kind: 'fiducials',
+      className: 'vtkMRMLMarkupsFiducialNode',
+      name: 'F',
+      attributes: {},
+      color: [0, 1, 0],
+      selectedColor: [1, 0, 0],
+      scale: 3,
+      points: [{ label: 'F-1', position: [0, 0, 0] }],
+    });
+    const on = await decode(
+      await (await get('/slicer/slice?fiducials=on&offset=0&size=100&fov=100')).arrayBuffer(),
+    );
     assert.equal(on.pngColorType, 2);
-    assert.ok(on.data.some((_, i) => i % 3 === 0 && on.data[i] === 255 && on.data[i + 1] === 0), 'a red (selected) ring');
+    assert.ok(
+      on.data.some((_, i) => i % 3 === 0 && on.data[i] === 255 && on.data[i + 1] === 0),
+      'a red (selected) ring',
+    );
     const far = await decode(await (await get('/slicer/slice?offset=20')).arrayBuffer());
     assert.equal(far.pngColorType, 0, 'point 20 mm off the plane is not drawn');
-    const off = await decode(await (await get('/slicer/slice?fiducials=off&offset=0')).arrayBuffer());
+    const off = await decode(
+      await (await get('/slicer/slice?fiducials=off&offset=0')).arrayBuffer(),
+    );
     assert.equal(off.pngColorType, 0);
   });
 
   it('format=jpeg with quality', async () => {
-    addVolume(t.ctx.scene, phantom([{ centre: [0, 0, 0], radius: 20, value: 200 }], { background: 50 }));
+    addVolume(
+      t.ctx.scene,
+      phantom([{ centre: [0, 0, 0], radius: 20, value: 200 }], { background: 50 }),
+    );
     const hi = await get('/slicer/slice?format=jpeg&quality=95');
     assert.equal(hi.headers.get('content-type'), 'image/jpeg');
     const lo = await get('/slicer/slice?format=jpg&quality=5');
-    assert.ok((await lo.arrayBuffer()).byteLength < (await hi.arrayBuffer()).byteLength, '(await lo.arrayBuffer()).byteLength < (await hi.arrayBuffer()).byteLength');
+    assert.ok(
+      (await lo.arrayBuffer()).byteLength < (await hi.arrayBuffer()).byteLength,
+      '(await lo.arrayBuffer()).byteLength < (await hi.arrayBuffer()).byteLength',
+    );
   });
 });
 
@@ -316,11 +464,36 @@ describe('/slicer/slice HTTP semantics', () => {
     await get('/slicer/slice?offset=5');
     const before = JSON.stringify(t.ctx.views.slice('red'));
     const cases: Array<[string, string]> = [
-      ['view', 'blue'], ['orientation', 'oblique'], ['scrollTo', '1.5'], ['scrollTo', '-0.1'], ['scrollTo', 'x'], ['offset', 'abc'], ['offset', 'Infinity'],
-      ['copySliceGeometryFrom', 'purple'], ['size', '0'], ['size', '10x'], ['size', '5000'], ['fov', '-3'], ['fov', '0'], ['background', 'nosuchnode'],
-      ['foreground', 'nosuch'], ['label', 'nosuch'], ['foregroundOpacity', '2'], ['labelOpacity', '-1'], ['window', '0'], ['window', 'wide'],
-      ['level', 'x'], ['interpolation', 'cubic'], ['fiducials', 'maybe'], ['format', 'gif'], ['quality', '0'], ['quality', '101'], ['quality', '5.5'],
-      ['sliceToRAS', '1,2,3'], ['sliceToRAS', '1,0,0,0,0,1,0,0,0,0,1,0,0,0,0,2'], ['sliceToRAS', '2,0,0,0,0,1,0,0,0,0,1,0,0,0,0,1'],
+      ['view', 'blue'],
+      ['orientation', 'oblique'],
+      ['scrollTo', '1.5'],
+      ['scrollTo', '-0.1'],
+      ['scrollTo', 'x'],
+      ['offset', 'abc'],
+      ['offset', 'Infinity'],
+      ['copySliceGeometryFrom', 'purple'],
+      ['size', '0'],
+      ['size', '10x'],
+      ['size', '5000'],
+      ['fov', '-3'],
+      ['fov', '0'],
+      ['background', 'nosuchnode'],
+      ['foreground', 'nosuch'],
+      ['label', 'nosuch'],
+      ['foregroundOpacity', '2'],
+      ['labelOpacity', '-1'],
+      ['window', '0'],
+      ['window', 'wide'],
+      ['level', 'x'],
+      ['interpolation', 'cubic'],
+      ['fiducials', 'maybe'],
+      ['format', 'gif'],
+      ['quality', '0'],
+      ['quality', '101'],
+      ['quality', '5.5'],
+      ['sliceToRAS', '1,2,3'],
+      ['sliceToRAS', '1,0,0,0,0,1,0,0,0,0,1,0,0,0,0,2'],
+      ['sliceToRAS', '2,0,0,0,0,1,0,0,0,0,1,0,0,0,0,1'],
     ];
     for (const [p, v] of cases) {
       const r = await get(`/slicer/slice?${p}=${encodeURIComponent(v)}`);
@@ -334,9 +507,16 @@ describe('/slicer/slice HTTP semantics', () => {
 
 describe('/slicer/gui and /slicer/screenshot', () => {
   it('layouts are case-insensitive; unknown → 400 listing valid ones; GET reports the state', async () => {
-    const r = await t.app.request('/slicer/gui?viewersLayout=oneupredslice&contents=viewers', { method: 'PUT' });
+    const r = await t.app.request('/slicer/gui?viewersLayout=oneupredslice&contents=viewers', {
+      method: 'PUT',
+    });
     assert.equal(r.status, 200);
-    assert.deepEqual(await r.json(), { success: true, viewersLayout: 'OneUpRedSlice', contents: 'viewers', views: [['red']] });
+    assert.deepEqual(await r.json(), {
+      success: true,
+      viewersLayout: 'OneUpRedSlice',
+      contents: 'viewers',
+      views: [['red']],
+    });
     const g = (await (await get('/slicer/gui')).json()) as { viewersLayout: string };
     assert.equal(g.viewersLayout, 'OneUpRedSlice');
     const bad = await get('/slicer/gui?viewersLayout=TwoByNine');
@@ -344,7 +524,10 @@ describe('/slicer/gui and /slicer/screenshot', () => {
     const body = (await bad.json()) as { parameter: string; message: string };
     assert.equal(body.parameter, 'viewersLayout');
     assert.match(body.message, /FourUp/);
-    assert.equal(((await (await get('/slicer/gui?contents=half')).json()) as { parameter: string }).parameter, 'contents');
+    assert.equal(
+      ((await (await get('/slicer/gui?contents=half')).json()) as { parameter: string }).parameter,
+      'contents',
+    );
   });
 
   it('screenshot composes the layout', async () => {
@@ -363,9 +546,17 @@ describe('/slicer/gui and /slicer/screenshot', () => {
     assert.equal((await get('/slicer/screenshot?size=1')).status, 400);
     const jpg = await get('/slicer/screenshot?size=32&format=jpeg&quality=50');
     assert.equal(jpg.headers.get('content-type'), 'image/jpeg');
-    assert.equal(((await (await get('/slicer/screenshot?format=tiff')).json()) as { parameter: string }).parameter, 'format');
+    assert.equal(
+      ((await (await get('/slicer/screenshot?format=tiff')).json()) as { parameter: string })
+        .parameter,
+      'format',
+    );
     const etag = jpg.headers.get('etag')!;
-    assert.equal((await get('/slicer/screenshot?size=32&format=jpeg&quality=50', { 'if-none-match': etag })).status, 304);
+    assert.equal(
+      (await get('/slicer/screenshot?size=32&format=jpeg&quality=50', { 'if-none-match': etag }))
+        .status,
+      304,
+    );
   });
 
   it('screenshot of an empty scene shows blank tiles', async () => {

@@ -11,7 +11,7 @@ const BOUNDARY = 'voxelgateframe';
 class PartReader {
   #buf = Buffer.alloc(0);
   /** A read that lost a race with a timeout is kept for the next call (its chunk must not be lost). */
-  #pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]> | undefined;
+  #pending: ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']> | undefined;
   constructor(private reader: ReadableStreamDefaultReader<Uint8Array>) {}
 
   async next(timeoutMs: number): Promise<Buffer | 'timeout' | 'end'> {
@@ -23,7 +23,10 @@ class PartReader {
       if (left <= 0) return 'timeout';
       let timer: NodeJS.Timeout | undefined;
       this.#pending ??= this.reader.read();
-      const r = await Promise.race([this.#pending, new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), left)))]);
+      const r = await Promise.race([
+        this.#pending,
+        new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), left))),
+      ]);
       clearTimeout(timer);
       if (r === 'timeout') return 'timeout';
       this.#pending = undefined;
@@ -63,11 +66,21 @@ after(async () => {
 describe('live streams', () => {
   it('slice stream: first frame, nothing without a change, a new frame after a view or scene change, coalescing, clean disconnect', async () => {
     s.ctx.scene.clear();
-    addVolume(s.ctx.scene, sphereVolume({ dimensions: [32, 32, 32], origin: [-16, -16, -16], spheres: [{ centre: [0, 0, 0], radius: 8, value: 500 }] }));
+    addVolume(
+      s.ctx.scene,
+      sphereVolume({
+        dimensions: [32, 32, 32],
+        origin: [-16, -16, -16],
+        spheres: [{ centre: [0, 0, 0], radius: 8, value: 500 }],
+      }),
+    );
     const ac = new AbortController();
     const res = await fetch(`${s.url}/slicer/slice/stream?view=red&size=48`, { signal: ac.signal });
     assert.equal(res.status, 200);
-    assert.equal(res.headers.get('content-type'), `multipart/x-mixed-replace; boundary=${BOUNDARY}`);
+    assert.equal(
+      res.headers.get('content-type'),
+      `multipart/x-mixed-replace; boundary=${BOUNDARY}`,
+    );
     const parts = new PartReader(res.body!.getReader());
     const first = await parts.next(5000);
     assert.ok(Buffer.isBuffer(first), String(first));
@@ -82,27 +95,58 @@ describe('live streams', () => {
     assert.ok(Buffer.isBuffer(await parts.next(5000)), 'frame after a view change');
 
     // An edit to a node the view does not show → no frame.
-    s.ctx.scene.add<FiducialNode>({ kind: 'fiducials', className: 'vtkMRMLMarkupsFiducialNode', name: 'far', attributes: {}, color: [1, 0, 0], selectedColor: [1, 0, 0], scale: 3, points: [{ label: 'B', position: [0, 0, 15] }] });
-    assert.equal(await parts.next(300), 'timeout', 'a fiducial 11 mm off the plane does not change the image');
+    s.ctx.scene.add<FiducialNode>({
+      kind: 'fiducials',
+      className: 'vtkMRMLMarkupsFiducialNode',
+      name: 'far',
+      attributes: {},
+      color: [1, 0, 0],
+      selectedColor: [1, 0, 0],
+      scale: 3,
+      points: [{ label: 'B', position: [0, 0, 15] }],
+    });
+    assert.equal(
+      await parts.next(300),
+      'timeout',
+      'a fiducial 11 mm off the plane does not change the image',
+    );
 
     // A scene edit that shows → a new frame.
-    s.ctx.scene.add<FiducialNode>({ kind: 'fiducials', className: 'vtkMRMLMarkupsFiducialNode', name: 'F', attributes: {}, color: [1, 0, 0], selectedColor: [1, 0, 0], scale: 3, points: [{ label: 'A', position: [0, 0, 4] }] });
+    s.ctx.scene.add<FiducialNode>({
+      kind: 'fiducials',
+      className: 'vtkMRMLMarkupsFiducialNode',
+      name: 'F',
+      attributes: {},
+      color: [1, 0, 0],
+      selectedColor: [1, 0, 0],
+      scale: 3,
+      points: [{ label: 'A', position: [0, 0, 4] }],
+    });
     assert.ok(Buffer.isBuffer(await parts.next(5000)), 'frame after a scene change');
 
     // Many changes at once collapse into one render of the newest state.
     const before = s.ctx.renderer.stats.renders;
-    for (let i = 0; i < 20; i++) s.ctx.views.setSlice('red', { ...s.ctx.views.slice('red'), window: 100 + i, level: 50 });
+    for (let i = 0; i < 20; i++)
+      s.ctx.views.setSlice('red', { ...s.ctx.views.slice('red'), window: 100 + i, level: 50 });
     assert.ok(Buffer.isBuffer(await parts.next(5000)), 'frame after a burst');
     assert.equal(await parts.next(300), 'timeout');
-    assert.ok(s.ctx.renderer.stats.renders - before <= 2, `renders during burst: ${s.ctx.renderer.stats.renders - before}`);
+    assert.ok(
+      s.ctx.renderer.stats.renders - before <= 2,
+      `renders during burst: ${s.ctx.renderer.stats.renders - before}`,
+    );
 
     ac.abort();
-    assert.ok(await until(() => s.ctx.renderer.stats.streams === 0), 'stream released after disconnect');
+    assert.ok(
+      await until(() => s.ctx.renderer.stats.streams === 0),
+      'stream released after disconnect',
+    );
   });
 
   it('threeD stream delivers frames and follows camera changes', async () => {
     const ac = new AbortController();
-    const res = await fetch(`${s.url}/slicer/threeD/stream?size=32&mode=mip`, { signal: ac.signal });
+    const res = await fetch(`${s.url}/slicer/threeD/stream?size=32&mode=mip`, {
+      signal: ac.signal,
+    });
     assert.equal(res.status, 200);
     const parts = new PartReader(res.body!.getReader());
     assert.ok(Buffer.isBuffer(await parts.next(10000)), 'first 3D frame');

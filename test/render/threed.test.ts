@@ -12,7 +12,13 @@ import { addVolume, centroid, decode, pixel } from '../helpers/render.js';
 
 let t: TestApp;
 const get = (url: string, headers: Record<string, string> = {}) => t.app.request(url, { headers });
-const phantom = (centre: Vec3) => sphereVolume({ dimensions: [32, 32, 32], origin: [-16, -16, -16], background: 0, spheres: [{ centre, radius: 4, value: 1000 }] });
+const phantom = (centre: Vec3) =>
+  sphereVolume({
+    dimensions: [32, 32, 32],
+    origin: [-16, -16, -16],
+    background: 0,
+    spheres: [{ centre, radius: 4, value: 1000 }],
+  });
 
 async function blob(query: string) {
   const r = await get(`/slicer/threeD?mode=mip&size=64&format=png&${query}`);
@@ -35,35 +41,53 @@ describe('/slicer/threeD camera', () => {
   it('lookFromAxis puts patient directions where ctk does (letters and words)', async () => {
     addVolume(t.ctx.scene, phantom([10, 0, 0])); // Right
     // From anterior (default): patient Right on the screen's left.
-    assert.ok((await blob('lookFromAxis=anterior'))!.x < 28, '(await blob(\'lookFromAxis=anterior\'))!.x < 28');
+    assert.ok(
+      (await blob('lookFromAxis=anterior'))!.x < 28,
+      "(await blob('lookFromAxis=anterior'))!.x < 28",
+    );
     // From posterior: Right on the screen's right.
-    assert.ok((await blob('lookFromAxis=P'))!.x > 36, '(await blob(\'lookFromAxis=P\'))!.x > 36');
+    assert.ok((await blob('lookFromAxis=P'))!.x > 36, "(await blob('lookFromAxis=P'))!.x > 36");
     // From superior (up = Anterior): Right on the screen's right.
-    assert.ok((await blob('lookFromAxis=s'))!.x > 36, '(await blob(\'lookFromAxis=s\'))!.x > 36');
+    assert.ok((await blob('lookFromAxis=s'))!.x > 36, "(await blob('lookFromAxis=s'))!.x > 36");
     // From inferior: Right on the screen's left.
-    assert.ok((await blob('lookFromAxis=inferior'))!.x < 28, '(await blob(\'lookFromAxis=inferior\'))!.x < 28');
+    assert.ok(
+      (await blob('lookFromAxis=inferior'))!.x < 28,
+      "(await blob('lookFromAxis=inferior'))!.x < 28",
+    );
     t.ctx.scene.clear();
     addVolume(t.ctx.scene, phantom([0, 10, 0])); // Anterior
-    assert.ok((await blob('lookFromAxis=left'))!.x < 28, 'from the left, anterior is on the screen left');
-    assert.ok((await blob('lookFromAxis=r'))!.x > 36, '(await blob(\'lookFromAxis=r\'))!.x > 36');
+    assert.ok(
+      (await blob('lookFromAxis=left'))!.x < 28,
+      'from the left, anterior is on the screen left',
+    );
+    assert.ok((await blob('lookFromAxis=r'))!.x > 36, "(await blob('lookFromAxis=r'))!.x > 36");
     assert.ok((await blob('lookFromAxis=s'))!.y < 28, 'from above, anterior is at the top');
     t.ctx.scene.clear();
     addVolume(t.ctx.scene, phantom([0, 0, 10])); // Superior
-    assert.ok((await blob('lookFromAxis=a'))!.y < 28, '(await blob(\'lookFromAxis=a\'))!.y < 28');
+    assert.ok((await blob('lookFromAxis=a'))!.y < 28, "(await blob('lookFromAxis=a'))!.y < 28");
   });
 
   it('orbitX 90 from anterior equals the view from the left; roll 180 flips the image; angles are absolute', async () => {
     addVolume(t.ctx.scene, phantom([6, 9, 3]));
     const orbit = await blob('lookFromAxis=a&orbitX=90');
     const left = await blob('lookFromAxis=l');
-    assert.ok(Math.abs(orbit!.x - left!.x) < 0.5 && Math.abs(orbit!.y - left!.y) < 0.5, `${JSON.stringify(orbit)} ${JSON.stringify(left)}`);
+    assert.ok(
+      Math.abs(orbit!.x - left!.x) < 0.5 && Math.abs(orbit!.y - left!.y) < 0.5,
+      `${JSON.stringify(orbit)} ${JSON.stringify(left)}`,
+    );
     const up = await blob('lookFromAxis=a&orbitY=90');
     // Elevation keeps screen-right, so it equals the view from above turned upside down (ctk's S view has up = A).
     const sup = await blob('lookFromAxis=s&roll=180');
-    assert.ok(Math.abs(up!.x - sup!.x) < 0.5 && Math.abs(up!.y - sup!.y) < 0.5, `elevation 90 looks from above: ${JSON.stringify(up)} ${JSON.stringify(sup)}`);
+    assert.ok(
+      Math.abs(up!.x - sup!.x) < 0.5 && Math.abs(up!.y - sup!.y) < 0.5,
+      `elevation 90 looks from above: ${JSON.stringify(up)} ${JSON.stringify(sup)}`,
+    );
     const r0 = await blob('lookFromAxis=a&roll=0');
     const r180 = await blob('roll=180');
-    assert.ok(Math.abs(r0!.x + r180!.x - 63) < 0.6 && Math.abs(r0!.y + r180!.y - 63) < 0.6, `roll: ${JSON.stringify(r0)} ${JSON.stringify(r180)}`);
+    assert.ok(
+      Math.abs(r0!.x + r180!.x - 63) < 0.6 && Math.abs(r0!.y + r180!.y - 63) < 0.6,
+      `roll: ${JSON.stringify(r0)} ${JSON.stringify(r180)}`,
+    );
     assert.equal(t.ctx.views.threeD.camera.roll, 180);
     // roll 90: what was at the screen's right moves to the top (content turns counter-clockwise).
     t.ctx.scene.clear();
@@ -84,21 +108,42 @@ describe('/slicer/threeD camera', () => {
   });
 
   it('modes, presets, background colour, size, format', async () => {
-    addVolume(t.ctx.scene, sphereVolume({ dimensions: [32, 32, 32], origin: [-16, -16, -16], background: -1000, spheres: [{ centre: [0, 0, 0], radius: 6, value: 900 }] }));
+    addVolume(
+      t.ctx.scene,
+      sphereVolume({
+        dimensions: [32, 32, 32],
+        origin: [-16, -16, -16],
+        background: -1000,
+        spheres: [{ centre: [0, 0, 0], radius: 6, value: 900 }],
+      }),
+    );
     const jpeg = await get('/slicer/threeD?size=80x60');
     assert.equal(jpeg.headers.get('content-type'), 'image/jpeg');
     const img = await decode(await jpeg.arrayBuffer());
     assert.deepEqual([img.width, img.height], [80, 60]);
-    for (const mode of ['mip', 'minip', 'composite']) assert.equal((await get(`/slicer/threeD?mode=${mode}&size=32`)).status, 200, mode);
-    for (const preset of PRESET_NAMES) assert.equal((await get(`/slicer/threeD?mode=composite&preset=${preset}&size=32`)).status, 200, preset);
-    const red = await decode(await (await get('/slicer/threeD?mode=composite&background=f00&format=png&size=32')).arrayBuffer());
+    for (const mode of ['mip', 'minip', 'composite'])
+      assert.equal((await get(`/slicer/threeD?mode=${mode}&size=32`)).status, 200, mode);
+    for (const preset of PRESET_NAMES)
+      assert.equal(
+        (await get(`/slicer/threeD?mode=composite&preset=${preset}&size=32`)).status,
+        200,
+        preset,
+      );
+    const red = await decode(
+      await (
+        await get('/slicer/threeD?mode=composite&background=f00&format=png&size=32')
+      ).arrayBuffer(),
+    );
     assert.deepEqual(pixel(red, 0, 0), [255, 0, 0]);
     const lo = await (await get('/slicer/threeD?format=jpeg&quality=5&size=64')).arrayBuffer();
     const hi = await (await get('/slicer/threeD?format=jpeg&quality=95&size=64')).arrayBuffer();
     assert.ok(lo.byteLength < hi.byteLength, 'lo.byteLength < hi.byteLength');
     const draft = await get('/slicer/threeD?mode=composite&draft=on&size=96');
     assert.equal(draft.status, 200);
-    assert.notEqual(draft.headers.get('etag'), (await get('/slicer/threeD?draft=off')).headers.get('etag'));
+    assert.notEqual(
+      draft.headers.get('etag'),
+      (await get('/slicer/threeD?draft=off')).headers.get('etag'),
+    );
     assert.equal((await get('/slicer/threeD?draft=maybe')).status, 400);
     const st = t.ctx.views.threeD;
     assert.equal(st.mode, 'composite');
@@ -118,9 +163,23 @@ describe('/slicer/threeD camera', () => {
     assert.equal((await get('/slicer/threeD')).status, 404);
     addVolume(t.ctx.scene, phantom([0, 0, 0]));
     const cases: Array<[string, string]> = [
-      ['lookFromAxis', 'x'], ['lookFromAxis', 'up'], ['orbitX', 'a'], ['orbitY', ''], ['roll', 'NaN'], ['panX', '1e9'], ['panY', 'q'],
-      ['zoom', '0'], ['zoom', '-1'], ['size', 'big'], ['mode', 'xray'], ['preset', 'ct-lung'], ['background', 'blue'], ['format', 'webp'],
-      ['quality', '200'], ['view', 'red'], ['volume', 'nothing'],
+      ['lookFromAxis', 'x'],
+      ['lookFromAxis', 'up'],
+      ['orbitX', 'a'],
+      ['orbitY', ''],
+      ['roll', 'NaN'],
+      ['panX', '1e9'],
+      ['panY', 'q'],
+      ['zoom', '0'],
+      ['zoom', '-1'],
+      ['size', 'big'],
+      ['mode', 'xray'],
+      ['preset', 'ct-lung'],
+      ['background', 'blue'],
+      ['format', 'webp'],
+      ['quality', '200'],
+      ['view', 'red'],
+      ['volume', 'nothing'],
     ];
     for (const [p, v] of cases) {
       const r = await get(`/slicer/threeD?${p}=${encodeURIComponent(v)}`);
@@ -157,8 +216,13 @@ describe('3D rendering internals', () => {
   it('MIP is not saturated: the grey range spans the 1st to 99.9th percentile', () => {
     const job = goldenJob(GOLDEN_CASES[0]!);
     const img = renderThreeD(job);
-    let white = 0, inside = 0;
-    for (const v of img.data) if (v > 0) { inside++; if (v === 255) white++; }
+    let white = 0,
+      inside = 0;
+    for (const v of img.data)
+      if (v > 0) {
+        inside++;
+        if (v === 255) white++;
+      }
     assert.ok(inside > 0 && white / inside < 0.5, `${white} white of ${inside}`);
   });
 });
@@ -170,8 +234,12 @@ describe('3D golden images', () => {
       let s = sharp(path.join(GOLDEN_DIR, `threeD-${c.name}.png`));
       if (img.channels === 1) s = s.extractChannel(0);
       const { data, info } = await s.raw().toBuffer({ resolveWithObject: true });
-      assert.deepEqual([img.width, img.height, img.channels], [info.width, info.height, info.channels]);
-      let sum = 0, max = 0;
+      assert.deepEqual(
+        [img.width, img.height, img.channels],
+        [info.width, info.height, info.channels],
+      );
+      let sum = 0,
+        max = 0;
       for (let i = 0; i < data.length; i++) {
         const d = Math.abs(data[i]! - img.data[i]!);
         sum += d;

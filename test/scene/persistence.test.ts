@@ -16,12 +16,29 @@ import { Scene, type VolumeNode } from '../../src/scene/scene.js';
 import { receiveNrrd, SceneStore } from '../../src/scene/persistence.js';
 import { startTestServer, tempDir } from '../helpers/app.js';
 
-function volume(seed: number, scalarType: ImageVolume['scalarType'] = 'int16', dims: [number, number, number] = [8, 6, 4], components = 1): ImageVolume {
+function volume(
+  seed: number,
+  scalarType: ImageVolume['scalarType'] = 'int16',
+  dims: [number, number, number] = [8, 6, 4],
+  components = 1,
+): ImageVolume {
   const n = dims[0] * dims[1] * dims[2] * components;
   const data = allocShared(scalarType, n);
-  for (let i = 0; i < n; i++) data[i] = scalarType.startsWith('float') ? Math.sin(i + seed) * 1000.123 : (i * 31 + seed) % 120;
-  const c = Math.cos(0.1 * seed), s = Math.sin(0.1 * seed);
-  return { scalarType, components, dimensions: dims, spacing: [0.7, 1.1, 3.3], origin: [seed, -0.1 * seed, 1 / 3], direction: [c, -s, 0, s, c, 0, 0, 0, 1], data };
+  for (let i = 0; i < n; i++)
+    data[i] = scalarType.startsWith('float')
+      ? Math.sin(i + seed) * 1000.123
+      : (i * 31 + seed) % 120;
+  const c = Math.cos(0.1 * seed),
+    s = Math.sin(0.1 * seed);
+  return {
+    scalarType,
+    components,
+    dimensions: dims,
+    spacing: [0.7, 1.1, 3.3],
+    origin: [seed, -0.1 * seed, 1 / 3],
+    direction: [c, -s, 0, s, c, 0, 0, 0, 1],
+    data,
+  };
 }
 
 async function snapshot(url: string): Promise<Record<string, string>> {
@@ -53,7 +70,10 @@ test('restart restores the scene byte-identically', async () => {
     let before: Record<string, string>;
     try {
       const post = async (p: string, body?: Uint8Array | string, method = 'POST') => {
-        const r = await fetch(s1.url + p, { method, ...(body !== undefined ? { body: body as string } : {}) });
+        const r = await fetch(s1.url + p, {
+          method,
+          ...(body !== undefined ? { body: body as string } : {}),
+        });
         const text = await r.text();
         assert.ok(r.ok, `${p}: ${r.status} ${text}`);
         return JSON.parse(text) as { id: string };
@@ -64,9 +84,15 @@ test('restart restores the scene byte-identically', async () => {
       await post('/slicer/volume?name=RGB', await encodeNrrd(volume(4, 'uint8', [3, 3, 3], 3)));
       await post('/slicer/volume?name=gone', await encodeNrrd(volume(5)));
       await post('/slicer/volume?id=gone', undefined, 'DELETE');
-      await post('/slicer/transform?name=T', JSON.stringify({ matrix: [1, 0, 0, 1.5, 0, 1, 0, -2.25, 0, 0, 1, 1 / 3, 0, 0, 0, 1] }));
+      await post(
+        '/slicer/transform?name=T',
+        JSON.stringify({ matrix: [1, 0, 0, 1.5, 0, 1, 0, -2.25, 0, 0, 1, 1 / 3, 0, 0, 0, 1] }),
+      );
       await post('/slicer/mrml/parent?id=Lab&parentTransformID=T', undefined, 'PUT');
-      await post('/slicer/gridTransform?name=G', await encodeNrrd(volume(6, 'float32', [4, 3, 2], 3)));
+      await post(
+        '/slicer/gridTransform?name=G',
+        await encodeNrrd(volume(6, 'float32', [4, 3, 2], 3)),
+      );
       await post('/slicer/fiducial?r=1.1&a=-2&s=0.3333&label=P', 'x');
       await post('/slicer/volumeSelection?cmd=next', undefined, 'GET');
       await post('/slicer/volume?id=vtkMRMLScalarVolumeNode1', await encodeNrrd(volume(7)), 'PUT'); // replace data
@@ -80,7 +106,12 @@ test('restart restores the scene byte-identically', async () => {
       assert.deepEqual(Object.keys(after), Object.keys(before));
       for (const k of Object.keys(before)) assert.equal(after[k], before[k], k);
       // ids are not reused after a restart
-      const r = await (await fetch(s2.url + '/slicer/volume?name=new', { method: 'POST', body: await encodeNrrd(volume(8)) })).json();
+      const r = await (
+        await fetch(s2.url + '/slicer/volume?name=new', {
+          method: 'POST',
+          body: await encodeNrrd(volume(8)),
+        })
+      ).json();
       assert.equal((r as { id: string }).id, 'vtkMRMLScalarVolumeNode4');
       // only files the index names remain
       const files = readdirSync(path.join(data, 'scene', 'volumes'));
@@ -101,7 +132,14 @@ test('flush coalesces and a corrupt index refuses to start', async () => {
     await store.open();
     const adds = [];
     for (let i = 0; i < 20; i++) {
-      scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: `v${i}`, volume: volume(i), attributes: {}, display: {} });
+      scene.add<VolumeNode>({
+        kind: 'volume',
+        className: 'vtkMRMLScalarVolumeNode',
+        name: `v${i}`,
+        volume: volume(i),
+        attributes: {},
+        display: {},
+      });
       adds.push(store.flush());
     }
     await Promise.all(adds);
@@ -126,7 +164,14 @@ test('voxels edited in place and published with update(id, {}) are rewritten', a
     const scene = new Scene();
     const store = new SceneStore(scene, data, { debounceMs: 10_000 });
     await store.open();
-    const n = scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: 'v', volume: volume(1), attributes: {}, display: {} });
+    const n = scene.add<VolumeNode>({
+      kind: 'volume',
+      className: 'vtkMRMLScalarVolumeNode',
+      name: 'v',
+      volume: volume(1),
+      attributes: {},
+      display: {},
+    });
     await store.flush();
     scene.update(n.id, { name: 'renamed' }); // metadata only: the volume file is kept
     await store.flush();
@@ -159,14 +204,35 @@ test('staged uploads survive concurrent flushes (cleanup never removes a staged 
       for (let i = 0; i < body.length; i += 8192) {
         yield body.subarray(i, i + 8192);
         if (i % (64 * 8192) === 0) {
-          scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: `noise${i}`, volume: volume(i), attributes: {}, display: {} });
+          scene.add<VolumeNode>({
+            kind: 'volume',
+            className: 'vtkMRMLScalarVolumeNode',
+            name: `noise${i}`,
+            volume: volume(i),
+            attributes: {},
+            display: {},
+          });
           await store.flush();
         }
       }
     }
     const received = await receiveNrrd(slowly(), { store });
-    const node = scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: 'staged', volume: received.decoded.volume, attributes: {}, display: {} });
-    scene.add<VolumeNode>({ kind: 'volume', className: 'vtkMRMLScalarVolumeNode', name: 'late', volume: volume(1), attributes: {}, display: {} });
+    const node = scene.add<VolumeNode>({
+      kind: 'volume',
+      className: 'vtkMRMLScalarVolumeNode',
+      name: 'staged',
+      volume: received.decoded.volume,
+      attributes: {},
+      display: {},
+    });
+    scene.add<VolumeNode>({
+      kind: 'volume',
+      className: 'vtkMRMLScalarVolumeNode',
+      name: 'late',
+      volume: volume(1),
+      attributes: {},
+      display: {},
+    });
     const racing = store.flush();
     await received.commit();
     await racing;
@@ -186,10 +252,28 @@ test('staged uploads survive concurrent flushes (cleanup never removes a staged 
 
 async function spawnServer(data: string): Promise<{ child: ChildProcess; url: string }> {
   const portFile = path.join(data, `port-${Date.now()}`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--port', '0', '--port-file', portFile, '--data', data, '--no-samples', '--quiet', '--log-level', 'error'], {
-    cwd: PACKAGE_ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/main.ts',
+      '--port',
+      '0',
+      '--port-file',
+      portFile,
+      '--data',
+      data,
+      '--no-samples',
+      '--quiet',
+      '--log-level',
+      'error',
+    ],
+    {
+      cwd: PACKAGE_ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   for (let i = 0; i < 300 && !existsSync(portFile); i++) {
@@ -223,8 +307,15 @@ test('SIGKILL during writes loses nothing acknowledged and the scene loads', asy
           const d = await decodeNrrd(Buffer.from(await r.arrayBuffer()));
           const got = [...d.volume.data.subarray(0, 50)];
           const candidates = [seed, ...(unacked.get(id) ?? [])];
-          const match = candidates.find((s) => JSON.stringify(got) === JSON.stringify([...volume(s, 'int16', [64, 64, 64]).data.subarray(0, 50)]));
-          assert.ok(match !== undefined, `${id} data is neither the acknowledged upload (seed ${seed}) nor one sent after it (${[...(unacked.get(id) ?? [])].join(', ') || 'none'})`);
+          const match = candidates.find(
+            (s) =>
+              JSON.stringify(got) ===
+              JSON.stringify([...volume(s, 'int16', [64, 64, 64]).data.subarray(0, 50)]),
+          );
+          assert.ok(
+            match !== undefined,
+            `${id} data is neither the acknowledged upload (seed ${seed}) nor one sent after it (${[...(unacked.get(id) ?? [])].join(', ') || 'none'})`,
+          );
           acked.set(id, match);
         }
         unacked.clear();
@@ -232,10 +323,14 @@ test('SIGKILL during writes loses nothing acknowledged and the scene loads', asy
         const inflight: Array<Promise<unknown>> = [];
         for (let i = 0; i < 6; i++) {
           const seed = round * 100 + i;
-          const target = i % 3 === 2 && acked.size > 0 ? [...acked.keys()][i % acked.size] : undefined;
+          const target =
+            i % 3 === 2 && acked.size > 0 ? [...acked.keys()][i % acked.size] : undefined;
           const body = await encodeNrrd(volume(seed, 'int16', [64, 64, 64]));
           if (target) unacked.set(target, (unacked.get(target) ?? new Set()).add(seed));
-          const p = fetch(`${url}/slicer/volume${target ? `?id=${target}` : `?name=r${round}-${i}`}`, { method: target ? 'PUT' : 'POST', body })
+          const p = fetch(
+            `${url}/slicer/volume${target ? `?id=${target}` : `?name=r${round}-${i}`}`,
+            { method: target ? 'PUT' : 'POST', body },
+          )
             .then(async (r) => {
               if (r.ok) {
                 const j = (await r.json()) as { id: string };

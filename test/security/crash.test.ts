@@ -91,7 +91,12 @@ test('real socket: async handler failure, a response stream failing mid-body, th
 
 test('exec worker: unhandled rejection, out-of-memory and endless loops in scripts never reach the server', async () => {
   const t = await makeTestApp({ enableExec: true, token: TOKEN, execTimeoutMs: 2000 });
-  const js = (code: string) => t.app.request('/slicer/exec', { method: 'POST', body: code, headers: { 'content-type': 'application/javascript', authorization: `Bearer ${TOKEN}` } });
+  const js = (code: string) =>
+    t.app.request('/slicer/exec', {
+      method: 'POST',
+      body: code,
+      headers: { 'content-type': 'application/javascript', authorization: `Bearer ${TOKEN}` },
+    });
   try {
     for (const code of [
       'Promise.reject(new Error("nobody awaits me")); __execResult = 1;',
@@ -103,7 +108,10 @@ test('exec worker: unhandled rejection, out-of-memory and endless loops in scrip
       'new Promise(() => { throw new Error("in executor"); })',
     ]) {
       const res = await js(code);
-      assert.ok(res.status === 200 || res.status === 400, `${code}: ${res.status} ${await res.text()}`);
+      assert.ok(
+        res.status === 200 || res.status === 400,
+        `${code}: ${res.status} ${await res.text()}`,
+      );
     }
     const ok = await js('__execResult = 41 + 1');
     assert.deepEqual(((await ok.json()) as Json).result, 42);
@@ -112,17 +120,36 @@ test('exec worker: unhandled rejection, out-of-memory and endless loops in scrip
   }
   // The worker's heap limit: the script dies, the caller gets a clear error.
   await assert.rejects(
-    runExec('const a = []; for (;;) a.push(new Array(1e5).fill(Math.random()));', { timeoutMs: 20_000, api: {}, maxHeapMb: 24 }),
+    runExec('const a = []; for (;;) a.push(new Array(1e5).fill(Math.random()));', {
+      timeoutMs: 20_000,
+      api: {},
+      maxHeapMb: 24,
+    }),
     (e) => isAppError(e) && /memory|ended|failed/.test(e.message),
   );
 });
 
 test('decode worker: a crashing or exiting decoder fails its job with 503 + Retry-After; the next job gets a fresh worker', async () => {
-  const crashing = new Decoder({ workerEntry: new URL('./fixtures/crash-worker.mjs', import.meta.url) });
-  const req = (file: string) => ({ file, bitsAllocated: 16, pixelRepresentation: 1, rescaleSlope: 1, rescaleIntercept: 0 });
+  const crashing = new Decoder({
+    workerEntry: new URL('./fixtures/crash-worker.mjs', import.meta.url),
+  });
+  const req = (file: string) => ({
+    file,
+    bitsAllocated: 16,
+    pixelRepresentation: 1,
+    rescaleSlope: 1,
+    rescaleIntercept: 0,
+  });
   try {
-    for (const [key, file] of [['a', 'throw.dcm'], ['b', 'exit.dcm'], ['c', 'throw-again.dcm']] as const) {
-      await assert.rejects(crashing.decode(key, req(file)), (e) => isAppError(e) && e.code === 'busy' && e.details.retryAfter === 1);
+    for (const [key, file] of [
+      ['a', 'throw.dcm'],
+      ['b', 'exit.dcm'],
+      ['c', 'throw-again.dcm'],
+    ] as const) {
+      await assert.rejects(
+        crashing.decode(key, req(file)),
+        (e) => isAppError(e) && e.code === 'busy' && e.details.retryAfter === 1,
+      );
     }
   } finally {
     await crashing.close();
@@ -135,7 +162,9 @@ test('decode worker: a crashing or exiting decoder fails its job with 503 + Retr
     const frameUrl = `/dicom/studies/${r.studyUid}/series/${r.seriesUid}/instances/${r.sopInstanceUid}/frames/1`;
     const accept = { accept: 'multipart/related; type="application/octet-stream"' };
     const good = archive.decoder;
-    (archive as { decoder: Decoder }).decoder = new Decoder({ workerEntry: new URL('./fixtures/crash-worker.mjs', import.meta.url) });
+    (archive as { decoder: Decoder }).decoder = new Decoder({
+      workerEntry: new URL('./fixtures/crash-worker.mjs', import.meta.url),
+    });
     const busy = await t.app.request(frameUrl, { headers: accept });
     assert.equal(busy.status, 503);
     assert.equal(busy.headers.get('retry-after'), '1');
@@ -154,17 +183,34 @@ test('decode worker: a crashing or exiting decoder fails its job with 503 + Retr
 test('process level (npm start): an uncaught exception and an unhandled rejection outside requests are logged; the server keeps answering', async () => {
   const dir = tempDir();
   const portFile = path.join(dir, 'port');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(PACKAGE_ROOT, 'test/security/fixtures/crash-child.ts'), '--port', '0', '--port-file', portFile, '--data', path.join(dir, 'data'), '--no-samples', '--quiet'], {
-    cwd: PACKAGE_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(PACKAGE_ROOT, 'test/security/fixtures/crash-child.ts'),
+      '--port',
+      '0',
+      '--port-file',
+      portFile,
+      '--data',
+      path.join(dir, 'data'),
+      '--no-samples',
+      '--quiet',
+    ],
+    {
+      cwd: PACKAGE_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   try {
     for (let i = 0; !out.includes('FAULTS-INJECTED'); i++) {
-      if (i > 600 || child.exitCode !== null) assert.fail(`child did not get ready (exit ${child.exitCode}):\n${out}`);
+      if (i > 600 || child.exitCode !== null)
+        assert.fail(`child did not get ready (exit ${child.exitCode}):\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     const port = Number(readFileSync(portFile, 'utf8'));

@@ -29,14 +29,25 @@ const seeds: Buffer[] = [
 const BOUNDARY = 'stowFuzzBoundary';
 
 async function retrieveBytes(study: string, series: string, sop: string): Promise<Buffer> {
-  const res = await t.app.request(`/dicom/studies/${study}/series/${series}/instances/${sop}`, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+  const res = await t.app.request(`/dicom/studies/${study}/series/${series}/instances/${sop}`, {
+    headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
+  });
   assert.equal(res.status, 200);
   return splitMultipart(Buffer.from(await res.arrayBuffer()))[0]!.data;
 }
 
 before(async () => {
   t = await makeTestApp();
-  const res = await t.app.request('/dicom/studies', { method: 'POST', body: multipartBody(stored.files.map((data) => ({ contentType: 'application/dicom', data })), BOUNDARY), headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` } });
+  const res = await t.app.request('/dicom/studies', {
+    method: 'POST',
+    body: multipartBody(
+      stored.files.map((data) => ({ contentType: 'application/dicom', data })),
+      BOUNDARY,
+    ),
+    headers: {
+      'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
+    },
+  });
   assert.equal(res.status, 200);
 });
 after(async () => t.close());
@@ -56,34 +67,72 @@ const mutatedFile = fc
       const p = headerOnly ? pos % 600 : pos;
       if (p < b.length) b[p] = val;
     }
-    if (insert) b = Buffer.concat([b.subarray(0, insert[0]), Buffer.from(insert[1]), b.subarray(insert[0])]);
+    if (insert)
+      b = Buffer.concat([b.subarray(0, insert[0]), Buffer.from(insert[1]), b.subarray(insert[0])]);
     return cut === null ? b : b.subarray(0, cut);
   });
 
-const part = fc.tuple(fc.oneof(mutatedFile, fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u))), fc.constantFrom('application/dicom', 'application/dicom', 'application/dicom', 'application/octet-stream', 'image/jpeg'));
+const part = fc.tuple(
+  fc.oneof(
+    mutatedFile,
+    fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u)),
+  ),
+  fc.constantFrom(
+    'application/dicom',
+    'application/dicom',
+    'application/dicom',
+    'application/octet-stream',
+    'image/jpeg',
+  ),
+);
 
 test('STOW-RS of mutated real files: per-part failures or 4xx, never 5xx; stored instances unchanged (property)', async () => {
-  const before = await Promise.all(stored.sopUids.map((sop) => retrieveBytes(stored.studyUid, stored.seriesUid, sop)));
+  const before = await Promise.all(
+    stored.sopUids.map((sop) => retrieveBytes(stored.studyUid, stored.seriesUid, sop)),
+  );
   const counts = new Map<number, number>();
   await fc.assert(
-    fc.asyncProperty(fc.array(part, { minLength: 1, maxLength: 3 }), fc.option(fc.nat(100_000), { freq: 8 }), fc.boolean(), async (parts, cutBody, toStudy) => {
-      let body = multipartBody(parts.map(([data, contentType]) => ({ contentType, data })), BOUNDARY);
-      if (cutBody !== null) body = body.subarray(0, cutBody % (body.length + 1));
-      const url = toStudy ? `/dicom/studies/${stored.studyUid}` : '/dicom/studies';
-      const res = await t.app.request(url, { method: 'POST', body, headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`, accept: 'application/dicom+json' } });
-      const text = await res.text();
-      counts.set(res.status, (counts.get(res.status) ?? 0) + 1);
-      assert.ok([200, 202, 409, 400, 413, 415].includes(res.status), `${res.status}: ${text.slice(0, 300)}`);
-      if ([202, 409].includes(res.status)) assert.match(text, /"00081198"/, 'failed parts are listed in FailedSOPSequence');
-    }),
+    fc.asyncProperty(
+      fc.array(part, { minLength: 1, maxLength: 3 }),
+      fc.option(fc.nat(100_000), { freq: 8 }),
+      fc.boolean(),
+      async (parts, cutBody, toStudy) => {
+        let body = multipartBody(
+          parts.map(([data, contentType]) => ({ contentType, data })),
+          BOUNDARY,
+        );
+        if (cutBody !== null) body = body.subarray(0, cutBody % (body.length + 1));
+        const url = toStudy ? `/dicom/studies/${stored.studyUid}` : '/dicom/studies';
+        const res = await t.app.request(url, {
+          method: 'POST',
+          body,
+          headers: {
+            'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
+            accept: 'application/dicom+json',
+          },
+        });
+        const text = await res.text();
+        counts.set(res.status, (counts.get(res.status) ?? 0) + 1);
+        assert.ok(
+          [200, 202, 409, 400, 413, 415].includes(res.status),
+          `${res.status}: ${text.slice(0, 300)}`,
+        );
+        if ([202, 409].includes(res.status))
+          assert.match(text, /"00081198"/, 'failed parts are listed in FailedSOPSequence');
+      },
+    ),
     { numRuns: 1000 },
   );
   assert.ok((counts.get(409) ?? 0) + (counts.get(202) ?? 0) > 0, JSON.stringify([...counts]));
-  const after = await Promise.all(stored.sopUids.map((sop) => retrieveBytes(stored.studyUid, stored.seriesUid, sop)));
+  const after = await Promise.all(
+    stored.sopUids.map((sop) => retrieveBytes(stored.studyUid, stored.seriesUid, sop)),
+  );
   after.forEach((b, i) => assert.ok(b.equals(before[i]!), `stored instance ${i} changed`));
   assert.ok(before[0]!.equals(stored.files[0]!));
   // Everything the archive says it holds can be read back (metadata of every stored instance).
-  const all = (await (await t.app.request('/dicom/instances?limit=5000')).json()) as Array<Record<string, { Value?: string[] }>>;
+  const all = (await (await t.app.request('/dicom/instances?limit=5000')).json()) as Array<
+    Record<string, { Value?: string[] }>
+  >;
   for (const inst of all) {
     const [st, se, sop] = ['0020000D', '0020000E', '00080018'].map((k) => inst[k]?.Value?.[0]);
     const res = await t.app.request(`/dicom/studies/${st}/series/${se}/instances/${sop}/metadata`);
@@ -97,7 +146,13 @@ test('regression: a damaged element length does not make the parser allocate the
   const file = Buffer.from(syntheticSeries({ rows: 8, columns: 8, slices: 1 }).files[0]!);
   file[390] = 0;
   const before = process.memoryUsage().arrayBuffers;
-  const res = await t.app.request('/dicom/studies', { method: 'POST', body: multipartBody([{ contentType: 'application/dicom', data: file }], BOUNDARY), headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}` } });
+  const res = await t.app.request('/dicom/studies', {
+    method: 'POST',
+    body: multipartBody([{ contentType: 'application/dicom', data: file }], BOUNDARY),
+    headers: {
+      'content-type': `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`,
+    },
+  });
   assert.equal(res.status, 409);
   assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024, 'no giant allocation');
 });

@@ -23,8 +23,37 @@ let server: TestServer;
 const sample = syntheticSeries({ rows: 8, columns: 8, slices: 2, seed: 'traversal' });
 
 /** Dot-dot and separator spellings: plain, percent-encoded, double-encoded, overlong UTF-8, backslash, NUL. */
-const DOTS = ['..', '%2e%2e', '%2E%2E', '.%2e', '%2e.', '%252e%252e', '%c0%ae%c0%ae', '%e0%80%ae%e0%80%ae', '%c0%2e%c0%2e', '..%00', '%2e%2e%00', '...', '....'];
-const SEPS = ['/', '%2f', '%2F', '\\', '%5c', '%5C', '%252f', '%255c', '%c0%af', '%e0%80%af', '%c1%9c', '/./', '//', '%00/'];
+const DOTS = [
+  '..',
+  '%2e%2e',
+  '%2E%2E',
+  '.%2e',
+  '%2e.',
+  '%252e%252e',
+  '%c0%ae%c0%ae',
+  '%e0%80%ae%e0%80%ae',
+  '%c0%2e%c0%2e',
+  '..%00',
+  '%2e%2e%00',
+  '...',
+  '....',
+];
+const SEPS = [
+  '/',
+  '%2f',
+  '%2F',
+  '\\',
+  '%5c',
+  '%5C',
+  '%252f',
+  '%255c',
+  '%c0%af',
+  '%e0%80%af',
+  '%c1%9c',
+  '/./',
+  '//',
+  '%00/',
+];
 
 /** Request-target paths (under `prefix`) that try to reach `target` one level above the root. */
 function pathCorpus(target: string, absolute: string): string[] {
@@ -86,12 +115,25 @@ before(async () => {
   symlinkSync(path.join(dir, 'outside'), path.join(www, 'link-out'));
   symlinkSync(path.join(dir, 'canary.txt'), path.join(www, 'link-file.txt'));
   // Import root: one good NRRD, symlinks leading out, and valid NRRDs outside that must never load.
-  const vol: ImageVolume = { dimensions: [2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], scalarType: 'uint8', components: 1, data: new Uint8Array(8).fill(7) } as ImageVolume;
+  const vol: ImageVolume = {
+    dimensions: [2, 2, 2],
+    spacing: [1, 1, 1],
+    origin: [0, 0, 0],
+    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+    scalarType: 'uint8',
+    components: 1,
+    data: new Uint8Array(8).fill(7),
+  } as ImageVolume;
   const nrrd = await encodeNrrd(vol);
   writeFileSync(path.join(imports, 'ok.nrrd'), nrrd);
   writeFileSync(path.join(dir, 'outside.nrrd'), nrrd);
   writeFileSync(path.join(dir, 'outside', 'x.nrrd'), nrrd);
-  writeFileSync(path.join(dir, 'outside.mrk.json'), JSON.stringify({ markups: [{ type: 'Fiducial', controlPoints: [{ position: [1, 2, 3], label: CANARY }] }] }));
+  writeFileSync(
+    path.join(dir, 'outside.mrk.json'),
+    JSON.stringify({
+      markups: [{ type: 'Fiducial', controlPoints: [{ position: [1, 2, 3], label: CANARY }] }],
+    }),
+  );
   symlinkSync(path.join(dir, 'outside.nrrd'), path.join(imports, 'link.nrrd'));
   symlinkSync(path.join(dir, 'outside'), path.join(imports, 'linkdir'));
   symlinkSync(path.join(dir, 'outside.mrk.json'), path.join(imports, 'link.mrk.json'));
@@ -106,7 +148,11 @@ after(async () => {
 });
 
 const raw = (target: string, method = 'GET') => rawRequest(server.listening.port, target, method);
-const state = () => ({ scene: server.ctx.scene.version, nodes: server.ctx.scene.nodes().length, instances: server.ctx.archive!().catalog.counts().instances });
+const state = () => ({
+  scene: server.ctx.scene.version,
+  nodes: server.ctx.scene.nodes().length,
+  instances: server.ctx.archive!().catalog.counts().instances,
+});
 
 test('static: the corpus never leaves the docroot (4xx, no canary, no /etc/passwd)', async () => {
   const corpus = pathCorpus('canary.txt', path.join(dir, 'canary.txt'));
@@ -118,7 +164,11 @@ test('static: the corpus never leaves the docroot (4xx, no canary, no /etc/passw
   }
   // Controls: the docroot itself is served.
   assert.equal((await raw('/sub/')).status, 200);
-  assert.equal((await raw('/sub/%2e/index.html')).status, 200, 'a single dot segment is normalised by the URL parser');
+  assert.equal(
+    (await raw('/sub/%2e/index.html')).status,
+    200,
+    'a single dot segment is normalised by the URL parser',
+  );
 });
 
 test('localfile= (--import-root): traversal, absolute, NUL, backslash, overlong and symlinked paths are refused; nothing loads', async () => {
@@ -165,13 +215,19 @@ test('localfile= (--import-root): traversal, absolute, NUL, backslash, overlong 
       for (const q of [encodeURIComponent(v), encodeURIComponent(encodeURIComponent(v))]) {
         const target = `/slicer/mrml?localfile=${q}&filetype=${filetype}`;
         const res = await raw(target, 'POST');
-        assert.ok(res.status >= 400 && res.status < 500, `POST ${target}: ${res.status} ${res.body}`);
+        assert.ok(
+          res.status >= 400 && res.status < 500,
+          `POST ${target}: ${res.status} ${res.body}`,
+        );
         noLeak(res.body, target);
       }
     }
   }
   for (const linkTarget of ['link.mrk.json', `${imports}/link.mrk.json`]) {
-    const res = await raw(`/slicer/mrml?localfile=${encodeURIComponent(linkTarget)}&filetype=MarkupsFile`, 'POST');
+    const res = await raw(
+      `/slicer/mrml?localfile=${encodeURIComponent(linkTarget)}&filetype=MarkupsFile`,
+      'POST',
+    );
     assert.equal(res.status, 403, `${linkTarget}: ${res.body}`);
   }
   assert.deepEqual(state(), before, 'nothing was loaded');
@@ -179,7 +235,10 @@ test('localfile= (--import-root): traversal, absolute, NUL, backslash, overlong 
   // Control: a file inside the root loads.
   const ok = await raw('/slicer/mrml?localfile=ok.nrrd&filetype=VolumeFile', 'POST');
   assert.equal(ok.status, 200, ok.body);
-  const okAbs = await raw(`/slicer/mrml?localfile=${encodeURIComponent(path.join(imports, 'sub', '..', 'ok.nrrd'))}&filetype=VolumeFile`, 'POST');
+  const okAbs = await raw(
+    `/slicer/mrml?localfile=${encodeURIComponent(path.join(imports, 'sub', '..', 'ok.nrrd'))}&filetype=VolumeFile`,
+    'POST',
+  );
   assert.equal(okAbs.status, 200, okAbs.body);
 });
 
@@ -216,12 +275,21 @@ test('node ids: the corpus in id= of every id-taking /slicer route is 4xx, nothi
     ['PUT', '/slicer/mrml/parent'],
   ];
   // Render routes name nodes and views in other parameters (present once the render routes are merged).
-  const renderTargets = (q: string) => [`/slicer/slice?view=red&background=${q}`, `/slicer/slice?view=red&label=${q}`, `/slicer/slice?view=${q}`, `/slicer/slice?view=red&copySliceGeometryFrom=${q}`, `/slicer/threeD?volume=${q}`];
+  const renderTargets = (q: string) => [
+    `/slicer/slice?view=red&background=${q}`,
+    `/slicer/slice?view=red&label=${q}`,
+    `/slicer/slice?view=${q}`,
+    `/slicer/slice?view=red&copySliceGeometryFrom=${q}`,
+    `/slicer/threeD?volume=${q}`,
+  ];
   for (const v of ID_CORPUS) {
     for (const q of [encodeURIComponent(v), encodeURIComponent(encodeURIComponent(v))]) {
       for (const target of renderTargets(q)) {
         const res = await raw(target);
-        assert.ok(res.status >= 400 && res.status < 500, `GET ${target.slice(0, 120)}: ${res.status}`);
+        assert.ok(
+          res.status >= 400 && res.status < 500,
+          `GET ${target.slice(0, 120)}: ${res.status}`,
+        );
         noLeak(res.body, target);
       }
     }
@@ -231,7 +299,11 @@ test('node ids: the corpus in id= of every id-taking /slicer route is 4xx, nothi
       for (const q of [encodeURIComponent(v), encodeURIComponent(encodeURIComponent(v))]) {
         const target = `${route}?id=${q}&index=0&parentTransformID=${q}`;
         const res = await raw(target, method);
-        assert.ok((res.status >= 400 && res.status < 500) || (method === 'GET' && route === '/slicer/mrml/names' && res.status === 200), `${method} ${target.slice(0, 120)}: ${res.status}`);
+        assert.ok(
+          (res.status >= 400 && res.status < 500) ||
+            (method === 'GET' && route === '/slicer/mrml/names' && res.status === 200),
+          `${method} ${target.slice(0, 120)}: ${res.status}`,
+        );
         noLeak(res.body, target);
       }
     }
@@ -276,7 +348,10 @@ test('DICOM UIDs in paths and WADO-URI parameters: 4xx, no file content, nothing
       ['GET', `/dicom/studies/${st}/series/${se}/instances/${sop}/bulk/${u}`],
       ['GET', `/dicom/studies/${st}/series/${se}/instances/${u}/rendered`],
       ['GET', `/dicom/wado?requestType=WADO&studyUID=${u}&seriesUID=${u}&objectUID=${u}`],
-      ['GET', `/dicom/wado?requestType=WADO&studyUID=${st}&seriesUID=${se}&objectUID=${u}&contentType=application%2Fdicom`],
+      [
+        'GET',
+        `/dicom/wado?requestType=WADO&studyUID=${st}&seriesUID=${se}&objectUID=${u}&contentType=application%2Fdicom`,
+      ],
       ['GET', `/dicom?objectUID=${u}`],
       ['DELETE', `/dicom/studies/${u}`],
       ['DELETE', `/dicom/studies/${st}/series/${u}`],
@@ -285,7 +360,10 @@ test('DICOM UIDs in paths and WADO-URI parameters: 4xx, no file content, nothing
   }
   for (const [method, target] of targets) {
     const res = await raw(target, method);
-    assert.ok(res.status >= 400 && res.status < 500, `${method} ${target.slice(0, 160)}: ${res.status} ${res.body.slice(0, 200)}`);
+    assert.ok(
+      res.status >= 400 && res.status < 500,
+      `${method} ${target.slice(0, 160)}: ${res.status} ${res.body.slice(0, 200)}`,
+    );
     noLeak(res.body, target);
   }
   assert.deepEqual(state(), before);

@@ -10,7 +10,12 @@ import { PACKAGE_ROOT } from '../../src/server/context.js';
 import { tempDir } from '../helpers/app.js';
 
 const MAIN = path.join(PACKAGE_ROOT, 'src', 'main.ts');
-const node = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: PACKAGE_ROOT, encoding: 'utf8', env: { ...process.env, VOXELGATE_PORT: '' } });
+const node = (args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: PACKAGE_ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, VOXELGATE_PORT: '' },
+  });
 
 test('--help prints every option and exits 0; --version prints the version', () => {
   const help = node(['--help']);
@@ -32,7 +37,10 @@ test('an unknown option exits 2 with a hint', () => {
 function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`timeout waiting for ${re}; got: ${buf}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`timeout waiting for ${re}; got: ${buf}`)),
+      timeoutMs,
+    );
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       const m = buf.split('\n').find((l) => re.test(l));
@@ -66,7 +74,22 @@ test('startup line, port fallback past a taken port, and SIGTERM finishing a dow
     blocker = await occupy(base).catch(() => undefined);
   }
   assert.ok(blocker);
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--port', String(base), '--docroot', docroot, '--data', path.join(dir, 'data'), '--no-samples'], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      MAIN,
+      '--port',
+      String(base),
+      '--docroot',
+      docroot,
+      '--data',
+      path.join(dir, 'data'),
+      '--no-samples',
+    ],
+    { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   try {
     const line = await waitForLine(child, /listening on/);
     const port = Number(/:(\d+)\//.exec(line)![1]);
@@ -75,24 +98,28 @@ test('startup line, port fallback past a taken port, and SIGTERM finishing a dow
 
     // Start a download, read a little, then signal the server while the body is still flowing.
     const received = await new Promise<number>((resolve, reject) => {
-      http.get(`http://127.0.0.1:${port}/big.bin`, (res) => {
-        let n = 0;
-        let signalled = false;
-        res.on('data', (d: Buffer) => {
-          n += d.length;
-          if (!signalled) {
-            signalled = true;
-            res.pause();
-            child.kill('SIGTERM');
-            setTimeout(() => res.resume(), 300);
-          }
-        });
-        res.on('end', () => resolve(n));
-        res.on('error', reject);
-      }).on('error', reject);
+      http
+        .get(`http://127.0.0.1:${port}/big.bin`, (res) => {
+          let n = 0;
+          let signalled = false;
+          res.on('data', (d: Buffer) => {
+            n += d.length;
+            if (!signalled) {
+              signalled = true;
+              res.pause();
+              child.kill('SIGTERM');
+              setTimeout(() => res.resume(), 300);
+            }
+          });
+          res.on('end', () => resolve(n));
+          res.on('error', reject);
+        })
+        .on('error', reject);
     });
     assert.equal(received, big.length);
-    const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', r)));
+    const code = await new Promise<number | null>((r) =>
+      child.exitCode !== null ? r(child.exitCode) : child.once('exit', r),
+    );
     assert.equal(code, 0);
   } finally {
     child.kill('SIGKILL');

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ConfigError, envName, helpText, OPTIONS, parseConfig } from '../../src/server/config.js';
 
-const parse = (args: string[], env: Record<string, string> = {}) => parseConfig(args, env, '/pkg', '/cwd');
+const parse = (args: string[], env: Record<string, string> = {}) =>
+  parseConfig(args, env, '/pkg', '/cwd');
 
 test('defaults: loopback, port 2016, 20 tries, ./data, everything on except exec', () => {
   const { config } = parse([]);
@@ -12,13 +13,36 @@ test('defaults: loopback, port 2016, 20 tries, ./data, everything on except exec
   assert.equal(config.portTries, 20);
   assert.equal(config.data, path.resolve('/cwd', 'data'));
   assert.equal(config.docroot, path.join('/pkg', 'docroot'));
-  assert.deepEqual([config.slicer, config.dicom, config.static, config.enableExec], [true, true, true, false]);
+  assert.deepEqual(
+    [config.slicer, config.dicom, config.static, config.enableExec],
+    [true, true, true, false],
+  );
   assert.equal(config.cors, undefined);
   assert.equal(config.token, undefined);
 });
 
 test('command line options', () => {
-  const { config } = parse(['--host', '0.0.0.0', '--port', '8080', '--port-tries', '3', '--no-dicom', '--enable-exec', '--cors', '*', '--token', 's3cret-token', '--quiet', '--data', 'd', '--import-root', '/a', '--import-root', '/b']);
+  const { config } = parse([
+    '--host',
+    '0.0.0.0',
+    '--port',
+    '8080',
+    '--port-tries',
+    '3',
+    '--no-dicom',
+    '--enable-exec',
+    '--cors',
+    '*',
+    '--token',
+    's3cret-token',
+    '--quiet',
+    '--data',
+    'd',
+    '--import-root',
+    '/a',
+    '--import-root',
+    '/b',
+  ]);
   assert.equal(config.host, '0.0.0.0');
   assert.equal(config.port, 8080);
   assert.equal(config.portTries, 3);
@@ -32,7 +56,12 @@ test('command line options', () => {
 });
 
 test('environment variables, with the command line winning', () => {
-  const { config } = parse(['--port', '9000'], { VOXELGATE_PORT: '7000', VOXELGATE_HOST: '::1', VOXELGATE_NO_STATIC: 'true', VOXELGATE_QUIET: '0' });
+  const { config } = parse(['--port', '9000'], {
+    VOXELGATE_PORT: '7000',
+    VOXELGATE_HOST: '::1',
+    VOXELGATE_NO_STATIC: 'true',
+    VOXELGATE_QUIET: '0',
+  });
   assert.equal(config.port, 9000);
   assert.equal(config.host, '::1');
   assert.equal(config.static, false);
@@ -43,7 +72,8 @@ test('every option has an environment variable name and appears in --help', () =
   const help = helpText('1.2.3');
   for (const o of OPTIONS) {
     assert.match(help, new RegExp(`--${o.name}\\b`));
-    if (o.name !== 'help' && o.name !== 'version') assert.ok(help.includes(envName(o.name)), o.name);
+    if (o.name !== 'help' && o.name !== 'version')
+      assert.ok(help.includes(envName(o.name)), o.name);
   }
   assert.equal(envName('port-tries'), 'VOXELGATE_PORT_TRIES');
 });
@@ -59,7 +89,11 @@ test('bad values are rejected with a message naming the option', () => {
     [['--bogus'], {}, /bogus/],
     [[], { VOXELGATE_QUIET: 'maybe' }, /VOXELGATE_QUIET must be true or false/],
   ] as Array<[string[], Record<string, string>, RegExp]>) {
-    assert.throws(() => parse(args, env), (e: unknown) => e instanceof ConfigError && re.test((e as Error).message), args.join(' '));
+    assert.throws(
+      () => parse(args, env),
+      (e: unknown) => e instanceof ConfigError && re.test((e as Error).message),
+      args.join(' '),
+    );
   }
 });
 

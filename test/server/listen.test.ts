@@ -42,7 +42,12 @@ test('port fallback: with base, base+1 and base+2 taken it binds base+3 (same lo
   const base = await freeRun(4);
   const blockers = await Promise.all([occupy(base), occupy(base + 1), occupy(base + 2)]);
   try {
-    const l = await listen(ok, { host: '127.0.0.1', port: base, portTries: 20, logger: silentLogger });
+    const l = await listen(ok, {
+      host: '127.0.0.1',
+      port: base,
+      portTries: 20,
+      logger: silentLogger,
+    });
     assert.equal(l.port, base + 3);
     assert.equal(l.url, `http://127.0.0.1:${base + 3}/`);
     const res = await fetch(l.url);
@@ -57,7 +62,11 @@ test('port fallback gives up after --port-tries ports with a clear error', async
   const base = await freeRun(2);
   const blockers = await Promise.all([occupy(base), occupy(base + 1)]);
   try {
-    await assert.rejects(listen(ok, { host: '127.0.0.1', port: base, portTries: 2, logger: silentLogger }), (e: unknown) => e instanceof PortsExhaustedError && /are all in use/.test((e as Error).message));
+    await assert.rejects(
+      listen(ok, { host: '127.0.0.1', port: base, portTries: 2, logger: silentLogger }),
+      (e: unknown) =>
+        e instanceof PortsExhaustedError && /are all in use/.test((e as Error).message),
+    );
   } finally {
     await Promise.all(blockers.map((s) => new Promise((r) => s.close(r))));
   }
@@ -70,18 +79,43 @@ test('port 0 binds an ephemeral port', async () => {
 });
 
 test('a bind error other than address-in-use is reported, not retried', async () => {
-  await assert.rejects(listen(ok, { host: '192.0.2.123', port: 0, portTries: 5, logger: silentLogger }), (e: unknown) => (e as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL');
+  await assert.rejects(
+    listen(ok, { host: '192.0.2.123', port: 0, portTries: 5, logger: silentLogger }),
+    (e: unknown) => (e as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL',
+  );
 });
 
 test('HTTPS with a certificate made in the test', async () => {
   const dir = tempDir();
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   const server = await startTestServer({ tlsCert: cert, tlsKey: key });
   try {
     assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-    const res = await request(server.url).get('/slicer/system/version').ca(await import('node:fs').then((fs) => fs.readFileSync(cert)));
+    const res = await request(server.url)
+      .get('/slicer/system/version')
+      .ca(await import('node:fs').then((fs) => fs.readFileSync(cert)));
     assert.equal(res.status, 200);
     assert.equal(res.body.applicationName, 'voxelgate');
   } finally {
@@ -106,10 +140,12 @@ test('graceful close: a request in flight finishes, new connections are refused'
   assert.equal(l.inFlight(), 1);
   const closing = l.close(5000);
   await new Promise((r) => setTimeout(r, 50));
-  await assert.rejects(new Promise((resolve, reject) => {
-    const req = http.get(l.url, resolve);
-    req.on('error', reject);
-  }));
+  await assert.rejects(
+    new Promise((resolve, reject) => {
+      const req = http.get(l.url, resolve);
+      req.on('error', reject);
+    }),
+  );
   release();
   assert.equal(await pending, 'finished');
   await closing;

@@ -20,7 +20,14 @@ function fakeFetch(status = 200) {
     return new Promise<Response>((resolve) => {
       waiting.push(() => {
         active--;
-        resolve(status === 304 ? new Response(null, { status }) : new Response(status === 200 ? 'img' : JSON.stringify({ success: false, message: 'nope' }), { status }));
+        resolve(
+          status === 304
+            ? new Response(null, { status })
+            : new Response(
+                status === 200 ? 'img' : JSON.stringify({ success: false, message: 'nope' }),
+                { status },
+              ),
+        );
       });
     });
   };
@@ -70,13 +77,20 @@ function fakeTimers() {
   };
 }
 
-const buildUrl = (s: State, draft: boolean) => `/slicer/slice?view=red&scrollTo=${s.slice}&size=${draft ? 128 : 512}`;
+const buildUrl = (s: State, draft: boolean) =>
+  `/slicer/slice?view=red&scrollTo=${s.slice}&size=${draft ? 128 : 512}`;
 
 test('a burst while a request is in flight sends only the newest state next (latest wins), one at a time', async () => {
   const f = fakeFetch();
   const t = fakeTimers();
   const shown: string[] = [];
-  const s = new ViewScheduler<State>({ buildUrl, fetch: f.fetch, setTimeout: t.setTimeout, clearTimeout: t.clearTimeout, onResult: (r) => shown.push(r.job.url) });
+  const s = new ViewScheduler<State>({
+    buildUrl,
+    fetch: f.fetch,
+    setTimeout: t.setTimeout,
+    clearTimeout: t.clearTimeout,
+    onResult: (r) => shown.push(r.job.url),
+  });
   for (let i = 1; i <= 50; i++) s.request({ slice: i }, { interactive: true });
   await flush();
   assert.deepEqual(f.calls, [buildUrl({ slice: 1 }, true)]);
@@ -98,7 +112,13 @@ test('a burst while a request is in flight sends only the newest state next (lat
 test('the full render waits for the draft in flight, then goes out', async () => {
   const f = fakeFetch();
   const t = fakeTimers();
-  const s = new ViewScheduler<State>({ buildUrl, fetch: f.fetch, setTimeout: t.setTimeout, clearTimeout: t.clearTimeout, onResult: () => {} });
+  const s = new ViewScheduler<State>({
+    buildUrl,
+    fetch: f.fetch,
+    setTimeout: t.setTimeout,
+    clearTimeout: t.clearTimeout,
+    onResult: () => {},
+  });
   s.request({ slice: 3 }, { interactive: true });
   await flush();
   t.fire();
@@ -116,7 +136,13 @@ test('the full render waits for the draft in flight, then goes out', async () =>
 test('each interactive change restarts the settle timer; plain requests owe nothing', async () => {
   const f = fakeFetch();
   const t = fakeTimers();
-  const s = new ViewScheduler<State>({ buildUrl, fetch: f.fetch, setTimeout: t.setTimeout, clearTimeout: t.clearTimeout, onResult: () => {} });
+  const s = new ViewScheduler<State>({
+    buildUrl,
+    fetch: f.fetch,
+    setTimeout: t.setTimeout,
+    clearTimeout: t.clearTimeout,
+    onResult: () => {},
+  });
   s.request({ slice: 1 }, { interactive: true });
   s.request({ slice: 2 }, { interactive: true });
   assert.equal(t.count, 1);
@@ -145,10 +171,19 @@ test('errors reach onError with the server message; the next request still goes 
   const f = fakeFetch(404);
   const errors: Array<{ status: number; message: string }> = [];
   const busy: boolean[] = [];
-  const s = new ViewScheduler<State>({ buildUrl, fetch: f.fetch, onResult: () => assert.fail('no result'), onError: (e) => errors.push(e), onBusy: (b) => busy.push(b) });
+  const s = new ViewScheduler<State>({
+    buildUrl,
+    fetch: f.fetch,
+    onResult: () => assert.fail('no result'),
+    onError: (e) => errors.push(e),
+    onBusy: (b) => busy.push(b),
+  });
   s.request({ slice: 1 });
   await f.answer();
-  assert.deepEqual(errors.map((e) => [e.status, e.message]), [[404, 'nope']]);
+  assert.deepEqual(
+    errors.map((e) => [e.status, e.message]),
+    [[404, 'nope']],
+  );
   s.request({ slice: 1 });
   await f.answer();
   assert.equal(f.calls.length, 2, 'a failed URL may be retried');
@@ -185,7 +220,13 @@ test('network failures and 304 answers', async () => {
 test('close() drops what is pending and owed', async () => {
   const f = fakeFetch();
   const t = fakeTimers();
-  const s = new ViewScheduler<State>({ buildUrl, fetch: f.fetch, setTimeout: t.setTimeout, clearTimeout: t.clearTimeout, onResult: () => {} });
+  const s = new ViewScheduler<State>({
+    buildUrl,
+    fetch: f.fetch,
+    setTimeout: t.setTimeout,
+    clearTimeout: t.clearTimeout,
+    onResult: () => {},
+  });
   s.request({ slice: 1 }, { interactive: true });
   s.request({ slice: 2 }, { interactive: true });
   s.close();
@@ -202,7 +243,15 @@ test('frameMs: requests start at least that far apart; the newest state waits, t
   const f = fakeFetch();
   const t = fakeTimers();
   let clock = 0;
-  const s = new ViewScheduler<State>({ buildUrl, fetch: f.fetch, setTimeout: t.setTimeout, clearTimeout: t.clearTimeout, now: () => clock, frameMs: 30, onResult: () => {} });
+  const s = new ViewScheduler<State>({
+    buildUrl,
+    fetch: f.fetch,
+    setTimeout: t.setTimeout,
+    clearTimeout: t.clearTimeout,
+    now: () => clock,
+    frameMs: 30,
+    onResult: () => {},
+  });
   s.request({ slice: 1 });
   await f.answer(); // a very fast server: answered at once
   clock = 5;

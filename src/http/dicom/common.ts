@@ -24,15 +24,30 @@ export function dicomBase(c: Context): string {
   return `${safeProto}://${safeHost}/dicom`;
 }
 
-export function dicomJsonResponse(body: string, status = 200, extra: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { 'content-type': 'application/dicom+json', 'cache-control': 'no-store', ...extra } });
+export function dicomJsonResponse(
+  body: string,
+  status = 200,
+  extra: Record<string, string> = {},
+): Response {
+  return new Response(body, {
+    status,
+    headers: { 'content-type': 'application/dicom+json', 'cache-control': 'no-store', ...extra },
+  });
 }
 
 /** Parses `1`, `1,3,5` (1-based frame numbers). */
 export function parseFrameList(raw: string): number[] {
   const parts = raw.split(',').map((s) => s.trim());
-  if (parts.length === 0 || parts.length > 10_000 || parts.some((p) => !/^\d{1,9}$/.test(p) || Number(p) < 1)) {
-    throw new AppError('invalid_parameter', `frames: expected 1-based frame numbers such as 1 or 1,3,5, got "${raw}"`, { parameter: 'frames' });
+  if (
+    parts.length === 0 ||
+    parts.length > 10_000 ||
+    parts.some((p) => !/^\d{1,9}$/.test(p) || Number(p) < 1)
+  ) {
+    throw new AppError(
+      'invalid_parameter',
+      `frames: expected 1-based frame numbers such as 1 or 1,3,5, got "${raw}"`,
+      { parameter: 'frames' },
+    );
   }
   return parts.map(Number);
 }

@@ -10,8 +10,16 @@ import { archiveOf, dicomBase, dicomJsonResponse } from './common.js';
 
 const MAX_RESULTS: Record<Level, number> = { study: 1000, series: 5000, instance: 10000 };
 const LOWER: Record<Level, Set<string>> = {
-  study: new Set([...SERIES_ATTRIBUTES, ...INSTANCE_ATTRIBUTES].filter((t) => t !== T.StudyInstanceUID && t !== T.SpecificCharacterSet)),
-  series: new Set(INSTANCE_ATTRIBUTES.filter((t) => t !== T.StudyInstanceUID && t !== T.SeriesInstanceUID && t !== T.SpecificCharacterSet)),
+  study: new Set(
+    [...SERIES_ATTRIBUTES, ...INSTANCE_ATTRIBUTES].filter(
+      (t) => t !== T.StudyInstanceUID && t !== T.SpecificCharacterSet,
+    ),
+  ),
+  series: new Set(
+    INSTANCE_ATTRIBUTES.filter(
+      (t) => t !== T.StudyInstanceUID && t !== T.SeriesInstanceUID && t !== T.SpecificCharacterSet,
+    ),
+  ),
   instance: new Set(),
 };
 
@@ -27,7 +35,10 @@ export const search = (ctx: AppContext, level: Level) =>
     const out = result.items.map((it) => {
       const url = `${base}/studies/${it.study}${it.series ? `/series/${it.series}` : ''}${it.sop ? `/instances/${it.sop}` : ''}`;
       const retrieve = { vr: 'UR', Value: [url] };
-      const missing = it.text !== undefined ? extra.filter((t) => !it.text!.includes(`"${t}"`)) : extra.filter((t) => !(t in it.json!));
+      const missing =
+        it.text !== undefined
+          ? extra.filter((t) => !it.text!.includes(`"${t}"`))
+          : extra.filter((t) => !(t in it.json!));
       if (it.text !== undefined && missing.length === 0) {
         // Fast path: append RetrieveURL to the stored JSON text without parsing it.
         return `${it.text.slice(0, -1)}${it.text.length > 2 ? ',' : ''}"${T.RetrieveURL}":${JSON.stringify(retrieve)}}`;
@@ -45,6 +56,7 @@ export const search = (ctx: AppContext, level: Level) =>
       return JSON.stringify(json);
     });
     const headers: Record<string, string> = {};
-    if (result.remaining > 0) headers.warning = `299 voxelgate: There are ${result.remaining} additional results that can be requested`;
+    if (result.remaining > 0)
+      headers.warning = `299 voxelgate: There are ${result.remaining} additional results that can be requested`;
     return dicomJsonResponse(`[${out.join(',')}]`, 200, headers);
   };

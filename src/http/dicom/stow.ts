@@ -36,13 +36,20 @@ export const stow = (ctx: AppContext) =>
     const archive = archiveOf(ctx);
     const ct = parseContentType(c.req.header('content-type'));
     if (ct.type !== 'multipart/related') {
-      throw new AppError('unsupported_media_type', `STOW-RS takes multipart/related; type="application/dicom", got "${c.req.header('content-type') ?? 'no Content-Type'}"`);
+      throw new AppError(
+        'unsupported_media_type',
+        `STOW-RS takes multipart/related; type="application/dicom", got "${c.req.header('content-type') ?? 'no Content-Type'}"`,
+      );
     }
     const rootType = (ct.params.type ?? 'application/dicom').toLowerCase();
     if (rootType !== 'application/dicom') {
-      throw new AppError('unsupported_media_type', `only type="application/dicom" (Part 10) parts are accepted, not "${rootType}"`);
+      throw new AppError(
+        'unsupported_media_type',
+        `only type="application/dicom" (Part 10) parts are accepted, not "${rootType}"`,
+      );
     }
-    if (!ct.params.boundary) throw new AppError('bad_request', 'multipart/related Content-Type without a boundary');
+    if (!ct.params.boundary)
+      throw new AppError('bad_request', 'multipart/related Content-Type without a boundary');
     const expectStudy = c.req.param('study');
     const base = dicomBase(c);
     const referenced: DicomJson[] = [];
@@ -63,7 +70,10 @@ export const stow = (ctx: AppContext) =>
       failed.push(item);
     };
     try {
-      for await (const ev of parseMultipart(bodyChunks(c, ctx.config.limits.stow), ct.params.boundary)) {
+      for await (const ev of parseMultipart(
+        bodyChunks(c, ctx.config.limits.stow),
+        ct.params.boundary,
+      )) {
         if (ev.kind === 'part') {
           parts++;
           partType = parseContentType(ev.headers['content-type'] ?? 'application/dicom').type;
@@ -103,7 +113,12 @@ export const stow = (ctx: AppContext) =>
             referenced.push({
               [T.ReferencedSOPClassUID]: { vr: 'UI', Value: [r!.sopClassUid] },
               [T.ReferencedSOPInstanceUID]: { vr: 'UI', Value: [r!.sopInstanceUid] },
-              [T.RetrieveURL]: { vr: 'UR', Value: [`${base}/studies/${r!.studyUid}/series/${r!.seriesUid}/instances/${r!.sopInstanceUid}`] },
+              [T.RetrieveURL]: {
+                vr: 'UR',
+                Value: [
+                  `${base}/studies/${r!.studyUid}/series/${r!.seriesUid}/instances/${r!.sopInstanceUid}`,
+                ],
+              },
             });
           } catch (e) {
             if (file) await archive.store.removeTemp(file);
@@ -111,7 +126,15 @@ export const stow = (ctx: AppContext) =>
             const d = isAppError(e) ? e.details : {};
             const sopClass = typeof d.sopClassUid === 'string' ? d.sopClassUid : undefined;
             const sop = typeof d.sopInstanceUid === 'string' ? d.sopInstanceUid : undefined;
-            fail(isAppError(e) ? (e.code === 'conflict' ? REASON.studyMismatch : REASON.notUnderstood) : REASON.processingFailure, sopClass, sop);
+            fail(
+              isAppError(e)
+                ? e.code === 'conflict'
+                  ? REASON.studyMismatch
+                  : REASON.notUnderstood
+                : REASON.processingFailure,
+              sopClass,
+              sop,
+            );
           }
         }
       }

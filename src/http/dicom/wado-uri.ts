@@ -15,25 +15,44 @@ export const wadoUri = (ctx: AppContext) =>
   async function wadoUriHandler(c: Context): Promise<Response> {
     const q = (n: string) => c.req.query(n);
     const requestType = q('requestType');
-    if (requestType !== undefined && requestType !== 'WADO') throw invalidParameter('requestType', `expected WADO, got "${requestType}"`);
+    if (requestType !== undefined && requestType !== 'WADO')
+      throw invalidParameter('requestType', `expected WADO, got "${requestType}"`);
     const sop = q('objectUID');
     if (!sop) throw missingParameter('objectUID');
     const archive = archiveOf(ctx);
     const row = archive.catalog.instance(sop);
-    if (!row || (q('studyUID') && q('studyUID') !== row.study_uid) || (q('seriesUID') && q('seriesUID') !== row.series_uid)) throw notFound(`no object ${sop}`);
-    const contentType = (q('contentType') ?? 'application/dicom').split(',')[0]!.trim().toLowerCase();
+    if (
+      !row ||
+      (q('studyUID') && q('studyUID') !== row.study_uid) ||
+      (q('seriesUID') && q('seriesUID') !== row.series_uid)
+    )
+      throw notFound(`no object ${sop}`);
+    const contentType = (q('contentType') ?? 'application/dicom')
+      .split(',')[0]!
+      .trim()
+      .toLowerCase();
     if (contentType === 'application/dicom') {
       const ts = q('transferSyntax');
       if (ts !== undefined && ts !== '*' && ts !== TS.ExplicitLE && ts !== row.transfer_syntax) {
-        throw new AppError('not_acceptable', `cannot produce transfer syntax ${ts} (stored as ${row.transfer_syntax})`);
+        throw new AppError(
+          'not_acceptable',
+          `cannot produce transfer syntax ${ts} (stored as ${row.transfer_syntax})`,
+        );
       }
       const asStored = ts === undefined || ts === '*' || ts === row.transfer_syntax;
       const bytes = await archive.part10(row, asStored);
-      return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': 'application/dicom' } });
+      return new Response(bytes as Uint8Array<ArrayBuffer>, {
+        headers: { 'content-type': 'application/dicom' },
+      });
     }
-    if (contentType !== 'image/jpeg' && contentType !== 'image/png') throw new AppError('not_acceptable', `contentType ${contentType} is not supported (application/dicom, image/jpeg, image/png)`);
+    if (contentType !== 'image/jpeg' && contentType !== 'image/png')
+      throw new AppError(
+        'not_acceptable',
+        `contentType ${contentType} is not supported (application/dicom, image/jpeg, image/png)`,
+      );
     const frameRaw = q('frameNumber') ?? '1';
-    if (!/^\d{1,9}$/.test(frameRaw) || Number(frameRaw) < 1) throw invalidParameter('frameNumber', `expected a frame number from 1, got "${frameRaw}"`);
+    if (!/^\d{1,9}$/.test(frameRaw) || Number(frameRaw) < 1)
+      throw invalidParameter('frameNumber', `expected a frame number from 1, got "${frameRaw}"`);
     const frame = Number(frameRaw);
     const wc = q('windowCenter');
     const ww = q('windowWidth');
@@ -41,13 +60,29 @@ export const wadoUri = (ctx: AppContext) =>
     const cols = q('columns');
     const format = contentType === 'image/png' ? 'png' : 'jpeg';
     const opts = parseRenderQuery(
-      (n) => (n === 'window' ? (wc !== undefined && ww !== undefined ? `${wc},${ww}` : undefined) : n === 'viewport' ? (rows || cols ? `${cols ?? rows},${rows ?? cols}` : undefined) : n === 'quality' ? q('imageQuality') : undefined),
+      (n) =>
+        n === 'window'
+          ? wc !== undefined && ww !== undefined
+            ? `${wc},${ww}`
+            : undefined
+          : n === 'viewport'
+            ? rows || cols
+              ? `${cols ?? rows},${rows ?? cols}`
+              : undefined
+            : n === 'quality'
+              ? q('imageQuality')
+              : undefined,
       format,
       false,
     );
     const im = archive.checkFrames(row, [frame]);
     const [data] = await archive.nativeFrames(row, [frame]);
-    const image = !NATIVE_TS.has(row.transfer_syntax) && im.samplesPerPixel >= 3 ? { ...im, photometric: 'RGB', planarConfiguration: 0 } : im;
+    const image =
+      !NATIVE_TS.has(row.transfer_syntax) && im.samplesPerPixel >= 3
+        ? { ...im, photometric: 'RGB', planarConfiguration: 0 }
+        : im;
     const out = await renderFrame(data!.data, image, opts);
-    return new Response(out as Uint8Array<ArrayBuffer>, { headers: { 'content-type': contentType } });
+    return new Response(out as Uint8Array<ArrayBuffer>, {
+      headers: { 'content-type': contentType },
+    });
   };

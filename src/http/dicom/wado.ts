@@ -4,7 +4,13 @@
  */
 import type { Context } from 'hono';
 import { AppError, notFound } from '../../errors.js';
-import { negotiateBulk, negotiateFrames, negotiateInstances, negotiateJson, negotiateRendered } from '../../dicom/accept.js';
+import {
+  negotiateBulk,
+  negotiateFrames,
+  negotiateInstances,
+  negotiateJson,
+  negotiateRendered,
+} from '../../dicom/accept.js';
 import type { Archive } from '../../dicom/archive.js';
 import type { InstanceRow } from '../../dicom/catalog.js';
 import { instancePath, withBase } from '../../dicom/dicom-json.js';
@@ -18,7 +24,8 @@ type Scope = 'study' | 'series' | 'instance';
 
 function rowsFor(archive: Archive, c: Context, scope: Scope): InstanceRow[] {
   const study = c.req.param('study')!;
-  if (scope === 'instance') return [archive.instance(study, c.req.param('series'), c.req.param('sop')!)];
+  if (scope === 'instance')
+    return [archive.instance(study, c.req.param('series'), c.req.param('sop')!)];
   return archive.instances(study, scope === 'series' ? c.req.param('series') : undefined);
 }
 
@@ -33,8 +40,14 @@ export const metadata = (ctx: AppContext, scope: Scope) =>
       archive.instance(study, series, c.req.param('sop')!);
       items = [archive.catalog.instanceMetadata(c.req.param('sop')!)!];
     } else {
-      items = scope === 'series' ? archive.catalog.seriesMetadata(study, series!) : archive.catalog.studyMetadata(study);
-      if (items.length === 0) throw notFound(scope === 'series' ? `no series ${series} in study ${study}` : `no study ${study}`);
+      items =
+        scope === 'series'
+          ? archive.catalog.seriesMetadata(study, series!)
+          : archive.catalog.studyMetadata(study);
+      if (items.length === 0)
+        throw notFound(
+          scope === 'series' ? `no series ${series} in study ${study}` : `no study ${study}`,
+        );
     }
     return dicomJsonResponse(withBase(`[${items.join(',')}]`, dicomBase(c)));
   };
@@ -46,15 +59,25 @@ export const frames = (ctx: AppContext) =>
     const row = archive.instance(c.req.param('study')!, c.req.param('series'), c.req.param('sop')!);
     archive.checkFrames(row, list);
     const choice = negotiateFrames(c.req.header('accept'), row.transfer_syntax, list.length);
-    const data = choice.native ? await archive.storedFrames(row, list) : await archive.nativeFrames(row, list);
+    const data = choice.native
+      ? await archive.storedFrames(row, list)
+      : await archive.nativeFrames(row, list);
     const ts = data[0]?.transferSyntax ?? TS.ExplicitLE;
     const media = frameMediaType(ts);
     const partType = `${media}; transfer-syntax=${ts}`;
-    if (!choice.multipart) return new Response(data[0]!.data as Uint8Array<ArrayBuffer>, { headers: { 'content-type': partType } });
+    if (!choice.multipart)
+      return new Response(data[0]!.data as Uint8Array<ArrayBuffer>, {
+        headers: { 'content-type': partType },
+      });
     const boundary = newBoundary();
-    const body = multipartBody(data.map((d) => ({ contentType: partType, data: d.data })), boundary);
+    const body = multipartBody(
+      data.map((d) => ({ contentType: partType, data: d.data })),
+      boundary,
+    );
     return new Response(body as Uint8Array<ArrayBuffer>, {
-      headers: { 'content-type': `multipart/related; type="${media}"; transfer-syntax=${ts}; boundary=${boundary}` },
+      headers: {
+        'content-type': `multipart/related; type="${media}"; transfer-syntax=${ts}; boundary=${boundary}`,
+      },
     });
   };
 
@@ -62,7 +85,8 @@ export const frames = (ctx: AppContext) =>
 function parseRange(header: string | undefined, size: number): [number, number] | undefined {
   if (!header) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) throw new AppError('range_not_satisfiable', `unsupported Range "${header}"`, { size });
+  if (!m || (m[1] === '' && m[2] === ''))
+    throw new AppError('range_not_satisfiable', `unsupported Range "${header}"`, { size });
   let start: number;
   let end: number;
   if (m[1] === '') {
@@ -72,7 +96,12 @@ function parseRange(header: string | undefined, size: number): [number, number] 
     start = Number(m[1]);
     end = m[2] === '' ? size - 1 : Math.min(size - 1, Number(m[2]));
   }
-  if (start > end || start >= size) throw new AppError('range_not_satisfiable', `Range "${header}" is outside the ${size}-byte value`, { size });
+  if (start > end || start >= size)
+    throw new AppError(
+      'range_not_satisfiable',
+      `Range "${header}" is outside the ${size}-byte value`,
+      { size },
+    );
   return [start, end];
 }
 
@@ -83,9 +112,14 @@ export const bulk = (ctx: AppContext) =>
     const rangeHeader = c.req.header('range');
     const accept = c.req.header('accept');
     let { multipart } = negotiateBulk(accept);
-    if (rangeHeader && (!accept || /\*\/\*|application\/octet-stream/.test(accept) && !/multipart/.test(accept))) multipart = false;
+    if (
+      rangeHeader &&
+      (!accept || (/\*\/\*|application\/octet-stream/.test(accept) && !/multipart/.test(accept)))
+    )
+      multipart = false;
     const data = await archive.bulk(row, c.req.param('tag')!);
-    const compressed = c.req.param('tag')!.toUpperCase() === '7FE00010' && !NATIVE_TS.has(row.transfer_syntax);
+    const compressed =
+      c.req.param('tag')!.toUpperCase() === '7FE00010' && !NATIVE_TS.has(row.transfer_syntax);
     const ts = compressed ? row.transfer_syntax : TS.ExplicitLE;
     const partType = `${compressed ? frameMediaType(ts) : 'application/octet-stream'}; transfer-syntax=${ts}`;
     if (!multipart) {
@@ -93,15 +127,26 @@ export const bulk = (ctx: AppContext) =>
       if (range) {
         return new Response(data.subarray(range[0], range[1] + 1) as Uint8Array<ArrayBuffer>, {
           status: 206,
-          headers: { 'content-type': partType, 'content-range': `bytes ${range[0]}-${range[1]}/${data.length}`, 'accept-ranges': 'bytes' },
+          headers: {
+            'content-type': partType,
+            'content-range': `bytes ${range[0]}-${range[1]}/${data.length}`,
+            'accept-ranges': 'bytes',
+          },
         });
       }
-      return new Response(data as Uint8Array<ArrayBuffer>, { headers: { 'content-type': partType, 'accept-ranges': 'bytes' } });
+      return new Response(data as Uint8Array<ArrayBuffer>, {
+        headers: { 'content-type': partType, 'accept-ranges': 'bytes' },
+      });
     }
     const boundary = newBoundary();
-    return new Response(multipartBody([{ contentType: partType, data }], boundary) as Uint8Array<ArrayBuffer>, {
-      headers: { 'content-type': `multipart/related; type="application/octet-stream"; boundary=${boundary}` },
-    });
+    return new Response(
+      multipartBody([{ contentType: partType, data }], boundary) as Uint8Array<ArrayBuffer>,
+      {
+        headers: {
+          'content-type': `multipart/related; type="application/octet-stream"; boundary=${boundary}`,
+        },
+      },
+    );
   };
 
 export const retrieve = (ctx: AppContext, scope: Scope) =>
@@ -109,23 +154,46 @@ export const retrieve = (ctx: AppContext, scope: Scope) =>
     const archive = archiveOf(ctx);
     const rows = rowsFor(archive, c, scope);
     const single = scope === 'instance';
-    const choice = negotiateInstances(c.req.header('accept'), single ? rows[0]!.transfer_syntax : undefined, single);
-    const label = (r: InstanceRow) => `application/dicom; transfer-syntax=${choice.asStored ? r.transfer_syntax : TS.ExplicitLE}`;
+    const choice = negotiateInstances(
+      c.req.header('accept'),
+      single ? rows[0]!.transfer_syntax : undefined,
+      single,
+    );
+    const label = (r: InstanceRow) =>
+      `application/dicom; transfer-syntax=${choice.asStored ? r.transfer_syntax : TS.ExplicitLE}`;
     if (single) {
       // Produce the bytes before answering so that a decode failure is a clean 406.
       const bytes = await archive.part10(rows[0]!, choice.asStored);
-      if (!choice.multipart) return new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { 'content-type': label(rows[0]!) } });
+      if (!choice.multipart)
+        return new Response(bytes as Uint8Array<ArrayBuffer>, {
+          headers: { 'content-type': label(rows[0]!) },
+        });
       const boundary = newBoundary();
-      return new Response(multipartBody([{ contentType: label(rows[0]!), data: bytes }], boundary) as Uint8Array<ArrayBuffer>, {
-        headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` },
-      });
+      return new Response(
+        multipartBody(
+          [{ contentType: label(rows[0]!), data: bytes }],
+          boundary,
+        ) as Uint8Array<ArrayBuffer>,
+        {
+          headers: {
+            'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+          },
+        },
+      );
     }
     const boundary = newBoundary();
     async function* parts(): AsyncGenerator<Part> {
-      for (const r of rows) yield { contentType: label(r), data: await archive.part10(r, choice.asStored) };
+      for (const r of rows)
+        yield { contentType: label(r), data: await archive.part10(r, choice.asStored) };
     }
-    const stream = multipartStream(parts(), boundary, (e) => ctx.logger.warn(`retrieve aborted mid-stream: ${e instanceof Error ? e.message : String(e)}`));
-    return new Response(stream, { headers: { 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` } });
+    const stream = multipartStream(parts(), boundary, (e) =>
+      ctx.logger.warn(`retrieve aborted mid-stream: ${e instanceof Error ? e.message : String(e)}`),
+    );
+    return new Response(stream, {
+      headers: {
+        'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      },
+    });
   };
 
 /** Rendered / thumbnail at study, series, instance or frame level (one image; series/study: the middle instance). */
@@ -135,7 +203,8 @@ export const rendered = (ctx: AppContext, scope: Scope | 'frame', thumbnail: boo
     const opts = parseRenderQuery((n) => c.req.query(n), format, thumbnail);
     const archive = archiveOf(ctx);
     let row: InstanceRow;
-    if (scope === 'instance' || scope === 'frame') row = archive.instance(c.req.param('study')!, c.req.param('series'), c.req.param('sop')!);
+    if (scope === 'instance' || scope === 'frame')
+      row = archive.instance(c.req.param('study')!, c.req.param('series'), c.req.param('sop')!);
     else {
       const rows = rowsFor(archive, c, scope).filter((r) => r.image);
       if (rows.length === 0) throw notFound('no image instances to render');
@@ -145,9 +214,17 @@ export const rendered = (ctx: AppContext, scope: Scope | 'frame', thumbnail: boo
     const im = archive.checkFrames(row, [frame]);
     const [data] = await archive.nativeFrames(row, [frame]);
     const compressed = !NATIVE_TS.has(row.transfer_syntax);
-    const image = compressed && im.samplesPerPixel >= 3 ? { ...im, photometric: 'RGB', planarConfiguration: 0 } : im;
+    const image =
+      compressed && im.samplesPerPixel >= 3
+        ? { ...im, photometric: 'RGB', planarConfiguration: 0 }
+        : im;
     const out = await renderFrame(data!.data, image, opts);
-    return new Response(out as Uint8Array<ArrayBuffer>, { headers: { 'content-type': format === 'png' ? 'image/png' : 'image/jpeg', 'cache-control': 'no-store' } });
+    return new Response(out as Uint8Array<ArrayBuffer>, {
+      headers: {
+        'content-type': format === 'png' ? 'image/png' : 'image/jpeg',
+        'cache-control': 'no-store',
+      },
+    });
   };
 
 export const remove = (ctx: AppContext, scope: Scope) =>

@@ -18,7 +18,11 @@ import { persist, uploadLimit } from './volumes.js';
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 
 function checkUid(name: string, v: string): string {
-  if (v.length > 64 || !UID.test(v)) throw invalidParameter(name, `"${v.slice(0, 80)}" is not a DICOM UID (digits and dots, at most 64 characters)`);
+  if (v.length > 64 || !UID.test(v))
+    throw invalidParameter(
+      name,
+      `"${v.slice(0, 80)}" is not a DICOM UID (digits and dots, at most 64 characters)`,
+    );
   return v;
 }
 
@@ -34,13 +38,18 @@ function uid(c: Context, name: string, required: boolean): string | undefined {
 }
 
 function archiveOf(ctx: AppContext): Archive {
-  if (!ctx.archive) throw new AppError('forbidden', 'the DICOM archive is switched off (--no-dicom)');
+  if (!ctx.archive)
+    throw new AppError('forbidden', 'the DICOM archive is switched off (--no-dicom)');
   return ctx.archive();
 }
 
 export const getLoadables = (ctx: AppContext) => (c: Context) => {
   const study = uid(c, 'studyInstanceUID', true);
-  return c.json({ success: true, studyInstanceUID: study, series: loadables(archiveOf(ctx), study) });
+  return c.json({
+    success: true,
+    studyInstanceUID: study,
+    series: loadables(archiveOf(ctx), study),
+  });
 };
 
 export const postLoad = (ctx: AppContext) => async (c: Context) => {
@@ -55,11 +64,18 @@ export const postSave = (ctx: AppContext) => async (c: Context) => {
   const node = findVolume(ctx.scene, str(c, 'id'));
   const seriesDescription = str(c, 'seriesDescription');
   const studyUid = uid(c, 'studyInstanceUID', false);
-  const result = await saveVolumeAsSeries(ctx.scene, archiveOf(ctx), node, { seriesDescription, studyUid });
+  const result = await saveVolumeAsSeries(ctx.scene, archiveOf(ctx), node, {
+    seriesDescription,
+    studyUid,
+  });
   return c.json({ success: true, id: node.id, ...result });
 };
 
-const field = (body: Record<string, unknown>, name: string, required: boolean): string | undefined => {
+const field = (
+  body: Record<string, unknown>,
+  name: string,
+  required: boolean,
+): string | undefined => {
   const v = body[name];
   if (v === undefined || v === null || v === '') {
     if (required) throw missingParameter(name, 'is required in the JSON body');
@@ -71,7 +87,11 @@ const field = (body: Record<string, unknown>, name: string, required: boolean): 
 
 export const postAccessDicomwebStudy = (ctx: AppContext) => async (c: Context) => {
   const body = await readJson(c, uploadLimit(ctx, 'json'));
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new AppError('bad_request', 'expected a JSON object with dicomWEBPrefix, dicomWEBStore, studyUID and accessToken');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new AppError(
+      'bad_request',
+      'expected a JSON object with dicomWEBPrefix, dicomWEBStore, studyUID and accessToken',
+    );
   const b = body as Record<string, unknown>;
   const prefix = field(b, 'dicomWEBPrefix', true)!;
   const store = field(b, 'dicomWEBStore', false);

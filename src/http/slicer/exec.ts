@@ -17,9 +17,13 @@ const JS_TYPES = /^(application|text)\/(javascript|ecmascript|x-javascript)\s*(;
 
 function ensureEnabled(ctx: AppContext): void {
   if (!ctx.config.enableExec) {
-    throw new AppError('not_found', '/slicer/exec is disabled; start voxelgate with --enable-exec to enable it (this gives callers the server account\'s power)');
+    throw new AppError(
+      'not_found',
+      "/slicer/exec is disabled; start voxelgate with --enable-exec to enable it (this gives callers the server account's power)",
+    );
   }
-  if (!ctx.config.token) throw new AppError('forbidden', '/slicer/exec needs a token; start voxelgate with --token');
+  if (!ctx.config.token)
+    throw new AppError('forbidden', '/slicer/exec needs a token; start voxelgate with --token');
 }
 
 export const refuseExecGet = (ctx: AppContext) => (c: Context) => {
@@ -35,20 +39,38 @@ export const postExec = (ctx: AppContext) => async (c: Context) => {
   ensureEnabled(ctx);
   const type = c.req.header('content-type') ?? '';
   if (!JS_TYPES.test(type)) {
-    throw new AppError('unsupported_media_type', `/slicer/exec takes JavaScript: send Content-Type: application/javascript (got ${type || 'none'})`);
+    throw new AppError(
+      'unsupported_media_type',
+      `/slicer/exec takes JavaScript: send Content-Type: application/javascript (got ${type || 'none'})`,
+    );
   }
   const source = (await readBody(c, ctx.config.limits.exec)).toString('utf8');
-  if (source.trim() === '') throw new AppError('bad_request', 'the exec body is empty; POST JavaScript that sets __execResult');
+  if (source.trim() === '')
+    throw new AppError(
+      'bad_request',
+      'the exec body is empty; POST JavaScript that sets __execResult',
+    );
   const hash = createHash('sha256').update(source).digest('hex').slice(0, 12);
-  const remote = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? 'in-process';
+  const remote =
+    (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
+      ?.remoteAddress ?? 'in-process';
   const { api, flush } = createExecApi(ctx.scene);
   const started = performance.now();
   try {
     const outcome = await runExec(source, { timeoutMs: ctx.config.execTimeoutMs, api });
-    ctx.logger.info(`audit exec from ${remote}: ${source.length} chars sha256:${hash} ok in ${outcome.durationMs.toFixed(1)} ms`);
-    return c.json({ success: true, result: outcome.result, console: outcome.console, durationMs: Math.round(outcome.durationMs * 10) / 10 });
+    ctx.logger.info(
+      `audit exec from ${remote}: ${source.length} chars sha256:${hash} ok in ${outcome.durationMs.toFixed(1)} ms`,
+    );
+    return c.json({
+      success: true,
+      result: outcome.result,
+      console: outcome.console,
+      durationMs: Math.round(outcome.durationMs * 10) / 10,
+    });
   } catch (e) {
-    ctx.logger.info(`audit exec from ${remote}: ${source.length} chars sha256:${hash} failed in ${(performance.now() - started).toFixed(1)} ms: ${(e as Error).message}`);
+    ctx.logger.info(
+      `audit exec from ${remote}: ${source.length} chars sha256:${hash} failed in ${(performance.now() - started).toFixed(1)} ms: ${(e as Error).message}`,
+    );
     throw e;
   } finally {
     flush();

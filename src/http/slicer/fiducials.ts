@@ -1,7 +1,16 @@
 /** `/slicer/fiducials`, `/slicer/fiducial` (points) and `/slicer/markups` (.mrk.json import/export). */
 import type { Context } from 'hono';
 import { AppError } from '../../errors.js';
-import { addPoint, createFiducialList, fiducialsJson, findList, importMarkups, markupsJson, removePoint, setPoint } from '../../scene/fiducials.js';
+import {
+  addPoint,
+  createFiducialList,
+  fiducialsJson,
+  findList,
+  importMarkups,
+  markupsJson,
+  removePoint,
+  setPoint,
+} from '../../scene/fiducials.js';
 import type { FiducialNode } from '../../scene/scene.js';
 import type { AppContext } from '../../server/context.js';
 import { readJson } from '../body.js';
@@ -10,7 +19,17 @@ import { attachment } from './streams.js';
 import { persist, uploadLimit } from './volumes.js';
 
 const coords = (c: Context) => ({ r: num(c, 'r'), a: num(c, 'a'), s: num(c, 's') });
-const pointReply = (r: { node: FiducialNode; index: number; point: { label: string; position: number[] } }) => ({ success: true, id: r.node.id, index: r.index, label: r.point.label, position: r.point.position });
+const pointReply = (r: {
+  node: FiducialNode;
+  index: number;
+  point: { label: string; position: number[] };
+}) => ({
+  success: true,
+  id: r.node.id,
+  index: r.index,
+  label: r.point.label,
+  position: r.point.position,
+});
 
 export const getFiducials = (ctx: AppContext) => (c: Context) => c.json(fiducialsJson(ctx.scene));
 
@@ -18,8 +37,14 @@ export const getFiducials = (ctx: AppContext) => (c: Context) => c.json(fiducial
 export const postFiducials = (ctx: AppContext) => async (c: Context) => {
   const color = numList(c, 'color', 3) as [number, number, number] | undefined;
   const scale = num(c, 'scale');
-  if (scale !== undefined && !(scale > 0)) throw new AppError('invalid_parameter', 'scale: must be > 0', { parameter: 'scale' });
-  const node = createFiducialList(ctx.scene, { name: str(c, 'name'), color, selectedColor: color, scale });
+  if (scale !== undefined && !(scale > 0))
+    throw new AppError('invalid_parameter', 'scale: must be > 0', { parameter: 'scale' });
+  const node = createFiducialList(ctx.scene, {
+    name: str(c, 'name'),
+    color,
+    selectedColor: color,
+    scale,
+  });
   await persist(ctx);
   return c.json({ success: true, id: node.id, name: node.name });
 };
@@ -49,7 +74,12 @@ export const postFiducial = (ctx: AppContext) => async (c: Context) => {
 /** `DELETE /slicer/fiducial?id=&index=`: removes one point (index required). */
 export const deleteFiducial = (ctx: AppContext) => async (c: Context) => {
   const index = int(c, 'index');
-  if (index === undefined) throw new AppError('missing_parameter', 'index is required (to delete a whole list use DELETE /slicer/fiducials?id=)', { parameter: 'index' });
+  if (index === undefined)
+    throw new AppError(
+      'missing_parameter',
+      'index is required (to delete a whole list use DELETE /slicer/fiducials?id=)',
+      { parameter: 'index' },
+    );
   const node = removePoint(ctx.scene, str(c, 'id'), index);
   await persist(ctx);
   return c.json({ success: true, id: node.id, remaining: node.points.length });
@@ -59,7 +89,10 @@ export const deleteFiducial = (ctx: AppContext) => async (c: Context) => {
 export const getMarkups = (ctx: AppContext) => (c: Context) => {
   const node = findList(ctx.scene, str(c, 'id'));
   const cs = oneOf(c, 'coordinateSystem', ['LPS', 'RAS'] as const) ?? 'LPS';
-  return c.body(JSON.stringify(markupsJson(node, cs), null, 2), 200, { 'content-type': 'application/json; charset=utf-8', 'content-disposition': attachment(`${node.name}.mrk.json`) });
+  return c.body(JSON.stringify(markupsJson(node, cs), null, 2), 200, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-disposition': attachment(`${node.name}.mrk.json`),
+  });
 };
 
 /** `POST /slicer/markups?name=` with a .mrk.json body: one new list per Fiducial markup. */

@@ -22,7 +22,8 @@ export function requiredStr(c: Context, name: string): string {
 function toNumber(name: string, raw: string): number {
   const t = raw.trim();
   const v = Number(t);
-  if (t === '' || !Number.isFinite(v)) throw invalidParameter(name, `expected a finite number, got "${raw}"`);
+  if (t === '' || !Number.isFinite(v))
+    throw invalidParameter(name, `expected a finite number, got "${raw}"`);
   return v;
 }
 
@@ -37,7 +38,8 @@ export function int(c: Context, name: string, min = 0): number | undefined {
   const v = c.req.query(name);
   if (v === undefined) return undefined;
   const n = toNumber(name, v);
-  if (!Number.isInteger(n) || n < min) throw invalidParameter(name, `expected a whole number ≥ ${min}, got "${v}"`);
+  if (!Number.isInteger(n) || n < min)
+    throw invalidParameter(name, `expected a whole number ≥ ${min}, got "${v}"`);
   return n;
 }
 
@@ -46,7 +48,11 @@ export function numList(c: Context, name: string, count: number): number[] | und
   const v = c.req.query(name);
   if (v === undefined) return undefined;
   const parts = v.split(/[\s,]+/).filter((x) => x !== '');
-  if (parts.length !== count) throw invalidParameter(name, `expected ${count} comma-separated numbers, got ${parts.length} ("${v}")`);
+  if (parts.length !== count)
+    throw invalidParameter(
+      name,
+      `expected ${count} comma-separated numbers, got ${parts.length} ("${v}")`,
+    );
   return parts.map((p) => toNumber(name, p));
 }
 
@@ -62,7 +68,11 @@ export function bool(c: Context, name: string): boolean | undefined {
   throw invalidParameter(name, `expected true or false, got "${v}"`);
 }
 
-export function oneOf<T extends string>(c: Context, name: string, allowed: readonly T[]): T | undefined {
+export function oneOf<T extends string>(
+  c: Context,
+  name: string,
+  allowed: readonly T[],
+): T | undefined {
   const v = c.req.query(name);
   if (v === undefined) return undefined;
   const t = v.trim();

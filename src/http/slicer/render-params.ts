@@ -3,14 +3,24 @@ import { invalidParameter } from '../../errors.js';
 
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
-export function parseNumber(name: string, raw: string, o: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number {
+export function parseNumber(
+  name: string,
+  raw: string,
+  o: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {},
+): number {
   const s = raw.trim();
   if (!NUMBER.test(s)) throw invalidParameter(name, `expected a number, got "${raw}"`);
   const v = Number(s);
   if (!Number.isFinite(v)) throw invalidParameter(name, `expected a finite number, got "${raw}"`);
-  if (o.integer && !Number.isInteger(v)) throw invalidParameter(name, `expected a whole number, got "${raw}"`);
-  if (o.min !== undefined && (o.exclusiveMin ? v <= o.min : v < o.min)) throw invalidParameter(name, `must be ${o.exclusiveMin ? 'greater than' : 'at least'} ${o.min}, got ${v}`);
-  if (o.max !== undefined && v > o.max) throw invalidParameter(name, `must be at most ${o.max}, got ${v}`);
+  if (o.integer && !Number.isInteger(v))
+    throw invalidParameter(name, `expected a whole number, got "${raw}"`);
+  if (o.min !== undefined && (o.exclusiveMin ? v <= o.min : v < o.min))
+    throw invalidParameter(
+      name,
+      `must be ${o.exclusiveMin ? 'greater than' : 'at least'} ${o.min}, got ${v}`,
+    );
+  if (o.max !== undefined && v > o.max)
+    throw invalidParameter(name, `must be at most ${o.max}, got ${v}`);
   return v;
 }
 
@@ -19,10 +29,12 @@ export const MAX_SIZE = 4096;
 /** `512` (square) or `640x480`. */
 export function parseSize(name: string, raw: string): [number, number] {
   const m = /^\s*(\d+)\s*(?:[xX×,]\s*(\d+))?\s*$/.exec(raw);
-  if (!m) throw invalidParameter(name, `expected N or WxH in pixels (e.g. 512 or 640x480), got "${raw}"`);
+  if (!m)
+    throw invalidParameter(name, `expected N or WxH in pixels (e.g. 512 or 640x480), got "${raw}"`);
   const w = Number(m[1]);
   const h = m[2] !== undefined ? Number(m[2]) : w;
-  if (w < 1 || h < 1 || w > MAX_SIZE || h > MAX_SIZE) throw invalidParameter(name, `width and height must be 1–${MAX_SIZE} pixels, got ${w}x${h}`);
+  if (w < 1 || h < 1 || w > MAX_SIZE || h > MAX_SIZE)
+    throw invalidParameter(name, `width and height must be 1–${MAX_SIZE} pixels, got ${w}x${h}`);
   return [w, h];
 }
 
@@ -35,7 +47,12 @@ export function parseBool(name: string, raw: string): boolean {
   throw invalidParameter(name, `expected on or off (true/false, 1/0), got "${raw}"`);
 }
 
-export function parseEnum<T extends string>(name: string, raw: string, values: readonly T[], aliases: Record<string, T> = {}): T {
+export function parseEnum<T extends string>(
+  name: string,
+  raw: string,
+  values: readonly T[],
+  aliases: Record<string, T> = {},
+): T {
   const v = raw.trim().toLowerCase();
   const hit = values.find((x) => x.toLowerCase() === v) ?? aliases[v];
   if (!hit) throw invalidParameter(name, `expected one of ${values.join(', ')}, got "${raw}"`);
@@ -44,7 +61,11 @@ export function parseEnum<T extends string>(name: string, raw: string, values: r
 
 /** `n` numbers separated by commas and/or spaces. */
 export function parseNumberList(name: string, raw: string, n: number): number[] {
-  const parts = raw.trim().split(/[\s,]+/).filter(Boolean);
-  if (parts.length !== n) throw invalidParameter(name, `expected ${n} numbers, got ${parts.length}`);
+  const parts = raw
+    .trim()
+    .split(/[\s,]+/)
+    .filter(Boolean);
+  if (parts.length !== n)
+    throw invalidParameter(name, `expected ${n} numbers, got ${parts.length}`);
   return parts.map((p) => parseNumber(name, p));
 }

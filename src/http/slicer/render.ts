@@ -17,10 +17,32 @@ import { isOrthonormal } from '../../imaging/geometry.js';
 import { PRESET_NAMES, type Axis, type Mode3D, type ThreeDJob } from '../../imaging/render3d.js';
 import type { RawImage, SliceJob } from '../../imaging/slice-render.js';
 import type { Mat3, Mat4 } from '../../imaging/types.js';
-import { effectiveFov, findVolume, forgetActiveVolume, noteActiveVolume, refit, sliceBounds, snapToSlice, sliceJob, sliceLayers, threeDJob, withOffset, withOrientation } from '../../render/jobs.js';
+import {
+  effectiveFov,
+  findVolume,
+  forgetActiveVolume,
+  noteActiveVolume,
+  refit,
+  sliceBounds,
+  snapToSlice,
+  sliceJob,
+  sliceLayers,
+  threeDJob,
+  withOffset,
+  withOrientation,
+} from '../../render/jobs.js';
 import { encode, type EncodeOptions, type ImageFormat } from '../../render/encode.js';
 import { isVolumeNode } from '../../scene/scene.js';
-import { LAYOUTS, layoutByName, ORIENTATIONS, SLICE_VIEWS, type LayoutName, type SliceViewName, type SliceViewState, type ThreeDViewState } from '../../scene/views.js';
+import {
+  LAYOUTS,
+  layoutByName,
+  ORIENTATIONS,
+  SLICE_VIEWS,
+  type LayoutName,
+  type SliceViewName,
+  type SliceViewState,
+  type ThreeDViewState,
+} from '../../scene/views.js';
 import type { AppContext } from '../../server/context.js';
 import type { RouteSpec } from '../routes.js';
 import { parseHexColor } from './system.js';
@@ -57,7 +79,13 @@ export function renderRoutes(ctx: AppContext): RouteSpec[] {
     // Changing the layout on GET (Slicer's API) is a write: token and CSRF guards apply. Render
     // GETs (slice, threeD, screenshot) also move their view, but are left as reads on purpose:
     // they must work as <img src> and only change how the shared view looks, not scene data.
-    { method: ['GET', 'PUT'], path: '/gui', handler: gui(ctx), mutates: (c) => c.req.query('viewersLayout') !== undefined || c.req.query('contents') !== undefined },
+    {
+      method: ['GET', 'PUT'],
+      path: '/gui',
+      handler: gui(ctx),
+      mutates: (c) =>
+        c.req.query('viewersLayout') !== undefined || c.req.query('contents') !== undefined,
+    },
   ];
 }
 
@@ -66,9 +94,13 @@ export function renderRoutes(ctx: AppContext): RouteSpec[] {
 
 function parseFormat(q: Query, fallback: ImageFormat): EncodeOptions {
   const raw = q('format');
-  const format = raw === undefined ? fallback : parseEnum<ImageFormat>('format', raw, ['png', 'jpeg'], { jpg: 'jpeg' });
+  const format =
+    raw === undefined
+      ? fallback
+      : parseEnum<ImageFormat>('format', raw, ['png', 'jpeg'], { jpg: 'jpeg' });
   const qraw = q('quality');
-  const quality = qraw === undefined ? 90 : parseNumber('quality', qraw, { min: 1, max: 100, integer: true });
+  const quality =
+    qraw === undefined ? 90 : parseNumber('quality', qraw, { min: 1, max: 100, integer: true });
   return { format, quality, compressionLevel: 1 };
 }
 
@@ -78,7 +110,11 @@ const NONE = new Set(['', 'none']);
  * A layer parameter: a volume node id/name/glob; '' / none → no layer ('' stored; for the
  * background: the default volume again, stored as undefined). null = not given.
  */
-function layerParam(ctx: AppContext, name: string, raw: string | undefined): string | undefined | null {
+function layerParam(
+  ctx: AppContext,
+  name: string,
+  raw: string | undefined,
+): string | undefined | null {
   if (raw === undefined) return null; // not given
   if (NONE.has(raw.trim().toLowerCase())) return name === 'background' ? undefined : '';
   const node = findVolume(ctx.scene, raw);
@@ -87,7 +123,10 @@ function layerParam(ctx: AppContext, name: string, raw: string | undefined): str
 }
 
 /** Applies the `/slice` parameters to a copy of the view's state; throws before changing anything. */
-export function applySliceParams(ctx: AppContext, q: Query): { name: SliceViewName; view: SliceViewState } {
+export function applySliceParams(
+  ctx: AppContext,
+  q: Query,
+): { name: SliceViewName; view: SliceViewState } {
   const rawView = q('view');
   const name = rawView === undefined ? 'red' : parseEnum('view', rawView, SLICE_VIEWS);
   let v: SliceViewState = structuredClone(ctx.views.slice(name) as SliceViewState);
@@ -97,15 +136,33 @@ export function applySliceParams(ctx: AppContext, q: Query): { name: SliceViewNa
   const background = layerParam(ctx, 'background', q('background'));
   const foreground = layerParam(ctx, 'foreground', q('foreground'));
   const label = layerParam(ctx, 'label', q('label'));
-  const num = (n: string, o: Parameters<typeof parseNumber>[2] = {}) => (q(n) === undefined ? undefined : parseNumber(n, q(n)!, o));
+  const num = (n: string, o: Parameters<typeof parseNumber>[2] = {}) =>
+    q(n) === undefined ? undefined : parseNumber(n, q(n)!, o);
   const foregroundOpacity = num('foregroundOpacity', { min: 0, max: 1 });
   const labelOpacity = num('labelOpacity', { min: 0, max: 1 });
   const rawWindow = q('window');
-  const window = rawWindow === undefined ? undefined : rawWindow.trim().toLowerCase() === 'auto' ? 'auto' : parseNumber('window', rawWindow, { min: 0, exclusiveMin: true });
+  const window =
+    rawWindow === undefined
+      ? undefined
+      : rawWindow.trim().toLowerCase() === 'auto'
+        ? 'auto'
+        : parseNumber('window', rawWindow, { min: 0, exclusiveMin: true });
   const rawLevel = q('level');
-  const level = rawLevel === undefined ? undefined : rawLevel.trim().toLowerCase() === 'auto' ? 'auto' : parseNumber('level', rawLevel);
-  const interpolation = q('interpolation') === undefined ? undefined : parseEnum('interpolation', q('interpolation')!, ['nearest', 'linear'] as const, { nearestneighbor: 'nearest', trilinear: 'linear' });
-  const fiducials = q('fiducials') === undefined ? undefined : parseBool('fiducials', q('fiducials')!);
+  const level =
+    rawLevel === undefined
+      ? undefined
+      : rawLevel.trim().toLowerCase() === 'auto'
+        ? 'auto'
+        : parseNumber('level', rawLevel);
+  const interpolation =
+    q('interpolation') === undefined
+      ? undefined
+      : parseEnum('interpolation', q('interpolation')!, ['nearest', 'linear'] as const, {
+          nearestneighbor: 'nearest',
+          trilinear: 'linear',
+        });
+  const fiducials =
+    q('fiducials') === undefined ? undefined : parseBool('fiducials', q('fiducials')!);
   const size = q('size') === undefined ? undefined : parseSize('size', q('size')!);
   let fov: [number, number] | 'auto' | undefined;
   const rawFov = q('fov');
@@ -115,21 +172,39 @@ export function applySliceParams(ctx: AppContext, q: Query): { name: SliceViewNa
       const parts = rawFov.split(/[xX×,]/);
       if (parts.length > 2) throw invalidParameter('fov', `expected mm or WxH mm, got "${rawFov}"`);
       const fw = parseNumber('fov', parts[0]!, { min: 0, exclusiveMin: true, max: 100000 });
-      fov = parts.length === 2 ? [fw, parseNumber('fov', parts[1]!, { min: 0, exclusiveMin: true, max: 100000 })] : [fw, NaN];
+      fov =
+        parts.length === 2
+          ? [fw, parseNumber('fov', parts[1]!, { min: 0, exclusiveMin: true, max: 100000 })]
+          : [fw, NaN];
     }
   }
   const rawCopy = q('copySliceGeometryFrom');
-  const copyFrom = rawCopy === undefined ? undefined : parseEnum('copySliceGeometryFrom', rawCopy, SLICE_VIEWS);
-  const orientation = q('orientation') === undefined ? undefined : parseEnum('orientation', q('orientation')!, ORIENTATIONS);
+  const copyFrom =
+    rawCopy === undefined ? undefined : parseEnum('copySliceGeometryFrom', rawCopy, SLICE_VIEWS);
+  const orientation =
+    q('orientation') === undefined
+      ? undefined
+      : parseEnum('orientation', q('orientation')!, ORIENTATIONS);
   let sliceToRAS: Mat4 | undefined;
   if (q('sliceToRAS') !== undefined) {
     const m = parseNumberList('sliceToRAS', q('sliceToRAS')!, 16) as Mat4;
-    if (Math.abs(m[12]) > 1e-9 || Math.abs(m[13]) > 1e-9 || Math.abs(m[14]) > 1e-9 || Math.abs(m[15] - 1) > 1e-9) throw invalidParameter('sliceToRAS', 'the last row must be 0 0 0 1');
+    if (
+      Math.abs(m[12]) > 1e-9 ||
+      Math.abs(m[13]) > 1e-9 ||
+      Math.abs(m[14]) > 1e-9 ||
+      Math.abs(m[15] - 1) > 1e-9
+    )
+      throw invalidParameter('sliceToRAS', 'the last row must be 0 0 0 1');
     const r: Mat3 = [m[0], m[1], m[2], m[4], m[5], m[6], m[8], m[9], m[10]];
-    if (!isOrthonormal(r, 1e-3)) throw invalidParameter('sliceToRAS', 'the first three columns (screen x, screen y, normal) must be orthonormal');
+    if (!isOrthonormal(r, 1e-3))
+      throw invalidParameter(
+        'sliceToRAS',
+        'the first three columns (screen x, screen y, normal) must be orthonormal',
+      );
     sliceToRAS = m;
   }
-  if (orientation !== undefined && sliceToRAS !== undefined) throw invalidParameter('sliceToRAS', 'give either orientation or sliceToRAS, not both');
+  if (orientation !== undefined && sliceToRAS !== undefined)
+    throw invalidParameter('sliceToRAS', 'give either orientation or sliceToRAS, not both');
   const scrollTo = num('scrollTo', { min: 0, max: 1 });
   const offset = num('offset');
 
@@ -166,13 +241,15 @@ export function applySliceParams(ctx: AppContext, q: Query): { name: SliceViewNa
     v.orientation = other.orientation;
     v.fov = [otherFov[0], (otherFov[0] * v.size[1]) / v.size[0]];
   }
-  if (orientation !== undefined && orientation !== v.orientation) v = withOrientation(scene, v, orientation, reference);
+  if (orientation !== undefined && orientation !== v.orientation)
+    v = withOrientation(scene, v, orientation, reference);
   if (sliceToRAS !== undefined) {
     v.sliceToRAS = sliceToRAS;
     v.orientation = 'reformat';
   }
   if (scrollTo !== undefined) {
-    if (!reference) throw invalidParameter('scrollTo', 'needs a volume in the view to scroll through');
+    if (!reference)
+      throw invalidParameter('scrollTo', 'needs a volume in the view to scroll through');
     const [lo, hi] = sliceBounds(scene, reference, v);
     v = withOffset(v, snapToSlice(scene, reference, v, lo + scrollTo * (hi - lo)));
   }
@@ -186,16 +263,25 @@ const AXIS_WORDS: Record<string, Axis> = { r: 'r', l: 'l', a: 'a', p: 'p', s: 's
 
 export function applyThreeDParams(ctx: AppContext, q: Query): ThreeDViewState {
   const rawView = q('view');
-  if (rawView !== undefined && !['1', 'threed', 'view1', '0'].includes(rawView.trim().toLowerCase())) throw invalidParameter('view', `there is one 3D view: 1 (or threeD), got "${rawView}"`);
+  if (
+    rawView !== undefined &&
+    !['1', 'threed', 'view1', '0'].includes(rawView.trim().toLowerCase())
+  )
+    throw invalidParameter('view', `there is one 3D view: 1 (or threeD), got "${rawView}"`);
   const v: ThreeDViewState = structuredClone(ctx.views.threeD as ThreeDViewState);
-  const num = (n: string, o: Parameters<typeof parseNumber>[2] = {}) => (q(n) === undefined ? undefined : parseNumber(n, q(n)!, o));
+  const num = (n: string, o: Parameters<typeof parseNumber>[2] = {}) =>
+    q(n) === undefined ? undefined : parseNumber(n, q(n)!, o);
   const rawAxis = q('lookFromAxis');
   let axis: Axis | undefined;
   if (rawAxis !== undefined) {
     const w = rawAxis.trim().toLowerCase();
     const full = ['right', 'left', 'anterior', 'posterior', 'superior', 'inferior'];
     axis = w.length === 1 || full.includes(w) ? AXIS_WORDS[w[0]!] : undefined;
-    if (!axis) throw invalidParameter('lookFromAxis', `expected r, l, a, p, s, i or right, left, anterior, posterior, superior, inferior; got "${rawAxis}"`);
+    if (!axis)
+      throw invalidParameter(
+        'lookFromAxis',
+        `expected r, l, a, p, s, i or right, left, anterior, posterior, superior, inferior; got "${rawAxis}"`,
+      );
   }
   const orbitX = num('orbitX', { min: -36000, max: 36000 });
   const orbitY = num('orbitY', { min: -36000, max: 36000 });
@@ -204,9 +290,17 @@ export function applyThreeDParams(ctx: AppContext, q: Query): ThreeDViewState {
   const panY = num('panY', { min: -1e6, max: 1e6 });
   const zoom = num('zoom', { min: 0.01, max: 100 });
   const size = q('size') === undefined ? undefined : parseSize('size', q('size')!);
-  const mode = q('mode') === undefined ? undefined : parseEnum<Mode3D>('mode', q('mode')!, ['mip', 'minip', 'composite'], { vr: 'composite', volume: 'composite' });
-  const preset = q('preset') === undefined ? undefined : parseEnum('preset', q('preset')!, PRESET_NAMES);
-  const background = q('background') === undefined ? undefined : parseHexColor('background', q('background')!);
+  const mode =
+    q('mode') === undefined
+      ? undefined
+      : parseEnum<Mode3D>('mode', q('mode')!, ['mip', 'minip', 'composite'], {
+          vr: 'composite',
+          volume: 'composite',
+        });
+  const preset =
+    q('preset') === undefined ? undefined : parseEnum('preset', q('preset')!, PRESET_NAMES);
+  const background =
+    q('background') === undefined ? undefined : parseHexColor('background', q('background')!);
   const draft = q('draft') === undefined ? undefined : parseBool('draft', q('draft')!);
   let volume: string | undefined | null = null;
   if (q('volume') !== undefined) {
@@ -219,7 +313,8 @@ export function applyThreeDParams(ctx: AppContext, q: Query): ThreeDViewState {
     }
   }
   // lookFromAxis resets the camera to that axis (as ctk's lookFromAxis); angles are absolute.
-  if (axis !== undefined) v.camera = { ...v.camera, axis, orbitX: 0, orbitY: 0, roll: 0, panX: 0, panY: 0 };
+  if (axis !== undefined)
+    v.camera = { ...v.camera, axis, orbitX: 0, orbitY: 0, roll: 0, panX: 0, panY: 0 };
   if (orbitX !== undefined) v.camera.orbitX = orbitX;
   if (orbitY !== undefined) v.camera.orbitY = orbitY;
   if (roll !== undefined) v.camera.roll = roll;
@@ -270,21 +365,27 @@ let nextArrayId = 1;
  * stream sends nothing), while replacing a volume's voxels changes it.
  */
 export function jobKey(job: SliceJob | ThreeDJob, enc: EncodeOptions): string {
-  const json = JSON.stringify([job, enc.format, enc.format === 'jpeg' ? enc.quality : enc.compressionLevel], (_k, v: unknown) => {
-    if (ArrayBuffer.isView(v)) {
-      let id = arrayIds.get(v);
-      if (id === undefined) arrayIds.set(v, (id = nextArrayId++));
-      return `#${id}`;
-    }
-    return v;
-  });
+  const json = JSON.stringify(
+    [job, enc.format, enc.format === 'jpeg' ? enc.quality : enc.compressionLevel],
+    (_k, v: unknown) => {
+      if (ArrayBuffer.isView(v)) {
+        let id = arrayIds.get(v);
+        if (id === undefined) arrayIds.set(v, (id = nextArrayId++));
+        return `#${id}`;
+      }
+      return v;
+    },
+  );
   return etagOf(json);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-const queryOf = (c: Context): Query => (n) => c.req.query(n);
+const queryOf =
+  (c: Context): Query =>
+  (n) =>
+    c.req.query(n);
 
 export const getSlice = (ctx: AppContext) => async (c: Context) => {
   const q = queryOf(c);
@@ -293,7 +394,8 @@ export const getSlice = (ctx: AppContext) => async (c: Context) => {
   ctx.views.setSlice(name, view);
   const job = sliceJob(ctx.scene, view);
   const key = jobKey(job, enc);
-  if (matchesIfNoneMatch(c.req.header('if-none-match'), key)) return c.body(null, 304, { etag: key, 'cache-control': 'no-cache' });
+  if (matchesIfNoneMatch(c.req.header('if-none-match'), key))
+    return c.body(null, 304, { etag: key, 'cache-control': 'no-cache' });
   const out = await ctx.renderer.render(key, job, enc);
   return imageResponse(c, key, out.body, out.contentType);
 };
@@ -305,7 +407,8 @@ export const getThreeD = (ctx: AppContext) => async (c: Context) => {
   ctx.views.setThreeD(view);
   const job = threeDJob(ctx.scene, view);
   const key = jobKey(job, enc);
-  if (matchesIfNoneMatch(c.req.header('if-none-match'), key)) return c.body(null, 304, { etag: key, 'cache-control': 'no-cache' });
+  if (matchesIfNoneMatch(c.req.header('if-none-match'), key))
+    return c.body(null, 304, { etag: key, 'cache-control': 'no-cache' });
   const out = await ctx.renderer.render(key, job, enc);
   return imageResponse(c, key, out.body, out.contentType);
 };
@@ -316,9 +419,15 @@ export const getThreeD = (ctx: AppContext) => async (c: Context) => {
 type Cell = SliceViewName | '1';
 /** Rows of cells; each row is one tile high and shares the width equally. */
 const LAYOUT_GRID: Partial<Record<LayoutName, Cell[][]>> = {
-  FourUp: [['red', '1'], ['yellow', 'green']],
+  FourUp: [
+    ['red', '1'],
+    ['yellow', 'green'],
+  ],
   Conventional: [['1'], ['red', 'yellow', 'green']],
-  ConventionalWidescreen: [['1', 'red'], ['yellow', 'green']],
+  ConventionalWidescreen: [
+    ['1', 'red'],
+    ['yellow', 'green'],
+  ],
   OneUp3D: [['1']],
   Tabbed3D: [['1']],
   OneUpRedSlice: [['red']],
@@ -339,31 +448,66 @@ export const gui = (ctx: AppContext) => (c: Context) => {
   let layout: LayoutName | undefined;
   if (rawLayout !== undefined) {
     layout = layoutByName(rawLayout.trim());
-    if (!layout) throw invalidParameter('viewersLayout', `unknown layout "${rawLayout}"; valid: ${LAYOUTS.join(', ')}`);
+    if (!layout)
+      throw invalidParameter(
+        'viewersLayout',
+        `unknown layout "${rawLayout}"; valid: ${LAYOUTS.join(', ')}`,
+      );
   }
-  const contents = rawContents === undefined ? undefined : parseEnum('contents', rawContents, ['viewers', 'full'] as const);
+  const contents =
+    rawContents === undefined
+      ? undefined
+      : parseEnum('contents', rawContents, ['viewers', 'full'] as const);
   ctx.views.setLayout(layout, contents);
-  return c.json({ success: true, viewersLayout: ctx.views.layout, contents: ctx.views.contents, views: layoutGrid(ctx.views.layout) });
+  return c.json({
+    success: true,
+    viewersLayout: ctx.views.layout,
+    contents: ctx.views.contents,
+    views: layoutGrid(ctx.views.layout),
+  });
 };
 
 function blank(w: number, h: number, text: string): RawImage {
   const rgba = new Uint8Array(w * h * 4);
   const scale = Math.max(1, Math.floor(Math.min(w, h) / 128));
-  drawText(rgba, w, h, text, Math.max(0, Math.floor((w - textWidth(text, scale)) / 2)), Math.floor(h / 2 - 3 * scale), [110, 110, 110, 255], scale);
+  drawText(
+    rgba,
+    w,
+    h,
+    text,
+    Math.max(0, Math.floor((w - textWidth(text, scale)) / 2)),
+    Math.floor(h / 2 - 3 * scale),
+    [110, 110, 110, 255],
+    scale,
+  );
   const rgb = new Uint8Array(w * h * 3);
-  for (let p = 0; p < w * h; p++) rgb[p * 3] = rgb[p * 3 + 1] = rgb[p * 3 + 2] = rgba[p * 4 + 3] ? rgba[p * 4]! : 0;
+  for (let p = 0; p < w * h; p++)
+    rgb[p * 3] = rgb[p * 3 + 1] = rgb[p * 3 + 2] = rgba[p * 4 + 3] ? rgba[p * 4]! : 0;
   return { width: w, height: h, channels: 3, data: rgb };
 }
 
 async function toRgb(img: RawImage, size: [number, number]): Promise<RawImage> {
   if (img.channels === 3 && img.width === size[0] && img.height === size[1]) return img;
-  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
-  if (img.width !== size[0] || img.height !== size[1]) s = s.resize(size[0], size[1], { fit: 'fill', kernel: 'linear' });
+  let s = sharp(img.data, {
+    raw: { width: img.width, height: img.height, channels: img.channels },
+  });
+  if (img.width !== size[0] || img.height !== size[1])
+    s = s.resize(size[0], size[1], { fit: 'fill', kernel: 'linear' });
   const data = await s.toColourspace('srgb').removeAlpha().raw().toBuffer();
-  return { width: size[0], height: size[1], channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  return {
+    width: size[0],
+    height: size[1],
+    channels: 3,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
 }
 
-const VIEW_COLOURS: Record<Cell, [number, number, number, number]> = { red: [241, 90, 90, 255], yellow: [237, 213, 76, 255], green: [110, 176, 75, 255], '1': [120, 140, 220, 255] };
+const VIEW_COLOURS: Record<Cell, [number, number, number, number]> = {
+  red: [241, 90, 90, 255],
+  yellow: [237, 213, 76, 255],
+  green: [110, 176, 75, 255],
+  '1': [120, 140, 220, 255],
+};
 
 async function renderTile(ctx: AppContext, cell: Cell, size: [number, number]): Promise<RawImage> {
   try {
@@ -377,7 +521,8 @@ async function renderTile(ctx: AppContext, cell: Cell, size: [number, number]): 
     if (base.fov) view.fov = [base.fov[0], (base.fov[0] * size[1]) / size[0]];
     return await toRgb(await ctx.renderer.raw(sliceJob(ctx.scene, view)), size);
   } catch (e) {
-    if (e instanceof AppError && e.code === 'not_found') return blank(size[0], size[1], 'NO VOLUME');
+    if (e instanceof AppError && e.code === 'not_found')
+      return blank(size[0], size[1], 'NO VOLUME');
     throw e;
   }
 }
@@ -385,26 +530,30 @@ async function renderTile(ctx: AppContext, cell: Cell, size: [number, number]): 
 export async function composeLayout(ctx: AppContext, tile: number): Promise<RawImage> {
   const grid = layoutGrid(ctx.views.layout);
   const cols = Math.max(...grid.map((r) => r.length));
-  const W = cols * tile, H = grid.length * tile;
+  const W = cols * tile,
+    H = grid.length * tile;
   const out = new Uint8Array(W * H * 3);
   const tasks: Array<Promise<void>> = [];
   grid.forEach((row, r) => {
     const cw = Math.floor(W / row.length);
     row.forEach((cell, i) => {
-      const x0 = i * cw, y0 = r * tile;
+      const x0 = i * cw,
+        y0 = r * tile;
       const w = i === row.length - 1 ? W - x0 : cw;
       tasks.push(
         renderTile(ctx, cell, [w, tile]).then((img) => {
-          for (let y = 0; y < tile; y++) out.set(img.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * W + x0) * 3);
+          for (let y = 0; y < tile; y++)
+            out.set(img.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * W + x0) * 3);
           // View colour bar and name, as Slicer's view controllers show them.
           const rgba = new Uint8Array(w * 10 * 4);
           drawText(rgba, w, 10, cell === '1' ? '3D' : cell.toUpperCase(), 3, 2, VIEW_COLOURS[cell]);
-          for (let y = 0; y < 10; y++) for (let x = 0; x < w; x++) {
-            const o = ((y0 + y) * W + x0 + x) * 3;
-            const s = (y * w + x) * 4;
-            if (rgba[s + 3]) out.set([rgba[s]!, rgba[s + 1]!, rgba[s + 2]!], o);
-            else if (y === 0) out.set(VIEW_COLOURS[cell].slice(0, 3), o);
-          }
+          for (let y = 0; y < 10; y++)
+            for (let x = 0; x < w; x++) {
+              const o = ((y0 + y) * W + x0 + x) * 3;
+              const s = (y * w + x) * 4;
+              if (rgba[s + 3]) out.set([rgba[s]!, rgba[s + 1]!, rgba[s + 2]!], o);
+              else if (y === 0) out.set(VIEW_COLOURS[cell].slice(0, 3), o);
+            }
         }),
       );
     });
@@ -416,9 +565,20 @@ export async function composeLayout(ctx: AppContext, tile: number): Promise<RawI
 export const getScreenshot = (ctx: AppContext) => async (c: Context) => {
   const q = queryOf(c);
   const enc = parseFormat(q, 'png');
-  const tile = q('size') === undefined ? 256 : parseNumber('size', q('size')!, { min: 16, max: 2048, integer: true });
-  const key = etagOf(['screenshot', ctx.scene.version, ctx.views.version, ctx.views.layout, tile, enc]);
-  if (matchesIfNoneMatch(c.req.header('if-none-match'), key)) return c.body(null, 304, { etag: key, 'cache-control': 'no-cache' });
+  const tile =
+    q('size') === undefined
+      ? 256
+      : parseNumber('size', q('size')!, { min: 16, max: 2048, integer: true });
+  const key = etagOf([
+    'screenshot',
+    ctx.scene.version,
+    ctx.views.version,
+    ctx.views.layout,
+    tile,
+    enc,
+  ]);
+  if (matchesIfNoneMatch(c.req.header('if-none-match'), key))
+    return c.body(null, 304, { etag: key, 'cache-control': 'no-cache' });
   const img = await composeLayout(ctx, tile);
   const out = await encode(img, enc);
   return imageResponse(c, key, out.body, out.contentType);
@@ -467,17 +627,21 @@ function multipartStream(ctx: AppContext, c: Context, frame: () => Frame): Respo
       start(controller) {
         for (const s of signals) {
           if (s.aborted) finish();
-          s.addEventListener('abort', () => {
-            const wasDone = done;
-            finish();
-            if (!wasDone) {
-              try {
-                controller.close();
-              } catch {
-                /* already closed */
+          s.addEventListener(
+            'abort',
+            () => {
+              const wasDone = done;
+              finish();
+              if (!wasDone) {
+                try {
+                  controller.close();
+                } catch {
+                  /* already closed */
+                }
               }
-            }
-          }, { once: true });
+            },
+            { once: true },
+          );
         }
       },
       async pull(controller) {
@@ -502,7 +666,11 @@ function multipartStream(ctx: AppContext, c: Context, frame: () => Frame): Respo
             }
             if (done) return;
             last = f.key;
-            controller.enqueue(enc.encode(`--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpg.length}\r\n\r\n`));
+            controller.enqueue(
+              enc.encode(
+                `--${BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpg.length}\r\n\r\n`,
+              ),
+            );
             controller.enqueue(jpg);
             controller.enqueue(enc.encode('\r\n'));
             return;
@@ -529,17 +697,25 @@ function multipartStream(ctx: AppContext, c: Context, frame: () => Frame): Respo
 
 async function placeholderJpeg(size: [number, number], quality: number): Promise<Uint8Array> {
   const img = blank(size[0], size[1], 'NO VOLUME');
-  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
 }
 
 /** The frame for the current state: the job's key, or a placeholder when there is nothing to render. */
-function frameOf(ctx: AppContext, makeJob: () => SliceJob | ThreeDJob, enc: EncodeOptions, size: [number, number]): Frame {
+function frameOf(
+  ctx: AppContext,
+  makeJob: () => SliceJob | ThreeDJob,
+  enc: EncodeOptions,
+  size: [number, number],
+): Frame {
   try {
     const job = makeJob();
     const key = jobKey(job, enc);
     return { key, produce: async () => (await ctx.renderer.render(key, job, enc)).body };
   } catch (e) {
-    if (e instanceof AppError && e.code === 'not_found') return { key: `empty:${size.join('x')}`, produce: () => placeholderJpeg(size, enc.quality) };
+    if (e instanceof AppError && e.code === 'not_found')
+      return { key: `empty:${size.join('x')}`, produce: () => placeholderJpeg(size, enc.quality) };
     throw e;
   }
 }
@@ -547,8 +723,10 @@ function frameOf(ctx: AppContext, makeJob: () => SliceJob | ThreeDJob, enc: Enco
 export const getSliceStream = (ctx: AppContext) => (c: Context) => {
   const q = queryOf(c);
   const qraw = q('quality');
-  const quality = qraw === undefined ? 80 : parseNumber('quality', qraw, { min: 1, max: 100, integer: true });
-  if (q('format') !== undefined) parseEnum('format', q('format')!, ['jpeg'] as const, { jpg: 'jpeg' });
+  const quality =
+    qraw === undefined ? 80 : parseNumber('quality', qraw, { min: 1, max: 100, integer: true });
+  if (q('format') !== undefined)
+    parseEnum('format', q('format')!, ['jpeg'] as const, { jpg: 'jpeg' });
   const { name, view } = applySliceParams(ctx, q);
   ctx.views.setSlice(name, view);
   const enc: EncodeOptions = { format: 'jpeg', quality };
@@ -561,8 +739,10 @@ export const getSliceStream = (ctx: AppContext) => (c: Context) => {
 export const getThreeDStream = (ctx: AppContext) => (c: Context) => {
   const q = queryOf(c);
   const qraw = q('quality');
-  const quality = qraw === undefined ? 80 : parseNumber('quality', qraw, { min: 1, max: 100, integer: true });
-  if (q('format') !== undefined) parseEnum('format', q('format')!, ['jpeg'] as const, { jpg: 'jpeg' });
+  const quality =
+    qraw === undefined ? 80 : parseNumber('quality', qraw, { min: 1, max: 100, integer: true });
+  if (q('format') !== undefined)
+    parseEnum('format', q('format')!, ['jpeg'] as const, { jpg: 'jpeg' });
   ctx.views.setThreeD(applyThreeDParams(ctx, q));
   const enc: EncodeOptions = { format: 'jpeg', quality };
   return multipartStream(ctx, c, () => {

@@ -10,5 +10,11 @@ export const sampleData = (ctx: AppContext) => async (c: Context) => {
   if (name === undefined) return c.json(listSamples());
   const node = loadSample(ctx.scene, name);
   await persist(ctx);
-  return c.json({ success: true, message: `Sample data ${name} loaded`, loadedNodeIDs: [node.id], id: node.id, name: node.name });
+  return c.json({
+    success: true,
+    message: `Sample data ${name} loaded`,
+    loadedNodeIDs: [node.id],
+    id: node.id,
+    name: node.name,
+  });
 };

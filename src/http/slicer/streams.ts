@@ -17,7 +17,11 @@ export async function* requestChunks(c: Context, limit: number): AsyncGenerator<
     return;
   }
   const declared = declaredLength(c);
-  const tooLarge = () => new AppError('payload_too_large', `request body is larger than the limit of ${formatBytes(limit)}`);
+  const tooLarge = () =>
+    new AppError(
+      'payload_too_large',
+      `request body is larger than the limit of ${formatBytes(limit)}`,
+    );
   if (declared !== undefined && declared > limit) throw tooLarge();
   let seen = 0;
   try {
@@ -28,13 +32,24 @@ export async function* requestChunks(c: Context, limit: number): AsyncGenerator<
     }
   } catch (e) {
     if (e instanceof AppError) throw e;
-    throw new AppError('bad_request', `the request body was cut off after ${seen} bytes (${(e as Error).message})`);
+    throw new AppError(
+      'bad_request',
+      `the request body was cut off after ${seen} bytes (${(e as Error).message})`,
+    );
   }
-  if (declared !== undefined && seen < declared) throw new AppError('bad_request', `the request body was cut off after ${seen} of ${declared} bytes`);
+  if (declared !== undefined && seen < declared)
+    throw new AppError(
+      'bad_request',
+      `the request body was cut off after ${seen} of ${declared} bytes`,
+    );
 }
 
 /** A Response whose body is pulled from an async iterator of chunks (backpressure-aware). */
-export function streamResponse(chunks: AsyncIterable<Uint8Array>, headers: Record<string, string>, status = 200): Response {
+export function streamResponse(
+  chunks: AsyncIterable<Uint8Array>,
+  headers: Record<string, string>,
+  status = 200,
+): Response {
   const it = chunks[Symbol.asyncIterator]();
   const body = new ReadableStream<Uint8Array>(
     {

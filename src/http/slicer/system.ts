@@ -11,7 +11,9 @@ import { DEFAULT_OHIF_DIR } from '../browse.js';
 
 /** Same keys as Slicer's `/slicer/system/version`; slicerio probes `'applicationName' in json`. */
 export function versionInfo(ctx: AppContext) {
-  const [major = 0, minor = 0, patch = 0] = ctx.version.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  const [major = 0, minor = 0, patch = 0] = ctx.version
+    .split('.')
+    .map((x) => Number.parseInt(x, 10) || 0);
   return {
     applicationName: 'voxelgate',
     applicationDisplayName: 'voxelgate',
@@ -41,8 +43,10 @@ export const getVersion = (ctx: AppContext) => (c: Context) => c.json(versionInf
 /** Parses a hex colour without `#` (`f00` or `ff0000`). */
 export function parseHexColor(parameter: string, raw: string): [number, number, number] {
   const v = raw.trim().replace(/^#/, '');
-  if (/^[0-9a-fA-F]{3}$/.test(v)) return [0, 1, 2].map((i) => parseInt(v[i]! + v[i]!, 16)) as [number, number, number];
-  if (/^[0-9a-fA-F]{6}$/.test(v)) return [0, 2, 4].map((i) => parseInt(v.slice(i, i + 2), 16)) as [number, number, number];
+  if (/^[0-9a-fA-F]{3}$/.test(v))
+    return [0, 1, 2].map((i) => parseInt(v[i]! + v[i]!, 16)) as [number, number, number];
+  if (/^[0-9a-fA-F]{6}$/.test(v))
+    return [0, 2, 4].map((i) => parseInt(v.slice(i, i + 2), 16)) as [number, number, number];
   throw invalidParameter(parameter, `expected a hex colour such as 330 or ff8800, got "${raw}"`);
 }
 
@@ -50,7 +54,10 @@ export function parseHexColor(parameter: string, raw: string): [number, number, 
  * A 128×32 transparent PNG with a dotted border in `color` (default 330, as Slicer's code) and the
  * server time in seconds since the epoch, for measuring round trips.
  */
-export async function timeImage(colorParam: string | undefined, now = Date.now()): Promise<Uint8Array> {
+export async function timeImage(
+  colorParam: string | undefined,
+  now = Date.now(),
+): Promise<Uint8Array> {
   const [r, g, b] = parseHexColor('color', colorParam ?? '330');
   const w = 128;
   const h = 32;
@@ -71,18 +78,26 @@ export async function timeImage(colorParam: string | undefined, now = Date.now()
     }
   }
   drawText(rgba, w, h, (now / 1000).toFixed(3), 10, 12, [0x33, 0x33, 0x33, 255]);
-  return sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).png({ compressionLevel: 1 }).toBuffer();
+  return sharp(rgba, { raw: { width: w, height: h, channels: 4 } })
+    .png({ compressionLevel: 1 })
+    .toBuffer();
 }
 
 export const getTimeImage = () => async (c: Context) => {
   const png = await timeImage(c.req.query('color'));
-  return c.body(png as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
+  return c.body(png as Uint8Array<ArrayBuffer>, 200, {
+    'content-type': 'image/png',
+    'cache-control': 'no-store',
+  });
 };
 
 /** `DELETE /slicer/system`: graceful shutdown, only when the operator allowed it. */
 export const deleteSystem = (ctx: AppContext) => (c: Context) => {
   if (!ctx.config.allowShutdown) {
-    throw new AppError('forbidden', 'remote shutdown is disabled; start voxelgate with --allow-shutdown to allow DELETE /slicer/system');
+    throw new AppError(
+      'forbidden',
+      'remote shutdown is disabled; start voxelgate with --allow-shutdown to allow DELETE /slicer/system',
+    );
   }
   setTimeout(() => ctx.requestShutdown('DELETE /slicer/system'), 50);
   return c.json({ success: true });
@@ -115,4 +130,5 @@ export function statusInfo(ctx: AppContext, requestUrl?: string, endpoints: stri
   };
 }
 
-export const getStatus = (ctx: AppContext, endpoints: () => string[]) => (c: Context) => c.json(statusInfo(ctx, c.req.url, endpoints()));
+export const getStatus = (ctx: AppContext, endpoints: () => string[]) => (c: Context) =>
+  c.json(statusInfo(ctx, c.req.url, endpoints()));

@@ -3,7 +3,16 @@ import type { Context } from 'hono';
 import { AppError, invalidParameter } from '../../errors.js';
 import { decodeNrrdStream, nrrdChunks, rawNrrdSize } from '../../imaging/nrrd.js';
 import type { GridTransformNode, LinearTransformNode } from '../../scene/scene.js';
-import { gridFromNrrd, gridToLps, listTransforms, parseMatrix, putGridTransform, putLinearTransform, track, transformJson } from '../../scene/transforms.js';
+import {
+  gridFromNrrd,
+  gridToLps,
+  listTransforms,
+  parseMatrix,
+  putGridTransform,
+  putLinearTransform,
+  track,
+  transformJson,
+} from '../../scene/transforms.js';
 import type { AppContext } from '../../server/context.js';
 import { readBody } from '../body.js';
 import { numList, oneOf, requiredStr, str } from './params.js';
@@ -14,7 +23,11 @@ import { persist, uploadLimit } from './volumes.js';
 export const getTransforms = (ctx: AppContext) => (c: Context) => c.json(listTransforms(ctx.scene));
 
 export const getTransform = (ctx: AppContext) => (c: Context) => {
-  const node = ctx.scene.requireNode(str(c, 'id') ?? 'vtkMRMLLinearTransformNode*', 'linearTransform', 'linear transform');
+  const node = ctx.scene.requireNode(
+    str(c, 'id') ?? 'vtkMRMLLinearTransformNode*',
+    'linearTransform',
+    'linear transform',
+  );
   return c.json(transformJson(ctx.scene, node));
 };
 
@@ -33,17 +46,37 @@ export const putTransform = (ctx: AppContext) => async (c: Context) => {
       throw new AppError('bad_request', `body is not valid JSON: ${(e as Error).message}`);
     }
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('bad_request', 'expected a JSON object such as {"matrix": [[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new AppError(
+      'bad_request',
+      'expected a JSON object such as {"matrix": [[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]]}',
+    );
   const b = body as { matrix?: unknown; name?: unknown; parentTransformID?: unknown };
-  if (b.name !== undefined && typeof b.name !== 'string') throw invalidParameter('name', 'must be a string');
-  if (b.parentTransformID !== undefined && b.parentTransformID !== null && typeof b.parentTransformID !== 'string') throw invalidParameter('parentTransformID', 'must be a string or null');
+  if (b.name !== undefined && typeof b.name !== 'string')
+    throw invalidParameter('name', 'must be a string');
+  if (
+    b.parentTransformID !== undefined &&
+    b.parentTransformID !== null &&
+    typeof b.parentTransformID !== 'string'
+  )
+    throw invalidParameter('parentTransformID', 'must be a string or null');
   const qParent = str(c, 'parentTransformID');
-  const parent = qParent !== undefined ? (qParent === 'none' ? null : qParent) : (b.parentTransformID as string | null | undefined);
+  const parent =
+    qParent !== undefined
+      ? qParent === 'none'
+        ? null
+        : qParent
+      : (b.parentTransformID as string | null | undefined);
   const { node, created } = putLinearTransform(ctx.scene, {
     id: str(c, 'id'),
     name: str(c, 'name') ?? (b.name as string | undefined),
     matrix: b.matrix !== undefined ? parseMatrix(b.matrix) : undefined,
-    parentTransformID: parent === undefined ? undefined : parent === null ? null : (ctx.scene.getNode(parent)?.id ?? parent),
+    parentTransformID:
+      parent === undefined
+        ? undefined
+        : parent === null
+          ? null
+          : (ctx.scene.getNode(parent)?.id ?? parent),
   });
   await persist(ctx);
   return c.json({ success: true, created, ...transformJson(ctx.scene, node) });
@@ -51,8 +84,11 @@ export const putTransform = (ctx: AppContext) => async (c: Context) => {
 
 export const deleteTransform = (ctx: AppContext) => async (c: Context) => {
   const id = requiredStr(c, 'id');
-  const node = ctx.scene.findNodes(id).find((n) => n.kind === 'linearTransform' || n.kind === 'gridTransform');
-  if (!node) throw new AppError('not_found', `no transform node matches "${id}"`, { parameter: 'id' });
+  const node = ctx.scene
+    .findNodes(id)
+    .find((n) => n.kind === 'linearTransform' || n.kind === 'gridTransform');
+  if (!node)
+    throw new AppError('not_found', `no transform node matches "${id}"`, { parameter: 'id' });
   ctx.scene.remove([node.id]);
   await persist(ctx);
   return c.json({ success: true, id: node.id });
@@ -69,15 +105,34 @@ export const tracking = (ctx: AppContext) => async (c: Context) => {
 };
 
 export const getGridTransforms = (ctx: AppContext) => (c: Context) =>
-  c.json(ctx.scene.nodes().filter((n) => n.kind === 'gridTransform').map((n) => ({ name: n.name, id: n.id })));
+  c.json(
+    ctx.scene
+      .nodes()
+      .filter((n) => n.kind === 'gridTransform')
+      .map((n) => ({ name: n.name, id: n.id })),
+  );
 
 /** GET: 4-D NRRD (`kinds: vector domain domain domain`, `none` + the grid's real directions, LPS vectors). */
 export const getGridTransform = (ctx: AppContext) => (c: Context) => {
-  const node: GridTransformNode = ctx.scene.requireNode(str(c, 'id') ?? 'vtkMRMLGridTransformNode*', 'gridTransform', 'grid transform');
+  const node: GridTransformNode = ctx.scene.requireNode(
+    str(c, 'id') ?? 'vtkMRMLGridTransformNode*',
+    'gridTransform',
+    'grid transform',
+  );
   const encoding = oneOf(c, 'encoding', ['raw', 'gzip'] as const) ?? 'raw';
   const lps = gridToLps(node.grid);
-  const opts = { encoding, componentKind: 'vector', forceVectorAxis: true, keyValues: node.attributes };
-  const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-disposition': attachment(`${node.name}.nrrd`), 'cache-control': 'no-store', 'x-node-id': node.id };
+  const opts = {
+    encoding,
+    componentKind: 'vector',
+    forceVectorAxis: true,
+    keyValues: node.attributes,
+  };
+  const headers: Record<string, string> = {
+    'content-type': 'application/octet-stream',
+    'content-disposition': attachment(`${node.name}.nrrd`),
+    'cache-control': 'no-store',
+    'x-node-id': node.id,
+  };
   if (encoding === 'raw') headers['content-length'] = String(rawNrrdSize(lps, opts));
   return streamResponse(nrrdChunks(lps, opts), headers);
 };
@@ -85,9 +140,17 @@ export const getGridTransform = (ctx: AppContext) => (c: Context) => {
 /** POST/PUT: a 4-D displacement NRRD (3 × I × J × K, float/double) creates or replaces a grid transform. */
 export const postGridTransform = (ctx: AppContext) => async (c: Context) => {
   const maxBytes = uploadLimit(ctx, 'volume');
-  const decoded = await decodeNrrdStream(requestChunks(c, maxBytes + (1 << 20)), { maxBytes, declaredBytes: declaredLength(c) });
-  const { node, created } = putGridTransform(ctx.scene, { id: str(c, 'id'), name: str(c, 'name'), grid: gridFromNrrd(decoded) });
-  if (Object.keys(decoded.header.keyValues).length) ctx.scene.update<GridTransformNode>(node.id, { attributes: decoded.header.keyValues });
+  const decoded = await decodeNrrdStream(requestChunks(c, maxBytes + (1 << 20)), {
+    maxBytes,
+    declaredBytes: declaredLength(c),
+  });
+  const { node, created } = putGridTransform(ctx.scene, {
+    id: str(c, 'id'),
+    name: str(c, 'name'),
+    grid: gridFromNrrd(decoded),
+  });
+  if (Object.keys(decoded.header.keyValues).length)
+    ctx.scene.update<GridTransformNode>(node.id, { attributes: decoded.header.keyValues });
   await persist(ctx);
   return c.json({ success: true, id: node.id, name: node.name, created });
 };

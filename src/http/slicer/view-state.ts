@@ -16,11 +16,23 @@ export function viewState(ctx: AppContext, raw: string | undefined) {
   const name = (raw ?? 'red').trim().toLowerCase();
   if (['threed', '1', 'view1', '3d'].includes(name)) {
     const v = ctx.views.threeD;
-    return { view: 'threeD', camera: v.camera, mode: v.mode, preset: v.preset, size: v.size, volume: v.volume ?? null, layout: ctx.views.layout };
+    return {
+      view: 'threeD',
+      camera: v.camera,
+      mode: v.mode,
+      preset: v.preset,
+      size: v.size,
+      volume: v.volume ?? null,
+      layout: ctx.views.layout,
+    };
   }
-  if (!(SLICE_VIEWS as readonly string[]).includes(name)) throw invalidParameter('view', `expected red, yellow, green or threeD, got "${raw}"`);
+  if (!(SLICE_VIEWS as readonly string[]).includes(name))
+    throw invalidParameter('view', `expected red, yellow, green or threeD, got "${raw}"`);
   // The geometry the next render of this view would use (refit as a render would).
-  const v: SliceViewState = refit(ctx.scene, structuredClone(ctx.views.slice(name as SliceViewName)) as SliceViewState);
+  const v: SliceViewState = refit(
+    ctx.scene,
+    structuredClone(ctx.views.slice(name as SliceViewName)) as SliceViewState,
+  );
   const layers = sliceLayers(ctx.scene, v);
   const ref = layers.background ?? layers.foreground ?? layers.label;
   return {
@@ -42,4 +54,5 @@ export function viewState(ctx: AppContext, raw: string | undefined) {
   };
 }
 
-export const getViewState = (ctx: AppContext) => (c: Context) => c.json(viewState(ctx, c.req.query('view')));
+export const getViewState = (ctx: AppContext) => (c: Context) =>
+  c.json(viewState(ctx, c.req.query('view')));

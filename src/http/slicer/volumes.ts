@@ -2,7 +2,13 @@
 import type { Context } from 'hono';
 import { nrrdChunks, rawNrrdSize } from '../../imaging/nrrd.js';
 import { receiveNrrd } from '../../scene/persistence.js';
-import { cycleActiveVolume, findVolume, listVolumes, nrrdOptionsFor, putVolume } from '../../scene/volumes.js';
+import {
+  cycleActiveVolume,
+  findVolume,
+  listVolumes,
+  nrrdOptionsFor,
+  putVolume,
+} from '../../scene/volumes.js';
 import type { AppContext } from '../../server/context.js';
 import { bool, oneOf, requiredStr, str } from './params.js';
 import { attachment, requestChunks, streamResponse } from './streams.js';
@@ -20,7 +26,8 @@ export function uploadLimit(ctx: AppContext, kind: 'volume' | 'json'): number {
 }
 
 /** Awaited by every mutating handler before it replies: an acknowledged change is on disk. */
-export const persist = (ctx: AppContext): Promise<void> => ctx.sceneStore?.flush() ?? Promise.resolve();
+export const persist = (ctx: AppContext): Promise<void> =>
+  ctx.sceneStore?.flush() ?? Promise.resolve();
 
 export const getVolumes = (ctx: AppContext) => (c: Context) => c.json(listVolumes(ctx.scene));
 
@@ -46,7 +53,11 @@ export const putVolumeHandler = (ctx: AppContext) => async (c: Context) => {
   const labelmap = bool(c, 'labelmap');
   const maxBytes = uploadLimit(ctx, 'volume');
   // The stored copy is written while the body arrives; replying then costs one fsync + the index.
-  const received = await receiveNrrd(requestChunks(c, maxBytes + (1 << 20)), { maxBytes, declaredBytes: declaredLength(c), store: ctx.sceneStore });
+  const received = await receiveNrrd(requestChunks(c, maxBytes + (1 << 20)), {
+    maxBytes,
+    declaredBytes: declaredLength(c),
+    store: ctx.sceneStore,
+  });
   let result;
   try {
     result = putVolume(ctx.scene, { id, name, labelmap, decoded: received.decoded });
