@@ -10,6 +10,7 @@ import { Piscina } from 'piscina';
 import { AppError } from '../errors.js';
 import { renderSlice, type RawImage, type SliceJob } from '../imaging/slice-render.js';
 import type { ThreeDJob } from '../imaging/render3d.js';
+import type { RasterImage, RasterJob } from '../imaging/rasterize.js';
 import { encode, type EncodeOptions, type Encoded } from './encode.js';
 
 export interface RenderServiceOptions {
@@ -156,6 +157,29 @@ export class RenderService {
       }
     }
     return raw;
+  }
+
+  /** Rasterizes meshes (glTF render server, 3D view surfaces) in the pool, with the same queue limit. */
+  async rasterize(job: RasterJob): Promise<RasterImage> {
+    const pool = this.#getPool();
+    if (this.#pending >= this.#threads + this.#maxQueue) {
+      this.stats.refused++;
+      throw new AppError(
+        'busy',
+        `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`,
+        {
+          retryAfter: 1,
+        },
+      );
+    }
+    this.stats.renders++;
+    this.stats.worker++;
+    this.#pending++;
+    try {
+      return (await pool.run(job)) as RasterImage;
+    } finally {
+      this.#pending--;
+    }
   }
 
   /** Two bands of rows in parallel (both cores), joined. */

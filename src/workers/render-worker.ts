@@ -4,7 +4,9 @@
  */
 import { renderSlice, type RawImage, type SliceJob } from '../imaging/slice-render.js';
 import { renderThreeD, type ThreeDJob } from '../imaging/render3d.js';
+import { rasterize, type RasterImage, type RasterJob } from '../imaging/rasterize.js';
 
-export default function render(job: SliceJob | ThreeDJob): RawImage {
+export default function render(job: SliceJob | ThreeDJob | RasterJob): RawImage | RasterImage {
+  if (job.kind === 'raster') return rasterize(job);
   return job.kind === 'slice' ? renderSlice(job) : renderThreeD(job);
 }

@@ -1,0 +1,460 @@
+/**
+ * Deterministic software triangle rasterizer: z-buffer, perspective or orthographic camera from
+ * intrinsics (focal lengths and principal point in pixels), Phong shading with a headlight,
+ * per-mesh colour and opacity, and three outputs: colour (RGB bytes), depth (float Z along the
+ * optical axis) and label (exact, unlit colours, no anti-aliasing).
+ *
+ * Hand-written on purpose: no maintained JS library rasterizes meshes without WebGL (vtk.js and
+ * three.js need a GL context, and headless GL is not available here). One pass of plain loops over
+ * typed arrays; float64 arithmetic throughout, so the same job gives the same bytes on any machine.
+ *
+ * Conventions (stated once):
+ * - `worldFromCamera` is the camera's pose, row-major, in the glTF/OpenGL camera frame: the camera
+ *   looks along its local −Z, +Y up, +X right (the inverse is the view matrix).
+ * - The rasterizer works in the *sensor* frame (X right, Y down, Z forward = the glTF frame turned
+ *   180° about X). Perspective: `u = fx·X/Z + cx`, `v = fy·Y/Z + cy`; orthographic:
+ *   `u = fx·X + cx`, `v = fy·Y + cy` (fx, fy in pixels per world unit). v counts down from the top
+ *   row; pixel (i, j) covers u ∈ [i, i+1), v ∈ [j, j+1), so samples are at pixel centres
+ *   (i + 0.5, j + 0.5). Row 0 of every output is the top row.
+ * - Depth is Z (distance to the image plane along the optical axis, not the ray length), in world
+ *   units; +Infinity where nothing is drawn. Geometry with Z < near or Z > far is clipped.
+ * - Coverage: a pixel centre is inside a triangle by the top-left fill rule, so two triangles that
+ *   share an edge cover every pixel along it exactly once.
+ */
+import { invert4, mul4 } from './geometry.js';
+import type { Mat4 } from './types.js';
+
+export interface RasterMesh {
+  /** Vertex positions, xyz triples, in the mesh's local frame. */
+  positions: Float32Array;
+  /** Triangle list: three vertex indices per triangle. */
+  indices: Uint32Array;
+  /** Optional per-vertex normals (xyz, local frame); without them faces are shaded flat. */
+  normals?: Float32Array;
+  /** World from mesh-local, row-major; identity when absent. */
+  worldFromLocal?: Mat4;
+  /** Base colour 0..1 (display values, no transfer function applied). */
+  color: [number, number, number];
+  /** 0..1; below 1 the mesh is blended (colour output only). */
+  opacity: number;
+  /** Colour bytes written unlit by the `label` output. */
+  label?: [number, number, number];
+}
+
+export interface RasterCamera {
+  kind: 'perspective' | 'orthographic';
+  /** Camera pose (camera → world), row-major, camera looking along its local −Z with +Y up. */
+  worldFromCamera: Mat4;
+  /** Focal lengths in pixels (perspective) or pixels per world unit (orthographic). */
+  fx: number;
+  fy: number;
+  /** Principal point in pixels from the left and top edges. */
+  cx: number;
+  cy: number;
+  /** Clipping planes: distances along the optical axis, world units (near > 0 for perspective). */
+  near: number;
+  far: number;
+}
+
+export type RasterOutput = 'color' | 'depth' | 'label';
+
+export interface RasterJob {
+  kind: 'raster';
+  width: number;
+  height: number;
+  camera: RasterCamera;
+  meshes: RasterMesh[];
+  output: RasterOutput;
+  /** Colour output: background bytes (default Drake's VTK backdrop 204, 229, 255). */
+  background?: [number, number, number];
+  /** Label output: background bytes (default white, the render API's "don't care"). */
+  labelBackground?: [number, number, number];
+  /** Colour output: also return the depth buffer (for compositing with volume rendering). */
+  withDepth?: boolean;
+}
+
+export interface RasterImage {
+  width: number;
+  height: number;
+  /** 3 for colour and label (RGB bytes), 1 for depth (float32). */
+  channels: 1 | 3;
+  data: Uint8Array | Float32Array;
+  /** Z buffer (Infinity = nothing), for `depth` output and colour with `withDepth`. */
+  depth?: Float32Array;
+}
+
+/** Sensor frame from glTF camera frame: flip Y and Z. */
+const SENSOR_FROM_GL: Mat4 = [1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 1];
+const IDENTITY: Mat4 = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+
+/** Shading constants (Phong, white headlight at the camera). */
+const AMBIENT = 0.15;
+const DIFFUSE = 0.85;
+const SPECULAR = 0.25;
+const SHININESS = 24;
+
+interface Target {
+  W: number;
+  H: number;
+  zbuf: Float64Array;
+  /** RGB accumulators 0..1 (colour) or label bytes. */
+  rgb: Float64Array;
+  output: RasterOutput;
+  persp: boolean;
+  cam: RasterCamera;
+}
+
+/** Camera-space vertices (sensor frame) of one mesh, plus camera-space normals when given. */
+function toSensor(mesh: RasterMesh, sensorFromWorld: Mat4): { p: Float64Array; n?: Float64Array } {
+  const m = mul4(sensorFromWorld, mesh.worldFromLocal ?? IDENTITY);
+  const src = mesh.positions;
+  const nv = Math.floor(src.length / 3);
+  const p = new Float64Array(nv * 3);
+  for (let i = 0; i < nv; i++) {
+    const x = src[3 * i]!,
+      y = src[3 * i + 1]!,
+      z = src[3 * i + 2]!;
+    p[3 * i] = m[0] * x + m[1] * y + m[2] * z + m[3];
+    p[3 * i + 1] = m[4] * x + m[5] * y + m[6] * z + m[7];
+    p[3 * i + 2] = m[8] * x + m[9] * y + m[10] * z + m[11];
+  }
+  if (!mesh.normals || mesh.normals.length !== src.length) return { p };
+  // Normals go by the inverse transpose of the linear part.
+  const inv = invert4(m);
+  const ns = mesh.normals;
+  const n = new Float64Array(nv * 3);
+  for (let i = 0; i < nv; i++) {
+    const x = ns[3 * i]!,
+      y = ns[3 * i + 1]!,
+      z = ns[3 * i + 2]!;
+    const a = inv[0] * x + inv[4] * y + inv[8] * z;
+    const b = inv[1] * x + inv[5] * y + inv[9] * z;
+    const c = inv[2] * x + inv[6] * y + inv[10] * z;
+    const l = Math.hypot(a, b, c) || 1;
+    n[3 * i] = a / l;
+    n[3 * i + 1] = b / l;
+    n[3 * i + 2] = c / l;
+  }
+  return { p, n };
+}
+
+/** A clipped polygon vertex: sensor-frame position and normal. */
+interface V {
+  x: number;
+  y: number;
+  z: number;
+  nx: number;
+  ny: number;
+  nz: number;
+}
+
+/** Clips a polygon to Z ≥ near (Sutherland–Hodgman against one plane). */
+function clipNear(poly: V[], near: number): V[] {
+  const out: V[] = [];
+  for (let i = 0; i < poly.length; i++) {
+    const a = poly[i]!,
+      b = poly[(i + 1) % poly.length]!;
+    const ina = a.z >= near,
+      inb = b.z >= near;
+    if (ina) out.push(a);
+    if (ina !== inb) {
+      const t = (near - a.z) / (b.z - a.z);
+      out.push({
+        x: a.x + t * (b.x - a.x),
+        y: a.y + t * (b.y - a.y),
+        z: near,
+        nx: a.nx + t * (b.nx - a.nx),
+        ny: a.ny + t * (b.ny - a.ny),
+        nz: a.nz + t * (b.nz - a.nz),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Rasterizes one screen triangle. `blend` < 0: opaque (depth test + write); otherwise the
+ * fragment is blended with that opacity over what is there (depth test, no write).
+ */
+function drawTriangle(
+  t: Target,
+  a: V,
+  b: V,
+  c: V,
+  color: readonly number[],
+  label: readonly number[] | undefined,
+  blend: number,
+  flat: boolean,
+): void {
+  const { W, H, cam, persp } = t;
+  const proj = (v: V): [number, number] =>
+    persp
+      ? [(cam.fx * v.x) / v.z + cam.cx, (cam.fy * v.y) / v.z + cam.cy]
+      : [cam.fx * v.x + cam.cx, cam.fy * v.y + cam.cy];
+  const [ax, ay] = proj(a);
+  const [bx, by] = proj(b);
+  const [cx, cy] = proj(c);
+  // Signed doubled area; either winding is drawn (no back-face culling: meshes need not be closed).
+  let area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax);
+  if (!(Math.abs(area) > 1e-12) || !Number.isFinite(area)) return;
+  // Orient counter-clockwise in (u, v) so the edge functions are positive inside.
+  let A = a,
+    B = b,
+    Ax = ax,
+    Ay = ay,
+    Bx = bx,
+    By = by;
+  if (area < 0) {
+    A = b;
+    B = a;
+    Ax = bx;
+    Ay = by;
+    Bx = ax;
+    By = ay;
+    area = -area;
+  }
+  const C = c,
+    Cx = cx,
+    Cy = cy;
+  const minX = Math.max(0, Math.floor(Math.min(Ax, Bx, Cx) - 0.5));
+  const maxX = Math.min(W - 1, Math.ceil(Math.max(Ax, Bx, Cx) - 0.5));
+  const minY = Math.max(0, Math.floor(Math.min(Ay, By, Cy) - 0.5));
+  const maxY = Math.min(H - 1, Math.ceil(Math.max(Ay, By, Cy) - 0.5));
+  if (minX > maxX || minY > maxY) return;
+  // Edge functions e0 (B→C, weight of A), e1 (C→A, weight of B), e2 (A→B, weight of C).
+  // e(x, y) = (y1 − y0)·(x − x0) − (x1 − x0)·(y − y0) with the sign chosen positive inside.
+  const e0x = -(Cy - By),
+    e0y = Cx - Bx;
+  const e1x = -(Ay - Cy),
+    e1y = Ax - Cx;
+  const e2x = -(By - Ay),
+    e2y = Bx - Ax;
+  // Sign check: e at A for edge B→C must equal +area.
+  const s = e0x * (Ax - Bx) + e0y * (Ay - By) > 0 ? 1 : -1;
+  const E0x = s * e0x,
+    E0y = s * e0y,
+    E1x = s * e1x,
+    E1y = s * e1y,
+    E2x = s * e2x,
+    E2y = s * e2y;
+  // Top-left rule: on an edge (e = 0), the pixel belongs to the triangle only for "top" or "left"
+  // edges, which are those whose inward normal points right (+x) or, for horizontal ones, down (+y).
+  const tl = (nx: number, ny: number) => nx > 0 || (nx === 0 && ny > 0);
+  const in0 = tl(E0x, E0y),
+    in1 = tl(E1x, E1y),
+    in2 = tl(E2x, E2y);
+  const iz0 = 1 / A.z,
+    iz1 = 1 / B.z,
+    iz2 = 1 / C.z;
+  const invArea = 1 / area;
+  // Face normal (sensor frame) for flat shading, oriented toward the camera later.
+  let fnx = 0,
+    fny = 0,
+    fnz = 0;
+  if (t.output === 'color') {
+    const ux = B.x - A.x,
+      uy = B.y - A.y,
+      uz = B.z - A.z;
+    const vx = C.x - A.x,
+      vy = C.y - A.y,
+      vz = C.z - A.z;
+    fnx = uy * vz - uz * vy;
+    fny = uz * vx - ux * vz;
+    fnz = ux * vy - uy * vx;
+    const l = Math.hypot(fnx, fny, fnz) || 1;
+    fnx /= l;
+    fny /= l;
+    fnz /= l;
+  }
+  const zbuf = t.zbuf,
+    rgb = t.rgb;
+  const near = cam.near,
+    far = cam.far;
+  for (let y = minY; y <= maxY; y++) {
+    const py = y + 0.5;
+    const row = y * W;
+    for (let x = minX; x <= maxX; x++) {
+      const px = x + 0.5;
+      const w0 = E0x * (px - Bx) + E0y * (py - By);
+      if (w0 < 0 || (w0 === 0 && !in0)) continue;
+      const w1 = E1x * (px - Cx) + E1y * (py - Cy);
+      if (w1 < 0 || (w1 === 0 && !in1)) continue;
+      const w2 = E2x * (px - Ax) + E2y * (py - Ay);
+      if (w2 < 0 || (w2 === 0 && !in2)) continue;
+      const b0 = w0 * invArea,
+        b1 = w1 * invArea,
+        b2 = w2 * invArea;
+      // Perspective: 1/Z is affine in screen space; orthographic: Z is.
+      let z: number, p0: number, p1: number, p2: number;
+      if (persp) {
+        const iz = b0 * iz0 + b1 * iz1 + b2 * iz2;
+        z = 1 / iz;
+        p0 = b0 * iz0 * z;
+        p1 = b1 * iz1 * z;
+        p2 = b2 * iz2 * z;
+      } else {
+        z = b0 * A.z + b1 * B.z + b2 * C.z;
+        p0 = b0;
+        p1 = b1;
+        p2 = b2;
+      }
+      if (z < near || z > far) continue;
+      const i = row + x;
+      if (!(z < zbuf[i]!)) continue;
+      if (t.output === 'depth') {
+        zbuf[i] = z;
+        continue;
+      }
+      if (t.output === 'label') {
+        zbuf[i] = z;
+        rgb[3 * i] = label![0]!;
+        rgb[3 * i + 1] = label![1]!;
+        rgb[3 * i + 2] = label![2]!;
+        continue;
+      }
+      // Phong with a headlight: light and eye both at the camera.
+      let nx: number, ny: number, nz: number;
+      if (flat) {
+        nx = fnx;
+        ny = fny;
+        nz = fnz;
+      } else {
+        nx = p0 * A.nx + p1 * B.nx + p2 * C.nx;
+        ny = p0 * A.ny + p1 * B.ny + p2 * C.ny;
+        nz = p0 * A.nz + p1 * B.nz + p2 * C.nz;
+        const l = Math.hypot(nx, ny, nz) || 1;
+        nx /= l;
+        ny /= l;
+        nz /= l;
+      }
+      // Direction from the point to the light (the camera).
+      let lx = 0,
+        ly = 0,
+        lz = -1;
+      if (persp) {
+        const X = ((px - cam.cx) / cam.fx) * z,
+          Y = ((py - cam.cy) / cam.fy) * z;
+        const l = Math.hypot(X, Y, z);
+        lx = -X / l;
+        ly = -Y / l;
+        lz = -z / l;
+      }
+      // Two-sided lighting: the side facing the camera is lit.
+      const ndl = Math.abs(nx * lx + ny * ly + nz * lz);
+      const rv = 2 * ndl * ndl - 1; // reflection · view with the eye at the light
+      const spec = rv > 0 ? SPECULAR * Math.pow(rv, SHININESS) : 0;
+      const k = AMBIENT + DIFFUSE * ndl;
+      const r = Math.min(1, color[0]! * k + spec),
+        g = Math.min(1, color[1]! * k + spec),
+        bl = Math.min(1, color[2]! * k + spec);
+      if (blend < 0) {
+        zbuf[i] = z;
+        rgb[3 * i] = r;
+        rgb[3 * i + 1] = g;
+        rgb[3 * i + 2] = bl;
+      } else {
+        rgb[3 * i] = blend * r + (1 - blend) * rgb[3 * i]!;
+        rgb[3 * i + 1] = blend * g + (1 - blend) * rgb[3 * i + 1]!;
+        rgb[3 * i + 2] = blend * bl + (1 - blend) * rgb[3 * i + 2]!;
+      }
+    }
+  }
+}
+
+function vertexOf(p: Float64Array, n: Float64Array | undefined, i: number): V {
+  return {
+    x: p[3 * i]!,
+    y: p[3 * i + 1]!,
+    z: p[3 * i + 2]!,
+    nx: n ? n[3 * i]! : 0,
+    ny: n ? n[3 * i + 1]! : 0,
+    nz: n ? n[3 * i + 2]! : 0,
+  };
+}
+
+/** Draws a triangle after near clipping (a fan of the clipped polygon). */
+function drawClipped(
+  t: Target,
+  tri: [V, V, V],
+  color: readonly number[],
+  label: readonly number[] | undefined,
+  blend: number,
+  flat: boolean,
+): void {
+  const near = t.persp ? t.cam.near : -Infinity;
+  const [a, b, c] = tri;
+  if (a.z > t.cam.far && b.z > t.cam.far && c.z > t.cam.far) return;
+  if (a.z >= near && b.z >= near && c.z >= near) {
+    drawTriangle(t, a, b, c, color, label, blend, flat);
+    return;
+  }
+  if (a.z < near && b.z < near && c.z < near) return;
+  const poly = clipNear(tri, near);
+  for (let k = 1; k + 1 < poly.length; k++)
+    drawTriangle(t, poly[0]!, poly[k]!, poly[k + 1]!, color, label, blend, flat);
+}
+
+/** Renders a raster job (see the module comment for the conventions). */
+export function rasterize(job: RasterJob): RasterImage {
+  const W = job.width,
+    H = job.height;
+  const cam = job.camera;
+  const persp = cam.kind === 'perspective';
+  const sensorFromWorld = mul4(SENSOR_FROM_GL, invert4(cam.worldFromCamera));
+  const t: Target = {
+    W,
+    H,
+    zbuf: new Float64Array(W * H).fill(Infinity),
+    rgb: new Float64Array(job.output === 'depth' ? 0 : W * H * 3),
+    output: job.output,
+    persp,
+    cam,
+  };
+  const colorOut = job.output === 'color';
+  const bg = colorOut
+    ? (job.background ?? [204, 229, 255])
+    : (job.labelBackground ?? [255, 255, 255]);
+  if (job.output !== 'depth') {
+    const scale = colorOut ? 1 / 255 : 1;
+    for (let i = 0; i < W * H; i++) {
+      t.rgb[3 * i] = bg[0] * scale;
+      t.rgb[3 * i + 1] = bg[1] * scale;
+      t.rgb[3 * i + 2] = bg[2] * scale;
+    }
+  }
+  // Pass 1: opaque geometry (everything, for depth and label images).
+  const translucent: Array<{ key: number; mesh: number; tri: [V, V, V] }> = [];
+  const sensor = job.meshes.map((m) => toSensor(m, sensorFromWorld));
+  job.meshes.forEach((mesh, mi) => {
+    if (!(mesh.opacity > 0)) return;
+    const { p, n } = sensor[mi]!;
+    const idx = mesh.indices;
+    const nv = p.length / 3;
+    const opaque = !colorOut || mesh.opacity >= 1;
+    const label = mesh.label ?? [0, 0, 0];
+    for (let k = 0; k + 2 < idx.length; k += 3) {
+      const i0 = idx[k]!,
+        i1 = idx[k + 1]!,
+        i2 = idx[k + 2]!;
+      if (i0 >= nv || i1 >= nv || i2 >= nv) continue;
+      const tri: [V, V, V] = [vertexOf(p, n, i0), vertexOf(p, n, i1), vertexOf(p, n, i2)];
+      if (opaque) drawClipped(t, tri, mesh.color, label, -1, !n);
+      else translucent.push({ key: Math.max(tri[0].z, tri[1].z, tri[2].z), mesh: mi, tri });
+    }
+  });
+  // Pass 2: translucent triangles far to near over the opaque image (stable order: ties keep
+  // mesh and triangle order, so the result is deterministic).
+  if (translucent.length) {
+    translucent.sort((x, y) => y.key - x.key);
+    for (const { mesh, tri } of translucent) {
+      const m = job.meshes[mesh]!;
+      drawClipped(t, tri, m.color, undefined, m.opacity, !sensor[mesh]!.n);
+    }
+  }
+  const depth = job.output === 'depth' || job.withDepth ? Float32Array.from(t.zbuf) : undefined;
+  if (job.output === 'depth') return { width: W, height: H, channels: 1, data: depth!, depth };
+  const out = new Uint8Array(W * H * 3);
+  if (colorOut) for (let i = 0; i < out.length; i++) out[i] = Math.round(t.rgb[i]! * 255);
+  else out.set(t.rgb);
+  return { width: W, height: H, channels: 3, data: out, depth };
+}
