@@ -45,6 +45,7 @@ import {
   volumeSelection,
 } from './slicer/volumes.js';
 import { renderRoutes } from './slicer/render.js';
+import { deleteModel, getModel, getModels, putModelHandler } from './slicer/models.js';
 import { getViewState } from './slicer/view-state.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
@@ -66,6 +67,11 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
       handler: sampleData(ctx),
       mutates: (c) => c.req.query('name') !== undefined,
     },
+    // scene: models (surfaces)
+    { method: 'GET', path: '/models', handler: getModels(ctx) },
+    { method: 'GET', path: '/model', handler: getModel(ctx) },
+    { method: ['PUT', 'POST'], path: '/model', handler: putModelHandler(ctx) },
+    { method: 'DELETE', path: '/model', handler: deleteModel(ctx) },
     // scene: nodes
     { method: 'GET', path: '/mrml', handler: getNames(ctx) },
     { method: 'GET', path: '/mrml/names', handler: getNames(ctx) },

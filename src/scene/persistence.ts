@@ -5,6 +5,8 @@
  *                                   attributes, exact geometry, transforms, fiducials, id counters,
  *                                   active volume
  *   volumes/<id>-<generation>.nrrd  voxel data of volumes and grid transforms (NRRD, raw or gzip)
+ *   volumes/<id>-<generation>.mesh  model surfaces: float32 positions, uint32 indices, then float32
+ *                                   normals if any, little-endian; counts in the index
  *
  * Every file is written atomically (temp + fsync + rename + dir fsync). A changed volume goes to a
  * new file name, then the index is replaced, then files the index no longer names are deleted, so
@@ -26,11 +28,13 @@ import {
   type NrrdDecoderOptions,
 } from '../imaging/nrrd.js';
 import type { ImageVolume, Mat3, Vec3 } from '../imaging/types.js';
+import type { TriangleMesh } from '../imaging/mesh.js';
 import { syncDir, writeFileAtomic } from '../util/atomic-write.js';
 import type {
   FiducialNode,
   GridTransformNode,
   LinearTransformNode,
+  ModelNode,
   Scene,
   SceneNode,
   VolumeNode,
@@ -55,10 +59,20 @@ interface StoredGeometry {
   direction: Mat3;
 }
 
-type StoredNode = Omit<SceneNode, 'volume' | 'grid'> & {
+interface StoredMesh {
+  file: string;
+  points: number;
+  triangles: number;
+  normals: boolean;
+}
+
+type StoredNode = Omit<SceneNode, 'volume' | 'grid' | 'mesh'> & {
   volume?: StoredGeometry;
   grid?: StoredGeometry;
+  mesh?: StoredMesh;
 };
+
+const storedFile = (s: StoredNode): string | undefined => (s.volume ?? s.grid ?? s.mesh)?.file;
 
 interface StoredIndex {
   format: 'voxelgate-scene';
@@ -76,6 +90,8 @@ export class SceneStore {
   readonly #opts: SceneStoreOptions;
   /** ImageVolume object → the file holding it, and the content version that file holds. */
   #files = new WeakMap<ImageVolume, { file: string; version: number }>();
+  /** Mesh object → its file (meshes are replaced, never edited in place). */
+  #meshFiles = new WeakMap<TriangleMesh, string>();
   /** Content version of volumes edited in place (`update(id, {})`); absent = 0. */
   #contentVersion = new WeakMap<ImageVolume, number>();
   #generation = 0;
@@ -149,6 +165,9 @@ export class SceneStore {
       } else if (n.kind === 'gridTransform') {
         const { grid, ...rest } = n;
         stored.push({ ...rest, grid: await this.#volumeFile(n.id, grid, 'vector') });
+      } else if (n.kind === 'model') {
+        const { mesh, ...rest } = n;
+        stored.push({ ...rest, mesh: await this.#meshFile(n.id, mesh) });
       } else stored.push(n);
     }
     const index: StoredIndex = {
@@ -159,9 +178,7 @@ export class SceneStore {
       nodes: stored,
     };
     await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(index, null, 1));
-    const referenced = new Set(
-      stored.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f),
-    );
+    const referenced = new Set(stored.map(storedFile).filter((f): f is string => !!f));
     for (const f of referenced) this.#protected.delete(f);
     await this.#removeUnreferenced(new Set([...referenced, ...this.#protected]));
   }
@@ -212,6 +229,50 @@ export class SceneStore {
     };
   }
 
+  async #meshFile(id: string, m: TriangleMesh): Promise<StoredMesh> {
+    let file = this.#meshFiles.get(m);
+    if (!file) {
+      file = this.#newFileName(id).replace(/\.nrrd$/, '.mesh');
+      const part = (a: Float32Array | Uint32Array) =>
+        new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      await writeFileAtomic(
+        path.join(this.dir, file),
+        Buffer.concat([
+          part(m.positions),
+          part(m.indices),
+          ...(m.normals ? [part(m.normals)] : []),
+        ]),
+      );
+      this.#meshFiles.set(m, file);
+    }
+    return {
+      file,
+      points: m.positions.length / 3,
+      triangles: m.indices.length / 3,
+      normals: m.normals !== undefined,
+    };
+  }
+
+  async #readMesh(g: StoredMesh): Promise<TriangleMesh> {
+    const full = path.join(this.dir, g.file);
+    const buf = await fsp.readFile(full);
+    const want = g.points * 12 + g.triangles * 12 + (g.normals ? g.points * 12 : 0);
+    if (buf.length !== want)
+      throw new Error(
+        `${full} does not match the scene index (${buf.length} bytes, expected ${want})`,
+      );
+    const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+    const mesh: TriangleMesh = {
+      positions: new Float32Array(ab, 0, g.points * 3),
+      indices: new Uint32Array(ab, g.points * 12, g.triangles * 3),
+      normals: g.normals
+        ? new Float32Array(ab, g.points * 12 + g.triangles * 12, g.points * 3)
+        : undefined,
+    };
+    this.#meshFiles.set(mesh, g.file);
+    return mesh;
+  }
+
   async #removeUnreferenced(keep: Set<string>): Promise<void> {
     const dir = path.join(this.dir, 'volumes');
     for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
@@ -254,6 +315,9 @@ export class SceneStore {
           ...(rest as Omit<GridTransformNode, 'grid'>),
           grid: await this.#readVolume(g!),
         });
+      } else if (s.kind === 'model' && s.mesh) {
+        const { mesh: g, ...rest } = s as StoredNode & { kind: 'model' };
+        pending.push({ ...(rest as Omit<ModelNode, 'mesh'>), mesh: await this.#readMesh(g!) });
       } else pending.push(s as LinearTransformNode | FiducialNode);
     }
     // Parents first would be required by `add`; add without parents, then set them.
@@ -267,7 +331,7 @@ export class SceneStore {
     if (index.activeVolumeId && this.#scene.byId(index.activeVolumeId))
       this.#scene.setActiveVolume(index.activeVolumeId);
     await this.#removeUnreferenced(
-      new Set(index.nodes.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f)),
+      new Set(index.nodes.map(storedFile).filter((f): f is string => !!f)),
     );
     for (const d of [this.dir, path.join(this.dir, 'volumes')]) {
       for (const name of await fsp.readdir(d))

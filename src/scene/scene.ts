@@ -6,6 +6,7 @@
  */
 import { IDENTITY4, mul4 } from '../imaging/geometry.js';
 import type { ImageVolume, Mat4, Vec3 } from '../imaging/types.js';
+import type { TriangleMesh } from '../imaging/mesh.js';
 import { AppError, notFound } from '../errors.js';
 
 export type VolumeClass =
@@ -14,7 +15,8 @@ export type NodeClass =
   | VolumeClass
   | 'vtkMRMLLinearTransformNode'
   | 'vtkMRMLGridTransformNode'
-  | 'vtkMRMLMarkupsFiducialNode';
+  | 'vtkMRMLMarkupsFiducialNode'
+  | 'vtkMRMLModelNode';
 
 export interface BaseNode {
   /** Unique, stable id: class name + counter (`vtkMRMLScalarVolumeNode1`). */
@@ -80,7 +82,25 @@ export interface FiducialNode extends BaseNode {
   points: ControlPoint[];
 }
 
-export type SceneNode = VolumeNode | LinearTransformNode | GridTransformNode | FiducialNode;
+export interface ModelDisplay {
+  /** Colour 0..1. */
+  color: Vec3;
+  /** 0..1 (below 1 blended in the 3D view; alphaMode BLEND in glTF). */
+  opacity: number;
+  /** Drawn in the 3D view and exported by threeDGraphics. */
+  visible: boolean;
+}
+
+export interface ModelNode extends BaseNode {
+  kind: 'model';
+  className: 'vtkMRMLModelNode';
+  /** Triangle surface, local RAS mm (parent transforms apply on top). */
+  mesh: TriangleMesh;
+  display: ModelDisplay;
+}
+
+export type SceneNode =
+  VolumeNode | LinearTransformNode | GridTransformNode | FiducialNode | ModelNode;
 export type NewNode<N extends SceneNode = SceneNode> = Omit<N, 'id'> & { id?: string };
 
 export interface SceneChange {
