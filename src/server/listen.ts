@@ -222,6 +222,9 @@ function http2Options(opts: ListenOptions): http2.ServerOptions {
       // Same order as HTTP/1.1's 16 KiB header limit, leaving room for HPACK overhead.
       maxHeaderListSize: 32 * 1024,
     },
+    // Outbound frames queued per session, in MB (node's default, 10, refuses streams with
+    // ENHANCE_YOUR_CALM once a viewer has ~80 large frames in flight on one connection).
+    maxSessionMemory: 64,
     maxSessionInvalidFrames: 100,
     // A client that keeps opening streams the server must refuse (the rapid-reset pattern,
     // CVE-2023-44487) loses its session.

@@ -414,3 +414,18 @@ test('HTTP/2: graceful close lets a stream in flight finish and sends GOAWAY', a
   assert.equal(res.body.toString(), 'finished');
   await closing;
 });
+
+test('HTTP/2: a viewer fetching hundreds of large frames at once on one connection gets them all', async () => {
+  const frame256k = Buffer.alloc(256 * 1024, 7);
+  const l = await listen(() => new Response(frame256k), h2Options());
+  const session = await h2Connect(`http://127.0.0.1:${l.port}`);
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => h2Request(session, `/frame/${i}`)),
+    );
+    assert.ok(answers.every((a) => a.status === 200 && a.body.length === frame256k.length));
+  } finally {
+    session.close();
+    await l.close();
+  }
+});
