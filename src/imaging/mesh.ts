@@ -4,6 +4,7 @@
  */
 import { AppError } from '../errors.js';
 import type { Mat4 } from './types.js';
+import { invert4 } from './geometry.js';
 
 export interface TriangleMesh {
   /** Vertex positions, xyz triples, RAS mm. */
@@ -71,7 +72,26 @@ export function transformMesh(m: TriangleMesh, t: Mat4): TriangleMesh {
     p[i + 1] = t[4] * x + t[5] * y + t[6] * z + t[7];
     p[i + 2] = t[8] * x + t[9] * y + t[10] * z + t[11];
   }
-  return { positions: p, indices: m.indices, normals: undefined };
+  let normals: Float32Array | undefined;
+  if (m.normals) {
+    // Normals by the inverse transpose of the linear part.
+    const inv = invert4(t);
+    const n = m.normals;
+    normals = new Float32Array(n.length);
+    for (let i = 0; i < n.length; i += 3) {
+      const x = n[i]!,
+        y = n[i + 1]!,
+        z = n[i + 2]!;
+      const a = inv[0] * x + inv[4] * y + inv[8] * z;
+      const b = inv[1] * x + inv[5] * y + inv[9] * z;
+      const c = inv[2] * x + inv[6] * y + inv[10] * z;
+      const l = Math.hypot(a, b, c) || 1;
+      normals[i] = a / l;
+      normals[i + 1] = b / l;
+      normals[i + 2] = c / l;
+    }
+  }
+  return { positions: p, indices: m.indices, normals };
 }
 
 /** Area-weighted vertex normals (for smooth shading of meshes that came without normals). */

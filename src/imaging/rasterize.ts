@@ -71,6 +71,8 @@ export interface RasterJob {
   labelBackground?: [number, number, number];
   /** Colour output: also return the depth buffer (for compositing with volume rendering). */
   withDepth?: boolean;
+  /** Draw only rows [start, end) (a band of a split render); other rows stay background. */
+  rows?: [number, number];
 }
 
 export interface RasterImage {
@@ -96,6 +98,9 @@ const SHININESS = 24;
 interface Target {
   W: number;
   H: number;
+  /** Rows drawn: [y0, y1). */
+  y0: number;
+  y1: number;
   zbuf: Float64Array;
   /** RGB accumulators 0..1 (colour) or label bytes. */
   rgb: Float64Array;
@@ -218,8 +223,8 @@ function drawTriangle(
     Cy = cy;
   const minX = Math.max(0, Math.floor(Math.min(Ax, Bx, Cx) - 0.5));
   const maxX = Math.min(W - 1, Math.ceil(Math.max(Ax, Bx, Cx) - 0.5));
-  const minY = Math.max(0, Math.floor(Math.min(Ay, By, Cy) - 0.5));
-  const maxY = Math.min(H - 1, Math.ceil(Math.max(Ay, By, Cy) - 0.5));
+  const minY = Math.max(t.y0, Math.floor(Math.min(Ay, By, Cy) - 0.5));
+  const maxY = Math.min(t.y1 - 1, H - 1, Math.ceil(Math.max(Ay, By, Cy) - 0.5));
   if (minX > maxX || minY > maxY) return;
   // Edge functions e0 (B→C, weight of A), e1 (C→A, weight of B), e2 (A→B, weight of C).
   // e(x, y) = (y1 − y0)·(x − x0) − (x1 − x0)·(y − y0) with the sign chosen positive inside.
@@ -404,6 +409,8 @@ export function rasterize(job: RasterJob): RasterImage {
   const t: Target = {
     W,
     H,
+    y0: job.rows ? Math.max(0, job.rows[0]) : 0,
+    y1: job.rows ? Math.min(H, job.rows[1]) : H,
     zbuf: new Float64Array(W * H).fill(Infinity),
     rgb: new Float64Array(job.output === 'depth' ? 0 : W * H * 3),
     output: job.output,

@@ -31,6 +31,7 @@ import {
 } from '../scene/views.js';
 import { notFound } from '../errors.js';
 import { revisionOf } from './revisions.js';
+import { threeDSurfaces } from './surfaces.js';
 
 const sharedCopies = new WeakMap<TypedArray, { revision: number; copy: TypedArray }>();
 
@@ -435,5 +436,6 @@ export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
     revision,
     volumeKey: volumeKeyOf(volume.data),
     ...(view.draft ? { draft: true } : {}),
+    surfaces: threeDSurfaces(scene),
   };
 }

@@ -7,6 +7,7 @@ import { AppError, notFound } from '../errors.js';
 import { transformMesh, type TriangleMesh } from '../imaging/mesh.js';
 import { IDENTITY4 } from '../imaging/geometry.js';
 import type { ModelDisplay, ModelNode, Scene } from './scene.js';
+import type { Mat4 } from '../imaging/types.js';
 
 /** Slicer's default model colour (vtkMRMLModelDisplayNode: a light yellow). */
 export const DEFAULT_MODEL_COLOR: [number, number, number] = [0.9, 0.9, 0.3];
@@ -70,17 +71,28 @@ export interface WorldSurface {
   opacity: number;
 }
 
+/** Transformed copies per mesh and matrix (so repeated renders reuse arrays: stable job keys). */
+const transformed = new WeakMap<TriangleMesh, { key: string; mesh: TriangleMesh }>();
+
+function inWorld(mesh: TriangleMesh, m: Mat4): TriangleMesh {
+  if (m.every((v, i) => v === IDENTITY4[i])) return mesh;
+  const key = m.join(',');
+  const hit = transformed.get(mesh);
+  if (hit?.key === key) return hit.mesh;
+  const out = transformMesh(mesh, m);
+  transformed.set(mesh, { key, mesh: out });
+  return out;
+}
+
 /** Visible model surfaces in world RAS (linear parent transforms applied). */
 export function visibleSurfaces(scene: Scene): WorldSurface[] {
   const out: WorldSurface[] = [];
   for (const n of scene.nodes()) {
     if (n.kind !== 'model' || !n.display.visible || n.display.opacity <= 0) continue;
-    const m = scene.worldFromLocal(n.id);
-    const identity = m.every((v, i) => v === IDENTITY4[i]);
     out.push({
       id: n.id,
       name: n.name,
-      mesh: identity ? n.mesh : transformMesh(n.mesh, m),
+      mesh: inWorld(n.mesh, scene.worldFromLocal(n.id)),
       color: n.display.color,
       opacity: n.display.opacity,
     });
