@@ -45,7 +45,13 @@ import {
   volumeSelection,
 } from './slicer/volumes.js';
 import { renderRoutes } from './slicer/render.js';
-import { deleteModel, getModel, getModels, putModelHandler } from './slicer/models.js';
+import {
+  deleteModel,
+  getModel,
+  getModels,
+  getThreeDGraphics,
+  putModelHandler,
+} from './slicer/models.js';
 import { getViewState } from './slicer/view-state.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
@@ -72,6 +78,7 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/model', handler: getModel(ctx) },
     { method: ['PUT', 'POST'], path: '/model', handler: putModelHandler(ctx) },
     { method: 'DELETE', path: '/model', handler: deleteModel(ctx) },
+    { method: 'GET', path: '/threeDGraphics', handler: getThreeDGraphics(ctx) },
     // scene: nodes
     { method: 'GET', path: '/mrml', handler: getNames(ctx) },
     { method: 'GET', path: '/mrml/names', handler: getNames(ctx) },

@@ -32,7 +32,8 @@ export const RAS_MM_TO_GLTF: number[] = [
 export function surfacesDocument(surfaces: ExportSurface[], sceneName = 'voxelgate'): Document {
   const doc = new Document();
   doc.getRoot().getAsset().generator = 'voxelgate';
-  const buffer = doc.createBuffer();
+  // No buffer at all for an empty scene (a zero-length buffer is a validator error).
+  const buffer = surfaces.some((s) => s.mesh.indices.length) ? doc.createBuffer() : null;
   const scene = doc.createScene(sceneName);
   const root = doc.createNode('RAS mm to glTF').setMatrix(RAS_MM_TO_GLTF as never);
   scene.addChild(root);

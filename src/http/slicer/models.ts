@@ -6,10 +6,10 @@ import type { Context } from 'hono';
 import { AppError, invalidParameter } from '../../errors.js';
 import { MESH_FORMATS, writeMesh, type MeshFormat, type MeshFrame } from '../../imaging/mesh-io.js';
 import type { TriangleMesh } from '../../imaging/mesh.js';
-import { findModel, listModels, putModel } from '../../scene/models.js';
+import { findModel, listModels, putModel, visibleSurfaces } from '../../scene/models.js';
 import type { ModelDisplay, ModelNode } from '../../scene/scene.js';
 import type { AppContext } from '../../server/context.js';
-import { surfacesDocument, toGlb } from '../../render/gltf-export.js';
+import { surfacesDocument, toGlb, toGltfJson } from '../../render/gltf-export.js';
 import { readBody } from '../body.js';
 import { bool, num, numList, oneOf, requiredStr, str } from './params.js';
 import { attachment } from './streams.js';
@@ -132,4 +132,31 @@ export const deleteModel = (ctx: AppContext) => async (c: Context) => {
   ctx.scene.remove([node.id]);
   await persist(ctx);
   return c.json({ success: true, id: node.id });
+};
+
+/**
+ * `GET /slicer/threeDGraphics[?widgetIndex=0&boxVisible=false&format=gltf|glb]`: the 3D view's
+ * visible surfaces as glTF 2.0 — JSON with the buffer embedded (Slicer's default, served as
+ * `application/json`) or binary `.glb`. Axes: see `render/gltf-export.ts` and docs/graphics.md.
+ */
+export const getThreeDGraphics = (ctx: AppContext) => async (c: Context) => {
+  const widget = str(c, 'widgetIndex');
+  if (widget !== undefined && widget !== '0')
+    throw invalidParameter('widgetIndex', 'there is one 3D view (0)');
+  bool(c, 'boxVisible'); // parsed for Slicer compatibility; no bounding box is drawn
+  const raw = str(c, 'format')?.toLowerCase() ?? 'gltf';
+  if (raw !== 'gltf' && raw !== 'glb')
+    throw invalidParameter('format', `expected gltf or glb, got "${raw}"`);
+  const doc = surfacesDocument(visibleSurfaces(ctx.scene));
+  if (raw === 'glb')
+    return new Response(await toGlb(doc), {
+      headers: {
+        'content-type': 'model/gltf-binary',
+        'content-disposition': attachment('scene.glb'),
+        'cache-control': 'no-store',
+      },
+    });
+  return new Response(await toGltfJson(doc), {
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+  });
 };
