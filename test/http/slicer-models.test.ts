@@ -331,3 +331,26 @@ test('model nodes persist (atomic .mesh file named by the index) and load back e
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('POST /slicer/mrml?filetype=ModelFile loads a model from an --import-root folder', async () => {
+  const root = tempDir('vg-import-');
+  const t = await makeTestApp({ importRoots: [root] });
+  try {
+    await fsp.writeFile(path.join(root, 'tetra.stl'), await itkFile('stl', true));
+    const res = await t.app.request('/slicer/mrml?filetype=ModelFile&localfile=tetra.stl', {
+      method: 'POST',
+    });
+    const j = (await res.json()) as { loadedNodeIDs: string[] };
+    assert.equal(res.status, 200, JSON.stringify(j));
+    const m = modelOf(t, j.loadedNodeIDs[0]!);
+    assert.equal(m.name, 'tetra');
+    assert.equal(m.mesh.indices.length, 12);
+    const outside = await t.app.request('/slicer/mrml?filetype=ModelFile&localfile=/etc/passwd', {
+      method: 'POST',
+    });
+    assert.equal(outside.status, 403);
+  } finally {
+    await t.close();
+    await fsp.rm(root, { recursive: true, force: true });
+  }
+});

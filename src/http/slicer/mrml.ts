@@ -15,6 +15,9 @@ import {
   setParentTransform,
 } from '../../scene/transforms.js';
 import { putVolume } from '../../scene/volumes.js';
+import { putModel } from '../../scene/models.js';
+import type { MeshFormat } from '../../imaging/mesh-io.js';
+import type { TriangleMesh } from '../../imaging/mesh.js';
 import type { AppContext } from '../../server/context.js';
 import { formatBytes } from '../body.js';
 import { bool, requiredStr, str } from './params.js';
@@ -103,7 +106,7 @@ export async function resolveImportPath(ctx: AppContext, localfile: string): Pro
 const isInside = (root: string, p: string) =>
   p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
-const FILETYPES = ['VolumeFile', 'MarkupsFile', 'TransformFile'] as const;
+const FILETYPES = ['VolumeFile', 'MarkupsFile', 'TransformFile', 'ModelFile'] as const;
 
 /** `POST /slicer/mrml?localfile=&filetype=[&name=&labelmap=]`: loads a local file as Slicer's. */
 export const postMrml = (ctx: AppContext) => async (c: Context) => {
@@ -144,6 +147,21 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
       putVolume(ctx.scene, { name: name ?? baseName, labelmap: bool(c, 'labelmap'), decoded }).node
         .id,
     ];
+  } else if (filetype === 'ModelFile') {
+    const st = await fsp.stat(file);
+    if (st.size > ctx.config.limits.mesh)
+      throw new AppError(
+        'payload_too_large',
+        `model file is larger than the mesh limit (--limit-mesh, ${formatBytes(ctx.config.limits.mesh)})`,
+      );
+    const ext = /\.(stl|obj|ply|vtk|vtp)$/i.exec(lower)?.[1] as MeshFormat | undefined;
+    const { mesh } = await ctx.renderer.task<{ mesh: TriangleMesh }>({
+      kind: 'readMesh',
+      bytes: new Uint8Array(await fsp.readFile(file)),
+      format: ext,
+    });
+    const modelName = name ?? path.basename(file).replace(/\.(stl|obj|ply|vtk|vtp)$/i, '');
+    ids = [putModel(ctx.scene, { name: modelName, mesh }).node.id];
   } else if (filetype === 'MarkupsFile') {
     const doc = await readJsonFile(file, uploadLimit(ctx, 'json'));
     ids = importMarkups(ctx.scene, doc, name).map((n) => n.id);
