@@ -6,6 +6,8 @@ import { renderSlice, type RawImage, type SliceJob } from '../imaging/slice-rend
 import { renderThreeD, type ThreeDJob } from '../imaging/render3d.js';
 import { rasterize, type RasterImage, type RasterJob } from '../imaging/rasterize.js';
 import { readMesh, type MeshFormat, type MeshFrame } from '../imaging/mesh-io.js';
+import { maskSurface, type MaskGeometry, type SurfaceOptions } from '../imaging/surface.js';
+import type { TriangleMesh } from '../imaging/mesh.js';
 
 /** Mesh file bytes → RAS triangle mesh (vtk.js readers are synchronous: kept off the event loop). */
 export interface ReadMeshJob {
@@ -15,12 +17,21 @@ export interface ReadMeshJob {
   frame?: MeshFrame;
 }
 
-export type PoolJob = RasterJob | ReadMeshJob;
+/** Binary mask → closed surface (marching cubes, smoothing, decimation) in RAS. */
+export interface SurfaceJob {
+  kind: 'surface';
+  mask: Uint8Array;
+  geometry: MaskGeometry;
+  options: SurfaceOptions;
+}
+
+export type PoolJob = RasterJob | ReadMeshJob | SurfaceJob;
 
 export default function render(
   job: SliceJob | ThreeDJob | PoolJob,
-): RawImage | RasterImage | ReturnType<typeof readMesh> {
+): RawImage | RasterImage | ReturnType<typeof readMesh> | Promise<TriangleMesh> {
   if (job.kind === 'raster') return rasterize(job);
+  if (job.kind === 'surface') return maskSurface(job.mask, job.geometry, job.options);
   if (job.kind === 'readMesh') {
     try {
       return readMesh(job.bytes, job);
