@@ -177,114 +177,129 @@ function clipNear(poly: V[], near: number): V[] {
   return out;
 }
 
+/** Scratch triangle: per corner k at 8k: x, y, z (sensor), nx, ny, nz, u, v (pixels). */
+const TRI = new Float64Array(24);
+
+function setCorner(t: Target, k: number, v: V): void {
+  const o = 8 * k;
+  TRI[o] = v.x;
+  TRI[o + 1] = v.y;
+  TRI[o + 2] = v.z;
+  TRI[o + 3] = v.nx;
+  TRI[o + 4] = v.ny;
+  TRI[o + 5] = v.nz;
+  const cam = t.cam;
+  TRI[o + 6] = t.persp ? (cam.fx * v.x) / v.z + cam.cx : cam.fx * v.x + cam.cx;
+  TRI[o + 7] = t.persp ? (cam.fy * v.y) / v.z + cam.cy : cam.fy * v.y + cam.cy;
+}
+
 /**
- * Rasterizes one screen triangle. `blend` < 0: opaque (depth test + write); otherwise the
+ * Rasterizes the triangle in `TRI`. `blend` < 0: opaque (depth test + write); otherwise the
  * fragment is blended with that opacity over what is there (depth test, no write).
  */
 function drawTriangle(
   t: Target,
-  a: V,
-  b: V,
-  c: V,
   color: readonly number[],
   label: readonly number[] | undefined,
   blend: number,
   flat: boolean,
 ): void {
   const { W, H, cam, persp } = t;
-  const proj = (v: V): [number, number] =>
-    persp
-      ? [(cam.fx * v.x) / v.z + cam.cx, (cam.fy * v.y) / v.z + cam.cy]
-      : [cam.fx * v.x + cam.cx, cam.fy * v.y + cam.cy];
-  const [ax, ay] = proj(a);
-  const [bx, by] = proj(b);
-  const [cx, cy] = proj(c);
-  // Signed doubled area; either winding is drawn (no back-face culling: meshes need not be closed).
-  let area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax);
+  // Corners, oriented counter-clockwise in (u, v) so the edge functions are positive inside.
+  let a = 0,
+    b = 8;
+  const c = 16;
+  let area =
+    (TRI[14]! - TRI[6]!) * (TRI[23]! - TRI[7]!) - (TRI[15]! - TRI[7]!) * (TRI[22]! - TRI[6]!);
+  // Either winding is drawn (no back-face culling: meshes need not be closed).
   if (!(Math.abs(area) > 1e-12) || !Number.isFinite(area)) return;
-  // Orient counter-clockwise in (u, v) so the edge functions are positive inside.
-  let A = a,
-    B = b,
-    Ax = ax,
-    Ay = ay,
-    Bx = bx,
-    By = by;
   if (area < 0) {
-    A = b;
-    B = a;
-    Ax = bx;
-    Ay = by;
-    Bx = ax;
-    By = ay;
+    a = 8;
+    b = 0;
     area = -area;
   }
-  const C = c,
-    Cx = cx,
-    Cy = cy;
+  const Ax = TRI[a + 6]!,
+    Ay = TRI[a + 7]!,
+    Bx = TRI[b + 6]!,
+    By = TRI[b + 7]!,
+    Cx = TRI[c + 6]!,
+    Cy = TRI[c + 7]!;
   const minX = Math.max(0, Math.floor(Math.min(Ax, Bx, Cx) - 0.5));
   const maxX = Math.min(W - 1, Math.ceil(Math.max(Ax, Bx, Cx) - 0.5));
   const minY = Math.max(t.y0, Math.floor(Math.min(Ay, By, Cy) - 0.5));
   const maxY = Math.min(t.y1 - 1, H - 1, Math.ceil(Math.max(Ay, By, Cy) - 0.5));
   if (minX > maxX || minY > maxY) return;
-  // Edge functions e0 (B→C, weight of A), e1 (C→A, weight of B), e2 (A→B, weight of C).
-  // e(x, y) = (y1 − y0)·(x − x0) − (x1 − x0)·(y − y0) with the sign chosen positive inside.
-  const e0x = -(Cy - By),
-    e0y = Cx - Bx;
-  const e1x = -(Ay - Cy),
-    e1y = Ax - Cx;
-  const e2x = -(By - Ay),
-    e2y = Bx - Ax;
-  // Sign check: e at A for edge B→C must equal +area.
-  const s = e0x * (Ax - Bx) + e0y * (Ay - By) > 0 ? 1 : -1;
-  const E0x = s * e0x,
-    E0y = s * e0y,
-    E1x = s * e1x,
-    E1y = s * e1y,
-    E2x = s * e2x,
-    E2y = s * e2y;
-  // Top-left rule: on an edge (e = 0), the pixel belongs to the triangle only for "top" or "left"
-  // edges, which are those whose inward normal points right (+x) or, for horizontal ones, down (+y).
-  const tl = (nx: number, ny: number) => nx > 0 || (nx === 0 && ny > 0);
-  const in0 = tl(E0x, E0y),
-    in1 = tl(E1x, E1y),
-    in2 = tl(E2x, E2y);
-  const iz0 = 1 / A.z,
-    iz1 = 1 / B.z,
-    iz2 = 1 / C.z;
+  // Edge functions: e0 (B→C) weighs A, e1 (C→A) weighs B, e2 (A→B) weighs C; they sum to area.
+  const E0x = By - Cy,
+    E0y = Cx - Bx;
+  const E1x = Cy - Ay,
+    E1y = Ax - Cx;
+  const E2x = Ay - By,
+    E2y = Bx - Ax;
+  // Top-left rule: on an edge (e = 0) the pixel belongs to the triangle only for edges whose
+  // inward normal points right (+x) or, for horizontal ones, down (+y).
+  const in0 = E0x > 0 || (E0x === 0 && E0y > 0),
+    in1 = E1x > 0 || (E1x === 0 && E1y > 0),
+    in2 = E2x > 0 || (E2x === 0 && E2y > 0);
+  const Az = TRI[a + 2]!,
+    Bz = TRI[b + 2]!,
+    Cz = TRI[c + 2]!;
+  const iz0 = 1 / Az,
+    iz1 = 1 / Bz,
+    iz2 = 1 / Cz;
   const invArea = 1 / area;
-  // Face normal (sensor frame) for flat shading, oriented toward the camera later.
+  const colorOut = t.output === 'color';
+  // Face normal (sensor frame) for flat shading.
   let fnx = 0,
     fny = 0,
     fnz = 0;
-  if (t.output === 'color') {
-    const ux = B.x - A.x,
-      uy = B.y - A.y,
-      uz = B.z - A.z;
-    const vx = C.x - A.x,
-      vy = C.y - A.y,
-      vz = C.z - A.z;
+  if (colorOut) {
+    const ux = TRI[b]! - TRI[a]!,
+      uy = TRI[b + 1]! - TRI[a + 1]!,
+      uz = Bz - Az;
+    const vx = TRI[c]! - TRI[a]!,
+      vy = TRI[c + 1]! - TRI[a + 1]!,
+      vz = Cz - Az;
     fnx = uy * vz - uz * vy;
     fny = uz * vx - ux * vz;
     fnz = ux * vy - uy * vx;
-    const l = Math.hypot(fnx, fny, fnz) || 1;
+    const l = Math.sqrt(fnx * fnx + fny * fny + fnz * fnz) || 1;
     fnx /= l;
     fny /= l;
     fnz /= l;
   }
+  const Anx = TRI[a + 3]!,
+    Any = TRI[a + 4]!,
+    Anz = TRI[a + 5]!,
+    Bnx = TRI[b + 3]!,
+    Bny = TRI[b + 4]!,
+    Bnz = TRI[b + 5]!,
+    Cnx = TRI[c + 3]!,
+    Cny = TRI[c + 4]!,
+    Cnz = TRI[c + 5]!;
   const zbuf = t.zbuf,
     rgb = t.rgb;
   const near = cam.near,
     far = cam.far;
+  const depthOnly = t.output === 'depth',
+    labelOut = t.output === 'label';
+  const L0 = label ? label[0]! : 0,
+    L1 = label ? label[1]! : 0,
+    L2 = label ? label[2]! : 0;
+  const c0 = color[0]!,
+    c1 = color[1]!,
+    c2 = color[2]!;
   for (let y = minY; y <= maxY; y++) {
     const py = y + 0.5;
     const row = y * W;
-    for (let x = minX; x <= maxX; x++) {
-      const px = x + 0.5;
-      const w0 = E0x * (px - Bx) + E0y * (py - By);
+    // Edge values at the row's first pixel centre, then stepped by E?x per pixel.
+    const px0 = minX + 0.5;
+    let w0 = E0x * (px0 - Bx) + E0y * (py - By);
+    let w1 = E1x * (px0 - Cx) + E1y * (py - Cy);
+    let w2 = E2x * (px0 - Ax) + E2y * (py - Ay);
+    for (let x = minX; x <= maxX; x++, w0 += E0x, w1 += E1x, w2 += E2x) {
       if (w0 < 0 || (w0 === 0 && !in0)) continue;
-      const w1 = E1x * (px - Cx) + E1y * (py - Cy);
       if (w1 < 0 || (w1 === 0 && !in1)) continue;
-      const w2 = E2x * (px - Ax) + E2y * (py - Ay);
       if (w2 < 0 || (w2 === 0 && !in2)) continue;
       const b0 = w0 * invArea,
         b1 = w1 * invArea,
@@ -292,13 +307,12 @@ function drawTriangle(
       // Perspective: 1/Z is affine in screen space; orthographic: Z is.
       let z: number, p0: number, p1: number, p2: number;
       if (persp) {
-        const iz = b0 * iz0 + b1 * iz1 + b2 * iz2;
-        z = 1 / iz;
+        z = 1 / (b0 * iz0 + b1 * iz1 + b2 * iz2);
         p0 = b0 * iz0 * z;
         p1 = b1 * iz1 * z;
         p2 = b2 * iz2 * z;
       } else {
-        z = b0 * A.z + b1 * B.z + b2 * C.z;
+        z = b0 * Az + b1 * Bz + b2 * Cz;
         p0 = b0;
         p1 = b1;
         p2 = b2;
@@ -306,15 +320,15 @@ function drawTriangle(
       if (z < near || z > far) continue;
       const i = row + x;
       if (!(z < zbuf[i]!)) continue;
-      if (t.output === 'depth') {
+      if (depthOnly) {
         zbuf[i] = z;
         continue;
       }
-      if (t.output === 'label') {
+      if (labelOut) {
         zbuf[i] = z;
-        rgb[3 * i] = label![0]!;
-        rgb[3 * i + 1] = label![1]!;
-        rgb[3 * i + 2] = label![2]!;
+        rgb[3 * i] = L0;
+        rgb[3 * i + 1] = L1;
+        rgb[3 * i + 2] = L2;
         continue;
       }
       // Phong with a headlight: light and eye both at the camera.
@@ -324,34 +338,29 @@ function drawTriangle(
         ny = fny;
         nz = fnz;
       } else {
-        nx = p0 * A.nx + p1 * B.nx + p2 * C.nx;
-        ny = p0 * A.ny + p1 * B.ny + p2 * C.ny;
-        nz = p0 * A.nz + p1 * B.nz + p2 * C.nz;
-        const l = Math.hypot(nx, ny, nz) || 1;
+        nx = p0 * Anx + p1 * Bnx + p2 * Cnx;
+        ny = p0 * Any + p1 * Bny + p2 * Cny;
+        nz = p0 * Anz + p1 * Bnz + p2 * Cnz;
+        const l = Math.sqrt(nx * nx + ny * ny + nz * nz) || 1;
         nx /= l;
         ny /= l;
         nz /= l;
       }
-      // Direction from the point to the light (the camera).
-      let lx = 0,
-        ly = 0,
-        lz = -1;
+      // Cosine between the normal and the direction to the light (the camera).
+      let ndl: number;
       if (persp) {
-        const X = ((px - cam.cx) / cam.fx) * z,
+        const X = ((x + 0.5 - cam.cx) / cam.fx) * z,
           Y = ((py - cam.cy) / cam.fy) * z;
-        const l = Math.hypot(X, Y, z);
-        lx = -X / l;
-        ly = -Y / l;
-        lz = -z / l;
-      }
+        ndl = -(nx * X + ny * Y + nz * z) / Math.sqrt(X * X + Y * Y + z * z);
+      } else ndl = -nz;
       // Two-sided lighting: the side facing the camera is lit.
-      const ndl = Math.abs(nx * lx + ny * ly + nz * lz);
+      if (ndl < 0) ndl = -ndl;
       const rv = 2 * ndl * ndl - 1; // reflection · view with the eye at the light
       const spec = rv > 0 ? SPECULAR * Math.pow(rv, SHININESS) : 0;
       const k = AMBIENT + DIFFUSE * ndl;
-      const r = Math.min(1, color[0]! * k + spec),
-        g = Math.min(1, color[1]! * k + spec),
-        bl = Math.min(1, color[2]! * k + spec);
+      const r = Math.min(1, c0 * k + spec),
+        g = Math.min(1, c1 * k + spec),
+        bl = Math.min(1, c2 * k + spec);
       if (blend < 0) {
         zbuf[i] = z;
         rgb[3 * i] = r;
@@ -366,6 +375,52 @@ function drawTriangle(
   }
 }
 
+/** Draws triangle (i0, i1, i2) of a mesh in the sensor frame, clipped at the near plane when needed. */
+function drawMeshTriangle(
+  t: Target,
+  p: Float64Array,
+  n: Float64Array | undefined,
+  uv: Float64Array,
+  i0: number,
+  i1: number,
+  i2: number,
+  color: readonly number[],
+  label: readonly number[] | undefined,
+  blend: number,
+): void {
+  const near = t.persp ? t.cam.near : -Infinity;
+  const far = t.cam.far;
+  const z0 = p[3 * i0 + 2]!,
+    z1 = p[3 * i1 + 2]!,
+    z2 = p[3 * i2 + 2]!;
+  if (z0 > far && z1 > far && z2 > far) return;
+  if (z0 < near && z1 < near && z2 < near) return;
+  if (z0 >= near && z1 >= near && z2 >= near) {
+    // Fast path: corners straight from the arrays (screen positions precomputed per vertex).
+    for (let k = 0; k < 3; k++) {
+      const v = k === 0 ? i0 : k === 1 ? i1 : i2,
+        o = 8 * k;
+      TRI[o] = p[3 * v]!;
+      TRI[o + 1] = p[3 * v + 1]!;
+      TRI[o + 2] = p[3 * v + 2]!;
+      TRI[o + 3] = n ? n[3 * v]! : 0;
+      TRI[o + 4] = n ? n[3 * v + 1]! : 0;
+      TRI[o + 5] = n ? n[3 * v + 2]! : 0;
+      TRI[o + 6] = uv[2 * v]!;
+      TRI[o + 7] = uv[2 * v + 1]!;
+    }
+    drawTriangle(t, color, label, blend, !n);
+    return;
+  }
+  const poly = clipNear([vertexOf(p, n, i0), vertexOf(p, n, i1), vertexOf(p, n, i2)], near);
+  for (let k = 1; k + 1 < poly.length; k++) {
+    setCorner(t, 0, poly[0]!);
+    setCorner(t, 1, poly[k]!);
+    setCorner(t, 2, poly[k + 1]!);
+    drawTriangle(t, color, label, blend, !n);
+  }
+}
+
 function vertexOf(p: Float64Array, n: Float64Array | undefined, i: number): V {
   return {
     x: p[3 * i]!,
@@ -377,26 +432,19 @@ function vertexOf(p: Float64Array, n: Float64Array | undefined, i: number): V {
   };
 }
 
-/** Draws a triangle after near clipping (a fan of the clipped polygon). */
-function drawClipped(
-  t: Target,
-  tri: [V, V, V],
-  color: readonly number[],
-  label: readonly number[] | undefined,
-  blend: number,
-  flat: boolean,
-): void {
-  const near = t.persp ? t.cam.near : -Infinity;
-  const [a, b, c] = tri;
-  if (a.z > t.cam.far && b.z > t.cam.far && c.z > t.cam.far) return;
-  if (a.z >= near && b.z >= near && c.z >= near) {
-    drawTriangle(t, a, b, c, color, label, blend, flat);
-    return;
+/** Screen positions (u, v) of every vertex (meaningless behind the near plane, and unused there). */
+function screenOf(t: Target, p: Float64Array): Float64Array {
+  const nv = p.length / 3;
+  const uv = new Float64Array(2 * nv);
+  const { fx, fy, cx, cy } = t.cam;
+  for (let i = 0; i < nv; i++) {
+    const x = p[3 * i]!,
+      y = p[3 * i + 1]!,
+      z = p[3 * i + 2]!;
+    uv[2 * i] = t.persp ? (fx * x) / z + cx : fx * x + cx;
+    uv[2 * i + 1] = t.persp ? (fy * y) / z + cy : fy * y + cy;
   }
-  if (a.z < near && b.z < near && c.z < near) return;
-  const poly = clipNear(tri, near);
-  for (let k = 1; k + 1 < poly.length; k++)
-    drawTriangle(t, poly[0]!, poly[k]!, poly[k + 1]!, color, label, blend, flat);
+  return uv;
 }
 
 /** Renders a raster job (see the module comment for the conventions). */
@@ -430,11 +478,14 @@ export function rasterize(job: RasterJob): RasterImage {
     }
   }
   // Pass 1: opaque geometry (everything, for depth and label images).
-  const translucent: Array<{ key: number; mesh: number; tri: [V, V, V] }> = [];
-  const sensor = job.meshes.map((m) => toSensor(m, sensorFromWorld));
+  const translucent: Array<{ key: number; mesh: number; i0: number; i1: number; i2: number }> = [];
+  const sensor = job.meshes.map((m) => {
+    const { p, n } = toSensor(m, sensorFromWorld);
+    return { p, n, uv: screenOf(t, p) };
+  });
   job.meshes.forEach((mesh, mi) => {
     if (!(mesh.opacity > 0)) return;
-    const { p, n } = sensor[mi]!;
+    const { p, n, uv } = sensor[mi]!;
     const idx = mesh.indices;
     const nv = p.length / 3;
     const opaque = !colorOut || mesh.opacity >= 1;
@@ -444,24 +495,36 @@ export function rasterize(job: RasterJob): RasterImage {
         i1 = idx[k + 1]!,
         i2 = idx[k + 2]!;
       if (i0 >= nv || i1 >= nv || i2 >= nv) continue;
-      const tri: [V, V, V] = [vertexOf(p, n, i0), vertexOf(p, n, i1), vertexOf(p, n, i2)];
-      if (opaque) drawClipped(t, tri, mesh.color, label, -1, !n);
-      else translucent.push({ key: Math.max(tri[0].z, tri[1].z, tri[2].z), mesh: mi, tri });
+      if (opaque) drawMeshTriangle(t, p, n, uv, i0, i1, i2, mesh.color, label, -1);
+      else
+        translucent.push({
+          key: Math.max(p[3 * i0 + 2]!, p[3 * i1 + 2]!, p[3 * i2 + 2]!),
+          mesh: mi,
+          i0,
+          i1,
+          i2,
+        });
     }
   });
   // Pass 2: translucent triangles far to near over the opaque image (stable order: ties keep
   // mesh and triangle order, so the result is deterministic).
   if (translucent.length) {
     translucent.sort((x, y) => y.key - x.key);
-    for (const { mesh, tri } of translucent) {
+    for (const { mesh, i0, i1, i2 } of translucent) {
       const m = job.meshes[mesh]!;
-      drawClipped(t, tri, m.color, undefined, m.opacity, !sensor[mesh]!.n);
+      const { p, n, uv } = sensor[mesh]!;
+      drawMeshTriangle(t, p, n, uv, i0, i1, i2, m.color, undefined, m.opacity);
     }
   }
-  const depth = job.output === 'depth' || job.withDepth ? Float32Array.from(t.zbuf) : undefined;
+  let depth: Float32Array | undefined;
+  if (job.output === 'depth' || job.withDepth) {
+    depth = new Float32Array(W * H);
+    depth.set(t.zbuf);
+  }
   if (job.output === 'depth') return { width: W, height: H, channels: 1, data: depth!, depth };
   const out = new Uint8Array(W * H * 3);
-  if (colorOut) for (let i = 0; i < out.length; i++) out[i] = Math.round(t.rgb[i]! * 255);
-  else out.set(t.rgb);
+  const rgb = t.rgb;
+  if (colorOut) for (let i = 0; i < out.length; i++) out[i] = Math.round(rgb[i]! * 255);
+  else for (let i = 0; i < out.length; i++) out[i] = rgb[i]!;
   return { width: W, height: H, channels: 3, data: out, depth };
 }

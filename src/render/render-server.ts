@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { writeArrayBuffer } from 'geotiff';
+import { floatTiff } from './tiff.js';
 import { AppError } from '../errors.js';
 import type { RasterImage, RasterJob } from '../imaging/rasterize.js';
 import { readGltf, sceneMeshes } from './gltf-scene.js';
@@ -235,14 +235,7 @@ export async function encodeRenderImage(
       const d = z[i]!;
       m[i] = d < lo ? 0 : d > hi ? Infinity : d;
     }
-    const tiff = writeArrayBuffer(m, {
-      width,
-      height,
-      SampleFormat: [3],
-      BitsPerSample: [32],
-      SamplesPerPixel: 1,
-    } as never);
-    return { body: new Uint8Array(tiff), contentType: 'image/tiff' };
+    return { body: floatTiff(m, width, height), contentType: 'image/tiff' };
   }
   const rgb = img.data as Uint8Array;
   if (req.imageType === 'label' && o.labelFormat === 'uint16') {
