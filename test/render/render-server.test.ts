@@ -388,3 +388,73 @@ test('POST /render: --no-render-server switches it off; with --token it needs no
     await t.close();
   }
 });
+
+test("POST /render over a real socket with curl, sent as libcurl sends Drake's form (empty Expect:)", async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const pathMod = await import('node:path');
+  if (spawnSync('curl', ['--version']).status !== 0) {
+    t.skip('curl is not installed');
+    return;
+  }
+  const { startTestServer, tempDir } = await import('../helpers/app.js');
+  const server = await startTestServer();
+  const dir = tempDir('vg-render-curl-');
+  try {
+    const cam = lookAt([0, 0, 1.2], [0, 0, 0], [0, 1, 0]);
+    const bytes = await gltfScene(scene(), cam);
+    const file = pathMod.join(dir, '0000000000000000001-depth.gltf');
+    fs.writeFileSync(file, bytes);
+    const f6 = (x: number) => x.toFixed(6);
+    const fields: Record<string, string> = {
+      scene_sha256: sha256(bytes),
+      image_type: 'depth',
+      width: String(K.width),
+      height: String(K.height),
+      near: f6(K.near),
+      far: f6(K.far),
+      focal_x: f6(K.fx),
+      focal_y: f6(K.fy),
+      fov_x: f6(2 * Math.atan(K.width / (2 * K.fx))),
+      fov_y: f6(2 * Math.atan(K.height / (2 * K.fy))),
+      center_x: f6(K.cx),
+      center_y: f6(K.cy),
+      min_depth: f6(K.near),
+      max_depth: f6(K.far),
+      submit: 'Render',
+    };
+    const out = pathMod.join(dir, 'depth.tiff');
+    const args = [
+      '-s',
+      '-H',
+      'Expect:',
+      '-o',
+      out,
+      '-w',
+      '%{http_code}',
+      '-F',
+      `scene=@${file};type=model/gltf+json`,
+    ];
+    for (const [k, v] of Object.entries(fields)) args.push('-F', `${k}=${v}`);
+    args.push(`${server.url}/render`);
+    // Asynchronously: the server answers from this same process.
+    const { execFile } = await import('node:child_process');
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile('curl', args, { encoding: 'utf8' }, (err, out, errText) =>
+        err ? reject(new Error(`${err.message} ${errText}`)) : resolve(out),
+      ),
+    );
+    assert.equal(stdout, '200');
+    const buf = fs.readFileSync(out);
+    const d = await depthOf(new Response(buf));
+    assert.deepEqual([d.w, d.h, d.spp, d.bps, d.fmt], [K.width, K.height, 1, 32, 3]);
+    const ref = rayCast(scene(), cam, K);
+    const inner = interior(ref.mesh, K.width, K.height);
+    for (let i = 0; i < d.z.length; i++)
+      if (inner[i] && ref.depth[i]! < Infinity)
+        assert.ok(Math.abs(d.z[i]! - ref.depth[i]!) < 0.001);
+  } finally {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
