@@ -7,7 +7,7 @@
  */
 import { api, explain, h } from './api.mjs';
 import { DicomPanel } from './dicom.mjs';
-import { FiducialPanel, ScenePanel } from './scene.mjs';
+import { FiducialPanel, ModelPanel, ScenePanel } from './scene.mjs';
 import { SliceView, ThreeDView } from './views.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -28,6 +28,7 @@ const app = {
   views: {},
   scene: null,
   fiducials: null,
+  models: null,
   dicom: null,
 
   volume() {
@@ -81,7 +82,15 @@ const app = {
     await this.loadVolumeInfo();
     await Promise.all(Object.values(this.views).map((v) => v.volumeChanged(this.info)));
     this.fiducials.refresh();
+    this.models?.refresh();
     this.showEmptyState();
+  },
+
+  /** Models were added, changed or removed: re-render the 3D view. */
+  surfacesChanged() {
+    const v = this.views.threeD;
+    v.scheduler.invalidate();
+    v.render();
   },
 
   /** Re-renders only when the volume list differs from the one shown (cheap enough for every focus). */
@@ -89,7 +98,10 @@ const app = {
     const before = JSON.stringify(this.scene.volumes);
     await this.scene.refresh();
     if (JSON.stringify(this.scene.volumes) !== before) await this.sceneChanged();
-    else this.fiducials.refresh();
+    else {
+      this.fiducials.refresh();
+      this.models?.refresh();
+    }
   },
 
   /** Geometry and display of the current volume (`/slicer/mrml/properties`), when available. */
@@ -219,6 +231,7 @@ async function main() {
 
   app.scene = new ScenePanel(app);
   app.fiducials = new FiducialPanel(app);
+  app.models = new ModelPanel(app);
   app.dicom = new DicomPanel(app);
 
   $('layout').addEventListener('change', (e) => app.setLayout(e.target.value));
