@@ -76,6 +76,10 @@ export async function startServer(
     onError: (e) => logger.error('could not save the scene', e),
   });
   const saved = await store.open();
+  reportRecovery(
+    logger,
+    saved.removed.map((f) => `scene/${f}`),
+  );
   ctx.sceneStore = store;
   ctx.closers.push(() => store.close());
   if (saved.existed) logger.info(`scene: loaded ${saved.loaded} node(s) from ${store.dir}`);
