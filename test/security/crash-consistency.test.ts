@@ -287,6 +287,9 @@ test(
     try {
       for (let round = 1; round <= ROUNDS; round++) {
         let stop = false;
+        let acked!: () => void;
+        // The kill comes at a random moment after the round's first acknowledged write.
+        const firstAck = new Promise<void>((r) => (acked = r));
         const stowWorker = async (w: number) => {
           const mine = sops.slice(w * SOPS_PER_WORKER, (w + 1) * SOPS_PER_WORKER);
           while (!stop) {
@@ -317,6 +320,7 @@ test(
               assert.equal(res.status, 200, body);
               for (const v of versions) v.outcome = 'acked';
               totals.stowAcked++;
+              acked();
             } catch (e) {
               if (!stop) throw e;
               totals.killedInFlight++;
@@ -340,6 +344,7 @@ test(
               assert.equal(res.status, 200, text);
               entry.outcome = 'acked';
               totals.nrrdAcked++;
+              acked();
             } catch (e) {
               if (!stop) throw e;
               totals.killedInFlight++;
@@ -381,9 +386,11 @@ test(
           () => undefined,
           (e: unknown) => e,
         );
-        const killAfter = 150 + Math.floor(random() * 900);
-        const early = await Promise.race([failed, new Promise((r) => setTimeout(r, killAfter))]);
+        const early = (await Promise.race([failed, firstAck])) as unknown;
         if (early) throw early;
+        const killAfter = Math.floor(random() * 600);
+        const late = await Promise.race([failed, new Promise((r) => setTimeout(r, killAfter))]);
+        if (late) throw late;
         stop = true;
         child.proc.kill('SIGKILL');
         await child.exited;
@@ -392,7 +399,7 @@ test(
         child = await startChild(dataDir, round);
         const r = await verify(child, sops, vols, dataDir, round);
         report.push(
-          `round ${round}: killed after ${killAfter} ms; ${r.instances} instances (${r.replaced} at a later version), ${r.volumes} volumes, recovery removed ${r.recovery} file(s)`,
+          `round ${round}: killed ${killAfter} ms after the first ack; ${r.instances} instances (${r.replaced} at a later version), ${r.volumes} volumes, recovery removed ${r.recovery} file(s)`,
         );
       }
     } finally {
