@@ -179,6 +179,8 @@ async function verify(child: Child, sops: Sop[], vols: Vol[], dataDir: string, r
   const bySop = new Map(sops.map((s) => [s.sop, s]));
   for (const sop of listed) assert.ok(bySop.has(sop), `${where}: QIDO lists ${sop}, never sent`);
   let replaced = 0;
+  /** Instances holding a version whose request the kill cut short (committed before the answer). */
+  let inflight = 0;
   for (const s of sops) {
     const lastAcked = s.versions.map((v) => v.outcome).lastIndexOf('acked');
     const allowed = s.versions.slice(Math.max(0, lastAcked));
@@ -196,6 +198,7 @@ async function verify(child: Child, sops: Sop[], vols: Vol[], dataDir: string, r
       `${where}: ${s.sop} holds bytes that are not its last acknowledged version (${lastAcked}) nor a later one`,
     );
     if (s.versions.indexOf(version) > 0) replaced++;
+    if (version.outcome === 'unknown') inflight++;
     const m = await fetch(`${base}/metadata`);
     assert.equal(m.status, 200);
     const meta = ((await m.json()) as Array<Record<string, { Value?: unknown[] }>>)[0]!;
@@ -251,6 +254,7 @@ async function verify(child: Child, sops: Sop[], vols: Vol[], dataDir: string, r
   );
   return {
     instances: listed.length,
+    inflight,
     replaced,
     volumes,
     recovery: /recovery: removed (\d+)/.exec(child.log())?.[1] ?? '0',
@@ -399,7 +403,7 @@ test(
         child = await startChild(dataDir, round);
         const r = await verify(child, sops, vols, dataDir, round);
         report.push(
-          `round ${round}: killed ${killAfter} ms after the first ack; ${r.instances} instances (${r.replaced} at a later version), ${r.volumes} volumes, recovery removed ${r.recovery} file(s)`,
+          `round ${round}: killed ${killAfter} ms after the first ack; ${r.instances} instances (${r.replaced} at a later version, ${r.inflight} at an unanswered one), ${r.volumes} volumes, recovery removed ${r.recovery} file(s)`,
         );
       }
     } finally {
