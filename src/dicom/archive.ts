@@ -162,8 +162,9 @@ export class IngestSession {
     const records = [...this.#staged.values()];
     if (records.length === 0) return;
     try {
-      if (this.#opts.durable ?? true) await this.#archive.store.sync(records.map((r) => r.file));
-      const { replaced, skipped } = this.#archive.catalog.upsert(records);
+      const durable = this.#opts.durable ?? true;
+      if (durable) await this.#archive.store.sync(records.map((r) => r.file));
+      const { replaced, skipped } = this.#archive.catalog.upsert(records, durable);
       this.#staged.clear();
       this.#seen.clear(); // from here on the index tells what is stored
       this.#archive.retire([...replaced, ...skipped]);

@@ -330,7 +330,10 @@ export class Catalog {
    * series and study. Returns the files that are no longer used: those of replaced instances
    * (`replaced`) and those of records skipped because their instance exists (`existing: 'keep'`).
    */
-  upsert(records: readonly InstanceRecord[]): { replaced: string[]; skipped: string[] } {
+  upsert(
+    records: readonly InstanceRecord[],
+    durable = true,
+  ): { replaced: string[]; skipped: string[] } {
     const orphans: string[] = [];
     const skipped: string[] = [];
     const tx = this.db.transaction(() => {
@@ -400,7 +403,14 @@ export class Catalog {
       }
       this.refresh(touchedSeries);
     });
-    tx.immediate();
+    // Non-durable batches (bench, tests, bulk loads) skip the commit's WAL fsync; the connection
+    // is back to FULL before any other statement runs (better-sqlite3 is synchronous).
+    if (!durable) this.db.pragma('synchronous = NORMAL');
+    try {
+      tx.immediate();
+    } finally {
+      if (!durable) this.db.pragma('synchronous = FULL');
+    }
     return { replaced: orphans, skipped };
   }
 
