@@ -20,7 +20,7 @@ import {
   type ParsedInstance,
   type PixelLocation,
 } from './part10.js';
-import { DicomStore } from './store.js';
+import { DicomStore, type StorageArea } from './store.js';
 import { NATIVE_TS, T, TS } from './tags.js';
 import { Decoder } from './transcode.js';
 
@@ -184,7 +184,8 @@ export class IngestSession {
 }
 
 export class Archive {
-  readonly store: DicomStore;
+  /** The storage backend (file system here; anything implementing StorageArea). */
+  readonly store: StorageArea;
   readonly catalog: Catalog;
   readonly decoder: Decoder;
   /** Readers per file version (see `lease`). */
@@ -192,7 +193,7 @@ export class Archive {
   /** Files no row names any more, deleted when their last reader finishes. */
   readonly #retired = new Set<string>();
 
-  private constructor(store: DicomStore, catalog: Catalog, decoder: Decoder) {
+  constructor(store: StorageArea, catalog: Catalog, decoder: Decoder) {
     this.store = store;
     this.catalog = catalog;
     this.decoder = decoder;
