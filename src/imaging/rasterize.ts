@@ -39,6 +39,19 @@ export interface RasterMesh {
   opacity: number;
   /** Colour bytes written unlit by the `label` output. */
   label?: [number, number, number];
+  /** Texture coordinates (s, t pairs per vertex; glTF convention: (0, 0) is the image's top-left). */
+  uvs?: Float32Array;
+  /** Base colour texture (colour output): RGBA bytes, rows top first, multiplied by `color`. */
+  texture?: RasterTexture;
+}
+
+export interface RasterTexture {
+  width: number;
+  height: number;
+  data: Uint8Array;
+  /** glTF sampler wrap modes (10497 repeat, the default; 33071 clamp; 33648 mirrored repeat). */
+  wrapS?: number;
+  wrapT?: number;
 }
 
 export interface RasterCamera {
@@ -151,6 +164,9 @@ interface V {
   nx: number;
   ny: number;
   nz: number;
+  /** Texture coordinates. */
+  s: number;
+  t: number;
 }
 
 /** Clips a polygon to Z ≥ near (Sutherland–Hodgman against one plane). */
@@ -171,6 +187,8 @@ function clipNear(poly: V[], near: number): V[] {
         nx: a.nx + t * (b.nx - a.nx),
         ny: a.ny + t * (b.ny - a.ny),
         nz: a.nz + t * (b.nz - a.nz),
+        s: a.s + t * (b.s - a.s),
+        t: a.t + t * (b.t - a.t),
       });
     }
   }
@@ -179,9 +197,13 @@ function clipNear(poly: V[], near: number): V[] {
 
 /** Scratch triangle: per corner k at 8k: x, y, z (sensor), nx, ny, nz, u, v (pixels). */
 const TRI = new Float64Array(24);
+/** Texture coordinates of the scratch triangle's corners: s, t at 2k. */
+const TEX = new Float64Array(6);
 
 function setCorner(t: Target, k: number, v: V): void {
   const o = 8 * k;
+  TEX[2 * k] = v.s;
+  TEX[2 * k + 1] = v.t;
   TRI[o] = v.x;
   TRI[o + 1] = v.y;
   TRI[o + 2] = v.z;
@@ -191,6 +213,43 @@ function setCorner(t: Target, k: number, v: V): void {
   const cam = t.cam;
   TRI[o + 6] = t.persp ? (cam.fx * v.x) / v.z + cam.cx : cam.fx * v.x + cam.cx;
   TRI[o + 7] = t.persp ? (cam.fy * v.y) / v.z + cam.cy : cam.fy * v.y + cam.cy;
+}
+
+const TEXEL = new Float64Array(3);
+
+function wrap(x: number, n: number, mode: number | undefined): number {
+  if (mode === 33071) return x < 0 ? 0 : x > n - 1 ? n - 1 : x; // clamp to edge
+  if (mode === 33648) {
+    const p = 2 * n;
+    let m = ((x % p) + p) % p;
+    if (m >= n) m = p - 1 - m;
+    return m;
+  }
+  return ((x % n) + n) % n; // repeat
+}
+
+/** Bilinear texel (0..1 RGB) at texture coordinates (s, t) into `TEXEL`. */
+function sampleTexture(tex: RasterTexture, s: number, t: number): void {
+  const W = tex.width,
+    H = tex.height,
+    d = tex.data;
+  const fx = s * W - 0.5,
+    fy = t * H - 0.5;
+  const x0 = Math.floor(fx),
+    y0 = Math.floor(fy);
+  const tx = fx - x0,
+    ty = fy - y0;
+  const xa = wrap(x0, W, tex.wrapS),
+    xb = wrap(x0 + 1, W, tex.wrapS);
+  const ya = wrap(y0, H, tex.wrapT),
+    yb = wrap(y0 + 1, H, tex.wrapT);
+  for (let k = 0; k < 3; k++) {
+    const v00 = d[4 * (ya * W + xa) + k]!,
+      v10 = d[4 * (ya * W + xb) + k]!,
+      v01 = d[4 * (yb * W + xa) + k]!,
+      v11 = d[4 * (yb * W + xb) + k]!;
+    TEXEL[k] = ((v00 * (1 - tx) + v10 * tx) * (1 - ty) + (v01 * (1 - tx) + v11 * tx) * ty) / 255;
+  }
 }
 
 /**
@@ -203,31 +262,46 @@ function drawTriangle(
   label: readonly number[] | undefined,
   blend: number,
   flat: boolean,
+  tex: RasterTexture | undefined,
 ): void {
   const { W, H, cam, persp } = t;
   // Corners, oriented counter-clockwise in (u, v) so the edge functions are positive inside.
   let a = 0,
     b = 8;
   const c = 16;
-  let area =
-    (TRI[14]! - TRI[6]!) * (TRI[23]! - TRI[7]!) - (TRI[15]! - TRI[7]!) * (TRI[22]! - TRI[6]!);
+  // Screen positions snapped to 1/256 pixel and edge functions in those units: integers, so the
+  // sums are exact and two triangles sharing an edge split its pixels exactly (no gaps, no
+  // double hits) — while coordinates stay below 2^18 px (triangles clipped near the eye can go
+  // beyond; they are then merely approximate).
+  const SUB = 256;
+  const X0 = Math.round(TRI[6]! * SUB),
+    Y0 = Math.round(TRI[7]! * SUB),
+    X1 = Math.round(TRI[14]! * SUB),
+    Y1 = Math.round(TRI[15]! * SUB),
+    X2 = Math.round(TRI[22]! * SUB),
+    Y2 = Math.round(TRI[23]! * SUB);
+  let area = (X1 - X0) * (Y2 - Y0) - (Y1 - Y0) * (X2 - X0);
   // Either winding is drawn (no back-face culling: meshes need not be closed).
-  if (!(Math.abs(area) > 1e-12) || !Number.isFinite(area)) return;
+  if (area === 0 || !Number.isFinite(area)) return;
+  let Ax = X0,
+    Ay = Y0,
+    Bx = X1,
+    By = Y1;
+  const Cx = X2,
+    Cy = Y2;
   if (area < 0) {
     a = 8;
     b = 0;
+    Ax = X1;
+    Ay = Y1;
+    Bx = X0;
+    By = Y0;
     area = -area;
   }
-  const Ax = TRI[a + 6]!,
-    Ay = TRI[a + 7]!,
-    Bx = TRI[b + 6]!,
-    By = TRI[b + 7]!,
-    Cx = TRI[c + 6]!,
-    Cy = TRI[c + 7]!;
-  const minX = Math.max(0, Math.floor(Math.min(Ax, Bx, Cx) - 0.5));
-  const maxX = Math.min(W - 1, Math.ceil(Math.max(Ax, Bx, Cx) - 0.5));
-  const minY = Math.max(t.y0, Math.floor(Math.min(Ay, By, Cy) - 0.5));
-  const maxY = Math.min(t.y1 - 1, H - 1, Math.ceil(Math.max(Ay, By, Cy) - 0.5));
+  const minX = Math.max(0, Math.floor(Math.min(Ax, Bx, Cx) / SUB - 0.5));
+  const maxX = Math.min(W - 1, Math.ceil(Math.max(Ax, Bx, Cx) / SUB - 0.5));
+  const minY = Math.max(t.y0, Math.floor(Math.min(Ay, By, Cy) / SUB - 0.5));
+  const maxY = Math.min(t.y1 - 1, H - 1, Math.ceil(Math.max(Ay, By, Cy) / SUB - 0.5));
   if (minX > maxX || minY > maxY) return;
   // Edge functions: e0 (B→C) weighs A, e1 (C→A) weighs B, e2 (A→B) weighs C; they sum to area.
   const E0x = By - Cy,
@@ -286,18 +360,29 @@ function drawTriangle(
   const L0 = label ? label[0]! : 0,
     L1 = label ? label[1]! : 0,
     L2 = label ? label[2]! : 0;
-  const c0 = color[0]!,
+  let c0 = color[0]!,
     c1 = color[1]!,
     c2 = color[2]!;
+  const As = TEX[a / 4]!,
+    At = TEX[a / 4 + 1]!,
+    Bs = TEX[b / 4]!,
+    Bt = TEX[b / 4 + 1]!,
+    Cs = TEX[c / 4]!,
+    Ct = TEX[c / 4 + 1]!;
   for (let y = minY; y <= maxY; y++) {
     const py = y + 0.5;
     const row = y * W;
-    // Edge values at the row's first pixel centre, then stepped by E?x per pixel.
-    const px0 = minX + 0.5;
-    let w0 = E0x * (px0 - Bx) + E0y * (py - By);
-    let w1 = E1x * (px0 - Cx) + E1y * (py - Cy);
-    let w2 = E2x * (px0 - Ax) + E2y * (py - Ay);
-    for (let x = minX; x <= maxX; x++, w0 += E0x, w1 += E1x, w2 += E2x) {
+    // Edge values at the row's first pixel centre (in 1/256 px), then stepped by SUB·E?x per
+    // pixel: integer arithmetic, exact.
+    const sx0 = minX * SUB + SUB / 2,
+      sy = y * SUB + SUB / 2;
+    let w0 = E0x * (sx0 - Bx) + E0y * (sy - By);
+    let w1 = E1x * (sx0 - Cx) + E1y * (sy - Cy);
+    let w2 = E2x * (sx0 - Ax) + E2y * (sy - Ay);
+    const d0 = E0x * SUB,
+      d1 = E1x * SUB,
+      d2 = E2x * SUB;
+    for (let x = minX; x <= maxX; x++, w0 += d0, w1 += d1, w2 += d2) {
       if (w0 < 0 || (w0 === 0 && !in0)) continue;
       if (w1 < 0 || (w1 === 0 && !in1)) continue;
       if (w2 < 0 || (w2 === 0 && !in2)) continue;
@@ -346,6 +431,12 @@ function drawTriangle(
         ny /= l;
         nz /= l;
       }
+      if (tex) {
+        sampleTexture(tex, p0 * As + p1 * Bs + p2 * Cs, p0 * At + p1 * Bt + p2 * Ct);
+        c0 = color[0]! * TEXEL[0]!;
+        c1 = color[1]! * TEXEL[1]!;
+        c2 = color[2]! * TEXEL[2]!;
+      }
       // Cosine between the normal and the direction to the light (the camera).
       let ndl: number;
       if (persp) {
@@ -381,6 +472,8 @@ function drawMeshTriangle(
   p: Float64Array,
   n: Float64Array | undefined,
   uv: Float64Array,
+  st: Float32Array | undefined,
+  tex: RasterTexture | undefined,
   i0: number,
   i1: number,
   i2: number,
@@ -408,21 +501,33 @@ function drawMeshTriangle(
       TRI[o + 5] = n ? n[3 * v + 2]! : 0;
       TRI[o + 6] = uv[2 * v]!;
       TRI[o + 7] = uv[2 * v + 1]!;
+      TEX[2 * k] = st ? st[2 * v]! : 0;
+      TEX[2 * k + 1] = st ? st[2 * v + 1]! : 0;
     }
-    drawTriangle(t, color, label, blend, !n);
+    drawTriangle(t, color, label, blend, !n, tex);
     return;
   }
-  const poly = clipNear([vertexOf(p, n, i0), vertexOf(p, n, i1), vertexOf(p, n, i2)], near);
+  const poly = clipNear(
+    [vertexOf(p, n, st, i0), vertexOf(p, n, st, i1), vertexOf(p, n, st, i2)],
+    near,
+  );
   for (let k = 1; k + 1 < poly.length; k++) {
     setCorner(t, 0, poly[0]!);
     setCorner(t, 1, poly[k]!);
     setCorner(t, 2, poly[k + 1]!);
-    drawTriangle(t, color, label, blend, !n);
+    drawTriangle(t, color, label, blend, !n, tex);
   }
 }
 
-function vertexOf(p: Float64Array, n: Float64Array | undefined, i: number): V {
+function vertexOf(
+  p: Float64Array,
+  n: Float64Array | undefined,
+  st: Float32Array | undefined,
+  i: number,
+): V {
   return {
+    s: st ? st[2 * i]! : 0,
+    t: st ? st[2 * i + 1]! : 0,
     x: p[3 * i]!,
     y: p[3 * i + 1]!,
     z: p[3 * i + 2]!,
@@ -490,12 +595,16 @@ export function rasterize(job: RasterJob): RasterImage {
     const nv = p.length / 3;
     const opaque = !colorOut || mesh.opacity >= 1;
     const label = mesh.label ?? [0, 0, 0];
+    // Textures colour only the colour output (labels are flat by definition).
+    const hasTex = colorOut && mesh.texture && mesh.uvs && mesh.uvs.length === nv * 2;
+    const st = hasTex ? mesh.uvs : undefined,
+      tex = hasTex ? mesh.texture : undefined;
     for (let k = 0; k + 2 < idx.length; k += 3) {
       const i0 = idx[k]!,
         i1 = idx[k + 1]!,
         i2 = idx[k + 2]!;
       if (i0 >= nv || i1 >= nv || i2 >= nv) continue;
-      if (opaque) drawMeshTriangle(t, p, n, uv, i0, i1, i2, mesh.color, label, -1);
+      if (opaque) drawMeshTriangle(t, p, n, uv, st, tex, i0, i1, i2, mesh.color, label, -1);
       else
         translucent.push({
           key: Math.max(p[3 * i0 + 2]!, p[3 * i1 + 2]!, p[3 * i2 + 2]!),
@@ -513,7 +622,10 @@ export function rasterize(job: RasterJob): RasterImage {
     for (const { mesh, i0, i1, i2 } of translucent) {
       const m = job.meshes[mesh]!;
       const { p, n, uv } = sensor[mesh]!;
-      drawMeshTriangle(t, p, n, uv, i0, i1, i2, m.color, undefined, m.opacity);
+      const hasTex = m.texture && m.uvs && m.uvs.length === (p.length / 3) * 2;
+      const st = hasTex ? m.uvs : undefined,
+        tex = hasTex ? m.texture : undefined;
+      drawMeshTriangle(t, p, n, uv, st, tex, i0, i1, i2, m.color, undefined, m.opacity);
     }
   }
   let depth: Float32Array | undefined;

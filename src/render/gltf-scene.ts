@@ -10,9 +10,12 @@ import {
   type Document,
   type Node,
   type Primitive,
+  type Texture,
+  type TextureInfo,
 } from '@gltf-transform/core';
+import sharp from 'sharp';
 import { AppError } from '../errors.js';
-import type { RasterMesh } from '../imaging/rasterize.js';
+import type { RasterMesh, RasterTexture } from '../imaging/rasterize.js';
 import type { Mat4 } from '../imaging/types.js';
 
 export interface GltfScene {
@@ -107,6 +110,36 @@ function vec3Array(a: Accessor): Float32Array {
   return out;
 }
 
+/** Float (s, t) pairs of a texture-coordinate accessor. */
+function vec2Array(a: Accessor): Float32Array {
+  const n = a.getCount();
+  const out = new Float32Array(n * 2);
+  const el: number[] = [];
+  for (let i = 0; i < n; i++) {
+    a.getElement(i, el);
+    out[2 * i] = el[0] ?? 0;
+    out[2 * i + 1] = el[1] ?? 0;
+  }
+  return out;
+}
+
+/** Largest texture decoded (pixels); bigger images are refused as absurd. */
+const MAX_TEXTURE_PIXELS = 64 * 1024 * 1024;
+
+async function decodeTexture(t: Texture): Promise<RasterTexture> {
+  const img = t.getImage();
+  if (!img) throw bad(`scene: texture "${t.getName()}" has no image data`);
+  try {
+    const { data, info } = await sharp(img, { limitInputPixels: MAX_TEXTURE_PIXELS })
+      .ensureAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { width: info.width, height: info.height, data: new Uint8Array(data) };
+  } catch (e) {
+    throw bad(`scene: texture "${t.getName()}" cannot be decoded (${(e as Error).message})`);
+  }
+}
+
 /** Triangle-list indices of a primitive (strips and fans unrolled); undefined for points/lines. */
 function triangleIndices(p: Primitive, vertexCount: number): Uint32Array | undefined {
   const mode = p.getMode();
@@ -137,13 +170,14 @@ function triangleIndices(p: Primitive, vertexCount: number): Uint32Array | undef
  * material base colour and opacity (alphaMode BLEND uses the factor's alpha), and the label colour
  * bytes the Drake client encodes into `baseColorFactor`.
  */
-export function sceneMeshes(doc: Document, maxTriangles: number): GltfScene {
+export async function sceneMeshes(doc: Document, maxTriangles: number): Promise<GltfScene> {
   const root = doc.getRoot();
   const scene = root.getDefaultScene() ?? root.listScenes()[0];
   const meshes: RasterMesh[] = [];
   let cameraPose: Mat4 | undefined;
   let triangles = 0;
   if (!scene) return { meshes, triangles };
+  const pending: Array<{ mesh: RasterMesh; texture: Texture; info: TextureInfo | null }> = [];
   scene.traverse((node: Node) => {
     if (node.getCamera() && !cameraPose) cameraPose = rowMajorFromGltf(node.getWorldMatrix());
     const mesh = node.getMesh();
@@ -172,7 +206,7 @@ export function sceneMeshes(doc: Document, maxTriangles: number): GltfScene {
       const f = mat?.getBaseColorFactor() ?? [1, 1, 1, 1];
       const blend = mat?.getAlphaMode() === 'BLEND';
       const byte = (x: number) => Math.max(0, Math.min(255, Math.round(x * 255)));
-      meshes.push({
+      const rm: RasterMesh = {
         positions,
         indices,
         normals,
@@ -180,8 +214,26 @@ export function sceneMeshes(doc: Document, maxTriangles: number): GltfScene {
         color: [f[0]!, f[1]!, f[2]!],
         opacity: blend ? Math.max(0, Math.min(1, f[3]!)) : 1,
         label: [byte(f[0]!), byte(f[1]!), byte(f[2]!)],
-      });
+      };
+      const texture = mat?.getBaseColorTexture();
+      const info = mat?.getBaseColorTextureInfo() ?? null;
+      const uv = prim.getAttribute(`TEXCOORD_${info?.getTexCoord() ?? 0}`);
+      if (texture && uv && uv.getType() === 'VEC2') {
+        rm.uvs = vec2Array(uv);
+        pending.push({ mesh: rm, texture, info });
+      }
+      meshes.push(rm);
     }
   });
+  // Decode base colour textures (PNG/JPEG data) to RGBA, once per texture.
+  const decoded = new Map<Texture, Promise<RasterTexture>>();
+  for (const { mesh, texture, info } of pending) {
+    let d = decoded.get(texture);
+    if (!d) {
+      d = decodeTexture(texture);
+      decoded.set(texture, d);
+    }
+    mesh.texture = { ...(await d), wrapS: info?.getWrapS(), wrapT: info?.getWrapT() };
+  }
   return { meshes, cameraPose, triangles };
 }

@@ -173,7 +173,7 @@ export async function renderJob(
   o: Pick<RenderServerOptions, 'maxTriangles'>,
 ): Promise<RasterJob> {
   const doc = await readGltf(req.scene);
-  const scene = sceneMeshes(doc, o.maxTriangles);
+  const scene = await sceneMeshes(doc, o.maxTriangles);
   if (!scene.cameraPose) throw bad('scene has no node with a camera (the client camera pose)');
   return {
     kind: 'raster',

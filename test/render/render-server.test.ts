@@ -458,3 +458,74 @@ test("POST /render over a real socket with curl, sent as libcurl sends Drake's f
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('POST /render: base colour textures are sampled (glTF uv origin at the image top-left)', async () => {
+  const { Document, WebIO } = await import('@gltf-transform/core');
+  const t = await makeTestApp();
+  try {
+    const png = await sharp(
+      Buffer.from([255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 255, 255, 255, 255]),
+      { raw: { width: 2, height: 2, channels: 4 } },
+    )
+      .png()
+      .toBuffer();
+    const doc = new Document();
+    const buf = doc.createBuffer();
+    const scn = doc.createScene();
+    const cam = doc
+      .createCamera('c')
+      .setType('perspective')
+      .setYFov(0.8)
+      .setAspectRatio(4 / 3);
+    scn.addChild(
+      doc
+        .createNode('cam')
+        .setCamera(cam)
+        .setMatrix(lookAt([0, 0, 1], [0, 0, 0], [0, 1, 0]) as never),
+    );
+    const tex = doc.createTexture('checker').setImage(new Uint8Array(png)).setMimeType('image/png');
+    const mat = doc.createMaterial('m').setBaseColorFactor([1, 1, 1, 1]).setBaseColorTexture(tex);
+    const acc = (type: 'VEC2' | 'VEC3' | 'SCALAR', a: Float32Array | Uint32Array) =>
+      doc.createAccessor().setType(type).setArray(a).setBuffer(buf);
+    const prim = doc
+      .createPrimitive()
+      .setAttribute(
+        'POSITION',
+        acc('VEC3', new Float32Array([-0.2, 0.2, 0, 0.2, 0.2, 0, 0.2, -0.2, 0, -0.2, -0.2, 0])),
+      )
+      .setAttribute('TEXCOORD_0', acc('VEC2', new Float32Array([0, 0, 1, 0, 1, 1, 0, 1])))
+      .setIndices(acc('SCALAR', new Uint32Array([0, 1, 2, 0, 2, 3])))
+      .setMaterial(mat);
+    scn.addChild(doc.createNode('quad').setMesh(doc.createMesh('quad').addPrimitive(prim)));
+    const { json, resources } = await new WebIO().writeJSON(doc);
+    for (const r of [...(json.buffers ?? []), ...(json.images ?? [])]) {
+      const data = resources[r.uri!]!;
+      const mime = r.uri!.endsWith('.png') ? 'image/png' : 'application/octet-stream';
+      r.uri = `data:${mime};base64,${Buffer.from(data).toString('base64')}`;
+    }
+    const bytes = new TextEncoder().encode(JSON.stringify(json));
+    const res = await post(t.app, renderForm(bytes, 'color', K));
+    assert.equal(res.status, 200, await res.clone().text());
+    const c = await pngRaw(res);
+    // The quad spans ±0.2 m at 1 m: ±12 px around the centre (31.5, 23.5); quadrant centres at ±6 px.
+    const at = (x: number, y: number) => [
+      ...c.data.subarray(3 * (y * 64 + x), 3 * (y * 64 + x) + 3),
+    ];
+    const [tl, tr, bl, br] = [at(25, 17), at(37, 17), at(25, 29), at(37, 29)];
+    assert.ok(tl[0]! > 150 && tl[1]! < 100 && tl[2]! < 100, `top-left red: ${tl}`);
+    assert.ok(tr[1]! > 150 && tr[0]! < 100 && tr[2]! < 100, `top-right green: ${tr}`);
+    assert.ok(bl[2]! > 150 && bl[0]! < 100 && bl[1]! < 100, `bottom-left blue: ${bl}`);
+    assert.ok(
+      br.every((v) => v > 150),
+      `bottom-right white: ${br}`,
+    );
+    // Label images ignore textures: flat factor colour.
+    const l = await pngRaw(await post(t.app, renderForm(bytes, 'label', K)));
+    assert.deepEqual(
+      [...l.data.subarray(3 * (23 * 64 + 31), 3 * (23 * 64 + 31) + 3)],
+      [255, 255, 255],
+    );
+  } finally {
+    await t.close();
+  }
+});
