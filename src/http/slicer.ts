@@ -22,8 +22,10 @@ import {
   deleteNodes,
   getIds,
   getNames,
+  getMrmlFile,
   getProperties,
   postMrml,
+  putMrml,
   putParent,
 } from './slicer/mrml.js';
 import { sampleData } from './slicer/samples.js';
@@ -71,6 +73,9 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/mrml/names', handler: getNames(ctx) },
     { method: 'GET', path: '/mrml/ids', handler: getIds(ctx) },
     { method: 'GET', path: '/mrml/properties', handler: getProperties(ctx) },
+    // Slicer's save-to-file is a GET that writes: guarded as a write (token, CSRF).
+    { method: 'GET', path: '/mrml/file', handler: getMrmlFile(ctx), mutates: true },
+    { method: 'PUT', path: '/mrml', handler: putMrml(ctx) },
     { method: 'DELETE', path: '/mrml', handler: deleteNodes(ctx) },
     { method: 'DELETE', path: '/mrml/file', handler: deleteNodes(ctx) },
     { method: 'POST', path: '/mrml', handler: postMrml(ctx) },

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener, RequestError } from '@hono/node-server';
 import { AppError } from '../errors.js';
 import { errorResponse } from '../http/errors.js';
-import type { Logger } from './logger.js';
+import { redactSecrets, type Logger } from './logger.js';
 
 export interface ListenOptions {
   host: string;
@@ -96,7 +96,7 @@ function createServer(
       counters.inFlight--;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       opts.logger.access(
-        `${req.socket?.remoteAddress ?? '-'} ${req.method} ${req.url} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B`,
+        `${req.socket?.remoteAddress ?? '-'} ${req.method} ${redactSecrets(req.url ?? '')} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B`,
       );
     };
     res.once('finish', () => finish(false));

@@ -201,7 +201,7 @@ test('volumeSelection cycles the active volume; DELETE /volume', async () => {
   assert.equal(prev.name, 'C');
   assert.equal((await json(t.app.request('/slicer/volumeSelection'))).name, 'A');
   assert.equal((await t.app.request('/slicer/volumeSelection?cmd=sideways')).status, 400);
-  // GET /volume without id → the active volume
+  // GET /volume without id → the first scalar volume (Slicer's vtkMRMLScalarVolumeNode*)
   assert.equal(
     (await t.app.request('/slicer/volume')).headers.get('x-node-id'),
     'vtkMRMLScalarVolumeNode1',

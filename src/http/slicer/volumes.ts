@@ -33,7 +33,9 @@ export const getVolumes = (ctx: AppContext) => (c: Context) => c.json(listVolume
 
 /** GET: the volume as NRRD (LPS, exact type, raw or `?encoding=gzip`). */
 export const getVolume = (ctx: AppContext) => (c: Context) => {
-  const node = findVolume(ctx.scene, str(c, 'id'));
+  // Without id, Slicer's default `vtkMRMLScalarVolumeNode*`: the first scalar volume in the
+  // scene (not the active one, not a label map).
+  const node = findVolume(ctx.scene, str(c, 'id') ?? 'vtkMRMLScalarVolumeNode*');
   const encoding = oneOf(c, 'encoding', ['raw', 'gzip'] as const) ?? 'raw';
   const opts = nrrdOptionsFor(node, encoding);
   const headers: Record<string, string> = {
