@@ -5,7 +5,13 @@
  */
 import type { AppContext } from '../server/context.js';
 import type { RouteSpec } from './routes.js';
-import { getLoadables, postAccessDicomwebStudy, postLoad, postSave } from './slicer/dicom.js';
+import {
+  getLoadables,
+  postAccessDicomwebStudy,
+  postLoad,
+  postOpen,
+  postSave,
+} from './slicer/dicom.js';
 import { postExec, refuseExecGet } from './slicer/exec.js';
 import { deleteSystem, getStatus, getTimeImage, getVersion } from './slicer/system.js';
 import {
@@ -104,6 +110,7 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'POST', path: '/dicom/load', handler: postLoad(ctx) },
     { method: 'POST', path: '/dicom/save', handler: postSave(ctx) },
     { method: 'POST', path: '/accessDICOMwebStudy', handler: postAccessDicomwebStudy(ctx) },
+    { method: 'POST', path: '/open', handler: postOpen(ctx) },
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
     { method: 'GET', path: '/system/status', handler: getStatus(ctx, () => routeList(routes)) },
     { method: 'GET', path: '/view', handler: getViewState(ctx) },

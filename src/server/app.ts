@@ -11,6 +11,7 @@ import { authGuard, hostGuard, mutatingGetGuard, originGuard } from '../http/gua
 import { mountRoutes, type RouteSpec } from '../http/routes.js';
 import { dicomRoutes } from '../http/dicom.js';
 import { slicerRoutes } from '../http/slicer.js';
+import { deleteSystem } from '../http/slicer/system.js';
 import { staticRoutes } from '../http/static.js';
 import type { AppContext } from './context.js';
 
@@ -59,6 +60,13 @@ export function createApp(ctx: AppContext): Hono {
       throw notFound(`unknown endpoint: ${c.req.path}; see the README for the ${prefix} endpoints`);
     });
   }
+  // slicerio's stop_server() sends DELETE /system (no /slicer): the same guarded shutdown.
+  if (ctx.config.slicer)
+    mountRoutes(
+      app,
+      [{ method: 'DELETE', path: '/system', handler: deleteSystem(ctx) }],
+      mountOptions,
+    );
   // OHIF at /browse before the docroot, so the docroot cannot shadow it.
   if (ctx.config.static) mountRoutes(app, browseRoutes(ctx), mountOptions);
   if (ctx.config.static) mountRoutes(app, staticRoutes(ctx), mountOptions);
