@@ -130,7 +130,7 @@ test('parent transform: set, reflected in properties/transforms, clear; bad ids 
   assert.equal(cleared.parentTransformID, null);
 });
 
-test('DELETE with filter removes, none matched → 404, no filter clears; PUT without filter → 400', async () => {
+test('DELETE with filter removes, none matched → 404, no filter clears; PUT on an empty scene → 404', async () => {
   const r = await json(t.app.request('/slicer/mrml?class=vtkMRMLVolumeNode', { method: 'DELETE' }));
   assert.deepEqual(r.removedNodeIDs, ['vtkMRMLScalarVolumeNode1', 'vtkMRMLLabelMapVolumeNode1']);
   assert.equal((await t.app.request('/slicer/mrml?name=Head', { method: 'DELETE' })).status, 404);
@@ -143,9 +143,9 @@ test('DELETE with filter removes, none matched → 404, no filter clears; PUT wi
     true,
   );
   assert.deepEqual(await json(t.app.request('/slicer/mrml')), []);
-  // PUT reloads nodes from their files (test/compat); without a filter it names the parameter.
+  // PUT reloads nodes from their files (test/compat); the scene is empty now.
   const put = await t.app.request('/slicer/mrml', { method: 'PUT' });
-  assert.equal(put.status, 400);
+  assert.equal(put.status, 404);
 });
 
 test('POST /mrml?localfile= loads only under --import-root (traversal and symlinks refused)', async () => {

@@ -358,14 +358,14 @@ export const getMrmlFile = (ctx: AppContext) => async (c: Context) => {
  * `PUT /slicer/mrml?id=|name=|class=`: re-reads each selected node from the file it was loaded
  * from (Slicer's storage node) → `{"success": true, "reloadedNodeIDs": [...]}`; nodes without a
  * storage file are skipped, and when none could be reloaded → `{"success": false, …}` with the
- * reason (as Slicer, which answers `{"success": false}`). No match → 404. The stored path must
+ * reason (as Slicer, which answers `{"success": false}`). No filter → every node (as Slicer).
+ * No match → 404. The stored path must
  * still be under an `--import-root` (or the download cache).
  */
 export const putMrml = (ctx: AppContext) => async (c: Context) => {
-  const f = filterOf(c);
-  const nodes = hasFilter(f) ? filterNodes(ctx.scene, f) : [];
-  if (!hasFilter(f))
-    throw missingParameter('id', 'or name= or class= is required (the nodes to reload)');
+  // Without a filter Slicer's filter selects every node (class vtkMRMLNode): all nodes that
+  // have a storage file are reloaded.
+  const nodes = filterNodes(ctx.scene, filterOf(c));
   if (nodes.length === 0) throw notFound('No nodes matched the filter criteria');
   const reloaded: string[] = [];
   const skipped: Array<{ id: string; reason: string }> = [];
