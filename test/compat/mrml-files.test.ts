@@ -417,3 +417,15 @@ test('sampledata: Slicer names map to a built-in stand-in; unknown names list wh
     assert.match(m, /MRHead.*CTACardio/);
   });
 });
+
+test('exec console header is capped at 8 KiB and counts dropped lines', async () => {
+  const { consoleHeaders } = await import('../../src/http/slicer/exec.js');
+  const lines = Array.from({ length: 2000 }, (_, i) => `line ${i} ${'é'.repeat(10)}`);
+  const h = consoleHeaders(lines);
+  assert.ok(h['x-exec-console']!.length <= 8192);
+  assert.ok(/^[\x20-\x7e]*$/.test(h['x-exec-console']!));
+  const kept = JSON.parse(h['x-exec-console']!) as string[];
+  assert.equal(kept[0], lines[0]);
+  assert.equal(kept.length + Number(h['x-exec-console-dropped']), 2000);
+  assert.deepEqual(consoleHeaders(['a']), { 'x-exec-console': '["a"]' });
+});

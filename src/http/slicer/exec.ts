@@ -7,8 +7,9 @@
  * the token cannot use it. One audit-log line per call.
  *
  * The reply is the bare `JSON.stringify(__execResult)`, as Slicer's `json.dumps(__execResult)`
- * (`{}` when the script sets nothing); console lines go in `X-Exec-Console` (JSON array, ASCII)
- * and the run time in `Server-Timing: exec;dur=…`.
+ * (`{}` when the script sets nothing); console lines go in `X-Exec-Console` (JSON array, ASCII,
+ * at most 8 KiB: later lines are dropped and counted in `X-Exec-Console-Dropped`) and the run
+ * time in `Server-Timing: exec;dur=…`.
  *
  * A body that is clearly Python (Slicer's exec language) gets a 400 that says exec runs
  * JavaScript and where the docs are, before any other check, so the first answer already says it.
@@ -78,6 +79,22 @@ const headerJson = (v: unknown) =>
     (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 
+/** Largest `X-Exec-Console` value: HTTP clients refuse big header blocks (undici: 16 KiB in all). */
+const CONSOLE_HEADER_MAX = 8 * 1024;
+
+/** The console lines as a header; the last lines are dropped past the cap (and counted). */
+export function consoleHeaders(lines: string[]): Record<string, string> {
+  let kept = lines.length;
+  let value = headerJson(lines);
+  while (value.length > CONSOLE_HEADER_MAX && kept > 0) {
+    kept = Math.max(0, Math.min(kept - 1, Math.floor((kept * CONSOLE_HEADER_MAX) / value.length)));
+    value = headerJson(lines.slice(0, kept));
+  }
+  const out: Record<string, string> = { 'x-exec-console': value };
+  if (kept < lines.length) out['x-exec-console-dropped'] = String(lines.length - kept);
+  return out;
+}
+
 export const postExec = (ctx: AppContext) => async (c: Context) => {
   const type = c.req.header('content-type') ?? '';
   const source = (await readBody(c, ctx.config.limits.exec)).toString('utf8');
@@ -114,7 +131,7 @@ export const postExec = (ctx: AppContext) => async (c: Context) => {
     return c.body(JSON.stringify(outcome.result === undefined ? {} : outcome.result), 200, {
       'content-type': 'application/json',
       'cache-control': 'no-store',
-      'x-exec-console': headerJson(outcome.console),
+      ...consoleHeaders(outcome.console),
       'server-timing': `exec;dur=${outcome.durationMs.toFixed(1)}`,
     });
   } catch (e) {
