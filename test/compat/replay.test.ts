@@ -131,6 +131,16 @@ async function firstInstance(server: TestServer): Promise<Env['study']> {
   return { study, series, instance };
 }
 
+/** The headers each client library adds by itself (requests 2.32, httpx 0.27, curl 8). */
+function libraryHeaders(title: string): Record<string, string> {
+  const base = { Accept: '*/*', 'Accept-Encoding': 'gzip, deflate', Connection: 'keep-alive' };
+  if (title.startsWith('slicerio') || title.startsWith('mcp-slicer'))
+    return { ...base, 'User-Agent': 'python-requests/2.32.3' };
+  if (title.startsWith('slicer-cli')) return { ...base, 'User-Agent': 'python-httpx/0.27.2' };
+  if (title.includes('user guide')) return { Accept: '*/*', 'User-Agent': 'curl/8.5.0' };
+  return {};
+}
+
 /** The request target with `access_token` added as the client's base URL would carry it. */
 function withToken(target: string, token: string | undefined): string {
   if (!token) return target;
@@ -144,7 +154,7 @@ async function replay(s: Setup, call: ReplayCall): Promise<Reply> {
   const body = call.body?.(s.env);
   const res = await fetch(s.server.url + target, {
     method: call.method,
-    headers: call.headers,
+    headers: { ...libraryHeaders(call.title), ...call.headers },
     body,
   });
   return {
