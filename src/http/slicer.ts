@@ -95,6 +95,9 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: ['GET', 'PUT', 'POST'], path: '/tracking', handler: tracking(ctx), mutates: true },
     { method: 'GET', path: '/gridTransforms', handler: getGridTransforms(ctx) },
     { method: 'GET', path: '/gridTransform', handler: getGridTransform(ctx) },
+    // Slicer's docs (and clients that follow them) spell these in lower case.
+    { method: 'GET', path: '/gridtransforms', handler: getGridTransforms(ctx) },
+    { method: 'GET', path: '/gridtransform', handler: getGridTransform(ctx) },
     { method: ['POST', 'PUT'], path: '/gridTransform', handler: postGridTransform(ctx) },
     // scene: fiducials
     { method: 'GET', path: '/fiducials', handler: getFiducials(ctx) },

@@ -273,6 +273,23 @@ export function fileTypeNamed(name: string): FileType {
   );
 }
 
+/**
+ * The file type a file name implies, for a request without `filetype` (Slicer requires it;
+ * slicerio defaults to `VolumeFile`): `.mrk.json` markups, `.tfm`/`.txt`/`.h5` transforms,
+ * `.nrrd`/`.nhdr` volumes. Undefined when the name says nothing.
+ */
+export function fileTypeForFileName(name: string): FileType | undefined {
+  const lower = name.toLowerCase();
+  const type = /\.mrk\.json$/.test(lower)
+    ? 'MarkupsFile'
+    : /\.(tfm|txt|h5)$/.test(lower)
+      ? 'TransformFile'
+      : /\.(nrrd|nhdr)$/.test(lower) && !/\.seg\.nrrd$/.test(lower)
+        ? 'VolumeFile'
+        : undefined;
+  return type ? fileTypeNamed(type) : undefined;
+}
+
 /** The file type that writes this node (Slicer's `exportNode` picks the writer by node class). */
 export function fileTypeForNode(
   node: SceneNode,

@@ -7,11 +7,14 @@
  * - slicer-cli `src/slicer_cli/client/*` (Lightbridge-KS/slicer-cli) — httpx with `params=`
  *   (urlencoded), `_request` raises on status ≥ 400, pydantic models for replies.
  * - mcp-slicer `src/mcp_slicer/mcp_server.py` (zhaoyouj/mcp-slicer) — `requests` with `params=`.
+ * - slicer-agent-engine `slicer_agent_engine/slicer_client.py` (JakobShen/slicer-agent-engine),
+ *   an LLM agent bridge — `requests.request(..., params=, data=, json=)`, raises on status ≥ 400.
  * - Slicer's docroot pages (`index.html`, `ServerTests/timecube.html`, `threeDCube.html`) and the
  *   user guide (`Docs/user_guide/modules/webserver.md`).
  * Each call's `parse` throws when the client would fail on the reply.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { AppContext } from '../../src/server/context.js';
 
 export interface Env {
@@ -125,6 +128,7 @@ function pythonRefused(r: Reply): void {
 const PY_SLICERIO = 'slicerio';
 const CLI = 'slicer-cli';
 const MCP = 'mcp-slicer';
+const AGENT = 'slicer-agent-engine slicer_client.py';
 
 export const CALLS: ReplayCall[] = [
   // ------------------------------------------------------------------ slicerio server.py
@@ -266,7 +270,6 @@ export const CALLS: ReplayCall[] = [
       `/slicer/mrml/file?localfile=${pyQuote(`${env.exportRoot}/saved.nrrd`)}&name=${pyQuote('MRHead')}&useCompression=0`,
     parse: async (r, env) => {
       ok(r);
-      const { readFileSync } = await import('node:fs');
       const saved = readFileSync(`${env.exportRoot}/saved.nrrd`).toString('latin1', 0, 400);
       assert.match(saved, /sizes: 24 20 16/);
       assert.match(saved, /encoding: raw/);
@@ -419,7 +422,6 @@ export const CALLS: ReplayCall[] = [
     parse: async (r, env) => {
       ok(r);
       assert.equal(typeof json(r), 'object');
-      const { readFileSync } = await import('node:fs');
       assert.match(
         readFileSync(`${env.exportRoot}/head-cli.nrrd`).toString('latin1', 0, 400),
         /encoding: gzip/,
@@ -678,6 +680,242 @@ export const CALLS: ReplayCall[] = [
     target: () => '/slicer/exec',
     body: () =>
       '\nimport qt\nimport base64\nimport json\n\ntry:\n    layoutManager = slicer.app.layoutManager()\n    sliceWidget = layoutManager.sliceWidget(\'Red\')\nexcept Exception as e:\n    __execResult = json.dumps({"error": str(e)})\n',
+    parse: pythonRefused,
+  },
+
+  // ------------------------------------------------------------------ slicer-agent-engine (an LLM agent bridge)
+  {
+    title: `${AGENT} get_system_version(): GET /slicer/system/version, expect application/json`,
+    method: 'GET',
+    target: () => '/slicer/system/version',
+    parse: (r) => {
+      ok(r);
+      assert.ok((r.headers.get('content-type') ?? '').includes('application/json'));
+      assert.equal(typeof (json(r) as { applicationName: string }).applicationName, 'string');
+    },
+  },
+  {
+    title: `${AGENT} get_slice_png(view="axial"): GET /slicer/slice params={"view": "red", "orientation": "axial", "scrollTo": "0.5", "size": "512"}`,
+    method: 'GET',
+    target: () =>
+      `/slicer/slice?${urlencode({ view: 'red', orientation: 'axial', scrollTo: '0.5', size: '512' })}`,
+    parse: (r) => assert.deepEqual(pngSize(r), [512, 512]),
+  },
+  {
+    title: `${AGENT} get_slice_png(view="sagittal", offset=3): … "offset": str(float(offset))`,
+    method: 'GET',
+    target: () =>
+      `/slicer/slice?${urlencode({ view: 'yellow', orientation: 'sagittal', scrollTo: '0.5', size: '64', offset: '3.0' })}`,
+    parse: isPng,
+  },
+  {
+    title: `${AGENT} get_screenshot_png(): GET /slicer/screenshot, expect image/png`,
+    method: 'GET',
+    target: () => '/slicer/screenshot',
+    parse: isPng,
+  },
+  {
+    title: `${AGENT} get_threeD_png(look_from_axis="posterior"): GET /slicer/threeD params={"lookFromAxis": …}`,
+    method: 'GET',
+    target: () => `/slicer/threeD?${urlencode({ lookFromAxis: 'posterior' })}`,
+    parse: isPng,
+  },
+  {
+    title: `${AGENT} get_timeimage_png(color="pink"): GET /slicer/timeimage params={"color": "pink"} (its default)`,
+    method: 'GET',
+    target: () => `/slicer/timeimage?${urlencode({ color: 'pink' })}`,
+    parse: (r) => assert.deepEqual(pngSize(r), [128, 32]),
+  },
+  {
+    title: `${AGENT} put_gui(contents="viewers", viewers_layout="FourUp"): PUT /slicer/gui json={…} (Slicer reads only the query)`,
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json' },
+    target: () => '/slicer/gui',
+    body: () => JSON.stringify({ contents: 'viewers', viewersLayout: 'FourUp' }),
+    parse: (r) => {
+      ok(r);
+      assert.equal((json(r) as { success: boolean }).success, true);
+    },
+  },
+  {
+    title: `${AGENT} mrml_list_nodes(classname=…): GET /slicer/mrml params={"classname": …} (ignored, as Slicer)`,
+    method: 'GET',
+    target: () => `/slicer/mrml?${urlencode({ classname: 'vtkMRMLScalarVolumeNode' })}`,
+    parse: (r) => {
+      ok(r);
+      assert.ok((json(r) as string[]).includes('F'));
+    },
+  },
+  {
+    title: `${AGENT} mrml_ids(): GET /slicer/mrml/ids`,
+    method: 'GET',
+    target: () => '/slicer/mrml/ids',
+    parse: (r, env) => {
+      ok(r);
+      assert.ok((json(r) as string[]).includes(env.ids.transform));
+    },
+  },
+  {
+    title: `${AGENT} mrml_properties(node_id): GET /slicer/mrml/properties params={"id": …}`,
+    method: 'GET',
+    target: (env) => `/slicer/mrml/properties?${urlencode({ id: env.ids.transform })}`,
+    parse: (r, env) => {
+      ok(r);
+      const d = json(r) as Record<string, { ClassName: string }>;
+      assert.equal(d[env.ids.transform]!.ClassName, 'vtkMRMLLinearTransformNode');
+    },
+  },
+  {
+    title: `${AGENT} mrml_set_properties(node_id, {…}): PUT /slicer/mrml params={"id"} json={…} → resp.json()`,
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json' },
+    target: (env) => `/slicer/mrml?${urlencode({ id: env.ids.head })}`,
+    body: () => JSON.stringify({ Name: 'renamed' }),
+    parse: (r) => {
+      ok(r);
+      // as Slicer: PUT reloads from the storage file; a node without one → {"success": false}
+      assert.equal((json(r) as { success: boolean }).success, false);
+    },
+  },
+  {
+    title: `${AGENT} mrml_file_get(node_id, file_name): GET /slicer/mrml/file params={"id", "fileName"}`,
+    method: 'GET',
+    target: (env) =>
+      `/slicer/mrml/file?${urlencode({ id: env.ids.fiducials, fileName: `${env.exportRoot}/F.mrk.json` })}`,
+    parse: async (r, env) => {
+      ok(r);
+      const doc = JSON.parse(readFileSync(`${env.exportRoot}/F.mrk.json`, 'utf8'));
+      assert.equal(doc.markups[0].controlPoints.length, 2);
+    },
+  },
+  {
+    title: `${AGENT} mrml_file_post(file_name): POST /slicer/mrml/file params={"fileName"} (no filetype: from the name)`,
+    method: 'POST',
+    target: (env) => `/slicer/mrml/file?${urlencode({ fileName: `${env.importRoot}/F.mrk.json` })}`,
+    parse: (r) => {
+      ok(r);
+      assert.equal((json(r) as { loadedNodeIDs: string[] }).loadedNodeIDs.length, 1);
+    },
+  },
+  {
+    title: `${AGENT} mrml_file_delete(node_id, file_name): DELETE /slicer/mrml/file params={"id", "fileName"}`,
+    method: 'DELETE',
+    target: (env) =>
+      `/slicer/mrml/file?${urlencode({ id: env.ids.fiducials, fileName: 'F.mrk.json' })}`,
+    parse: (r, env) => {
+      ok(r);
+      assert.equal(env.ctx.scene.byId(env.ids.fiducials), undefined);
+    },
+  },
+  {
+    title: `${AGENT} list_volumes(): GET /slicer/volumes`,
+    method: 'GET',
+    target: () => '/slicer/volumes',
+    parse: (r) => {
+      ok(r);
+      assert.equal((json(r) as unknown[]).length, 2);
+    },
+  },
+  {
+    title: `${AGENT} volume_selection(cmd="next"): GET /slicer/volumeSelection params={"cmd"} → resp.json()`,
+    method: 'GET',
+    target: () => `/slicer/volumeSelection?${urlencode({ cmd: 'next' })}`,
+    parse: (r, env) => {
+      ok(r);
+      assert.equal(typeof json(r), 'object');
+      assert.equal(env.ctx.scene.activeVolumeId, env.ids.chest);
+    },
+  },
+  {
+    title: `${AGENT} list_gridtransforms(): GET /slicer/gridtransforms (the docs' lower case)`,
+    method: 'GET',
+    target: () => '/slicer/gridtransforms',
+    parse: (r) => {
+      ok(r);
+      assert.ok(Array.isArray(json(r)));
+    },
+  },
+  {
+    title: `${AGENT} download_volume_nrrd(node_id): GET /slicer/volume params={"id"}, stream=True`,
+    method: 'GET',
+    target: (env) => `/slicer/volume?${urlencode({ id: env.ids.head })}`,
+    parse: (r) => assert.match(isNrrd(r), /type: (short|int16)/),
+  },
+  {
+    title: `${AGENT} upload_volume_nrrd(path): POST /slicer/volume data=<nrrd> Content-Type: application/octet-stream`,
+    method: 'POST',
+    headers: { 'Content-Type': 'application/octet-stream' },
+    target: () => '/slicer/volume',
+    body: (env) => readFileSync(`${env.importRoot}/head.nrrd`),
+    parse: (r) => {
+      ok(r);
+      assert.equal((json(r) as { success: boolean }).success, true);
+    },
+  },
+  {
+    title: `${AGENT} list_fiducials(): GET /slicer/fiducials`,
+    method: 'GET',
+    target: () => '/slicer/fiducials',
+    parse: (r, env) => {
+      ok(r);
+      assert.ok(env.ids.fiducials in (json(r) as object));
+    },
+  },
+  {
+    title: `${AGENT} put_fiducial(node_id, r, a, s): PUT /slicer/fiducial params={"id", "r": str(float(r)), …} (no index: 0)`,
+    method: 'PUT',
+    target: (env) =>
+      `/slicer/fiducial?${urlencode({ id: env.ids.fiducials, r: '10.0', a: '-2.5', s: '0.0' })}`,
+    parse: (r, env) => {
+      ok(r);
+      const n = env.ctx.scene.byId(env.ids.fiducials);
+      assert.deepEqual(n?.kind === 'fiducials' && n.points[0]!.position, [10, -2.5, 0]);
+    },
+  },
+  {
+    title: `${AGENT} get_tracking(p="1,2,3", q="1,0,0,0"): GET /slicer/tracking params → resp.json()`,
+    method: 'GET',
+    target: () => `/slicer/tracking?${urlencode({ q: '1,0,0,0', p: '1,2,3' })}`,
+    parse: (r) => {
+      ok(r);
+      assert.equal((json(r) as { message: string }).message, 'Set matrix');
+    },
+  },
+  {
+    title: `${AGENT} load_sampledata(name="MRHead"): GET /slicer/sampledata params={"name"} → resp.json()`,
+    method: 'GET',
+    target: () => `/slicer/sampledata?${urlencode({ name: 'MRHead' })}`,
+    parse: (r) => {
+      ok(r);
+      assert.equal((json(r) as { success: boolean }).success, true);
+    },
+  },
+  {
+    title: `${AGENT} clear_scene(): DELETE /slicer/mrml`,
+    method: 'DELETE',
+    target: () => '/slicer/mrml',
+    parse: (r, env) => {
+      ok(r);
+      assert.equal(env.ctx.scene.nodes().length, 0);
+    },
+  },
+  {
+    title: `${AGENT} dicomweb_request("GET", "/studies"): GET /dicom/studies`,
+    method: 'GET',
+    target: () => '/dicom/studies',
+    parse: (r) => {
+      ok(r);
+      assert.ok((json(r) as unknown[]).length >= 1);
+    },
+  },
+  {
+    title: `${AGENT} exec_python(source): POST /slicer/exec data=… Content-Type: text/plain → Python refused`,
+    method: 'POST',
+    python: true,
+    headers: { 'Content-Type': 'text/plain' },
+    target: () => '/slicer/exec',
+    body: () =>
+      "import slicer\nlm = slicer.app.layoutManager()\nhas_lm = lm is not None\n__execResult = {'ok': bool(has_lm)}\n",
     parse: pythonRefused,
   },
 

@@ -222,8 +222,11 @@ test('POST /mrml filetype table: unknown and Slicer-only types → 400 naming th
       assert.equal(b.parameter, 'filetype');
       assert.match(b.message, /supported: VolumeFile, MarkupsFile, TransformFile/);
     }
-    const miss = await t.app.request('/slicer/mrml?localfile=a.nrrd', { method: 'POST' });
+    const miss = await t.app.request('/slicer/mrml?localfile=a.dat', { method: 'POST' });
     assert.match(((await miss.json()) as Json).message, /filetype.*VolumeFile/);
+    // without filetype the name decides (.nrrd → VolumeFile), and the reply says which
+    const inferred = await t.app.request('/slicer/mrml?localfile=a.nrrd', { method: 'POST' });
+    assert.equal(((await inferred.json()) as Json).fileType, 'VolumeFile');
     const slicerUrl = await t.app.request(
       `/slicer/mrml?url=${encodeURIComponent('slicer://viewer/?studyUID=1.2')}&filetype=VolumeFile`,
       { method: 'POST' },

@@ -134,7 +134,7 @@ async function firstInstance(server: TestServer): Promise<Env['study']> {
 /** The headers each client library adds by itself (requests 2.32, httpx 0.27, curl 8). */
 function libraryHeaders(title: string): Record<string, string> {
   const base = { Accept: '*/*', 'Accept-Encoding': 'gzip, deflate', Connection: 'keep-alive' };
-  if (title.startsWith('slicerio') || title.startsWith('mcp-slicer'))
+  if (['slicerio', 'mcp-slicer', 'slicer-agent-engine'].some((c) => title.startsWith(c)))
     return { ...base, 'User-Agent': 'python-requests/2.32.3' };
   if (title.startsWith('slicer-cli')) return { ...base, 'User-Agent': 'python-httpx/0.27.2' };
   if (title.includes('user guide')) return { Accept: '*/*', 'User-Agent': 'curl/8.5.0' };

@@ -190,8 +190,8 @@ test('POST /mrml?localfile= loads only under --import-root (traversal and symlin
     404,
   );
   assert.equal(
-    (await t.app.request(`/slicer/mrml?localfile=head.nrrd`, { method: 'POST' })).status,
-    400,
+    (await t.app.request(`/slicer/mrml?localfile=head.dat`, { method: 'POST' })).status,
+    400, // no filetype, and the name implies none (.nrrd → VolumeFile: test/compat)
   );
   assert.equal(
     (await t.app.request(`/slicer/mrml?localfile=head.nrrd&filetype=SceneFile`, { method: 'POST' }))

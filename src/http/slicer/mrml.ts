@@ -7,6 +7,7 @@ import type { Context } from 'hono';
 import { AppError, isAppError, missingParameter, notFound } from '../../errors.js';
 import {
   baseName,
+  fileTypeForFileName,
   fileTypeForNode,
   fileTypeNamed,
   loadFile,
@@ -107,7 +108,10 @@ const isInside = (root: string, p: string) =>
   p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
 /** Query parameters that are not reader/writer properties (Slicer passes all others on). */
-const NOT_PROPERTIES = new Set(['url', 'localfile', 'access_token']);
+const NOT_PROPERTIES = new Set(['url', 'localfile', 'fileName', 'access_token']);
+
+/** `localfile`, or `fileName` (the name Slicer's docs use for `/mrml/file`, sent by some clients). */
+const localfileOf = (c: Context) => str(c, 'localfile') ?? str(c, 'fileName');
 
 /** Reader/writer properties: every other query parameter, trimmed (as Slicer's parse_qs loop). */
 function fileProperties(c: Context): Record<string, string> {
@@ -135,13 +139,21 @@ export const downloadDir = (ctx: AppContext) => path.join(ctx.config.data, 'down
  */
 export const postMrml = (ctx: AppContext) => async (c: Context) => {
   const url = str(c, 'url');
-  const localfile = str(c, 'localfile');
+  const localfile = localfileOf(c);
   if (url === undefined && localfile === undefined)
     throw missingParameter('localfile', 'or url is required (the file to load)');
   const filetype = str(c, 'filetype');
-  if (filetype === undefined)
-    throw missingParameter('filetype', `is required (one of ${supportedFileTypes()})`);
-  const type = fileTypeNamed(filetype);
+  const named = url ?? localfile!;
+  const type =
+    filetype !== undefined
+      ? fileTypeNamed(filetype)
+      : (fileTypeForFileName(named.replace(/[?#].*$/, '')) ??
+        (() => {
+          throw missingParameter(
+            'filetype',
+            `is required for ${path.basename(named)} (one of ${supportedFileTypes()})`,
+          );
+        })());
   const props = fileProperties(c);
   let file: string;
   let downloaded = false;
@@ -168,7 +180,7 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
     throw e;
   }
   await persist(ctx);
-  return c.json({ success: true, loadedNodeIDs: nodes.map((n) => n.id) });
+  return c.json({ success: true, loadedNodeIDs: nodes.map((n) => n.id), fileType: type.name });
 };
 
 function parseUrlParam(url: string): URL {
@@ -335,7 +347,7 @@ export const getMrmlFile = (ctx: AppContext) => async (c: Context) => {
       `/mrml/file can only be used for a single node; ${nodes.length} matched (select one with id=)`,
     );
   const url = str(c, 'url');
-  const localfile = str(c, 'localfile');
+  const localfile = localfileOf(c);
   let target: string;
   if (url !== undefined) {
     const u = parseUrlParam(url);

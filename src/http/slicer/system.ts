@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Context } from 'hono';
+import CSS_COLORS from 'color-name';
 import sharp from 'sharp';
 import { AppError, invalidParameter } from '../../errors.js';
 import { drawText } from '../../imaging/bitmap-font.js';
@@ -55,10 +56,17 @@ export function parseHexColor(parameter: string, raw: string): [number, number, 
  * (`Math.round(Math.random()*255).toString(16)` each), so 3 to 6 digits arrive; Qt draws the
  * 4- and 5-digit ones (invalid for it) in a default colour. Here 3 and 6 digits are CSS colours
  * and 1, 2, 4 or 5 digits are read as a number left-padded to 6 (`ff0a0` → #0ff0a0), so every
- * request of the demo gets an image in a colour that changes with it. Not hex → 400.
+ * request of the demo gets an image in a colour that changes with it. CSS colour names work too.
+ * Anything else → 400.
  */
 export function timeImageColor(raw: string): [number, number, number] {
   const v = raw.trim().replace(/^#/, '');
+  // CSS colour names (`pink`, the default of one agent bridge's client); Qt would not know them
+  // after Slicer's `#` prefix and draw a default colour.
+  const named = Object.hasOwn(CSS_COLORS, v.toLowerCase())
+    ? CSS_COLORS[v.toLowerCase()]
+    : undefined;
+  if (named) return [...named];
   if (/^[0-9a-fA-F]{1,6}$/.test(v) && v.length !== 3)
     return parseHexColor('color', v.padStart(6, '0'));
   return parseHexColor('color', v);
