@@ -432,3 +432,21 @@ test('exec console header is capped at 8 KiB and counts dropped lines', async ()
   assert.equal(kept.length + Number(h['x-exec-console-dropped']), 2000);
   assert.deepEqual(consoleHeaders(['a']), { 'x-exec-console': '["a"]' });
 });
+
+test('the storage file path stays on the server: not in GET /volume or exported NRRD key/values', async () => {
+  await withApp({}, async (t, { inRoot, outRoot }) => {
+    writeFileSync(path.join(inRoot, 'a.nrrd'), await encodeNrrd(vol()));
+    const load = await t.app.request('/slicer/mrml?localfile=a.nrrd&filetype=VolumeFile', {
+      method: 'POST',
+    });
+    const [id] = ((await load.json()) as Json).loadedNodeIDs as string[];
+    const got = Buffer.from(await (await t.app.request(`/slicer/volume?id=${id}`)).arrayBuffer());
+    assert.ok(!got.toString('latin1', 0, 2000).includes('storage.'));
+    await t.app.request(`/slicer/mrml/file?id=${id}&localfile=out.nrrd`);
+    assert.ok(
+      !readFileSync(path.join(outRoot, 'out.nrrd'))
+        .toString('latin1', 0, 2000)
+        .includes('storage.'),
+    );
+  });
+});
