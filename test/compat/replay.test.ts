@@ -96,15 +96,15 @@ async function startFileServer(root: string): Promise<void> {
   fileOrigin = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
 }
 
-async function setup(token?: string): Promise<Setup> {
+async function setup(token?: string, auth: 'mutating' | 'all' = 'mutating'): Promise<Setup> {
   const server = await startTestServer({
     noSamples: false,
     importRoots: [importRoot],
     exportRoots: [exportRoot],
     importUrls: [fileOrigin],
-    ...(token ? { token, enableExec: true, quiet: false, logLevel: 'info' as const } : {}),
+    ...(token ? { token, auth, enableExec: true, quiet: false, logLevel: 'info' as const } : {}),
   });
-  const study = await firstInstance(server);
+  const study = await firstInstance(server, token);
   return {
     server,
     token,
@@ -120,9 +120,11 @@ async function setup(token?: string): Promise<Setup> {
 }
 
 /** A study/series/instance of the built-in DICOM samples, found over QIDO-RS. */
-async function firstInstance(server: TestServer): Promise<Env['study']> {
+async function firstInstance(server: TestServer, token?: string): Promise<Env['study']> {
   const get = async (p: string) =>
-    (await (await fetch(server.url + p)).json()) as Array<Record<string, { Value: string[] }>>;
+    (await (
+      await fetch(server.url + p, token ? { headers: { authorization: `Bearer ${token}` } } : {})
+    ).json()) as Array<Record<string, { Value: string[] }>>;
   const study = (await get('/dicom/studies'))[0]!['0020000D']!.Value[0]!;
   const series = (await get(`/dicom/studies/${study}/series`))[0]!['0020000E']!.Value[0]!;
   const instance = (await get(`/dicom/studies/${study}/series/${series}/instances`))[0]![
@@ -200,11 +202,17 @@ after(async () => {
   rmSync(exportRoot, { recursive: true, force: true });
 });
 
-for (const mode of ['default server', `--token, ?access_token= on every request`] as const) {
+const MODES = [
+  ['default server', undefined, 'mutating'],
+  ['--token, ?access_token= on every request', TOKEN, 'mutating'],
+  ['--token --auth all, ?access_token= on every request', TOKEN, 'all'],
+] as const;
+
+for (const [mode, token, auth] of MODES) {
   describe(`Slicer clients replayed (${mode})`, () => {
     let s: Setup;
     before(async () => {
-      s = await setup(mode === 'default server' ? undefined : TOKEN);
+      s = await setup(token, auth);
     });
     after(async () => {
       await s.server.close();
