@@ -142,18 +142,7 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
   const localfile = localfileOf(c);
   if (url === undefined && localfile === undefined)
     throw missingParameter('localfile', 'or url is required (the file to load)');
-  const filetype = str(c, 'filetype');
-  const named = url ?? localfile!;
-  const type =
-    filetype !== undefined
-      ? fileTypeNamed(filetype)
-      : (fileTypeForFileName(named.replace(/[?#].*$/, '')) ??
-        (() => {
-          throw missingParameter(
-            'filetype',
-            `is required for ${path.basename(named)} (one of ${supportedFileTypes()})`,
-          );
-        })());
+  const type = fileTypeOf(str(c, 'filetype'), url ?? localfile!);
   const props = fileProperties(c);
   let file: string;
   let downloaded = false;
@@ -182,6 +171,19 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
   await persist(ctx);
   return c.json({ success: true, loadedNodeIDs: nodes.map((n) => n.id), fileType: type.name });
 };
+
+/** `filetype=`, else the type the file name implies, else 400 listing the supported types. */
+function fileTypeOf(filetype: string | undefined, file: string) {
+  if (filetype !== undefined) return fileTypeNamed(filetype);
+  const named = file.replace(/[?#].*$/, '');
+  const implied = fileTypeForFileName(named);
+  if (!implied)
+    throw missingParameter(
+      'filetype',
+      `is required for ${path.basename(named)} (one of ${supportedFileTypes()})`,
+    );
+  return implied;
+}
 
 function parseUrlParam(url: string): URL {
   let u: URL;
