@@ -450,3 +450,23 @@ test('the storage file path stays on the server: not in GET /volume or exported 
     );
   });
 });
+
+test('POST /slicer/open (slicerio slicer:// URLs): bad URLs are 400, other DICOMweb servers need --dicomweb-remote', async () => {
+  await withApp({}, async (t) => {
+    const open = (url: string) =>
+      t.app.request(`/slicer/open?url=${encodeURIComponent(url)}`, { method: 'POST' });
+    for (const bad of [
+      'http://x/y.nrrd',
+      'slicer://viewer/?x=1',
+      'slicer://viewer/?studyUID=abc',
+      'nonsense',
+    ])
+      assert.equal((await open(bad)).status, 400, bad);
+    assert.equal((await t.app.request('/slicer/open', { method: 'POST' })).status, 400);
+    const remote = await open(
+      `slicer://viewer/?studyUID=1.2.3&dicomweb_endpoint=${encodeURIComponent('http://127.0.0.9:9/dicom')}`,
+    );
+    assert.equal(remote.status, 403, await remote.clone().text());
+    assert.match(((await remote.json()) as Json).message, /--dicomweb-remote/);
+  });
+});
