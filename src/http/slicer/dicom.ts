@@ -118,3 +118,61 @@ export const postAccessDicomwebStudy = (ctx: AppContext) => async (c: Context) =
     warnings: [...retrieved.warnings, ...loaded.warnings],
   });
 };
+
+/**
+ * `POST /slicer/open?url=slicer://viewer/?studyUID=…&dicomweb_endpoint=…` — what slicerio's
+ * `file_load()` sends for a `slicer://` URL (Slicer hands it to its application; it has no such
+ * route and answers 500). voxelgate loads the study: from its own archive when the endpoint is
+ * this server's `/dicom`, else from a `--dicomweb-remote` origin (as /accessDICOMwebStudy).
+ */
+export const postOpen = (ctx: AppContext) => async (c: Context) => {
+  const raw = str(c, 'url');
+  if (raw === undefined) throw missingParameter('url', 'is required (a slicer://viewer/ URL)');
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw invalidParameter('url', `"${raw.slice(0, 200)}" is not a URL`);
+  }
+  if (u.protocol !== 'slicer:' || u.host !== 'viewer')
+    throw invalidParameter(
+      'url',
+      'expected slicer://viewer/?studyUID=…&dicomweb_endpoint=…; load files with POST /slicer/mrml?localfile=|url=…&filetype=…',
+    );
+  const studyRaw = u.searchParams.get('studyUID');
+  if (!studyRaw) throw invalidParameter('url', 'the slicer:// URL has no studyUID');
+  const studyUid = checkUid('studyUID', studyRaw);
+  const endpoint = u.searchParams.get('dicomweb_endpoint');
+  const archive = archiveOf(ctx);
+  const own = new URL(c.req.url);
+  const ownOrigin = `${own.protocol}//${c.req.header('host') ?? own.host}`.toLowerCase();
+  let isOwn = endpoint === null;
+  let remote: URL | undefined;
+  if (endpoint !== null) {
+    try {
+      remote = new URL(endpoint);
+    } catch {
+      throw invalidParameter('url', `dicomweb_endpoint "${endpoint}" is not a URL`);
+    }
+    isOwn = remote.origin.toLowerCase() === ownOrigin && /^\/dicom\/?$/.test(remote.pathname);
+  }
+  const warnings: string[] = [];
+  if (!isOwn) {
+    const retrieved = await retrieveRemoteStudy(archive, {
+      base: serviceRoot(remote!.href.replace(/\/$/, ''), undefined),
+      studyUid,
+      allowedOrigins: ctx.config.dicomwebRemotes ?? [],
+      timeoutMs: ctx.config.dicomwebTimeoutMs ?? 120_000,
+      maxBytes: ctx.config.limits.stow,
+    });
+    warnings.push(...retrieved.warnings);
+  }
+  const loaded = await loadIntoScene(ctx.scene, archive, studyUid);
+  await persist(ctx);
+  return c.json({
+    success: true,
+    studyInstanceUID: studyUid,
+    loadedNodeIDs: loaded.loadedNodeIDs,
+    warnings: [...warnings, ...loaded.warnings],
+  });
+};

@@ -181,10 +181,14 @@ export function applySliceParams(
   const rawCopy = q('copySliceGeometryFrom');
   const copyFrom =
     rawCopy === undefined ? undefined : parseEnum('copySliceGeometryFrom', rawCopy, SLICE_VIEWS);
+  // Slicer leaves the geometry alone for an orientation it does not know; `oblique`/`reformat`
+  // (what a client sends to keep an oblique view) do the same here. Other values are 400: a
+  // misspelt `axail` would otherwise silently show the wrong plane.
+  const rawOrientation = q('orientation');
   const orientation =
-    q('orientation') === undefined
+    rawOrientation === undefined || KEEP_ORIENTATION.has(rawOrientation.trim().toLowerCase())
       ? undefined
-      : parseEnum('orientation', q('orientation')!, ORIENTATIONS);
+      : parseEnum('orientation', rawOrientation, ORIENTATIONS);
   let sliceToRAS: Mat4 | undefined;
   if (q('sliceToRAS') !== undefined) {
     const m = parseNumberList('sliceToRAS', q('sliceToRAS')!, 16) as Mat4;
@@ -259,6 +263,9 @@ export function applySliceParams(
   return { name, view: v };
 }
 
+/** `orientation` values that keep the view's current plane (Slicer's `Reformat`). */
+const KEEP_ORIENTATION = new Set(['oblique', 'reformat']);
+
 const AXIS_WORDS: Record<string, Axis> = { r: 'r', l: 'l', a: 'a', p: 'p', s: 's', i: 'i' };
 
 export function applyThreeDParams(ctx: AppContext, q: Query): ThreeDViewState {
@@ -274,14 +281,12 @@ export function applyThreeDParams(ctx: AppContext, q: Query): ThreeDViewState {
   const rawAxis = q('lookFromAxis');
   let axis: Axis | undefined;
   if (rawAxis !== undefined) {
+    // As Slicer: the first letter picks the axis (`L`, `left`, `Left`, `ant`…); a value whose
+    // first letter is none of r l a p s i (`x`, `none`) leaves the camera as it is. Empty → 400.
     const w = rawAxis.trim().toLowerCase();
-    const full = ['right', 'left', 'anterior', 'posterior', 'superior', 'inferior'];
-    axis = w.length === 1 || full.includes(w) ? AXIS_WORDS[w[0]!] : undefined;
-    if (!axis)
-      throw invalidParameter(
-        'lookFromAxis',
-        `expected r, l, a, p, s, i or right, left, anterior, posterior, superior, inferior; got "${rawAxis}"`,
-      );
+    if (w === '')
+      throw invalidParameter('lookFromAxis', 'expected r, l, a, p, s, i (or a word starting so)');
+    axis = AXIS_WORDS[w[0]!];
   }
   const orbitX = num('orbitX', { min: -36000, max: 36000 });
   const orbitY = num('orbitY', { min: -36000, max: 36000 });
@@ -402,7 +407,8 @@ export const getSlice = (ctx: AppContext) => async (c: Context) => {
 
 export const getThreeD = (ctx: AppContext) => async (c: Context) => {
   const q = queryOf(c);
-  const enc = parseFormat(q, 'jpeg');
+  // PNG by default, as Slicer (clients check for image/png); format=jpeg for smaller frames.
+  const enc = parseFormat(q, 'png');
   const view = applyThreeDParams(ctx, q);
   ctx.views.setThreeD(view);
   const job = threeDJob(ctx.scene, view);
