@@ -15,6 +15,7 @@ import {
   setParentTransform,
 } from '../../scene/transforms.js';
 import { putVolume } from '../../scene/volumes.js';
+import { putSegmentation } from '../../scene/segmentations.js';
 import type { AppContext } from '../../server/context.js';
 import { formatBytes } from '../body.js';
 import { bool, requiredStr, str } from './params.js';
@@ -103,7 +104,7 @@ export async function resolveImportPath(ctx: AppContext, localfile: string): Pro
 const isInside = (root: string, p: string) =>
   p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
-const FILETYPES = ['VolumeFile', 'MarkupsFile', 'TransformFile'] as const;
+const FILETYPES = ['VolumeFile', 'MarkupsFile', 'TransformFile', 'SegmentationFile'] as const;
 
 /** `POST /slicer/mrml?localfile=&filetype=[&name=&labelmap=]`: loads a local file as Slicer's. */
 export const postMrml = (ctx: AppContext) => async (c: Context) => {
@@ -131,7 +132,9 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
     decodeNrrdStream(createReadStream(file, { highWaterMark: 4 << 20 }), {
       maxBytes: uploadLimit(ctx, 'volume'),
     });
-  const baseName = path.basename(file).replace(/\.(nrrd|nhdr|mrk\.json|json|txt|tfm|h5)$/i, '');
+  const baseName = path
+    .basename(file)
+    .replace(/\.(seg\.nrrd|nrrd|nhdr|mrk\.json|json|txt|tfm|h5)$/i, '');
   let ids: string[];
   if (filetype === 'VolumeFile') {
     if (!lower.endsWith('.nrrd'))
@@ -143,6 +146,20 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
     ids = [
       putVolume(ctx.scene, { name: name ?? baseName, labelmap: bool(c, 'labelmap'), decoded }).node
         .id,
+    ];
+  } else if (filetype === 'SegmentationFile') {
+    if (!lower.endsWith('.nrrd'))
+      throw new AppError(
+        'unprocessable',
+        'SegmentationFile: only .seg.nrrd / .nrrd files (attached header) are supported',
+      );
+    const decoded = await readNrrd();
+    ids = [
+      putSegmentation(ctx.scene, {
+        name: name ?? baseName,
+        referenceVolume: str(c, 'referenceVolume'),
+        decoded,
+      }).node.id,
     ];
   } else if (filetype === 'MarkupsFile') {
     const doc = await readJsonFile(file, uploadLimit(ctx, 'json'));
