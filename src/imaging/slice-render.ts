@@ -16,6 +16,11 @@ import {
   type Interpolation,
   type SliceGeometry,
 } from './reslice.js';
+import {
+  compositeSegments,
+  segmentPixels,
+  type SegmentationOverlay,
+} from './segmentation-overlay.js';
 import type { ImageVolume, Mat4, Vec3 } from './types.js';
 import { windowLevelToGrey, type WindowLevel } from './window-level.js';
 
@@ -54,6 +59,8 @@ export interface SliceJob {
   foreground?: SliceLayer;
   label?: SliceLayer;
   fiducials: FiducialMark[];
+  /** Segmentations drawn over the layers (fill + outline), in order. */
+  segmentations?: SegmentationOverlay[];
   /** Points at most this far (mm) from the plane are drawn. */
   slabHalfThickness: number;
 }
@@ -139,10 +146,15 @@ export function renderSlice(job: SliceJob): RawImage {
   const n = W * H;
   const marks = visibleFiducials(job);
   const alone = !job.foreground && !job.label && marks.length === 0;
+  // Segment pixels first: a slice that shows no segment stays a plain (grey) render.
+  const segs = (job.segmentations ?? []).flatMap((o) => {
+    const layers = segmentPixels(o, g);
+    return layers ? [{ o, layers }] : [];
+  });
   const bg = job.background
     ? layerRgba(job.background, g, alone && job.background.type === 'grey')
     : undefined;
-  if (bg?.grey && !job.foreground && !job.label && marks.length === 0) {
+  if (bg?.grey && !job.foreground && !job.label && marks.length === 0 && segs.length === 0) {
     return { width: W, height: H, channels: 1, data: bg.grey };
   }
   const out = new Uint8Array(n * 3);
@@ -164,6 +176,7 @@ export function renderSlice(job: SliceJob): RawImage {
       }
     }
   }
+  for (const { o, layers } of segs) compositeSegments(out, W, H, o, layers);
   if (marks.length > 0) drawFiducials(out, W, H, marks);
   return { width: W, height: H, channels: 3, data: out };
 }
