@@ -235,18 +235,30 @@ export async function saveSegmentationAsSeg(
   const lm = s.labelmap;
   const nc = lm.components;
   const plane = ni * nj;
-  const frames: Array<{ seg: number; k: number }> = [];
   const voxels = s.labelmap.data;
-  s.segments.forEach((seg, si2) => {
-    for (let k = 0; k < nk; k++) {
-      const base = k * plane * nc + seg.layer;
-      for (let p = 0; p < plane; p++)
-        if (voxels[base + p * nc] === seg.labelValue) {
-          frames.push({ seg: si2, k });
-          break;
-        }
-    }
+  // One pass over the labelmap: which segments have voxels on which slice.
+  const nSeg = s.segments.length;
+  const present = new Uint8Array(nSeg * nk);
+  const tables = Array.from({ length: nc }, (_, l) => {
+    const segs = s.segments.map((x, i) => ({ x, i })).filter((y) => y.x.layer === l);
+    const maxV = Math.max(0, ...segs.map((y) => y.x.labelValue));
+    const t = new Int32Array(maxV + 1).fill(-1);
+    for (const y of segs) t[y.x.labelValue] = y.i;
+    return t;
   });
+  for (let k = 0, o = 0; k < nk; k++) {
+    const end = o + plane * nc;
+    for (; o < end; o++) {
+      const v = voxels[o]!;
+      if (v === 0) continue;
+      const t = tables[o % nc]!;
+      const idx = v > 0 && v < t.length ? t[v]! : -1;
+      if (idx >= 0) present[idx * nk + k] = 1;
+    }
+  }
+  const frames: Array<{ seg: number; k: number }> = [];
+  for (let i = 0; i < nSeg; i++)
+    for (let k = 0; k < nk; k++) if (present[i * nk + k]) frames.push({ seg: i, k });
   if (frames.length === 0)
     throw unprocessable(`${node.id}: no segment has any voxel; nothing to save`);
   const empty = s.segments.filter((_, i) => !frames.some((f) => f.seg === i)).map((x) => x.id);
@@ -599,44 +611,53 @@ export function readSeg(part10: Buffer, archive?: Archive): LoadedSegmentation {
     ];
     return { i: dot3(d, r) / ps[1]!, j: dot3(d, c) / ps[0]!, k: dot3(d, normal) / sk };
   };
-  // Masks per segment (only the slices a segment has frames for).
+  // Frames → slices; each segment goes on the first layer where none of its set pixels meets
+  // another segment (checked slice by slice, no full-volume masks); label value = segment number.
   const nVox = di * dj * dk;
-  const masks = segSeq.map(() => undefined as Uint8Array | undefined);
-  info.forEach((f, fi) => {
+  const sliceOf = info.map((f, fi) => {
     const { i, j, k } = toIndex(f.ipp);
     const kk = Math.round(k);
     if (Math.abs(i) > 1e-2 || Math.abs(j) > 1e-2 || Math.abs(k - kk) > 1e-2 || kk < 0 || kk >= dk)
       throw unprocessable(
         `SEG: frame ${fi + 1} at (${f.ipp.map((x) => x.toFixed(2)).join(', ')}) is not on the slice grid`,
       );
-    const m = (masks[f.segIdx] ??= new Uint8Array(nVox));
-    const base = kk * plane;
-    let bit = fi * plane;
-    for (let p = 0; p < plane; p++, bit++) if ((pixel[bit >> 3]! >> (bit & 7)) & 1) m[base + p] = 1;
+    return kk;
   });
-  // Layers: each segment on the first layer where it overlaps nothing; label value = segment number.
+  const framesOf = segSeq.map(() => [] as number[]);
+  info.forEach((f, fi) => framesOf[f.segIdx]!.push(fi));
   const segments: Segment[] = [];
   const used = new Set<string>();
   const maxNo = Math.max(...segSeq.map((x) => Number(x.SegmentNumber)));
   const wide = maxNo > 255;
   const layerData: Array<Uint8Array | Uint16Array> = [];
+  const newLayer = () => {
+    layerData.push(wide ? new Uint16Array(nVox) : new Uint8Array(nVox));
+    return layerData.length - 1;
+  };
+  const overlaps = (L: Uint8Array | Uint16Array, fis: number[]) => {
+    for (const fi of fis) {
+      const base = sliceOf[fi]! * plane;
+      let bit = fi * plane;
+      for (let p = 0; p < plane; p++, bit++)
+        if ((pixel[bit >> 3]! >> (bit & 7)) & 1 && L[base + p]) return true;
+    }
+    return false;
+  };
   segSeq.forEach((item, idx) => {
-    const mask = masks[idx];
+    const fis = framesOf[idx]!;
     const value = Number(item.SegmentNumber);
     let layer = 0;
-    if (mask) {
-      layer = layerData.findIndex((L) => {
-        for (let p = 0; p < nVox; p++) if (mask[p] && L[p]) return false;
-        return true;
-      });
-      if (layer < 0) {
-        layerData.push(wide ? new Uint16Array(nVox) : new Uint8Array(nVox));
-        layer = layerData.length - 1;
-      }
+    if (fis.length) {
+      layer = layerData.findIndex((L) => !overlaps(L, fis));
+      if (layer < 0) layer = newLayer();
       const L = layerData[layer]!;
-      for (let p = 0; p < nVox; p++) if (mask[p]) L[p] = value;
-    } else if (layerData.length === 0)
-      layerData.push(wide ? new Uint16Array(nVox) : new Uint8Array(nVox));
+      for (const fi of fis) {
+        const base = sliceOf[fi]! * plane;
+        let bit = fi * plane;
+        for (let p = 0; p < plane; p++, bit++)
+          if ((pixel[bit >> 3]! >> (bit & 7)) & 1) L[base + p] = value;
+      }
+    } else if (layerData.length === 0) newLayer();
     const lab = numbers(item.RecommendedDisplayCIELabValue);
     const rgb = lab.length === 3 ? dcm.Colors.dicomlab2RGB(lab) : [0.5, 0.5, 0.5];
     let id =
@@ -663,10 +684,12 @@ export function readSeg(part10: Buffer, archive?: Archive): LoadedSegmentation {
   const nl = Math.max(1, layerData.length);
   const type = wide ? 'uint16' : 'uint8';
   const data = allocShared(type, nVox * nl);
-  for (let l = 0; l < layerData.length; l++) {
-    const L = layerData[l]!;
-    for (let p = 0; p < nVox; p++) if (L[p]) data[p * nl + l] = L[p]!;
-  }
+  if (nl === 1 && layerData[0]) data.set(layerData[0]);
+  else
+    for (let l = 0; l < layerData.length; l++) {
+      const L = layerData[l]!;
+      for (let p = 0; p < nVox; p++) if (L[p]) data[p * nl + l] = L[p]!;
+    }
   const dirLps: Mat3 = [r[0], c[0], normal[0], r[1], c[1], normal[1], r[2], c[2], normal[2]];
   const labelmap: ImageVolume = {
     scalarType: type,
