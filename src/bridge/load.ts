@@ -3,6 +3,7 @@
  * (`/slicer/dicom/loadables`, Slicer's "loadables").
  */
 import type { Archive } from '../dicom/archive.js';
+import type { InstanceRow } from '../dicom/catalog.js';
 import { AppError } from '../errors.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { createSegmentation } from '../scene/segmentations.js';
@@ -106,18 +107,39 @@ export async function loadIntoScene(
   const all = planStudy(archive, studyUid, seriesUid);
   const segPlans = all.filter(isSeg);
   const plans = all.filter((p) => !isSeg(p));
+  const segRows = segPlans.flatMap((p) => archive.instances(p.studyUid, p.seriesUid));
+  // The plans name file versions: hold them while reading (a concurrent replace defers deleting).
+  const release = archive.lease([
+    ...new Set([
+      ...plans.flatMap((p) => p.volumes.flatMap((v) => v.frames.map((f) => f.row))),
+      ...segRows,
+    ]),
+  ]);
+  try {
+    return await loadPlans(scene, archive, plans, segRows, studyUid, seriesUid);
+  } finally {
+    release();
+  }
+}
+
+async function loadPlans(
+  scene: Scene,
+  archive: Archive,
+  plans: SeriesPlan[],
+  segRows: InstanceRow[],
+  studyUid: string,
+  seriesUid: string | undefined,
+): Promise<LoadResult> {
   const warnings: string[] = [];
   const ids: string[] = [];
   // SEG series: read every instance first (a bad SEG fails before the scene changes).
   const segs: LoadedSegmentation[] = [];
-  for (const p of segPlans) {
-    for (const row of archive.instances(p.studyUid, p.seriesUid)) {
-      try {
-        segs.push(readSeg(await archive.part10(row, true), archive));
-      } catch (e) {
-        if (seriesUid !== undefined || !(e instanceof AppError)) throw e;
-        warnings.push(`SEG series ${p.seriesUid} skipped: ${e.message}`);
-      }
+  for (const row of segRows) {
+    try {
+      segs.push(readSeg(await archive.part10(row, true), archive));
+    } catch (e) {
+      if (seriesUid !== undefined || !(e instanceof AppError)) throw e;
+      warnings.push(`SEG series ${row.series_uid} skipped: ${e.message}`);
     }
   }
   if (plans.length === 0 && segs.length > 0) return addSegmentations(scene, segs, ids, warnings);

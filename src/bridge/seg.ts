@@ -23,7 +23,7 @@
  * overlap freely in SEG; here they go on the first layer where they overlap nothing.
  */
 import dcmjs from 'dcmjs';
-import type { Archive, Staged } from '../dicom/archive.js';
+import type { Archive } from '../dicom/archive.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { AppError } from '../errors.js';
 import {
@@ -482,12 +482,13 @@ export async function saveSegmentationAsSeg(
     _vrMap: { FileMetaInformationVersion: 'OB' },
   });
   const buf = writeInstance(meta, dict, pixelBytes, 'OB');
-  let staged: Staged | undefined;
+  // One ingest session: the SEG appears at the commit, or not at all.
+  const session = archive.session();
   try {
-    staged = await archive.stage(buf);
-    await archive.commit(staged ? [staged] : [], true);
+    await session.add(buf);
+    await session.commit();
   } catch (e) {
-    if (staged) await archive.store.remove(staged.record.file).catch(() => {});
+    await session.abort();
     throw e;
   }
   return {
