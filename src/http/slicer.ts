@@ -53,6 +53,15 @@ import {
   volumeSelection,
 } from './slicer/volumes.js';
 import { renderRoutes } from './slicer/render.js';
+import {
+  deleteSegment,
+  deleteSegmentation,
+  getSegmentation,
+  getSegmentations,
+  postSegment,
+  putSegment,
+  putSegmentationHandler,
+} from './slicer/segmentations.js';
 import { getViewState } from './slicer/view-state.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
@@ -99,6 +108,14 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/gridtransforms', handler: getGridTransforms(ctx) },
     { method: 'GET', path: '/gridtransform', handler: getGridTransform(ctx) },
     { method: ['POST', 'PUT'], path: '/gridTransform', handler: postGridTransform(ctx) },
+    // scene: segmentations
+    { method: 'GET', path: '/segmentations', handler: getSegmentations(ctx) },
+    { method: 'GET', path: '/segmentation', handler: getSegmentation(ctx) },
+    { method: ['PUT', 'POST'], path: '/segmentation', handler: putSegmentationHandler(ctx) },
+    { method: 'DELETE', path: '/segmentation', handler: deleteSegmentation(ctx) },
+    { method: 'POST', path: '/segment', handler: postSegment(ctx) },
+    { method: 'PUT', path: '/segment', handler: putSegment(ctx) },
+    { method: 'DELETE', path: '/segment', handler: deleteSegment(ctx) },
     // scene: fiducials
     { method: 'GET', path: '/fiducials', handler: getFiducials(ctx) },
     { method: 'POST', path: '/fiducials', handler: postFiducials(ctx) },

@@ -25,6 +25,8 @@ import {
   putLinearTransform,
 } from './transforms.js';
 import { nrrdOptionsFor, putVolume } from './volumes.js';
+import { putSegmentation } from './segmentations.js';
+import { segNrrdChunks } from '../imaging/seg-nrrd.js';
 
 export const STORAGE_FILE = 'storage.fileName';
 export const STORAGE_TYPE = 'storage.fileType';
@@ -242,11 +244,38 @@ export const FILE_TYPES: readonly FileType[] = [
       },
     },
   },
+  {
+    name: 'SegmentationFile',
+    formats:
+      'Slicer .seg.nrrd, or a label-map .nrrd (one segment per label value); writes .seg.nrrd',
+    async load(req) {
+      const decoded = await readNrrd(req);
+      if (req.into && req.into.kind !== 'segmentation')
+        throw wrongKind(req.into, 'SegmentationFile');
+      const { node } = putSegmentation(req.scene, {
+        id: req.into?.id,
+        name: req.into ? undefined : (req.props.name ?? req.defaultName ?? baseName(req.file)),
+        referenceVolume: req.props.referenceVolume,
+        decoded,
+      });
+      return [node];
+    },
+    save: {
+      kinds: ['segmentation'],
+      async write({ node, file, props }) {
+        if (node.kind !== 'segmentation') throw wrongKind(node, 'SegmentationFile');
+        const encoding = falsy(props.useCompression) ? 'raw' : 'gzip';
+        await writeFileAtomic(
+          file,
+          segNrrdChunks(node.segmentation, node.attributes, { encoding }),
+        );
+      },
+    },
+  },
 ];
 
 /** Slicer's other file types: named in the 400 so a client sees it is a known but missing type. */
 const SLICER_ONLY = [
-  'SegmentationFile',
   'ModelFile',
   'SceneFile',
   'TableFile',

@@ -127,6 +127,22 @@ function ownProperties(scene: Scene, n: SceneNode): Record<string, unknown> {
         origin: n.grid.origin,
         direction: n.grid.direction,
       };
+    case 'segmentation': {
+      const lm = n.segmentation.labelmap;
+      return {
+        ...common,
+        referenceVolumeId: n.referenceVolumeId ?? null,
+        scalarType: lm.scalarType,
+        layers: lm.components,
+        dimensions: lm.dimensions,
+        spacing: lm.spacing,
+        origin: lm.origin,
+        direction: lm.direction,
+        ijkToRAS: ijkToRasMatrix(lm),
+        numberOfSegments: n.segmentation.segments.length,
+        segmentIDs: n.segmentation.segments.map((s) => s.id),
+      };
+    }
     case 'fiducials':
       return {
         ...common,

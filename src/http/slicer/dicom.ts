@@ -8,7 +8,9 @@ import { loadables, loadIntoScene } from '../../bridge/load.js';
 import { saveVolumeAsSeries } from '../../bridge/volume-to-series.js';
 import type { Archive } from '../../dicom/archive.js';
 import { retrieveRemoteStudy, serviceRoot } from '../../dicom/remote.js';
-import { AppError, invalidParameter, missingParameter } from '../../errors.js';
+import { AppError, invalidParameter, missingParameter, notFound } from '../../errors.js';
+import { saveSegmentationAsSeg } from '../../bridge/seg.js';
+import { isSegmentationNode, isVolumeNode } from '../../scene/scene.js';
 import { findVolume } from '../../scene/volumes.js';
 import type { AppContext } from '../../server/context.js';
 import { readJson } from '../body.js';
@@ -53,15 +55,31 @@ export const getLoadables = (ctx: AppContext) => (c: Context) => {
 };
 
 export const postLoad = (ctx: AppContext) => async (c: Context) => {
-  const study = uid(c, 'studyInstanceUID', true);
-  const series = uid(c, 'seriesInstanceUID', false);
-  const result = await loadIntoScene(ctx.scene, archiveOf(ctx), study, series);
+  // `series=` is short for seriesInstanceUID=; the study is then found in the archive.
+  const series = uid(c, 'seriesInstanceUID', false) ?? uid(c, 'series', false);
+  const archive = archiveOf(ctx);
+  let study = uid(c, 'studyInstanceUID', false);
+  if (study === undefined) {
+    if (series === undefined) throw missingParameter('studyInstanceUID', 'or series is required');
+    study = archive.catalog.studyOfSeries(series);
+    if (study === undefined) throw notFound(`no series ${series} in the archive`);
+  }
+  const result = await loadIntoScene(ctx.scene, archive, study, series);
   await persist(ctx);
   return c.json({ success: true, ...result });
 };
 
 export const postSave = (ctx: AppContext) => async (c: Context) => {
-  const node = findVolume(ctx.scene, str(c, 'id'));
+  const id = str(c, 'id');
+  const seg = id !== undefined ? ctx.scene.findNodes(id).find(isSegmentationNode) : undefined;
+  if (seg && !ctx.scene.findNodes(id!).some(isVolumeNode)) {
+    // A segmentation → DICOM SEG (its reference volume is saved first when not archived).
+    const result = await saveSegmentationAsSeg(ctx.scene, archiveOf(ctx), seg, {
+      seriesDescription: str(c, 'seriesDescription'),
+    });
+    return c.json({ success: true, id: seg.id, ...result });
+  }
+  const node = findVolume(ctx.scene, id);
   const seriesDescription = str(c, 'seriesDescription');
   const studyUid = uid(c, 'studyInstanceUID', false);
   const result = await saveVolumeAsSeries(ctx.scene, archiveOf(ctx), node, {

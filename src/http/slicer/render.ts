@@ -32,7 +32,7 @@ import {
   withOrientation,
 } from '../../render/jobs.js';
 import { encode, type EncodeOptions, type ImageFormat } from '../../render/encode.js';
-import { isVolumeNode } from '../../scene/scene.js';
+import { isSegmentationNode, isVolumeNode } from '../../scene/scene.js';
 import {
   LAYOUTS,
   layoutByName,
@@ -122,6 +122,20 @@ function layerParam(
   return node.id;
 }
 
+/**
+ * `segmentation=`: a segmentation node id/name/glob → its id; `none` → '' (no overlay); `all` →
+ * undefined (every segmentation); null = not given.
+ */
+function segmentationParam(ctx: AppContext, raw: string | undefined): string | undefined | null {
+  if (raw === undefined) return null;
+  const t = raw.trim().toLowerCase();
+  if (NONE.has(t)) return '';
+  if (t === 'all') return undefined;
+  const node = ctx.scene.findNodes(raw.trim()).find(isSegmentationNode);
+  if (!node) throw invalidParameter('segmentation', `no segmentation node matches "${raw}"`);
+  return node.id;
+}
+
 /** Applies the `/slice` parameters to a copy of the view's state; throws before changing anything. */
 export function applySliceParams(
   ctx: AppContext,
@@ -163,6 +177,9 @@ export function applySliceParams(
         });
   const fiducials =
     q('fiducials') === undefined ? undefined : parseBool('fiducials', q('fiducials')!);
+  const segmentation = segmentationParam(ctx, q('segmentation'));
+  const segmentationOpacity = num('segmentationOpacity', { min: 0, max: 1 });
+  const outline = q('outline') === undefined ? undefined : parseBool('outline', q('outline')!);
   const size = q('size') === undefined ? undefined : parseSize('size', q('size')!);
   let fov: [number, number] | 'auto' | undefined;
   const rawFov = q('fov');
@@ -229,6 +246,12 @@ export function applySliceParams(
   }
   if (interpolation !== undefined) v.interpolation = interpolation;
   if (fiducials !== undefined) v.fiducials = fiducials;
+  if (segmentation === null) {
+    /* not given */
+  } else if (segmentation === undefined) delete v.segmentation;
+  else v.segmentation = segmentation;
+  if (segmentationOpacity !== undefined) v.segmentationOpacity = segmentationOpacity;
+  if (outline !== undefined) v.outline = outline;
   if (size !== undefined) {
     // A fixed fov keeps its horizontal extent and follows the new aspect ratio.
     if (v.fov) v.fov = [v.fov[0], (v.fov[0] * size[1]) / size[0]];
