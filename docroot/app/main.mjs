@@ -8,6 +8,7 @@
 import { api, explain, h } from './api.mjs';
 import { DicomPanel } from './dicom.mjs';
 import { FiducialPanel, ModelPanel, ScenePanel } from './scene.mjs';
+import { SegmentationPanel } from './segmentations.mjs';
 import { SliceView, ThreeDView } from './views.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -28,6 +29,7 @@ const app = {
   views: {},
   scene: null,
   fiducials: null,
+  segmentations: null,
   models: null,
   dicom: null,
 
@@ -82,6 +84,7 @@ const app = {
     await this.loadVolumeInfo();
     await Promise.all(Object.values(this.views).map((v) => v.volumeChanged(this.info)));
     this.fiducials.refresh();
+    this.segmentations.refresh();
     this.models?.refresh();
     this.showEmptyState();
   },
@@ -100,6 +103,7 @@ const app = {
     if (JSON.stringify(this.scene.volumes) !== before) await this.sceneChanged();
     else {
       this.fiducials.refresh();
+      this.segmentations.refresh();
       this.models?.refresh();
     }
   },
@@ -231,6 +235,7 @@ async function main() {
 
   app.scene = new ScenePanel(app);
   app.fiducials = new FiducialPanel(app);
+  app.segmentations = new SegmentationPanel(app);
   app.models = new ModelPanel(app);
   app.dicom = new DicomPanel(app);
 

@@ -4,7 +4,9 @@
  *   index.json                      the commit point: node order, ids, names, classes, parents,
  *                                   attributes, exact geometry, transforms, fiducials, id counters,
  *                                   active volume
- *   volumes/<id>-<generation>.nrrd  voxel data of volumes and grid transforms (NRRD, raw or gzip)
+ *   volumes/<id>-<generation>.nrrd  voxel data of volumes, grid transforms and segmentation
+ *                                   labelmaps (NRRD, raw or gzip; a segmentation's segments and
+ *                                   layers are in the index)
  *   volumes/<id>-<generation>.mesh  model surfaces: float32 positions, uint32 indices, then float32
  *                                   normals if any, little-endian; counts in the index
  *
@@ -27,6 +29,7 @@ import {
   type DecodedNrrd,
   type NrrdDecoderOptions,
 } from '../imaging/nrrd.js';
+import type { Segment } from '../imaging/segmentation.js';
 import type { ImageVolume, Mat3, Vec3 } from '../imaging/types.js';
 import type { TriangleMesh } from '../imaging/mesh.js';
 import { syncDir, writeFileAtomic } from '../util/atomic-write.js';
@@ -37,6 +40,7 @@ import type {
   ModelNode,
   Scene,
   SceneNode,
+  SegmentationNode,
   VolumeNode,
 } from './scene.js';
 
@@ -66,13 +70,17 @@ interface StoredMesh {
   normals: boolean;
 }
 
-type StoredNode = Omit<SceneNode, 'volume' | 'grid' | 'mesh'> & {
+type StoredNode = Omit<SceneNode, 'volume' | 'grid' | 'segmentation' | 'mesh'> & {
   volume?: StoredGeometry;
   grid?: StoredGeometry;
+  /** Segmentations: the labelmap file and the segments (metadata only). */
+  labelmap?: StoredGeometry;
+  segments?: Segment[];
+  /** Models: the surface file and its counts. */
   mesh?: StoredMesh;
 };
 
-const storedFile = (s: StoredNode): string | undefined => (s.volume ?? s.grid ?? s.mesh)?.file;
+const fileOf = (s: StoredNode) => (s.volume ?? s.grid ?? s.labelmap ?? s.mesh)?.file;
 
 interface StoredIndex {
   format: 'voxelgate-scene';
@@ -122,7 +130,13 @@ export class SceneStore {
         for (const id of change.ids) {
           const n = this.#scene.byId(id);
           const v =
-            n?.kind === 'volume' ? n.volume : n?.kind === 'gridTransform' ? n.grid : undefined;
+            n?.kind === 'volume'
+              ? n.volume
+              : n?.kind === 'gridTransform'
+                ? n.grid
+                : n?.kind === 'segmentation'
+                  ? n.segmentation.labelmap
+                  : undefined;
           if (v) this.#contentVersion.set(v, (this.#contentVersion.get(v) ?? 0) + 1);
         }
       }
@@ -170,6 +184,13 @@ export class SceneStore {
       } else if (n.kind === 'model') {
         const { mesh, ...rest } = n;
         stored.push({ ...rest, mesh: await this.#meshFile(n.id, mesh) });
+      } else if (n.kind === 'segmentation') {
+        const { segmentation, ...rest } = n;
+        stored.push({
+          ...rest,
+          labelmap: await this.#volumeFile(n.id, segmentation.labelmap, 'list'),
+          segments: segmentation.segments,
+        });
       } else stored.push(n);
     }
     const index: StoredIndex = {
@@ -180,7 +201,7 @@ export class SceneStore {
       nodes: stored,
     };
     await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(index, null, 1));
-    const referenced = new Set(stored.map(storedFile).filter((f): f is string => !!f));
+    const referenced = new Set(stored.map(fileOf).filter((f): f is string => !!f));
     for (const f of referenced) this.#protected.delete(f);
     await this.#removeUnreferenced(new Set([...referenced, ...this.#protected]));
   }
@@ -296,8 +317,10 @@ export class SceneStore {
     try {
       text = await fsp.readFile(file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // No scene committed yet: files a killed first write left behind are garbage too.
+      this.#removedAtLoad = await this.#recover(new Set());
+      return undefined;
     }
     let index: StoredIndex;
     try {
@@ -324,6 +347,12 @@ export class SceneStore {
       } else if (s.kind === 'model' && s.mesh) {
         const { mesh: g, ...rest } = s as StoredNode & { kind: 'model' };
         pending.push({ ...(rest as Omit<ModelNode, 'mesh'>), mesh: await this.#readMesh(g!) });
+      } else if (s.kind === 'segmentation' && s.labelmap) {
+        const { labelmap: g, segments, ...rest } = s as StoredNode & { kind: 'segmentation' };
+        pending.push({
+          ...(rest as Omit<SegmentationNode, 'segmentation'>),
+          segmentation: { labelmap: await this.#readVolume(g!), segments: segments ?? [] },
+        });
       } else pending.push(s as LinearTransformNode | FiducialNode);
     }
     // Parents first would be required by `add`; add without parents, then set them.
@@ -336,17 +365,23 @@ export class SceneStore {
     this.#scene.restoreIdCounters(index.counters ?? {});
     if (index.activeVolumeId && this.#scene.byId(index.activeVolumeId))
       this.#scene.setActiveVolume(index.activeVolumeId);
-    this.#removedAtLoad = await this.#removeUnreferenced(
-      new Set(index.nodes.map(storedFile).filter((f): f is string => !!f)),
+    this.#removedAtLoad = await this.#recover(
+      new Set(index.nodes.map(fileOf).filter((f): f is string => !!f)),
     );
+    return pending.length;
+  }
+
+  /** Startup recovery: removes volume files the index does not name, and temp files. */
+  async #recover(keep: Set<string>): Promise<string[]> {
+    const removed = await this.#removeUnreferenced(keep);
     for (const d of [this.dir, path.join(this.dir, 'volumes')]) {
       for (const name of await fsp.readdir(d))
         if (name.endsWith('.tmp')) {
           await fsp.rm(path.join(d, name), { force: true });
-          this.#removedAtLoad.push(path.relative(this.dir, path.join(d, name)));
+          removed.push(path.relative(this.dir, path.join(d, name)));
         }
     }
-    return pending.length;
+    return removed;
   }
 
   async #readVolume(g: StoredGeometry): Promise<ImageVolume> {
