@@ -58,6 +58,7 @@ import {
   getModel,
   getModels,
   getThreeDGraphics,
+  postSegmentSurfaces,
   putModelHandler,
 } from './slicer/models.js';
 import {
@@ -126,6 +127,7 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/segmentation', handler: getSegmentation(ctx) },
     { method: ['PUT', 'POST'], path: '/segmentation', handler: putSegmentationHandler(ctx) },
     { method: 'DELETE', path: '/segmentation', handler: deleteSegmentation(ctx) },
+    { method: 'POST', path: '/segmentation/surfaces', handler: postSegmentSurfaces(ctx) },
     { method: 'POST', path: '/segment', handler: postSegment(ctx) },
     { method: 'PUT', path: '/segment', handler: putSegment(ctx) },
     { method: 'DELETE', path: '/segment', handler: deleteSegment(ctx) },

@@ -120,7 +120,11 @@ export function vertexNormals(m: TriangleMesh): Float32Array {
   }
   const out = new Float32Array(P.length);
   for (let i = 0; i < out.length; i += 3) {
-    const l = Math.hypot(acc[i]!, acc[i + 1]!, acc[i + 2]!) || 1;
+    const l = Math.hypot(acc[i]!, acc[i + 1]!, acc[i + 2]!);
+    if (!(l > 0)) {
+      out[i + 2] = 1; // unused or degenerate vertex: any unit vector
+      continue;
+    }
     out[i] = acc[i]! / l;
     out[i + 1] = acc[i + 1]! / l;
     out[i + 2] = acc[i + 2]! / l;
@@ -156,4 +160,27 @@ export function signedVolume(m: TriangleMesh): number {
       P[a + 2]! * (P[b]! * P[c + 1]! - P[b + 1]! * P[c]!);
   }
   return v / 6;
+}
+
+/** Drops vertices no triangle uses (renumbering the indices). */
+export function compactMesh(m: TriangleMesh): TriangleMesh {
+  const n = m.positions.length / 3;
+  const remap = new Int32Array(n).fill(-1);
+  let next = 0;
+  const indices = new Uint32Array(m.indices.length);
+  for (let i = 0; i < m.indices.length; i++) {
+    const v = m.indices[i]!;
+    if (remap[v] === -1) remap[v] = next++;
+    indices[i] = remap[v]!;
+  }
+  if (next === n) return m;
+  const positions = new Float32Array(next * 3);
+  const normals = m.normals ? new Float32Array(next * 3) : undefined;
+  for (let v = 0; v < n; v++) {
+    const r = remap[v]!;
+    if (r < 0) continue;
+    positions.set(m.positions.subarray(3 * v, 3 * v + 3), 3 * r);
+    normals?.set(m.normals!.subarray(3 * v, 3 * v + 3), 3 * r);
+  }
+  return { positions, indices, normals };
 }

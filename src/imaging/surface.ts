@@ -12,7 +12,13 @@ import vtkImageMarchingCubes from '@kitware/vtk.js/Filters/General/ImageMarching
 import vtkWindowedSincPolyDataFilter from '@kitware/vtk.js/Filters/General/WindowedSincPolyDataFilter.js';
 import { MeshoptSimplifier } from 'meshoptimizer';
 import { ijkToRasMatrix } from './geometry.js';
-import { signedVolume, transformMesh, vertexNormals, type TriangleMesh } from './mesh.js';
+import {
+  compactMesh,
+  signedVolume,
+  transformMesh,
+  vertexNormals,
+  type TriangleMesh,
+} from './mesh.js';
 import type { ImageVolume } from './types.js';
 
 export interface SurfaceOptions {
@@ -126,7 +132,10 @@ export async function maskSurface(
     // Error bound relative to the mesh extent: 1 % keeps the shape (and the volume) close.
     [indices] = MeshoptSimplifier.simplify(indices, positions, 3, target, 0.01, ['LockBorder']);
   }
-  let mesh: TriangleMesh = transformMesh({ positions, indices }, ijkToRasMatrix(geometry));
+  let mesh: TriangleMesh = transformMesh(
+    compactMesh({ positions, indices }),
+    ijkToRasMatrix(geometry),
+  );
   // Outward orientation: a closed surface encloses a positive volume.
   if (signedVolume(mesh) < 0) {
     const flipped = new Uint32Array(mesh.indices);

@@ -8,6 +8,7 @@ import { transformMesh, type TriangleMesh } from '../imaging/mesh.js';
 import { IDENTITY4 } from '../imaging/geometry.js';
 import type { ModelDisplay, ModelNode, Scene } from './scene.js';
 import type { Mat4 } from '../imaging/types.js';
+import { segmentSurfaces } from './segment-surfaces.js';
 
 /** Slicer's default model colour (vtkMRMLModelDisplayNode: a light yellow). */
 export const DEFAULT_MODEL_COLOR: [number, number, number] = [0.9, 0.9, 0.3];
@@ -84,9 +85,28 @@ function inWorld(mesh: TriangleMesh, m: Mat4): TriangleMesh {
   return out;
 }
 
-/** Visible model surfaces in world RAS (linear parent transforms applied). */
+/**
+ * Visible surfaces in world RAS (linear parent transforms applied): the kept surfaces of visible
+ * segments, then model nodes.
+ */
 export function visibleSurfaces(scene: Scene): WorldSurface[] {
   const out: WorldSurface[] = [];
+  for (const n of scene.nodes()) {
+    if (n.kind !== 'segmentation') continue;
+    const kept = segmentSurfaces(n);
+    if (!kept) continue;
+    for (const seg of n.segmentation.segments) {
+      const mesh = kept.surfaces.get(seg.id);
+      if (!mesh || seg.visible === false || mesh.indices.length === 0) continue;
+      out.push({
+        id: `${n.id}/${seg.id}`,
+        name: `${n.name}: ${seg.name}`,
+        mesh: inWorld(mesh, scene.worldFromLocal(n.id)),
+        color: [...seg.color] as [number, number, number],
+        opacity: 1,
+      });
+    }
+  }
   for (const n of scene.nodes()) {
     if (n.kind !== 'model' || !n.display.visible || n.display.opacity <= 0) continue;
     out.push({

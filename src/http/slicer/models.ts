@@ -11,6 +11,10 @@ import type { ModelDisplay, ModelNode } from '../../scene/scene.js';
 import type { AppContext } from '../../server/context.js';
 import { surfacesDocument, toGlb, toGltfJson } from '../../render/gltf-export.js';
 import { readBody } from '../body.js';
+import { findSegment, segmentMask, voxelVolumeMm3 } from '../../imaging/segmentation.js';
+import { signedVolume } from '../../imaging/mesh.js';
+import { segmentSurfaces, setSegmentSurfaces } from '../../scene/segment-surfaces.js';
+import { segmentationParam } from './segmentations.js';
 import { bool, num, numList, oneOf, requiredStr, str } from './params.js';
 import { attachment } from './streams.js';
 import { persist } from './volumes.js';
@@ -159,4 +163,63 @@ export const getThreeDGraphics = (ctx: AppContext) => async (c: Context) => {
   return new Response(await toGltfJson(doc), {
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
   });
+};
+
+/**
+ * `POST /slicer/segmentation/surfaces?id=<segmentation>[&segmentId=][&smoothing=0..1]
+ * [&decimation=0..0.95][&asModels=false]`: each segment's closed surface (marching cubes on its
+ * binary labelmap, windowed-sinc smoothing, decimation) built in the worker pool and kept with the
+ * segmentation (drawn by /slicer/threeD and exported by threeDGraphics); with `asModels=true`
+ * each surface also becomes a model node.
+ */
+export const postSegmentSurfaces = (ctx: AppContext) => async (c: Context) => {
+  const node = segmentationParam(ctx.scene, str(c, 'id'));
+  const only = str(c, 'segmentId');
+  const smoothing = num(c, 'smoothing') ?? 0.5;
+  const decimation = num(c, 'decimation') ?? 0;
+  if (smoothing < 0 || smoothing > 1) throw invalidParameter('smoothing', 'expected 0..1');
+  if (decimation < 0 || decimation > 0.95)
+    throw invalidParameter('decimation', 'expected 0..0.95 (the fraction of triangles removed)');
+  const asModels = bool(c, 'asModels') ?? false;
+  const segmentation = node.segmentation;
+  const segments = only
+    ? [findSegment(segmentation, only)]
+    : segmentation.segments.filter((s) => s.visible !== false || asModels);
+  const voxelMm3 = voxelVolumeMm3(segmentation.labelmap);
+  const surfaces = new Map(segmentSurfaces(node)?.surfaces ?? []);
+  const out: Array<Record<string, unknown>> = [];
+  const modelIDs: string[] = [];
+  for (const seg of segments) {
+    const { mask, geometry } = segmentMask(segmentation, seg.id);
+    let voxels = 0;
+    for (let i = 0; i < mask.length; i++) voxels += mask[i]!;
+    const mesh = await ctx.renderer.task<TriangleMesh>({
+      kind: 'surface',
+      mask,
+      geometry,
+      options: { smoothing, decimation },
+    });
+    surfaces.set(seg.id, mesh);
+    out.push({
+      segmentId: seg.id,
+      name: seg.name,
+      numberOfPoints: mesh.positions.length / 3,
+      numberOfTriangles: mesh.indices.length / 3,
+      surfaceVolumeMm3: Number(signedVolume(mesh).toFixed(3)),
+      voxelVolumeMm3: Number((voxels * voxelMm3).toFixed(3)),
+    });
+    if (asModels && mesh.indices.length > 0) {
+      const { node: model } = putModel(ctx.scene, {
+        name: `${node.name}_${seg.name}`,
+        mesh,
+        display: { color: [...seg.color] as [number, number, number] },
+      });
+      if (node.parentTransformID)
+        ctx.scene.update(model.id, { parentTransformID: node.parentTransformID });
+      modelIDs.push(model.id);
+    }
+  }
+  setSegmentSurfaces(node, { smoothing, decimation, surfaces });
+  if (asModels) await persist(ctx);
+  return c.json({ success: true, id: node.id, segments: out, ...(asModels ? { modelIDs } : {}) });
 };
