@@ -158,6 +158,8 @@ export interface ThreeDJob {
    * composited only in front of them (they take the place of the background behind the volume).
    */
   surfaces?: RasterMesh[];
+  /** No volume to draw (a stand-in volume only frames the camera): surfaces and background. */
+  surfacesOnly?: boolean;
 }
 
 /**
@@ -844,7 +846,7 @@ function castRays(job: ThreeDJob): RawImage {
               }
             }
           }
-          if (!(n0 <= n1) || n0 === -Infinity || n1 === Infinity) {
+          if (!(n0 <= n1) || n0 === -Infinity || n1 === Infinity || job.surfacesOnly) {
             writeBg(out, pix, channels, pb);
             continue;
           }

@@ -117,3 +117,25 @@ test('/slicer/threeD: hiding a model changes the image and its ETag', async () =
     await t.close();
   }
 });
+
+test('/slicer/threeD with models and no volume frames the models (no 404)', async () => {
+  const t = await makeTestApp();
+  try {
+    assert.equal((await t.app.request('/slicer/threeD?size=32&format=png')).status, 404);
+    putModel(t.ctx.scene, {
+      name: 'sq',
+      mesh: square(100, 200, 260),
+      display: { color: [1, 0, 0] },
+    });
+    for (const mode of ['composite', 'mip']) {
+      const res = await t.app.request(`/slicer/threeD?size=64&format=png&mode=${mode}`);
+      assert.equal(res.status, 200, await res.clone().text());
+      const img = await decode(await res.arrayBuffer());
+      // The square (60 × 6 mm, far from the origin) is centred in the view and covers its middle.
+      assert.ok(isRed(img.data, 32 * 64 + 32), `${mode}: centre is the model`);
+      assert.ok(!isRed(img.data, 2 * 64 + 2), `${mode}: corner is background`);
+    }
+  } finally {
+    await t.close();
+  }
+});
