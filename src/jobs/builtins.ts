@@ -17,6 +17,7 @@ import {
 import type { Mat4, Vec3 } from '../imaging/types.js';
 import { AppError } from '../errors.js';
 import type { FunctionDefinition, JobContext } from './types.js';
+import { fromItkImage, toItkImage } from './itk-images.js';
 
 const volumeParam = (description: string) => ({
   type: 'string',
@@ -255,7 +256,6 @@ const downsampleFn: FunctionDefinition = {
     const shrinkFactors = Array.isArray(f) ? f : [f, f, f];
     ctx.progress(0.1, 'downsampling');
     const ds = await import('@itk-wasm/downsample');
-    const { fromItkImage, toItkImage } = await import('./itk-images.js');
     const label = input.className === 'vtkMRMLLabelMapVolumeNode';
     const img = toItkImage(input.volume);
     const result = label
@@ -364,7 +364,6 @@ const registerFn: FunctionDefinition = {
         },
       );
     ctx.progress(0.02, 'preparing images');
-    const { toItkImage } = await import('./itk-images.js');
     // Both images in world space (hardened), as float32, LPS for elastix.
     const fixedImg = toItkImage(
       { ...fixed.volume, ...hardenGrid(fixed.volume, fixed.worldFromLocal) },

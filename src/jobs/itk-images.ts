@@ -3,7 +3,10 @@
  * (elastix, downsample, contour interpolation). The frame conversion is the one in geometry.ts;
  * the direction layout is the same row-major Mat3 (see `mat3FromItkDirection`).
  */
-import { Image, ImageType, PixelTypes } from 'itk-wasm';
+// Types only: a value import of itk-wasm in the job worker's static module graph breaks tsx's
+// loader in that worker thread (measured), so the pipelines are imported lazily and images are
+// built as plain objects of the itk-wasm Image shape.
+import type { Image } from 'itk-wasm';
 import {
   directionLpsToRas,
   directionRasToLps,
@@ -22,18 +25,21 @@ import {
 
 /** An itk-wasm Image over the volume's voxels (copied to a plain buffer: wasm cannot read SABs). */
 export function toItkImage(v: ImageVolume, scalarType: ScalarType = v.scalarType): Image {
-  const img = new Image(
-    new ImageType(
-      3,
-      scalarType as never,
-      v.components === 1 ? PixelTypes.Scalar : PixelTypes.VariableLengthVector,
-      v.components,
-    ),
-  );
-  img.size = [...v.dimensions];
-  img.spacing = [...v.spacing];
-  img.origin = rasToLps(v.origin);
-  img.direction = mat3ToItkDirection(directionRasToLps(v.direction));
+  const img = {
+    imageType: {
+      dimension: 3,
+      componentType: scalarType,
+      pixelType: v.components === 1 ? 'Scalar' : 'VariableLengthVector',
+      components: v.components,
+    },
+    name: 'image',
+    size: [...v.dimensions],
+    spacing: [...v.spacing],
+    origin: rasToLps(v.origin),
+    direction: mat3ToItkDirection(directionRasToLps(v.direction)),
+    metadata: new Map(),
+    data: null,
+  } as unknown as Image;
   const C = {
     int8: Int8Array,
     uint8: Uint8Array,

@@ -223,6 +223,11 @@ export class JobManager {
       idleTimeout: 30_000,
       execArgv: tsWorkerExecArgv(),
     });
+    // A worker that fails to start is an 'error' event: unhandled, it would end the process. The
+    // job whose task was on it is failed by the rejected run() promise.
+    this.#pool.on('error', (e: unknown) =>
+      this.#o.log?.('warn', `job worker error: ${e instanceof Error ? e.message : String(e)}`),
+    );
     return this.#pool;
   }
 
