@@ -28,6 +28,8 @@ export interface Config {
   token?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** Accept h2c (HTTP/2 with prior knowledge) on plain sockets beside HTTP/1.1. */
+  http2: boolean;
   logLevel: LogLevel;
   /** No access log and no startup banner beyond the URL line. */
   quiet: boolean;
@@ -286,6 +288,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'tls-key', kind: 'string', arg: 'FILE', help: 'PEM private key for --tls-cert' },
   {
+    name: 'http2',
+    kind: 'boolean',
+    help: 'also serve h2c (HTTP/2 without TLS) on the port; with TLS, h2 is always offered',
+  },
+  {
     name: 'log-level',
     kind: 'string',
     arg: 'LEVEL',
@@ -459,6 +466,7 @@ export function parseConfig(
     servicesConfig: str('services-config') ? abs(str('services-config')!) : undefined,
     tlsCert: tlsCert ? abs(tlsCert) : undefined,
     tlsKey: tlsKey ? abs(tlsKey) : undefined,
+    http2: bool('http2'),
     logLevel,
     quiet: bool('quiet'),
   };
@@ -493,6 +501,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     jobQueue: 16,
     jobTimeoutMs: 600_000,
     functionModules: [],
+    http2: false,
     ...overrides,
   };
 }
