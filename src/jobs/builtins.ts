@@ -16,6 +16,7 @@ import {
 } from '../imaging/filters.js';
 import type { Mat4, Vec3 } from '../imaging/types.js';
 import { AppError } from '../errors.js';
+import type { TransformList } from 'itk-wasm';
 import type { FunctionDefinition, JobContext } from './types.js';
 import { fromItkImage, toItkImage } from './itk-images.js';
 
@@ -374,33 +375,47 @@ const registerFn: FunctionDefinition = {
       'float32',
     );
     const elastix = await import('@itk-wasm/elastix');
-    const { parameterMap } = await elastix.defaultParameterMapNode(p.transform as string, {
-      numberOfResolutions: p.numberOfResolutions as number,
-    });
-    const map = parameterMap as Record<string, string[]>;
-    if (p.maximumIterations !== undefined)
-      map.MaximumNumberOfIterations = [String(p.maximumIterations)];
-    ctx.progress(0.1, `registering (${p.transform}, ${p.numberOfResolutions} resolutions)`);
-    const { transform } = await elastix.elastixNode([map] as never, {
-      fixed: fixedImg,
-      moving: movingImg,
-    });
+    // One elastix call per resolution level (coarse to fine, each starting from the previous
+    // result) instead of one multi-resolution call: the same pyramid, and a progress report and
+    // cancellation point between levels (a single call reports nothing for seconds).
+    const levels = p.numberOfResolutions as number;
+    let initialTransform: TransformList | undefined;
+    for (let level = 0; level < levels; level++) {
+      const shrink = String(2 ** (levels - 1 - level));
+      const { parameterMap } = await elastix.defaultParameterMapNode(p.transform as string, {
+        numberOfResolutions: 1,
+      });
+      const map = parameterMap as Record<string, string[]>;
+      map.FixedImagePyramidSchedule = [shrink, shrink, shrink];
+      map.MovingImagePyramidSchedule = [shrink, shrink, shrink];
+      if (p.maximumIterations !== undefined)
+        map.MaximumNumberOfIterations = [String(p.maximumIterations)];
+      ctx.progress(
+        0.05 + (0.85 * level) / levels,
+        `registering: resolution ${level + 1} of ${levels} (shrink ${shrink})`,
+      );
+      const r = await elastix.elastixNode([map] as never, {
+        fixed: fixedImg,
+        moving: movingImg,
+        ...(initialTransform ? { initialTransform } : {}),
+      });
+      initialTransform = r.transform;
+    }
     ctx.progress(0.9, 'building the transform');
-    const t = transform.find((x) => x.transformType.transformParameterization !== 'Composite');
-    if (!t) throw new Error('elastix returned no transform');
-    const P = Array.from(t.parameters as ArrayLike<number>);
-    const F = Array.from(t.fixedParameters as ArrayLike<number>);
-    let lps: Mat4;
-    let values: Record<string, unknown>;
-    if (t.transformType.transformParameterization === 'Euler3D') {
-      const A = eulerMatrix(P[0]!, P[1]!, P[2]!, F[3] === 1);
-      lps = centredAffine(A, F, P.slice(3, 6));
-      values = { anglesLpsDegrees: P.slice(0, 3).map((a) => (a * 180) / Math.PI) };
-    } else if (t.transformType.transformParameterization === 'Affine') {
-      lps = centredAffine(P.slice(0, 9), F, P.slice(9, 12));
-      values = {};
-    } else
-      throw new Error(`unexpected elastix transform ${t.transformType.transformParameterization}`);
+    // The list is [Composite wrapper, newest, …, oldest]; the oldest is applied first.
+    let lps: Mat4 = IDENTITY4;
+    for (const t of initialTransform!) {
+      const kind = t.transformType.transformParameterization;
+      if (kind === 'Composite') continue;
+      const P = Array.from(t.parameters as ArrayLike<number>);
+      const F = Array.from(t.fixedParameters as ArrayLike<number>);
+      let m: Mat4;
+      if (kind === 'Euler3D') {
+        m = centredAffine(eulerMatrix(P[0]!, P[1]!, P[2]!, F[3] === 1), F, P.slice(3, 6));
+      } else if (kind === 'Affine') m = centredAffine(P.slice(0, 9), F, P.slice(9, 12));
+      else throw new Error(`unexpected elastix transform ${kind}`);
+      lps = mul4(lps, m);
+    }
     // elastix maps fixed physical points to moving ones (LPS). In RAS, world: fixed → moving.
     const fixedToMoving = mat4LpsToRas(lps);
     const movingToFixed = invert4(fixedToMoving);
@@ -419,9 +434,9 @@ const registerFn: FunctionDefinition = {
       fixed: fixed.id,
       moving: moving.id,
       transform: p.transform,
+      resolutions: levels,
       fixedToMovingRas: fixedToMoving,
       movingToFixedRas: movingToFixed,
-      ...values,
     };
   },
 };

@@ -63,10 +63,18 @@ interface Running {
   cancelFlag: Int32Array;
   port?: MessagePort;
   timer?: NodeJS.Timeout;
+  /** Heartbeat while a worker is busy inside a call that reports nothing (a wasm pipeline). */
+  heartbeat?: NodeJS.Timeout;
+  /** When the worker last reported progress, and what it said. */
+  lastReport: number;
+  lastMessage: string;
   waiters: Array<(j: JobRecord) => void>;
 }
 
 type MessagePort = import('node:worker_threads').MessagePort;
+
+/** Milliseconds without progress after which a running job gets a heartbeat progress event. */
+const HEARTBEAT_MS = 500;
 
 const eventOfState: Record<JobState, JobEventType> = {
   queued: 'job-queued',
@@ -154,6 +162,8 @@ export class JobManager {
       record,
       abort: new AbortController(),
       cancelFlag: new Int32Array(new SharedArrayBuffer(4)),
+      lastReport: Date.now(),
+      lastMessage: 'running',
       waiters: [],
     };
     this.#jobs.set(id, run);
@@ -303,13 +313,31 @@ export class JobManager {
         run.timer.unref();
       }
       this.#emit('job-started', rec);
+      run.lastReport = Date.now();
+      run.heartbeat = setInterval(() => this.#beat(run), HEARTBEAT_MS);
+      run.heartbeat.unref();
     } else if (m.type === 'progress') {
       rec.progress = Math.max(rec.progress, m.progress);
       if (m.message !== undefined) rec.message = m.message;
+      run.lastReport = Date.now();
+      run.lastMessage = rec.message;
       this.#emit('job-progress', rec);
     } else if (m.type === 'log') {
       this.#o.log?.('debug', `${rec.name}: ${m.message}`);
     }
+  }
+
+  /**
+   * A worker inside a long library call (elastix, downsample) cannot report; clients still hear
+   * that the job is alive: the same fraction, a message with the time since the last report.
+   */
+  #beat(run: Running): void {
+    const rec = run.record;
+    if (rec.state !== 'running') return;
+    const quiet = Date.now() - run.lastReport;
+    if (quiet < HEARTBEAT_MS) return;
+    rec.message = `${run.lastMessage} (still working, ${(quiet / 1000).toFixed(1)} s)`;
+    this.#emit('job-progress', rec);
   }
 
   #volumeAnswer(requestId: number, ref: string | undefined): MainMessage {
@@ -443,6 +471,7 @@ export class JobManager {
       };
     }
     if (run.timer) clearTimeout(run.timer);
+    if (run.heartbeat) clearInterval(run.heartbeat);
     this.#emit(eventOfState[state], rec);
     for (const w of run.waiters.splice(0)) w(rec);
   }

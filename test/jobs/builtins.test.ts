@@ -240,7 +240,12 @@ test('register (elastix rigid) recovers a known rotation and shift within 0.5 mm
       'Moving',
       volumeFrom(dims, spacing, origin, (q) => f(transformPoint(Xinv, q))),
     );
+    let progressEvents = 0;
+    t.ctx.jobs.onEvent((e) => {
+      if (e.type === 'job-progress') progressEvents++;
+    });
     const j = await runJob(t, 'register', { fixed: 'Fixed', moving: 'Moving', transform: 'rigid' });
+    assert.ok(progressEvents >= 4, `${progressEvents} progress events`);
     const tr = t.ctx.scene
       .nodes()
       .find((n: SceneNode) => n.kind === 'linearTransform') as LinearTransformNode;
@@ -266,6 +271,9 @@ test('register (elastix rigid) recovers a known rotation and shift within 0.5 mm
       worst = Math.max(worst, Math.hypot(q[0] - p[0], q[1] - p[1], q[2] - p[2]));
     }
     assert.ok(worst < 0.5, `residual displacement ${worst.toFixed(3)} mm`);
+    console.log(
+      `# register: residual ${angle.toFixed(3)}°, ${worst.toFixed(3)} mm; ${progressEvents} progress events`,
+    );
   } finally {
     await t.close();
   }
