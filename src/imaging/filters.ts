@@ -61,10 +61,26 @@ export function median(
   const size = (2 * ri + 1) * (2 * rj + 1) * (2 * rk + 1);
   const buf = new Float64Array(size);
   const mid = size >> 1;
-  // Neighbour offsets along i with edge replication, precomputed per i.
+  // Offsets of the neighbourhood for interior voxels (no clamping needed there).
+  const offsets = new Int32Array(size);
+  let o = 0;
+  for (let z = -rk; z <= rk; z++)
+    for (let y = -rj; y <= rj; y++)
+      for (let x = -ri; x <= ri; x++) offsets[o++] = ((z * dj + y) * di + x) * nc;
   for (let k = 0; k < dk; k++) {
+    const kIn = k >= rk && k < dk - rk;
     for (let j = 0; j < dj; j++) {
+      const jkIn = kIn && j >= rj && j < dj - rj;
       for (let i = 0; i < di; i++) {
+        const at = ((k * dj + j) * di + i) * nc;
+        if (jkIn && i >= ri && i < di - ri) {
+          for (let c = 0; c < nc; c++) {
+            const p = at + c;
+            for (let n = 0; n < size; n++) buf[n] = src[p + offsets[n]!]!;
+            out[p] = select(buf, size, mid);
+          }
+          continue;
+        }
         for (let c = 0; c < nc; c++) {
           let n = 0;
           for (let z = -rk; z <= rk; z++) {
@@ -75,7 +91,7 @@ export function median(
                 buf[n++] = src[(row + clampIndex(i + x, di)) * nc + c]!;
             }
           }
-          out[((k * dj + j) * di + i) * nc + c] = select(buf, size, mid);
+          out[at + c] = select(buf, size, mid);
         }
       }
     }
@@ -104,45 +120,68 @@ export function gaussianKernel(sigmaVoxels: number): Float64Array {
 export function gaussian(v: ImageVolume, sigmaMm: number, onSlice?: SliceCallback): ImageVolume {
   const [di, dj, dk] = v.dimensions;
   const nc = v.components;
-  const kernels = [0, 1, 2].map((a) => gaussianKernel(sigmaMm / v.spacing[a]!));
-  // Work buffer in float32 (shared: it becomes the output).
-  const cur = allocShared('float32', v.data.length) as Float32Array;
+  const dims = [di, dj, dk];
+  const strides = [nc, di * nc, di * dj * nc];
+  // Pass along i (input → tmp), then j (tmp → out), then k (out → tmp), then copy into `out`
+  // (shared memory, the result).
+  const out = allocShared('float32', v.data.length) as Float32Array;
   const tmp = new Float32Array(v.data.length);
-  const src = v.data;
   const total = 3 * dk;
   let done = 0;
-  // Pass along i (input → tmp), then j (tmp → cur), then k (cur → tmp).
-  const strides = [nc, di * nc, di * dj * nc];
-  const dims = [di, dj, dk];
-  for (let axis = 0 as 0 | 1 | 2; axis < 3; axis = (axis + 1) as 0 | 1 | 2) {
-    const from: ArrayLike<number> = axis === 0 ? src : axis === 1 ? tmp : cur;
-    const to = axis === 0 ? tmp : axis === 1 ? cur : tmp;
-    const kern = kernels[axis]!;
+  const step = (axis: number, fraction: number) => {
+    const reached = axis * dk + Math.floor(fraction * dk);
+    while (done < reached) {
+      done++;
+      onSlice?.(done, total);
+    }
+  };
+  for (let axis = 0; axis < 3; axis++) {
+    const from: ArrayLike<number> = axis === 0 ? v.data : axis === 1 ? tmp : out;
+    const to = axis === 1 ? out : tmp;
+    const kern = gaussianKernel(sigmaMm / v.spacing[axis]!);
     const r = kern.length >> 1;
     const n = dims[axis]!;
     const s = strides[axis]!;
-    for (let k = 0; k < dk; k++) {
-      for (let j = 0; j < dj; j++) {
-        for (let i = 0; i < di; i++) {
-          const pos = [i, j, k][axis]!;
-          const base = ((k * dj + j) * di + i) * nc - pos * s;
+    if (axis === 0) {
+      // Along i: one contiguous line at a time, edges replicated into a padded copy.
+      const line = new Float64Array(n + 2 * r);
+      for (let k = 0; k < dk; k++) {
+        for (let j = 0; j < dj; j++) {
           for (let c = 0; c < nc; c++) {
-            let acc = 0;
-            for (let t = -r; t <= r; t++) {
-              let p = pos + t;
-              p = p < 0 ? 0 : p >= n ? n - 1 : p;
-              acc += kern[t + r]! * from[base + p * s + c]!;
+            const base = (k * dj + j) * di * nc + c;
+            for (let x = 0; x < n; x++) line[x + r] = from[base + x * s]!;
+            line.fill(line[r]!, 0, r);
+            line.fill(line[r + n - 1]!, r + n);
+            for (let x = 0; x < n; x++) {
+              let acc = 0;
+              for (let t = 0; t <= 2 * r; t++) acc += kern[t]! * line[x + t]!;
+              to[base + x * s] = acc;
             }
-            to[base + pos * s + c] = acc;
           }
         }
+        step(0, (k + 1) / dk);
       }
-      onSlice?.(++done, total);
+    } else {
+      // Along j or k: whole rows/planes at once (contiguous, cache-friendly):
+      // to[x] = Σ_t w_t · from[clamp(x + t − r)], each term a contiguous run of `s` values.
+      const blocks = v.data.length / (n * s);
+      for (let b = 0; b < blocks; b++) {
+        for (let x = 0; x < n; x++) {
+          const dst = b * n * s + x * s;
+          for (let t = 0; t <= 2 * r; t++) {
+            const src = b * n * s + clampIndex(x + t - r, n) * s;
+            const w = kern[t]!;
+            if (t === 0) for (let e = 0; e < s; e++) to[dst + e] = w * from[src + e]!;
+            else for (let e = 0; e < s; e++) to[dst + e]! += w * from[src + e]!;
+          }
+          if (blocks === 1) step(axis, (x + 1) / n);
+        }
+        if (blocks > 1) step(axis, (b + 1) / blocks);
+      }
     }
   }
-  // After three passes the result is in `tmp`; copy into the shared buffer.
-  cur.set(tmp);
-  return { ...v, scalarType: 'float32', data: cur };
+  out.set(tmp);
+  return { ...v, scalarType: 'float32', data: out };
 }
 
 export interface ResampleTarget {
