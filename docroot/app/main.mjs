@@ -9,6 +9,7 @@ import { api, explain, h } from './api.mjs';
 import { DicomPanel } from './dicom.mjs';
 import { FiducialPanel, ScenePanel } from './scene.mjs';
 import { LiveScene, ProcessingPanel } from './processing.mjs';
+import { SegmentationPanel } from './segmentations.mjs';
 import { SliceView, ThreeDView } from './views.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -29,6 +30,7 @@ const app = {
   views: {},
   scene: null,
   fiducials: null,
+  segmentations: null,
   dicom: null,
   processing: null,
   live: null,
@@ -84,6 +86,7 @@ const app = {
     await this.loadVolumeInfo();
     await Promise.all(Object.values(this.views).map((v) => v.volumeChanged(this.info)));
     this.fiducials.refresh();
+    this.segmentations.refresh();
     this.showEmptyState();
   },
 
@@ -92,7 +95,10 @@ const app = {
     const before = JSON.stringify(this.scene.volumes);
     await this.scene.refresh();
     if (JSON.stringify(this.scene.volumes) !== before) await this.sceneChanged();
-    else this.fiducials.refresh();
+    else {
+      this.fiducials.refresh();
+      this.segmentations.refresh();
+    }
   },
 
   /**
@@ -114,6 +120,7 @@ const app = {
     if (listChanged) await this.sceneChanged();
     else {
       if (events.some((e) => /Fiducial|Markups/.test(e.className ?? ''))) this.fiducials.refresh();
+      if (events.some((e) => /Segmentation/.test(e.className ?? ''))) this.segmentations.refresh();
       this.rerenderSlices();
       this.views.threeD?.scheduler.invalidate();
       this.views.threeD?.render();
@@ -248,6 +255,7 @@ async function main() {
 
   app.scene = new ScenePanel(app);
   app.fiducials = new FiducialPanel(app);
+  app.segmentations = new SegmentationPanel(app);
   app.dicom = new DicomPanel(app);
   app.processing = new ProcessingPanel(app);
 

@@ -39,6 +39,12 @@ export interface Config {
   allowShutdown: boolean;
   /** Folders that `POST /slicer/mrml?localfile=` may read from (absolute). */
   importRoots: string[];
+  /** Folders that `GET /slicer/mrml/file?localfile=` may write into (absolute). */
+  exportRoots: string[];
+  /** Origins (`scheme://host[:port]`) that `POST /slicer/mrml?url=` may download from. */
+  importUrls: string[];
+  /** Milliseconds one `POST /slicer/mrml?url=` download may take in total. */
+  importTimeoutMs: number;
   /** Folders imported into the DICOM store at startup (absolute). */
   imports: string[];
   /** Do not load sample data into an empty scene/archive at startup. */
@@ -170,6 +176,26 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'list',
     arg: 'DIR',
     help: 'folder that POST /slicer/mrml?localfile= may read (repeatable)',
+  },
+  {
+    name: 'export-root',
+    kind: 'list',
+    arg: 'DIR',
+    help: 'folder that GET /slicer/mrml/file?localfile= may write into (repeatable)',
+  },
+  {
+    name: 'import-url',
+    kind: 'list',
+    arg: 'ORIGIN',
+    envSeparator: /[\s,]+/,
+    help: 'origin that POST /slicer/mrml?url= may download from (repeatable; env: comma-separated)',
+  },
+  {
+    name: 'import-timeout',
+    kind: 'int',
+    arg: 'SEC',
+    default: 60,
+    help: 'time limit of one POST /slicer/mrml?url= download in seconds',
   },
   {
     name: 'import',
@@ -435,6 +461,16 @@ export function parseConfig(
     enableExec: bool('enable-exec'),
     allowShutdown: bool('allow-shutdown'),
     importRoots: list('import-root').map(abs),
+    exportRoots: list('export-root').map(abs),
+    importUrls: list('import-url').map((o) => {
+      const origin = normalizeOrigin(o);
+      if (!origin || new URL(o).pathname.replace(/\/$/, '') !== '')
+        throw new ConfigError(
+          `--import-url takes an origin such as https://data.example.org, not "${o}"`,
+        );
+      return origin;
+    }),
+    importTimeoutMs: toInt('import-timeout', str('import-timeout') ?? '60', 1, 86_400) * 1000,
     imports: list('import').map(abs),
     cors,
     token,
@@ -488,6 +524,9 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     enableExec: false,
     allowShutdown: false,
     importRoots: [],
+    exportRoots: [],
+    importUrls: [],
+    importTimeoutMs: 60_000,
     imports: [],
     logLevel: 'error',
     quiet: true,
