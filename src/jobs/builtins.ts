@@ -4,7 +4,14 @@
  * adds its results as new nodes named after the job. itk-wasm pipelines are imported lazily, in
  * the worker only.
  */
-import { IDENTITY4, invert4, mat4LpsToRas, mul4 } from '../imaging/geometry.js';
+import {
+  IDENTITY4,
+  ijkToRasMatrix,
+  invert4,
+  mat4LpsToRas,
+  mul4,
+  transformPoint,
+} from '../imaging/geometry.js';
 import {
   cropToBox,
   gaussian,
@@ -19,6 +26,8 @@ import { AppError } from '../errors.js';
 import type { TransformList } from 'itk-wasm';
 import type { FunctionDefinition, JobContext } from './types.js';
 import { fromItkImage, toItkImage } from './itk-images.js';
+import { SEGMENTATION_BUILTINS } from './segmentation-builtins.js';
+import { segmentStats } from '../imaging/segmentation.js';
 
 const volumeParam = (description: string) => ({
   type: 'string',
@@ -187,16 +196,23 @@ const cropFn: FunctionDefinition = {
       volume: volumeParam('input volume (default the active volume)'),
       min: vec3('RAS corner with the smallest coordinates (mm)'),
       max: vec3('RAS corner with the largest coordinates (mm)'),
+      segmentation: {
+        type: 'string',
+        'x-node': 'segmentation',
+        description: 'instead of min/max: crop to this segmentation’s segment bounding box',
+      },
+      segment: { type: 'string', description: 'segment id or name (default: the first)' },
       margin: { type: 'number', minimum: 0, default: 0, description: 'mm added on each side' },
     },
-    required: ['min', 'max'],
+    oneOf: [{ required: ['min', 'max'] }, { required: ['segmentation'] }],
     additionalProperties: false,
   },
   outputs: ['volume'],
   async run(ctx, p) {
     const input = await ctx.volume(p.volume as string | undefined);
-    const min = p.min as Vec3,
+    let min = p.min as Vec3,
       max = p.max as Vec3;
+    if (p.segmentation !== undefined) [min, max] = await segmentBox(ctx, p);
     if (min.some((x, a) => x > max[a]!))
       throw new AppError(
         'invalid_parameter',
@@ -224,6 +240,41 @@ const cropFn: FunctionDefinition = {
     return { input: input.id, ijkMin: box.min, ijkMax: box.max, dimensions: out.dimensions };
   },
 };
+
+/** World RAS box of a segment's voxel centres (for crop to a segment). */
+async function segmentBox(ctx: JobContext, p: Record<string, unknown>): Promise<[Vec3, Vec3]> {
+  const seg = await ctx.segmentation(p.segmentation as string);
+  const segs = seg.segmentation.segments;
+  const ref = p.segment as string | undefined;
+  const s =
+    ref === undefined
+      ? segs[0]
+      : (segs.find((x) => x.id === ref) ?? segs.find((x) => x.name === ref));
+  if (!s)
+    throw new AppError(
+      'invalid_parameter',
+      `params.segment: no segment ${ref ?? ''} in ${seg.id}`,
+      {
+        parameter: 'params.segment',
+      },
+    );
+  const e = segmentStats(seg.segmentation).get(s.id)!.extent;
+  if (e[1] < e[0])
+    throw new AppError('invalid_parameter', `params.segment: segment ${s.id} is empty`, {
+      parameter: 'params.segment',
+    });
+  const m = mul4(seg.worldFromLocal, ijkToRasMatrix(seg.segmentation.labelmap));
+  const lo: Vec3 = [Infinity, Infinity, Infinity],
+    hi: Vec3 = [-Infinity, -Infinity, -Infinity];
+  for (let c = 0; c < 8; c++) {
+    const q = transformPoint(m, [e[c & 1 ? 1 : 0], e[c & 2 ? 3 : 2], e[c & 4 ? 5 : 4]]);
+    for (let a = 0; a < 3; a++) {
+      lo[a] = Math.min(lo[a]!, q[a]!);
+      hi[a] = Math.max(hi[a]!, q[a]!);
+    }
+  }
+  return [lo, hi];
+}
 
 const downsampleFn: FunctionDefinition = {
   name: 'downsample',
@@ -448,4 +499,5 @@ export const BUILTINS: readonly FunctionDefinition[] = [
   cropFn,
   downsampleFn,
   registerFn,
+  ...SEGMENTATION_BUILTINS,
 ];

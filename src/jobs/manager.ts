@@ -15,7 +15,7 @@ import { AppError, ERROR_CODES, invalidParameter, notFound } from '../errors.js'
 import type { ImageVolume } from '../imaging/types.js';
 import { revisionOf } from '../render/revisions.js';
 import { shareable } from '../render/jobs.js';
-import type { Scene, SceneNode, VolumeNode } from '../scene/scene.js';
+import type { Scene, SceneNode, SegmentationNode, VolumeNode } from '../scene/scene.js';
 import { tsWorkerExecArgv } from '../workers/ts-worker.js';
 import type { FunctionRegistry } from './registry.js';
 import {
@@ -24,6 +24,7 @@ import {
   type JobState,
   type MainMessage,
   type NodeRefKind,
+  type SegmentationInput,
   type StagedOp,
   type VolumeInput,
   type WorkerMessage,
@@ -293,6 +294,10 @@ export class JobManager {
       this.#post(run, this.#volumeAnswer(m.requestId, m.ref));
       return;
     }
+    if (m.type === 'segmentation') {
+      this.#post(run, this.#segmentationAnswer(m.requestId, m.ref));
+      return;
+    }
     if (FINAL_STATES.includes(rec.state)) return;
     if (m.type === 'started') {
       rec.state = 'running';
@@ -372,6 +377,32 @@ export class JobManager {
     }
   }
 
+  #segmentationAnswer(requestId: number, ref: string): MainMessage {
+    try {
+      const scene = this.#o.scene;
+      const node = resolveNode(scene, ref, 'segmentation', 'segmentation') as SegmentationNode;
+      const segmentation: SegmentationInput = {
+        id: node.id,
+        name: node.name,
+        segmentation: {
+          segments: node.segmentation.segments,
+          labelmap: shareable(node.segmentation.labelmap, revisionOf(scene, node.id)),
+        },
+        worldFromLocal: scene.worldFromLocal(node.id),
+        ...(node.referenceVolumeId ? { referenceVolumeId: node.referenceVolumeId } : {}),
+        ...(node.parentTransformID ? { parentTransformID: node.parentTransformID } : {}),
+      };
+      return { type: 'volume', requestId, segmentation };
+    } catch (e) {
+      const err = e as AppError;
+      return {
+        type: 'volume',
+        requestId,
+        error: { code: err.code ?? 'internal', message: err.message },
+      };
+    }
+  }
+
   #post(run: Running, m: MainMessage): void {
     try {
       run.port?.postMessage(m);
@@ -432,6 +463,20 @@ export class JobManager {
             ...(op.out.parentTransformID
               ? { parentTransformID: mapId(op.out.parentTransformID) }
               : {}),
+          } as Omit<SceneNode, 'id'>);
+          ids.set(op.tempId, node.id);
+          added.push(node.id);
+        } else if (op.op === 'addSegmentation') {
+          const { out } = op;
+          checkVolume(out.segmentation.labelmap);
+          const node = scene.add({
+            kind: 'segmentation',
+            className: 'vtkMRMLSegmentationNode',
+            name: nameOf(out.name),
+            segmentation: out.segmentation,
+            attributes: { ...attributes },
+            ...(out.referenceVolumeId ? { referenceVolumeId: out.referenceVolumeId } : {}),
+            ...(out.parentTransformID ? { parentTransformID: mapId(out.parentTransformID) } : {}),
           } as Omit<SceneNode, 'id'>);
           ids.set(op.tempId, node.id);
           added.push(node.id);

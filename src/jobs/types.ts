@@ -13,6 +13,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ImageVolume, Mat4 } from '../imaging/types.js';
+import type { Segmentation } from '../imaging/segmentation.js';
 import type { VolumeClass } from '../scene/scene.js';
 
 /** JSON Schema (draft 2020-12 subset ajv understands). `x-node` marks a node-reference string. */
@@ -58,6 +59,23 @@ export interface VolumeInput {
   parentTransformID?: string;
 }
 
+/** A segmentation as a job sees it (labelmap voxels shared, read-only). */
+export interface SegmentationInput {
+  id: string;
+  name: string;
+  segmentation: Segmentation;
+  referenceVolumeId?: string;
+  worldFromLocal: Mat4;
+  parentTransformID?: string;
+}
+
+export interface NewSegmentationOutput {
+  name?: string;
+  segmentation: Segmentation;
+  referenceVolumeId?: string;
+  parentTransformID?: string;
+}
+
 export interface NewVolumeOutput {
   /** Suffix added to the job name (`median-3 smoothed`); default none. */
   name?: string;
@@ -93,6 +111,10 @@ export interface JobContext {
   checkCancelled(): void;
   /** A volume node by id or name (default: the active volume). Voxels are shared, read-only. */
   volume(ref?: string): Promise<VolumeInput>;
+  /** A segmentation node by id or name. */
+  segmentation(ref: string): Promise<SegmentationInput>;
+  /** Stages a new segmentation node. */
+  addSegmentation(out: NewSegmentationOutput): string;
   /** Stages a new volume node; returns its id-to-be (usable as a parent in later calls). */
   addVolume(out: NewVolumeOutput): string;
   /** Stages a new linear transform node. */
@@ -126,6 +148,7 @@ export interface JobRecord {
 export type StagedOp =
   | { op: 'addVolume'; tempId: string; out: NewVolumeOutput }
   | { op: 'addTransform'; tempId: string; out: NewTransformOutput }
+  | { op: 'addSegmentation'; tempId: string; out: NewSegmentationOutput }
   | { op: 'setParent'; nodeId: string; parentTransformID?: string };
 
 /** Worker → main messages over the job's MessagePort. */
@@ -133,6 +156,7 @@ export type WorkerMessage =
   | { type: 'started' }
   | { type: 'progress'; progress: number; message?: string }
   | { type: 'volume'; requestId: number; ref?: string }
+  | { type: 'segmentation'; requestId: number; ref: string }
   | { type: 'log'; message: string };
 
 /** Main → worker messages. */
@@ -141,6 +165,7 @@ export type MainMessage =
       type: 'volume';
       requestId: number;
       volume?: VolumeInput;
+      segmentation?: SegmentationInput;
       error?: { code: string; message: string };
     }
   | { type: 'cancel' };

@@ -11,6 +11,7 @@ import type {
   FunctionDefinition,
   JobContext,
   MainMessage,
+  SegmentationInput,
   StagedOp,
   VolumeInput,
   WorkerMessage,
@@ -45,7 +46,7 @@ export default async function runJob(task: WorkerTask): Promise<WorkerResult> {
   const controller = new AbortController();
   const pending = new Map<
     number,
-    { resolve: (v: VolumeInput) => void; reject: (e: Error) => void }
+    { resolve: (v: VolumeInput & SegmentationInput) => void; reject: (e: Error) => void }
   >();
   let nextRequest = 1;
   port.on('message', (m: MainMessage) => {
@@ -54,7 +55,8 @@ export default async function runJob(task: WorkerTask): Promise<WorkerResult> {
       const p = pending.get(m.requestId);
       pending.delete(m.requestId);
       if (!p) return;
-      if (m.volume) p.resolve(m.volume);
+      if (m.volume || m.segmentation)
+        p.resolve((m.volume ?? m.segmentation) as VolumeInput & SegmentationInput);
       else {
         const e = new Error(m.error?.message ?? 'volume request failed');
         (e as Error & { code?: string }).code = m.error?.code;
@@ -98,9 +100,22 @@ export default async function runJob(task: WorkerTask): Promise<WorkerResult> {
       checkCancelled();
       const requestId = nextRequest++;
       return new Promise<VolumeInput>((resolve, reject) => {
-        pending.set(requestId, { resolve, reject });
+        pending.set(requestId, { resolve: resolve as (v: VolumeInput) => void, reject });
         post({ type: 'volume', requestId, ...(ref !== undefined ? { ref } : {}) });
       });
+    },
+    segmentation(ref) {
+      checkCancelled();
+      const requestId = nextRequest++;
+      return new Promise<SegmentationInput>((resolve, reject) => {
+        pending.set(requestId, { resolve: resolve as (v: SegmentationInput) => void, reject });
+        post({ type: 'segmentation', requestId, ref });
+      });
+    },
+    addSegmentation(out) {
+      const tempId = `staged:${++tempCount}`;
+      staged.push({ op: 'addSegmentation', tempId, out });
+      return tempId;
     },
     addVolume(out) {
       const tempId = `staged:${++tempCount}`;
