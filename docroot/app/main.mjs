@@ -117,10 +117,13 @@ const app = {
           /Volume/.test(e.className ?? '') &&
           e.changed?.includes('name')),
     );
+    const segmentationsChanged = events.some(
+      (e) => e.type === 'reset' || /Segmentation/.test(e.className ?? ''),
+    );
     if (listChanged) await this.sceneChanged();
-    else {
+    if (segmentationsChanged) await this.segmentations.refresh();
+    if (!listChanged) {
       if (events.some((e) => /Fiducial|Markups/.test(e.className ?? ''))) this.fiducials.refresh();
-      if (events.some((e) => /Segmentation/.test(e.className ?? ''))) this.segmentations.refresh();
       this.rerenderSlices();
       this.views.threeD?.scheduler.invalidate();
       this.views.threeD?.render();
@@ -277,6 +280,7 @@ async function main() {
 
   await Promise.all([app.scene.loadSampleList(), app.sceneChanged(), app.dicom.search()]);
   await app.processing.load();
+  await app.segmentations.refresh(); // the node pickers list segmentations too
   app.processing.scenesChanged();
   // Changes by jobs, scripts or other clients arrive on the live event stream; without one (an
   // older server), check the scene when the page gets the focus back.

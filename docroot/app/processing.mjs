@@ -73,6 +73,7 @@ function nodeChoices(app, kind) {
   const vols = app.scene?.volumes ?? [];
   if (kind === 'labelmap') return vols.filter((v) => /LabelMap/.test(v.class ?? ''));
   if (kind === 'volume') return vols;
+  if (kind === 'segmentation') return app.segmentations?.items ?? [];
   return [];
 }
 
@@ -132,7 +133,8 @@ export class ProcessingPanel {
 
   #fillNodeSelect(sel, kind, optional) {
     const opts = nodeChoices(this.app, kind).map((v) => h('option', { value: v.id }, v.name));
-    if (optional) opts.unshift(h('option', { value: '' }, '(current volume)'));
+    if (optional)
+      opts.unshift(h('option', { value: '' }, kind === 'volume' ? '(current volume)' : '(none)'));
     sel.replaceChildren(...opts);
     const cur = this.app.volume?.();
     if (cur && !optional && [...sel.options].some((o) => o.value === cur.id)) sel.value = cur.id;

@@ -79,6 +79,30 @@ test(
   },
 );
 
+test('segmentation pickers list segmentations, including one a job just made', opts, async () => {
+  const res = await fetch(`${server.url}/slicer/jobs?wait=60`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      function: 'threshold',
+      params: { volume: 'CTHeadPhantom', lower: 200 },
+    }),
+  });
+  const j = (await res.json()) as { name: string; state: string };
+  assert.equal(j.state, 'succeeded');
+  await page.selectOption('#proc-fn', 'islands');
+  await page.waitForFunction(
+    (name) =>
+      [...(globalThis as any).document.querySelectorAll('#proc-p-segmentation option')].some(
+        (o: any) => o.textContent === name,
+      ),
+    j.name,
+  );
+  await page.selectOption('#proc-p-segmentation', { label: j.name });
+  await page.click('#proc-run');
+  await page.waitForSelector('#proc-jobs li[data-state="succeeded"] >> text=/islands-\\d+/');
+});
+
 test('a running job shows progress from the event stream and can be cancelled', opts, async () => {
   await page.selectOption('#proc-fn', 'progress');
   await page.fill('#proc-p-steps', '200');
