@@ -28,6 +28,8 @@ export class SceneEventLog {
   /** id → {className, name} of nodes seen, so removal events can still name them. */
   #known = new Map<string, { className: string; name: string }>();
   readonly capacity: number;
+  /** Distinguishes this server run's event ids from an earlier run's (ids restart at 1). */
+  readonly epoch = Date.now().toString(36);
 
   constructor(scene: Scene, capacity = 5000) {
     this.capacity = capacity;
@@ -55,7 +57,22 @@ export class SceneEventLog {
     return e;
   }
 
-  /** Events after `lastId`. */
+  /** The wire form of an event id: `<epoch>-<n>`. */
+  wireId(id: number): string {
+    return `${this.epoch}-${id}`;
+  }
+
+  /**
+   * A Last-Event-ID → the event number in this run, or -1 for an id of another run (or a bare
+   * number); undefined when it is not an event id at all.
+   */
+  parseWireId(raw: string): number | undefined {
+    const m = /^(?:([0-9a-z]+)-)?(\d{1,15})$/.exec(raw.trim());
+    if (!m) return undefined;
+    return m[1] === this.epoch ? Number(m[2]) : -1;
+  }
+
+  /** Events after `lastId` (−1: an id from another run, always a gap). */
   since(lastId: number): Replay {
     if (!Number.isInteger(lastId) || lastId < 0 || lastId > this.lastId)
       return { events: [], gap: true };

@@ -154,25 +154,33 @@ test('scene events: node-added/modified/removed and job events with ids; Last-Ev
     );
     assert.ok(jobAdded, 'the job result appeared as node-added');
     // ids are consecutive after hello
-    const ids = events.slice(1).map((e) => Number(e.id));
+    const epoch = events[0]!.id!.split('-')[0];
+    assert.ok(
+      events.every((e) => e.id!.startsWith(`${epoch}-`)),
+      'ids carry the run epoch',
+    );
+    const ids = events.slice(1).map((e) => Number(e.id!.split('-')[1]));
     for (let i = 1; i < ids.length; i++) assert.equal(ids[i], ids[i - 1]! + 1);
 
     // Resume from the middle: exactly the events after that id, in order.
     const mid = ids[2]!;
     const resumed = await fetch(s.url + '/slicer/events', {
-      headers: { 'last-event-id': String(mid) },
+      headers: { 'last-event-id': `${epoch}-${mid}` },
     });
     const replay = await readSse(resumed, (_e, all) => all.length >= ids.length - 3);
     assert.deepEqual(
-      replay.map((e) => Number(e.id)),
+      replay.map((e) => Number(e.id!.split('-')[1])),
       ids.slice(3),
     );
-    // An id from the future (another server run) gets a reset.
-    const future = await readSse(
-      await fetch(s.url + '/slicer/events', { headers: { 'last-event-id': '999999' } }),
-      () => true,
-    );
-    assert.equal(future[0]!.event, 'reset');
+    // An id of another server run (events restart at 1 after a restart) gets a reset, never a
+    // replay of this run's events under old numbers.
+    for (const other of ['zzzz-2', '3', `${epoch}-999999`]) {
+      const r = await readSse(
+        await fetch(s.url + '/slicer/events', { headers: { 'last-event-id': other } }),
+        () => true,
+      );
+      assert.equal(r[0]!.event, 'reset', other);
+    }
     const bad = await fetch(s.url + '/slicer/events', { headers: { 'last-event-id': 'x' } });
     assert.equal(bad.status, 400);
   } finally {

@@ -92,11 +92,11 @@ export const getEvents = (ctx: AppContext) => (c: Context) => {
   const raw = c.req.header('last-event-id') ?? c.req.query('lastEventId');
   let last: number | undefined;
   if (raw !== undefined && raw.trim() !== '') {
-    last = Number(raw.trim());
-    if (!Number.isInteger(last) || last < 0)
+    last = ctx.events.parseWireId(raw);
+    if (last === undefined)
       throw invalidParameter(
         'Last-Event-ID',
-        `expected an event id (a whole number), got "${raw}"`,
+        `expected an event id such as "${ctx.events.wireId(7)}", got "${raw}"`,
       );
   }
   return eventStream(
@@ -107,24 +107,25 @@ export const getEvents = (ctx: AppContext) => (c: Context) => {
         // A fresh client: where the log is now, so it can resume from here later.
         sink.send({
           event: 'hello',
-          id: log.lastId,
-          data: { lastEventId: log.lastId, version: ctx.scene.version },
+          id: log.wireId(log.lastId),
+          data: { lastEventId: log.wireId(log.lastId), version: ctx.scene.version },
         });
       } else {
         const { events, gap } = log.since(last);
         if (gap)
           sink.send({
             event: 'reset',
-            id: log.lastId,
+            id: log.wireId(log.lastId),
             data: {
-              lastEventId: log.lastId,
+              lastEventId: log.wireId(log.lastId),
               version: ctx.scene.version,
               message: 'events after your Last-Event-ID are no longer kept; reload the scene',
             },
           });
-        else for (const e of events) sink.send({ event: e.type, id: e.id, data: e.data });
+        else
+          for (const e of events) sink.send({ event: e.type, id: log.wireId(e.id), data: e.data });
       }
-      return log.subscribe((e) => sink.send({ event: e.type, id: e.id, data: e.data }));
+      return log.subscribe((e) => sink.send({ event: e.type, id: log.wireId(e.id), data: e.data }));
     },
     ctx.shutdown.signal,
   );
