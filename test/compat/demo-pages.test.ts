@@ -6,7 +6,8 @@
  *
  * ServerTests/threejs.html and ServerTests/modelviewer.html (adaptations too, their libraries
  * served from node_modules at /vendor/) load the 3D view's models as glTF from
- * /slicer/threeDGraphics: the test puts a model in the scene (an STL made here), waits for the
+ * /slicer/threeDGraphics: the test puts a model (an STL made here) and a segment surface in the
+ * scene, waits for the
  * page's glTF loader callback, and checks that the canvas shows something. threejs.html first
  * POSTs a Python script to /slicer/exec, as Slicer's page does: the one console entry allowed is
  * that request's failed load (400 "runs JavaScript, not Python" on a default server, 401 under
@@ -86,6 +87,22 @@ function boxStl(): string {
   return `solid box SPACE=RAS\n${f.join('\n')}\nendsolid box\n`;
 }
 
+/** A raw NRRD label map (uint8, 32³, 1 mm, RAS origin −16): one ball of label 1, radius 10. */
+function ballLabelmapNrrd(): Buffer {
+  const n = 32;
+  const data = Buffer.alloc(n * n * n);
+  for (let k = 0, p = 0; k < n; k++)
+    for (let j = 0; j < n; j++)
+      for (let i = 0; i < n; i++, p++)
+        if ((i - 16) ** 2 + (j - 16) ** 2 + (k - 16) ** 2 <= 100) data[p] = 1;
+  const header =
+    'NRRD0004\ntype: uint8\ndimension: 3\nspace: left-posterior-superior\n' +
+    `sizes: ${n} ${n} ${n}\nspace directions: (1,0,0) (0,1,0) (0,0,1)\n` +
+    'kinds: domain domain domain\nendian: little\nencoding: raw\n' +
+    'space origin: (16,16,-16)\n\n';
+  return Buffer.concat([Buffer.from(header, 'latin1'), data]);
+}
+
 /** Pixels of a PNG screenshot that differ from `bg` (RGB) by more than 24 in some channel. */
 async function pixelsNot(png: Buffer, bg: [number, number, number]): Promise<number> {
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -125,6 +142,18 @@ for (const [mode, config, query, execStatus] of [
             body: boxStl(),
           });
           assert.equal(put.status, 200, await put.text());
+          // A segmentation whose segment surface is in the 3D view too: a second glTF mesh.
+          const seg = await fetch(`${server.url}/slicer/segmentation?name=Ball`, {
+            method: 'PUT',
+            headers: { ...headers, 'content-type': 'application/octet-stream' },
+            body: ballLabelmapNrrd(),
+          });
+          assert.equal(seg.status, 200, await seg.text());
+          const surf = await fetch(`${server.url}/slicer/segmentation/surfaces?id=Ball`, {
+            method: 'POST',
+            headers,
+          });
+          assert.equal(surf.status, 200, await surf.text());
 
           const page = await b.context.newPage();
           const log = watchConsole(page);
@@ -140,9 +169,11 @@ for (const [mode, config, query, execStatus] of [
           let shoot: () => Promise<Buffer>;
           let bg: [number, number, number];
           if (pageName === 'threejs.html') {
-            await page.waitForFunction('window.threejsPieces >= 1', undefined, {
+            // The box model and the ball's segment surface.
+            await page.waitForFunction('window.threejsPieces >= 2', undefined, {
               timeout: 60_000,
             });
+            assert.equal(await page.evaluate('window.threejsPieces'), 2);
             assert.deepEqual(slicerCalls.sort(), [
               `GET /slicer/fiducials 200`,
               `GET /slicer/threeDGraphics 200`,
