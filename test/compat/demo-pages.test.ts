@@ -7,8 +7,8 @@
  * ServerTests/threejs.html and ServerTests/modelviewer.html (adaptations too, their libraries
  * served from node_modules at /vendor/) load the 3D view's models as glTF from
  * /slicer/threeDGraphics: the test puts a model (an STL made here) and a segment surface in the
- * scene, waits for the
- * page's glTF loader callback, and checks that the canvas shows something. threejs.html first
+ * scene, waits for the page's glTF loader callback, and checks that the canvas shows something.
+ * threejs.html first
  * POSTs a Python script to /slicer/exec, as Slicer's page does: the one console entry allowed is
  * that request's failed load (400 "runs JavaScript, not Python" on a default server, 401 under
  * --auth all, where a page's cookie is good for reads only); the page then goes on, as with Slicer.
