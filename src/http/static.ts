@@ -120,7 +120,7 @@ export function parseRange(
   return { start, end };
 }
 
-function fileResponse(c: Context, file: string, stat: Stats): Response {
+export function fileResponse(c: Context, file: string, stat: Stats): Response {
   const etag = etagOf(stat);
   const lastModified = new Date(Math.floor(stat.mtimeMs / 1000) * 1000);
   const headers = new Headers({

@@ -13,6 +13,7 @@ import { dicomRoutes } from '../http/dicom.js';
 import { slicerRoutes } from '../http/slicer.js';
 import { deleteSystem } from '../http/slicer/system.js';
 import { staticRoutes } from '../http/static.js';
+import { vendorRoutes } from '../http/vendor.js';
 import { renderServerRoutes } from '../http/render-server.js';
 import type { AppContext } from './context.js';
 
@@ -80,6 +81,8 @@ export function createApp(ctx: AppContext): Hono {
     );
   // OHIF at /browse before the docroot, so the docroot cannot shadow it.
   if (ctx.config.static) mountRoutes(app, browseRoutes(ctx), mountOptions);
+  // The demo pages' JavaScript libraries, from node_modules through a fixed list.
+  if (ctx.config.static) mountRoutes(app, vendorRoutes(), mountOptions);
   if (ctx.config.static) mountRoutes(app, staticRoutes(ctx), mountOptions);
   // Slicer's user guide writes parameters glued to the path (`/slicer/volume&id='MRHead'`):
   // every request goes through `ungluedRequest` before routing (tests' app.request() too).

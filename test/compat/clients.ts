@@ -9,12 +9,17 @@
  * - mcp-slicer `src/mcp_slicer/mcp_server.py` (zhaoyouj/mcp-slicer) — `requests` with `params=`.
  * - slicer-agent-engine `slicer_agent_engine/slicer_client.py` (JakobShen/slicer-agent-engine),
  *   an LLM agent bridge — `requests.request(..., params=, data=, json=)`, raises on status ≥ 400.
- * - Slicer's docroot pages (`index.html`, `ServerTests/timecube.html`, `threeDCube.html`) and the
+ * - Slicer's docroot pages (`index.html`, `ServerTests/timecube.html`, `threeDCube.html`,
+ *   `threejs.html`, `modelviewer.html`) and the
  *   user guide (`Docs/user_guide/modules/webserver.md`).
  * Each call's `parse` throws when the client would fail on the reply.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { segmentationFromLabelmap } from '../../src/imaging/segmentation.js';
+import { allocShared } from '../../src/imaging/types.js';
+import { putModel } from '../../src/scene/models.js';
+import { createSegmentation } from '../../src/scene/segmentations.js';
 import type { AppContext } from '../../src/server/context.js';
 
 export interface Env {
@@ -123,6 +128,59 @@ function pythonRefused(r: Reply): void {
   assert.equal(body.success, false);
   assert.match(body.message, /JavaScript, not Python/);
   assert.match(body.message, /docs\//);
+}
+
+/** A model in the scene: a closed box (±20 mm, 8 vertices, 12 triangles), for glTF calls. */
+function arrangeModel(env: Env): string {
+  const positions = new Float32Array(24);
+  for (let i = 0; i < 8; i++)
+    positions.set([i & 1 ? 20 : -20, i & 2 ? 20 : -20, i & 4 ? 20 : -20], i * 3);
+  // prettier-ignore
+  const indices = Uint32Array.from([0,2,1, 1,2,3, 4,5,6, 5,7,6, 0,1,4, 1,5,4, 2,6,3, 3,6,7, 0,4,2, 2,4,6, 1,3,5, 3,7,5]);
+  return putModel(env.ctx.scene, {
+    name: 'Box',
+    mesh: { positions, indices },
+    display: { color: [0.9, 0.3, 0.2] },
+  }).node.id;
+}
+
+/** A segmentation with two segments (label values 1 and 2 in an 8×8×8 uint8 labelmap). */
+function arrangeSegmentation(env: Env): string {
+  const data = allocShared('uint8', 512);
+  for (let p = 0; p < 512; p++) data[p] = p % 8 < 4 ? 1 : 2;
+  return createSegmentation(env.ctx.scene, {
+    name: 'Seg',
+    segmentation: segmentationFromLabelmap({
+      scalarType: 'uint8',
+      components: 1,
+      dimensions: [8, 8, 8],
+      spacing: [1, 1, 1],
+      origin: [0, 0, 0],
+      direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+      data,
+    }),
+  }).id;
+}
+
+/** A glTF 2.0 JSON reply with embedded buffers holding the arranged box (one node under the root). */
+function isGltfWithBox(r: Reply): void {
+  ok(r);
+  assert.equal(r.headers.get('content-type'), 'application/json');
+  const g = json(r) as {
+    asset: { version: string };
+    scenes: Array<{ nodes: number[] }>;
+    nodes: Array<{ name?: string; children?: number[]; mesh?: number }>;
+    buffers: Array<{ uri: string }>;
+  };
+  assert.equal(g.asset.version, '2.0');
+  assert.ok(g.buffers.every((b) => b.uri.startsWith('data:')));
+  // threejs.html reads gltf.scene.children[0].children: the surfaces under one root node.
+  const root = g.nodes[g.scenes[0]!.nodes[0]!]!;
+  const meshes = (root.children ?? []).map((i) => g.nodes[i]!).filter((n) => n.mesh !== undefined);
+  assert.deepEqual(
+    meshes.map((n) => n.name),
+    ['Box'],
+  );
 }
 
 const PY_SLICERIO = 'slicerio';
@@ -243,7 +301,7 @@ export const CALLS: ReplayCall[] = [
     target: (env) =>
       `/slicer/mrml?localfile=${pyQuote(`${env.importRoot}/head.nrrd`)}&filetype=SegmentationFile`,
     parse: (r) => {
-      // Until segmentations land (#12): RuntimeError with a message that says what works.
+      // head.nrrd is a scalar volume: loaded as a segmentation, or a 400 that says what works.
       if (r.status === 200) return;
       assert.equal(r.status, 400);
       assert.match(slicerioError(r), /supported: VolumeFile, MarkupsFile, TransformFile/);
@@ -532,6 +590,55 @@ export const CALLS: ReplayCall[] = [
       assert.equal(typeof json(r), 'object');
       const n = env.ctx.scene.byId(env.ids.fiducials);
       assert.deepEqual(n?.kind === 'fiducials' && n.points[1]!.position, [-7.5, 0, 12]);
+    },
+  },
+  {
+    title: `${CLI} client/render.py render_gltf(): GET /slicer/threeDGraphics params={"widgetIndex": "0", "boxVisible": "false"} → validate_binary(min_bytes=1024)`,
+    method: 'GET',
+    target: () => `/slicer/threeDGraphics?${urlencode({ widgetIndex: '0', boxVisible: 'false' })}`,
+    arrange: (env) => void arrangeModel(env),
+    parse: (r) => {
+      isGltfWithBox(r);
+      assert.ok(r.body.length >= 1024, `${r.body.length} bytes`);
+    },
+  },
+  {
+    title: `${CLI} client/render.py render_gltf(widget_index=0, box_visible=True): boxVisible "true"`,
+    method: 'GET',
+    target: () => `/slicer/threeDGraphics?${urlencode({ widgetIndex: '0', boxVisible: 'true' })}`,
+    arrange: (env) => void arrangeModel(env),
+    parse: (r) => {
+      ok(r);
+      assert.ok(r.body.length >= 1024, `${r.body.length} bytes`);
+      assert.equal((json(r) as { asset: { version: string } }).asset.version, '2.0');
+    },
+  },
+  {
+    title: `${CLI} client/markup/mixin.py list_segmentations(): GET /slicer/segmentations → {id: {name, segmentIDs}} (_normalize_dict, _segmentation_from_blob)`,
+    method: 'GET',
+    target: () => '/slicer/segmentations',
+    arrange: (env) => void arrangeSegmentation(env),
+    parse: (r, env) => {
+      ok(r);
+      const d = json(r) as Record<string, { name: string; segmentIDs: string[] }>;
+      // _normalize_dict: an object of objects.
+      assert.ok(d && typeof d === 'object' && !Array.isArray(d));
+      const ids = Object.keys(d);
+      assert.equal(ids.length, 1);
+      const node = env.ctx.scene.byId(ids[0]!);
+      assert.equal(node?.kind, 'segmentation');
+      assert.equal(d[ids[0]!]!.name, 'Seg');
+      assert.deepEqual(d[ids[0]!]!.segmentIDs.length, 2);
+      assert.ok(d[ids[0]!]!.segmentIDs.every((x) => typeof x === 'string'));
+    },
+  },
+  {
+    title: `${CLI} client/markup/mixin.py list_segmentations() on a scene without segmentations → {} (an empty list)`,
+    method: 'GET',
+    target: () => '/slicer/segmentations',
+    parse: (r) => {
+      ok(r);
+      assert.deepEqual(json(r), {});
     },
   },
   {
@@ -1002,5 +1109,51 @@ export const CALLS: ReplayCall[] = [
     body: () =>
       "import SampleData; volumeNode = SampleData.SampleDataLogic().downloadMRHead(); slicer.app.layoutManager().setLayout(slicer.vtkMRMLLayoutNode.SlicerLayoutOneUpRedSliceView); __execResult = {'volumeNodeID': volumeNode.GetID()} ",
     parse: pythonRefused,
+  },
+  {
+    title:
+      'Slicer ServerTests/threejs.html loadSlicerScene(): execXHR.send(`#python\\nnodePatterns = …`) to POST /slicer/exec → Python refused (the page goes on)',
+    method: 'POST',
+    python: true,
+    headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+    target: () => '/slicer/exec',
+    body: () => {
+      // The script exactly as the page sends it (docroot/ServerTests/threejs.html keeps Slicer's).
+      const page = readFileSync(
+        new URL('../../docroot/ServerTests/threejs.html', import.meta.url),
+        'utf8',
+      );
+      const m = /execXHR\.send\(`([^`]*)`\)/.exec(page);
+      assert.ok(m, 'the Python script of threejs.html');
+      return m[1]!;
+    },
+    parse: pythonRefused,
+  },
+  {
+    title:
+      'Slicer ServerTests/threejs.html loadThreeScene(): fiducialsXRH GET /slicer/fiducials → this.response[nodeID].markups[i].position',
+    method: 'GET',
+    target: () => '/slicer/fiducials',
+    parse: (r, env) => {
+      ok(r);
+      const d = json(r) as Record<string, { markups: Array<{ position: number[] }> }>;
+      assert.deepEqual(d[env.ids.fiducials]!.markups[0]!.position, [1, 2, 3]);
+    },
+  },
+  {
+    title:
+      'Slicer ServerTests/threejs.html loadThreeScene(): graphicsXRH GET /slicer/threeDGraphics (responseType json) → GLTFLoader.parse; gltf.scene.children[0].children',
+    method: 'GET',
+    target: () => '/slicer/threeDGraphics',
+    arrange: (env) => void arrangeModel(env),
+    parse: isGltfWithBox,
+  },
+  {
+    title:
+      'Slicer ServerTests/modelviewer.html <model-viewer src="/slicer/threeDGraphics">: GET /slicer/threeDGraphics (glTF JSON, embedded buffers)',
+    method: 'GET',
+    target: () => '/slicer/threeDGraphics',
+    arrange: (env) => void arrangeModel(env),
+    parse: isGltfWithBox,
   },
 ];
