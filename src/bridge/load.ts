@@ -49,8 +49,8 @@ const toLoadable = (p: SeriesPlan): Loadable => ({
   })),
 });
 
-export function loadables(archive: Archive, studyUid: string): Loadable[] {
-  return planStudy(archive, studyUid).map(toLoadable);
+export async function loadables(archive: Archive, studyUid: string): Promise<Loadable[]> {
+  return (await planStudy(archive, studyUid)).map(toLoadable);
 }
 
 export interface LoadResult {
@@ -69,7 +69,7 @@ export async function loadIntoScene(
   studyUid: string,
   seriesUid?: string,
 ): Promise<LoadResult> {
-  const plans = planStudy(archive, studyUid, seriesUid);
+  const plans = await planStudy(archive, studyUid, seriesUid);
   // The plans name file versions: hold them while reading (a concurrent replace defers deleting).
   const release = archive.lease([
     ...new Set(plans.flatMap((p) => p.volumes.flatMap((v) => v.frames.map((f) => f.row)))),

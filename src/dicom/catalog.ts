@@ -12,67 +12,20 @@
  */
 import Database from 'better-sqlite3';
 import { AppError } from '../errors.js';
+import type {
+  ArchiveCounts,
+  Index,
+  InstanceRecord,
+  InstanceRef,
+  PatientSummary,
+  SearchItem,
+  SearchResult,
+  VersionRef,
+} from './archive-index.js';
+import { itemJson } from './archive-index.js';
 import type { DicomJson } from './dicom-json.js';
-import type { ImageInfo, PixelLocation } from './part10.js';
 import { matchAll, normalizeDate, normalizeTime, type Filter, type QidoQuery } from './query.js';
 import { T, type Level } from './tags.js';
-
-export interface InstanceRecord {
-  sopInstanceUid: string;
-  seriesUid: string;
-  studyUid: string;
-  sopClassUid: string;
-  transferSyntax: string;
-  file: string;
-  size: number;
-  /** SHA-256 of the file's bytes (hex). */
-  contentHash: string;
-  /** When an instance with this SOP Instance UID exists at commit time: replace it, or keep it (and skip this record). */
-  existing?: 'replace' | 'keep';
-  image?: ImageInfo;
-  pixel?: PixelLocation;
-  /** Full metadata JSON text (BulkDataURIs with the placeholder base). */
-  metadata: string;
-  studyAttrs: DicomJson;
-  seriesAttrs: DicomJson;
-  instanceAttrs: DicomJson;
-}
-
-export interface InstanceRow {
-  sop_uid: string;
-  series_uid: string;
-  study_uid: string;
-  sop_class_uid: string;
-  transfer_syntax: string;
-  file: string;
-  size: number;
-  number_of_frames: number | null;
-  image: string | null;
-  pixel: string | null;
-  stored_at: number;
-}
-
-export interface SearchItem {
-  study: string;
-  series?: string;
-  sop?: string;
-  /** The dataset as JSON text (study level: serialized without parsing, for speed) … */
-  text?: string;
-  /** … or as an object (other levels, or once parsed with `itemJson`). */
-  json?: DicomJson;
-}
-
-/** The item's dataset as an object (parsed on first use). */
-export function itemJson(it: SearchItem): DicomJson {
-  return (it.json ??= JSON.parse(it.text!) as DicomJson);
-}
-
-export interface SearchResult {
-  /** One dataset per match (level attributes plus computed ones, without RetrieveURL). */
-  items: SearchItem[];
-  /** Matches beyond offset+limit, when the result was cut. */
-  remaining: number;
-}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS studies (
@@ -189,7 +142,9 @@ function likePattern(v: string, wild: boolean): string {
 /** SQL GLOB pattern (case-sensitive) for a DICOM wildcard. */
 const globPattern = (v: string) => v.replace(/\[/g, '[[]');
 
-export class Catalog {
+/** The SQLite index (the embedded default). */
+export class Catalog implements Index {
+  readonly kind = 'sqlite';
   readonly db: Database.Database;
   private stmts: Record<string, Database.Statement>;
   /** QIDO statements by SQL text (a query shape is prepared once). */
@@ -220,7 +175,7 @@ export class Catalog {
     const p = (sql: string) => this.db.prepare(sql);
     this.stmts = {
       oldInstance: p('SELECT series_uid, study_uid, file FROM instances WHERE sop_uid = ?'),
-      version: p('SELECT file, size, content_hash FROM instances WHERE sop_uid = ?'),
+      version: p('SELECT file, size, content_hash AS contentHash FROM instances WHERE sop_uid = ?'),
       allFiles: p('SELECT file FROM instances'),
       putInstance:
         p(`INSERT OR REPLACE INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number, rows, columns, bits_allocated,
@@ -255,7 +210,7 @@ export class Catalog {
       ),
       hasInstance: p('SELECT 1 FROM instances WHERE sop_uid = ?'),
       instance: p(
-        'SELECT sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, file, size, number_of_frames, image, pixel, stored_at FROM instances WHERE sop_uid = ?',
+        'SELECT sop_uid AS sopInstanceUid, series_uid AS seriesUid, study_uid AS studyUid, sop_class_uid AS sopClassUid, transfer_syntax AS transferSyntax, file, size, number_of_frames AS numberOfFrames, image, pixel, stored_at AS storedAt FROM instances WHERE sop_uid = ?',
       ),
       instanceMeta: p('SELECT metadata FROM instances WHERE sop_uid = ?'),
       seriesMeta: p(
@@ -265,17 +220,17 @@ export class Catalog {
         'SELECT metadata FROM instances WHERE study_uid = ? ORDER BY series_uid, instance_number, sop_uid',
       ),
       seriesRows: p(
-        'SELECT sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, file, size, number_of_frames, image, pixel, stored_at FROM instances WHERE series_uid = ? AND study_uid = ? ORDER BY instance_number, sop_uid',
+        'SELECT sop_uid AS sopInstanceUid, series_uid AS seriesUid, study_uid AS studyUid, sop_class_uid AS sopClassUid, transfer_syntax AS transferSyntax, file, size, number_of_frames AS numberOfFrames, image, pixel, stored_at AS storedAt FROM instances WHERE series_uid = ? AND study_uid = ? ORDER BY instance_number, sop_uid',
       ),
       studyRows: p(
-        'SELECT sop_uid, series_uid, study_uid, sop_class_uid, transfer_syntax, file, size, number_of_frames, image, pixel, stored_at FROM instances WHERE study_uid = ? ORDER BY series_uid, instance_number, sop_uid',
+        'SELECT sop_uid AS sopInstanceUid, series_uid AS seriesUid, study_uid AS studyUid, sop_class_uid AS sopClassUid, transfer_syntax AS transferSyntax, file, size, number_of_frames AS numberOfFrames, image, pixel, stored_at AS storedAt FROM instances WHERE study_uid = ? ORDER BY series_uid, instance_number, sop_uid',
       ),
       seriesExists: p('SELECT study_uid FROM series WHERE series_uid = ?'),
       studyExists: p('SELECT 1 FROM studies WHERE study_uid = ?'),
       counts: p(
         'SELECT (SELECT COUNT(*) FROM studies) AS studies, (SELECT COUNT(*) FROM series) AS series, (SELECT COUNT(*) FROM instances) AS instances',
       ),
-      delInstance: p('DELETE FROM instances WHERE sop_uid = ?'),
+      delInstance: p('DELETE FROM instances WHERE sop_uid = ? AND file = ?'),
       firstOfSeries: p(
         'SELECT metadata FROM instances WHERE series_uid = ? ORDER BY instance_number LIMIT 1',
       ),
@@ -283,45 +238,34 @@ export class Catalog {
     };
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 
   /** Patients (from the `patients` view): id, name and how many studies/instances. */
-  patients(): Array<{
-    patient_id: string | null;
-    patient_name: string | null;
-    num_studies: number;
-    num_instances: number;
-  }> {
+  async patients(): Promise<PatientSummary[]> {
     return this.db
       .prepare(
-        'SELECT patient_id, patient_name, num_studies, num_instances FROM patients ORDER BY patient_id',
+        'SELECT patient_id AS patientId, patient_name AS patientName, num_studies AS numStudies, num_instances AS numInstances FROM patients ORDER BY patient_id',
       )
-      .all() as Array<{
-      patient_id: string | null;
-      patient_name: string | null;
-      num_studies: number;
-      num_instances: number;
-    }>;
+      .all() as PatientSummary[];
   }
 
-  counts(): { studies: number; series: number; instances: number } {
-    return this.stmts.counts!.get() as { studies: number; series: number; instances: number };
+  async counts(): Promise<ArchiveCounts> {
+    return this.stmts.counts!.get() as ArchiveCounts;
   }
 
-  hasInstance(sop: string): boolean {
+  async hasInstance(sop: string): Promise<boolean> {
     return this.stmts.hasInstance!.get(sop) !== undefined;
   }
 
   /** The stored version of an instance: its file, size and content hash (null for old rows). */
-  version(sop: string): { file: string; size: number; content_hash: string | null } | undefined {
-    return this.stmts.version!.get(sop) as
-      { file: string; size: number; content_hash: string | null } | undefined;
+  async version(sop: string): Promise<VersionRef | undefined> {
+    return this.stmts.version!.get(sop) as VersionRef | undefined;
   }
 
   /** Every file an instance row names (startup recovery). */
-  allFiles(): Set<string> {
+  async allFiles(): Promise<Set<string>> {
     return new Set((this.stmts.allFiles!.raw().all() as string[][]).map((r) => r[0]!));
   }
 
@@ -330,10 +274,10 @@ export class Catalog {
    * series and study. Returns the files that are no longer used: those of replaced instances
    * (`replaced`) and those of records skipped because their instance exists (`existing: 'keep'`).
    */
-  upsert(
+  async upsert(
     records: readonly InstanceRecord[],
     durable = true,
-  ): { replaced: string[]; skipped: string[] } {
+  ): Promise<{ replaced: string[]; skipped: string[] }> {
     const orphans: string[] = [];
     const skipped: string[] = [];
     const tx = this.db.transaction(() => {
@@ -429,51 +373,61 @@ export class Catalog {
     }
   }
 
-  instance(sop: string): InstanceRow | undefined {
-    return this.stmts.instance!.get(sop) as InstanceRow | undefined;
+  async instance(sop: string): Promise<InstanceRef | undefined> {
+    return this.stmts.instance!.get(sop) as InstanceRef | undefined;
   }
 
-  instanceMetadata(sop: string): string | undefined {
+  async instanceMetadata(sop: string): Promise<string | undefined> {
+    return this.#instanceMetadata(sop);
+  }
+
+  #instanceMetadata(sop: string): string | undefined {
     return (this.stmts.instanceMeta!.get(sop) as { metadata: string } | undefined)?.metadata;
   }
 
-  seriesMetadata(study: string, series: string): string[] {
+  async seriesMetadata(study: string, series: string): Promise<string[]> {
     return (this.stmts.seriesMeta!.raw().all(series, study) as string[][]).map((r) => r[0]!);
   }
 
-  studyMetadata(study: string): string[] {
+  async studyMetadata(study: string): Promise<string[]> {
     return (this.stmts.studyMeta!.raw().all(study) as string[][]).map((r) => r[0]!);
   }
 
-  seriesInstances(study: string, series: string): InstanceRow[] {
-    return this.stmts.seriesRows!.all(series, study) as InstanceRow[];
+  async seriesInstances(study: string, series: string): Promise<InstanceRef[]> {
+    return this.stmts.seriesRows!.all(series, study) as InstanceRef[];
   }
 
-  studyInstances(study: string): InstanceRow[] {
-    return this.stmts.studyRows!.all(study) as InstanceRow[];
+  async studyInstances(study: string): Promise<InstanceRef[]> {
+    return this.stmts.studyRows!.all(study) as InstanceRef[];
   }
 
-  studyExists(study: string): boolean {
+  async studyExists(study: string): Promise<boolean> {
     return this.stmts.studyExists!.get(study) !== undefined;
   }
 
   /** Removes instance rows (and empty series/studies); returns the files to delete. */
-  deleteInstances(rows: readonly InstanceRow[]): string[] {
+  async deleteInstances(rows: readonly InstanceRef[]): Promise<string[]> {
+    const files: string[] = [];
     const tx = this.db.transaction(() => {
       const touched = new Map<string, string>();
       for (const r of rows) {
-        this.stmts.delInstance!.run(r.sop_uid);
-        touched.set(r.series_uid, r.study_uid);
+        if (this.stmts.delInstance!.run(r.sopInstanceUid, r.file).changes === 0) continue;
+        files.push(r.file);
+        touched.set(r.seriesUid, r.studyUid);
       }
       this.refresh(touched);
     });
     tx.immediate();
-    return rows.map((r) => r.file);
+    return files;
   }
 
   /** Metadata of an instance that stands for a study/series/instance (for includefield extras). */
-  representativeMetadata(study: string, series?: string, sop?: string): string | undefined {
-    if (sop) return this.instanceMetadata(sop);
+  async representativeMetadata(
+    study: string,
+    series?: string,
+    sop?: string,
+  ): Promise<string | undefined> {
+    if (sop) return this.#instanceMetadata(sop);
     const row = series
       ? this.stmts.firstOfSeries!.get(series)
       : this.stmts.firstOfStudy!.get(study);
@@ -484,12 +438,12 @@ export class Catalog {
    * QIDO search. `scope` pins parent UIDs from the path. Indexed keys are filtered in SQL; the rest
    * in JS on the stored level attributes (study, series, instance attributes merged).
    */
-  search(
+  async search(
     level: Level,
     scope: { study?: string; series?: string },
     q: QidoQuery,
     defaultLimit: number,
-  ): SearchResult {
+  ): Promise<SearchResult> {
     const where: string[] = [];
     const args: unknown[] = [];
     const jsFilters: Filter[] = [];

@@ -220,7 +220,7 @@ async function prepareArchive(ctx: AppContext, io: Pick<CliIo, 'out' | 'err'>): 
     ctx.logger,
     (await archive.recover()).map((f) => `dicom/${f}`),
   );
-  if (!ctx.config.noSamples && archive.catalog.counts().studies === 0) {
+  if (!ctx.config.noSamples && (await archive.counts()).studies === 0) {
     const sample = syntheticSeries();
     for (const f of sample.files) await archive.ingest(f);
     ctx.logger.info(

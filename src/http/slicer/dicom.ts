@@ -43,12 +43,12 @@ function archiveOf(ctx: AppContext): Archive {
   return ctx.archive();
 }
 
-export const getLoadables = (ctx: AppContext) => (c: Context) => {
+export const getLoadables = (ctx: AppContext) => async (c: Context) => {
   const study = uid(c, 'studyInstanceUID', true);
   return c.json({
     success: true,
     studyInstanceUID: study,
-    series: loadables(archiveOf(ctx), study),
+    series: await loadables(archiveOf(ctx), study),
   });
 };
 
