@@ -205,6 +205,26 @@ export class IngestSession {
   }
 }
 
+/** Where the archive lives (see `Archive.open`). */
+export interface ArchiveLocation {
+  /** The data folder (SQLite index and files under `<data>/dicom` by default). */
+  data: string;
+  /** A postgres:// URL for the PostgreSQL index. */
+  index?: string;
+  /** `fs` (default), `fs:DIR`, or `postgres`. */
+  storage?: string;
+}
+
+/**
+ * With an index shared by replicas: how long a replaced or deleted file version stays readable,
+ * so that a request on another replica that read the old row just before finishes with the bytes
+ * that row named (the reader lease only covers this process).
+ */
+export const SHARED_RETIRE_DELAY_MS = 60_000;
+
+/** With a shared index, recovery removes unreferenced objects only once older than this. */
+export const RECOVERY_GRACE_MS = 60 * 60 * 1000;
+
 /** Parts up to this size are held in memory; bigger ones stream to a temp file. */
 export const IN_MEMORY_PART = 16 * 1024 * 1024;
 
@@ -289,8 +309,42 @@ export class Archive {
     return new Archive(store, new Catalog(path.join(root, 'index.sqlite')), new Decoder());
   }
 
-  static async open(dataDir: string): Promise<Archive> {
-    return Archive.openSync(dataDir);
+  /**
+   * Opens the archive an `ArchiveLocation` names: SQLite + files under `<data>/dicom` by default;
+   * a PostgreSQL index (schema migrated) with files under `<data>/dicom`, a shared folder, or in
+   * the database. With a shared index, replaced/deleted files stay readable for a grace period
+   * (other replicas' readers, see `retireDelayMs`).
+   */
+  static async open(where: string | ArchiveLocation): Promise<Archive> {
+    const loc = typeof where === 'string' ? { data: where } : where;
+    if (!loc.index && (loc.storage ?? 'fs') === 'fs') return Archive.openSync(loc.data);
+    const storage = loc.storage ?? 'fs';
+    const [{ PgIndex }, { PgStore }] = await Promise.all([
+      import('./catalog-pg.js'),
+      import('./store-pg.js'),
+    ]);
+    const index = loc.index ? await PgIndex.open(loc.index) : undefined;
+    try {
+      let store: StorageArea;
+      if (storage === 'postgres') {
+        if (!index)
+          throw new AppError('bad_request', '--storage postgres needs a PostgreSQL --index');
+        store = await PgStore.open(index.pool);
+      } else {
+        const fsStore = new DicomStore(
+          storage.startsWith('fs:') ? storage.slice(3) : path.join(loc.data, 'dicom'),
+        );
+        fsStore.initSync();
+        store = fsStore;
+      }
+      const catalog = index ?? new Catalog(path.join(loc.data, 'dicom', 'index.sqlite'));
+      const archive = new Archive(store, catalog, new Decoder());
+      if (index) archive.retireDelayMs = SHARED_RETIRE_DELAY_MS;
+      return archive;
+    } catch (e) {
+      await index?.close();
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
@@ -306,7 +360,10 @@ export class Archive {
    */
   async recover(): Promise<string[]> {
     const referenced = await this.catalog.allFiles();
-    return this.store.sweep((rel) => referenced.has(rel));
+    // A shared index: objects of sessions in flight on other replicas are young; keep those.
+    return this.store.sweep((rel) => referenced.has(rel), {
+      minAgeMs: this.catalog.kind === 'sqlite' ? 0 : RECOVERY_GRACE_MS,
+    });
   }
 
   /** Starts an ingest transaction (see `IngestSession`). */

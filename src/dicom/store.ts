@@ -50,8 +50,16 @@ export interface StorageArea {
    * Startup recovery (list-for-recovery): removes temp files and objects that `isReferenced` says
    * no index row names, except those owned by another live writer. Returns what was removed.
    */
-  sweep(isReferenced: (rel: string) => boolean): Promise<string[]>;
+  sweep(isReferenced: (rel: string) => boolean, opts?: SweepOptions): Promise<string[]>;
   close?(): Promise<void>;
+}
+
+export interface SweepOptions {
+  /**
+   * Keep unreferenced objects younger than this (ms): with an index shared by replicas another
+   * process (on another host, whose liveness cannot be checked) may be about to commit them.
+   */
+  minAgeMs?: number;
 }
 
 /** Owner tag in temp and version names: this process's id (base 36). */
@@ -202,8 +210,11 @@ export class DicomStore implements StorageArea {
     await fsp.rm(this.abs(rel), { force: true });
   }
 
-  async sweep(isReferenced: (rel: string) => boolean): Promise<string[]> {
+  async sweep(isReferenced: (rel: string) => boolean, opts: SweepOptions = {}): Promise<string[]> {
     const removed: string[] = [];
+    const minAge = opts.minAgeMs ?? 0;
+    const young = (abs: string) =>
+      minAge > 0 && Date.now() - (statSync(abs, { throwIfNoEntry: false })?.mtimeMs ?? 0) < minAge;
     const rm = (abs: string) => {
       try {
         rmSync(abs, { force: true });
@@ -233,7 +244,8 @@ export class DicomStore implements StorageArea {
         }
         const rel = `files/${path.relative(filesDir, abs).split(path.sep).join('/')}`;
         if (e.endsWith('.tmp')) rm(abs);
-        else if (!isReferenced(rel) && !ownerAlive(VERSION_NAME.exec(e)?.[1])) rm(abs);
+        else if (!isReferenced(rel) && !ownerAlive(VERSION_NAME.exec(e)?.[1]) && !young(abs))
+          rm(abs);
       }
     };
     walk(filesDir, 0);

@@ -215,7 +215,7 @@ export async function runCli(
 
 /** Sample study into an empty archive (unless --no-samples), then the --import folders. */
 async function prepareArchive(ctx: AppContext, io: Pick<CliIo, 'out' | 'err'>): Promise<void> {
-  const archive = ctx.archive!();
+  const archive = await ctx.openArchive!();
   reportRecovery(
     ctx.logger,
     (await archive.recover()).map((f) => `dicom/${f}`),
@@ -279,7 +279,11 @@ export async function runImport(config: Config, paths: string[], io: CliIo): Pro
     return 2;
   }
   await fsp.mkdir(config.data, { recursive: true });
-  const archive = Archive.openSync(config.data);
+  const archive = await Archive.open({
+    data: config.data,
+    index: config.index,
+    storage: config.storage,
+  });
   try {
     const summary = await importFiles(
       archive,

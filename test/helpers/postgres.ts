@@ -113,3 +113,25 @@ export async function startPostgres(): Promise<PgCluster> {
     },
   };
 }
+
+let shared: Promise<PgCluster> | undefined;
+let databases = 0;
+
+/**
+ * One cluster per test process (started on first use, stopped when the process exits): tests
+ * share it and take a fresh database each (`freshDatabase`), so a test file pays the cluster
+ * start once.
+ */
+export function sharedPostgres(): Promise<PgCluster> {
+  if (!shared) {
+    shared = startPostgres();
+    void shared.then((c) => process.once('exit', () => c.stop()));
+  }
+  return shared;
+}
+
+/** A fresh, empty database in the shared cluster. */
+export async function freshDatabase(prefix = 't'): Promise<string> {
+  const c = await sharedPostgres();
+  return c.createDatabase(`${prefix}_${process.pid}_${++databases}`);
+}
