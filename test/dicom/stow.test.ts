@@ -346,8 +346,7 @@ describe('import and the sample study', () => {
         await fetch(`${s.url}/dicom/studies?PatientName=Phantom*`)
       ).json()) as unknown[];
       assert.equal(list.length, 1);
-      if (!s.ctx.config.index)
-        assert.ok(existsSync(path.join(s.dataDir, 'dicom', 'index.sqlite')));
+      if (!s.ctx.config.index) assert.ok(existsSync(path.join(s.dataDir, 'dicom', 'index.sqlite')));
     } finally {
       await s.close();
     }
