@@ -130,6 +130,8 @@ export interface Index {
   seriesInstances(study: string, series: string): Promise<InstanceRef[]>;
   studyInstances(study: string): Promise<InstanceRef[]>;
   studyExists(study: string): Promise<boolean>;
+  /** Instances in SOP Instance UID order after `after` (keyset pages: migration, audits). */
+  instancesPage(after: string | undefined, limit: number): Promise<InstanceRef[]>;
   /**
    * Removes these instance rows (and empty series/studies) in one transaction; returns the files
    * the removed rows named (only rows that still named the same file: a concurrent replace wins).

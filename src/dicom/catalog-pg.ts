@@ -451,6 +451,14 @@ export class PgIndex implements Index {
     return rows.map(toRef);
   }
 
+  async instancesPage(after: string | undefined, limit: number): Promise<InstanceRef[]> {
+    const rows = await this.rows(
+      `SELECT ${REF_COLUMNS} FROM instances WHERE sop_uid > ? ORDER BY sop_uid LIMIT ?`,
+      [after ?? '', limit],
+    );
+    return rows.map(toRef);
+  }
+
   async studyExists(study: string): Promise<boolean> {
     return (await this.rows('SELECT 1 FROM studies WHERE study_uid = ?', [study])).length > 0;
   }

@@ -325,6 +325,14 @@ export class Catalog implements Index {
     return this.stmts.studyRows!.all(study) as InstanceRef[];
   }
 
+  async instancesPage(after: string | undefined, limit: number): Promise<InstanceRef[]> {
+    return this.db
+      .prepare(
+        'SELECT sop_uid AS sopInstanceUid, series_uid AS seriesUid, study_uid AS studyUid, sop_class_uid AS sopClassUid, transfer_syntax AS transferSyntax, file, size, number_of_frames AS numberOfFrames, image, pixel, stored_at AS storedAt FROM instances WHERE sop_uid > ? ORDER BY sop_uid LIMIT ?',
+      )
+      .all(after ?? '', limit) as InstanceRef[];
+  }
+
   async studyExists(study: string): Promise<boolean> {
     return this.stmts.studyExists!.get(study) !== undefined;
   }

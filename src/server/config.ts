@@ -505,6 +505,7 @@ export function helpText(version: string): string {
     'Usage:',
     '  voxelgate [options]                 serve (npm start)',
     '  voxelgate import [--data DIR] <dir|files…>   add DICOM files to the archive (works while a server runs)',
+    '  voxelgate migrate --from sqlite:DIR --to postgres://… [--storage postgres|fs:DIR]   copy an embedded archive into PostgreSQL (progress bar; run again to resume)',
     '',
     'Options (each also settable as an environment variable, shown on the right):',
   ];
