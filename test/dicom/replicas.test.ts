@@ -9,126 +9,27 @@
  * One cluster for the file, a fresh database per test. Skips without PostgreSQL.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { multipartBody } from '../../src/dicom/multipart.js';
 import { syntheticSeries } from '../../src/dicom/sample.js';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
 import { freshDatabase, postgresSkipReason } from '../helpers/postgres.js';
 import { splitMultipart } from './fixtures.js';
+import { startProxy, startReplicaProcess, type Replica } from '../helpers/replicas.js';
 
 const skip = postgresSkipReason();
 if (skip) console.log(`# skipping the replica tests: ${skip}`);
 
-interface Replica {
-  url: string;
-  child: ChildProcess;
-  dir: string;
-}
 const replicas: Replica[] = [];
-
-async function startReplica(index: string): Promise<Replica> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vg-replica-'));
-  const portFile = path.join(dir, 'port');
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(PACKAGE_ROOT, 'src/main.ts'),
-      '--port',
-      '0',
-      '--port-file',
-      portFile,
-      '--data',
-      dir,
-      '--index',
-      index,
-      '--storage',
-      'postgres',
-      '--no-slicer',
-      '--no-samples',
-      '--quiet',
-    ],
-    { cwd: PACKAGE_ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  for (let i = 0; i < 600 && !existsSync(portFile); i++) {
-    if (child.exitCode !== null) throw new Error(`replica exited: ${err}`);
-    await sleep(100);
-  }
-  for (let i = 0; i < 50 && !readFileSync(portFile, 'utf8').trim(); i++) await sleep(100);
-  const r = { url: `http://127.0.0.1:${readFileSync(portFile, 'utf8').trim()}`, child, dir };
+const startReplica = async (index: string) => {
+  const r = await startReplicaProcess(index);
   replicas.push(r);
   return r;
-}
-
-function stopReplica(r: Replica, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  return new Promise((resolve) => {
-    if (r.child.exitCode !== null || r.child.signalCode !== null) return resolve();
-    r.child.once('exit', () => resolve());
-    r.child.kill(signal);
-  });
-}
+};
 
 after(async () => {
-  for (const r of replicas) {
-    await stopReplica(r, 'SIGKILL');
-    rmSync(r.dir, { recursive: true, force: true });
-  }
+  for (const r of replicas) await r.kill();
 });
-
-/** Round robin over live backends; a backend that refuses a connection is dropped. */
-async function startProxy(backends: string[]): Promise<{ url: string; close(): Promise<void> }> {
-  const live = [...backends];
-  let next = 0;
-  const server = http.createServer((req, res) => {
-    if (live.length === 0) {
-      res.writeHead(502).end();
-      return;
-    }
-    const target = new URL(live[next++ % live.length]!);
-    const up = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-        r.on('error', () => res.destroy());
-      },
-    );
-    up.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ECONNREFUSED') {
-        const i = live.indexOf(target.origin);
-        if (i >= 0) live.splice(i, 1);
-      }
-      if (!res.headersSent) res.writeHead(502).end();
-      else res.destroy();
-    });
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
 
 const BOUNDARY = 'replica-test-boundary';
 async function stow(base: string, files: Buffer[]): Promise<number> {
