@@ -64,6 +64,17 @@ describe('the DICOMweb suite on PostgreSQL', { skip }, () => {
     assert.match(r.out, /ℹ fail 0/);
   });
 
+  it('OHIF in Chromium against --index postgres://… --storage postgres', async () => {
+    // test/browser/ohif.test.ts skips itself, with its reason, without Chromium or the OHIF build.
+    const r = await runSuite(['test/browser/ohif.test.ts'], {
+      VOXELGATE_TEST_INDEX: 'postgres',
+      VOXELGATE_TEST_STORAGE: 'postgres',
+    });
+    console.log(`# ${summary(r.out)}`);
+    assert.equal(r.code, 0, r.out.slice(-8000));
+    assert.match(r.out, /ℹ fail 0/);
+  });
+
   it('index in PostgreSQL, files on disk (--storage fs)', async () => {
     const r = await runSuite(['test/dicom/http.test.ts'], {
       VOXELGATE_TEST_INDEX: 'postgres',
