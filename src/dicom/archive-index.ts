@@ -130,6 +130,8 @@ export interface Index {
   seriesInstances(study: string, series: string): Promise<InstanceRef[]>;
   studyInstances(study: string): Promise<InstanceRef[]>;
   studyExists(study: string): Promise<boolean>;
+  /** The study that holds a series, or undefined when the archive has no such series. */
+  studyOfSeries(series: string): Promise<string | undefined>;
   /** Instances in SOP Instance UID order after `after` (keyset pages: migration, audits). */
   instancesPage(after: string | undefined, limit: number): Promise<InstanceRef[]>;
   /**

@@ -37,6 +37,8 @@ import type { QidoQuery } from './query.js';
 import type { Level } from './tags.js';
 import { NATIVE_TS, T, TS } from './tags.js';
 import { Decoder } from './transcode.js';
+import { renderFrame, type RenderOptions } from './rendered.js';
+import { MemoCache } from '../util/memo-cache.js';
 
 export interface IngestResult {
   sopClassUid: string;
@@ -290,6 +292,14 @@ export class Archive {
   /** The index (SQLite or PostgreSQL). Only src/dicom uses it; the rest calls Archive's methods. */
   readonly catalog: Index;
   readonly decoder: Decoder;
+  /**
+   * Rendered frames (JPEG/PNG) by file version, frame and options: a version's bytes never
+   * change, so a kept image is always right, and a replaced instance gets a new key.
+   */
+  readonly rendered = new MemoCache<Buffer>({
+    maxBytes: 64 * 1024 * 1024,
+    sizeOf: (b) => b.length,
+  });
   /** Readers per file version (see `lease`). */
   readonly #readers = new Map<string, number>();
   /** Files no row names any more, deleted when their last reader finishes. */
@@ -549,6 +559,11 @@ export class Archive {
     return this.catalog.studyExists(study);
   }
 
+  /** The study that holds a series, or undefined. */
+  async studyOfSeries(series: string): Promise<string | undefined> {
+    return this.catalog.studyOfSeries(series);
+  }
+
   /** An instance by its UIDs (series optional); not_found otherwise. */
   async instance(study: string, series: string | undefined, sop: string): Promise<InstanceRef> {
     const row = await this.catalog.instance(sop);
@@ -716,6 +731,25 @@ export class Archive {
     } finally {
       await this.store.removeTemp(tmp);
     }
+  }
+
+  /** The cache key (and ETag source) of a rendered frame: file version, frame, options. */
+  renderedKey(row: InstanceRef, frame: number, opts: RenderOptions): string {
+    return `${row.file}#${frame}#${opts.format}#${opts.quality ?? ''}#${opts.viewport?.width ?? ''}x${opts.viewport?.height ?? ''}#${opts.window ? `${opts.window.center},${opts.window.width},${opts.window.fn}` : ''}`;
+  }
+
+  /** One frame rendered to JPEG/PNG (PS3.18 §9.5), kept in `rendered`. */
+  renderedFrame(row: InstanceRef, frame: number, opts: RenderOptions): Promise<Buffer> {
+    return this.rendered.get(this.renderedKey(row, frame, opts), async () => {
+      const im = this.checkFrames(row, [frame]);
+      const [data] = await this.nativeFrames(row, [frame]);
+      const compressed = !NATIVE_TS.has(row.transferSyntax);
+      const image =
+        compressed && im.samplesPerPixel >= 3
+          ? { ...im, photometric: 'RGB', planarConfiguration: 0 }
+          : im;
+      return renderFrame(data!.data, image, opts);
+    });
   }
 
   /** The Part 10 bytes, as stored or rewritten as Explicit VR Little Endian. */

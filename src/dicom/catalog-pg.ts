@@ -459,6 +459,11 @@ export class PgIndex implements Index {
     return rows.map(toRef);
   }
 
+  async studyOfSeries(series: string): Promise<string | undefined> {
+    const [r] = await this.rows('SELECT study_uid FROM series WHERE series_uid = ?', [series]);
+    return r?.study_uid as string | undefined;
+  }
+
   async studyExists(study: string): Promise<boolean> {
     return (await this.rows('SELECT 1 FROM studies WHERE study_uid = ?', [study])).length > 0;
   }

@@ -333,6 +333,10 @@ export class Catalog implements Index {
       .all(after ?? '', limit) as InstanceRef[];
   }
 
+  async studyOfSeries(series: string): Promise<string | undefined> {
+    return (this.stmts.seriesExists!.get(series) as { study_uid: string } | undefined)?.study_uid;
+  }
+
   async studyExists(study: string): Promise<boolean> {
     return this.stmts.studyExists!.get(study) !== undefined;
   }

@@ -5,7 +5,13 @@
  */
 import type { AppContext } from '../server/context.js';
 import type { RouteSpec } from './routes.js';
-import { getLoadables, postAccessDicomwebStudy, postLoad, postSave } from './slicer/dicom.js';
+import {
+  getLoadables,
+  postAccessDicomwebStudy,
+  postLoad,
+  postOpen,
+  postSave,
+} from './slicer/dicom.js';
 import { postExec, refuseExecGet } from './slicer/exec.js';
 import { deleteSystem, getStatus, getTimeImage, getVersion } from './slicer/system.js';
 import {
@@ -22,8 +28,10 @@ import {
   deleteNodes,
   getIds,
   getNames,
+  getMrmlFile,
   getProperties,
   postMrml,
+  putMrml,
   putParent,
 } from './slicer/mrml.js';
 import { sampleData } from './slicer/samples.js';
@@ -45,7 +53,26 @@ import {
   volumeSelection,
 } from './slicer/volumes.js';
 import { renderRoutes } from './slicer/render.js';
+import {
+  deleteSegment,
+  deleteSegmentation,
+  getSegmentation,
+  getSegmentations,
+  postSegment,
+  putSegment,
+  putSegmentationHandler,
+} from './slicer/segmentations.js';
 import { getViewState } from './slicer/view-state.js';
+import {
+  callFunction,
+  deleteJob,
+  getEvents,
+  getFunctions,
+  getJob,
+  getJobEvents,
+  getJobs,
+  postJob,
+} from './slicer/jobs.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
   const routes: RouteSpec[] = [
@@ -71,6 +98,9 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/mrml/names', handler: getNames(ctx) },
     { method: 'GET', path: '/mrml/ids', handler: getIds(ctx) },
     { method: 'GET', path: '/mrml/properties', handler: getProperties(ctx) },
+    // Slicer's save-to-file is a GET that writes: guarded as a write (token, CSRF).
+    { method: 'GET', path: '/mrml/file', handler: getMrmlFile(ctx), mutates: true },
+    { method: 'PUT', path: '/mrml', handler: putMrml(ctx) },
     { method: 'DELETE', path: '/mrml', handler: deleteNodes(ctx) },
     { method: 'DELETE', path: '/mrml/file', handler: deleteNodes(ctx) },
     { method: 'POST', path: '/mrml', handler: postMrml(ctx) },
@@ -84,7 +114,18 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: ['GET', 'PUT', 'POST'], path: '/tracking', handler: tracking(ctx), mutates: true },
     { method: 'GET', path: '/gridTransforms', handler: getGridTransforms(ctx) },
     { method: 'GET', path: '/gridTransform', handler: getGridTransform(ctx) },
+    // Slicer's docs (and clients that follow them) spell these in lower case.
+    { method: 'GET', path: '/gridtransforms', handler: getGridTransforms(ctx) },
+    { method: 'GET', path: '/gridtransform', handler: getGridTransform(ctx) },
     { method: ['POST', 'PUT'], path: '/gridTransform', handler: postGridTransform(ctx) },
+    // scene: segmentations
+    { method: 'GET', path: '/segmentations', handler: getSegmentations(ctx) },
+    { method: 'GET', path: '/segmentation', handler: getSegmentation(ctx) },
+    { method: ['PUT', 'POST'], path: '/segmentation', handler: putSegmentationHandler(ctx) },
+    { method: 'DELETE', path: '/segmentation', handler: deleteSegmentation(ctx) },
+    { method: 'POST', path: '/segment', handler: postSegment(ctx) },
+    { method: 'PUT', path: '/segment', handler: putSegment(ctx) },
+    { method: 'DELETE', path: '/segment', handler: deleteSegment(ctx) },
     // scene: fiducials
     { method: 'GET', path: '/fiducials', handler: getFiducials(ctx) },
     { method: 'POST', path: '/fiducials', handler: postFiducials(ctx) },
@@ -99,6 +140,21 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'POST', path: '/dicom/load', handler: postLoad(ctx) },
     { method: 'POST', path: '/dicom/save', handler: postSave(ctx) },
     { method: 'POST', path: '/accessDICOMwebStudy', handler: postAccessDicomwebStudy(ctx) },
+    { method: 'POST', path: '/open', handler: postOpen(ctx) },
+    // processing: functions, jobs, live events
+    { method: 'GET', path: '/functions', handler: getFunctions(ctx) },
+    {
+      method: ['GET', 'POST'],
+      path: '/functions/:name',
+      handler: callFunction(ctx),
+      mutates: true,
+    },
+    { method: 'POST', path: '/jobs', handler: postJob(ctx) },
+    { method: 'GET', path: '/jobs', handler: getJobs(ctx) },
+    { method: 'GET', path: '/jobs/:id', handler: getJob(ctx) },
+    { method: 'DELETE', path: '/jobs/:id', handler: deleteJob(ctx) },
+    { method: 'GET', path: '/jobs/:id/events', handler: getJobEvents(ctx) },
+    { method: 'GET', path: '/events', handler: getEvents(ctx) },
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
     { method: 'GET', path: '/system/status', handler: getStatus(ctx, () => routeList(routes)) },
     { method: 'GET', path: '/view', handler: getViewState(ctx) },

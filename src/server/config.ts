@@ -43,6 +43,12 @@ export interface Config {
   allowShutdown: boolean;
   /** Folders that `POST /slicer/mrml?localfile=` may read from (absolute). */
   importRoots: string[];
+  /** Folders that `GET /slicer/mrml/file?localfile=` may write into (absolute). */
+  exportRoots: string[];
+  /** Origins (`scheme://host[:port]`) that `POST /slicer/mrml?url=` may download from. */
+  importUrls: string[];
+  /** Milliseconds one `POST /slicer/mrml?url=` download may take in total. */
+  importTimeoutMs: number;
   /** Folders imported into the DICOM store at startup (absolute). */
   imports: string[];
   /** Do not load sample data into an empty scene/archive at startup. */
@@ -63,6 +69,16 @@ export interface Config {
   dicomwebRemotes: string[];
   /** Milliseconds a remote DICOMweb retrieval may take in total. */
   dicomwebTimeoutMs: number;
+  /** Processing jobs run at once in the job worker pool (default cores − 1, at least 1). */
+  jobs?: number;
+  /** Jobs that may wait for a worker before new ones get 503 (default 16). */
+  jobQueue: number;
+  /** Milliseconds one processing job may run before it fails with `timeout` (0 = no limit). */
+  jobTimeoutMs: number;
+  /** Plug-in function modules (`.mjs`/`.js`, absolute), from --functions and --services-config. */
+  functionModules: string[];
+  /** YAML or JSON file naming plug-in modules to load at startup (absolute). */
+  servicesConfig?: string;
 }
 
 export interface Limits {
@@ -183,6 +199,26 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'folder that POST /slicer/mrml?localfile= may read (repeatable)',
   },
   {
+    name: 'export-root',
+    kind: 'list',
+    arg: 'DIR',
+    help: 'folder that GET /slicer/mrml/file?localfile= may write into (repeatable)',
+  },
+  {
+    name: 'import-url',
+    kind: 'list',
+    arg: 'ORIGIN',
+    envSeparator: /[\s,]+/,
+    help: 'origin that POST /slicer/mrml?url= may download from (repeatable; env: comma-separated)',
+  },
+  {
+    name: 'import-timeout',
+    kind: 'int',
+    arg: 'SEC',
+    default: 60,
+    help: 'time limit of one POST /slicer/mrml?url= download in seconds',
+  },
+  {
     name: 'import',
     kind: 'list',
     arg: 'DIR',
@@ -257,6 +293,39 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'MS',
     default: 10000,
     help: 'time limit of one /slicer/exec script in ms',
+  },
+  {
+    name: 'jobs',
+    kind: 'int',
+    arg: 'N',
+    default: 'cores−1',
+    help: 'processing jobs run at once in the job worker pool (at least 1)',
+  },
+  {
+    name: 'job-queue',
+    kind: 'int',
+    arg: 'N',
+    default: 16,
+    help: 'processing jobs that may wait for a worker; more get 503 + Retry-After',
+  },
+  {
+    name: 'job-timeout',
+    kind: 'int',
+    arg: 'SEC',
+    default: 600,
+    help: 'time limit of one processing job in seconds (0 = none)',
+  },
+  {
+    name: 'functions',
+    kind: 'list',
+    arg: 'FILE',
+    help: 'load plug-in processing functions from a JavaScript module (repeatable)',
+  },
+  {
+    name: 'services-config',
+    kind: 'string',
+    arg: 'FILE',
+    help: 'YAML or JSON file listing plug-in function modules to load at startup',
   },
   {
     name: 'tls-cert',
@@ -415,6 +484,16 @@ export function parseConfig(
     enableExec: bool('enable-exec'),
     allowShutdown: bool('allow-shutdown'),
     importRoots: list('import-root').map(abs),
+    exportRoots: list('export-root').map(abs),
+    importUrls: list('import-url').map((o) => {
+      const origin = normalizeOrigin(o);
+      if (!origin || new URL(o).pathname.replace(/\/$/, '') !== '')
+        throw new ConfigError(
+          `--import-url takes an origin such as https://data.example.org, not "${o}"`,
+        );
+      return origin;
+    }),
+    importTimeoutMs: toInt('import-timeout', str('import-timeout') ?? '60', 1, 86_400) * 1000,
     imports: list('import').map(abs),
     cors,
     token,
@@ -439,6 +518,11 @@ export function parseConfig(
     }),
     dicomwebTimeoutMs:
       toInt('dicomweb-timeout', str('dicomweb-timeout') ?? '120', 1, 86_400) * 1000,
+    jobs: str('jobs') !== undefined ? toInt('jobs', str('jobs')!, 1, 256) : undefined,
+    jobQueue: toInt('job-queue', str('job-queue') ?? '16', 0, 100_000),
+    jobTimeoutMs: toInt('job-timeout', str('job-timeout') ?? '600', 0, 7 * 86_400) * 1000,
+    functionModules: list('functions').map(abs),
+    servicesConfig: str('services-config') ? abs(str('services-config')!) : undefined,
     tlsCert: tlsCert ? abs(tlsCert) : undefined,
     tlsKey: tlsKey ? abs(tlsKey) : undefined,
     http2: bool('http2'),
@@ -483,6 +567,9 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     enableExec: false,
     allowShutdown: false,
     importRoots: [],
+    exportRoots: [],
+    importUrls: [],
+    importTimeoutMs: 60_000,
     imports: [],
     logLevel: 'error',
     quiet: true,
@@ -493,6 +580,9 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     execTimeoutMs: 10_000,
     dicomwebRemotes: [],
     dicomwebTimeoutMs: 120_000,
+    jobQueue: 16,
+    jobTimeoutMs: 600_000,
+    functionModules: [],
     http2: false,
     ...overrides,
   };

@@ -13,6 +13,10 @@ import { RenderService } from '../render/service.js';
 import type { SceneStore } from '../scene/persistence.js';
 import { Archive } from '../dicom/archive.js';
 import { AppError } from '../errors.js';
+import { SceneEventLog } from '../scene/events.js';
+import { FunctionRegistry } from '../jobs/registry.js';
+import { JobManager } from '../jobs/manager.js';
+import { BUILTINS } from '../jobs/builtins.js';
 
 /** The package root (folder holding package.json), found from this file's location. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -45,6 +49,12 @@ export interface AppContext {
   archive?: () => Archive;
   /** Opens the archive (PostgreSQL needs this before the first request; SQLite opens lazily). */
   openArchive?: () => Promise<Archive>;
+  /** Processing functions (built-ins and plug-ins) by name, with their params schemas. */
+  functions: FunctionRegistry;
+  /** Processing jobs: queue, worker pool, progress, cancel. */
+  jobs: JobManager;
+  /** Scene and job events with ids, for GET /slicer/events. */
+  events: SceneEventLog;
   /** Asks the process to shut down gracefully (set by the CLI; no-op in tests unless replaced). */
   requestShutdown: (reason: string) => void;
   /** Cleanup callbacks run by `closeContext`, last registered first. */
@@ -53,17 +63,38 @@ export interface AppContext {
 
 export function createContext(config: Config, logger: Logger = silentLogger): AppContext {
   const renderer = new RenderService();
+  const scene = new Scene();
+  const functions = new FunctionRegistry();
+  for (const def of BUILTINS) functions.register(def, 'builtin');
+  const jobs = new JobManager({
+    scene,
+    registry: functions,
+    ...(config.jobs !== undefined ? { threads: config.jobs } : {}),
+    maxQueue: config.jobQueue,
+    timeoutMs: config.jobTimeoutMs,
+    log: (level, msg) => logger[level](msg),
+    // An acknowledged result is on disk: jobs report success after the scene is saved.
+    afterApply: () => ctx.sceneStore?.flush() ?? Promise.resolve(),
+  });
+  const events = new SceneEventLog(scene);
+  jobs.onEvent((e) => {
+    const { params: _params, ...job } = e.job;
+    events.publish(e.type, job);
+  });
   const ctx: AppContext = {
     config,
     logger,
     version: PACKAGE_VERSION,
     startedAt: new Date(),
-    scene: new Scene(),
+    scene,
+    functions,
+    jobs,
+    events,
     views: new Views(),
     renderer,
     shutdown: new AbortController(),
     requestShutdown: () => {},
-    closers: [() => renderer.close()],
+    closers: [() => renderer.close(), () => jobs.close()],
   };
   if (config.dicom) {
     let archive: Archive | undefined;

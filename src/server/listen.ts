@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener, RequestError } from '@hono/node-server';
 import { AppError } from '../errors.js';
 import { errorResponse } from '../http/errors.js';
-import type { Logger } from './logger.js';
+import { redactSecrets, type Logger } from './logger.js';
 
 export interface ListenOptions {
   host: string;
@@ -161,7 +161,7 @@ function requestHandler(fetch: Fetch, opts: ListenOptions, track: Tracker) {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const proto = req.httpVersionMajor === 2 ? ' h2' : '';
       opts.logger.access(
-        `${remote} ${req.method} ${req.url} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B${proto}`,
+        `${remote} ${req.method} ${redactSecrets(req.url ?? '')} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B${proto}`,
       );
     };
     res.once('finish', () => finish(false));

@@ -43,3 +43,8 @@ export function createLogger({
 
 /** A logger that drops everything (tests). */
 export const silentLogger: Logger = { error() {}, warn() {}, info() {}, debug() {}, access() {} };
+
+/** A request target with the value of every `access_token` query parameter replaced by `***`. */
+export function redactSecrets(target: string): string {
+  return target.replace(/([?&;]access_token=)[^&#]*/gi, '$1***');
+}

@@ -32,7 +32,7 @@ import {
   withOrientation,
 } from '../../render/jobs.js';
 import { encode, type EncodeOptions, type ImageFormat } from '../../render/encode.js';
-import { isVolumeNode } from '../../scene/scene.js';
+import { isSegmentationNode, isVolumeNode } from '../../scene/scene.js';
 import {
   LAYOUTS,
   layoutByName,
@@ -122,6 +122,20 @@ function layerParam(
   return node.id;
 }
 
+/**
+ * `segmentation=`: a segmentation node id/name/glob → its id; `none` → '' (no overlay); `all` →
+ * undefined (every segmentation); null = not given.
+ */
+function segmentationParam(ctx: AppContext, raw: string | undefined): string | undefined | null {
+  if (raw === undefined) return null;
+  const t = raw.trim().toLowerCase();
+  if (NONE.has(t)) return '';
+  if (t === 'all') return undefined;
+  const node = ctx.scene.findNodes(raw.trim()).find(isSegmentationNode);
+  if (!node) throw invalidParameter('segmentation', `no segmentation node matches "${raw}"`);
+  return node.id;
+}
+
 /** Applies the `/slice` parameters to a copy of the view's state; throws before changing anything. */
 export function applySliceParams(
   ctx: AppContext,
@@ -163,6 +177,9 @@ export function applySliceParams(
         });
   const fiducials =
     q('fiducials') === undefined ? undefined : parseBool('fiducials', q('fiducials')!);
+  const segmentation = segmentationParam(ctx, q('segmentation'));
+  const segmentationOpacity = num('segmentationOpacity', { min: 0, max: 1 });
+  const outline = q('outline') === undefined ? undefined : parseBool('outline', q('outline')!);
   const size = q('size') === undefined ? undefined : parseSize('size', q('size')!);
   let fov: [number, number] | 'auto' | undefined;
   const rawFov = q('fov');
@@ -181,10 +198,14 @@ export function applySliceParams(
   const rawCopy = q('copySliceGeometryFrom');
   const copyFrom =
     rawCopy === undefined ? undefined : parseEnum('copySliceGeometryFrom', rawCopy, SLICE_VIEWS);
+  // Slicer leaves the geometry alone for an orientation it does not know; `oblique`/`reformat`
+  // (what a client sends to keep an oblique view) do the same here. Other values are 400: a
+  // misspelt `axail` would otherwise silently show the wrong plane.
+  const rawOrientation = q('orientation');
   const orientation =
-    q('orientation') === undefined
+    rawOrientation === undefined || KEEP_ORIENTATION.has(rawOrientation.trim().toLowerCase())
       ? undefined
-      : parseEnum('orientation', q('orientation')!, ORIENTATIONS);
+      : parseEnum('orientation', rawOrientation, ORIENTATIONS);
   let sliceToRAS: Mat4 | undefined;
   if (q('sliceToRAS') !== undefined) {
     const m = parseNumberList('sliceToRAS', q('sliceToRAS')!, 16) as Mat4;
@@ -225,6 +246,12 @@ export function applySliceParams(
   }
   if (interpolation !== undefined) v.interpolation = interpolation;
   if (fiducials !== undefined) v.fiducials = fiducials;
+  if (segmentation === null) {
+    /* not given */
+  } else if (segmentation === undefined) delete v.segmentation;
+  else v.segmentation = segmentation;
+  if (segmentationOpacity !== undefined) v.segmentationOpacity = segmentationOpacity;
+  if (outline !== undefined) v.outline = outline;
   if (size !== undefined) {
     // A fixed fov keeps its horizontal extent and follows the new aspect ratio.
     if (v.fov) v.fov = [v.fov[0], (v.fov[0] * size[1]) / size[0]];
@@ -259,6 +286,9 @@ export function applySliceParams(
   return { name, view: v };
 }
 
+/** `orientation` values that keep the view's current plane (Slicer's `Reformat`). */
+const KEEP_ORIENTATION = new Set(['oblique', 'reformat']);
+
 const AXIS_WORDS: Record<string, Axis> = { r: 'r', l: 'l', a: 'a', p: 'p', s: 's', i: 'i' };
 
 export function applyThreeDParams(ctx: AppContext, q: Query): ThreeDViewState {
@@ -274,14 +304,12 @@ export function applyThreeDParams(ctx: AppContext, q: Query): ThreeDViewState {
   const rawAxis = q('lookFromAxis');
   let axis: Axis | undefined;
   if (rawAxis !== undefined) {
+    // As Slicer: the first letter picks the axis (`L`, `left`, `Left`, `ant`…); a value whose
+    // first letter is none of r l a p s i (`x`, `none`) leaves the camera as it is. Empty → 400.
     const w = rawAxis.trim().toLowerCase();
-    const full = ['right', 'left', 'anterior', 'posterior', 'superior', 'inferior'];
-    axis = w.length === 1 || full.includes(w) ? AXIS_WORDS[w[0]!] : undefined;
-    if (!axis)
-      throw invalidParameter(
-        'lookFromAxis',
-        `expected r, l, a, p, s, i or right, left, anterior, posterior, superior, inferior; got "${rawAxis}"`,
-      );
+    if (w === '')
+      throw invalidParameter('lookFromAxis', 'expected r, l, a, p, s, i (or a word starting so)');
+    axis = AXIS_WORDS[w[0]!];
   }
   const orbitX = num('orbitX', { min: -36000, max: 36000 });
   const orbitY = num('orbitY', { min: -36000, max: 36000 });
@@ -402,7 +430,8 @@ export const getSlice = (ctx: AppContext) => async (c: Context) => {
 
 export const getThreeD = (ctx: AppContext) => async (c: Context) => {
   const q = queryOf(c);
-  const enc = parseFormat(q, 'jpeg');
+  // PNG by default, as Slicer (clients check for image/png); format=jpeg for smaller frames.
+  const enc = parseFormat(q, 'png');
   const view = applyThreeDParams(ctx, q);
   ctx.views.setThreeD(view);
   const job = threeDJob(ctx.scene, view);
