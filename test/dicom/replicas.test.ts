@@ -202,4 +202,28 @@ describe('two replicas on one PostgreSQL database', { skip }, () => {
     });
     assert.deepEqual(await q.json(), []);
   });
+
+  it('the same instances stored at once through both replicas end with one consistent version', async () => {
+    const db = await freshDatabase('race');
+    const [a, b] = await Promise.all([startReplica(db), startReplica(db)]);
+    const v = (n: number) =>
+      syntheticSeries({ rows: 8, columns: 8, slices: 5, seed: 'race', pixelOffset: n });
+    for (let round = 0; round < 5; round++) {
+      const x = v(2 * round + 1);
+      const y = v(2 * round + 2);
+      const [sa, sb] = await Promise.all([stow(a!.url, x.files), stow(b!.url, y.files)]);
+      assert.deepEqual([sa, sb], [200, 200]);
+      for (let i = 0; i < 5; i++) {
+        const fromA = await retrieve(a!.url, x.studyUid, x.seriesUid, x.sopUids[i]!);
+        const fromB = await retrieve(b!.url, x.studyUid, x.seriesUid, x.sopUids[i]!);
+        assert.ok(fromA.equals(fromB), `round ${round}, instance ${i}: both replicas agree`);
+        assert.ok(fromA.equals(x.files[i]!) || fromA.equals(y.files[i]!), 'one of the two uploads');
+      }
+      const q = await fetch(`${b!.url}/dicom/studies?StudyInstanceUID=${x.studyUid}`, {
+        headers: { accept: 'application/dicom+json' },
+      });
+      const [st] = (await q.json()) as Array<Record<string, { Value: number[] }>>;
+      assert.equal(st!['00201208']!.Value[0], 5, 'NumberOfStudyRelatedInstances stays exact');
+    }
+  });
 });
