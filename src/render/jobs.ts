@@ -32,6 +32,7 @@ import {
 } from '../scene/views.js';
 import { notFound } from '../errors.js';
 import { revisionOf } from './revisions.js';
+import { surfacesOnlyJob, threeDSurfaces } from './surfaces.js';
 
 const sharedCopies = new WeakMap<TypedArray, { revision: number; copy: TypedArray }>();
 
@@ -450,6 +451,11 @@ function volumeKeyOf(data: TypedArray): string {
 }
 
 export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
+  // Surfaces without any volume: the camera frames them (see surfacesOnlyJob).
+  if (view.volume === undefined && !scene.nodes().some(isVolumeNode)) {
+    const only = surfacesOnlyJob(scene, view);
+    if (only) return only;
+  }
   const node = threeDVolume(scene, view);
   const revision = revisionOf(scene, node.id);
   const volume = shareable(node.volume, revision);
@@ -472,5 +478,6 @@ export function threeDJob(scene: Scene, view: ThreeDViewState): ThreeDJob {
     revision,
     volumeKey: volumeKeyOf(volume.data),
     ...(view.draft ? { draft: true } : {}),
+    surfaces: threeDSurfaces(scene),
   };
 }

@@ -26,6 +26,8 @@ export interface Config {
   slicer: boolean;
   dicom: boolean;
   static: boolean;
+  /** Serve the glTF render server at `/render` (`--no-render-server` switches it off). */
+  renderServer: boolean;
   enableExec: boolean;
   /** CORS allowed origin (`*` or an origin), or undefined for no CORS headers. */
   cors?: string;
@@ -90,6 +92,8 @@ export interface Limits {
   json: number;
   /** `/slicer/exec` source. */
   exec: number;
+  /** Mesh uploads (models) and glTF scenes posted to `/render`. */
+  mesh: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -97,6 +101,7 @@ export const DEFAULT_LIMITS: Limits = {
   stow: 8192 * 1024 * 1024,
   json: 16 * 1024 * 1024,
   exec: 1024 * 1024,
+  mesh: 512 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {}
@@ -177,6 +182,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'no-dicom', kind: 'boolean', help: 'do not serve /dicom' },
   { name: 'no-static', kind: 'boolean', help: 'do not serve static pages at /' },
+  {
+    name: 'no-render-server',
+    kind: 'boolean',
+    help: 'do not serve the glTF render server (POST /render)',
+  },
   {
     name: 'no-samples',
     kind: 'boolean',
@@ -272,6 +282,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'KIB',
     default: 1024,
     help: 'largest /slicer/exec script in KiB',
+  },
+  {
+    name: 'limit-mesh',
+    kind: 'int',
+    arg: 'MIB',
+    default: 512,
+    help: 'largest mesh upload (PUT /slicer/model) or glTF scene (POST /render) in MiB',
   },
   {
     name: 'dicomweb-remote',
@@ -480,6 +497,7 @@ export function parseConfig(
     slicer: !bool('no-slicer'),
     dicom: !bool('no-dicom'),
     static: !bool('no-static'),
+    renderServer: !bool('no-render-server'),
     noSamples: bool('no-samples'),
     enableExec: bool('enable-exec'),
     allowShutdown: bool('allow-shutdown'),
@@ -506,6 +524,7 @@ export function parseConfig(
       stow: mib('limit-stow', 8192),
       json: toInt('limit-json', str('limit-json') ?? '16384', 1, 1024 * 1024) * 1024,
       exec: toInt('limit-exec', str('limit-exec') ?? '1024', 1, 1024 * 1024) * 1024,
+      mesh: mib('limit-mesh', 512),
     },
     execTimeoutMs: toInt('exec-timeout', str('exec-timeout') ?? '10000', 10, 3_600_000),
     dicomwebRemotes: list('dicomweb-remote').map((o) => {
@@ -563,6 +582,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     slicer: true,
     dicom: true,
     static: true,
+    renderServer: true,
     noSamples: true,
     enableExec: false,
     allowShutdown: false,

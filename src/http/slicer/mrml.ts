@@ -17,6 +17,8 @@ import {
 } from '../../scene/file-types.js';
 import { filterNodes, hasFilter, nodeProperties, type NodeFilter } from '../../scene/mrml.js';
 import { setParentTransform } from '../../scene/transforms.js';
+import type { MeshFormat } from '../../imaging/mesh-io.js';
+import type { TriangleMesh } from '../../imaging/mesh.js';
 import { normalizeOrigin } from '../../server/config.js';
 import type { AppContext } from '../../server/context.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
@@ -124,6 +126,10 @@ function fileProperties(c: Context): Record<string, string> {
 const loadLimits = (ctx: AppContext) => ({
   maxBytes: uploadLimit(ctx, 'volume'),
   maxJsonBytes: uploadLimit(ctx, 'json'),
+  maxMeshBytes: ctx.config.limits.mesh,
+  // Mesh files are parsed in the worker pool (vtk.js readers are synchronous).
+  readMesh: async (bytes: Uint8Array, format: MeshFormat | undefined) =>
+    (await ctx.renderer.task<{ mesh: TriangleMesh }>({ kind: 'readMesh', bytes, format })).mesh,
 });
 
 /** Folder (under the data folder) where `url=` downloads are kept, as Slicer's download cache. */
