@@ -124,7 +124,7 @@ export async function run(): Promise<BenchRow[]> {
     });
     await archive.ingestMany(frames.files);
     const buildMs = performance.now() - t0;
-    const counts = archive.catalog.counts();
+    const counts = await archive.counts();
     await archive.close();
     process.stderr.write('\n');
     rows.push({

@@ -2,8 +2,7 @@
  * Loading archive series into the scene (`/slicer/dicom/load`) and listing what can be loaded
  * (`/slicer/dicom/loadables`, Slicer's "loadables").
  */
-import type { Archive } from '../dicom/archive.js';
-import type { InstanceRow } from '../dicom/catalog.js';
+import type { Archive, InstanceRef } from '../dicom/archive.js';
 import { AppError } from '../errors.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { createSegmentation } from '../scene/segmentations.js';
@@ -41,14 +40,12 @@ export interface Loadable {
 const isSeg = (p: SeriesPlan) => p.sopClassUid === SEG_SOP_CLASS;
 
 /** A SEG series' plan: loadable (one segmentation per instance); the image planner cannot read 1-bit frames. */
-function segPlan(
+async function segPlan(
   archive: Archive,
   p: SeriesPlan,
-): SeriesPlan & { segments: string[]; frames: number } {
-  const rows = archive.instances(p.studyUid, p.seriesUid);
-  const infos = rows.map((r) =>
-    segLoadableInfo(JSON.parse(archive.catalog.instanceMetadata(r.sop_uid) ?? '{}') as DicomJson),
-  );
+): Promise<SeriesPlan & { segments: string[]; frames: number }> {
+  const rows = await archive.instances(p.studyUid, p.seriesUid);
+  const infos = (await archive.metadataOf(rows)).map((m) => segLoadableInfo(m));
   return {
     ...p,
     loadable: true,
@@ -82,10 +79,11 @@ const toLoadable = (p: SeriesPlan & { segments?: string[]; frames?: number }): L
   ...(p.segments ? { segments: p.segments, frames: p.frames } : {}),
 });
 
-export function loadables(archive: Archive, studyUid: string): Loadable[] {
-  return planStudy(archive, studyUid)
-    .map((p) => (isSeg(p) ? segPlan(archive, p) : p))
-    .map(toLoadable);
+export async function loadables(archive: Archive, studyUid: string): Promise<Loadable[]> {
+  const plans = await planStudy(archive, studyUid);
+  return (await Promise.all(plans.map((p) => (isSeg(p) ? segPlan(archive, p) : p)))).map(
+    toLoadable,
+  );
 }
 
 export interface LoadResult {
@@ -104,10 +102,12 @@ export async function loadIntoScene(
   studyUid: string,
   seriesUid?: string,
 ): Promise<LoadResult> {
-  const all = planStudy(archive, studyUid, seriesUid);
+  const all = await planStudy(archive, studyUid, seriesUid);
   const segPlans = all.filter(isSeg);
   const plans = all.filter((p) => !isSeg(p));
-  const segRows = segPlans.flatMap((p) => archive.instances(p.studyUid, p.seriesUid));
+  const segRows = (
+    await Promise.all(segPlans.map((p) => archive.instances(p.studyUid, p.seriesUid)))
+  ).flat();
   // The plans name file versions: hold them while reading (a concurrent replace defers deleting).
   const release = archive.lease([
     ...new Set([
@@ -126,7 +126,7 @@ async function loadPlans(
   scene: Scene,
   archive: Archive,
   plans: SeriesPlan[],
-  segRows: InstanceRow[],
+  segRows: InstanceRef[],
   studyUid: string,
   seriesUid: string | undefined,
 ): Promise<LoadResult> {
@@ -136,10 +136,10 @@ async function loadPlans(
   const segs: LoadedSegmentation[] = [];
   for (const row of segRows) {
     try {
-      segs.push(readSeg(await archive.part10(row, true), archive));
+      segs.push(await readSeg(await archive.part10(row, true), archive));
     } catch (e) {
       if (seriesUid !== undefined || !(e instanceof AppError)) throw e;
-      warnings.push(`SEG series ${row.series_uid} skipped: ${e.message}`);
+      warnings.push(`SEG series ${row.seriesUid} skipped: ${e.message}`);
     }
   }
   if (plans.length === 0 && segs.length > 0) return addSegmentations(scene, segs, ids, warnings);

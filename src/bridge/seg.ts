@@ -183,15 +183,15 @@ export function referenceVolumeOf(scene: Scene, node: SegmentationNode): VolumeN
 }
 
 /** The archive series holding the reference volume, or undefined when it did not come from there. */
-function archivedSeries(
+async function archivedSeries(
   archive: Archive,
   v: VolumeNode,
-): { study: string; series: string } | undefined {
+): Promise<{ study: string; series: string } | undefined> {
   const study = v.attributes['DICOM.StudyInstanceUID'];
   const series = v.attributes['DICOM.SeriesInstanceUID'];
   if (!study || !series) return undefined;
-  if (archive.catalog.studyOfSeries(series) !== study) return undefined;
-  const have = new Set(archive.instances(study, series).map((r) => r.sop_uid));
+  if ((await archive.studyOfSeries(series)) !== study) return undefined;
+  const have = new Set((await archive.instances(study, series)).map((r) => r.sopInstanceUid));
   const want = (v.attributes['DICOM.instanceUIDs'] ?? '').split(' ').filter(Boolean);
   return want.every((u) => have.has(u)) ? { study, series } : undefined;
 }
@@ -266,7 +266,7 @@ export async function saveSegmentationAsSeg(
     warnings.push(`segments without voxels are listed with no frames: ${empty.join(', ')}`);
 
   // Source series: the reference volume's own, else saved first.
-  let source = archivedSeries(archive, ref);
+  let source = await archivedSeries(archive, ref);
   let referenceSaved = false;
   if (!source) {
     const saved = await saveVolumeAsSeries(scene, archive, ref, {});
@@ -274,10 +274,8 @@ export async function saveSegmentationAsSeg(
     source = { study: saved.studyInstanceUID, series: saved.seriesInstanceUID };
     referenceSaved = true;
   }
-  const rows = archive.instances(source.study, source.series);
-  const metas = rows.map(
-    (row) => JSON.parse(archive.catalog.instanceMetadata(row.sop_uid) ?? '{}') as DicomJson,
-  );
+  const rows = await archive.instances(source.study, source.series);
+  const metas = await archive.metadataOf(rows);
   const slices: SourceSlice[] = [];
   let forUid: string | undefined;
   let sourceIop: number[] | undefined;
@@ -286,10 +284,10 @@ export async function saveSegmentationAsSeg(
     forUid ??= str(m, B.FrameOfReferenceUID);
     const ipp = nums(m, B.ImagePositionPatient, 3);
     sourceIop ??= nums(m, B.ImageOrientationPatient, 6);
-    if ((row.number_of_frames ?? 1) <= 1 && ipp)
+    if ((row.numberOfFrames ?? 1) <= 1 && ipp)
       slices.push({
-        sopClass: row.sop_class_uid,
-        sopInstance: row.sop_uid,
+        sopClass: row.sopClassUid,
+        sopInstance: row.sopInstanceUid,
         pos: dot3(normal, ipp as Vec3),
       });
   });
@@ -305,14 +303,14 @@ export async function saveSegmentationAsSeg(
     );
   forUid ??= dcm.DicomMetaDictionary.uid();
   const studyJson = JSON.parse(
-    archive.catalog.representativeMetadata(source.study) ?? '{}',
+    (await archive.representativeMetadata(source.study)) ?? '{}',
   ) as DicomJson;
   const studyElements: Record<string, unknown> = {};
   for (const tag of PATIENT_STUDY_TAGS) {
     const el = studyJson[tag];
     if (el) studyElements[tag] = { vr: el.vr, Value: el.Value ?? [] };
   }
-  const seriesCount = new Set(archive.instances(source.study).map((x) => x.series_uid)).size;
+  const seriesCount = new Set((await archive.instances(source.study)).map((x) => x.seriesUid)).size;
 
   // Pixel data: frames bit-packed back to back (PS3.5 8.1.1, least significant bit first).
   const packed = new Uint8Array(Math.ceil((frames.length * plane) / 8) + 1);
@@ -464,8 +462,8 @@ export async function saveSegmentationAsSeg(
       {
         SeriesInstanceUID: source.series,
         ReferencedInstanceSequence: rows.map((row) => ({
-          ReferencedSOPClassUID: row.sop_class_uid,
-          ReferencedSOPInstanceUID: row.sop_uid,
+          ReferencedSOPClassUID: row.sopClassUid,
+          ReferencedSOPInstanceUID: row.sopInstanceUid,
         })),
       },
     ],
@@ -523,7 +521,7 @@ const first = (v: unknown): Natural | undefined => arr(v)[0];
 const numbers = (v: unknown): number[] => arr<unknown>(v).map((x) => Number(x));
 
 /** Reads a SEG instance (Part 10 bytes) into a segmentation; throws 422 naming what is wrong. */
-export function readSeg(part10: Buffer, archive?: Archive): LoadedSegmentation {
+export async function readSeg(part10: Buffer, archive?: Archive): Promise<LoadedSegmentation> {
   let ds: Natural;
   try {
     const ab = part10.buffer.slice(
@@ -600,7 +598,7 @@ export function readSeg(part10: Buffer, archive?: Archive): LoadedSegmentation {
   // Grid: the referenced series' when the frames sit on its slices, else spanning the frames.
   let grid: { originLps: Vec3; spacing: Vec3; dims: Vec3 } | undefined;
   if (archive && refSeries)
-    grid = referencedGrid(archive, refSeries, r, c, ps, colsN, rowsN, info, warnings);
+    grid = await referencedGrid(archive, refSeries, r, c, ps, colsN, rowsN, info, warnings);
   if (!grid) grid = ownGrid(info, r, c, normal, ps, colsN, rowsN, measures);
   const [di, dj, dk] = grid.dims;
   const sk = grid.spacing[2];
@@ -750,7 +748,7 @@ function ownGrid(
   return { originLps: origin, spacing: [ps[1]!, ps[0]!, sk], dims: [cols, rows, dk] };
 }
 
-function referencedGrid(
+async function referencedGrid(
   archive: Archive,
   seriesUid: string,
   r: Vec3,
@@ -760,15 +758,15 @@ function referencedGrid(
   rows: number,
   info: Array<{ ipp: Vec3 }>,
   warnings: string[],
-): { originLps: Vec3; spacing: Vec3; dims: Vec3 } | undefined {
-  const study = archive.catalog.studyOfSeries(seriesUid);
+): Promise<{ originLps: Vec3; spacing: Vec3; dims: Vec3 } | undefined> {
+  const study = await archive.studyOfSeries(seriesUid);
   if (!study) {
     warnings.push(
       `the referenced series ${seriesUid} is not in the archive; the grid spans the SEG's frames`,
     );
     return undefined;
   }
-  const plan = planStudy(archive, study, seriesUid)[0];
+  const plan = (await planStudy(archive, study, seriesUid))[0];
   const v = plan?.volumes.find((x) => x.loadable);
   if (!v) return undefined;
   const d = v.directionLps;

@@ -20,10 +20,8 @@
  *
  * `planSeries` reads only the catalog's metadata (no pixels): it backs `/slicer/dicom/loadables`.
  */
-import { promises as fsp } from 'node:fs';
-import type { Archive } from '../dicom/archive.js';
-import type { ImageInfo, PixelLocation } from '../dicom/part10.js';
-import type { InstanceRow } from '../dicom/catalog.js';
+import type { Archive, InstanceRef } from '../dicom/archive.js';
+import type { ImageInfo } from '../dicom/part10.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { AppError } from '../errors.js';
 import {
@@ -61,7 +59,7 @@ export interface FrameInfo extends Pick<
   | 'planarConfiguration'
   | 'photometric'
 > {
-  row: InstanceRow;
+  row: InstanceRef;
   meta: DicomJson;
   /** 1-based frame number inside its instance. */
   frame: number;
@@ -134,7 +132,7 @@ function windowOf(j: DicomJson | undefined): { center: number; width: number } |
 }
 
 /** Expands one instance into its frames (Enhanced, simple multi-frame or single frame). */
-export function framesOf(row: InstanceRow, meta: DicomJson): FrameInfo[] {
+export function framesOf(row: InstanceRef, meta: DicomJson): FrameInfo[] {
   const rows = num(meta, B.Rows);
   const columns = num(meta, B.Columns);
   const bitsAllocated = num(meta, B.BitsAllocated);
@@ -259,15 +257,15 @@ function unloadable(f: FrameInfo): string | undefined {
 }
 
 /** Plans the volumes of one series from its instances' metadata (no pixel reads). */
-export function planSeries(rows: readonly InstanceRow[], metas: readonly DicomJson[]): SeriesPlan {
+export function planSeries(rows: readonly InstanceRef[], metas: readonly DicomJson[]): SeriesPlan {
   const first = metas[0];
   const plan: SeriesPlan = {
-    studyUid: rows[0]?.study_uid ?? '',
-    seriesUid: rows[0]?.series_uid ?? '',
+    studyUid: rows[0]?.studyUid ?? '',
+    seriesUid: rows[0]?.seriesUid ?? '',
     seriesNumber: num(first, B.SeriesNumber),
     seriesDescription: str(first, B.SeriesDescription),
     modality: str(first, B.Modality),
-    sopClassUid: rows[0]?.sop_class_uid,
+    sopClassUid: rows[0]?.sopClassUid,
     instances: rows.length,
     volumes: [],
     loadable: false,
@@ -327,7 +325,11 @@ function planGroup(label: string, frames: FrameInfo[]): VolumePlan {
     frames.sort(
       (a, b) =>
         a.instanceNumber - b.instanceNumber ||
-        (a.row.sop_uid < b.row.sop_uid ? -1 : a.row.sop_uid > b.row.sop_uid ? 1 : 0) ||
+        (a.row.sopInstanceUid < b.row.sopInstanceUid
+          ? -1
+          : a.row.sopInstanceUid > b.row.sopInstanceUid
+            ? 1
+            : 0) ||
         a.frame - b.frame,
     );
     plan.spacing[2] =
@@ -435,52 +437,23 @@ async function readFrames(
   frames: readonly FrameInfo[],
   onFrame: (index: number, stored: TypedArray) => void,
 ): Promise<void> {
-  const byInstance = new Map<string, { row: InstanceRow; idx: number[] }>();
+  const byInstance = new Map<string, { row: InstanceRef; idx: number[] }>();
   frames.forEach((f, i) => {
-    const e = byInstance.get(f.row.sop_uid) ?? { row: f.row, idx: [] };
+    const e = byInstance.get(f.row.sopInstanceUid) ?? { row: f.row, idx: [] };
     e.idx.push(i);
-    byInstance.set(f.row.sop_uid, e);
+    byInstance.set(f.row.sopInstanceUid, e);
   });
   const jobs = [...byInstance.values()];
   let next = 0;
   const worker = async () => {
-    let scratch = Buffer.alloc(0);
     for (let j = next++; j < jobs.length; j = next++) {
       const { row, idx } = jobs[j]!;
       const numbers = idx.map((i) => frames[i]!.frame);
-      const px = row.pixel ? (JSON.parse(row.pixel) as PixelLocation) : undefined;
-      if (
-        px &&
-        !px.encapsulated &&
-        (row.transfer_syntax === TS.ExplicitLE || row.transfer_syntax === TS.ImplicitLE)
-      ) {
-        // Fast path: little-endian native pixels read straight from the file into a reused buffer.
-        const f = frames[idx[0]!]!;
-        const size = f.rows * f.columns * f.samplesPerPixel * (f.bitsAllocated / 8);
-        if (scratch.length < size) scratch = Buffer.alloc(size);
-        const h = await fsp.open(archive.store.abs(row.file), 'r');
-        try {
-          for (const i of idx) {
-            const { bytesRead } = await h.read(
-              scratch,
-              0,
-              size,
-              px.offset + (frames[i]!.frame - 1) * size,
-            );
-            if (bytesRead < size)
-              throw new AppError(
-                'unprocessable',
-                `instance ${row.sop_uid} is truncated (frame ${frames[i]!.frame})`,
-              );
-            onFrame(i, storedValues(scratch.subarray(0, size), frames[i]!));
-          }
-        } finally {
-          await h.close();
-        }
-        continue;
-      }
       let data: Array<{ data: Uint8Array }>;
-      if (row.transfer_syntax === TS.Rle) {
+      if (NATIVE.has(row.transferSyntax)) {
+        // Native pixels: the stored values, read by range (no decoding).
+        data = await archive.storedFrames(row, numbers);
+      } else if (row.transferSyntax === TS.Rle) {
         // RLE in JS (fast); other compressed syntaxes through the archive's itk-wasm worker.
         const f = frames[idx[0]!]!;
         data = (await archive.storedFrames(row, numbers)).map((s) => ({
@@ -494,7 +467,7 @@ async function readFrames(
         if (bytes.byteLength < need)
           throw new AppError(
             'unprocessable',
-            `frame ${f.frame} of instance ${row.sop_uid} holds ${bytes.byteLength} bytes, ${need} expected`,
+            `frame ${f.frame} of instance ${row.sopInstanceUid} holds ${bytes.byteLength} bytes, ${need} expected`,
           );
         onFrame(i, storedValues(bytes.subarray(0, need), f));
       });
@@ -503,7 +476,7 @@ async function readFrames(
   // Native reads overlap well; compressed ones queue on the single decode worker, whose bounded
   // queue is shared with WADO-RS requests, so keep at most two of ours in it.
   const compressed = jobs.some(
-    (j) => !NATIVE.has(j.row.transfer_syntax) && j.row.transfer_syntax !== TS.Rle,
+    (j) => !NATIVE.has(j.row.transferSyntax) && j.row.transferSyntax !== TS.Rle,
   );
   await Promise.all(Array.from({ length: Math.min(compressed ? 2 : 8, jobs.length) }, worker));
 }
@@ -612,7 +585,7 @@ export async function loadVolume(
   const attributes: Record<string, string> = {
     'DICOM.StudyInstanceUID': series.studyUid,
     'DICOM.SeriesInstanceUID': series.seriesUid,
-    'DICOM.instanceUIDs': [...new Set(frames.map((f) => f.row.sop_uid))].join(' '),
+    'DICOM.instanceUIDs': [...new Set(frames.map((f) => f.row.sopInstanceUid))].join(' '),
   };
   const forUid = str(first, B.FrameOfReferenceUID);
   if (forUid) attributes['DICOM.FrameOfReferenceUID'] = forUid;
@@ -647,7 +620,7 @@ export async function loadVolume(
 
 /** The decode worker always returns interleaved samples; native planar data needs reordering. */
 function isCompressedDecodedInterleaved(f: FrameInfo): boolean {
-  return !NATIVE.has(f.row.transfer_syntax); // (the RLE decoder interleaves too)
+  return !NATIVE.has(f.row.transferSyntax); // (the RLE decoder interleaves too)
 }
 
 /** Label maps written by `volume-to-series` carry LABELMAP in ImageType. */
@@ -697,21 +670,21 @@ function resampleTilt(
 // Archive-level entry points
 
 /** Plans every series of a study (or one series). Throws not_found for unknown UIDs. */
-export function planStudy(archive: Archive, studyUid: string, seriesUid?: string): SeriesPlan[] {
-  const rows = archive.instances(studyUid, seriesUid);
-  const bySeries = new Map<string, InstanceRow[]>();
+export async function planStudy(
+  archive: Archive,
+  studyUid: string,
+  seriesUid?: string,
+): Promise<SeriesPlan[]> {
+  const rows = await archive.instances(studyUid, seriesUid);
+  const bySeries = new Map<string, InstanceRef[]>();
   for (const r of rows) {
-    const list = bySeries.get(r.series_uid) ?? [];
+    const list = bySeries.get(r.seriesUid) ?? [];
     list.push(r);
-    bySeries.set(r.series_uid, list);
+    bySeries.set(r.seriesUid, list);
   }
   const plans: SeriesPlan[] = [];
-  for (const [series, list] of bySeries) {
-    const metas = list.map(
-      (r) => JSON.parse(archive.catalog.instanceMetadata(r.sop_uid) ?? '{}') as DicomJson,
-    );
-    plans.push(planSeries(list, metas));
-  }
+  for (const list of bySeries.values())
+    plans.push(planSeries(list, await archive.metadataOf(list)));
   plans.sort(
     (a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0) || (a.seriesUid < b.seriesUid ? -1 : 1),
   );

@@ -285,19 +285,19 @@ export async function saveVolumeAsSeries(
   if (studyUid !== undefined) {
     if (!/^[0-9]+(\.[0-9]+)*$/.test(studyUid) || studyUid.length > 64)
       throw invalidParameter('studyInstanceUID', `"${studyUid}" is not a UID`);
-    if (!archive.catalog.studyExists(studyUid))
+    if (!(await archive.studyExists(studyUid)))
       throw notFound(
         `no study ${studyUid} in the archive; omit studyInstanceUID to create a new study`,
       );
-  } else if (sourceStudy && archive.catalog.studyExists(sourceStudy)) studyUid = sourceStudy;
+  } else if (sourceStudy && (await archive.studyExists(sourceStudy))) studyUid = sourceStudy;
   const newStudy = studyUid === undefined;
   studyUid ??= dcm.DicomMetaDictionary.uid();
   const studyJson: DicomJson = newStudy
     ? {}
-    : (JSON.parse(archive.catalog.representativeMetadata(studyUid) ?? '{}') as DicomJson);
+    : (JSON.parse((await archive.representativeMetadata(studyUid)) ?? '{}') as DicomJson);
   let existingSeries = 0;
   if (!newStudy)
-    existingSeries = new Set(archive.instances(studyUid).map((r) => r.series_uid)).size;
+    existingSeries = new Set((await archive.instances(studyUid)).map((r) => r.seriesUid)).size;
 
   // Geometry in LPS.
   const geo = worldGeometry(scene, node, warnings);

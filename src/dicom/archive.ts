@@ -4,10 +4,22 @@
  * this; it never knows about HTTP.
  */
 import { createHash } from 'node:crypto';
+import { open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, notFound } from '../errors.js';
-import { Catalog, type InstanceRecord, type InstanceRow } from './catalog.js';
-import { instanceMetadata, levelAttributes } from './dicom-json.js';
+import type {
+  ArchiveCounts,
+  Index,
+  InstanceRecord,
+  InstanceRef,
+  PatientSummary,
+  SearchResult,
+} from './archive-index.js';
+import { Catalog } from './catalog.js';
+
+export { itemJson } from './archive-index.js';
+export type { InstanceRef, SearchItem, SearchResult } from './archive-index.js';
+import { instanceMetadata, levelAttributes, type DicomJson } from './dicom-json.js';
 import {
   nativeFrameBytes,
   nativePixelBytes,
@@ -21,6 +33,8 @@ import {
   type PixelLocation,
 } from './part10.js';
 import { DicomStore, type StorageArea } from './store.js';
+import type { QidoQuery } from './query.js';
+import type { Level } from './tags.js';
 import { NATIVE_TS, T, TS } from './tags.js';
 import { Decoder } from './transcode.js';
 import { renderFrame, type RenderOptions } from './rendered.js';
@@ -115,7 +129,7 @@ export class IngestSession {
     const drop = async () => {
       if (tempFile) await archive.store.removeTemp(tempFile);
     };
-    if (keep && (this.#seen.has(sop) || archive.catalog.hasInstance(sop))) {
+    if (keep && (this.#seen.has(sop) || (await archive.catalog.hasInstance(sop)))) {
       await drop();
       return { outcome: 'kept', result };
     }
@@ -159,6 +173,14 @@ export class IngestSession {
     return { outcome: 'staged', result };
   }
 
+  /**
+   * A writer for one object arriving in pieces (a STOW-RS part): held in memory up to
+   * `IN_MEMORY_PART` bytes, then spilled to a temp file of the store; `finish` stages it as `add`.
+   */
+  part(): PartWriter {
+    return new PartWriter(this, this.#archive.store);
+  }
+
   /** Makes the staged files durable and indexes them in one transaction; then the session is empty again. */
   async commit(): Promise<void> {
     const records = [...this.#staged.values()];
@@ -166,7 +188,7 @@ export class IngestSession {
     try {
       const durable = this.#opts.durable ?? true;
       if (durable) await this.#archive.store.sync(records.map((r) => r.file));
-      const { replaced, skipped } = this.#archive.catalog.upsert(records, durable);
+      const { replaced, skipped } = await this.#archive.catalog.upsert(records, durable);
       this.#staged.clear();
       this.#seen.clear(); // from here on the index tells what is stored
       this.#archive.retire([...replaced, ...skipped]);
@@ -185,10 +207,90 @@ export class IngestSession {
   }
 }
 
+/** Where the archive lives (see `Archive.open`). */
+export interface ArchiveLocation {
+  /** The data folder (SQLite index and files under `<data>/dicom` by default). */
+  data: string;
+  /** A postgres:// URL for the PostgreSQL index. */
+  index?: string;
+  /** `fs` (default), `fs:DIR`, or `postgres`. */
+  storage?: string;
+}
+
+/**
+ * With an index shared by replicas: how long a replaced or deleted file version stays readable,
+ * so that a request on another replica that read the old row just before finishes with the bytes
+ * that row named (the reader lease only covers this process).
+ */
+export const SHARED_RETIRE_DELAY_MS = 60_000;
+
+/** With a shared index, recovery removes unreferenced objects only once older than this. */
+export const RECOVERY_GRACE_MS = 60 * 60 * 1000;
+
+/** Parts up to this size are held in memory; bigger ones stream to a temp file. */
+export const IN_MEMORY_PART = 16 * 1024 * 1024;
+
+/** One object arriving in pieces (see `IngestSession.part`). */
+export class PartWriter {
+  readonly #session: IngestSession;
+  readonly #store: StorageArea;
+  #chunks: Buffer[] = [];
+  #held = 0;
+  #tmp: string | undefined;
+  #handle: FileHandle | undefined;
+
+  constructor(session: IngestSession, store: StorageArea) {
+    this.#session = session;
+    this.#store = store;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.#handle) {
+      await this.#handle.write(chunk);
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#held += chunk.length;
+    if (this.#held > IN_MEMORY_PART) {
+      // A big part: spill to a temp file and stream the rest there.
+      this.#tmp = this.#store.tempPath();
+      this.#handle = await open(this.#tmp, 'wx');
+      for (const c of this.#chunks) await this.#handle.write(c);
+      this.#chunks = [];
+    }
+  }
+
+  /** Stages the object (see `IngestSession.add`); the writer is spent afterwards. */
+  async finish(): Promise<{ outcome: AddOutcome; result: IngestResult }> {
+    const tmp = this.#tmp;
+    this.#tmp = undefined;
+    try {
+      await this.#handle?.close();
+      this.#handle = undefined;
+      const buf = tmp ? await readFile(tmp) : Buffer.concat(this.#chunks);
+      this.#chunks = [];
+      return await this.#session.add(buf, tmp);
+    } catch (e) {
+      if (tmp) await this.#store.removeTemp(tmp);
+      throw e;
+    }
+  }
+
+  /** Drops what was received (an unwanted part, an aborted request). */
+  async discard(): Promise<void> {
+    this.#chunks = [];
+    await this.#handle?.close().catch(() => {});
+    this.#handle = undefined;
+    if (this.#tmp) await this.#store.removeTemp(this.#tmp);
+    this.#tmp = undefined;
+  }
+}
+
 export class Archive {
-  /** The storage backend (file system here; anything implementing StorageArea). */
+  /** The storage backend (file system, PostgreSQL, memory: anything implementing StorageArea). */
   readonly store: StorageArea;
-  readonly catalog: Catalog;
+  /** The index (SQLite or PostgreSQL). Only src/dicom uses it; the rest calls Archive's methods. */
+  readonly catalog: Index;
   readonly decoder: Decoder;
   /**
    * Rendered frames (JPEG/PNG) by file version, frame and options: a version's bytes never
@@ -203,7 +305,7 @@ export class Archive {
   /** Files no row names any more, deleted when their last reader finishes. */
   readonly #retired = new Set<string>();
 
-  constructor(store: StorageArea, catalog: Catalog, decoder: Decoder) {
+  constructor(store: StorageArea, catalog: Index, decoder: Decoder) {
     this.store = store;
     this.catalog = catalog;
     this.decoder = decoder;
@@ -217,13 +319,48 @@ export class Archive {
     return new Archive(store, new Catalog(path.join(root, 'index.sqlite')), new Decoder());
   }
 
-  static async open(dataDir: string): Promise<Archive> {
-    return Archive.openSync(dataDir);
+  /**
+   * Opens the archive an `ArchiveLocation` names: SQLite + files under `<data>/dicom` by default;
+   * a PostgreSQL index (schema migrated) with files under `<data>/dicom`, a shared folder, or in
+   * the database. With a shared index, replaced/deleted files stay readable for a grace period
+   * (other replicas' readers, see `retireDelayMs`).
+   */
+  static async open(where: string | ArchiveLocation): Promise<Archive> {
+    const loc = typeof where === 'string' ? { data: where } : where;
+    if (!loc.index && (loc.storage ?? 'fs') === 'fs') return Archive.openSync(loc.data);
+    const storage = loc.storage ?? 'fs';
+    const [{ PgIndex }, { PgStore }] = await Promise.all([
+      import('./catalog-pg.js'),
+      import('./store-pg.js'),
+    ]);
+    const index = loc.index ? await PgIndex.open(loc.index) : undefined;
+    try {
+      let store: StorageArea;
+      if (storage === 'postgres') {
+        if (!index)
+          throw new AppError('bad_request', '--storage postgres needs a PostgreSQL --index');
+        store = await PgStore.open(index.pool);
+      } else {
+        const fsStore = new DicomStore(
+          storage.startsWith('fs:') ? storage.slice(3) : path.join(loc.data, 'dicom'),
+        );
+        fsStore.initSync();
+        store = fsStore;
+      }
+      const catalog = index ?? new Catalog(path.join(loc.data, 'dicom', 'index.sqlite'));
+      const archive = new Archive(store, catalog, new Decoder());
+      if (index) archive.retireDelayMs = SHARED_RETIRE_DELAY_MS;
+      return archive;
+    } catch (e) {
+      await index?.close();
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
     await this.decoder.close();
-    this.catalog.close();
+    await this.catalog.close();
+    await this.store.close?.();
   }
 
   /**
@@ -232,8 +369,11 @@ export class Archive {
    * did not happen). Returns the removed paths, relative to `<data>/dicom`.
    */
   async recover(): Promise<string[]> {
-    const referenced = this.catalog.allFiles();
-    return this.store.sweep((rel) => referenced.has(rel));
+    const referenced = await this.catalog.allFiles();
+    // A shared index: objects of sessions in flight on other replicas are young; keep those.
+    return this.store.sweep((rel) => referenced.has(rel), {
+      minAgeMs: this.catalog.kind === 'sqlite' ? 0 : RECOVERY_GRACE_MS,
+    });
   }
 
   /** Starts an ingest transaction (see `IngestSession`). */
@@ -243,9 +383,9 @@ export class Archive {
 
   /** Content hash of the stored version of an instance (hashing the file for rows made before hashes). */
   async storedHash(sop: string): Promise<string | undefined> {
-    const v = this.catalog.version(sop);
+    const v = await this.catalog.version(sop);
     if (!v) return undefined;
-    if (v.content_hash) return v.content_hash;
+    if (v.contentHash) return v.contentHash;
     const release = this.#acquire(v.file);
     try {
       return sha256(await this.store.read(v.file));
@@ -280,7 +420,7 @@ export class Archive {
    * or deletes them defers the deletion. Call it in the same tick as reading the rows (before any
    * await), so the files cannot go in between. Used by readers that read a row, then await.
    */
-  lease(rows: readonly InstanceRow[]): () => void {
+  lease(rows: readonly InstanceRef[]): () => void {
     const releases = rows.map((r) => this.#acquire(r.file));
     return () => {
       for (const r of releases) r();
@@ -289,14 +429,29 @@ export class Archive {
 
   /** Files no row names any more: deleted now, or when their last reader finishes. */
   retire(files: readonly string[]): void {
-    for (const f of files) {
-      if (this.#readers.has(f)) this.#retired.add(f);
-      else void this.store.remove(f).catch(() => {});
-    }
+    if (files.length === 0) return;
+    // Decided on a later turn of the event loop: a reader that got a row from an index call that
+    // resolved before the commit leases its file in the continuation of that call (a microtask),
+    // so it holds the file by then. Other replicas' readers are covered by `retireDelayMs`.
+    const run = () => {
+      for (const f of files) {
+        if (this.#readers.has(f)) this.#retired.add(f);
+        else void this.store.remove(f).catch(() => {});
+      }
+    };
+    if (this.retireDelayMs > 0) setTimeout(run, this.retireDelayMs).unref();
+    else setImmediate(run);
   }
 
+  /**
+   * How long a file no row names any more stays readable (ms). 0 for one process; an index shared
+   * by several replicas sets a grace period so that a reader on another replica that read the row
+   * just before a replace or delete still finds the file (see docs/scaling.md).
+   */
+  retireDelayMs = 0;
+
   /** Runs `fn` holding the row's file (acquired synchronously, before `fn` starts). */
-  async #holding<T>(row: InstanceRow, fn: () => Promise<T>): Promise<T> {
+  async #holding<T>(row: InstanceRef, fn: () => Promise<T>): Promise<T> {
     const release = this.#acquire(row.file);
     try {
       return await fn();
@@ -392,52 +547,125 @@ export class Archive {
   // -------------------------------------------------------------------------------------------
   // Lookups
 
-  instance(study: string, series: string | undefined, sop: string): InstanceRow {
-    const row = this.catalog.instance(sop);
-    if (!row || row.study_uid !== study || (series !== undefined && row.series_uid !== series))
+  async counts(): Promise<ArchiveCounts> {
+    return this.catalog.counts();
+  }
+
+  async patients(): Promise<PatientSummary[]> {
+    return this.catalog.patients();
+  }
+
+  async studyExists(study: string): Promise<boolean> {
+    return this.catalog.studyExists(study);
+  }
+
+  /** The study that holds a series, or undefined. */
+  async studyOfSeries(series: string): Promise<string | undefined> {
+    return this.catalog.studyOfSeries(series);
+  }
+
+  /** An instance by its UIDs (series optional); not_found otherwise. */
+  async instance(study: string, series: string | undefined, sop: string): Promise<InstanceRef> {
+    const row = await this.catalog.instance(sop);
+    if (!row || row.studyUid !== study || (series !== undefined && row.seriesUid !== series))
       throw notFound(`no instance ${sop} in ${series ? `series ${series} of ` : ''}study ${study}`);
     return row;
   }
 
-  instances(study: string, series?: string): InstanceRow[] {
+  /** An instance by SOP Instance UID alone (WADO-URI), or undefined. */
+  async findInstance(sop: string): Promise<InstanceRef | undefined> {
+    return this.catalog.instance(sop);
+  }
+
+  /** The instances of a study or series, in a natural order; not_found when there are none. */
+  async instances(study: string, series?: string): Promise<InstanceRef[]> {
     const rows = series
-      ? this.catalog.seriesInstances(study, series)
-      : this.catalog.studyInstances(study);
+      ? await this.catalog.seriesInstances(study, series)
+      : await this.catalog.studyInstances(study);
     if (rows.length === 0)
       throw notFound(series ? `no series ${series} in study ${study}` : `no study ${study}`);
     return rows;
   }
 
-  imageOf(row: InstanceRow): ImageInfo {
-    if (!row.image) throw new AppError('not_found', `instance ${row.sop_uid} has no pixel data`);
+  /**
+   * WADO-RS metadata: one DICOM JSON text per instance (BulkDataURIs with the placeholder base;
+   * see `withBase`). not_found for an unknown study/series/instance.
+   */
+  async metadata(study: string, series?: string, sop?: string): Promise<string[]> {
+    if (sop !== undefined) {
+      await this.instance(study, series, sop);
+      const m = await this.catalog.instanceMetadata(sop);
+      if (m === undefined) throw notFound(`no instance ${sop} in study ${study}`);
+      return [m];
+    }
+    const items = series
+      ? await this.catalog.seriesMetadata(study, series)
+      : await this.catalog.studyMetadata(study);
+    if (items.length === 0)
+      throw notFound(series ? `no series ${series} in study ${study}` : `no study ${study}`);
+    return items;
+  }
+
+  /** The metadata of each row (same order; `{}` for a row deleted meanwhile). */
+  async metadataOf(rows: readonly InstanceRef[]): Promise<DicomJson[]> {
+    return Promise.all(
+      rows.map(
+        async (r) =>
+          JSON.parse((await this.catalog.instanceMetadata(r.sopInstanceUid)) ?? '{}') as DicomJson,
+      ),
+    );
+  }
+
+  /** Metadata of an instance that stands for a study/series/instance (includefield extras). */
+  representativeMetadata(
+    study: string,
+    series?: string,
+    sop?: string,
+  ): Promise<string | undefined> {
+    return this.catalog.representativeMetadata(study, series, sop);
+  }
+
+  /** QIDO-RS search (filtering in the index). */
+  search(
+    level: Level,
+    scope: { study?: string; series?: string },
+    q: QidoQuery,
+    defaultLimit: number,
+  ): Promise<SearchResult> {
+    return this.catalog.search(level, scope, q, defaultLimit);
+  }
+
+  imageOf(row: InstanceRef): ImageInfo {
+    if (!row.image)
+      throw new AppError('not_found', `instance ${row.sopInstanceUid} has no pixel data`);
     return JSON.parse(row.image) as ImageInfo;
   }
 
-  private pixelOf(row: InstanceRow): PixelLocation | undefined {
+  private pixelOf(row: InstanceRef): PixelLocation | undefined {
     return row.pixel ? (JSON.parse(row.pixel) as PixelLocation) : undefined;
   }
 
   /** Checks 1-based frame numbers against the instance. */
-  checkFrames(row: InstanceRow, frames: readonly number[]): ImageInfo {
+  checkFrames(row: InstanceRef, frames: readonly number[]): ImageInfo {
     const im = this.imageOf(row);
     for (const f of frames) {
       if (f < 1 || f > im.numberOfFrames)
         throw notFound(
-          `frame ${f} does not exist; instance ${row.sop_uid} has ${im.numberOfFrames} frame(s)`,
+          `frame ${f} does not exist; instance ${row.sopInstanceUid} has ${im.numberOfFrames} frame(s)`,
         );
     }
     return im;
   }
 
   /** Frames as stored: native (little-endian) values or the compressed bitstreams. */
-  storedFrames(row: InstanceRow, frames: readonly number[]): Promise<FrameData[]> {
+  storedFrames(row: InstanceRef, frames: readonly number[]): Promise<FrameData[]> {
     return this.#holding(row, () => this.#storedFrames(row, frames));
   }
 
-  async #storedFrames(row: InstanceRow, frames: readonly number[]): Promise<FrameData[]> {
+  async #storedFrames(row: InstanceRef, frames: readonly number[]): Promise<FrameData[]> {
     const im = this.checkFrames(row, frames);
     const px = this.pixelOf(row);
-    const ts = row.transfer_syntax;
+    const ts = row.transferSyntax;
     if (px?.encapsulated) {
       return Promise.all(
         frames.map(async (f) => {
@@ -469,12 +697,12 @@ export class Archive {
   }
 
   /** Frames as uncompressed little-endian stored values (decoding compressed data in the worker). */
-  nativeFrames(row: InstanceRow, frames: readonly number[]): Promise<FrameData[]> {
+  nativeFrames(row: InstanceRef, frames: readonly number[]): Promise<FrameData[]> {
     return this.#holding(row, () => this.#nativeFrames(row, frames));
   }
 
-  async #nativeFrames(row: InstanceRow, frames: readonly number[]): Promise<FrameData[]> {
-    if (NATIVE_TS.has(row.transfer_syntax)) return this.#storedFrames(row, frames);
+  async #nativeFrames(row: InstanceRef, frames: readonly number[]): Promise<FrameData[]> {
+    if (NATIVE_TS.has(row.transferSyntax)) return this.#storedFrames(row, frames);
     const im = this.checkFrames(row, frames);
     const decoded = await this.decodeAll(row, im);
     const size = (decoded.pixels.byteLength / im.numberOfFrames) | 0;
@@ -484,28 +712,38 @@ export class Archive {
     }));
   }
 
-  private decodeAll(row: InstanceRow, im: ImageInfo) {
-    // keyed by file version: a replaced instance never gets the old version's pixels
-    return this.decoder.decode(row.file, {
-      file: this.store.abs(row.file),
+  private async decodeAll(row: InstanceRef, im: ImageInfo) {
+    const req = {
       bitsAllocated: im.bitsAllocated,
       pixelRepresentation: im.pixelRepresentation,
       rescaleSlope: im.rescaleSlope,
       rescaleIntercept: im.rescaleIntercept,
-    });
+    };
+    // Keyed by file version (never reused, on any replica): a replaced instance never gets the
+    // old version's pixels, so the decoded-frame cache needs no invalidation.
+    const local = this.store.localPath(row.file);
+    if (local) return this.decoder.decode(row.file, { ...req, file: local });
+    // A store without local files (PostgreSQL, memory): the decode worker reads a temp copy.
+    const tmp = this.store.tempPath();
+    try {
+      await writeFile(tmp, await this.store.read(row.file), { flag: 'wx' });
+      return await this.decoder.decode(row.file, { ...req, file: tmp });
+    } finally {
+      await this.store.removeTemp(tmp);
+    }
   }
 
   /** The cache key (and ETag source) of a rendered frame: file version, frame, options. */
-  renderedKey(row: InstanceRow, frame: number, opts: RenderOptions): string {
+  renderedKey(row: InstanceRef, frame: number, opts: RenderOptions): string {
     return `${row.file}#${frame}#${opts.format}#${opts.quality ?? ''}#${opts.viewport?.width ?? ''}x${opts.viewport?.height ?? ''}#${opts.window ? `${opts.window.center},${opts.window.width},${opts.window.fn}` : ''}`;
   }
 
   /** One frame rendered to JPEG/PNG (PS3.18 §9.5), kept in `rendered`. */
-  renderedFrame(row: InstanceRow, frame: number, opts: RenderOptions): Promise<Buffer> {
+  renderedFrame(row: InstanceRef, frame: number, opts: RenderOptions): Promise<Buffer> {
     return this.rendered.get(this.renderedKey(row, frame, opts), async () => {
       const im = this.checkFrames(row, [frame]);
       const [data] = await this.nativeFrames(row, [frame]);
-      const compressed = !NATIVE_TS.has(row.transfer_syntax);
+      const compressed = !NATIVE_TS.has(row.transferSyntax);
       const image =
         compressed && im.samplesPerPixel >= 3
           ? { ...im, photometric: 'RGB', planarConfiguration: 0 }
@@ -515,14 +753,14 @@ export class Archive {
   }
 
   /** The Part 10 bytes, as stored or rewritten as Explicit VR Little Endian. */
-  part10(row: InstanceRow, asStored: boolean): Promise<Buffer> {
+  part10(row: InstanceRef, asStored: boolean): Promise<Buffer> {
     return this.#holding(row, () => this.#part10(row, asStored));
   }
 
-  async #part10(row: InstanceRow, asStored: boolean): Promise<Buffer> {
+  async #part10(row: InstanceRef, asStored: boolean): Promise<Buffer> {
     const buf = await this.store.read(row.file);
-    if (asStored || row.transfer_syntax === TS.ExplicitLE) return buf;
-    if (NATIVE_TS.has(row.transfer_syntax) || !row.image) return rewriteExplicitLittle(buf);
+    if (asStored || row.transferSyntax === TS.ExplicitLE) return buf;
+    if (NATIVE_TS.has(row.transferSyntax) || !row.image) return rewriteExplicitLittle(buf);
     const im = this.imageOf(row);
     const decoded = await this.decodeAll(row, im);
     return rewriteExplicitLittle(buf, {
@@ -532,11 +770,11 @@ export class Archive {
   }
 
   /** A bulk data value by tag path (`7FE00010`, `00420011`, `00540016.0.00181234`). */
-  bulk(row: InstanceRow, tagPath: string): Promise<Buffer> {
+  bulk(row: InstanceRef, tagPath: string): Promise<Buffer> {
     return this.#holding(row, () => this.#bulk(row, tagPath));
   }
 
-  async #bulk(row: InstanceRow, tagPath: string): Promise<Buffer> {
+  async #bulk(row: InstanceRef, tagPath: string): Promise<Buffer> {
     if (!/^[0-9A-Fa-f]{8}(\.\d+\.[0-9A-Fa-f]{8})*$/.test(tagPath))
       throw notFound(`no bulk data ${tagPath}`);
     const parts = tagPath.toUpperCase().split('.');
@@ -544,7 +782,7 @@ export class Archive {
       const px = this.pixelOf(row);
       if (px && !px.encapsulated) {
         const data = await this.store.readRange(row.file, px.offset, px.length);
-        return row.transfer_syntax === TS.ExplicitBE
+        return row.transferSyntax === TS.ExplicitBE
           ? Buffer.from(swapBytes(data, this.imageOf(row).bitsAllocated))
           : data;
       }
@@ -560,13 +798,14 @@ export class Archive {
     }
     const values = (el?.Value ?? []).filter((v): v is ArrayBuffer => v instanceof ArrayBuffer);
     if (!el || values.length === 0)
-      throw notFound(`no bulk data ${tagPath} in instance ${row.sop_uid}`);
+      throw notFound(`no bulk data ${tagPath} in instance ${row.sopInstanceUid}`);
     return Buffer.concat(values.map((v) => Buffer.from(v)));
   }
 
   /** Deletes instances' rows, then their files (once their readers finish). */
-  async delete(rows: readonly InstanceRow[]): Promise<number> {
-    this.retire(this.catalog.deleteInstances(rows));
-    return rows.length;
+  async delete(rows: readonly InstanceRef[]): Promise<number> {
+    const files = await this.catalog.deleteInstances(rows);
+    this.retire(files);
+    return files.length;
   }
 }

@@ -25,29 +25,41 @@ import path from 'node:path';
 import { syncDir } from '../util/atomic-write.js';
 
 export interface StorageArea {
-  /** A new, never used name for a version of an instance's file (not created yet). */
+  /** `fs`, `postgres` or `memory` (logs). */
+  readonly kind: string;
+  /** A new, never used name for a version of an instance's object (not created yet). */
   newVersion(studyUid: string, sopInstanceUid: string): string;
-  /** Creates `rel` with these bytes (not durable until `sync`). */
+  /** Creates `rel` with these bytes (not durable until `sync`). Never overwrites. */
   write(rel: string, bytes: Uint8Array): Promise<void>;
   /** Moves a finished temp file (from `tempPath`) to `rel` (not durable until `sync`). */
   adopt(tmp: string, rel: string): Promise<void>;
   /** Makes the named objects durable (file data and the folder entries naming them). */
   sync(rels: readonly string[]): Promise<void>;
+  /** The whole object; rejects (ENOENT) when it does not exist. */
   read(rel: string): Promise<Buffer>;
   readRange(rel: string, offset: number, length: number): Promise<Buffer>;
+  /** Several byte ranges of one object ([offset, length] each), in order. */
   readRanges(rel: string, ranges: ReadonlyArray<readonly [number, number]>): Promise<Buffer[]>;
-  /** A local file path for readers that need one (the decode worker). */
-  abs(rel: string): string;
+  /** A local file path holding the object, for readers that need one (the decode worker); undefined when objects are not files. */
+  localPath(rel: string): string | undefined;
   remove(rel: string): Promise<void>;
-  /** A fresh temp file path for streaming an upload part into. */
+  /** A fresh local temp file path (this process owns it) for spilling an upload into. */
   tempPath(): string;
   removeTemp(file: string): Promise<void>;
   /**
-   * Startup recovery: removes temp files and objects that `isReferenced` says no index row names,
-   * except those owned by another live process (an import running next to the server). Returns
-   * what was removed (relative paths).
+   * Startup recovery (list-for-recovery): removes temp files and objects that `isReferenced` says
+   * no index row names, except those owned by another live writer. Returns what was removed.
    */
-  sweep(isReferenced: (rel: string) => boolean): Promise<string[]>;
+  sweep(isReferenced: (rel: string) => boolean, opts?: SweepOptions): Promise<string[]>;
+  close?(): Promise<void>;
+}
+
+export interface SweepOptions {
+  /**
+   * Keep unreferenced objects younger than this (ms): with an index shared by replicas another
+   * process (on another host, whose liveness cannot be checked) may be about to commit them.
+   */
+  minAgeMs?: number;
 }
 
 /** Owner tag in temp and version names: this process's id (base 36). */
@@ -72,6 +84,7 @@ const VERSION_NAME = /^[0-9a-f]{40}\.[0-9a-z]+-([0-9a-z]+)\.dcm$/;
 const TEMP_NAME = /^p([0-9a-z]+)-[0-9a-f]+\.tmp$/;
 
 export class DicomStore implements StorageArea {
+  readonly kind = 'fs';
   readonly root: string;
   readonly tmpDir: string;
   /** Folders known to exist (saves a mkdir per file on bulk writes). */
@@ -99,6 +112,10 @@ export class DicomStore implements StorageArea {
 
   abs(rel: string): string {
     return path.join(this.root, rel);
+  }
+
+  localPath(rel: string): string {
+    return this.abs(rel);
   }
 
   private async ensureDir(dir: string): Promise<void> {
@@ -193,8 +210,11 @@ export class DicomStore implements StorageArea {
     await fsp.rm(this.abs(rel), { force: true });
   }
 
-  async sweep(isReferenced: (rel: string) => boolean): Promise<string[]> {
+  async sweep(isReferenced: (rel: string) => boolean, opts: SweepOptions = {}): Promise<string[]> {
     const removed: string[] = [];
+    const minAge = opts.minAgeMs ?? 0;
+    const young = (abs: string) =>
+      minAge > 0 && Date.now() - (statSync(abs, { throwIfNoEntry: false })?.mtimeMs ?? 0) < minAge;
     const rm = (abs: string) => {
       try {
         rmSync(abs, { force: true });
@@ -224,7 +244,8 @@ export class DicomStore implements StorageArea {
         }
         const rel = `files/${path.relative(filesDir, abs).split(path.sep).join('/')}`;
         if (e.endsWith('.tmp')) rm(abs);
-        else if (!isReferenced(rel) && !ownerAlive(VERSION_NAME.exec(e)?.[1])) rm(abs);
+        else if (!isReferenced(rel) && !ownerAlive(VERSION_NAME.exec(e)?.[1]) && !young(abs))
+          rm(abs);
       }
     };
     walk(filesDir, 0);

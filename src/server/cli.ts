@@ -3,6 +3,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { createApp } from './app.js';
 import { ConfigError, helpText, parseConfig, type Config } from './config.js';
 import { modulesOfServicesConfig, registerPluginModules } from '../jobs/plugins.js';
@@ -22,6 +23,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { isLoopbackHost as isLoopback } from '../http/guards.js';
 import { Archive } from '../dicom/archive.js';
 import { importFiles, type ImportProgress, type ImportSummary } from '../dicom/import.js';
+import { migrateArchive } from '../dicom/migrate.js';
 import { syntheticSeries } from '../dicom/sample.js';
 
 export interface CliIo {
@@ -163,6 +165,22 @@ export async function runCli(
   io: CliIo = defaultIo,
 ): Promise<void> {
   let parsed;
+  // `migrate` takes --from/--to of its own: set them aside before the server options are parsed.
+  const migrateArgs: string[] = [];
+  if (args[0] === 'migrate') {
+    const rest: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (a === '--from' || a === '--to') migrateArgs.push(a, args[++i] ?? '');
+      else if (a.startsWith('--from=') || a.startsWith('--to='))
+        migrateArgs.push(...a.split(/=(.*)/s, 2));
+      else rest.push(a);
+    }
+    // The target is the index the options describe (so that --storage postgres is accepted).
+    const to = migrateArgs.indexOf('--to');
+    if (to >= 0 && migrateArgs[to + 1]) rest.push('--index', migrateArgs[to + 1]!);
+    args = rest;
+  }
   try {
     parsed = parseConfig(args, env, PACKAGE_ROOT, process.cwd());
   } catch (e) {
@@ -179,6 +197,9 @@ export async function runCli(
   if (parsed.version) {
     io.out(PACKAGE_VERSION);
     return io.exit(0);
+  }
+  if (parsed.positionals[0] === 'migrate') {
+    return io.exit(await runMigrate(parsed.config, migrateArgs, io));
   }
   if (parsed.positionals[0] === 'import') {
     return io.exit(await runImport(parsed.config, parsed.positionals.slice(1), io));
@@ -227,12 +248,12 @@ export async function runCli(
 
 /** Sample study into an empty archive (unless --no-samples), then the --import folders. */
 async function prepareArchive(ctx: AppContext, io: Pick<CliIo, 'out' | 'err'>): Promise<void> {
-  const archive = ctx.archive!();
+  const archive = await ctx.openArchive!();
   reportRecovery(
     ctx.logger,
     (await archive.recover()).map((f) => `dicom/${f}`),
   );
-  if (!ctx.config.noSamples && archive.catalog.counts().studies === 0) {
+  if (!ctx.config.noSamples && (await archive.counts()).studies === 0) {
     const sample = syntheticSeries();
     for (const f of sample.files) await archive.ingest(f);
     ctx.logger.info(
@@ -282,6 +303,60 @@ function progressReporter(io: Pick<CliIo, 'err'>, tty: boolean): (p: ImportProgr
   };
 }
 
+/**
+ * `voxelgate migrate --from sqlite:DIR --to postgres://… [--storage postgres|fs:DIR]`: copies an
+ * embedded archive into PostgreSQL with a progress bar; resumable (instances already there are
+ * skipped). `--from`/`--to` are positionals-style flags parsed here (only this command has them).
+ */
+export async function runMigrate(config: Config, args: string[], io: CliIo): Promise<number> {
+  const flag = (name: string) => {
+    const i = args.indexOf(`--${name}`);
+    const inline = args.find((a) => a.startsWith(`--${name}=`));
+    return inline ? inline.slice(name.length + 3) : i >= 0 ? args[i + 1] : undefined;
+  };
+  const from = flag('from') ?? (config.data ? `sqlite:${config.data}` : undefined);
+  const to = flag('to') ?? config.index;
+  const usage =
+    'Usage: voxelgate migrate --from sqlite:DIR --to postgres://user@host/db [--storage postgres|fs:DIR]';
+  if (!from?.startsWith('sqlite:') || !to || !/^postgres(ql)?:\/\//.test(to)) {
+    io.err(
+      `voxelgate migrate: name the source (--from sqlite:DIR) and the target (--to postgres://…)\n${usage}`,
+    );
+    return 2;
+  }
+  const storage = config.storage === 'fs' ? 'postgres' : config.storage;
+  const source = await Archive.open({ data: path.resolve(from.slice('sqlite:'.length)) });
+  let target: Archive | undefined;
+  try {
+    target = await Archive.open({ data: config.data, index: to, storage });
+    const tty = process.stderr.isTTY === true;
+    let last = 0;
+    const p = await migrateArchive(source, target, (p) => {
+      const now = Date.now();
+      const finished = p.done === p.total;
+      if (!finished && now - last < (tty ? 100 : 2000)) return;
+      last = now;
+      const line = `${p.done}/${p.total} instances, ${p.copied} copied, ${p.present} already there`;
+      if (tty) {
+        const filled = p.total ? Math.round((p.done / p.total) * 30) : 30;
+        process.stderr.write(
+          `\r[${'#'.repeat(filled)}${'.'.repeat(30 - filled)}] ${line}${finished ? '\n' : ''}`,
+        );
+      } else io.err(`migrate: ${line}`);
+    });
+    io.out(
+      `migrate ${from} → ${to.replace(/\/\/[^@/]*@/, '//…@')} (storage ${storage}): ${p.copied} copied, ${p.present} already there, of ${p.total}`,
+    );
+    return 0;
+  } catch (e) {
+    io.err(`voxelgate migrate: ${(e as Error).message} (run it again to resume)`);
+    return 1;
+  } finally {
+    await source.close();
+    await target?.close();
+  }
+}
+
 /** `voxelgate import <dir|files…>`: imports into the archive of --data; exit code 0, 1 on errors. */
 export async function runImport(config: Config, paths: string[], io: CliIo): Promise<number> {
   if (paths.length === 0) {
@@ -291,7 +366,11 @@ export async function runImport(config: Config, paths: string[], io: CliIo): Pro
     return 2;
   }
   await fsp.mkdir(config.data, { recursive: true });
-  const archive = Archive.openSync(config.data);
+  const archive = await Archive.open({
+    data: config.data,
+    index: config.index,
+    storage: config.storage,
+  });
   try {
     const summary = await importFiles(
       archive,

@@ -19,6 +19,10 @@ export interface Config {
   docroot: string;
   /** Data folder for the scene and the DICOM store (absolute). */
   data: string;
+  /** DICOM index: undefined = SQLite under <data>/dicom; a postgres:// URL = PostgreSQL. */
+  index?: string;
+  /** Where DICOM files live: `fs` (under <data>/dicom), `fs:DIR` (absolute) or `postgres` (the --index database). */
+  storage: string;
   slicer: boolean;
   dicom: boolean;
   static: boolean;
@@ -158,7 +162,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: './data',
     help: 'data folder for the scene and the DICOM store',
   },
-  { name: 'no-slicer', kind: 'boolean', help: 'do not serve /slicer' },
+  {
+    name: 'index',
+    kind: 'string',
+    arg: 'URL',
+    help: 'DICOM index: postgres://user@host/db for PostgreSQL (several replicas on one database); default SQLite under --data',
+  },
+  {
+    name: 'storage',
+    kind: 'string',
+    arg: 'WHERE',
+    default: 'fs',
+    help: 'where DICOM files live: fs (under --data), fs:DIR (shared by replicas), or postgres (in the --index database)',
+  },
+  {
+    name: 'no-slicer',
+    kind: 'boolean',
+    help: 'do not serve /slicer (the setting for archive replicas)',
+  },
   { name: 'no-dicom', kind: 'boolean', help: 'do not serve /dicom' },
   { name: 'no-static', kind: 'boolean', help: 'do not serve static pages at /' },
   {
@@ -471,6 +492,8 @@ export function parseConfig(
     portFile: str('port-file') ? abs(str('port-file')!) : undefined,
     docroot: abs(str('docroot') ?? path.join(packageRoot, 'docroot')),
     data: abs(str('data') ?? './data'),
+    index: parseIndex(str('index')),
+    storage: parseStorage(str('storage') ?? 'fs', abs),
     slicer: !bool('no-slicer'),
     dicom: !bool('no-dicom'),
     static: !bool('no-static'),
@@ -525,7 +548,26 @@ export function parseConfig(
     logLevel,
     quiet: bool('quiet'),
   };
+  if (config.storage === 'postgres' && !config.index)
+    throw new ConfigError(
+      '--storage postgres needs --index postgres://… (the database to store into)',
+    );
   return { config, help: bool('help'), version: bool('version'), positionals: parsed.positionals };
+}
+
+function parseIndex(v: string | undefined): string | undefined {
+  if (v === undefined || v === '' || v === 'sqlite') return undefined;
+  if (!/^postgres(ql)?:\/\//.test(v))
+    throw new ConfigError(
+      `--index takes sqlite or a postgres://user@host:port/database URL, not "${v}"`,
+    );
+  return v;
+}
+
+function parseStorage(v: string, abs: (p: string) => string): string {
+  if (v === 'fs' || v === 'postgres') return v;
+  if (v.startsWith('fs:') && v.length > 3) return `fs:${abs(v.slice(3))}`;
+  throw new ConfigError(`--storage takes fs, fs:DIR or postgres, not "${v}"`);
 }
 
 /** Defaults for programmatic use and tests: loopback, ephemeral port, everything quiet. */
@@ -536,6 +578,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     portTries: 1,
     docroot: path.resolve('docroot'),
     data: path.resolve('data'),
+    storage: 'fs',
     slicer: true,
     dicom: true,
     static: true,
@@ -572,6 +615,7 @@ export function helpText(version: string): string {
     'Usage:',
     '  voxelgate [options]                 serve (npm start)',
     '  voxelgate import [--data DIR] <dir|files…>   add DICOM files to the archive (works while a server runs)',
+    '  voxelgate migrate --from sqlite:DIR --to postgres://… [--storage postgres|fs:DIR]   copy an embedded archive into PostgreSQL (progress bar; run again to resume)',
     '',
     'Options (each also settable as an environment variable, shown on the right):',
   ];

@@ -12,6 +12,7 @@ import { Views } from '../scene/views.js';
 import { RenderService } from '../render/service.js';
 import type { SceneStore } from '../scene/persistence.js';
 import { Archive } from '../dicom/archive.js';
+import { AppError } from '../errors.js';
 import { SceneEventLog } from '../scene/events.js';
 import { FunctionRegistry } from '../jobs/registry.js';
 import { JobManager } from '../jobs/manager.js';
@@ -46,6 +47,8 @@ export interface AppContext {
   sceneStore?: SceneStore;
   /** The DICOM archive behind /dicom, opened on first use (undefined with --no-dicom). */
   archive?: () => Archive;
+  /** Opens the archive (PostgreSQL needs this before the first request; SQLite opens lazily). */
+  openArchive?: () => Promise<Archive>;
   /** Processing functions (built-ins and plug-ins) by name, with their params schemas. */
   functions: FunctionRegistry;
   /** Processing jobs: queue, worker pool, progress, cancel. */
@@ -95,14 +98,30 @@ export function createContext(config: Config, logger: Logger = silentLogger): Ap
   };
   if (config.dicom) {
     let archive: Archive | undefined;
-    ctx.archive = () => {
-      if (!archive) {
-        const opened = Archive.openSync(config.data);
-        ctx.closers.push(() => opened.close());
-        archive = opened;
-      }
-      return archive;
+    let opening: Promise<Archive> | undefined;
+    const embedded = !config.index && config.storage === 'fs';
+    const adopt = (opened: Archive) => {
+      ctx.closers.push(() => opened.close());
+      archive = opened;
+      return opened;
     };
+    ctx.archive = () => {
+      if (archive) return archive;
+      // SQLite opens synchronously on first use; PostgreSQL is opened by `openArchive` at startup.
+      if (embedded) return adopt(Archive.openSync(config.data));
+      throw new AppError('busy', 'the DICOM archive is still opening', { retryAfter: 1 });
+    };
+    ctx.openArchive = () =>
+      archive
+        ? Promise.resolve(archive)
+        : (opening ??= Archive.open({
+            data: config.data,
+            index: config.index,
+            storage: config.storage,
+          }).then(adopt, (e: unknown) => {
+            opening = undefined;
+            throw e;
+          }));
   }
   return ctx;
 }

@@ -66,7 +66,7 @@ for (const c of CASES) {
       seriesInstanceUID: string;
     };
     const archive = t.ctx.archive!();
-    const rows = archive.instances(res.studyInstanceUID, res.seriesInstanceUID);
+    const rows = await archive.instances(res.studyInstanceUID, res.seriesInstanceUID);
     const verdict = await dciodvfy(await archive.part10(rows[0]!, true));
     assert.equal(verdict.iod, c.iod, verdict.output);
     assert.deepEqual(verdict.errors, [], verdict.output);

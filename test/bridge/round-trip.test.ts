@@ -149,7 +149,7 @@ describe('save → load round trip', () => {
     assert.equal(saved.newStudy, false);
     assert.match(saved.seriesInstanceUID, /^2\.25\.\d+$/);
     const meta = JSON.parse(
-      a.archive.catalog.seriesMetadata(a.studyUid, saved.seriesInstanceUID)[0]!,
+      (await a.archive.metadata(a.studyUid, saved.seriesInstanceUID))[0]!,
     ) as DicomJson;
     assert.equal(meta['00200052']!.Value![0], node.attributes['DICOM.FrameOfReferenceUID']);
     assert.equal(meta['00100020']!.Value![0] as string, 'BRIDGE'); // patient copied from the study
@@ -170,9 +170,9 @@ describe('save → load round trip', () => {
         }
     const { a, saved } = await roundTrip(vol);
     // Find the brightest pixel's slice from the stored files' geometry alone.
-    const metas = a.archive.catalog
-      .seriesMetadata(saved.studyInstanceUID, saved.seriesInstanceUID)
-      .map((t) => JSON.parse(t) as DicomJson);
+    const metas = (await a.archive.metadata(saved.studyInstanceUID, saved.seriesInstanceUID)).map(
+      (t) => JSON.parse(t) as DicomJson,
+    );
     const nums = (j: DicomJson, tag: string) => (j[tag]!.Value as unknown[]).map(Number);
     const want = rasToLps(centreRas);
     const atCentre = metas.find((j) => nums(j, '00200013')[0] === centreIjk[2] + 1)!;

@@ -111,8 +111,8 @@ async function sceneWithSegmentation(): Promise<{ volumeId: string; segId: strin
 
 async function part10Of(series: string): Promise<Buffer[]> {
   const archive = t.ctx.archive!();
-  const study = archive.catalog.studyOfSeries(series)!;
-  return Promise.all(archive.instances(study, series).map((r) => archive.part10(r, true)));
+  const study = (await archive.studyOfSeries(series))!;
+  return Promise.all((await archive.instances(study, series)).map((r) => archive.part10(r, true)));
 }
 
 test('SEG export: reference volume saved first, SEG and CT pass dciodvfy, dcm2json reads our frames', async (tt) => {
@@ -269,5 +269,5 @@ test('SEG export refuses what it cannot write; a broken SEG is refused on load, 
   const at = truncated.lastIndexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
   const len = truncated.readUInt32LE(at + 8);
   truncated.writeUInt32LE(len - 40, at + 8);
-  assert.throws(() => readSeg(truncated.subarray(0, truncated.length - 40)), /missing frames/);
+  await assert.rejects(readSeg(truncated.subarray(0, truncated.length - 40)), /missing frames/);
 });

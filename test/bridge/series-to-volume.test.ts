@@ -239,7 +239,7 @@ describe('series geometry rules', () => {
     const s = makeSeries({ rows: 3, columns: 4, positions, pixels });
     const a = await archiveWith(s.files);
     cleanups.push(a.close);
-    const l = loadables(a.archive, a.studyUid);
+    const l = await loadables(a.archive, a.studyUid);
     assert.equal(l[0]!.loadable, false);
     assert.match(l[0]!.reason!, /slice spacing varies from 2\.0000 to 4\.0000/);
     await assert.rejects(
@@ -292,7 +292,7 @@ describe('series geometry rules', () => {
     });
     const a = await archiveWith(s.files);
     cleanups.push(a.close);
-    const plan = planStudy(a.archive, a.studyUid)[0]!;
+    const plan = (await planStudy(a.archive, a.studyUid))[0]!;
     assert.ok(
       plan.volumes[0]!.tiltDegrees! > 9.9 && plan.volumes[0]!.tiltDegrees! < 10.1,
       String(plan.volumes[0]!.tiltDegrees),

@@ -39,14 +39,14 @@ test('a replaced file version is deleted only after the reader holding it finish
   try {
     const v0 = version(0);
     const r = await archive.ingest(v0);
-    const row = archive.catalog.instance(r.sopInstanceUid)!;
+    const row = (await archive.catalog.instance(r.sopInstanceUid))!;
     const release = archive.lease([row]);
     const v1 = version(1);
     await archive.ingest(v1);
     await settle();
-    const now = archive.catalog.instance(r.sopInstanceUid)!;
+    const now = (await archive.catalog.instance(r.sopInstanceUid))!;
     assert.notEqual(now.file, row.file, 'the new version has a file of its own');
-    assert.ok(existsSync(archive.store.abs(row.file)), 'held by the reader: still there');
+    assert.ok(existsSync(archive.store.localPath(row.file)!), 'held by the reader: still there');
     const [held] = await archive.storedFrames(row, [1]);
     assert.ok(Buffer.from(held!.data).equals(pixels(v0)), 'the reader still reads its version');
     const [fresh] = await archive.storedFrames(now, [1]);
@@ -54,12 +54,12 @@ test('a replaced file version is deleted only after the reader holding it finish
     release();
     // The delete runs on the file-system thread pool: wait for it (bounded), not a fixed number
     // of turns, so a loaded machine does not fail the test.
-    const gone = () => !existsSync(archive.store.abs(row.file));
+    const gone = () => !existsSync(archive.store.localPath(row.file)!);
     for (let t = Date.now(); !gone() && Date.now() - t < 10_000;) await settle();
     assert.ok(gone(), 'deleted once the reader finished');
     // identical bytes: no new version
     await archive.ingest(v1);
-    assert.equal(archive.catalog.instance(r.sopInstanceUid)!.file, now.file);
+    assert.equal((await archive.catalog.instance(r.sopInstanceUid))!.file, now.file);
   } finally {
     await archive.close();
     rmSync(dir, { recursive: true, force: true });
@@ -74,7 +74,7 @@ test('an aborted session leaves no file and no row; a committed one is all there
     const session = archive.session();
     for (const f of s.files) assert.equal((await session.add(f)).outcome, 'staged');
     await session.abort();
-    assert.equal(archive.catalog.counts().instances, 0);
+    assert.equal((await archive.counts()).instances, 0);
     assert.deepEqual(
       listArchiveFiles(path.join(dir, 'dicom', 'files')),
       [],
@@ -83,7 +83,7 @@ test('an aborted session leaves no file and no row; a committed one is all there
     const again = archive.session();
     for (const f of s.files) await again.add(f);
     await again.commit();
-    assert.equal(archive.catalog.counts().instances, 3);
+    assert.equal((await archive.counts()).instances, 3);
     assert.equal(listArchiveFiles(path.join(dir, 'dicom', 'files')).length, 3);
   } finally {
     await archive.close();
@@ -96,7 +96,7 @@ test('startup recovery removes temp and unreferenced files, keeps referenced one
   const archive = Archive.openSync(dir);
   try {
     const r = await archive.ingest(version(0));
-    const kept = archive.catalog.instance(r.sopInstanceUid)!.file;
+    const kept = (await archive.catalog.instance(r.sopInstanceUid))!.file;
     const root = path.join(dir, 'dicom');
     const studyDir = path.dirname(path.join(root, kept));
     const hash = 'a'.repeat(40);

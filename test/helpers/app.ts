@@ -17,6 +17,21 @@ export function tempDir(prefix = 'voxelgate-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/**
+ * The archive backend tests run on: SQLite by default; VOXELGATE_TEST_INDEX=postgres puts the
+ * index in a fresh database of a throwaway cluster (test/helpers/postgres.ts), with the files
+ * where VOXELGATE_TEST_STORAGE says (`postgres`, the default then, or `fs`). The DICOMweb suite
+ * runs under both (test/dicom/backends.test.ts).
+ */
+export async function backendOverrides(overrides: Partial<Config> = {}): Promise<Partial<Config>> {
+  if (process.env.VOXELGATE_TEST_INDEX !== 'postgres' || overrides.index) return {};
+  const { freshDatabase } = await import('./postgres.js');
+  return {
+    index: await freshDatabase(),
+    storage: process.env.VOXELGATE_TEST_STORAGE ?? 'postgres',
+  };
+}
+
 export interface TestApp {
   app: Hono;
   ctx: AppContext;
@@ -28,8 +43,14 @@ export interface TestApp {
 export async function makeTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const dataDir = overrides.data ?? tempDir();
   const ctx = createContext(
-    defaultConfig({ docroot: path.join(PACKAGE_ROOT, 'docroot'), data: dataDir, ...overrides }),
+    defaultConfig({
+      docroot: path.join(PACKAGE_ROOT, 'docroot'),
+      data: dataDir,
+      ...(await backendOverrides(overrides)),
+      ...overrides,
+    }),
   );
+  if (ctx.archive && ctx.config.index) await ctx.openArchive!();
   const app = createApp(ctx);
   return {
     app,
@@ -54,7 +75,12 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
   const dataDir = overrides.data ?? tempDir();
   const lines: string[] = [];
   const running = await startServer(
-    defaultConfig({ docroot: path.join(PACKAGE_ROOT, 'docroot'), data: dataDir, ...overrides }),
+    defaultConfig({
+      docroot: path.join(PACKAGE_ROOT, 'docroot'),
+      data: dataDir,
+      ...(await backendOverrides(overrides)),
+      ...overrides,
+    }),
     { out: (l) => lines.push(l), err: (l) => lines.push(l) },
   );
   return {

@@ -99,9 +99,9 @@ async function flaggedMutating(spec: RouteSpec, query: string): Promise<boolean>
 }
 
 /** Scene, archive and the GUI layout (view geometry moved by render GETs is deliberately not counted). */
-const state = () => ({
+const state = async () => ({
   scene: t.ctx.scene.version,
-  instances: t.ctx.archive!().catalog.counts().instances,
+  instances: (await t.ctx.archive!().counts()).instances,
   layout: (t.ctx as { views?: { layout?: unknown; contents?: unknown } }).views?.layout,
   contents: (t.ctx as { views?: { contents?: unknown } }).views?.contents,
 });
@@ -131,7 +131,7 @@ test('every mutating request without, with a wrong or with the read-only token: 
         'Basic dXNlcjpwYXNz',
         'Bearer',
       ]) {
-        const before = state();
+        const before = await state();
         const headers: Record<string, string> = {
           'content-type': p.url.endsWith('/exec')
             ? 'application/javascript'
@@ -154,7 +154,7 @@ test('every mutating request without, with a wrong or with the read-only token: 
           `${p.method} ${p.url}`,
         );
         assert.deepEqual(
-          state(),
+          await state(),
           before,
           `${p.method} ${p.url}${q} changed state without a valid token`,
         );
@@ -170,10 +170,10 @@ test('every mutating request without, with a wrong or with the read-only token: 
     '/slicer/sampledata?name=CTHeadPhantom',
     '/slicer/gui?viewersLayout=OneUp3D',
   ]) {
-    const before = state();
+    const before = await state();
     const res = await t.app.request(url, { method: 'HEAD' });
     assert.equal(res.status, 401, `HEAD ${url}`);
-    assert.deepEqual(state(), before, `HEAD ${url}`);
+    assert.deepEqual(await state(), before, `HEAD ${url}`);
   }
 });
 
@@ -181,12 +181,12 @@ test('GETs not flagged mutates change nothing (a forgotten flag is caught)', asy
   for (const p of probes().filter((x) => x.method === 'GET')) {
     for (const q of ACTING_QUERIES) {
       if (await flaggedMutating(p.spec, q)) continue;
-      const before = state();
+      const before = await state();
       const res = await t.app.request(p.url + q);
       await res.body?.cancel();
       assert.ok(res.status < 500, `GET ${p.url}${q}: ${res.status}`);
       assert.deepEqual(
-        state(),
+        await state(),
         before,
         `GET ${p.url}${q} changed state but the route is not flagged mutates`,
       );
@@ -217,9 +217,9 @@ test('CSRF: cross-origin simple requests (exec, DELETE, STOW, GET-mutating) fail
   const evil = { origin: 'http://evil.example' };
   if (!t.ctx.scene.nodes().some((n) => n.kind === 'volume'))
     loadSample(t.ctx.scene, 'CTHeadPhantom'); // earlier tests may have cleared the scene
-  if (t.ctx.archive!().catalog.counts().instances === 0)
+  if ((await t.ctx.archive!().counts()).instances === 0)
     for (const f of sample.files) await t.ctx.archive!().ingest(f, { durable: false });
-  const before = state();
+  const before = await state();
   const cases: Array<[string, RequestInit]> = [
     [
       '/slicer/exec',
@@ -279,7 +279,7 @@ test('CSRF: cross-origin simple requests (exec, DELETE, STOW, GET-mutating) fail
     assert.equal(res.status, 403, `${init.method ?? 'GET'} ${url}: ${res.status}`);
     assert.match(((await res.json()) as { message: string }).message, /cross-(origin|site)/);
   }
-  assert.deepEqual(state(), before);
+  assert.deepEqual(await state(), before);
   // Same origin (the viewer page) and the browser's own navigation pass.
   const same = await t.app.request('http://localhost/slicer/volumeSelection', {
     headers: {

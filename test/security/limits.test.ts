@@ -131,7 +131,7 @@ test('each route family enforces its own limit (declared and streamed bodies) â†
       assert.match(text, /limit/i);
     }
     assert.equal(t.ctx.scene.version, v0);
-    assert.equal(t.ctx.archive!().catalog.counts().instances, 0);
+    assert.equal((await t.ctx.archive!().counts()).instances, 0);
     // Under the limits the same routes work.
     const ok = await t.app.request('/slicer/exec', {
       method: 'POST',

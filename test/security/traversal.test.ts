@@ -148,10 +148,10 @@ after(async () => {
 });
 
 const raw = (target: string, method = 'GET') => rawRequest(server.listening.port, target, method);
-const state = () => ({
+const state = async () => ({
   scene: server.ctx.scene.version,
   nodes: server.ctx.scene.nodes().length,
-  instances: server.ctx.archive!().catalog.counts().instances,
+  instances: (await server.ctx.archive!().counts()).instances,
 });
 
 test('static: the corpus never leaves the docroot (4xx, no canary, no /etc/passwd)', async () => {
@@ -209,7 +209,7 @@ test('localfile= (--import-root): traversal, absolute, NUL, backslash, overlong 
     '.',
     '',
   ];
-  const before = state();
+  const before = await state();
   for (const v of values) {
     for (const filetype of ['VolumeFile', 'MarkupsFile', 'TransformFile']) {
       for (const q of [encodeURIComponent(v), encodeURIComponent(encodeURIComponent(v))]) {
@@ -230,7 +230,7 @@ test('localfile= (--import-root): traversal, absolute, NUL, backslash, overlong 
     );
     assert.equal(res.status, 403, `${linkTarget}: ${res.body}`);
   }
-  assert.deepEqual(state(), before, 'nothing was loaded');
+  assert.deepEqual(await state(), before, 'nothing was loaded');
   assert.ok(!server.ctx.scene.nodes().some((n) => JSON.stringify(n).includes(CANARY)));
   // Control: a file inside the root loads.
   const ok = await raw('/slicer/mrml?localfile=ok.nrrd&filetype=VolumeFile', 'POST');
@@ -259,7 +259,7 @@ const ID_CORPUS = [
 ];
 
 test('node ids: the corpus in id= of every id-taking /slicer route is 4xx, nothing deleted', async () => {
-  const before = state();
+  const before = await state();
   const routes: Array<[string, string]> = [
     ['GET', '/slicer/volume'],
     ['GET', '/slicer/mrml/properties'],
@@ -308,11 +308,11 @@ test('node ids: the corpus in id= of every id-taking /slicer route is 4xx, nothi
       }
     }
   }
-  assert.deepEqual(state(), before);
+  assert.deepEqual(await state(), before);
 });
 
 test('DICOM UIDs in paths and WADO-URI parameters: 4xx, no file content, nothing deleted', async () => {
-  const before = state();
+  const before = await state();
   const st = sample.studyUid;
   const se = sample.seriesUid;
   const sop = sample.sopUids[0]!;
@@ -366,7 +366,7 @@ test('DICOM UIDs in paths and WADO-URI parameters: 4xx, no file content, nothing
     );
     noLeak(res.body, target);
   }
-  assert.deepEqual(state(), before);
+  assert.deepEqual(await state(), before);
   // Control: the stored instance is reachable by its real UIDs.
   const ok = await raw(`/dicom/studies/${st}/series/${se}/instances/${sop}/metadata`);
   assert.equal(ok.status, 200);

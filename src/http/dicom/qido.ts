@@ -1,7 +1,7 @@
 /** QIDO-RS search handlers (PS3.18 §10.6) at study, series and instance level. */
 import type { Context } from 'hono';
 import { negotiateJson } from '../../dicom/accept.js';
-import { itemJson } from '../../dicom/catalog.js';
+import { itemJson } from '../../dicom/archive.js';
 import type { DicomJson } from '../../dicom/dicom-json.js';
 import { parseQido } from '../../dicom/query.js';
 import { INSTANCE_ATTRIBUTES, SERIES_ATTRIBUTES, T, type Level } from '../../dicom/tags.js';
@@ -29,32 +29,34 @@ export const search = (ctx: AppContext, level: Level) =>
     const archive = archiveOf(ctx);
     const query = parseQido(new URL(c.req.url).searchParams);
     const scope = { study: c.req.param('study'), series: c.req.param('series') };
-    const result = archive.catalog.search(level, scope, query, MAX_RESULTS[level]);
+    const result = await archive.search(level, scope, query, MAX_RESULTS[level]);
     const base = dicomBase(c);
     const extra = query.includeFields.filter((t) => !LOWER[level].has(t));
-    const out = result.items.map((it) => {
-      const url = `${base}/studies/${it.study}${it.series ? `/series/${it.series}` : ''}${it.sop ? `/instances/${it.sop}` : ''}`;
-      const retrieve = { vr: 'UR', Value: [url] };
-      const missing =
-        it.text !== undefined
-          ? extra.filter((t) => !it.text!.includes(`"${t}"`))
-          : extra.filter((t) => !(t in it.json!));
-      if (it.text !== undefined && missing.length === 0) {
-        // Fast path: append RetrieveURL to the stored JSON text without parsing it.
-        return `${it.text.slice(0, -1)}${it.text.length > 2 ? ',' : ''}"${T.RetrieveURL}":${JSON.stringify(retrieve)}}`;
-      }
-      const json = itemJson(it);
-      if (missing.length) {
-        // includefield tags the index does not keep: take them from a representative instance.
-        const meta = archive.catalog.representativeMetadata(it.study, it.series, it.sop);
-        if (meta) {
-          const full = JSON.parse(meta) as DicomJson;
-          for (const t of missing) if (full[t] && !full[t]!.BulkDataURI) json[t] = full[t]!;
+    const out = await Promise.all(
+      result.items.map(async (it) => {
+        const url = `${base}/studies/${it.study}${it.series ? `/series/${it.series}` : ''}${it.sop ? `/instances/${it.sop}` : ''}`;
+        const retrieve = { vr: 'UR', Value: [url] };
+        const missing =
+          it.text !== undefined
+            ? extra.filter((t) => !it.text!.includes(`"${t}"`))
+            : extra.filter((t) => !(t in it.json!));
+        if (it.text !== undefined && missing.length === 0) {
+          // Fast path: append RetrieveURL to the stored JSON text without parsing it.
+          return `${it.text.slice(0, -1)}${it.text.length > 2 ? ',' : ''}"${T.RetrieveURL}":${JSON.stringify(retrieve)}}`;
         }
-      }
-      json[T.RetrieveURL] = retrieve;
-      return JSON.stringify(json);
-    });
+        const json = itemJson(it);
+        if (missing.length) {
+          // includefield tags the index does not keep: take them from a representative instance.
+          const meta = await archive.representativeMetadata(it.study, it.series, it.sop);
+          if (meta) {
+            const full = JSON.parse(meta) as DicomJson;
+            for (const t of missing) if (full[t] && !full[t]!.BulkDataURI) json[t] = full[t]!;
+          }
+        }
+        json[T.RetrieveURL] = retrieve;
+        return JSON.stringify(json);
+      }),
+    );
     const headers: Record<string, string> = {};
     if (result.remaining > 0)
       headers.warning = `299 voxelgate: There are ${result.remaining} additional results that can be requested`;

@@ -12,19 +12,15 @@
  *   any other error: nothing from the request is stored.
  * A part whose SOP Instance UID is stored with other content replaces it atomically at the commit.
  */
-import { promises as fsp } from 'node:fs';
 import type { Context } from 'hono';
 import { AppError, isAppError } from '../../errors.js';
-import { DUPLICATE_SOP_INSTANCE } from '../../dicom/archive.js';
+import { DUPLICATE_SOP_INSTANCE, type PartWriter } from '../../dicom/archive.js';
 import type { DicomJson } from '../../dicom/dicom-json.js';
 import { parseContentType, parseMultipart } from '../../dicom/multipart.js';
 import { T } from '../../dicom/tags.js';
 import type { AppContext } from '../../server/context.js';
 import { bodyChunks } from '../body.js';
 import { archiveOf, dicomBase, dicomJsonResponse } from './common.js';
-
-/** Parts up to this size are held in memory; bigger ones stream to a temp file. */
-const IN_MEMORY_PART = 16 * 1024 * 1024;
 
 /** PS3.4 C.4.2.1.4 / PS3.18 failure reasons. */
 const REASON = {
@@ -60,10 +56,7 @@ export const stow = (ctx: AppContext) =>
     const studies = new Set<string>();
     const session = archive.session({ expectStudy, existing: 'replace' });
     let parts = 0;
-    let tmp: string | undefined;
-    let handle: fsp.FileHandle | undefined;
-    let chunks: Buffer[] = [];
-    let held = 0;
+    let part: PartWriter | undefined;
     let partType = '';
     const fail = (reason: number, sopClass?: string, sop?: string) => {
       const item: DicomJson = {};
@@ -80,35 +73,19 @@ export const stow = (ctx: AppContext) =>
         if (ev.kind === 'part') {
           parts++;
           partType = parseContentType(ev.headers['content-type'] ?? 'application/dicom').type;
-          chunks = [];
-          held = 0;
+          part = session.part();
         } else if (ev.kind === 'data') {
-          if (handle) await handle.write(ev.chunk);
-          else {
-            chunks.push(ev.chunk);
-            held += ev.chunk.length;
-            if (held > IN_MEMORY_PART) {
-              // A big part: spill to a temp file and stream the rest there.
-              tmp = archive.store.tempPath();
-              handle = await fsp.open(tmp, 'w');
-              for (const c of chunks) await handle.write(c);
-              chunks = [];
-            }
-          }
+          await part!.write(ev.chunk);
         } else {
-          await handle?.close();
-          handle = undefined;
-          const file = tmp;
-          tmp = undefined;
+          const done = part!;
+          part = undefined;
           if (partType !== 'application/dicom') {
-            if (file) await archive.store.removeTemp(file);
+            await done.discard();
             fail(REASON.notUnderstood);
             continue;
           }
           try {
-            const buf = file ? await fsp.readFile(file) : Buffer.concat(chunks);
-            chunks = [];
-            const { result: r } = await session.add(buf, file);
+            const { result: r } = await done.finish();
             studies.add(r.studyUid);
             referenced.push({
               [T.ReferencedSOPClassUID]: { vr: 'UI', Value: [r.sopClassUid] },
@@ -121,7 +98,6 @@ export const stow = (ctx: AppContext) =>
               },
             });
           } catch (e) {
-            if (file) await archive.store.removeTemp(file);
             if (!isAppError(e)) ctx.logger.error('STOW-RS: storing a part failed', e);
             const d = isAppError(e) ? e.details : {};
             const sopClass = typeof d.sopClassUid === 'string' ? d.sopClassUid : undefined;
@@ -148,8 +124,7 @@ export const stow = (ctx: AppContext) =>
       await session.abort();
       throw e;
     } finally {
-      await handle?.close().catch(() => {});
-      if (tmp) await archive.store.removeTemp(tmp);
+      await part?.discard();
     }
     const body: DicomJson = {};
     const studyUid = expectStudy ?? (studies.size === 1 ? [...studies][0] : undefined);

@@ -20,11 +20,11 @@ export const wadoUri = (ctx: AppContext) =>
     const sop = q('objectUID');
     if (!sop) throw missingParameter('objectUID');
     const archive = archiveOf(ctx);
-    const row = archive.catalog.instance(sop);
+    const row = await archive.findInstance(sop);
     if (
       !row ||
-      (q('studyUID') && q('studyUID') !== row.study_uid) ||
-      (q('seriesUID') && q('seriesUID') !== row.series_uid)
+      (q('studyUID') && q('studyUID') !== row.studyUid) ||
+      (q('seriesUID') && q('seriesUID') !== row.seriesUid)
     )
       throw notFound(`no object ${sop}`);
     const contentType = (q('contentType') ?? 'application/dicom')
@@ -33,13 +33,13 @@ export const wadoUri = (ctx: AppContext) =>
       .toLowerCase();
     if (contentType === 'application/dicom') {
       const ts = q('transferSyntax');
-      if (ts !== undefined && ts !== '*' && ts !== TS.ExplicitLE && ts !== row.transfer_syntax) {
+      if (ts !== undefined && ts !== '*' && ts !== TS.ExplicitLE && ts !== row.transferSyntax) {
         throw new AppError(
           'not_acceptable',
-          `cannot produce transfer syntax ${ts} (stored as ${row.transfer_syntax})`,
+          `cannot produce transfer syntax ${ts} (stored as ${row.transferSyntax})`,
         );
       }
-      const asStored = ts === undefined || ts === '*' || ts === row.transfer_syntax;
+      const asStored = ts === undefined || ts === '*' || ts === row.transferSyntax;
       const bytes = await archive.part10(row, asStored);
       return new Response(bytes as Uint8Array<ArrayBuffer>, {
         headers: { 'content-type': 'application/dicom' },
@@ -78,7 +78,7 @@ export const wadoUri = (ctx: AppContext) =>
     const im = archive.checkFrames(row, [frame]);
     const [data] = await archive.nativeFrames(row, [frame]);
     const image =
-      !NATIVE_TS.has(row.transfer_syntax) && im.samplesPerPixel >= 3
+      !NATIVE_TS.has(row.transferSyntax) && im.samplesPerPixel >= 3
         ? { ...im, photometric: 'RGB', planarConfiguration: 0 }
         : im;
     const out = await renderFrame(data!.data, image, opts);

@@ -11,8 +11,7 @@ import {
   negotiateJson,
   negotiateRendered,
 } from '../../dicom/accept.js';
-import type { Archive } from '../../dicom/archive.js';
-import type { InstanceRow } from '../../dicom/catalog.js';
+import type { Archive, InstanceRef } from '../../dicom/archive.js';
 import { instancePath, withBase } from '../../dicom/dicom-json.js';
 import { multipartBody, multipartStream, newBoundary, type Part } from '../../dicom/multipart.js';
 import { parseRenderQuery } from '../../dicom/rendered.js';
@@ -22,33 +21,22 @@ import { archiveOf, dicomBase, dicomJsonResponse, parseFrameList } from './commo
 
 type Scope = 'study' | 'series' | 'instance';
 
-function rowsFor(archive: Archive, c: Context, scope: Scope): InstanceRow[] {
+function rowsFor(archive: Archive, c: Context, scope: Scope): Promise<InstanceRef[]> {
   const study = c.req.param('study')!;
   if (scope === 'instance')
-    return [archive.instance(study, c.req.param('series'), c.req.param('sop')!)];
+    return archive.instance(study, c.req.param('series'), c.req.param('sop')!).then((r) => [r]);
   return archive.instances(study, scope === 'series' ? c.req.param('series') : undefined);
 }
 
 export const metadata = (ctx: AppContext, scope: Scope) =>
-  function wadoMetadata(c: Context): Response {
+  async function wadoMetadata(c: Context): Promise<Response> {
     negotiateJson(c.req.header('accept'));
     const archive = archiveOf(ctx);
-    const study = c.req.param('study')!;
-    const series = c.req.param('series');
-    let items: string[];
-    if (scope === 'instance') {
-      archive.instance(study, series, c.req.param('sop')!);
-      items = [archive.catalog.instanceMetadata(c.req.param('sop')!)!];
-    } else {
-      items =
-        scope === 'series'
-          ? archive.catalog.seriesMetadata(study, series!)
-          : archive.catalog.studyMetadata(study);
-      if (items.length === 0)
-        throw notFound(
-          scope === 'series' ? `no series ${series} in study ${study}` : `no study ${study}`,
-        );
-    }
+    const items = await archive.metadata(
+      c.req.param('study')!,
+      scope === 'study' ? undefined : c.req.param('series'),
+      scope === 'instance' ? c.req.param('sop')! : undefined,
+    );
     return dicomJsonResponse(withBase(`[${items.join(',')}]`, dicomBase(c)));
   };
 
@@ -56,9 +44,13 @@ export const frames = (ctx: AppContext) =>
   async function wadoFrames(c: Context): Promise<Response> {
     const archive = archiveOf(ctx);
     const list = parseFrameList(c.req.param('frames')!);
-    const row = archive.instance(c.req.param('study')!, c.req.param('series'), c.req.param('sop')!);
+    const row = await archive.instance(
+      c.req.param('study')!,
+      c.req.param('series'),
+      c.req.param('sop')!,
+    );
     archive.checkFrames(row, list);
-    const choice = negotiateFrames(c.req.header('accept'), row.transfer_syntax, list.length);
+    const choice = negotiateFrames(c.req.header('accept'), row.transferSyntax, list.length);
     const data = choice.native
       ? await archive.storedFrames(row, list)
       : await archive.nativeFrames(row, list);
@@ -108,7 +100,11 @@ function parseRange(header: string | undefined, size: number): [number, number] 
 export const bulk = (ctx: AppContext) =>
   async function wadoBulk(c: Context): Promise<Response> {
     const archive = archiveOf(ctx);
-    const row = archive.instance(c.req.param('study')!, c.req.param('series'), c.req.param('sop')!);
+    const row = await archive.instance(
+      c.req.param('study')!,
+      c.req.param('series'),
+      c.req.param('sop')!,
+    );
     const rangeHeader = c.req.header('range');
     const accept = c.req.header('accept');
     let { multipart } = negotiateBulk(accept);
@@ -119,8 +115,8 @@ export const bulk = (ctx: AppContext) =>
       multipart = false;
     const data = await archive.bulk(row, c.req.param('tag')!);
     const compressed =
-      c.req.param('tag')!.toUpperCase() === '7FE00010' && !NATIVE_TS.has(row.transfer_syntax);
-    const ts = compressed ? row.transfer_syntax : TS.ExplicitLE;
+      c.req.param('tag')!.toUpperCase() === '7FE00010' && !NATIVE_TS.has(row.transferSyntax);
+    const ts = compressed ? row.transferSyntax : TS.ExplicitLE;
     const partType = `${compressed ? frameMediaType(ts) : 'application/octet-stream'}; transfer-syntax=${ts}`;
     if (!multipart) {
       const range = parseRange(rangeHeader, data.length);
@@ -152,15 +148,15 @@ export const bulk = (ctx: AppContext) =>
 export const retrieve = (ctx: AppContext, scope: Scope) =>
   async function wadoRetrieve(c: Context): Promise<Response> {
     const archive = archiveOf(ctx);
-    const rows = rowsFor(archive, c, scope);
+    const rows = await rowsFor(archive, c, scope);
     const single = scope === 'instance';
     const choice = negotiateInstances(
       c.req.header('accept'),
-      single ? rows[0]!.transfer_syntax : undefined,
+      single ? rows[0]!.transferSyntax : undefined,
       single,
     );
-    const label = (r: InstanceRow) =>
-      `application/dicom; transfer-syntax=${choice.asStored ? r.transfer_syntax : TS.ExplicitLE}`;
+    const label = (r: InstanceRef) =>
+      `application/dicom; transfer-syntax=${choice.asStored ? r.transferSyntax : TS.ExplicitLE}`;
     if (single) {
       // Produce the bytes before answering so that a decode failure is a clean 406.
       const bytes = await archive.part10(rows[0]!, choice.asStored);
@@ -221,11 +217,15 @@ export const rendered = (ctx: AppContext, scope: Scope | 'frame', thumbnail: boo
     const format = negotiateRendered(c.req.header('accept'));
     const opts = parseRenderQuery((n) => c.req.query(n), format, thumbnail);
     const archive = archiveOf(ctx);
-    let row: InstanceRow;
+    let row: InstanceRef;
     if (scope === 'instance' || scope === 'frame')
-      row = archive.instance(c.req.param('study')!, c.req.param('series'), c.req.param('sop')!);
+      row = await archive.instance(
+        c.req.param('study')!,
+        c.req.param('series'),
+        c.req.param('sop')!,
+      );
     else {
-      const rows = rowsFor(archive, c, scope).filter((r) => r.image);
+      const rows = (await rowsFor(archive, c, scope)).filter((r) => r.image);
       if (rows.length === 0) throw notFound('no image instances to render');
       row = rows[Math.floor(rows.length / 2)]!;
     }
@@ -242,7 +242,7 @@ export const rendered = (ctx: AppContext, scope: Scope | 'frame', thumbnail: boo
 export const remove = (ctx: AppContext, scope: Scope) =>
   async function deleteResource(c: Context): Promise<Response> {
     const archive = archiveOf(ctx);
-    const rows = rowsFor(archive, c, scope);
+    const rows = await rowsFor(archive, c, scope);
     const n = await archive.delete(rows);
     return c.json({ success: true, deleted: n });
   };

@@ -45,12 +45,12 @@ function archiveOf(ctx: AppContext): Archive {
   return ctx.archive();
 }
 
-export const getLoadables = (ctx: AppContext) => (c: Context) => {
+export const getLoadables = (ctx: AppContext) => async (c: Context) => {
   const study = uid(c, 'studyInstanceUID', true);
   return c.json({
     success: true,
     studyInstanceUID: study,
-    series: loadables(archiveOf(ctx), study),
+    series: await loadables(archiveOf(ctx), study),
   });
 };
 
@@ -61,7 +61,7 @@ export const postLoad = (ctx: AppContext) => async (c: Context) => {
   let study = uid(c, 'studyInstanceUID', false);
   if (study === undefined) {
     if (series === undefined) throw missingParameter('studyInstanceUID', 'or series is required');
-    study = archive.catalog.studyOfSeries(series);
+    study = await archive.studyOfSeries(series);
     if (study === undefined) throw notFound(`no series ${series} in the archive`);
   }
   const result = await loadIntoScene(ctx.scene, archive, study, series);
