@@ -30,8 +30,7 @@ import {
   decomposeIjkToRas,
   directionRasToLps,
   dot3,
-  ijkToRasMatrix,
-  mul4,
+  ijkToWorldMatrix,
   normalize3,
   rasToLps,
 } from '../imaging/geometry.js';
@@ -200,7 +199,7 @@ function worldGeometry(
     warnings.push(
       `non-linear parent transform(s) ${grids.join(', ')} ignored; the series has the volume's linear geometry`,
     );
-  const m = mul4(scene.worldFromLocal(node.id), ijkToRasMatrix(node.volume));
+  const m = ijkToWorldMatrix(node.volume, scene.worldFromLocal(node.id));
   return decomposeIjkToRas(m);
 }
 

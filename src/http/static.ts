@@ -12,6 +12,7 @@ import { AppError, notFound } from '../errors.js';
 import type { AppContext } from '../server/context.js';
 import { mediaTypeOf } from './media-types.js';
 import type { RouteSpec } from './routes.js';
+import { ifNoneMatch } from './request.js';
 
 export function staticRoutes(ctx: AppContext): RouteSpec[] {
   const serve = createStaticHandler(ctx.config.docroot);
@@ -91,12 +92,6 @@ function etagOf(stat: Stats): string {
   return `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
 }
 
-function etagMatches(header: string, etag: string): boolean {
-  if (header.trim() === '*') return true;
-  const bare = (t: string) => t.trim().replace(/^W\//, '');
-  return header.split(',').some((t) => bare(t) === bare(etag));
-}
-
 /** Parses a single `bytes=` range; null for "serve the whole file", 'unsatisfiable' for 416. */
 export function parseRange(
   header: string,
@@ -135,7 +130,7 @@ function fileResponse(c: Context, file: string, stat: Stats): Response {
   const ims = c.req.header('if-modified-since');
   if (
     inm !== undefined
-      ? etagMatches(inm, etag)
+      ? ifNoneMatch(inm, etag)
       : ims !== undefined &&
         !Number.isNaN(Date.parse(ims)) &&
         lastModified.getTime() <= Date.parse(ims)

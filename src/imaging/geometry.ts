@@ -239,6 +239,25 @@ export function ijkToRasMatrix(v: Pick<ImageVolume, 'direction' | 'spacing' | 'o
 export const rasToIjkMatrix = (v: Pick<ImageVolume, 'direction' | 'spacing' | 'origin'>): Mat4 =>
   invert4(ijkToRasMatrix(v));
 
+/**
+ * Index (i, j, k) → world RAS for a volume under `worldFromLocal` (its parent transforms, local
+ * RAS → world RAS): `worldFromLocal · ijkToRas`. The one place this product is formed.
+ */
+export function ijkToWorldMatrix(
+  volume: Pick<ImageVolume, 'direction' | 'spacing' | 'origin'>,
+  worldFromLocal: Mat4,
+): Mat4 {
+  return mul4(worldFromLocal, ijkToRasMatrix(volume));
+}
+
+/** World RAS → index (continuous) for a volume under `worldFromLocal`: `rasToIjk · worldFromLocal⁻¹`. */
+export function worldToIjkMatrix(
+  volume: Pick<ImageVolume, 'direction' | 'spacing' | 'origin'>,
+  worldFromLocal: Mat4,
+): Mat4 {
+  return mul4(rasToIjkMatrix(volume), invert4(worldFromLocal));
+}
+
 /** Splits an affine ijk→RAS matrix into spacing (column norms), direction (unit columns) and origin. */
 export function decomposeIjkToRas(m: Mat4): Pick<ImageVolume, 'direction' | 'spacing' | 'origin'> {
   const cols = [0, 1, 2].map((c) => [m[c]!, m[4 + c]!, m[8 + c]!]);

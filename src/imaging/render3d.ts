@@ -19,6 +19,7 @@
  */
 import {
   cross3,
+  ijkToWorldMatrix,
   invert4,
   normalize3,
   rasBounds,
@@ -318,7 +319,7 @@ export function cameraFrame(
   cam: Camera3D,
   size: [number, number],
 ): CameraFrame {
-  const ijkToWorld = worldToIjkInverse(vol, worldFromLocal);
+  const ijkToWorld = ijkToWorldMatrix(vol, worldFromLocal);
   const { min, max } = rasBounds(
     [vol.dimensions[0] + 1, vol.dimensions[1] + 1, vol.dimensions[2] + 1],
     mulTranslate(ijkToWorld, -0.5),
@@ -347,39 +348,6 @@ export function cameraFrame(
   const halfW = W >= H ? (half * W) / H : half;
   const halfH = W >= H ? half : (half * H) / W;
   return { dir, right, up, focal, halfW, halfH, radius };
-}
-
-function worldToIjkInverse(vol: ImageVolume, worldFromLocal: Mat4): Mat4 {
-  // ijk → world = worldFromLocal · ijkToRas
-  const d = vol.direction,
-    s = vol.spacing,
-    o = vol.origin;
-  const ijkToRas: Mat4 = [
-    d[0] * s[0],
-    d[1] * s[1],
-    d[2] * s[2],
-    o[0],
-    d[3] * s[0],
-    d[4] * s[1],
-    d[5] * s[2],
-    o[1],
-    d[6] * s[0],
-    d[7] * s[1],
-    d[8] * s[2],
-    o[2],
-    0,
-    0,
-    0,
-    1,
-  ];
-  const r = new Array<number>(16).fill(0) as Mat4;
-  for (let i = 0; i < 4; i++)
-    for (let j = 0; j < 4; j++) {
-      let acc = 0;
-      for (let k = 0; k < 4; k++) acc += worldFromLocal[i * 4 + k]! * ijkToRas[k * 4 + j]!;
-      r[i * 4 + j] = acc;
-    }
-  return r;
 }
 
 /** m · translate(t, t, t) (shifts the index origin, for voxel-edge bounds). */
@@ -591,7 +559,7 @@ function castRays(job: ThreeDJob): RawImage {
   const vol = job.volume;
   const [W, H] = rayGrid(vol, job.size, job.draft === true);
   const f = cameraFrame(vol, job.worldFromLocal, job.camera, job.size);
-  const ijkToWorld = worldToIjkInverse(vol, job.worldFromLocal);
+  const ijkToWorld = ijkToWorldMatrix(vol, job.worldFromLocal);
   const M = invert4(ijkToWorld);
   // One sample per voxel plane crossed along the ray's dominant index axis (the largest index
   // component of a step is 1), so an oblique ray takes as many samples as an axis-aligned one.

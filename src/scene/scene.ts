@@ -127,10 +127,20 @@ export class Scene {
   #listeners = new Set<(change: SceneChange) => void>();
   #version = 0;
   #activeVolumeId: string | undefined;
+  #revisions = new Map<string, number>();
 
   /** Increases on every change; render caches and ETags key on it. */
   get version(): number {
     return this.#version;
+  }
+
+  /**
+   * Revision of one node: bumped on every change that names it. Voxels can be edited in place
+   * (the exec API publishes such edits with `update(id, {})`, same array), so render keys and
+   * caches that identify a volume by its voxel array also carry the revision.
+   */
+  revision(id: string): number {
+    return this.#revisions.get(id) ?? 0;
   }
 
   /**
@@ -353,6 +363,7 @@ export class Scene {
 
   #emit(type: SceneChange['type'], ids: string[], fields?: string[]): void {
     this.#version++;
+    for (const id of ids) this.#revisions.set(id, (this.#revisions.get(id) ?? 0) + 1);
     const change: SceneChange = {
       version: this.#version,
       ids,

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Scene } from '../scene/scene.js';
-import { Views } from '../scene/views.js';
+import { Views } from '../views/views.js';
+import { followActiveVolume } from '../views/layers.js';
 import { RenderService } from '../render/service.js';
 import type { SceneStore } from '../scene/persistence.js';
 import { Archive } from '../dicom/archive.js';
@@ -50,17 +51,19 @@ export interface AppContext {
 
 export function createContext(config: Config, logger: Logger = silentLogger): AppContext {
   const renderer = new RenderService();
+  const scene = new Scene();
+  const views = new Views();
   const ctx: AppContext = {
     config,
     logger,
     version: PACKAGE_VERSION,
     startedAt: new Date(),
-    scene: new Scene(),
-    views: new Views(),
+    scene,
+    views,
     renderer,
     shutdown: new AbortController(),
     requestShutdown: () => {},
-    closers: [() => renderer.close()],
+    closers: [() => renderer.close(), followActiveVolume(scene, views)],
   };
   if (config.dicom) {
     let archive: Archive | undefined;

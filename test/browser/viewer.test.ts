@@ -245,7 +245,10 @@ test('a click on a slice with "Place points" on adds a fiducial at that point', 
   const fx = 0.6;
   const fy = 0.4;
   await idle();
-  const view = (await (await fetch(`${server.url}/slicer/view?view=red`)).json()) as {
+  const [w, h] = await img.evaluate((el: any) => [el.naturalWidth, el.naturalHeight]);
+  const view = (await (
+    await fetch(`${server.url}/slicer/view?view=red&size=${w}x${h}`)
+  ).json()) as {
     sliceToRAS: number[];
     fov: number[];
   };

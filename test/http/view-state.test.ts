@@ -34,7 +34,7 @@ test('after a render, the view state matches what was asked: orientation, size, 
   );
   assert.equal(r.status, 200);
   await r.arrayBuffer();
-  const { status, body: v } = await json<SliceView>('/slicer/view?view=yellow');
+  const { status, body: v } = await json<SliceView>('/slicer/view?view=yellow&size=400x300');
   assert.equal(status, 200);
   assert.equal(v.view, 'yellow');
   assert.equal(v.orientation, 'sagittal');

@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IDENTITY4 } from '../../src/imaging/geometry.js';
-import {
-  reslice,
-  trilinear,
-  worldToIjkMatrix,
-  pixelToRasMatrix,
-} from '../../src/imaging/reslice.js';
-import { transformPoint } from '../../src/imaging/geometry.js';
-import { ORIENTATION_MATRICES, sliceToRasOf } from '../../src/scene/views.js';
+import { IDENTITY4, transformPoint, worldToIjkMatrix } from '../../src/imaging/geometry.js';
+import { reslice, trilinear, pixelToRasMatrix } from '../../src/imaging/reslice.js';
+import { ORIENTATION_MATRICES, sliceToRasOf } from '../../src/views/views.js';
 import { rampVolume } from '../helpers/phantom.js';
 
 describe('reslice', () => {

@@ -44,7 +44,7 @@ describe('render service', () => {
       ).status,
       304,
     );
-    const rs = await Promise.all([1, 2, 3].map(() => t.app.request('/slicer/threeD')));
+    const rs = await Promise.all([1, 2, 3].map(() => t.app.request('/slicer/threeD?size=40')));
     assert.deepEqual(
       rs.map((r) => r.status),
       [200, 200, 200],
@@ -60,8 +60,8 @@ describe('render service', () => {
     await t.app.request('/slicer/slice?size=24&offset=1');
     const r0 = st.renders,
       c0 = st.cached;
-    const a = await t.app.request('/slicer/slice');
-    const b = await t.app.request('/slicer/slice');
+    const a = await t.app.request('/slicer/slice?size=24');
+    const b = await t.app.request('/slicer/slice?size=24');
     assert.equal(st.renders, r0);
     assert.equal(st.cached - c0, 2);
     assert.ok(

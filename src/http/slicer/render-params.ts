@@ -1,5 +1,19 @@
-/** Strict query-parameter parsing for the render endpoints: every bad value names its parameter. */
+/**
+ * Parameters and responses shared by the image endpoints (`/slice`, `/threeD`, `/screenshot`,
+ * the live streams): strict parsing (every bad value names its parameter), ETag'd image
+ * responses.
+ */
+import type { Context } from 'hono';
 import { invalidParameter } from '../../errors.js';
+import type { ThreeDJob } from '../../imaging/render3d.js';
+import type { SliceJob } from '../../imaging/slice-render.js';
+import type { EncodeOptions, ImageFormat } from '../../render/encode.js';
+import { jobKey } from '../../render/keys.js';
+import type { RenderService } from '../../render/service.js';
+import { ifNoneMatch } from '../request.js';
+
+/** A request's query parameters by name. */
+export type Query = (name: string) => string | undefined;
 
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -68,4 +82,59 @@ export function parseNumberList(name: string, raw: string, n: number): number[] 
   if (parts.length !== n)
     throw invalidParameter(name, `expected ${n} numbers, got ${parts.length}`);
   return parts.map((p) => parseNumber(name, p));
+}
+
+/** `format` (png | jpeg, `jpg` accepted) and `quality` (1–100, default 90) of an image request. */
+export function parseFormat(q: Query, fallback: ImageFormat): EncodeOptions {
+  const raw = q('format');
+  const format =
+    raw === undefined
+      ? fallback
+      : parseEnum<ImageFormat>('format', raw, ['png', 'jpeg'], { jpg: 'jpeg' });
+  const qraw = q('quality');
+  const quality =
+    qraw === undefined ? 90 : parseNumber('quality', qraw, { min: 1, max: 100, integer: true });
+  return { format, quality, compressionLevel: 1 };
+}
+
+/** A number parameter, or undefined when absent. */
+export const optionalNumber = (
+  q: Query,
+  name: string,
+  o: Parameters<typeof parseNumber>[2] = {},
+): number | undefined => {
+  const raw = q(name);
+  return raw === undefined ? undefined : parseNumber(name, raw, o);
+};
+
+/** The request's query as a function (`q('size')`). */
+export const queryOf =
+  (c: Context): Query =>
+  (n) =>
+    c.req.query(n);
+
+/** 304 when If-None-Match has `etag`, else the image; `no-cache` (revalidate every time). */
+export function imageResponse(
+  c: Context,
+  etag: string,
+  body: Uint8Array | null,
+  contentType: string,
+): Response {
+  const headers = { etag, 'cache-control': 'no-cache' };
+  if (body === null || ifNoneMatch(c.req.header('if-none-match'), etag))
+    return c.body(null, 304, headers);
+  return c.body(body as Uint8Array<ArrayBuffer>, 200, { ...headers, 'content-type': contentType });
+}
+
+/** Renders `job` (joined with identical renders; 304 without rendering when the ETag matches). */
+export async function renderResponse(
+  c: Context,
+  renderer: RenderService,
+  job: SliceJob | ThreeDJob,
+  enc: EncodeOptions,
+): Promise<Response> {
+  const key = jobKey(job, enc);
+  if (ifNoneMatch(c.req.header('if-none-match'), key)) return imageResponse(c, key, null, '');
+  const out = await renderer.render(key, job, enc);
+  return imageResponse(c, key, out.body, out.contentType);
 }
