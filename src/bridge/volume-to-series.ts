@@ -23,6 +23,7 @@
 import dcmjs from 'dcmjs';
 import type { Archive, Staged } from '../dicom/archive.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
+import { isUid } from '../dicom/tags.js';
 import { AppError, invalidParameter, notFound } from '../errors.js';
 import {
   column3,
@@ -282,8 +283,7 @@ export async function saveVolumeAsSeries(
   const sourceStudy = node.attributes['DICOM.StudyInstanceUID'];
   let studyUid = opts.studyUid;
   if (studyUid !== undefined) {
-    if (!/^[0-9]+(\.[0-9]+)*$/.test(studyUid) || studyUid.length > 64)
-      throw invalidParameter('studyInstanceUID', `"${studyUid}" is not a UID`);
+    if (!isUid(studyUid)) throw invalidParameter('studyInstanceUID', `"${studyUid}" is not a UID`);
     if (!archive.catalog.studyExists(studyUid))
       throw notFound(
         `no study ${studyUid} in the archive; omit studyInstanceUID to create a new study`,

@@ -6,6 +6,7 @@
 import type { DecodedNrrd, NrrdWriteOptions } from '../imaging/nrrd.js';
 import { AppError, notFound } from '../errors.js';
 import { isVolumeNode, type Scene, type VolumeClass, type VolumeNode } from './scene.js';
+import { booleanWord } from '../util/words.js';
 
 /** NRRD key/value pairs that mark a label map (case-insensitive key, truthy value). */
 const LABELMAP_KEYS = new Set([
@@ -15,11 +16,10 @@ const LABELMAP_KEYS = new Set([
   'voxelgate.labelmap',
   'slicer.labelmap',
 ]);
-const TRUTHY = new Set(['1', 'true', 'yes', 'on']);
 
 export function hasLabelMapHint(keyValues: Record<string, string>): boolean {
   return Object.entries(keyValues).some(
-    ([k, v]) => LABELMAP_KEYS.has(k.toLowerCase()) && TRUTHY.has(v.trim().toLowerCase()),
+    ([k, v]) => LABELMAP_KEYS.has(k.toLowerCase()) && booleanWord(v) === true,
   );
 }
 

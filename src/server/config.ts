@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import { booleanWord } from '../util/words.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -280,13 +281,10 @@ export interface ParsedCli {
   positionals: string[];
 }
 
-const TRUE = new Set(['1', 'true', 'yes', 'on']);
-const FALSE = new Set(['0', 'false', 'no', 'off', '']);
-
 function envBoolean(name: string, raw: string): boolean {
-  const v = raw.trim().toLowerCase();
-  if (TRUE.has(v)) return true;
-  if (FALSE.has(v)) return false;
+  // An empty variable (VOXELGATE_QUIET=) is off.
+  const v = raw.trim() === '' ? false : booleanWord(raw);
+  if (v !== undefined) return v;
   throw new ConfigError(`${name} must be true or false, not "${raw}"`);
 }
 

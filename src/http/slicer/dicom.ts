@@ -12,19 +12,8 @@ import { AppError, invalidParameter, missingParameter } from '../../errors.js';
 import { findVolume } from '../../scene/volumes.js';
 import type { AppContext } from '../../server/context.js';
 import { readJson } from '../body.js';
-import { str } from './params.js';
-import { persist, uploadLimit } from './volumes.js';
-
-const UID = /^[0-9]+(\.[0-9]+)*$/;
-
-function checkUid(name: string, v: string): string {
-  if (v.length > 64 || !UID.test(v))
-    throw invalidParameter(
-      name,
-      `"${v.slice(0, 80)}" is not a DICOM UID (digits and dots, at most 64 characters)`,
-    );
-  return v;
-}
+import { parseUid, str } from '../request.js';
+import { persist } from './volumes.js';
 
 function uid(c: Context, name: string, required: true): string;
 function uid(c: Context, name: string, required: false): string | undefined;
@@ -34,7 +23,7 @@ function uid(c: Context, name: string, required: boolean): string | undefined {
     if (required) throw missingParameter(name);
     return undefined;
   }
-  return checkUid(name, v);
+  return parseUid(name, v);
 }
 
 function archiveOf(ctx: AppContext): Archive {
@@ -86,7 +75,7 @@ const field = (
 };
 
 export const postAccessDicomwebStudy = (ctx: AppContext) => async (c: Context) => {
-  const body = await readJson(c, uploadLimit(ctx, 'json'));
+  const body = await readJson(c, ctx.config.limits.json);
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw new AppError(
       'bad_request',
@@ -95,7 +84,7 @@ export const postAccessDicomwebStudy = (ctx: AppContext) => async (c: Context) =
   const b = body as Record<string, unknown>;
   const prefix = field(b, 'dicomWEBPrefix', true)!;
   const store = field(b, 'dicomWEBStore', false);
-  const studyUid = checkUid('studyUID', field(b, 'studyUID', true)!);
+  const studyUid = parseUid('studyUID', field(b, 'studyUID', true)!);
   const accessToken = field(b, 'accessToken', false);
   const archive = archiveOf(ctx);
   const retrieved = await retrieveRemoteStudy(archive, {

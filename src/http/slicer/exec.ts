@@ -12,6 +12,7 @@ import { createExecApi } from '../../scene/exec-api.js';
 import { runExec } from '../../scene/exec.js';
 import type { AppContext } from '../../server/context.js';
 import { readBody } from '../body.js';
+import { remoteAddress } from '../request.js';
 
 const JS_TYPES = /^(application|text)\/(javascript|ecmascript|x-javascript)\s*(;|$)/i;
 
@@ -51,9 +52,7 @@ export const postExec = (ctx: AppContext) => async (c: Context) => {
       'the exec body is empty; POST JavaScript that sets __execResult',
     );
   const hash = createHash('sha256').update(source).digest('hex').slice(0, 12);
-  const remote =
-    (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
-      ?.remoteAddress ?? 'in-process';
+  const remote = remoteAddress(c);
   const { api, flush } = createExecApi(ctx.scene);
   const started = performance.now();
   try {

@@ -9,12 +9,11 @@ import { encode } from '../../render/encode.js';
 import { etagOf } from '../../render/keys.js';
 import type { AppContext } from '../../server/context.js';
 import { LAYOUTS, layoutByName, layoutGrid, type LayoutName } from '../../views/layout.js';
-import { ifNoneMatch } from '../request.js';
-import { imageResponse, parseEnum, parseFormat, parseNumber, queryOf } from './render-params.js';
+import { ifNoneMatch, num, oneOf } from '../request.js';
+import { imageResponse, parseFormat } from './images.js';
 
 export const gui = (ctx: AppContext) => (c: Context) => {
   const rawLayout = c.req.query('viewersLayout');
-  const rawContents = c.req.query('contents');
   let layout: LayoutName | undefined;
   if (rawLayout !== undefined) {
     layout = layoutByName(rawLayout.trim());
@@ -24,10 +23,7 @@ export const gui = (ctx: AppContext) => (c: Context) => {
         `unknown layout "${rawLayout}"; valid: ${LAYOUTS.join(', ')}`,
       );
   }
-  const contents =
-    rawContents === undefined
-      ? undefined
-      : parseEnum('contents', rawContents, ['viewers', 'full'] as const);
+  const contents = oneOf(c, 'contents', ['viewers', 'full'] as const);
   ctx.views.setLayout(layout, contents);
   return c.json({
     success: true,
@@ -38,13 +34,8 @@ export const gui = (ctx: AppContext) => (c: Context) => {
 };
 
 export const getScreenshot = (ctx: AppContext) => async (c: Context) => {
-  const q = queryOf(c);
-  const enc = parseFormat(q, 'png');
-  const rawSize = q('size');
-  const tile =
-    rawSize === undefined
-      ? 256
-      : parseNumber('size', rawSize, { min: 16, max: 2048, integer: true });
+  const enc = parseFormat(c, 'png');
+  const tile = num(c, 'size', { min: 16, max: 2048, integer: true }) ?? 256;
   const key = etagOf([
     'screenshot',
     ctx.scene.version,

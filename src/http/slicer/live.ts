@@ -15,7 +15,7 @@ import type { AppContext } from '../../server/context.js';
 import { editSlice, editThreeD } from '../../views/edit.js';
 import { atSize, refit } from '../../views/geometry.js';
 import type { SliceViewState, ThreeDViewState } from '../../views/views.js';
-import { parseEnum, parseNumber, queryOf, type Query } from './render-params.js';
+import { num, oneOf } from '../request.js';
 import { parseSliceRequest } from './slice.js';
 import { parseThreeDRequest } from './three-d.js';
 
@@ -146,19 +146,15 @@ function frameOf(
 }
 
 /** JPEG only; `quality` 1–100, default 80. */
-function streamEncoding(q: Query): EncodeOptions {
-  const qraw = q('quality');
-  const quality =
-    qraw === undefined ? 80 : parseNumber('quality', qraw, { min: 1, max: 100, integer: true });
-  const rawFormat = q('format');
-  if (rawFormat !== undefined) parseEnum('format', rawFormat, ['jpeg'] as const, { jpg: 'jpeg' });
+function streamEncoding(c: Context): EncodeOptions {
+  const quality = num(c, 'quality', { min: 1, max: 100, integer: true }) ?? 80;
+  oneOf(c, 'format', ['jpeg'] as const, { jpg: 'jpeg' }); // only checked: JPEG is the one format
   return { format: 'jpeg', quality };
 }
 
 export const getSliceStream = (ctx: AppContext) => (c: Context) => {
-  const q = queryOf(c);
-  const enc = streamEncoding(q);
-  const { name, edits, size } = parseSliceRequest(q);
+  const enc = streamEncoding(c);
+  const { name, edits, size } = parseSliceRequest(c);
   editSlice(ctx.scene, ctx.views, name, edits, size);
   return multipartStream(ctx, c, () => {
     const current = structuredClone(ctx.views.slice(name)) as SliceViewState;
@@ -168,9 +164,8 @@ export const getSliceStream = (ctx: AppContext) => (c: Context) => {
 };
 
 export const getThreeDStream = (ctx: AppContext) => (c: Context) => {
-  const q = queryOf(c);
-  const enc = streamEncoding(q);
-  const { edits, size } = parseThreeDRequest(q);
+  const enc = streamEncoding(c);
+  const { edits, size } = parseThreeDRequest(c);
   editThreeD(ctx.scene, ctx.views, edits);
   return multipartStream(ctx, c, () => {
     const current = structuredClone(ctx.views.threeD) as ThreeDViewState;

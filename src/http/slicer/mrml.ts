@@ -17,8 +17,8 @@ import {
 import { putVolume } from '../../scene/volumes.js';
 import type { AppContext } from '../../server/context.js';
 import { formatBytes } from '../body.js';
-import { bool, requiredStr, str } from './params.js';
-import { persist, uploadLimit } from './volumes.js';
+import { bool, requiredStr, str } from '../request.js';
+import { persist } from './volumes.js';
 
 const filterOf = (c: Context): NodeFilter => ({
   id: str(c, 'id'),
@@ -129,7 +129,7 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
   const lower = file.toLowerCase();
   const readNrrd = () =>
     decodeNrrdStream(createReadStream(file, { highWaterMark: 4 << 20 }), {
-      maxBytes: uploadLimit(ctx, 'volume'),
+      maxBytes: ctx.config.limits.volume,
     });
   const baseName = path.basename(file).replace(/\.(nrrd|nhdr|mrk\.json|json|txt|tfm|h5)$/i, '');
   let ids: string[];
@@ -145,7 +145,7 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
         .id,
     ];
   } else if (filetype === 'MarkupsFile') {
-    const doc = await readJsonFile(file, uploadLimit(ctx, 'json'));
+    const doc = await readJsonFile(file, ctx.config.limits.json);
     ids = importMarkups(ctx.scene, doc, name).map((n) => n.id);
   } else if (lower.endsWith('.nrrd')) {
     ids = [
@@ -153,13 +153,13 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
         .node.id,
     ];
   } else if (lower.endsWith('.json')) {
-    const doc = (await readJsonFile(file, uploadLimit(ctx, 'json'))) as { matrix?: unknown };
+    const doc = (await readJsonFile(file, ctx.config.limits.json)) as { matrix?: unknown };
     ids = [
       putLinearTransform(ctx.scene, { name: name ?? baseName, matrix: parseMatrix(doc?.matrix) })
         .node.id,
     ];
   } else if (lower.endsWith('.txt') || lower.endsWith('.tfm')) {
-    if ((await fsp.stat(file)).size > uploadLimit(ctx, 'json'))
+    if ((await fsp.stat(file)).size > ctx.config.limits.json)
       throw new AppError(
         'payload_too_large',
         'transform file is larger than the JSON limit (--limit-json)',

@@ -15,17 +15,15 @@ import { atSize } from '../../views/geometry.js';
 import { ORIENTATIONS, SLICE_VIEWS, type SliceViewName } from '../../views/views.js';
 import type { AppContext } from '../../server/context.js';
 import {
-  optionalNumber,
-  parseBool,
-  parseEnum,
-  parseFormat,
+  bool,
+  num,
+  oneOf,
   parseNumber,
+  type NumberRule,
   parseNumberList,
   parseSize,
-  queryOf,
-  renderResponse,
-  type Query,
-} from './render-params.js';
+} from '../request.js';
+import { parseFormat, renderResponse } from './images.js';
 
 const NONE = new Set(['', 'none']);
 
@@ -36,12 +34,8 @@ function layerParam(raw: string | undefined): string | null | undefined {
 }
 
 /** `auto` or a number. */
-function autoOrNumber(
-  q: Query,
-  name: string,
-  o: Parameters<typeof parseNumber>[2] = {},
-): number | 'auto' | undefined {
-  const raw = q(name);
+function autoOrNumber(c: Context, name: string, o: NumberRule = {}): number | 'auto' | undefined {
+  const raw = c.req.query(name);
   if (raw === undefined) return undefined;
   return raw.trim().toLowerCase() === 'auto' ? 'auto' : parseNumber(name, raw, o);
 }
@@ -75,44 +69,33 @@ function parseSliceToRas(raw: string | undefined): Mat4 | undefined {
 }
 
 /** The view a `/slice` (or `/slice/stream`) request addresses, its edits and its pixel size. */
-export function parseSliceRequest(q: Query): {
+export function parseSliceRequest(c: Context): {
   name: SliceViewName;
   edits: SliceEdits;
   size: [number, number] | undefined;
 } {
-  const rawView = q('view');
-  const name = rawView === undefined ? 'red' : parseEnum('view', rawView, SLICE_VIEWS);
-  const rawInterp = q('interpolation');
-  const rawCopy = q('copySliceGeometryFrom');
-  const rawOrientation = q('orientation');
-  const rawFiducials = q('fiducials');
+  const q = (n: string) => c.req.query(n);
+  const name = oneOf(c, 'view', SLICE_VIEWS) ?? 'red';
   const rawSize = q('size');
   const edits: SliceEdits = {
     background: layerParam(q('background')),
     foreground: layerParam(q('foreground')),
     label: layerParam(q('label')),
-    foregroundOpacity: optionalNumber(q, 'foregroundOpacity', { min: 0, max: 1 }),
-    labelOpacity: optionalNumber(q, 'labelOpacity', { min: 0, max: 1 }),
-    window: autoOrNumber(q, 'window', { min: 0, exclusiveMin: true }),
-    level: autoOrNumber(q, 'level'),
-    interpolation:
-      rawInterp === undefined
-        ? undefined
-        : parseEnum<Interpolation>('interpolation', rawInterp, ['nearest', 'linear'], {
-            nearestneighbor: 'nearest',
-            trilinear: 'linear',
-          }),
-    fiducials: rawFiducials === undefined ? undefined : parseBool('fiducials', rawFiducials),
+    foregroundOpacity: num(c, 'foregroundOpacity', { min: 0, max: 1 }),
+    labelOpacity: num(c, 'labelOpacity', { min: 0, max: 1 }),
+    window: autoOrNumber(c, 'window', { min: 0, exclusiveMin: true }),
+    level: autoOrNumber(c, 'level'),
+    interpolation: oneOf<Interpolation>(c, 'interpolation', ['nearest', 'linear'], {
+      nearestneighbor: 'nearest',
+      trilinear: 'linear',
+    }),
+    fiducials: bool(c, 'fiducials'),
     fov: parseFov(q('fov')),
-    copySliceGeometryFrom:
-      rawCopy === undefined ? undefined : parseEnum('copySliceGeometryFrom', rawCopy, SLICE_VIEWS),
-    orientation:
-      rawOrientation === undefined
-        ? undefined
-        : parseEnum('orientation', rawOrientation, ORIENTATIONS),
+    copySliceGeometryFrom: oneOf(c, 'copySliceGeometryFrom', SLICE_VIEWS),
+    orientation: oneOf(c, 'orientation', ORIENTATIONS),
     sliceToRAS: parseSliceToRas(q('sliceToRAS')),
-    scrollTo: optionalNumber(q, 'scrollTo', { min: 0, max: 1 }),
-    offset: optionalNumber(q, 'offset'),
+    scrollTo: num(c, 'scrollTo', { min: 0, max: 1 }),
+    offset: num(c, 'offset'),
   };
   if (edits.orientation !== undefined && edits.sliceToRAS !== undefined)
     throw invalidParameter('sliceToRAS', 'give either orientation or sliceToRAS, not both');
@@ -121,9 +104,8 @@ export function parseSliceRequest(q: Query): {
 }
 
 export const getSlice = (ctx: AppContext) => async (c: Context) => {
-  const q = queryOf(c);
-  const enc = parseFormat(q, 'png');
-  const { name, edits, size } = parseSliceRequest(q);
+  const enc = parseFormat(c, 'png');
+  const { name, edits, size } = parseSliceRequest(c);
   const view = editSlice(ctx.scene, ctx.views, name, edits, size);
   return renderResponse(c, ctx.renderer, sliceJob(ctx.scene, ctx.views, atSize(view, size)), enc);
 };

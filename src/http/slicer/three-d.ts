@@ -9,16 +9,8 @@ import { threeDJob } from '../../render/jobs.js';
 import type { AppContext } from '../../server/context.js';
 import { editThreeD, type ThreeDEdits } from '../../views/edit.js';
 import { parseHexColor } from './system.js';
-import {
-  optionalNumber,
-  parseBool,
-  parseEnum,
-  parseFormat,
-  parseSize,
-  queryOf,
-  renderResponse,
-  type Query,
-} from './render-params.js';
+import { bool, num, oneOf, parseSize } from '../request.js';
+import { parseFormat, renderResponse } from './images.js';
 
 const AXIS_WORDS: Record<string, Axis> = { r: 'r', l: 'l', a: 'a', p: 'p', s: 's', i: 'i' };
 const NONE = new Set(['', 'none']);
@@ -37,10 +29,11 @@ function parseAxis(raw: string | undefined): Axis | undefined {
 }
 
 /** The edits and pixel size of a `/threeD` (or `/threeD/stream`) request. */
-export function parseThreeDRequest(q: Query): {
+export function parseThreeDRequest(c: Context): {
   edits: ThreeDEdits;
   size: [number, number] | undefined;
 } {
+  const q = (n: string) => c.req.query(n);
   const rawView = q('view');
   if (
     rawView !== undefined &&
@@ -49,39 +42,34 @@ export function parseThreeDRequest(q: Query): {
     throw invalidParameter('view', `there is one 3D view: 1 (or threeD), got "${rawView}"`);
   const angle = { min: -36000, max: 36000 };
   const pan = { min: -1e6, max: 1e6 };
-  const rawMode = q('mode');
-  const rawPreset = q('preset');
   const rawBackground = q('background');
-  const rawDraft = q('draft');
   const rawVolume = q('volume');
   const rawSize = q('size');
   const edits: ThreeDEdits = {
     lookFromAxis: parseAxis(q('lookFromAxis')),
-    orbitX: optionalNumber(q, 'orbitX', angle),
-    orbitY: optionalNumber(q, 'orbitY', angle),
-    roll: optionalNumber(q, 'roll', angle),
-    panX: optionalNumber(q, 'panX', pan),
-    panY: optionalNumber(q, 'panY', pan),
-    zoom: optionalNumber(q, 'zoom', { min: 0.01, max: 100 }),
+    orbitX: num(c, 'orbitX', angle),
+    orbitY: num(c, 'orbitY', angle),
+    roll: num(c, 'roll', angle),
+    panX: num(c, 'panX', pan),
+    panY: num(c, 'panY', pan),
+    zoom: num(c, 'zoom', { min: 0.01, max: 100 }),
   };
   const size = rawSize === undefined ? undefined : parseSize('size', rawSize);
-  if (rawMode !== undefined)
-    edits.mode = parseEnum<Mode3D>('mode', rawMode, ['mip', 'minip', 'composite'], {
-      vr: 'composite',
-      volume: 'composite',
-    });
-  if (rawPreset !== undefined) edits.preset = parseEnum('preset', rawPreset, PRESET_NAMES);
+  edits.mode = oneOf<Mode3D>(c, 'mode', ['mip', 'minip', 'composite'], {
+    vr: 'composite',
+    volume: 'composite',
+  });
+  edits.preset = oneOf(c, 'preset', PRESET_NAMES);
   if (rawBackground !== undefined) edits.background = parseHexColor('background', rawBackground);
-  if (rawDraft !== undefined) edits.draft = parseBool('draft', rawDraft);
+  edits.draft = bool(c, 'draft');
   if (rawVolume !== undefined)
     edits.volume = NONE.has(rawVolume.trim().toLowerCase()) ? null : rawVolume;
   return { edits, size };
 }
 
 export const getThreeD = (ctx: AppContext) => async (c: Context) => {
-  const q = queryOf(c);
-  const enc = parseFormat(q, 'jpeg');
-  const { edits, size } = parseThreeDRequest(q);
+  const enc = parseFormat(c, 'jpeg');
+  const { edits, size } = parseThreeDRequest(c);
   const view = editThreeD(ctx.scene, ctx.views, edits);
   const job = threeDJob(ctx.scene, ctx.views, size ? { ...view, size } : view);
   return renderResponse(c, ctx.renderer, job, enc);

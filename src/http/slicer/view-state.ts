@@ -8,7 +8,7 @@ import { invalidParameter } from '../../errors.js';
 import type { AppContext } from '../../server/context.js';
 import { describeView } from '../../views/describe.js';
 import { SLICE_VIEWS, type SliceViewName } from '../../views/views.js';
-import { parseSize } from './render-params.js';
+import { parseSize } from '../request.js';
 
 export const getViewState = (ctx: AppContext) => (c: Context) => {
   const raw = c.req.query('view');
