@@ -101,6 +101,7 @@ export async function startServer(
         config.tlsCert && config.tlsKey
           ? { certFile: config.tlsCert, keyFile: config.tlsKey }
           : undefined,
+      http2: config.http2,
       logger,
     });
   } catch (e) {

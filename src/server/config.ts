@@ -29,6 +29,8 @@ export interface Config {
   token?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** Accept h2c (HTTP/2 with prior knowledge) on plain sockets beside HTTP/1.1. */
+  http2: boolean;
   logLevel: LogLevel;
   /** No access log and no startup banner beyond the URL line. */
   quiet: boolean;
@@ -244,6 +246,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'tls-key', kind: 'string', arg: 'FILE', help: 'PEM private key for --tls-cert' },
   {
+    name: 'http2',
+    kind: 'boolean',
+    help: 'also serve h2c (HTTP/2 without TLS) on the port; with TLS, h2 is always offered',
+  },
+  {
     name: 'log-level',
     kind: 'string',
     arg: 'LEVEL',
@@ -409,6 +416,7 @@ export function parseConfig(
       toInt('dicomweb-timeout', str('dicomweb-timeout') ?? '120', 1, 86_400) * 1000,
     tlsCert: tlsCert ? abs(tlsCert) : undefined,
     tlsKey: tlsKey ? abs(tlsKey) : undefined,
+    http2: bool('http2'),
     logLevel,
     quiet: bool('quiet'),
   };
@@ -440,6 +448,7 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
     execTimeoutMs: 10_000,
     dicomwebRemotes: [],
     dicomwebTimeoutMs: 120_000,
+    http2: false,
     ...overrides,
   };
 }

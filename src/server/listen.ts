@@ -1,9 +1,16 @@
 /**
- * Listening: HTTP or HTTPS, port fallback that really binds each candidate, access log, slow-client
- * timeouts, and graceful close (stop accepting, let in-flight requests finish, then cut).
+ * Listening: HTTP/1.1, h2c (HTTP/2 over plain TCP, `--http2`), or HTTPS with HTTP/2 and HTTP/1.1
+ * offered by ALPN; port fallback that really binds each candidate, access log, slow-client
+ * timeouts, HTTP/2 flood limits, and graceful close (stop accepting, let in-flight requests finish,
+ * then cut).
+ *
+ * h2c and HTTP/1.1 share one port: the first bytes of a connection decide (RFC 9113 §3.4: an h2c
+ * client with prior knowledge starts with the connection preface `PRI * HTTP/2.0`), so browsers
+ * and curl without `--http2-prior-knowledge` keep working when `--http2` is on.
  */
 import http from 'node:http';
-import https from 'node:https';
+import http2 from 'node:http2';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener, RequestError } from '@hono/node-server';
@@ -17,17 +24,22 @@ export interface ListenOptions {
   port: number;
   /** How many successive ports to try on EADDRINUSE. */
   portTries: number;
+  /** HTTPS; offers h2 and http/1.1 by ALPN. */
   tls?: { certFile: string; keyFile: string };
+  /** On plain sockets, also accept h2c (prior knowledge) beside HTTP/1.1. */
+  http2?: boolean;
   logger: Logger;
   /** Milliseconds allowed for a client to send its headers (slowloris guard). */
   headersTimeoutMs?: number;
   /** Milliseconds allowed for a whole request (including body upload). */
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** HTTP/2: streams one client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams?: number;
 }
 
 export interface Listening {
-  server: http.Server;
+  server: net.Server;
   port: number;
   host: string;
   url: string;
@@ -46,19 +58,42 @@ export class PortsExhaustedError extends Error {
   }
 }
 
-type Fetch = (req: Request) => Response | Promise<Response>;
+type Fetch = (req: Request, env?: unknown) => Response | Promise<Response>;
+type AnyRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 
 export function formatUrl(protocol: 'http' | 'https', host: string, port: number): string {
   const h = host === '' || host === '::' ? '[::]' : host.includes(':') ? `[${host}]` : host;
   return `${protocol}://${h}:${port}/`;
 }
 
-function createServer(
-  fetch: Fetch,
-  opts: ListenOptions,
-  counters: { inFlight: number },
-): http.Server {
-  const listener = getRequestListener(fetch, {
+/** Connection-specific headers that HTTP/2 forbids (RFC 9113 §8.2.2); node throws on them. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+
+/** The app's fetch, minus connection-specific response headers on HTTP/2 requests. */
+function h2SafeFetch(fetch: Fetch): Fetch {
+  return async (req, env) => {
+    const res = await fetch(req, env);
+    const incoming = (env as { incoming?: AnyRequest } | undefined)?.incoming;
+    if (incoming?.httpVersionMajor !== 2 || !HOP_BY_HOP.some((h) => res.headers.has(h))) return res;
+    const headers = new Headers(res.headers);
+    for (const h of HOP_BY_HOP) headers.delete(h);
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+  };
+}
+
+interface Tracker {
+  inFlight: number;
+  sockets: Set<net.Socket>;
+  sessions: Set<http2.Http2Session>;
+  /** HTTP/2: requests each session has started that the app has not finished. */
+  work: WeakMap<http2.Http2Session, number>;
+}
+
+const DEFAULT_MAX_STREAMS = 128;
+
+function requestHandler(fetch: Fetch, opts: ListenOptions, track: Tracker) {
+  const listener = getRequestListener(h2SafeFetch(fetch), {
     // Requests the adapter cannot turn into a URL (backslash in the path, bad Host, …) get the
     // same JSON error shape as everything else.
     errorHandler: (e) =>
@@ -69,50 +104,105 @@ function createServer(
         (err) => opts.logger.error('request failed', err),
       ),
   });
-  const handler: http.RequestListener = (req, res) => {
+  return (req: AnyRequest, res: AnyResponse) => {
     const started = process.hrtime.bigint();
-    counters.inFlight++;
+    // Read now: an HTTP/2 request's socket is a proxy that forgets its peer once the stream ends.
+    const remote = req.socket?.remoteAddress ?? '-';
+    track.inFlight++;
     let bytes = 0;
-    const write = res.write.bind(res) as (...a: unknown[]) => boolean;
-    const end = res.end.bind(res) as (...a: unknown[]) => http.ServerResponse;
+    const out = res as unknown as {
+      write: (...a: unknown[]) => boolean;
+      end: (...a: unknown[]) => unknown;
+    };
+    const write = out.write.bind(res);
+    const end = out.end.bind(res);
     const count = (chunk: unknown) => {
       if (typeof chunk === 'string') bytes += Buffer.byteLength(chunk);
       else if (chunk instanceof Uint8Array) bytes += chunk.byteLength;
     };
-    (res as unknown as { write: (...a: unknown[]) => boolean }).write = (...a: unknown[]) => (
-      count(a[0]),
-      write(...a)
-    );
-    (res as unknown as { end: (...a: unknown[]) => http.ServerResponse }).end = (
-      ...a: unknown[]
-    ) => {
+    let ending = false; // HTTP/2's end(chunk) writes the chunk through write(): count it once
+    out.write = (...a: unknown[]) => (ending || count(a[0]), write(...a));
+    out.end = (...a: unknown[]) => {
       if (typeof a[0] !== 'function') count(a[0]);
-      return end(...a);
+      ending = true;
+      try {
+        return end(...a);
+      } finally {
+        ending = false;
+      }
     };
     let done = false;
     const finish = (aborted: boolean) => {
       if (done) return;
       done = true;
-      counters.inFlight--;
+      track.inFlight--;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const proto = req.httpVersionMajor === 2 ? ' h2' : '';
       opts.logger.access(
-        `${req.socket?.remoteAddress ?? '-'} ${req.method} ${req.url} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B`,
+        `${remote} ${req.method} ${req.url} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B${proto}`,
       );
     };
     res.once('finish', () => finish(false));
     res.once('close', () => finish(!res.writableFinished));
+    if (req instanceof http2.Http2ServerRequest) {
+      // node enforces no header-list limit on HTTP/2 short of nghttp2's 64 KiB block: apply
+      // HTTP/1.1's (http.maxHeaderSize, counted as RFC 9113 §6.5.2 does: name + value + 32).
+      let headerBytes = 0;
+      for (let i = 0; i < req.rawHeaders.length; i += 2)
+        headerBytes += (req.rawHeaders[i]?.length ?? 0) + (req.rawHeaders[i + 1]?.length ?? 0) + 32;
+      if (headerBytes > http.maxHeaderSize) {
+        const body = badRequestBody('header list too large');
+        res.writeHead(431, { 'content-type': 'application/json' });
+        res.end(body);
+        return;
+      }
+      // HTTP/1.1's requestTimeout, per stream: the whole request must arrive in time.
+      const timer = setTimeout(() => {
+        if (!req.complete) req.stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, opts.requestTimeoutMs ?? 600_000);
+      timer.unref();
+      res.once('close', () => clearTimeout(timer));
+      // Rapid reset (CVE-2023-44487): a reset stream frees its protocol slot at once, but the work
+      // it started goes on. A session whose unfinished work exceeds twice the stream limit is
+      // sent GOAWAY (ENHANCE_YOUR_CALM) and cut.
+      const session = req.stream.session;
+      if (session) {
+        const busy = (track.work.get(session) ?? 0) + 1;
+        if (busy > 2 * (opts.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS)) {
+          session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+          session.destroy();
+          return;
+        }
+        track.work.set(session, busy);
+        const done = () => track.work.set(session, (track.work.get(session) ?? 1) - 1);
+        void listener(req, res).finally(done);
+        return;
+      }
+    }
     void listener(req, res);
   };
-  const server = opts.tls
-    ? https.createServer(
-        { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) },
-        handler,
-      )
-    : http.createServer(handler);
-  server.headersTimeout = opts.headersTimeoutMs ?? 30_000;
-  server.requestTimeout = opts.requestTimeoutMs ?? 600_000;
-  server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 5_000;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+}
+
+function badRequestBody(reason: string): string {
+  return JSON.stringify({
+    success: false,
+    message: `malformed or incomplete request (${reason})`,
+    code: 'bad_request',
+  });
+}
+
+function badRequestBytes(status: number, code: string | undefined): string {
+  const body = badRequestBody(code ?? 'error');
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+}
+
+/** Timeouts and the malformed-request answer of the HTTP/1.1 side (plain or TLS fallback). */
+function configureHttp1(server: http.Server | http2.Http2SecureServer, opts: ListenOptions): void {
+  const s = server as http.Server;
+  s.headersTimeout = opts.headersTimeoutMs ?? 30_000;
+  s.requestTimeout = opts.requestTimeoutMs ?? 600_000;
+  s.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 5_000;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
     if (!socket.writable) return socket.destroy();
     const status =
       err.code === 'HPE_HEADER_OVERFLOW'
@@ -120,19 +210,122 @@ function createServer(
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? 408
           : 400;
-    const body = JSON.stringify({
-      success: false,
-      message: `malformed or incomplete request (${err.code ?? 'error'})`,
-      code: 'bad_request',
-    });
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    socket.end(badRequestBytes(status, err.code));
+  });
+}
+
+/** HTTP/2 limits: concurrent streams, header list size, idle sessions. */
+function http2Options(opts: ListenOptions): http2.ServerOptions {
+  return {
+    settings: {
+      maxConcurrentStreams: opts.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS,
+      // Same order as HTTP/1.1's 16 KiB header limit, leaving room for HPACK overhead.
+      maxHeaderListSize: 32 * 1024,
+    },
+    // Outbound frames queued per session, in MB (node's default, 10, refuses streams with
+    // ENHANCE_YOUR_CALM once a viewer has ~80 large frames in flight on one connection).
+    maxSessionMemory: 64,
+    maxSessionInvalidFrames: 100,
+    // A client that keeps opening streams the server must refuse (the rapid-reset pattern,
+    // CVE-2023-44487) loses its session.
+    maxSessionRejectedStreams: 100,
+  };
+}
+
+function configureHttp2(
+  server: http2.Http2Server | http2.Http2SecureServer,
+  opts: ListenOptions,
+  track: Tracker,
+): void {
+  const open = new WeakMap<http2.Http2Session, number>();
+  server.on('session', (session: http2.Http2Session) => {
+    track.sessions.add(session);
+    session.once('close', () => track.sessions.delete(session));
+    session.on('error', (e: NodeJS.ErrnoException) =>
+      opts.logger.debug(`http2 session error: ${e.code ?? e.message}`),
     );
+    // Idle sessions (no stream open) are closed after the HTTP/1.1 header timeout: a client
+    // cannot hold a connection without asking for something.
+    session.setTimeout(opts.headersTimeoutMs ?? 30_000, () => {
+      if ((open.get(session) ?? 0) === 0) session.close();
+    });
+  });
+  server.on('stream', (stream: http2.ServerHttp2Stream) => {
+    const session = stream.session;
+    if (!session) return;
+    open.set(session, (open.get(session) ?? 0) + 1);
+    stream.once('close', () => open.set(session, (open.get(session) ?? 1) - 1));
+  });
+  // The compatibility API answers a timed-out session by destroying it unless someone listens.
+  server.on('timeout', () => {});
+}
+
+function createServer(fetch: Fetch, opts: ListenOptions, track: Tracker): net.Server {
+  const handler = requestHandler(fetch, opts, track);
+  let server: net.Server;
+  if (opts.tls) {
+    const secure = http2.createSecureServer(
+      {
+        ...http2Options(opts),
+        cert: readFileSync(opts.tls.certFile),
+        key: readFileSync(opts.tls.keyFile),
+        allowHTTP1: true,
+        // TLS handshakes that never finish are cut like slow headers.
+        handshakeTimeout: opts.headersTimeoutMs ?? 30_000,
+      },
+      handler,
+    );
+    configureHttp1(secure, opts);
+    configureHttp2(secure, opts, track);
+    server = secure;
+  } else if (opts.http2) {
+    const h1 = http.createServer(handler);
+    configureHttp1(h1, opts);
+    const h2 = http2.createServer(http2Options(opts), handler);
+    configureHttp2(h2, opts, track);
+    server = net.createServer((socket) => sniff(socket, h1, h2, opts));
+  } else {
+    const h1 = http.createServer(handler);
+    configureHttp1(h1, opts);
+    server = h1;
+  }
+  server.on('connection', (socket: net.Socket) => {
+    track.sockets.add(socket);
+    socket.once('close', () => track.sockets.delete(socket));
   });
   return server;
 }
 
-function listenOnce(server: http.Server, port: number, host: string): Promise<number> {
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
+
+/** Hands a plain connection to the h2c server when it starts with the HTTP/2 preface. */
+function sniff(socket: net.Socket, h1: http.Server, h2: http2.Http2Server, opts: ListenOptions) {
+  let seen = Buffer.alloc(0);
+  const timer = setTimeout(() => socket.destroy(), opts.headersTimeoutMs ?? 30_000);
+  const onData = (chunk: Buffer) => {
+    seen = Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, PREFACE.length);
+    const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+    if (isH2 && seen.length < PREFACE.length) return; // a prefix of the preface: wait for more
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('error', onError);
+    socket.pause();
+    socket.unshift(seen);
+    // The HTTP/2 session reads what is buffered when it attaches (on its own tick); resuming the
+    // socket here would hand those bytes to no one.
+    if (isH2) h2.emit('connection', socket);
+    else (h1.emit('connection', socket), socket.resume());
+  };
+  const onError = () => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  socket.on('data', onData);
+  socket.on('error', onError);
+}
+
+function listenOnce(server: net.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => {
       server.off('listening', onListening);
@@ -153,8 +346,13 @@ export async function listen(fetch: Fetch, opts: ListenOptions): Promise<Listeni
   const tries = opts.port === 0 ? 1 : opts.portTries;
   const last = Math.min(65535, opts.port + tries - 1);
   for (let port = opts.port; port <= last; port++) {
-    const counters = { inFlight: 0 };
-    const server = createServer(fetch, opts, counters);
+    const track: Tracker = {
+      inFlight: 0,
+      sockets: new Set(),
+      sessions: new Set(),
+      work: new WeakMap(),
+    };
+    const server = createServer(fetch, opts, track);
     try {
       const bound = await listenOnce(server, port, opts.host);
       server.on('error', (e) => opts.logger.error('server error', e));
@@ -164,8 +362,8 @@ export async function listen(fetch: Fetch, opts: ListenOptions): Promise<Listeni
         port: bound,
         host: opts.host,
         url,
-        inFlight: () => counters.inFlight,
-        close: (graceMs) => closeGracefully(server, counters, graceMs),
+        inFlight: () => track.inFlight,
+        close: (graceMs) => closeGracefully(server, track, graceMs),
       };
     } catch (e) {
       server.close();
@@ -181,18 +379,18 @@ export async function listen(fetch: Fetch, opts: ListenOptions): Promise<Listeni
   throw new PortsExhaustedError(opts.port, last);
 }
 
-async function closeGracefully(
-  server: http.Server,
-  counters: { inFlight: number },
-  graceMs = 10_000,
-): Promise<void> {
+async function closeGracefully(server: net.Server, track: Tracker, graceMs = 10_000) {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
+  const h1 = server instanceof http.Server ? server : undefined;
+  // HTTP/2: GOAWAY now; streams in flight may finish.
+  for (const s of track.sessions) s.close();
+  h1?.closeIdleConnections();
   const deadline = Date.now() + graceMs;
-  while (counters.inFlight > 0 && Date.now() < deadline) {
+  while (track.inFlight > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));
-    server.closeIdleConnections();
+    h1?.closeIdleConnections();
   }
-  server.closeAllConnections();
+  for (const s of track.sessions) s.destroy();
+  for (const socket of track.sockets) socket.destroy();
   await closed;
 }
