@@ -556,8 +556,7 @@ async function readFrames(
 function minMax(a: TypedArray): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i]!;
+  for (const v of a) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
@@ -777,7 +776,7 @@ export function planStudy(archive: Archive, studyUid: string, seriesUid?: string
     bySeries.set(r.series_uid, list);
   }
   const plans: SeriesPlan[] = [];
-  for (const [series, list] of bySeries) {
+  for (const list of bySeries.values()) {
     const metas = list.map(
       (r) => JSON.parse(archive.catalog.instanceMetadata(r.sop_uid) ?? '{}') as DicomJson,
     );

@@ -37,7 +37,6 @@ import {
 } from '../imaging/geometry.js';
 import type { ImageVolume, Mat3, TypedArray, Vec3 } from '../imaging/types.js';
 import type { Scene, VolumeNode } from '../scene/scene.js';
-import { B } from './dicom-values.js';
 
 export const SOP = {
   CT: '1.2.840.10008.5.1.4.1.1.2',
@@ -108,8 +107,7 @@ function range(a: TypedArray): [number, number, boolean] {
   let lo = Infinity;
   let hi = -Infinity;
   let ints = true;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i]!;
+  for (const v of a) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
     if (ints && !Number.isInteger(v)) ints = false;
@@ -118,7 +116,7 @@ function range(a: TypedArray): [number, number, boolean] {
 }
 
 function encodeValues(vol: ImageVolume, opts: { label: boolean; force16: boolean }): Encoding {
-  const [ni, nj, nk] = vol.dimensions;
+  const [ni, nj] = vol.dimensions;
   const plane = ni * nj;
   const src = vol.data;
   const bytesOf = (a: TypedArray) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -134,7 +132,7 @@ function encodeValues(vol: ImageVolume, opts: { label: boolean; force16: boolean
       else for (let i = 0; i < plane; i++) out[i] = src[off + i]!;
       return bytesOf(out);
     };
-  const direct = (k: number) => bytesOf(src.slice(k * plane, (k + 1) * plane) as TypedArray);
+  const direct = (k: number) => bytesOf(src.slice(k * plane, (k + 1) * plane));
   const t = vol.scalarType;
   if (!opts.force16 && !opts.label && (t === 'uint8' || t === 'int8'))
     return { bits: 8, signed: t === 'int8', slope: 1, intercept: 0, slice: direct, lossy: false };

@@ -73,10 +73,6 @@ export class Archive {
     return new Archive(store, new Catalog(path.join(root, 'index.sqlite')), new Decoder());
   }
 
-  static async open(dataDir: string): Promise<Archive> {
-    return Archive.openSync(dataDir);
-  }
-
   async close(): Promise<void> {
     await this.decoder.close();
     this.catalog.close();
@@ -177,7 +173,7 @@ export class Archive {
   /** Bulk path (bench, big imports): many objects, one transaction, no fsync. */
   async ingestMany(bufs: readonly Buffer[]): Promise<number> {
     const prepared = bufs.map((buf) => ({ buf, ...this.prepare(buf) }));
-    const records: InstanceRecord[] = new Array(prepared.length);
+    const records = new Array<InstanceRecord>(prepared.length);
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < prepared.length; i = next++) {
@@ -199,7 +195,7 @@ export class Archive {
 
   instance(study: string, series: string | undefined, sop: string): InstanceRow {
     const row = this.catalog.instance(sop);
-    if (!row || row.study_uid !== study || (series !== undefined && row.series_uid !== series))
+    if (row?.study_uid !== study || (series !== undefined && row.series_uid !== series))
       throw notFound(`no instance ${sop} in ${series ? `series ${series} of ` : ''}study ${study}`);
     return row;
   }

@@ -156,6 +156,7 @@ const str = (j: DicomJson, tag: string): string | null => {
   const v = j[tag]?.Value?.[0];
   if (v === undefined || v === null) return null;
   if (typeof v === 'object') return (v as { Alphabetic?: string }).Alphabetic ?? null;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- object values (PN) are handled above; the rest are strings and numbers
   return String(v);
 };
 const int = (j: DicomJson, tag: string): number | null => {

@@ -54,8 +54,7 @@ export function hostGuard(config: Config): MiddlewareHandler | undefined {
 export function checkCrossOrigin(config: Config, c: Context): void {
   const origin = c.req.header('origin');
   const allowedByCors = (o: string | undefined) =>
-    config.cors === '*' ||
-    (o !== undefined && config.cors !== undefined && config.cors.toLowerCase() === o.toLowerCase());
+    config.cors === '*' || (o !== undefined && config.cors?.toLowerCase() === o.toLowerCase());
   if (origin !== undefined) {
     const url = new URL(c.req.url);
     const own = `${url.protocol}//${c.req.header('host') ?? url.host}`.toLowerCase();

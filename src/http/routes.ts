@@ -50,12 +50,9 @@ export function mountRoutes(
     const guard = opts.onMutatingGet;
     for (const m of methods) {
       if (m === 'GET' && r.mutates && guard) {
-        app.on(
-          m,
-          r.path,
-          (c, next) => (isMutatingRequest(r, c) ? guard(c, next) : next()),
-          r.handler,
-        );
+        const gate: MiddlewareHandler = (c, next) =>
+          isMutatingRequest(r, c) ? guard(c, next) : next();
+        app.on(m, r.path, gate, r.handler);
       } else app.on(m, r.path, r.handler);
     }
     const set = allowed.get(r.path) ?? new Set<string>();

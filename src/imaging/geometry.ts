@@ -22,7 +22,6 @@ export function mat4LpsToRas(m: Mat4): Mat4 {
   const f = diag4([-1, -1, 1]);
   return mul4(mul4(f, m), f);
 }
-export const mat4RasToLps = mat4LpsToRas;
 
 /**
  * itk-wasm's `direction` (a flat Float64Array of 9) is **row-major** — element `[row * 3 + col]`,

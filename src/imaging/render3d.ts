@@ -224,8 +224,7 @@ const keyedBlocks = new Map<string, Blocks & { revision: number }>();
 /** Value range of each 8³ block, widened by one block on each side (for interpolation/gradients). Cached per volume and revision. */
 function blockRanges(vol: ImageVolume, revision = 0, key?: string): Blocks {
   const hit = key !== undefined ? keyedBlocks.get(key) : blockCache.get(vol.data);
-  if (hit && hit.revision === revision && hit.bi === Math.ceil(vol.dimensions[0] / BLOCK))
-    return hit;
+  if (hit?.revision === revision && hit.bi === Math.ceil(vol.dimensions[0] / BLOCK)) return hit;
   const computed = computeBlockRanges(vol);
   const entry = { ...computed, revision };
   if (key !== undefined) {
@@ -589,8 +588,7 @@ function castRays(job: ThreeDJob): RawImage {
   const lo = job.wl.level - job.wl.window / 2,
     wwin = job.wl.window,
     satHi = lo + wwin;
-  const isMip = job.mode === 'mip',
-    isMinip = job.mode === 'minip';
+  const isMip = job.mode === 'mip';
 
   const lut =
     job.mode === 'composite'
@@ -608,7 +606,7 @@ function castRays(job: ThreeDJob): RawImage {
     for (let b = 0; b < nb; b++) {
       const a = Math.max(0, Math.min(LUT_SIZE - 1, Math.floor((bmin[b]! - lut.min) * lut.scale)));
       const z = Math.max(0, Math.min(LUT_SIZE - 1, Math.ceil((bmax[b]! - lut.min) * lut.scale)));
-      emptyBlock[b] = bmin[b]! > bmax[b]! || lut.nonzero[z + 1]! - lut.nonzero[a]! === 0 ? 1 : 0;
+      emptyBlock[b] = bmin[b]! > bmax[b]! || lut.nonzero[z + 1] === lut.nonzero[a] ? 1 : 0;
     }
   }
   // Gradient (index space) → world normal: g_world = Mᵀ g_ijk.
@@ -747,7 +745,6 @@ function castRays(job: ThreeDJob): RawImage {
             const gv = g <= 0 ? 0 : g >= 255 ? 255 : g;
             if (channels === 1) out[pix] = gv;
             else out[pix * 3] = out[pix * 3 + 1] = out[pix * 3 + 2] = gv;
-            void isMinip;
             continue;
           }
           // Composite, front to back.

@@ -341,7 +341,7 @@ export function resliceGrey(
     }
     return true;
   }
-  const a = constantAxis(b as number[], c as number[], r as number[], dims as unknown as number[]);
+  const a = constantAxis(b, c, r, dims);
   if (a === undefined) return false;
   const strides = [1, dims[0], dims[0] * dims[1]];
   const [u, v] = a === 0 ? [1, 2] : a === 1 ? [0, 2] : [0, 1];

@@ -111,22 +111,8 @@ export const BYTES_OF: Record<ScalarType, number> = {
   float64: 8,
 };
 
-export function scalarTypeOf(a: TypedArray): ScalarType {
-  if (a instanceof Int8Array) return 'int8';
-  if (a instanceof Uint8Array) return 'uint8';
-  if (a instanceof Int16Array) return 'int16';
-  if (a instanceof Uint16Array) return 'uint16';
-  if (a instanceof Int32Array) return 'int32';
-  if (a instanceof Uint32Array) return 'uint32';
-  if (a instanceof Float32Array) return 'float32';
-  return 'float64';
-}
-
 /** Allocates a typed array of `length` elements in a SharedArrayBuffer (zero-filled). */
 export function allocShared(scalarType: ScalarType, length: number): TypedArray {
   const C = ARRAY_OF[scalarType] as unknown as new (b: ArrayBufferLike) => TypedArray;
   return new C(new SharedArrayBuffer(length * BYTES_OF[scalarType]));
 }
-
-export const voxelCount = (v: Pick<ImageVolume, 'dimensions'>): number =>
-  v.dimensions[0] * v.dimensions[1] * v.dimensions[2];

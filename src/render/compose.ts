@@ -9,7 +9,7 @@ import type { RawImage } from '../imaging/slice-render.js';
 import type { Scene } from '../scene/scene.js';
 import { atSize, refit } from '../views/geometry.js';
 import { layoutGrid, type LayoutCell } from '../views/layout.js';
-import type { SliceViewState, ThreeDViewState, Views } from '../views/views.js';
+import type { ThreeDViewState, Views } from '../views/views.js';
 import { sliceJob, threeDJob } from './jobs.js';
 import type { RenderService } from './service.js';
 
@@ -84,10 +84,7 @@ async function renderTile(
       return await toRgb(await renderer.raw(threeDJob(scene, views, view)), size);
     }
     // The view's own geometry at the tile's size (a fixed fov keeps its horizontal extent).
-    const view = atSize(
-      refit(scene, views, structuredClone(views.slice(cell)) as SliceViewState),
-      size,
-    );
+    const view = atSize(refit(scene, views, structuredClone(views.slice(cell))), size);
     return await toRgb(await renderer.raw(sliceJob(scene, views, view)), size);
   } catch (e) {
     if (e instanceof AppError && e.code === 'not_found')

@@ -29,13 +29,13 @@ const sharedCopies = new WeakMap<TypedArray, { revision: number; copy: TypedArra
 export function shareable(v: ImageVolume, revision = 0): ImageVolume {
   if (v.data.buffer instanceof SharedArrayBuffer) return v;
   let entry = sharedCopies.get(v.data);
-  if (!entry || entry.revision !== revision) {
+  if (entry?.revision !== revision) {
     const C = ARRAY_OF[v.scalarType] as unknown as new (b: ArrayBufferLike) => TypedArray;
     const copy =
       entry?.copy.length === v.data.length
         ? entry.copy
         : new C(new SharedArrayBuffer(v.data.byteLength));
-    copy.set(v.data as never);
+    copy.set(v.data);
     entry = { revision, copy };
     sharedCopies.set(v.data, entry);
   }
@@ -56,11 +56,7 @@ function windowLevelFor(
         ? node.display.window
         : auto.window;
   const level =
-    view.level !== undefined
-      ? view.level
-      : !useAuto && node.display.level !== undefined
-        ? node.display.level
-        : auto.level;
+    view.level ?? (!useAuto && node.display.level !== undefined ? node.display.level : auto.level);
   return { window: window > 0 ? window : 1, level };
 }
 

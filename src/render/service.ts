@@ -44,7 +44,7 @@ export class RenderService {
   readonly stats = { renders: 0, shared: 0, cached: 0, worker: 0, main: 0, refused: 0, streams: 0 };
 
   constructor(o: RenderServiceOptions = {}) {
-    const cores = os.availableParallelism?.() ?? os.cpus().length;
+    const cores = os.availableParallelism();
     this.#threads = o.threads ?? Math.max(1, cores - 1);
     this.#split = o.splitThreeD ?? cores >= 2;
     this.#maxQueue = o.maxQueue ?? 8;

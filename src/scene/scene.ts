@@ -155,7 +155,7 @@ export class Scene {
   /** The active volume node, or else the first volume in scene order. */
   activeVolume(): VolumeNode | undefined {
     const a = this.#activeVolumeId ? this.#nodes.get(this.#activeVolumeId) : undefined;
-    return isVolumeNode(a) ? a : (this.nodes().find(isVolumeNode) as VolumeNode | undefined);
+    return isVolumeNode(a) ? a : this.nodes().find(isVolumeNode);
   }
 
   /** Makes a volume the active one (emits an `update` change with no node ids). */
@@ -227,7 +227,7 @@ export class Scene {
       this.#counters.set(node.className, n);
     } else {
       const m = /^(.*?)(\d+)$/.exec(id);
-      if (m && m[1] === node.className)
+      if (m?.[1] === node.className)
         this.#counters.set(
           node.className,
           Math.max(this.#counters.get(node.className) ?? 0, Number(m[2])),

@@ -95,7 +95,7 @@ export function putVolume(
   const name =
     req.name ??
     (req.id !== undefined && !isGlob(req.id) ? req.id : undefined) ??
-    (content || defaultName(className));
+    (content !== undefined && content !== '' ? content : defaultName(className));
   const node = scene.add<VolumeNode>({
     kind: 'volume',
     className,

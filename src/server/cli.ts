@@ -148,24 +148,29 @@ export async function runCli(
   } catch (e) {
     if (e instanceof ConfigError) {
       io.err(`voxelgate: ${e.message}\nTry 'voxelgate --help'.`);
-      return io.exit(2);
+      io.exit(2);
+      return;
     }
     throw e;
   }
   if (parsed.help) {
     io.out(helpText(PACKAGE_VERSION));
-    return io.exit(0);
+    io.exit(0);
+    return;
   }
   if (parsed.version) {
     io.out(PACKAGE_VERSION);
-    return io.exit(0);
+    io.exit(0);
+    return;
   }
   if (parsed.positionals[0] === 'import') {
-    return io.exit(await runImport(parsed.config, parsed.positionals.slice(1), io));
+    io.exit(await runImport(parsed.config, parsed.positionals.slice(1), io));
+    return;
   }
   if (parsed.positionals.length > 0 && parsed.positionals[0] !== 'serve') {
     io.err(`voxelgate: unknown command "${parsed.positionals[0]}"\nTry 'voxelgate --help'.`);
-    return io.exit(2);
+    io.exit(2);
+    return;
   }
 
   let running: Running;
@@ -183,7 +188,8 @@ export async function runCli(
     else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN')
       io.err(`voxelgate: cannot listen on ${parsed.config.host}: no such local address`);
     else io.err(`voxelgate: cannot start: ${err.message}`);
-    return io.exit(1);
+    io.exit(1);
+    return;
   }
 
   process.on('unhandledRejection', (reason) =>
@@ -197,7 +203,8 @@ export async function runCli(
   const onSignal = (sig: NodeJS.Signals) => {
     if (++signals > 1) {
       io.err(`voxelgate: second ${sig}, exiting now`);
-      return io.exit(130);
+      io.exit(130);
+      return;
     }
     running.ctx.requestShutdown(sig);
   };
@@ -216,11 +223,7 @@ async function prepareArchive(ctx: AppContext, io: Pick<CliIo, 'out' | 'err'>): 
     );
   }
   for (const dir of ctx.config.imports) {
-    const summary = await importFiles(
-      archive,
-      [dir],
-      progressReporter(io, process.stderr.isTTY === true),
-    );
+    const summary = await importFiles(archive, [dir], progressReporter(io, process.stderr.isTTY));
     io.err(summaryLine(dir, summary));
   }
 }
@@ -261,11 +264,7 @@ export async function runImport(config: Config, paths: string[], io: CliIo): Pro
   await fsp.mkdir(config.data, { recursive: true });
   const archive = Archive.openSync(config.data);
   try {
-    const summary = await importFiles(
-      archive,
-      paths,
-      progressReporter(io, process.stderr.isTTY === true),
-    );
+    const summary = await importFiles(archive, paths, progressReporter(io, process.stderr.isTTY));
     for (const f of summary.skippedFiles.slice(0, 20)) io.err(`  skipped ${f.file}: ${f.reason}`);
     if (summary.skippedFiles.length > 20) io.err(`  … and ${summary.skipped - 20} more skipped`);
     io.out(summaryLine(paths.join(' '), summary));

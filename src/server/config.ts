@@ -365,9 +365,10 @@ export function parseConfig(
     );
   }
 
-  const auth = (str('auth') ?? 'mutating') as Config['auth'];
-  if (auth !== 'mutating' && auth !== 'all')
-    throw new ConfigError(`--auth must be mutating or all, not "${auth}"`);
+  const rawAuth = str('auth') ?? 'mutating';
+  if (rawAuth !== 'mutating' && rawAuth !== 'all')
+    throw new ConfigError(`--auth must be mutating or all, not "${rawAuth}"`);
+  const auth: Config['auth'] = rawAuth;
   const token = str('token');
   const readToken = str('read-token');
   if (readToken && !token) throw new ConfigError('--read-token needs --token as well');

@@ -9,7 +9,7 @@
 import type { Scene } from '../scene/scene.js';
 import { atSize, effectiveFov, refit, sliceBounds, sliceOffset } from './geometry.js';
 import { referenceLayer, sliceLayers } from './layers.js';
-import type { SliceViewName, SliceViewState, Views } from './views.js';
+import type { SliceViewName, Views } from './views.js';
 
 export function describeView(
   scene: Scene,
@@ -30,7 +30,7 @@ export function describeView(
     };
   }
   // The geometry the next render of this view at `size` would use (refit as a render would).
-  const v = atSize(refit(scene, views, structuredClone(views.slice(name)) as SliceViewState), size);
+  const v = atSize(refit(scene, views, structuredClone(views.slice(name))), size);
   const layers = sliceLayers(scene, views, v);
   const ref = referenceLayer(layers);
   return {

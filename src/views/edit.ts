@@ -84,7 +84,9 @@ export function editSlice(
 
   // Layers and display; re-fit on a new background; then geometry in a fixed order:
   // copySliceGeometryFrom → orientation / sliceToRAS → scrollTo → offset → fov.
-  for (const [layer, id] of Object.entries(layers) as Array<[keyof typeof layers, string]>) {
+  for (const [layer, id] of Object.entries(layers) as Array<
+    [keyof typeof layers, string | undefined]
+  >) {
     if (id === undefined) delete v[layer];
     else v[layer] = id;
   }
@@ -104,11 +106,7 @@ export function editSlice(
   const reference = referenceLayer(sliceLayers(scene, views, v));
   if (edits.copySliceGeometryFrom !== undefined) {
     // The other view as it would render now (fitted to its background if it never was).
-    const other = refit(
-      scene,
-      views,
-      structuredClone(views.slice(edits.copySliceGeometryFrom)) as SliceViewState,
-    );
+    const other = refit(scene, views, structuredClone(views.slice(edits.copySliceGeometryFrom)));
     const otherFov = effectiveFov(scene, other, reference);
     v.sliceToRAS = [...other.sliceToRAS] as Mat4;
     v.orientation = other.orientation;

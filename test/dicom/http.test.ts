@@ -39,7 +39,7 @@ describe('OHIF v3 requests (dicomweb.md §1.1), exact URLs and Accept headers', 
         assert.ok(list.length >= 3);
         for (const s of list) {
           assert.ok(
-            Array.isArray(s['00080061']?.Value) && s['00080061']!.Value!.length > 0,
+            Array.isArray(s['00080061']?.Value) && s['00080061'].Value.length > 0,
             'ModalitiesInStudy with a Value',
           );
           assert.equal(typeof v(s, '00201206'), 'number');

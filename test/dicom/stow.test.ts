@@ -59,7 +59,7 @@ describe('STOW-RS', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json!['00081199']!.Value!.length, 3);
     assert.match(
-      String(r.json!['00081190']!.Value![0]),
+      r.json!['00081190']!.Value![0] as unknown as string,
       new RegExp(`/dicom/studies/${ct.studyUid}$`),
     );
     assert.equal(r.headers.get('access-control-allow-origin'), '*');

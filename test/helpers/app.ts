@@ -25,13 +25,13 @@ export interface TestApp {
 }
 
 /** An app built in-process (no socket) over a fresh temporary data folder. */
-export async function makeTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+export function makeTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const dataDir = overrides.data ?? tempDir();
   const ctx = createContext(
     defaultConfig({ docroot: path.join(PACKAGE_ROOT, 'docroot'), data: dataDir, ...overrides }),
   );
   const app = createApp(ctx);
-  return {
+  return Promise.resolve({
     app,
     ctx,
     dataDir,
@@ -39,7 +39,7 @@ export async function makeTestApp(overrides: Partial<Config> = {}): Promise<Test
       await closeContext(ctx);
       if (!overrides.data) rmSync(dataDir, { recursive: true, force: true });
     },
-  };
+  });
 }
 
 export interface TestServer extends Running {

@@ -16,6 +16,7 @@ const js = (code: string, token: string | null = TOKEN, extra: Record<string, st
     ...extra,
   },
 });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field in assertions
 type Json = Record<string, any>;
 
 test('secretEquals and requestToken', () => {
@@ -249,7 +250,7 @@ test('DNS rebinding: a foreign Host header is refused on a loopback server', asy
 
 test('binding beyond loopback without a token is refused unless --insecure; exec without --token generates one', async () => {
   await assert.rejects(
-    startServer(defaultConfig({ host: '0.0.0.0' }), { out() {}, err() {} }),
+    startServer(defaultConfig({ host: '0.0.0.0' }), { out: () => {}, err: () => {} }),
     /refusing to listen on 0\.0\.0\.0 without --token/,
   );
   const lines: string[] = [];
@@ -260,7 +261,7 @@ test('binding beyond loopback without a token is refused unless --insecure; exec
   try {
     const line = lines.find((l) => l.includes('Authorization: Bearer'));
     assert.ok(line, lines.join('\n'));
-    const token = /Bearer (\S+)/.exec(line!)![1]!;
+    const token = /Bearer (\S+)/.exec(line)![1]!;
     const res = await fetch(`${running.listening.url}slicer/exec`, {
       method: 'POST',
       body: '__execResult = 7',

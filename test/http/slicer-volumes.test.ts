@@ -219,7 +219,7 @@ test('sampledata: list, load CT phantom with realistic HU, oblique MR, label map
   const ct = await json(t.app.request('/slicer/sampledata?name=CTHeadPhantom'));
   assert.equal(ct.success, true);
   const node = t.ctx.scene.byId(ct.id);
-  assert.ok(node && node.kind === 'volume');
+  assert.ok(node?.kind === 'volume');
   const v = node.volume;
   assert.equal(v.scalarType, 'int16');
   const at = (i: number, j: number, k: number) =>
@@ -301,7 +301,7 @@ test('real socket: truncated body (client hangs up) and over-limit Content-Lengt
       sock.on('close', () => resolve(got));
       sock.on('error', () => resolve(got));
     });
-    assert.ok(reply === '' || /^HTTP\/1\.1 400/.test(reply), reply.slice(0, 80));
+    assert.ok(reply === '' || reply.startsWith('HTTP/1.1 400'), reply.slice(0, 80));
     const big = await request(s.url)
       .post('/slicer/volume?name=Big')
       .send(await encodeNrrd(vol('int16', [64, 64, 64])));

@@ -23,6 +23,7 @@ interface SliceView {
   background: string | null;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed JSON read
 const json = async <T>(p: string): Promise<{ status: number; body: T }> => {
   const res = await fetch(`${server.url}${p}`);
   return { status: res.status, body: (await res.json()) as T };

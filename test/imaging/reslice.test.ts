@@ -116,10 +116,7 @@ describe('resliceGrey (fused reslice + window/level)', () => {
       ['axial', [9.5, 8.5, 5.5], [30, 24]], // between voxel planes: linear not covered
     ] as const) {
       const g = {
-        sliceToRAS: sliceToRasOf(
-          ORIENTATION_MATRICES[orient],
-          centre as unknown as [number, number, number],
-        ),
+        sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES[orient], centre),
         fov: fov as unknown as [number, number],
         size: [37, 29] as [number, number],
       };

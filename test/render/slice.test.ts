@@ -38,7 +38,7 @@ async function spot(query: string) {
     fiducials: 'off',
   });
   for (const [k, v] of new URLSearchParams(query)) q.set(k, v);
-  const r = await get(`/slicer/slice?${q}`);
+  const r = await get(`/slicer/slice?${q.toString()}`);
   assert.equal(r.status, 200, await r.clone().text());
   return centroid(await decode(await r.arrayBuffer()));
 }

@@ -275,7 +275,7 @@ async function spawnServer(data: string): Promise<{ child: ChildProcess; url: st
     },
   );
   let err = '';
-  child.stderr!.on('data', (d) => (err += d));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   for (let i = 0; i < 300 && !existsSync(portFile); i++) {
     if (child.exitCode !== null) throw new Error(`server exited: ${err}`);
     await sleep(50);
@@ -286,7 +286,10 @@ async function spawnServer(data: string): Promise<{ child: ChildProcess; url: st
 
 const kill = (child: ChildProcess) =>
   new Promise<void>((resolve) => {
-    if (child.exitCode !== null) return resolve();
+    if (child.exitCode !== null) {
+      resolve();
+      return;
+    }
     child.once('exit', () => resolve());
     child.kill('SIGKILL');
   });

@@ -26,7 +26,7 @@ let valid: Buffer[];
 
 const volumeHash = (id: string) => {
   const n = t.ctx.scene.byId(id);
-  if (!n || n.kind !== 'volume') return 'missing';
+  if (n?.kind !== 'volume') return 'missing';
   const v = n.volume;
   return createHash('sha1')
     .update(new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength))
@@ -46,13 +46,13 @@ before(async () => {
     origin: [1, 2, 3],
     direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
     data: Int16Array.from({ length: 60 }, (_, i) => i * 37 - 900),
-  } as ImageVolume;
+  };
   const rgb: ImageVolume = {
     ...small,
     scalarType: 'uint8',
     components: 3,
     data: Uint8Array.from({ length: 180 }, (_, i) => i),
-  } as ImageVolume;
+  };
   valid = [
     await encodeNrrd(small),
     await encodeNrrd(small, { encoding: 'gzip' }),
@@ -207,6 +207,7 @@ function splitAt(buf: Buffer, cuts: number[]): Buffer[] {
   out.push(buf.subarray(from));
   return out.filter((c) => c.length > 0);
 }
+// eslint-disable-next-line @typescript-eslint/require-await -- the decoder takes an AsyncIterable
 async function* chunksOf(parts: Buffer[]): AsyncGenerator<Uint8Array> {
   for (const p of parts) yield p;
 }

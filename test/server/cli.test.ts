@@ -123,7 +123,7 @@ test('startup line, port fallback past a taken port, and SIGTERM finishing a dow
     assert.equal(code, 0);
   } finally {
     child.kill('SIGKILL');
-    await new Promise((r) => blocker!.close(r));
+    await new Promise((r) => blocker.close(r));
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -91,7 +91,7 @@ test('bad values are rejected with a message naming the option', () => {
   ] as Array<[string[], Record<string, string>, RegExp]>) {
     assert.throws(
       () => parse(args, env),
-      (e: unknown) => e instanceof ConfigError && re.test((e as Error).message),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
       args.join(' '),
     );
   }

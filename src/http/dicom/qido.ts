@@ -24,7 +24,7 @@ const LOWER: Record<Level, Set<string>> = {
 };
 
 export const search = (ctx: AppContext, level: Level) =>
-  async function qidoSearch(c: Context): Promise<Response> {
+  function qidoSearch(c: Context): Response {
     negotiateJson(c.req.header('accept'));
     const archive = archiveOf(ctx);
     const query = parseQido(new URL(c.req.url).searchParams);
@@ -49,7 +49,7 @@ export const search = (ctx: AppContext, level: Level) =>
         const meta = archive.catalog.representativeMetadata(it.study, it.series, it.sop);
         if (meta) {
           const full = JSON.parse(meta) as DicomJson;
-          for (const t of missing) if (full[t] && !full[t]!.BulkDataURI) json[t] = full[t]!;
+          for (const t of missing) if (full[t] && !full[t].BulkDataURI) json[t] = full[t]!;
         }
       }
       json[T.RetrieveURL] = retrieve;

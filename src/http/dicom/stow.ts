@@ -109,14 +109,14 @@ export const stow = (ctx: AppContext) =>
             staged.push(st);
             if (staged.length >= COMMIT_BATCH) await archive.commit(staged.splice(0));
             const r = st.result;
-            studies.add(r!.studyUid);
+            studies.add(r.studyUid);
             referenced.push({
-              [T.ReferencedSOPClassUID]: { vr: 'UI', Value: [r!.sopClassUid] },
-              [T.ReferencedSOPInstanceUID]: { vr: 'UI', Value: [r!.sopInstanceUid] },
+              [T.ReferencedSOPClassUID]: { vr: 'UI', Value: [r.sopClassUid] },
+              [T.ReferencedSOPInstanceUID]: { vr: 'UI', Value: [r.sopInstanceUid] },
               [T.RetrieveURL]: {
                 vr: 'UR',
                 Value: [
-                  `${base}/studies/${r!.studyUid}/series/${r!.seriesUid}/instances/${r!.sopInstanceUid}`,
+                  `${base}/studies/${r.studyUid}/series/${r.seriesUid}/instances/${r.sopInstanceUid}`,
                 ],
               },
             });

@@ -13,7 +13,7 @@ import {
 } from '../../dicom/accept.js';
 import type { Archive } from '../../dicom/archive.js';
 import type { InstanceRow } from '../../dicom/catalog.js';
-import { instancePath, withBase } from '../../dicom/dicom-json.js';
+import { withBase } from '../../dicom/dicom-json.js';
 import { multipartBody, multipartStream, newBoundary, type Part } from '../../dicom/multipart.js';
 import { parseRenderQuery, renderFrame } from '../../dicom/rendered.js';
 import { frameMediaType, NATIVE_TS, TS } from '../../dicom/tags.js';
@@ -91,7 +91,8 @@ export const bulk = (ctx: AppContext) =>
     let { multipart } = negotiateBulk(accept);
     if (
       rangeHeader &&
-      (!accept || (/\*\/\*|application\/octet-stream/.test(accept) && !/multipart/.test(accept)))
+      (!accept ||
+        (/\*\/\*|application\/octet-stream/.test(accept) && !accept.includes('multipart')))
     )
       multipart = false;
     const data = await archive.bulk(row, c.req.param('tag')!);
@@ -217,5 +218,3 @@ export const remove = (ctx: AppContext, scope: Scope) =>
     const n = await archive.delete(rows);
     return c.json({ success: true, deleted: n });
   };
-
-export { instancePath };

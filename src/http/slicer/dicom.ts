@@ -91,8 +91,8 @@ export const postAccessDicomwebStudy = (ctx: AppContext) => async (c: Context) =
     base: serviceRoot(prefix, store),
     studyUid,
     accessToken,
-    allowedOrigins: ctx.config.dicomwebRemotes ?? [],
-    timeoutMs: ctx.config.dicomwebTimeoutMs ?? 120_000,
+    allowedOrigins: ctx.config.dicomwebRemotes,
+    timeoutMs: ctx.config.dicomwebTimeoutMs,
     maxBytes: ctx.config.limits.stow,
   });
   const loaded = await loadIntoScene(ctx.scene, archive, studyUid);

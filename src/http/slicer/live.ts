@@ -96,6 +96,7 @@ function multipartStream(ctx: AppContext, c: Context, frame: () => Frame): Respo
               });
               continue;
             }
+            // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- finish() may have run while awaiting
             if (done) return;
             last = f.key;
             controller.enqueue(

@@ -153,7 +153,9 @@ export const postMrml = (ctx: AppContext) => async (c: Context) => {
         .node.id,
     ];
   } else if (lower.endsWith('.json')) {
-    const doc = (await readJsonFile(file, ctx.config.limits.json)) as { matrix?: unknown };
+    const doc = (await readJsonFile(file, ctx.config.limits.json)) as {
+      matrix?: unknown;
+    } | null;
     ids = [
       putLinearTransform(ctx.scene, { name: name ?? baseName, matrix: parseMatrix(doc?.matrix) })
         .node.id,

@@ -57,9 +57,9 @@ export function streamResponse(
   const body = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const { done, value } = await it.next();
-        if (done) controller.close();
-        else controller.enqueue(value);
+        const step = await it.next();
+        if (step.done) controller.close();
+        else controller.enqueue(step.value);
       },
       async cancel() {
         await it.return?.(undefined);

@@ -62,14 +62,10 @@ export const putTransform = (ctx: AppContext) => async (c: Context) => {
     throw invalidParameter('parentTransformID', 'must be a string or null');
   const qParent = str(c, 'parentTransformID');
   const parent =
-    qParent !== undefined
-      ? qParent === 'none'
-        ? null
-        : qParent
-      : (b.parentTransformID as string | null | undefined);
+    qParent !== undefined ? (qParent === 'none' ? null : qParent) : b.parentTransformID;
   const { node, created } = putLinearTransform(ctx.scene, {
     id: str(c, 'id'),
-    name: str(c, 'name') ?? (b.name as string | undefined),
+    name: str(c, 'name') ?? b.name,
     matrix: b.matrix !== undefined ? parseMatrix(b.matrix) : undefined,
     parentTransformID:
       parent === undefined
