@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_OHIF_DIR } from '../src/http/browse.js';
-import { PACKAGE_ROOT } from '../src/server/context.js';
+import { PACKAGE_ROOT } from '../src/util/package.js';
 import { startTestServer } from '../test/helpers/app.js';
 import { browserSkipReason, launchBrowser } from '../test/helpers/browser.js';
 

@@ -5,13 +5,8 @@ import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
 import { ConfigError, helpText, parseConfig, type Config } from './config.js';
-import {
-  closeContext,
-  createContext,
-  PACKAGE_ROOT,
-  PACKAGE_VERSION,
-  type AppContext,
-} from './context.js';
+import { closeContext, createContext, type AppContext } from './context.js';
+import { PACKAGE_ROOT, PACKAGE_VERSION } from '../util/package.js';
 import { listen, PortsExhaustedError, type Listening } from './listen.js';
 import { createLogger } from './logger.js';
 import { SceneStore } from '../scene/persistence.js';

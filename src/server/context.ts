@@ -2,9 +2,7 @@
  * What the HTTP layer gets to work with: configuration, logging, version facts and the domain
  * services. Built by `createContext`; the CLI owns its lifetime (`close`).
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_VERSION } from '../util/package.js';
 import type { Config } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Scene } from '../scene/scene.js';
@@ -13,16 +11,6 @@ import { followActiveVolume } from '../views/layers.js';
 import { RenderService } from '../render/service.js';
 import type { SceneStore } from '../scene/persistence.js';
 import { Archive } from '../dicom/archive.js';
-
-/** The package root (folder holding package.json), found from this file's location. */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-export const PACKAGE_VERSION: string = (() => {
-  const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-})();
 
 export interface AppContext {
   config: Config;

