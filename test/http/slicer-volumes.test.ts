@@ -1,14 +1,14 @@
 /** /slicer/volumes, /slicer/volume (NRRD in/out), /slicer/volumeSelection, /slicer/sampledata. */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import request from 'supertest';
 import {
   binaryParser,
-  makeTestApp,
   startTestServer,
-  type TestApp,
   type TestServer,
+  withTestApp,
+  useTestApp,
 } from '../helpers/app.js';
 import { decodeNrrd, encodeNrrd } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
@@ -23,11 +23,7 @@ const volumeLimit = (volume: number) =>
     limits: { volume, stow: 1 << 30, json: 1 << 24, exec: 1 << 20 },
   }) as unknown as Partial<Config>;
 
-let t: TestApp;
-before(async () => {
-  t = await makeTestApp();
-});
-after(() => t.close());
+const t = useTestApp();
 
 function vol(
   scalarType: ImageVolume['scalarType'] = 'int16',
@@ -177,8 +173,7 @@ test('bad uploads: 4xx naming the problem, scene unchanged', async () => {
 });
 
 test('oversize upload → 413 and nothing changes', async () => {
-  const small = await makeTestApp(volumeLimit(100));
-  try {
+  await withTestApp(volumeLimit(100), async (small) => {
     const res = await small.app.request('/slicer/volume', {
       method: 'POST',
       body: (await encodeNrrd(vol('float64', [4, 4, 4]))) as Uint8Array<ArrayBuffer>,
@@ -186,9 +181,7 @@ test('oversize upload → 413 and nothing changes', async () => {
     assert.equal(res.status, 413);
     assert.match((await json(res)).message, /limit/);
     assert.deepEqual(await json(small.app.request('/slicer/volumes')), []);
-  } finally {
-    await small.close();
-  }
+  });
 });
 
 test('volumeSelection cycles the active volume; DELETE /volume', async () => {
@@ -315,8 +308,7 @@ test('real socket: truncated body (client hangs up) and over-limit Content-Lengt
 });
 
 test('a raw NRRD whose Content-Length is too short for its declared sizes is refused before allocating', async () => {
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     const header =
       'NRRD0004\ntype: int16\ndimension: 3\nsizes: 1024 1024 1024\nencoding: raw\nendian: little\n\n';
     const body = Buffer.concat([Buffer.from(header, 'latin1'), Buffer.alloc(64)]);
@@ -331,7 +323,5 @@ test('a raw NRRD whose Content-Length is too short for its declared sizes is ref
       /declares 2147483648 bytes of raw voxel data, but the body has only 64/,
     );
     assert.deepEqual(t.ctx.scene.nodes(), []);
-  } finally {
-    await t.close();
-  }
+  });
 });

@@ -14,7 +14,7 @@ import { encodeNrrd, decodeNrrd } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 import { Scene, type VolumeNode } from '../../src/scene/scene.js';
 import { receiveNrrd, SceneStore } from '../../src/scene/persistence.js';
-import { startTestServer, tempDir } from '../helpers/app.js';
+import { startTestServer, tempDir, withTestServer } from '../helpers/app.js';
 
 function volume(
   seed: number,
@@ -100,8 +100,7 @@ test('restart restores the scene byte-identically', async () => {
     } finally {
       await s1.close();
     }
-    const s2 = await startTestServer({ data });
-    try {
+    await withTestServer({ data }, async (s2) => {
       const after = await snapshot(s2.url);
       assert.deepEqual(Object.keys(after), Object.keys(before));
       for (const k of Object.keys(before)) assert.equal(after[k], before[k], k);
@@ -116,9 +115,7 @@ test('restart restores the scene byte-identically', async () => {
       // only files the index names remain
       const files = readdirSync(path.join(data, 'scene', 'volumes'));
       assert.equal(files.length, 6, files.join(', '));
-    } finally {
-      await s2.close();
-    }
+    });
   } finally {
     rmSync(data, { recursive: true, force: true });
   }

@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hono } from 'hono';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { makeTestApp, type TestApp, withTestApp } from '../helpers/app.js';
 import { slicerRoutes } from '../../src/http/slicer.js';
 import { dicomRoutes } from '../../src/http/dicom.js';
 import { staticRoutes } from '../../src/http/static.js';
@@ -301,8 +301,7 @@ test('CSRF: cross-origin simple requests (exec, DELETE, STOW, GET-mutating) fail
 });
 
 test('without a token configured, GET-mutating routes are still CSRF-guarded', async () => {
-  const open = await makeTestApp();
-  try {
+  await withTestApp({}, async (open) => {
     loadSample(open.ctx.scene, 'CTHeadPhantom');
     const v = open.ctx.scene.version;
     const img = await open.app.request('/slicer/sampledata?name=MRHeadObliquePhantom', {
@@ -323,14 +322,11 @@ test('without a token configured, GET-mutating routes are still CSRF-guarded', a
       200,
       'the list is a read',
     );
-  } finally {
-    await open.close();
-  }
+  });
 });
 
 test('--auth all: the read-only token reads but cannot act through a GET-mutating route', async () => {
-  const all = await makeTestApp({ token: TOKEN, readToken: READ, auth: 'all' });
-  try {
+  await withTestApp({ token: TOKEN, readToken: READ, auth: 'all' }, async (all) => {
     loadSample(all.ctx.scene, 'CTHeadPhantom');
     const v = all.ctx.scene.version;
     assert.equal(
@@ -354,7 +350,5 @@ test('--auth all: the read-only token reads but cannot act through a GET-mutatin
       ).status,
       200,
     );
-  } finally {
-    await all.close();
-  }
+  });
 });
