@@ -70,6 +70,24 @@ export async function loadIntoScene(
   seriesUid?: string,
 ): Promise<LoadResult> {
   const plans = planStudy(archive, studyUid, seriesUid);
+  // The plans name file versions: hold them while reading (a concurrent replace defers deleting).
+  const release = archive.lease([
+    ...new Set(plans.flatMap((p) => p.volumes.flatMap((v) => v.frames.map((f) => f.row)))),
+  ]);
+  try {
+    return await loadPlans(scene, archive, plans, studyUid, seriesUid);
+  } finally {
+    release();
+  }
+}
+
+async function loadPlans(
+  scene: Scene,
+  archive: Archive,
+  plans: SeriesPlan[],
+  studyUid: string,
+  seriesUid: string | undefined,
+): Promise<LoadResult> {
   const warnings: string[] = [];
   const ids: string[] = [];
   const loadable = plans.filter((p) => p.loadable);

@@ -44,6 +44,7 @@ import {
 } from '../imaging/types.js';
 import type { VolumeClass, VolumeDisplay } from '../scene/scene.js';
 import { decodeRleFrame } from '../dicom/rle.js';
+import { rescaleInto, storedScalarType, storedValues } from '../dicom/pixel-values.js';
 import { NATIVE_TS as NATIVE, TS } from '../dicom/tags.js';
 import { B, functionalGroup, items, num, nums, str, values } from './dicom-values.js';
 
@@ -424,52 +425,6 @@ function planGroup(label: string, frames: FrameInfo[]): VolumePlan {
 // ---------------------------------------------------------------------------------------------
 // Pixels
 
-function storedScalarType(f: FrameInfo): ScalarType {
-  const s = f.pixelRepresentation === 1;
-  return f.bitsAllocated === 8
-    ? s
-      ? 'int8'
-      : 'uint8'
-    : f.bitsAllocated === 16
-      ? s
-        ? 'int16'
-        : 'uint16'
-      : s
-        ? 'int32'
-        : 'uint32';
-}
-
-/** A typed view of little-endian stored values (copied when the bytes are misaligned). */
-function storedValues(bytes: Uint8Array, f: FrameInfo): TypedArray {
-  const type = storedScalarType(f);
-  const C = ARRAY_OF[type] as unknown as {
-    new (b: ArrayBufferLike, o: number, l: number): TypedArray;
-    BYTES_PER_ELEMENT: number;
-  };
-  const size = C.BYTES_PER_ELEMENT;
-  const count = Math.floor(bytes.byteLength / size);
-  let view: TypedArray;
-  if (bytes.byteOffset % size === 0) view = new C(bytes.buffer, bytes.byteOffset, count);
-  else {
-    const copy = new Uint8Array(count * size);
-    copy.set(bytes.subarray(0, count * size));
-    view = new C(copy.buffer, 0, count);
-  }
-  if (f.bitsStored < f.bitsAllocated && f.bitsAllocated <= 16 && f.samplesPerPixel === 1) {
-    // Clear bits above BitsStored (overlays, garbage), sign-extending signed data.
-    const bs = f.bitsStored;
-    const mask = (1 << bs) - 1;
-    const sign = 1 << (bs - 1);
-    const out = new (ARRAY_OF[type] as unknown as new (n: number) => TypedArray)(count);
-    for (let i = 0; i < count; i++) {
-      const u = view[i]! & mask;
-      out[i] = f.pixelRepresentation === 1 && u & sign ? u - (1 << bs) : u;
-    }
-    view = out;
-  }
-  return view;
-}
-
 /**
  * Reads every planned frame's stored values (native, RLE in JS, or decoded by the worker), a few
  * instances at a time, handing each frame to `onFrame` as soon as it arrives (so the stored
@@ -575,32 +530,6 @@ function plannedType(frames: readonly FrameInfo[]): ScalarType {
   return frames.every((f) => Number.isInteger(f.slope) && Number.isInteger(f.intercept))
     ? 'int16'
     : 'float32';
-}
-
-/**
- * out[at + i] = src[i]·slope + intercept; returns the [min, max] of the written values (computed
- * from the stored range: the map is monotonic). Integer min/max and a subarray keep the loop tight.
- */
-function rescaleInto(
-  out: TypedArray,
-  at: number,
-  src: TypedArray,
-  slope: number,
-  intercept: number,
-): [number, number] {
-  const dst = out.subarray(at, at + src.length);
-  const n = src.length;
-  let lo = src[0] ?? 0;
-  let hi = lo;
-  for (let i = 0; i < n; i++) {
-    const x = src[i]!;
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
-    dst[i] = x * slope + intercept;
-  }
-  const a = lo * slope + intercept;
-  const b = hi * slope + intercept;
-  return a <= b ? [a, b] : [b, a];
 }
 
 function allocOut(type: ScalarType, length: number): TypedArray {

@@ -21,7 +21,7 @@
  *   series goes back to its source study, new otherwise.
  */
 import dcmjs from 'dcmjs';
-import type { Archive, Staged } from '../dicom/archive.js';
+import type { Archive } from '../dicom/archive.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { isUid } from '../dicom/tags.js';
 import { AppError, invalidParameter, notFound } from '../errors.js';
@@ -343,7 +343,9 @@ export async function saveVolumeAsSeries(
     const el = studyJson[tag];
     if (el) studyElements[tag] = { vr: el.vr, Value: el.Value ?? [] };
   }
-  const staged: Staged[] = [];
+  // One ingest session: the series appears whole at the commit, or not at all.
+  const session = archive.session();
+  let instances = 0;
   try {
     for (let k = 0; k < nk; k++) {
       const sopUid = dcm.DicomMetaDictionary.uid();
@@ -422,20 +424,20 @@ export async function saveVolumeAsSeries(
         _vrMap: { FileMetaInformationVersion: 'OB' },
       });
       const buf = writeInstance(meta, dict, enc.slice(k), enc.bits === 8 ? 'OB' : 'OW');
-      const s = await archive.stage(buf);
-      if (s) staged.push(s);
+      await session.add(buf);
     }
-    await archive.commit(staged, true);
+    const count = session.size;
+    await session.commit();
+    instances = count;
   } catch (e) {
-    // Nothing was indexed: remove the files already moved into place.
-    for (const s of staged) await archive.store.remove(s.record.file).catch(() => {});
+    await session.abort();
     throw e;
   }
   return {
     studyInstanceUID: studyUid,
     seriesInstanceUID: seriesUid,
     sopClassUID: sop,
-    instances: staged.length,
+    instances,
     newStudy,
     warnings,
   };

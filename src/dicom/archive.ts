@@ -3,6 +3,7 @@
  * transfer-syntax handling, bulk data and deletion. HTTP handlers and the import command call
  * this; it never knows about HTTP.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { AppError, notFound } from '../errors.js';
 import { Catalog, type InstanceRecord, type InstanceRow } from './catalog.js';
@@ -19,7 +20,7 @@ import {
   type ParsedInstance,
   type PixelLocation,
 } from './part10.js';
-import { adoptTemp, DicomStore } from './store.js';
+import { DicomStore, type StorageArea } from './store.js';
 import { NATIVE_TS, T, TS } from './tags.js';
 import { Decoder } from './transcode.js';
 
@@ -31,35 +32,168 @@ export interface IngestResult {
   transferSyntax: string;
 }
 
-export interface IngestOptions {
-  /** fsync files (default true). */
+export interface SessionOptions {
+  /** fsync files and folders before the index commit (default true). */
   durable?: boolean;
   /** Reject objects of another study (STOW-RS to /studies/{st}). */
   expectStudy?: string;
-  /** The bytes already sit in this store temp file: move it instead of writing a copy. */
-  tempFile?: string;
-  /** Skip objects whose SOP Instance UID is already stored (import). */
-  skipExisting?: boolean;
-  /** With skipExisting: SOP Instance UIDs staged but not committed yet (also skipped). */
-  pending?: Set<string>;
+  /**
+   * An SOP Instance UID that is already stored with other content: `replace` it atomically at
+   * commit (STOW-RS), or `keep` the stored object and skip the new one (import, remote retrieve).
+   */
+  existing?: 'replace' | 'keep';
 }
 
-export interface Staged {
-  record: InstanceRecord;
-  result: IngestResult;
-}
+/** What `IngestSession.add` did with an object. */
+export type AddOutcome =
+  /** Staged: stored (or replacing the stored version) at commit. */
+  | 'staged'
+  /** The same bytes are already stored (or staged in this session): nothing to write. */
+  | 'unchanged'
+  /** Another version is stored and the session keeps it (`existing: 'keep'`). */
+  | 'kept';
+
+/** PS3.7 C: "Duplicate SOP Instance" (the same request holds the UID twice with other content). */
+export const DUPLICATE_SOP_INSTANCE = 0x0111;
 
 export interface FrameData {
   transferSyntax: string;
   data: Uint8Array;
 }
 
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * One ingest transaction (a STOW-RS request, an import batch, a remote retrieve, a volume saved as
+ * a series): `add` validates each object and writes it under a new version name (invisible: no row
+ * names it); `commit` makes the files durable and switches every row in one index transaction;
+ * `abort` (or a failed commit) removes the staged files. Nothing is visible before `commit`, and
+ * everything is after it.
+ */
+export class IngestSession {
+  readonly #archive: Archive;
+  readonly #opts: SessionOptions;
+  /** Staged records by SOP Instance UID. */
+  readonly #staged = new Map<string, InstanceRecord>();
+  /** Content hash of every object accepted in this session (staged or unchanged). */
+  readonly #seen = new Map<string, string | undefined>();
+  #closed = false;
+
+  constructor(archive: Archive, opts: SessionOptions) {
+    this.#archive = archive;
+    this.#opts = opts;
+  }
+
+  /** Instances staged so far. */
+  get size(): number {
+    return this.#staged.size;
+  }
+
+  /**
+   * Validates an object and stages it. Throws AppError for an object that cannot be stored
+   * (details name its SOP class/instance when known, and `failureReason` when it is not 0xC000).
+   * `tempFile`: the bytes already sit in this store temp file (moved, not copied).
+   */
+  async add(
+    buf: Buffer,
+    tempFile?: string,
+  ): Promise<{ outcome: AddOutcome; result: IngestResult }> {
+    if (this.#closed) throw new Error('ingest session already closed');
+    const archive = this.#archive;
+    const { parsed, record } = archive.prepare(buf, this.#opts);
+    const sop = parsed.sopInstanceUid;
+    const result: IngestResult = {
+      sopClassUid: parsed.sopClassUid,
+      sopInstanceUid: sop,
+      studyUid: parsed.studyUid,
+      seriesUid: parsed.seriesUid,
+      transferSyntax: parsed.transferSyntax,
+    };
+    const keep = this.#opts.existing === 'keep';
+    const drop = async () => {
+      if (tempFile) await archive.store.removeTemp(tempFile);
+    };
+    if (keep && (this.#seen.has(sop) || archive.catalog.hasInstance(sop))) {
+      await drop();
+      return { outcome: 'kept', result };
+    }
+    const hash = sha256(buf);
+    if (this.#seen.has(sop)) {
+      await drop();
+      if (this.#seen.get(sop) === hash) return { outcome: 'unchanged', result };
+      throw new AppError(
+        'conflict',
+        `SOP Instance UID ${sop} appears twice in this request with different content`,
+        {
+          sopClassUid: parsed.sopClassUid,
+          sopInstanceUid: sop,
+          failureReason: DUPLICATE_SOP_INSTANCE,
+        },
+      );
+    }
+    this.#seen.set(sop, hash);
+    if (!keep && (await archive.storedHash(sop)) === hash) {
+      await drop();
+      return { outcome: 'unchanged', result };
+    }
+    const file = archive.store.newVersion(parsed.studyUid, sop);
+    // Registered before the write, so that abort removes a half-written file too.
+    this.#staged.set(sop, {
+      ...record,
+      file,
+      size: buf.length,
+      contentHash: hash,
+      existing: this.#opts.existing ?? 'replace',
+    });
+    try {
+      if (tempFile) await archive.store.adopt(tempFile, file);
+      else await archive.store.write(file, buf);
+    } catch (e) {
+      this.#staged.delete(sop);
+      this.#seen.delete(sop);
+      await archive.store.remove(file).catch(() => {});
+      throw e;
+    }
+    return { outcome: 'staged', result };
+  }
+
+  /** Makes the staged files durable and indexes them in one transaction; then the session is empty again. */
+  async commit(): Promise<void> {
+    const records = [...this.#staged.values()];
+    if (records.length === 0) return;
+    try {
+      const durable = this.#opts.durable ?? true;
+      if (durable) await this.#archive.store.sync(records.map((r) => r.file));
+      const { replaced, skipped } = this.#archive.catalog.upsert(records, durable);
+      this.#staged.clear();
+      this.#seen.clear(); // from here on the index tells what is stored
+      this.#archive.retire([...replaced, ...skipped]);
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+  }
+
+  /** Removes every staged (uncommitted) file. */
+  async abort(): Promise<void> {
+    this.#closed = true;
+    const files = [...this.#staged.values()].map((r) => r.file);
+    this.#staged.clear();
+    for (const f of files) await this.#archive.store.remove(f).catch(() => {});
+  }
+}
+
 export class Archive {
-  readonly store: DicomStore;
+  /** The storage backend (file system here; anything implementing StorageArea). */
+  readonly store: StorageArea;
   readonly catalog: Catalog;
   readonly decoder: Decoder;
+  /** Readers per file version (see `lease`). */
+  readonly #readers = new Map<string, number>();
+  /** Files no row names any more, deleted when their last reader finishes. */
+  readonly #retired = new Set<string>();
 
-  private constructor(store: DicomStore, catalog: Catalog, decoder: Decoder) {
+  constructor(store: StorageArea, catalog: Catalog, decoder: Decoder) {
     this.store = store;
     this.catalog = catalog;
     this.decoder = decoder;
@@ -73,16 +207,103 @@ export class Archive {
     return new Archive(store, new Catalog(path.join(root, 'index.sqlite')), new Decoder());
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- async by contract: callers await it, other storage backends do I/O here
+  static async open(dataDir: string): Promise<Archive> {
+    return Archive.openSync(dataDir);
+  }
+
   async close(): Promise<void> {
     await this.decoder.close();
     this.catalog.close();
   }
 
+  /**
+   * Startup recovery (a starting server, before it answers): removes temp files and files that no
+   * index row names (staged by a request the crash cut short, or replaced versions whose deletion
+   * did not happen). Returns the removed paths, relative to `<data>/dicom`.
+   */
+  async recover(): Promise<string[]> {
+    const referenced = this.catalog.allFiles();
+    return this.store.sweep((rel) => referenced.has(rel));
+  }
+
+  /** Starts an ingest transaction (see `IngestSession`). */
+  session(opts: SessionOptions = {}): IngestSession {
+    return new IngestSession(this, opts);
+  }
+
+  /** Content hash of the stored version of an instance (hashing the file for rows made before hashes). */
+  async storedHash(sop: string): Promise<string | undefined> {
+    const v = this.catalog.version(sop);
+    if (!v) return undefined;
+    if (v.content_hash) return v.content_hash;
+    const release = this.#acquire(v.file);
+    try {
+      return sha256(await this.store.read(v.file));
+    } catch {
+      return undefined;
+    } finally {
+      release();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Readers and retired files
+
+  #acquire(file: string): () => void {
+    this.#readers.set(file, (this.#readers.get(file) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.#readers.get(file) ?? 1) - 1;
+      if (n > 0) {
+        this.#readers.set(file, n);
+        return;
+      }
+      this.#readers.delete(file);
+      if (this.#retired.delete(file)) void this.store.remove(file).catch(() => {});
+    };
+  }
+
+  /**
+   * Holds the files of these rows until the returned function is called: a commit that replaces
+   * or deletes them defers the deletion. Call it in the same tick as reading the rows (before any
+   * await), so the files cannot go in between. Used by readers that read a row, then await.
+   */
+  lease(rows: readonly InstanceRow[]): () => void {
+    const releases = rows.map((r) => this.#acquire(r.file));
+    return () => {
+      for (const r of releases) r();
+    };
+  }
+
+  /** Files no row names any more: deleted now, or when their last reader finishes. */
+  retire(files: readonly string[]): void {
+    for (const f of files) {
+      if (this.#readers.has(f)) this.#retired.add(f);
+      else void this.store.remove(f).catch(() => {});
+    }
+  }
+
+  /** Runs `fn` holding the row's file (acquired synchronously, before `fn` starts). */
+  async #holding<T>(row: InstanceRow, fn: () => Promise<T>): Promise<T> {
+    const release = this.#acquire(row.file);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
   /** Parses and validates a Part 10 object and builds its index record (no disk writes). */
   prepare(
     buf: Buffer,
-    opts: IngestOptions = {},
-  ): { parsed: ParsedInstance; record: Omit<InstanceRecord, 'file' | 'size'> } {
+    opts: SessionOptions = {},
+  ): {
+    parsed: ParsedInstance;
+    record: Omit<InstanceRecord, 'file' | 'size' | 'contentHash'>;
+  } {
     const parsed = parsePart10(buf);
     if (opts.expectStudy && parsed.studyUid !== opts.expectStudy) {
       throw new AppError(
@@ -126,68 +347,37 @@ export class Archive {
     };
   }
 
-  /** Stores one object durably; returns undefined when skipped because it exists (`skipExisting`). */
-  async ingest(buf: Buffer, opts: IngestOptions = {}): Promise<IngestResult | undefined> {
-    const staged = await this.stage(buf, opts);
-    if (!staged) return undefined;
-    await this.commit([staged], opts.durable ?? true);
-    return staged.result;
-  }
-
-  /**
-   * First half of a batched ingest: validates the object and moves/writes its file into place
-   * without fsync. Nothing is visible until `commit`.
-   */
-  async stage(buf: Buffer, opts: IngestOptions = {}): Promise<Staged | undefined> {
-    const { parsed, record } = this.prepare(buf, opts);
-    if (
-      opts.skipExisting &&
-      (opts.pending?.has(parsed.sopInstanceUid) || this.catalog.hasInstance(parsed.sopInstanceUid))
-    )
-      return undefined;
-    opts.pending?.add(parsed.sopInstanceUid);
-    const file = opts.tempFile
-      ? await adoptTemp(this.store, opts.tempFile, parsed.studyUid, parsed.sopInstanceUid, false)
-      : await this.store.write(parsed.studyUid, parsed.sopInstanceUid, buf, false);
-    return {
-      record: { ...record, file, size: buf.length },
-      result: {
-        sopClassUid: parsed.sopClassUid,
-        sopInstanceUid: parsed.sopInstanceUid,
-        studyUid: parsed.studyUid,
-        seriesUid: parsed.seriesUid,
-        transferSyntax: parsed.transferSyntax,
-      },
-    };
-  }
-
-  /** Second half: fsyncs the staged files (in parallel) and indexes them in one transaction. */
-  async commit(staged: readonly Staged[], durable = true): Promise<void> {
-    if (staged.length === 0) return;
-    if (durable) await this.store.syncFiles(staged.map((s) => s.record.file));
-    const orphans = this.catalog.upsert(staged.map((s) => s.record));
-    const live = new Set(staged.map((s) => s.record.file));
-    for (const o of orphans) if (!live.has(o)) await this.store.remove(o);
+  /** Stores one object (a session of one; replaces a stored version with other content). */
+  async ingest(buf: Buffer, opts: SessionOptions = {}): Promise<IngestResult> {
+    const session = this.session(opts);
+    try {
+      const { result } = await session.add(buf);
+      await session.commit();
+      return result;
+    } catch (e) {
+      await session.abort();
+      throw e;
+    }
   }
 
   /** Bulk path (bench, big imports): many objects, one transaction, no fsync. */
   async ingestMany(bufs: readonly Buffer[]): Promise<number> {
-    const prepared = bufs.map((buf) => ({ buf, ...this.prepare(buf) }));
-    const records = new Array<InstanceRecord>(prepared.length);
+    const session = this.session({ durable: false });
     let next = 0;
+    let n = 0;
     const worker = async () => {
-      for (let i = next++; i < prepared.length; i = next++) {
-        const { buf, parsed, record } = prepared[i]!;
-        records[i] = {
-          ...record,
-          file: await this.store.write(parsed.studyUid, parsed.sopInstanceUid, buf, false),
-          size: buf.length,
-        };
+      for (let i = next++; i < bufs.length; i = next++) {
+        if ((await session.add(bufs[i]!)).outcome === 'staged') n++;
       }
     };
-    await Promise.all(Array.from({ length: 8 }, worker));
-    this.catalog.upsert(records);
-    return records.length;
+    try {
+      await Promise.all(Array.from({ length: 8 }, worker));
+      await session.commit();
+    } catch (e) {
+      await session.abort();
+      throw e;
+    }
+    return n;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -231,7 +421,11 @@ export class Archive {
   }
 
   /** Frames as stored: native (little-endian) values or the compressed bitstreams. */
-  async storedFrames(row: InstanceRow, frames: readonly number[]): Promise<FrameData[]> {
+  storedFrames(row: InstanceRow, frames: readonly number[]): Promise<FrameData[]> {
+    return this.#holding(row, () => this.#storedFrames(row, frames));
+  }
+
+  async #storedFrames(row: InstanceRow, frames: readonly number[]): Promise<FrameData[]> {
     const im = this.checkFrames(row, frames);
     const px = this.pixelOf(row);
     const ts = row.transfer_syntax;
@@ -266,8 +460,12 @@ export class Archive {
   }
 
   /** Frames as uncompressed little-endian stored values (decoding compressed data in the worker). */
-  async nativeFrames(row: InstanceRow, frames: readonly number[]): Promise<FrameData[]> {
-    if (NATIVE_TS.has(row.transfer_syntax)) return this.storedFrames(row, frames);
+  nativeFrames(row: InstanceRow, frames: readonly number[]): Promise<FrameData[]> {
+    return this.#holding(row, () => this.#nativeFrames(row, frames));
+  }
+
+  async #nativeFrames(row: InstanceRow, frames: readonly number[]): Promise<FrameData[]> {
+    if (NATIVE_TS.has(row.transfer_syntax)) return this.#storedFrames(row, frames);
     const im = this.checkFrames(row, frames);
     const decoded = await this.decodeAll(row, im);
     const size = (decoded.pixels.byteLength / im.numberOfFrames) | 0;
@@ -278,7 +476,8 @@ export class Archive {
   }
 
   private decodeAll(row: InstanceRow, im: ImageInfo) {
-    return this.decoder.decode(`${row.sop_uid}@${row.stored_at}`, {
+    // keyed by file version: a replaced instance never gets the old version's pixels
+    return this.decoder.decode(row.file, {
       file: this.store.abs(row.file),
       bitsAllocated: im.bitsAllocated,
       pixelRepresentation: im.pixelRepresentation,
@@ -288,7 +487,11 @@ export class Archive {
   }
 
   /** The Part 10 bytes, as stored or rewritten as Explicit VR Little Endian. */
-  async part10(row: InstanceRow, asStored: boolean): Promise<Buffer> {
+  part10(row: InstanceRow, asStored: boolean): Promise<Buffer> {
+    return this.#holding(row, () => this.#part10(row, asStored));
+  }
+
+  async #part10(row: InstanceRow, asStored: boolean): Promise<Buffer> {
     const buf = await this.store.read(row.file);
     if (asStored || row.transfer_syntax === TS.ExplicitLE) return buf;
     if (NATIVE_TS.has(row.transfer_syntax) || !row.image) return rewriteExplicitLittle(buf);
@@ -301,7 +504,11 @@ export class Archive {
   }
 
   /** A bulk data value by tag path (`7FE00010`, `00420011`, `00540016.0.00181234`). */
-  async bulk(row: InstanceRow, tagPath: string): Promise<Buffer> {
+  bulk(row: InstanceRow, tagPath: string): Promise<Buffer> {
+    return this.#holding(row, () => this.#bulk(row, tagPath));
+  }
+
+  async #bulk(row: InstanceRow, tagPath: string): Promise<Buffer> {
     if (!/^[0-9A-Fa-f]{8}(\.\d+\.[0-9A-Fa-f]{8})*$/.test(tagPath))
       throw notFound(`no bulk data ${tagPath}`);
     const parts = tagPath.toUpperCase().split('.');
@@ -329,10 +536,10 @@ export class Archive {
     return Buffer.concat(values.map((v) => Buffer.from(v)));
   }
 
-  /** Deletes instances' rows and files. */
+  /** Deletes instances' rows, then their files (once their readers finish). */
+  // eslint-disable-next-line @typescript-eslint/require-await -- async by contract: callers await it, other storage backends do I/O here
   async delete(rows: readonly InstanceRow[]): Promise<number> {
-    const files = this.catalog.deleteInstances(rows);
-    for (const f of files) await this.store.remove(f);
+    this.retire(this.catalog.deleteInstances(rows));
     return rows.length;
   }
 }

@@ -4,6 +4,11 @@
  * attributes as DICOM JSON, and per-instance metadata (DICOM JSON without bulk data) so that
  * WADO-RS /metadata never re-parses files. QIDO filters on indexed keys become SQL; others are
  * matched in JS (`query.ts`).
+ *
+ * The instance row is the commit point of the archive: it names the one file version (and its
+ * content hash) that every reader uses; `upsert` switches rows in one transaction. Durability:
+ * `journal_mode = WAL` with `synchronous = FULL`, so a committed transaction is fsynced (the WAL)
+ * before `upsert` returns.
  */
 import Database from 'better-sqlite3';
 import { AppError } from '../errors.js';
@@ -20,6 +25,10 @@ export interface InstanceRecord {
   transferSyntax: string;
   file: string;
   size: number;
+  /** SHA-256 of the file's bytes (hex). */
+  contentHash: string;
+  /** When an instance with this SOP Instance UID exists at commit time: replace it, or keep it (and skip this record). */
+  existing?: 'replace' | 'keep';
   image?: ImageInfo;
   pixel?: PixelLocation;
   /** Full metadata JSON text (BulkDataURIs with the placeholder base). */
@@ -96,7 +105,8 @@ CREATE TABLE IF NOT EXISTS instances (
   transfer_syntax TEXT NOT NULL, file TEXT NOT NULL, size INTEGER NOT NULL,
   image TEXT, pixel TEXT,
   attrs TEXT NOT NULL, metadata TEXT NOT NULL,
-  stored_at INTEGER NOT NULL
+  stored_at INTEGER NOT NULL,
+  content_hash TEXT
 );
 CREATE INDEX IF NOT EXISTS instances_series ON instances(series_uid, instance_number);
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
@@ -199,16 +209,24 @@ export class Catalog {
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // FULL: a commit fsyncs the WAL, so an acknowledged write survives a power loss (NORMAL only
+    // survives a process crash).
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 10000');
     this.db.exec(SCHEMA);
+    // Archives made before content hashes: add the column (NULL = unknown, compared by bytes).
+    const cols = this.db.pragma('table_info(instances)') as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'content_hash'))
+      this.db.exec('ALTER TABLE instances ADD COLUMN content_hash TEXT');
     const p = (sql: string) => this.db.prepare(sql);
     this.stmts = {
       oldInstance: p('SELECT series_uid, study_uid, file FROM instances WHERE sop_uid = ?'),
+      version: p('SELECT file, size, content_hash FROM instances WHERE sop_uid = ?'),
+      allFiles: p('SELECT file FROM instances'),
       putInstance:
         p(`INSERT OR REPLACE INTO instances (sop_uid, series_uid, study_uid, sop_class_uid, instance_number, rows, columns, bits_allocated,
-        number_of_frames, transfer_syntax, file, size, image, pixel, attrs, metadata, stored_at)
-        VALUES (@sop, @series, @study, @sopClass, @instanceNumber, @rows, @columns, @bits, @frames, @ts, @file, @size, @image, @pixel, @attrs, @metadata, @storedAt)`),
+        number_of_frames, transfer_syntax, file, size, image, pixel, attrs, metadata, stored_at, content_hash)
+        VALUES (@sop, @series, @study, @sopClass, @instanceNumber, @rows, @columns, @bits, @frames, @ts, @file, @size, @image, @pixel, @attrs, @metadata, @storedAt, @hash)`),
       putSeries:
         p(`INSERT INTO series (series_uid, study_uid, modality, series_number, series_description, series_date, series_time, pps_date, pps_time, attrs)
         VALUES (@series, @study, @modality, @number, @description, @date, @time, @ppsDate, @ppsTime, @attrs)
@@ -297,18 +315,38 @@ export class Catalog {
     return this.stmts.hasInstance!.get(sop) !== undefined;
   }
 
+  /** The stored version of an instance: its file, size and content hash (null for old rows). */
+  version(sop: string): { file: string; size: number; content_hash: string | null } | undefined {
+    return this.stmts.version!.get(sop) as
+      { file: string; size: number; content_hash: string | null } | undefined;
+  }
+
+  /** Every file an instance row names (startup recovery). */
+  allFiles(): Set<string> {
+    return new Set((this.stmts.allFiles!.raw().all() as string[][]).map((r) => r[0]!));
+  }
+
   /**
    * Inserts or replaces instances in one transaction and refreshes the counters of every touched
-   * series and study. Returns the files of replaced instances that are no longer used.
+   * series and study. Returns the files that are no longer used: those of replaced instances
+   * (`replaced`) and those of records skipped because their instance exists (`existing: 'keep'`).
    */
-  upsert(records: readonly InstanceRecord[]): string[] {
+  upsert(
+    records: readonly InstanceRecord[],
+    durable = true,
+  ): { replaced: string[]; skipped: string[] } {
     const orphans: string[] = [];
+    const skipped: string[] = [];
     const tx = this.db.transaction(() => {
       const touchedSeries = new Map<string, string>();
       const now = Date.now();
       for (const r of records) {
         const old = this.stmts.oldInstance!.get(r.sopInstanceUid) as
           { series_uid: string; study_uid: string; file: string } | undefined;
+        if (old && r.existing === 'keep') {
+          skipped.push(r.file);
+          continue;
+        }
         if (old) {
           touchedSeries.set(old.series_uid, old.study_uid);
           if (old.file !== r.file) orphans.push(old.file);
@@ -332,6 +370,7 @@ export class Catalog {
           attrs: JSON.stringify(ia),
           metadata: r.metadata,
           storedAt: now,
+          hash: r.contentHash,
         });
         const se = r.seriesAttrs;
         this.stmts.putSeries!.run({
@@ -365,8 +404,15 @@ export class Catalog {
       }
       this.refresh(touchedSeries);
     });
-    tx.immediate();
-    return orphans;
+    // Non-durable batches (bench, tests, bulk loads) skip the commit's WAL fsync; the connection
+    // is back to FULL before any other statement runs (better-sqlite3 is synchronous).
+    if (!durable) this.db.pragma('synchronous = NORMAL');
+    try {
+      tx.immediate();
+    } finally {
+      if (!durable) this.db.pragma('synchronous = FULL');
+    }
+    return { replaced: orphans, skipped };
   }
 
   /** Recounts the given series (series → study) and their studies; drops empty ones. */

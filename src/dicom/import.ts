@@ -1,12 +1,14 @@
 /**
  * Importing files into the archive (`voxelgate import`, `--import`): walks folders recursively,
- * skips what is not DICOM (with the reason), is idempotent by SOP Instance UID and works while a
- * server uses the same data folder (SQLite WAL + busy timeout; files are written atomically).
+ * skips what is not DICOM (with the reason), is idempotent by SOP Instance UID (a stored instance
+ * is kept, never replaced) and works while a server uses the same data folder (SQLite WAL + busy
+ * timeout; files are staged under new version names and committed in batches of 64 through the
+ * same ingest session as STOW-RS, so a crash leaves whole batches).
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { isAppError } from '../errors.js';
-import type { Archive, Staged } from './archive.js';
+import type { Archive } from './archive.js';
 import { hasPreamble } from './part10.js';
 
 export interface ImportProgress {
@@ -56,31 +58,30 @@ export async function importFiles(
     if (s.skippedFiles.length < 1000) s.skippedFiles.push({ file, reason });
   };
   // Files are staged and committed in batches: one transaction and parallel fsyncs per batch.
-  let batch: Staged[] = [];
-  const pending = new Set<string>();
+  const session = archive.session({ existing: 'keep' });
   const flush = async () => {
-    await archive.commit(batch);
-    s.stored += batch.length;
-    batch = [];
-    pending.clear();
+    const n = session.size;
+    await session.commit();
+    s.stored += n;
   };
-  for (const file of files) {
-    try {
-      const buf = await fsp.readFile(file);
-      if (!hasPreamble(buf)) skip(file, 'not a DICOM Part 10 file');
-      else {
-        const staged = await archive.stage(buf, { skipExisting: true, pending });
-        if (staged) batch.push(staged);
-        else s.existing++;
+  try {
+    for (const file of files) {
+      try {
+        const buf = await fsp.readFile(file);
+        if (!hasPreamble(buf)) skip(file, 'not a DICOM Part 10 file');
+        else if ((await session.add(buf)).outcome !== 'staged') s.existing++;
+      } catch (e) {
+        skip(file, isAppError(e) ? e.message : `cannot read: ${(e as Error).message}`);
       }
-    } catch (e) {
-      skip(file, isAppError(e) ? e.message : `cannot read: ${(e as Error).message}`);
+      s.done++;
+      if (session.size >= 64) await flush();
+      onProgress?.(s);
     }
-    s.done++;
-    if (batch.length >= 64) await flush();
-    onProgress?.(s);
+    await flush();
+  } catch (e) {
+    await session.abort();
+    throw e;
   }
-  await flush();
   onProgress?.(s);
   return s;
 }

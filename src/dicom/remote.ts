@@ -4,9 +4,10 @@
  * `transfer-syntax=*` (stored syntaxes, no transcoding), parsed while it streams; when the server
  * refuses that, per series, then per instance (QIDO-RS lists them). Only toward allowed origins,
  * never following redirects, with an overall deadline and a total size limit. Nothing is indexed
- * unless the whole retrieval succeeds (files are staged, then committed in one transaction).
+ * unless the whole retrieval succeeds: one ingest session (as STOW-RS) stages every instance and
+ * commits them in one transaction; instances already in the archive are kept as stored.
  */
-import type { Archive, Staged } from './archive.js';
+import type { Archive } from './archive.js';
 import { AppError } from '../errors.js';
 import { parseContentType, parseMultipart } from './multipart.js';
 
@@ -70,8 +71,7 @@ export async function retrieveRemoteStudy(
   const study = encodeURIComponent(req.studyUid);
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), req.timeoutMs);
-  const staged: Staged[] = [];
-  const pending = new Set<string>();
+  const session = archive.session({ expectStudy: req.studyUid, existing: 'keep' });
   const state = { bytes: 0, received: 0, warnings: [] as string[] };
   const headers = (accept: string): Record<string, string> => ({
     accept,
@@ -117,12 +117,7 @@ export async function retrieveRemoteStudy(
     if (!res.body) return 0;
     let count = 0;
     const add = async (buf: Buffer) => {
-      const s = await archive.stage(buf, {
-        expectStudy: req.studyUid,
-        skipExisting: true,
-        pending,
-      });
-      if (s) staged.push(s);
+      await session.add(buf);
       count++;
       state.received++;
     };
@@ -236,10 +231,10 @@ export async function retrieveRemoteStudy(
         'upstream_error',
         `${origin} returned no DICOM instances for study ${req.studyUid}`,
       );
-    await archive.commit(staged, true);
+    await session.commit();
     return { instances: state.received, bytes: state.bytes, via, warnings: state.warnings };
   } catch (e) {
-    for (const s of staged) await archive.store.remove(s.record.file).catch(() => {});
+    await session.abort();
     if (e instanceof AppError) throw e; // not found, refused, size limit, malformed, timeout …
     if (abort.signal.aborted) throw timeoutError(req.timeoutMs); // the deadline cut a read short
     throw new AppError(

@@ -1,12 +1,13 @@
 /**
  * Rendered and thumbnail images (PS3.18 §9.5 "Rendered Resources"): stored values → modality LUT
- * (rescale) → VOI window (from the query, else the instance, else the data's min/max when the
+ * (rescale; both through `pixel-values.ts`, the loader's path too) → VOI window (from the query, else the instance, else the data's min/max when the
  * instance has no usable window, e.g. WC/WW 0/0) → 8 bit → JPEG/PNG with sharp. Grey output uses
  * `.toColourspace('b-w')` (sharp otherwise writes 3 channels).
  */
 import sharp from 'sharp';
 import { invalidParameter } from '../errors.js';
 import type { ImageInfo } from './part10.js';
+import { modalityValues, storedValues } from './pixel-values.js';
 
 export interface Window {
   center: number;
@@ -78,23 +79,6 @@ export function parseRenderQuery(
   return opts;
 }
 
-/** Typed view of one frame's stored values (copied, so alignment never matters). */
-export function storedValues(
-  bytes: Uint8Array,
-  bitsAllocated: number,
-  signed: boolean,
-): ArrayLike<number> {
-  const copy = new Uint8Array(bytes);
-  if (bitsAllocated <= 8) return signed ? new Int8Array(copy.buffer) : copy;
-  if (bitsAllocated <= 16)
-    return signed
-      ? new Int16Array(copy.buffer, 0, copy.length >> 1)
-      : new Uint16Array(copy.buffer, 0, copy.length >> 1);
-  return signed
-    ? new Int32Array(copy.buffer, 0, copy.length >> 2)
-    : new Uint32Array(copy.buffer, 0, copy.length >> 2);
-}
-
 /** Renders one frame (stored values, little endian) to JPEG or PNG. */
 export async function renderFrame(
   frame: Uint8Array,
@@ -107,7 +91,7 @@ export async function renderFrame(
   let out: Uint8Array;
   if (components >= 3) {
     channels = 3;
-    const v = storedValues(frame, im.bitsAllocated, false);
+    const v = storedValues(frame, { ...im, pixelRepresentation: 0 });
     const n = rows * columns;
     out = new Uint8Array(n * 3);
     const shift = Math.max(0, im.bitsStored - 8);
@@ -129,32 +113,23 @@ export async function renderFrame(
     }
   } else {
     channels = 1;
-    const v = storedValues(frame, im.bitsAllocated, im.pixelRepresentation === 1);
+    // Modality values through the one pixel path (BitsStored mask, sign, rescale).
+    const {
+      values: v,
+      min,
+      max,
+    } = modalityValues(frame.subarray(0, rows * columns * Math.ceil(im.bitsAllocated / 8)), im);
     const n = Math.min(v.length, rows * columns);
-    const slope = im.rescaleSlope || 1;
-    const intercept = im.rescaleIntercept || 0;
     let win = opts.window;
     if (!win && im.windowWidth !== undefined && im.windowWidth > 0 && im.windowCenter !== undefined)
       win = { center: im.windowCenter, width: im.windowWidth, fn: 'linear' };
-    if (!win) {
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (let i = 0; i < n; i++) {
-        const x = v[i]!;
-        if (x < lo) lo = x;
-        if (x > hi) hi = x;
-      }
-      if (!Number.isFinite(lo)) lo = hi = 0;
-      const a = lo * slope + intercept;
-      const b = hi * slope + intercept;
-      const [min, max] = a <= b ? [a, b] : [b, a];
-      win = { center: (min + max) / 2, width: Math.max(1, max - min), fn: 'linear-exact' };
-    }
+    // no usable window: the data's range
+    win ??= { center: (min + max) / 2, width: Math.max(1, max - min), fn: 'linear-exact' };
     out = new Uint8Array(rows * columns);
     const { center: c, width: w, fn } = win;
     const invert = im.photometric === 'MONOCHROME1';
     for (let i = 0; i < n; i++) {
-      const x = v[i]! * slope + intercept;
+      const x = v[i]!;
       let y: number;
       if (fn === 'linear') y = w <= 1 ? (x <= c - 0.5 ? 0 : 1) : (x - (c - 0.5)) / (w - 1) + 0.5;
       else if (fn === 'linear-exact') y = (x - c) / w + 0.5;

@@ -29,6 +29,10 @@ export interface SyntheticSeriesOptions {
   sliceSpacing?: number;
   /** Fill with a flat value instead of the phantom (faster, for benchmarks). */
   flat?: boolean;
+  /** Added to every stored pixel value (versions of the same instance with other pixels). */
+  pixelOffset?: number;
+  /** ImageComments (0020,4000), when given. */
+  imageComments?: string;
 }
 
 const dcm = dcmjs.data as {
@@ -94,7 +98,7 @@ export function syntheticSeries(opts: SyntheticSeriesOptions = {}): SyntheticSer
             (2 * j) / (rows - 1) - 1,
             slices > 1 ? k / (slices - 1) : 0.5,
           );
-          pixels[j * columns + i] = hu + 1024;
+          pixels[j * columns + i] = hu + 1024 + (opts.pixelOffset ?? 0);
         }
       }
     }
@@ -145,6 +149,7 @@ export function syntheticSeries(opts: SyntheticSeriesOptions = {}): SyntheticSer
       RescaleIntercept: -1024,
       RescaleSlope: 1,
       RescaleType: 'HU',
+      ...(opts.imageComments !== undefined ? { ImageComments: opts.imageComments } : {}),
       PixelData: pixels.slice().buffer,
       _vrMap: { PixelData: 'OW' },
     };

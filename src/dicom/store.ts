@@ -1,7 +1,16 @@
 /**
  * The storage area: the only module that touches DICOM files on disk, under `<data>/dicom/`.
- * Files live in one folder per study, named by hashes of the UIDs
- * (`files/<ab>/<study hash>/<sop hash>.dcm`), so paths never come from client input. Writes are atomic (temp file + rename); `durable` adds fsyncs.
+ *
+ * Every stored version of an instance gets a file name of its own, never reused:
+ * `files/<ab>/<study hash>/<sop hash>.<version>.dcm` (one folder per study, names from hashes of
+ * the UIDs, never from client input; `<version>` = time, a counter and the writer's process id).
+ * A file is written under its final name before any index row names it, and the index row (see
+ * `catalog.ts`) is the commit point: a file no row names is garbage after a crash (`sweep`). Since
+ * no reader can reach a file before its row exists, and a replaced file is only deleted after the
+ * row switched (and its readers finished, see `Archive`), a write never needs temp file + rename.
+ *
+ * `StorageArea` is what the archive needs from a storage backend (a PostgreSQL or object-store
+ * twin implements the same methods); `DicomStore` is the file system one.
  */
 import {
   createReadStream,
@@ -13,76 +22,110 @@ import {
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { syncDir, writeFileAtomic } from '../util/atomic-write.js';
+import { syncDir } from '../util/atomic-write.js';
 
-export class DicomStore {
+export interface StorageArea {
+  /** A new, never used name for a version of an instance's file (not created yet). */
+  newVersion(studyUid: string, sopInstanceUid: string): string;
+  /** Creates `rel` with these bytes (not durable until `sync`). */
+  write(rel: string, bytes: Uint8Array): Promise<void>;
+  /** Moves a finished temp file (from `tempPath`) to `rel` (not durable until `sync`). */
+  adopt(tmp: string, rel: string): Promise<void>;
+  /** Makes the named objects durable (file data and the folder entries naming them). */
+  sync(rels: readonly string[]): Promise<void>;
+  read(rel: string): Promise<Buffer>;
+  readRange(rel: string, offset: number, length: number): Promise<Buffer>;
+  readRanges(rel: string, ranges: ReadonlyArray<readonly [number, number]>): Promise<Buffer[]>;
+  /** A local file path for readers that need one (the decode worker). */
+  abs(rel: string): string;
+  remove(rel: string): Promise<void>;
+  /** A fresh temp file path for streaming an upload part into. */
+  tempPath(): string;
+  removeTemp(file: string): Promise<void>;
+  /**
+   * Startup recovery: removes temp files and objects that `isReferenced` says no index row names,
+   * except those owned by another live process (an import running next to the server). Returns
+   * what was removed (relative paths).
+   */
+  sweep(isReferenced: (rel: string) => boolean): Promise<string[]>;
+}
+
+/** Owner tag in temp and version names: this process's id (base 36). */
+const OWNER = process.pid.toString(36);
+let counter = 0;
+
+/** Whether the process that wrote a name (owner tag) is still running (and is not us). */
+function ownerAlive(owner: string | undefined): boolean {
+  if (!owner) return false;
+  const pid = parseInt(owner, 36);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** `<sop hash>.<time><counter>-<owner>.dcm` → owner; legacy `<sop hash>.dcm` → undefined. */
+const VERSION_NAME = /^[0-9a-f]{40}\.[0-9a-z]+-([0-9a-z]+)\.dcm$/;
+const TEMP_NAME = /^p([0-9a-z]+)-[0-9a-f]+\.tmp$/;
+
+export class DicomStore implements StorageArea {
   readonly root: string;
   readonly tmpDir: string;
   /** Folders known to exist (saves a mkdir per file on bulk writes). */
   private dirs = new Set<string>();
+  /** Folders created since the last `sync`: their parents' entries must be made durable too. */
+  private newDirs = new Set<string>();
 
   constructor(root: string) {
     this.root = root;
     this.tmpDir = path.join(root, 'tmp');
   }
 
-  /**
-   * Creates the folders. Temp files older than an hour are removed (younger ones may belong to
-   * an upload or import running in another process on the same data folder).
-   */
+  /** Creates the folders (no cleanup: that is `sweep`, run once by a starting server). */
   initSync(): void {
     mkdirSync(path.join(this.root, 'files'), { recursive: true });
     mkdirSync(this.tmpDir, { recursive: true });
-    const cutoff = Date.now() - 3600_000;
-    for (const f of readdirSync(this.tmpDir)) {
-      const p = path.join(this.tmpDir, f);
-      try {
-        if (statSync(p).mtimeMs < cutoff) rmSync(p, { force: true });
-      } catch {
-        /* raced with its owner */
-      }
-    }
   }
 
-  /**
-   * Relative path of an instance's file: one folder per study (so a STOW or import batch of one
-   * study fsyncs one folder), files named by hashes, never by client input.
-   */
-  relPathFor(studyUid: string, sopInstanceUid: string): string {
+  newVersion(studyUid: string, sopInstanceUid: string): string {
     const st = createHash('sha1').update(studyUid).digest('hex');
     const h = createHash('sha1').update(sopInstanceUid).digest('hex');
-    return `files/${st.slice(0, 2)}/${st.slice(2, 20)}/${h}.dcm`;
+    const version = `${Date.now().toString(36)}${(counter++ % 1296).toString(36).padStart(2, '0')}-${OWNER}`;
+    return `files/${st.slice(0, 2)}/${st.slice(2, 20)}/${h}.${version}.dcm`;
   }
 
   abs(rel: string): string {
     return path.join(this.root, rel);
   }
 
-  /** Writes an instance atomically; `durable` fsyncs file and folder (STOW, import). */
-  async write(
-    studyUid: string,
-    sopInstanceUid: string,
-    bytes: Uint8Array,
-    durable = true,
-  ): Promise<string> {
-    const rel = this.relPathFor(studyUid, sopInstanceUid);
-    const file = this.abs(rel);
-    if (durable) await writeFileAtomic(file, bytes);
-    else {
-      const dir = path.dirname(file);
-      if (!this.dirs.has(dir)) {
-        await fsp.mkdir(dir, { recursive: true });
-        this.dirs.add(dir);
-      }
-      const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-      await fsp.writeFile(tmp, bytes);
-      await fsp.rename(tmp, file);
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.dirs.has(dir)) return;
+    const first = await fsp.mkdir(dir, { recursive: true });
+    if (first) {
+      // every folder from `first` down to `dir` is new
+      for (let d = dir; d.length >= first.length; d = path.dirname(d)) this.newDirs.add(d);
     }
-    return rel;
+    this.dirs.add(dir);
   }
 
-  /** fsyncs files (in parallel, so the file system can merge journal commits) and their folders. */
-  async syncFiles(rels: readonly string[]): Promise<void> {
+  async write(rel: string, bytes: Uint8Array): Promise<void> {
+    const file = this.abs(rel);
+    await this.ensureDir(path.dirname(file));
+    // 'wx': a version name is never reused; failing loudly beats overwriting a committed file.
+    await fsp.writeFile(file, bytes, { flag: 'wx' });
+  }
+
+  async adopt(tmp: string, rel: string): Promise<void> {
+    const file = this.abs(rel);
+    await this.ensureDir(path.dirname(file));
+    await fsp.rename(tmp, file);
+  }
+
+  /** fdatasyncs files (in parallel, so the file system can merge journal commits), then folders. */
+  async sync(rels: readonly string[]): Promise<void> {
     const unique = [...new Set(rels)];
     let next = 0;
     const worker = async () => {
@@ -96,14 +139,14 @@ export class DicomStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(16, unique.length) }, worker));
-    await Promise.all(
-      [...new Set(unique.map((r) => path.dirname(this.abs(r))))].map((d) => syncDir(d)),
-    );
+    const dirs = new Set(unique.map((r) => path.dirname(this.abs(r))));
+    for (const d of this.newDirs) dirs.add(path.dirname(d));
+    this.newDirs.clear();
+    await Promise.all([...dirs].map((d) => syncDir(d)));
   }
 
-  /** A fresh temp file path for streaming an upload part into (same file system as the store). */
   tempPath(): string {
-    return path.join(this.tmpDir, `part-${Date.now()}-${randomBytes(6).toString('hex')}.tmp`);
+    return path.join(this.tmpDir, `p${OWNER}-${randomBytes(6).toString('hex')}.tmp`);
   }
 
   async removeTemp(file: string): Promise<void> {
@@ -116,14 +159,7 @@ export class DicomStore {
 
   /** Reads `length` bytes at `offset`. */
   async readRange(rel: string, offset: number, length: number): Promise<Buffer> {
-    const h = await fsp.open(this.abs(rel), 'r');
-    try {
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await h.read(buf, 0, length, offset);
-      return bytesRead === length ? buf : buf.subarray(0, bytesRead);
-    } finally {
-      await h.close();
-    }
+    return (await this.readRanges(rel, [[offset, length]]))[0]!;
   }
 
   /** Reads several ranges of one file with one open. */
@@ -156,27 +192,43 @@ export class DicomStore {
   async remove(rel: string): Promise<void> {
     await fsp.rm(this.abs(rel), { force: true });
   }
-}
 
-/** Moves a finished temp file into place as the instance's file (no copy). */
-export async function adoptTemp(
-  store: DicomStore,
-  tmp: string,
-  studyUid: string,
-  sopInstanceUid: string,
-  durable = true,
-): Promise<string> {
-  const rel = store.relPathFor(studyUid, sopInstanceUid);
-  const file = store.abs(rel);
-  await fsp.mkdir(path.dirname(file), { recursive: true });
-  if (durable) {
-    const h = await fsp.open(tmp, 'r+');
-    try {
-      await h.sync();
-    } finally {
-      await h.close();
+  // eslint-disable-next-line @typescript-eslint/require-await -- async by contract: callers await it, other storage backends do I/O here
+  async sweep(isReferenced: (rel: string) => boolean): Promise<string[]> {
+    const removed: string[] = [];
+    const rm = (abs: string) => {
+      try {
+        rmSync(abs, { force: true });
+        removed.push(path.relative(this.root, abs));
+      } catch {
+        /* raced with its owner */
+      }
+    };
+    for (const f of readdirSync(this.tmpDir)) {
+      if (!ownerAlive(TEMP_NAME.exec(f)?.[1])) rm(path.join(this.tmpDir, f));
     }
+    // files/<ab>/<study>/<name>: temp leftovers of any writer, and objects no row names.
+    const filesDir = path.join(this.root, 'files');
+    const walk = (dir: string, depth: number) => {
+      let entries: string[];
+      try {
+        entries = readdirSync(dir);
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const abs = path.join(dir, e);
+        if (depth < 2) {
+          if (statSync(abs, { throwIfNoEntry: false })?.isDirectory()) walk(abs, depth + 1);
+          else if (e.endsWith('.tmp')) rm(abs);
+          continue;
+        }
+        const rel = `files/${path.relative(filesDir, abs).split(path.sep).join('/')}`;
+        if (e.endsWith('.tmp')) rm(abs);
+        else if (!isReferenced(rel) && !ownerAlive(VERSION_NAME.exec(e)?.[1])) rm(abs);
+      }
+    };
+    walk(filesDir, 0);
+    return removed;
   }
-  await fsp.rename(tmp, file);
-  return rel;
 }

@@ -11,8 +11,10 @@
  *
  * Geometry: the file's `space` frame (LPS, RAS, LAS; `scanner-xyz`, `3D-right-handed`, bare
  * `space dimension` and no space at all are read as LPS, like ITK) is converted to RAS through
- * `geometry.ts`. A non-spatial first axis (`none` direction, or a kind such as `vector`,
- * `RGB-color`, `3-vector`, `covariant-vector`) becomes the volume's components (interleaved).
+ * `geometry.ts`. A non-spatial axis (`none` direction, or a kind such as `vector`, `RGB-color`,
+ * `3-vector`, `covariant-vector`) becomes the volume's components (interleaved). It may be any
+ * axis (teem and ITK write it last too): the data is then moved to the component position at the
+ * end of decoding, as teem's `unu permute` would (which costs a second copy of the voxels).
  * 2-D images become one slice; 1-D images one row.
  */
 import zlib from 'node:zlib';
@@ -20,6 +22,7 @@ import { AppError } from '../errors.js';
 import { completeDirection, cross3, frameToRas, norm3, type WorldFrame } from './geometry.js';
 import {
   allocShared,
+  ARRAY_OF,
   BYTES_OF,
   type ImageVolume,
   type Mat3,
@@ -177,6 +180,11 @@ export interface NrrdLayout {
   components: number;
   /** Kind of the component axis (`vector`, `RGB-color`, …) when there is one. */
   componentKind?: string;
+  /**
+   * The file's component axis when it is not the first one: the data is stored with
+   * `inner` = product of the sizes of the axes before it (faster), so it must be permuted.
+   */
+  permute?: { inner: number; outer: number };
   dimensions: Vec3;
   spacing: Vec3;
   origin: Vec3;
@@ -314,14 +322,13 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
     throw unprocessable(
       `only one non-spatial (vector) axis is supported, got axes ${nonSpatial.join(', ')}`,
     );
-  if (nonSpatial.length === 1 && nonSpatial[0] !== 0)
-    throw unprocessable(`the vector axis must be the first axis (it is axis ${nonSpatial[0]})`);
   const hasComponents = nonSpatial.length === 1;
+  const componentAxis = hasComponents ? nonSpatial[0]! : 0;
   const spatialAxes = [...Array(dimension).keys()].filter((a) => !nonSpatial.includes(a));
   if (spatialAxes.length === 0) throw unprocessable('there is no spatial axis');
   if (spatialAxes.length > 3)
     throw unprocessable(`${spatialAxes.length} spatial axes are not supported (at most 3)`);
-  const components = hasComponents ? sizes[0]! : 1;
+  const components = hasComponents ? sizes[componentAxis]! : 1;
   const dimensions = [1, 1, 1] as Vec3;
   spatialAxes.forEach((a, i) => (dimensions[i] = sizes[a]!));
 
@@ -408,7 +415,14 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
   return {
     scalarType: type,
     components,
-    componentKind: hasComponents ? (kinds?.[0] ?? 'vector') : undefined,
+    componentKind: hasComponents ? (kinds?.[componentAxis] ?? 'vector') : undefined,
+    permute:
+      hasComponents && componentAxis > 0 && components > 1
+        ? {
+            inner: sizes.slice(0, componentAxis).reduce((a, b) => a * b, 1),
+            outer: sizes.slice(componentAxis + 1).reduce((a, b) => a * b, 1),
+          }
+        : undefined,
     dimensions,
     spacing,
     origin,
@@ -482,13 +496,15 @@ export class NrrdDecoder {
   /**
    * Bytes of the voxel array that already hold their final value (a prefix), for writers that
    * stream the data elsewhere while it arrives. 0 until then, and always 0 when the final bytes are
-   * only known at `end()` (ascii, byte-swapped big-endian data, `byte skip: -1`).
+   * only known at `end()` (ascii, byte-swapped big-endian data, `byte skip: -1`, a component
+   * axis that is not the first).
    */
   get settledBytes(): number {
     const l = this.#layout;
     if (
       !l ||
       l.encoding === 'ascii' ||
+      l.permute ||
       this.#tail ||
       (BYTES_OF[l.scalarType] > 1 && (l.endian === 'little') !== HOST_LITTLE)
     )
@@ -550,7 +566,10 @@ export class NrrdDecoder {
     this.#layout = layout;
     const count = layout.byteLength / BYTES_OF[layout.scalarType];
     try {
-      this.#data = allocShared(layout.scalarType, count);
+      // file order first when the components must be moved (see `end`), else the final array
+      this.#data = layout.permute
+        ? new (ARRAY_OF[layout.scalarType] as unknown as new (n: number) => TypedArray)(count)
+        : allocShared(layout.scalarType, count);
     } catch {
       throw new AppError(
         'payload_too_large',
@@ -736,6 +755,12 @@ export class NrrdDecoder {
       else if (bytesPer === 4) b.swap32();
       else b.swap64();
     }
+    if (layout.permute) {
+      const data = allocShared(layout.scalarType, this.#data!.length);
+      permuteComponents(this.#bytes!, data, layout.components, layout.permute, bytesPer);
+      this.#data = data;
+      this.#bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    }
     const volume: ImageVolume = {
       scalarType: layout.scalarType,
       components: layout.components,
@@ -753,6 +778,41 @@ export class NrrdDecoder {
     return unprocessable(
       `the data is truncated: got ${got} of ${l.byteLength} bytes (sizes ${l.dimensions.join('×')}${l.components > 1 ? `×${l.components}` : ''}, ${NRRD_TYPE_NAME[l.scalarType]}, ${l.encoding})`,
     );
+  }
+}
+
+/**
+ * Moves the component axis of file-ordered data (`inner` values of the faster axes, then
+ * `components`, then `outer`) to the fastest position: dst[(o·inner + i)·C + c] =
+ * src[(o·C + c)·inner + i]. Copies bit patterns (integer views), so float payloads stay exact.
+ */
+function permuteComponents(
+  src: Uint8Array,
+  dst: TypedArray,
+  components: number,
+  { inner, outer }: { inner: number; outer: number },
+  bytesPer: number,
+): void {
+  const words = bytesPer === 8 ? 2 : 1;
+  const View = (bytesPer === 1 ? Uint8Array : bytesPer === 2 ? Uint16Array : Uint32Array) as new (
+    b: ArrayBufferLike,
+    o: number,
+    n: number,
+  ) => Uint32Array;
+  const w = bytesPer === 1 ? 1 : bytesPer === 2 ? 2 : 4;
+  const s = new View(src.buffer, src.byteOffset, src.byteLength / w);
+  const d = new View(dst.buffer, dst.byteOffset, dst.byteLength / w);
+  const C = components;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < C; c++) {
+      const from = (o * C + c) * inner;
+      for (let i = 0; i < inner; i++) {
+        const a = (from + i) * words;
+        const b = ((o * inner + i) * C + c) * words;
+        d[b] = s[a]!;
+        if (words === 2) d[b + 1] = s[a + 1]!;
+      }
+    }
   }
 }
 

@@ -84,6 +84,8 @@ export class SceneStore {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #dirty = false;
+  /** Files removed by recovery when the saved scene was loaded (unreferenced or temp). */
+  #removedAtLoad: string[] = [];
   /** Staged files not yet named by a written index: cleanup must not remove them. */
   #protected = new Set<string>();
 
@@ -94,7 +96,7 @@ export class SceneStore {
   }
 
   /** Loads the saved scene (if any) into the (empty) scene, then starts following changes. */
-  async open(): Promise<{ loaded: number; existed: boolean }> {
+  async open(): Promise<{ loaded: number; existed: boolean; removed: string[] }> {
     await fsp.mkdir(path.join(this.dir, 'volumes'), { recursive: true });
     const loaded = await this.#load();
     this.#unsubscribe = this.#scene.onChange((change) => {
@@ -114,7 +116,7 @@ export class SceneStore {
         if (this.#dirty) this.flush().catch((e: unknown) => this.#opts.onError?.(e));
       }, this.#opts.debounceMs ?? 200);
     });
-    return { loaded: loaded ?? 0, existed: loaded !== undefined };
+    return { loaded: loaded ?? 0, existed: loaded !== undefined, removed: this.#removedAtLoad };
   }
 
   /** Writes the current scene; resolves once every change made before the call is durable. */
@@ -212,14 +214,18 @@ export class SceneStore {
     };
   }
 
-  async #removeUnreferenced(keep: Set<string>): Promise<void> {
+  async #removeUnreferenced(keep: Set<string>): Promise<string[]> {
     const dir = path.join(this.dir, 'volumes');
+    const removed: string[] = [];
     for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
       const rel = `volumes/${name}`;
       // temp files belong to writes in progress (crash leftovers are removed at load)
-      if (!keep.has(rel) && !name.startsWith('.'))
+      if (!keep.has(rel) && !name.startsWith('.')) {
         await fsp.rm(path.join(dir, name), { force: true });
+        removed.push(rel);
+      }
     }
+    return removed;
   }
 
   /** Number of nodes loaded, or undefined when there is no saved scene yet. */
@@ -266,12 +272,15 @@ export class SceneStore {
     this.#scene.restoreIdCounters(index.counters ?? {});
     if (index.activeVolumeId && this.#scene.byId(index.activeVolumeId))
       this.#scene.setActiveVolume(index.activeVolumeId);
-    await this.#removeUnreferenced(
+    this.#removedAtLoad = await this.#removeUnreferenced(
       new Set(index.nodes.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f)),
     );
     for (const d of [this.dir, path.join(this.dir, 'volumes')]) {
       for (const name of await fsp.readdir(d))
-        if (name.endsWith('.tmp')) await fsp.rm(path.join(d, name), { force: true });
+        if (name.endsWith('.tmp')) {
+          await fsp.rm(path.join(d, name), { force: true });
+          this.#removedAtLoad.push(path.relative(this.dir, path.join(d, name)));
+        }
     }
     return pending.length;
   }

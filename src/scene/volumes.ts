@@ -116,8 +116,28 @@ const defaultName = (c: VolumeClass) =>
       ? 'VectorVolume'
       : 'Volume';
 
-/** The volume addressed by `id` (id, name or glob), or the active one, or the first one. */
-export function findVolume(scene: Scene, id: string | undefined): VolumeNode {
+/**
+ * The volume addressed by `id` (id, name or glob) and/or `name` (an exact node name, first in scene
+ * order), or else the active one. Both given: the node `id` finds must have that name. Never
+ * answers another volume than the one asked for: no match is not_found.
+ */
+export function findVolume(scene: Scene, id: string | undefined, name?: string): VolumeNode {
+  if (name !== undefined) {
+    const node =
+      id !== undefined
+        ? scene.requireNode(id, 'volume')
+        : scene
+            .nodes()
+            .filter(isVolumeNode)
+            .find((n) => n.name === name);
+    if (node?.name !== name)
+      throw notFound(
+        id !== undefined
+          ? `volume ${node?.id ?? id} is named "${node?.name}", not "${name}"`
+          : `no volume is named "${name}" (names are matched exactly; see /slicer/volumes)`,
+      );
+    return node;
+  }
   if (id !== undefined) return scene.requireNode(id, 'volume');
   const v = scene.activeVolume();
   if (!v)

@@ -9,6 +9,7 @@ import { closeContext, createContext, type AppContext } from './context.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../util/package.js';
 import { listen, PortsExhaustedError, type Listening } from './listen.js';
 import { createLogger } from './logger.js';
+import { sweepTempFiles } from '../util/recovery.js';
 import { SceneStore } from '../scene/persistence.js';
 import { loadSample } from '../scene/samples.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -62,11 +63,18 @@ export async function startServer(
   });
   const ctx = createContext(config, logger);
   await fsp.mkdir(config.data, { recursive: true });
+  // Startup recovery: temp files of writers that a crash stopped are garbage (the DICOM archive
+  // sweeps its own folder in prepareArchive: some of its files may belong to a running import).
+  reportRecovery(logger, sweepTempFiles(config.data, ['dicom']));
   // The scene lives under <data>/scene: load it, then save every change (see scene/persistence.ts).
   const store = new SceneStore(ctx.scene, config.data, {
     onError: (e) => logger.error('could not save the scene', e),
   });
   const saved = await store.open();
+  reportRecovery(
+    logger,
+    saved.removed.map((f) => `scene/${f}`),
+  );
   ctx.sceneStore = store;
   ctx.closers.push(() => store.close());
   if (saved.existed) logger.info(`scene: loaded ${saved.loaded} node(s) from ${store.dir}`);
@@ -210,6 +218,10 @@ export async function runCli(
 /** Sample study into an empty archive (unless --no-samples), then the --import folders. */
 async function prepareArchive(ctx: AppContext, io: Pick<CliIo, 'out' | 'err'>): Promise<void> {
   const archive = ctx.archive!();
+  reportRecovery(
+    ctx.logger,
+    (await archive.recover()).map((f) => `dicom/${f}`),
+  );
   if (!ctx.config.noSamples && archive.catalog.counts().studies === 0) {
     const sample = syntheticSeries();
     for (const f of sample.files) await archive.ingest(f);
@@ -221,6 +233,14 @@ async function prepareArchive(ctx: AppContext, io: Pick<CliIo, 'out' | 'err'>): 
     const summary = await importFiles(archive, [dir], progressReporter(io, process.stderr.isTTY));
     io.err(summaryLine(dir, summary));
   }
+}
+
+/** Logs what startup recovery removed (the first 20 names). */
+function reportRecovery(logger: AppContext['logger'], removed: string[]): void {
+  if (removed.length === 0) return;
+  logger.warn(
+    `recovery: removed ${removed.length} leftover file(s) of interrupted writes: ${removed.slice(0, 20).join(', ')}${removed.length > 20 ? ', …' : ''}`,
+  );
 }
 
 function summaryLine(what: string, s: ImportSummary): string {

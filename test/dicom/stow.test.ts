@@ -147,6 +147,165 @@ describe('STOW-RS', () => {
   });
 });
 
+/** SOP Instance UIDs QIDO lists in a study (empty when the study does not exist). */
+const listed = async (study: string): Promise<string[]> => {
+  const r = await fetch(`${S.url}/dicom/studies/${study}/instances`);
+  if (r.status === 204) return [];
+  assert.equal(r.status, 200);
+  const items = (await r.json()) as Array<Record<string, { Value?: string[] }>>;
+  return items.map((x) => x['00080018']!.Value![0]!).sort();
+};
+const refs = (
+  json: Record<string, { Value?: Array<Record<string, { Value?: unknown[] }>> }> | undefined,
+  tag: string,
+) => (json?.[tag]?.Value ?? []).map((x) => String(x['00081155']?.Value?.[0])).sort();
+
+describe('STOW-RS answers match the store', () => {
+  it('a body cut inside the second part: 400, and nothing of it is stored', async () => {
+    const s = syntheticSeries({ rows: 8, columns: 8, slices: 2, seed: 'stow-cut' });
+    const whole = multipartBody(
+      s.files.map((data) => ({ contentType: 'application/dicom', data })),
+      'cutB',
+    );
+    const second = whole.indexOf('--cutB', 10);
+    const body = whole.subarray(0, second + 200); // part 1 complete, part 2 cut short
+    const r = await fetch(`${S.url}/dicom/studies`, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=cutB' },
+      body,
+    });
+    assert.equal(r.status, 400, await r.text());
+    assert.deepEqual(await listed(s.studyUid), []);
+  });
+
+  it('the connection dropped inside the second part: nothing of it is stored', async () => {
+    const s = syntheticSeries({ rows: 8, columns: 8, slices: 2, seed: 'stow-drop' });
+    const whole = multipartBody(
+      s.files.map((data) => ({ contentType: 'application/dicom', data })),
+      'dropB',
+    );
+    const http = await import('node:http');
+    await new Promise<void>((resolve) => {
+      const req = http.request(`${S.url}/dicom/studies`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'multipart/related; type="application/dicom"; boundary=dropB',
+          'content-length': String(whole.length),
+        },
+      });
+      req.on('error', () => resolve());
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.write(whole.subarray(0, whole.indexOf('--dropB', 10) + 300), () =>
+        setTimeout(() => req.destroy(), 100),
+      );
+    });
+    // The server learns of the drop asynchronously; whatever it did, QIDO must not list part 1.
+    for (let i = 0; i < 5; i++) {
+      assert.deepEqual(await listed(s.studyUid), []);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  it('a garbage second part: 202 listing exactly what was stored, as QIDO shows', async () => {
+    const s = syntheticSeries({ rows: 8, columns: 8, slices: 2, seed: 'stow-garbage' });
+    const r = await stow([s.files[0]!, Buffer.alloc(3000, 0x5a), s.files[1]!]);
+    assert.equal(r.status, 202, r.text);
+    assert.deepEqual(refs(r.json, '00081199'), [...s.sopUids].sort());
+    const failed = r.json!['00081198']!.Value!;
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]!['00081197']!.Value![0], 0xc000);
+    assert.deepEqual(await listed(s.studyUid), refs(r.json, '00081199'));
+  });
+
+  it('over --limit-stow after a valid part: 413, nothing stored', async () => {
+    const { makeTestApp } = await import('../helpers/app.js');
+    const { DEFAULT_LIMITS } = await import('../../src/server/config.js');
+    const t = await makeTestApp({ limits: { ...DEFAULT_LIMITS, stow: 64 * 1024 } });
+    try {
+      const small = syntheticSeries({ rows: 8, columns: 8, slices: 1, seed: 'stow-limit' });
+      const big = syntheticSeries({ rows: 256, columns: 256, slices: 1, seed: 'stow-limit-big' });
+      const r = await t.app.request('/dicom/studies', {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=L' },
+        body: multipartBody(
+          [small.files[0]!, big.files[0]!].map((data) => ({
+            contentType: 'application/dicom',
+            data,
+          })),
+          'L',
+        ),
+      });
+      assert.equal(r.status, 413);
+      assert.equal(t.ctx.archive!().catalog.counts().instances, 0);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a changed re-upload of a stored SOP Instance UID replaces it whole; identical bytes change nothing', async () => {
+    const v = (n: number) =>
+      syntheticSeries({
+        rows: 8,
+        columns: 8,
+        slices: 1,
+        seed: 'stow-replace',
+        pixelOffset: n * 5,
+        imageComments: `v${n}${'.'.repeat(n * 3)}`,
+      });
+    const [v0, v1] = [v(0), v(1)];
+    const sop = v0.sopUids[0]!;
+    const base = `${S.url}/dicom/studies/${v0.studyUid}/series/${v0.seriesUid}/instances/${sop}`;
+    assert.equal((await stow(v0.files)).status, 200);
+    const r = await stow(v1.files);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(refs(r.json, '00081199'), [sop]);
+    assert.deepEqual(await listed(v0.studyUid), [sop]);
+    const meta = (await (await fetch(`${base}/metadata`)).json()) as Array<
+      Record<string, { Value?: unknown[] }>
+    >;
+    assert.equal(meta[0]!['00204000']!.Value![0], 'v1...');
+    const file = Buffer.from(
+      await (
+        await fetch(base, { headers: { accept: 'application/dicom; transfer-syntax=*' } })
+      ).arrayBuffer(),
+    );
+    assert.ok(file.equals(v1.files[0]!), 'the retrieved object is the new version, byte for byte');
+    const frame = Buffer.from(
+      await (
+        await fetch(`${base}/frames/1`, { headers: { accept: 'application/octet-stream' } })
+      ).arrayBuffer(),
+    );
+    assert.ok(frame.equals(v1.files[0]!.subarray(v1.files[0]!.length - 128)));
+    // identical bytes: 200, and no new file version is written
+    const filesBefore = S.ctx.archive!().catalog.version(sop)!.file;
+    assert.equal((await stow(v1.files)).status, 200);
+    assert.equal(S.ctx.archive!().catalog.version(sop)!.file, filesBefore);
+  });
+
+  it('the same SOP Instance UID twice in one request with other content: the second fails (0x0111), the first is stored', async () => {
+    const v = (n: number) =>
+      syntheticSeries({ rows: 8, columns: 8, slices: 1, seed: 'stow-twice', pixelOffset: n });
+    const [a, b] = [v(1), v(2)];
+    const r = await stow([a.files[0]!, b.files[0]!, a.files[0]!]);
+    assert.equal(r.status, 202, r.text);
+    assert.deepEqual(refs(r.json, '00081199'), [a.sopUids[0]!, a.sopUids[0]!]);
+    const failed = r.json!['00081198']!.Value!;
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]!['00081197']!.Value![0], 0x0111);
+    assert.equal(failed[0]!['00081155']!.Value![0], a.sopUids[0]);
+    const base = `${S.url}/dicom/studies/${a.studyUid}/series/${a.seriesUid}/instances/${a.sopUids[0]}`;
+    const file = Buffer.from(
+      await (
+        await fetch(base, { headers: { accept: 'application/dicom; transfer-syntax=*' } })
+      ).arrayBuffer(),
+    );
+    assert.ok(file.equals(a.files[0]!));
+  });
+});
+
 describe('import and the sample study', () => {
   it('imports folders recursively, skips non-DICOM, is idempotent', async () => {
     const data = mkdtempSync(path.join(os.tmpdir(), 'vg-import-'));

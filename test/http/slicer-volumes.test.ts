@@ -325,3 +325,36 @@ test('a raw NRRD whose Content-Length is too short for its declared sizes is ref
     assert.deepEqual(t.ctx.scene.nodes(), []);
   });
 });
+
+test('GET /volume?name= answers that exact name or 404, never another volume; DELETE by name', async () => {
+  await withTestApp({ noSamples: true }, async (own) => {
+    const up = async (name: string) =>
+      json(
+        own.app.request(`/slicer/volume?name=${encodeURIComponent(name)}`, {
+          method: 'POST',
+          body: (await encodeNrrd(vol())) as Uint8Array<ArrayBuffer>,
+        }),
+      );
+    const a = await up('Alpha');
+    const star = await up('Be*');
+    const b = await up('Beta'); // active
+    const get = (q: string) => own.app.request(`/slicer/volume?${q}`);
+    const idOf = async (q: string) => {
+      const r = await get(q);
+      await r.arrayBuffer();
+      return r.status === 200 ? r.headers.get('x-node-id') : r.status;
+    };
+    assert.equal(await idOf('name=Alpha'), a.id);
+    assert.equal(await idOf('name=Be*'), star.id, 'a name is exact, not a glob');
+    assert.equal(await idOf('name=alpha'), 404, 'case matters');
+    assert.equal(await idOf('name=Nope'), 404, 'not the active volume');
+    assert.equal(await idOf(`id=${a.id}&name=Alpha`), a.id);
+    assert.equal(await idOf(`id=${a.id}&name=Beta`), 404, 'id and name disagree');
+    assert.equal(await idOf(''), b.id, 'no id, no name: the active volume');
+    const del = await own.app.request('/slicer/volume?name=Alpha', { method: 'DELETE' });
+    assert.equal(del.status, 200);
+    assert.equal(((await del.json()) as { id: string }).id, a.id);
+    assert.equal(await idOf('name=Alpha'), 404);
+    assert.equal(await idOf('name=Beta'), b.id);
+  });
+});

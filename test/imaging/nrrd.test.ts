@@ -269,7 +269,9 @@ test('vector axis: none direction and kinds become components', async () => {
     'space origin: (0,0,0)',
   ];
   assert.equal((await decodeNrrd(nrrd(slicer, Buffer.alloc(3 * 8 * 4)))).volume.components, 3);
-  await rejects(
+  // A 2-D image with its components on the last axis: moved to the first (interleaved) position.
+  const planar = new Float32Array([1, 2, 3, 4, 10, 20, 30, 40, 100, 200, 300, 400]);
+  const last = await decodeNrrd(
     nrrd(
       [
         'NRRD0004',
@@ -280,10 +282,12 @@ test('vector axis: none direction and kinds become components', async () => {
         'space directions: (1,0,0) (0,1,0) none',
         'encoding: raw',
       ],
-      Buffer.alloc(48),
+      Buffer.from(planar.buffer),
     ),
-    /vector axis must be the first/,
   );
+  assert.equal(last.volume.components, 3);
+  assert.deepEqual(last.volume.dimensions, [2, 2, 1]);
+  assert.deepEqual(Array.from(last.volume.data), [1, 10, 100, 2, 20, 200, 3, 30, 300, 4, 40, 400]);
 });
 
 test('2-D images are one slice (space dimension 2 and 3)', async () => {

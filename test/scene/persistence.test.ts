@@ -145,7 +145,7 @@ test('flush coalesces and a corrupt index refuses to start', async () => {
     assert.equal(index.nodes.length, 20);
     const again = new Scene();
     const s2 = new SceneStore(again, data);
-    assert.deepEqual(await s2.open(), { loaded: 20, existed: true });
+    assert.deepEqual(await s2.open(), { loaded: 20, existed: true, removed: [] });
     await s2.close();
     const { writeFileSync } = await import('node:fs');
     writeFileSync(path.join(data, 'scene', 'index.json'), '{"nodes": [');

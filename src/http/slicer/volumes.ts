@@ -20,9 +20,9 @@ export const persist = (ctx: AppContext): Promise<void> =>
 
 export const getVolumes = (ctx: AppContext) => (c: Context) => c.json(listVolumes(ctx.scene));
 
-/** GET: the volume as NRRD (LPS, exact type, raw or `?encoding=gzip`). */
+/** GET: the volume as NRRD (LPS, exact type, raw or `?encoding=gzip`); `id` and/or exact `name`, else the active one. */
 export const getVolume = (ctx: AppContext) => (c: Context) => {
-  const node = findVolume(ctx.scene, str(c, 'id'));
+  const node = findVolume(ctx.scene, str(c, 'id'), str(c, 'name'));
   const encoding = oneOf(c, 'encoding', ['raw', 'gzip'] as const) ?? 'raw';
   const opts = nrrdOptionsFor(node, encoding);
   const headers: Record<string, string> = {
@@ -62,7 +62,12 @@ export const putVolumeHandler = (ctx: AppContext) => async (c: Context) => {
 };
 
 export const deleteVolume = (ctx: AppContext) => async (c: Context) => {
-  const node = findVolume(ctx.scene, requiredStr(c, 'id'));
+  const name = str(c, 'name');
+  const node = findVolume(
+    ctx.scene,
+    name === undefined ? requiredStr(c, 'id') : str(c, 'id'),
+    name,
+  );
   ctx.scene.remove([node.id]);
   await persist(ctx);
   return c.json({ success: true, id: node.id });
