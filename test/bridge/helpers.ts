@@ -21,7 +21,7 @@ export async function archiveWith(buffers: Buffer[]): Promise<{
   const dir = tempDir('vg-bridge-');
   const archive = Archive.openSync(dir);
   const results = [];
-  for (const b of buffers) results.push((await archive.ingest(b, { durable: false })));
+  for (const b of buffers) results.push(await archive.ingest(b, { durable: false }));
   return {
     archive,
     studyUid: results[0]!.studyUid,

