@@ -1,5 +1,5 @@
 /**
- * The layer rules of docs/architecture (README "Layout"), checked on the import graph of src/:
+ * The layer rules (README, Development), checked on the import graph of src/:
  * every `import`, `export … from` and `import()` of every file, read with the TypeScript parser.
  *
  *   server ──> http ──> views ──> scene ──> imaging        errors.ts, util/ <── everyone

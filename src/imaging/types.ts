@@ -1,4 +1,8 @@
 /**
+ * `src/imaging/` is the bottom layer: pure computation on typed arrays (geometry, NRRD codec,
+ * reslicing, window/level, ray casting, colour maps). It imports no other src folder and no fs,
+ * process or hono.
+ *
  * The imaging data model, stated once:
  *
  * - World coordinates are **RAS** (x = Right, y = Anterior, z = Superior), millimetres, everywhere

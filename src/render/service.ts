@@ -1,4 +1,8 @@
 /**
+ * `src/render/` turns views into images: render jobs from scene + view state (`jobs.ts`), their
+ * keys (ETags), the worker pool and encoding, layout screenshots. It imports views/, scene/ and
+ * imaging/, never http/ or hono.
+ *
  * Runs render jobs: 3D jobs (and big slices) in a piscina worker pool reading shared volume
  * memory, so the event loop stays free; small slices on the main thread, where they are cheaper
  * than the worker hop (see docs/rendering.md for the measurement). Identical concurrent requests

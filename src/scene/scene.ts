@@ -1,4 +1,8 @@
 /**
+ * `src/scene/` holds the in-memory scene (volumes, transforms, fiducial lists), its persistence
+ * and the exec sandbox API. It imports imaging/ (and the exec worker it starts), never views/,
+ * render/, dicom/, bridge/, http/ or hono.
+ *
  * The scene: an ordered set of nodes with Slicer-style ids (`vtkMRMLScalarVolumeNode1`, …) and
  * names, looked up like Slicer's `getNode` (id or name, fnmatch-style glob, first match in scene
  * order). Every change bumps `version` and notifies listeners (persistence, render caches, live

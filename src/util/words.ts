@@ -1,4 +1,7 @@
 /**
+ * `src/util/` holds small helpers every layer may use (yes/no words, package facts, atomic file
+ * writes); it imports no other src folder.
+ *
  * Small vocabularies shared by every layer (query parameters, environment variables, NRRD
  * key/value hints). Imports nothing.
  */
