@@ -163,6 +163,7 @@ const RULES: Rule[] = [
       'src/http/dicom/qido.ts': '#11 (archive.ts as the only door)',
       'src/http/dicom/wado.ts': '#11 (archive.ts as the only door)',
       'src/bridge/series-to-volume.ts': '#11 (archive.ts as the only door)',
+      'src/bridge/load.ts': '#11 / #12 (SEG loadables read catalog rows)',
     },
   },
 ];
@@ -195,6 +196,9 @@ const TEXT_RULES: Array<{
       'src/http/dicom/wado-uri.ts': '#11',
       'src/bridge/series-to-volume.ts': '#11',
       'src/bridge/volume-to-series.ts': '#11',
+      'src/bridge/load.ts': '#11 / #12',
+      'src/bridge/seg.ts': '#11 / #12',
+      'src/http/slicer/dicom.ts': '#11 / #12',
       'src/server/cli.ts': '#11',
     },
   },

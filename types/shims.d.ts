@@ -5,3 +5,8 @@ declare module 'dcmjs' {
   export default dcmjs;
 }
 declare module 'xhr2';
+declare module 'color-name' {
+  /** CSS/SVG colour keywords → [r, g, b] 0..255. */
+  const colors: Record<string, [number, number, number]>;
+  export default colors;
+}

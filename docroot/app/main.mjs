@@ -8,6 +8,7 @@
 import { api, explain, h } from './api.mjs';
 import { DicomPanel } from './dicom.mjs';
 import { FiducialPanel, ScenePanel } from './scene.mjs';
+import { SegmentationPanel } from './segmentations.mjs';
 import { SliceView, ThreeDView } from './views.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -28,6 +29,7 @@ const app = {
   views: {},
   scene: null,
   fiducials: null,
+  segmentations: null,
   dicom: null,
 
   volume() {
@@ -81,6 +83,7 @@ const app = {
     await this.loadVolumeInfo();
     await Promise.all(Object.values(this.views).map((v) => v.volumeChanged(this.info)));
     this.fiducials.refresh();
+    this.segmentations.refresh();
     this.showEmptyState();
   },
 
@@ -89,7 +92,10 @@ const app = {
     const before = JSON.stringify(this.scene.volumes);
     await this.scene.refresh();
     if (JSON.stringify(this.scene.volumes) !== before) await this.sceneChanged();
-    else this.fiducials.refresh();
+    else {
+      this.fiducials.refresh();
+      this.segmentations.refresh();
+    }
   },
 
   /** Geometry and display of the current volume (`/slicer/mrml/properties`), when available. */
@@ -219,6 +225,7 @@ async function main() {
 
   app.scene = new ScenePanel(app);
   app.fiducials = new FiducialPanel(app);
+  app.segmentations = new SegmentationPanel(app);
   app.dicom = new DicomPanel(app);
 
   $('layout').addEventListener('change', (e) => app.setLayout(e.target.value));

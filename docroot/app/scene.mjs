@@ -219,6 +219,9 @@ export class ScenePanel {
 
   async upload(file) {
     const zone = $('dropzone');
+    // A Slicer segmentation goes to the segmentation panel (PUT /slicer/segmentation).
+    if (/\.seg\.nrrd$/i.test(file.name) && this.app.segmentations?.available())
+      return this.app.segmentations.upload(file);
     if (!/\.(nrrd|nhdr)$/i.test(file.name)) {
       say(this.msg, `${file.name} is not a .nrrd file.`, 'error');
       return;

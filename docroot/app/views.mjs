@@ -189,6 +189,7 @@ export class SliceView extends BaseView {
       q.set('level', fmt(s.level, 2));
     }
     q.set('fiducials', 'on');
+    for (const [k, v] of Object.entries(this.app.segmentations?.sliceParams() ?? {})) q.set(k, v);
     if (draft) {
       q.set('format', 'jpeg');
       q.set('quality', '70');

@@ -206,7 +206,7 @@ export async function run(): Promise<BenchRow[]> {
       ['composite', '≤ 300 ms'],
     ] as const) {
       const q = (extra = '') =>
-        `/slicer/threeD?size=512&mode=${mode}&preset=ct-bone&lookFromAxis=a&orbitX=${(orbit++ * 13) % 360}&orbitY=15${extra}`;
+        `/slicer/threeD?size=512&mode=${mode}&preset=ct-bone&lookFromAxis=a&orbitX=${(orbit++ * 13) % 360}&orbitY=15&format=jpeg${extra}`;
       await get(q());
       await get(q());
       const t3: number[] = [];
@@ -264,7 +264,7 @@ export async function run(): Promise<BenchRow[]> {
     const threeDUrls = Array.from(
       { length: 64 },
       (_, i) =>
-        `/slicer/threeD?size=512&mode=${i % 2 ? 'mip' : 'composite'}&orbitX=${(i * 17) % 360}&orbitY=${i}`,
+        `/slicer/threeD?size=512&mode=${i % 2 ? 'mip' : 'composite'}&orbitX=${(i * 17) % 360}&orbitY=${i}&format=jpeg`,
     );
     h.enable();
     const lag = await client(2, 0, 4000, threeDUrls);

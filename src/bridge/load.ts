@@ -6,8 +6,12 @@
  * (`/slicer/dicom/loadables`, Slicer's "loadables").
  */
 import type { Archive } from '../dicom/archive.js';
+import type { InstanceRow } from '../dicom/catalog.js';
 import { AppError } from '../errors.js';
-import type { Scene, VolumeNode } from '../scene/scene.js';
+import type { DicomJson } from '../dicom/dicom-json.js';
+import { createSegmentation } from '../scene/segmentations.js';
+import { isVolumeNode, type Scene, type VolumeNode } from '../scene/scene.js';
+import { readSeg, SEG_SOP_CLASS, segLoadableInfo, type LoadedSegmentation } from './seg.js';
 import { loadVolume, planStudy, type SeriesPlan } from './series-to-volume.js';
 
 export interface LoadableVolume {
@@ -20,6 +24,8 @@ export interface LoadableVolume {
 }
 
 export interface Loadable {
+  /** What the series loads as: volumes, or a segmentation node (DICOM SEG). */
+  kind: 'volume' | 'segmentation';
   seriesInstanceUID: string;
   seriesNumber?: number;
   seriesDescription?: string;
@@ -30,9 +36,35 @@ export interface Loadable {
   reason?: string;
   warnings: string[];
   volumes: LoadableVolume[];
+  /** SEG: segment labels and frame count. */
+  segments?: string[];
+  frames?: number;
 }
 
-const toLoadable = (p: SeriesPlan): Loadable => ({
+const isSeg = (p: SeriesPlan) => p.sopClassUid === SEG_SOP_CLASS;
+
+/** A SEG series' plan: loadable (one segmentation per instance); the image planner cannot read 1-bit frames. */
+function segPlan(
+  archive: Archive,
+  p: SeriesPlan,
+): SeriesPlan & { segments: string[]; frames: number } {
+  const rows = archive.instances(p.studyUid, p.seriesUid);
+  const infos = rows.map((r) =>
+    segLoadableInfo(JSON.parse(archive.catalog.instanceMetadata(r.sop_uid) ?? '{}') as DicomJson),
+  );
+  return {
+    ...p,
+    loadable: true,
+    reason: undefined,
+    volumes: [],
+    warnings: [],
+    segments: infos.flatMap((i) => i.segments),
+    frames: infos.reduce((a, i) => a + i.frames, 0),
+  };
+}
+
+const toLoadable = (p: SeriesPlan & { segments?: string[]; frames?: number }): Loadable => ({
+  kind: isSeg(p) ? 'segmentation' : 'volume',
   seriesInstanceUID: p.seriesUid,
   seriesNumber: p.seriesNumber,
   seriesDescription: p.seriesDescription,
@@ -50,10 +82,13 @@ const toLoadable = (p: SeriesPlan): Loadable => ({
     spacing: [...v.spacing],
     warnings: v.warnings,
   })),
+  ...(p.segments ? { segments: p.segments, frames: p.frames } : {}),
 });
 
 export function loadables(archive: Archive, studyUid: string): Loadable[] {
-  return planStudy(archive, studyUid).map(toLoadable);
+  return planStudy(archive, studyUid)
+    .map((p) => (isSeg(p) ? segPlan(archive, p) : p))
+    .map(toLoadable);
 }
 
 export interface LoadResult {
@@ -72,13 +107,19 @@ export async function loadIntoScene(
   studyUid: string,
   seriesUid?: string,
 ): Promise<LoadResult> {
-  const plans = planStudy(archive, studyUid, seriesUid);
+  const all = planStudy(archive, studyUid, seriesUid);
+  const segPlans = all.filter(isSeg);
+  const plans = all.filter((p) => !isSeg(p));
+  const segRows = segPlans.flatMap((p) => archive.instances(p.studyUid, p.seriesUid));
   // The plans name file versions: hold them while reading (a concurrent replace defers deleting).
   const release = archive.lease([
-    ...new Set(plans.flatMap((p) => p.volumes.flatMap((v) => v.frames.map((f) => f.row)))),
+    ...new Set([
+      ...plans.flatMap((p) => p.volumes.flatMap((v) => v.frames.map((f) => f.row))),
+      ...segRows,
+    ]),
   ]);
   try {
-    return await loadPlans(scene, archive, plans, studyUid, seriesUid);
+    return await loadPlans(scene, archive, plans, segRows, studyUid, seriesUid);
   } finally {
     release();
   }
@@ -88,11 +129,23 @@ async function loadPlans(
   scene: Scene,
   archive: Archive,
   plans: SeriesPlan[],
+  segRows: InstanceRow[],
   studyUid: string,
   seriesUid: string | undefined,
 ): Promise<LoadResult> {
   const warnings: string[] = [];
   const ids: string[] = [];
+  // SEG series: read every instance first (a bad SEG fails before the scene changes).
+  const segs: LoadedSegmentation[] = [];
+  for (const row of segRows) {
+    try {
+      segs.push(readSeg(await archive.part10(row, true), archive));
+    } catch (e) {
+      if (seriesUid !== undefined || !(e instanceof AppError)) throw e;
+      warnings.push(`SEG series ${row.series_uid} skipped: ${e.message}`);
+    }
+  }
+  if (plans.length === 0 && segs.length > 0) return addSegmentations(scene, segs, ids, warnings);
   const loadable = plans.filter((p) => p.loadable);
   for (const p of plans) {
     warnings.push(...p.warnings);
@@ -152,5 +205,32 @@ async function loadPlans(
     ids.push(node.id);
   }
   if (ids.length > 0) scene.setActiveVolume(ids[0]);
+  return addSegmentations(scene, segs, ids, warnings);
+}
+
+/** Adds loaded SEGs as segmentation nodes, each referencing the scene volume of its source series. */
+function addSegmentations(
+  scene: Scene,
+  segs: LoadedSegmentation[],
+  ids: string[],
+  warnings: string[],
+): LoadResult {
+  for (const s of segs) {
+    warnings.push(...s.warnings);
+    const volumes = scene.nodes().filter(isVolumeNode);
+    const ref =
+      s.referencedSeriesUid !== undefined
+        ? [...volumes]
+            .reverse()
+            .find((v) => v.attributes['DICOM.SeriesInstanceUID'] === s.referencedSeriesUid)
+        : undefined;
+    const node = createSegmentation(scene, {
+      name: s.name,
+      segmentation: s.segmentation,
+      attributes: s.attributes,
+      referenceVolumeId: ref?.id,
+    });
+    ids.push(node.id);
+  }
   return { loadedNodeIDs: ids, warnings: [...new Set(warnings)] };
 }

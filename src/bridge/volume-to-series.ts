@@ -6,8 +6,8 @@
  *   MR Image Storage when the source was MR, Secondary Capture (Modality OT) otherwise. Label maps
  *   are Secondary Capture OT series with 8-bit (labels ≤ 255) or 16-bit unsigned pixels, no
  *   rescale, ImageType DERIVED\SECONDARY\LABELMAP and full geometry, which voxelgate reloads as a
- *   label map and viewers show as a stack. (No DICOM SEG: writing it correctly — one binary frame
- *   per segment and slice, coded segment descriptions — is left for later.)
+ *   label map and viewers show as a stack. Segmentation nodes are saved as DICOM SEG
+ *   (`segmentation-to-seg.ts`).
  * - Geometry: RAS → LPS once (geometry.ts); IOP = the direction's first two columns in LPS;
  *   IPP of slice k = origin + k·spacing_k·(third column); PixelSpacing = [row spacing, column
  *   spacing] = [spacing_j, spacing_i]; SliceThickness = SpacingBetweenSlices = spacing_k. Linear
@@ -217,7 +217,7 @@ function chooseSopClass(node: VolumeNode, label: boolean): { sop: string; modali
   return { sop: SOP.SC, modality: 'OT' };
 }
 
-const PATIENT_STUDY_TAGS = [
+export const PATIENT_STUDY_TAGS = [
   '00100010',
   '00100020',
   '00100030',
@@ -233,7 +233,7 @@ const PATIENT_STUDY_TAGS = [
 ];
 
 /** Writes one instance: the dataset through dcmjs, then Pixel Data appended (no copy through dcmjs). */
-function writeInstance(
+export function writeInstance(
   meta: Record<string, unknown>,
   dict: Record<string, unknown>,
   pixels: Uint8Array,
@@ -253,7 +253,7 @@ function writeInstance(
   return Buffer.concat(parts);
 }
 
-const now = () => {
+export const now = () => {
   const d = new Date();
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   return {
@@ -356,7 +356,14 @@ export async function saveVolumeAsSeries(
       ];
       const ds0: Record<string, unknown> = {
         SpecificCharacterSet: 'ISO_IR 192',
-        ImageType: label ? ['DERIVED', 'SECONDARY', 'LABELMAP'] : ['DERIVED', 'SECONDARY'],
+        // CT Image IOD: value 3 is required (AXIAL or LOCALIZER; a reconstructed stack is AXIAL).
+        ImageType: label
+          ? ['DERIVED', 'SECONDARY', 'LABELMAP']
+          : sop === SOP.CT
+            ? ['DERIVED', 'SECONDARY', 'AXIAL']
+            : sop === SOP.MR
+              ? ['DERIVED', 'SECONDARY', 'OTHER']
+              : ['DERIVED', 'SECONDARY'],
         SOPClassUID: sop,
         SOPInstanceUID: sopUid,
         StudyDate: date,
@@ -366,6 +373,9 @@ export async function saveVolumeAsSeries(
         ContentDate: date,
         ContentTime: time,
         Modality: modality,
+        // General Series: Laterality and (CT/MR) Patient Position are type 2C: present, empty
+        // (unknown) rather than absent.
+        Laterality: '',
         Manufacturer: 'voxelgate',
         ReferringPhysicianName: '',
         AccessionNumber: '',
@@ -398,6 +408,7 @@ export async function saveVolumeAsSeries(
         RescaleSlope: ds(enc.slope),
       };
       if (sop !== SOP.CT) ds0.SpacingBetweenSlices = ds(sk);
+      if (sop === SOP.CT || sop === SOP.MR) ds0.PatientPosition = '';
       if (sop === SOP.CT) Object.assign(ds0, { KVP: '', AcquisitionNumber: '', RescaleType: 'HU' });
       if (sop === SOP.MR)
         Object.assign(ds0, {
@@ -409,7 +420,10 @@ export async function saveVolumeAsSeries(
           RepetitionTime: '',
           EchoTrainLength: '',
         });
-      if (sop === SOP.SC) Object.assign(ds0, { ConversionType: 'WSD' });
+      // SC: Patient Orientation is type 2C (empty: not known in patient terms); the Modality LUT
+      // macro needs RescaleType with the rescale pair (US = unspecified).
+      if (sop === SOP.SC)
+        Object.assign(ds0, { ConversionType: 'WSD', PatientOrientation: '', RescaleType: 'US' });
       if (window && !label)
         Object.assign(ds0, { WindowCenter: ds(window.level!), WindowWidth: ds(window.window!) });
       const dict = dcm.DicomMetaDictionary.denaturalizeDataset(ds0);

@@ -454,6 +454,11 @@ export class Catalog {
     return this.stmts.studyRows!.all(study) as InstanceRow[];
   }
 
+  /** The study that holds a series, or undefined when the archive has no such series. */
+  studyOfSeries(series: string): string | undefined {
+    return (this.stmts.seriesExists!.get(series) as { study_uid: string } | undefined)?.study_uid;
+  }
+
   studyExists(study: string): boolean {
     return this.stmts.studyExists!.get(study) !== undefined;
   }

@@ -49,7 +49,9 @@ export function errorResponse(err: unknown, onInternal?: (e: unknown) => void): 
   if (typeof appErr.details.line === 'number') body.line = appErr.details.line;
   if (typeof appErr.details.column === 'number') body.column = appErr.details.column;
   const headers = new Headers({
-    'content-type': 'application/json; charset=utf-8',
+    // Exactly `application/json`, as every success reply (Hono's c.json) and as Slicer: slicerio
+    // compares the content type with == before it reads `message`.
+    'content-type': 'application/json',
     'cache-control': 'no-store',
   });
   if (appErr.details.allow) headers.set('allow', appErr.details.allow.join(', '));

@@ -89,16 +89,20 @@ export function secretEquals(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
 }
 
-/** The bearer token of a request: `Authorization: Bearer …`, or `?access_token=` on GET/HEAD (for `<img src>`). */
+/**
+ * The bearer token of a request: `Authorization: Bearer …`, or `?access_token=` (RFC 6750 §2.3)
+ * on any method: `<img src>` cannot send a header, and neither can Slicer clients (slicerio,
+ * slicer-cli, MCP bridges) whose only setting is a base URL. The access log redacts it
+ * (`redactSecrets`); docs/security.md says what a token in a URL risks.
+ */
 export function requestToken(
   authorization: string | undefined,
-  method: string,
+  _method: string,
   query: (name: string) => string | undefined,
 ): string | undefined {
   const m = authorization ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
   if (m) return m[1];
-  if (method === 'GET' || method === 'HEAD') return query('access_token');
-  return undefined;
+  return query('access_token');
 }
 
 /** Throws 401 unless the request carries the read-write token (or, if `readOnlyOk`, the read token). */
@@ -110,7 +114,7 @@ export function checkToken(config: Config, c: Context, readOnlyOk: boolean): voi
   if (given === undefined) {
     throw new AppError(
       'unauthorized',
-      `${method} ${c.req.path} needs a bearer token: send "Authorization: Bearer <token>"`,
+      `${method} ${c.req.path} needs a bearer token: send "Authorization: Bearer <token>" (or add ?access_token=<token> to the URL)`,
     );
   }
   const ok =

@@ -5,7 +5,13 @@
  */
 import type { AppContext } from '../server/context.js';
 import type { RouteSpec } from './routes.js';
-import { getLoadables, postAccessDicomwebStudy, postLoad, postSave } from './slicer/dicom.js';
+import {
+  getLoadables,
+  postAccessDicomwebStudy,
+  postLoad,
+  postOpen,
+  postSave,
+} from './slicer/dicom.js';
 import { postExec, refuseExecGet } from './slicer/exec.js';
 import { deleteSystem, getStatus, getTimeImage, getVersion } from './slicer/system.js';
 import {
@@ -22,8 +28,10 @@ import {
   deleteNodes,
   getIds,
   getNames,
+  getMrmlFile,
   getProperties,
   postMrml,
+  putMrml,
   putParent,
 } from './slicer/mrml.js';
 import { sampleData } from './slicer/samples.js';
@@ -48,6 +56,15 @@ import { getSlice } from './slicer/slice.js';
 import { getThreeD } from './slicer/three-d.js';
 import { getScreenshot, gui } from './slicer/layout.js';
 import { getSliceStream, getThreeDStream } from './slicer/live.js';
+import {
+  deleteSegment,
+  deleteSegmentation,
+  getSegmentation,
+  getSegmentations,
+  postSegment,
+  putSegment,
+  putSegmentationHandler,
+} from './slicer/segmentations.js';
 import { getViewState } from './slicer/view-state.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
@@ -74,6 +91,9 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/mrml/names', handler: getNames(ctx) },
     { method: 'GET', path: '/mrml/ids', handler: getIds(ctx) },
     { method: 'GET', path: '/mrml/properties', handler: getProperties(ctx) },
+    // Slicer's save-to-file is a GET that writes: guarded as a write (token, CSRF).
+    { method: 'GET', path: '/mrml/file', handler: getMrmlFile(ctx), mutates: true },
+    { method: 'PUT', path: '/mrml', handler: putMrml(ctx) },
     { method: 'DELETE', path: '/mrml', handler: deleteNodes(ctx) },
     { method: 'DELETE', path: '/mrml/file', handler: deleteNodes(ctx) },
     { method: 'POST', path: '/mrml', handler: postMrml(ctx) },
@@ -87,7 +107,18 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: ['GET', 'PUT', 'POST'], path: '/tracking', handler: tracking(ctx), mutates: true },
     { method: 'GET', path: '/gridTransforms', handler: getGridTransforms(ctx) },
     { method: 'GET', path: '/gridTransform', handler: getGridTransform(ctx) },
+    // Slicer's docs (and clients that follow them) spell these in lower case.
+    { method: 'GET', path: '/gridtransforms', handler: getGridTransforms(ctx) },
+    { method: 'GET', path: '/gridtransform', handler: getGridTransform(ctx) },
     { method: ['POST', 'PUT'], path: '/gridTransform', handler: postGridTransform(ctx) },
+    // scene: segmentations
+    { method: 'GET', path: '/segmentations', handler: getSegmentations(ctx) },
+    { method: 'GET', path: '/segmentation', handler: getSegmentation(ctx) },
+    { method: ['PUT', 'POST'], path: '/segmentation', handler: putSegmentationHandler(ctx) },
+    { method: 'DELETE', path: '/segmentation', handler: deleteSegmentation(ctx) },
+    { method: 'POST', path: '/segment', handler: postSegment(ctx) },
+    { method: 'PUT', path: '/segment', handler: putSegment(ctx) },
+    { method: 'DELETE', path: '/segment', handler: deleteSegment(ctx) },
     // scene: fiducials
     { method: 'GET', path: '/fiducials', handler: getFiducials(ctx) },
     { method: 'POST', path: '/fiducials', handler: postFiducials(ctx) },
@@ -102,6 +133,7 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'POST', path: '/dicom/load', handler: postLoad(ctx) },
     { method: 'POST', path: '/dicom/save', handler: postSave(ctx) },
     { method: 'POST', path: '/accessDICOMwebStudy', handler: postAccessDicomwebStudy(ctx) },
+    { method: 'POST', path: '/open', handler: postOpen(ctx) },
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
     { method: 'GET', path: '/system/status', handler: getStatus(ctx, () => routeList(routes)) },
     { method: 'DELETE', path: '/system', handler: deleteSystem(ctx) },

@@ -16,6 +16,11 @@ import {
   type Interpolation,
   type SliceGeometry,
 } from './reslice.js';
+import {
+  compositeSegments,
+  segmentPixels,
+  type SegmentationOverlay,
+} from './segmentation-overlay.js';
 import type { ImageVolume, Mat4, Vec3 } from './types.js';
 import { windowLevelToGrey, type WindowLevel } from './window-level.js';
 
@@ -54,6 +59,8 @@ export interface SliceJob {
   foreground?: SliceLayer;
   label?: SliceLayer;
   fiducials: FiducialMark[];
+  /** Segmentations drawn over the layers (fill + outline), in order. */
+  segmentations?: SegmentationOverlay[];
   /** Points at most this far (mm) from the plane are drawn. */
   slabHalfThickness: number;
 }
@@ -139,16 +146,20 @@ export function renderSlice(job: SliceJob): RawImage {
   const n = W * H;
   const marks = visibleFiducials(job);
   const alone = !job.foreground && !job.label && marks.length === 0;
+  // Segment pixels first: a slice that shows no segment stays a plain (grey) render.
+  const segs = (job.segmentations ?? []).flatMap((o) => {
+    const pixels = segmentPixels(o, g);
+    return pixels ? [{ o, pixels }] : [];
+  });
   const bg = job.background
     ? layerRgba(job.background, g, alone && job.background.type === 'grey')
     : undefined;
-  if (bg?.grey && !job.foreground && !job.label && marks.length === 0) {
+  if (bg?.grey && !job.foreground && !job.label && marks.length === 0 && segs.length === 0) {
     return { width: W, height: H, channels: 1, data: bg.grey };
   }
   const out = new Uint8Array(n * 3);
   if (bg) {
-    if (bg.grey)
-      for (let p = 0; p < n; p++) out[p * 3] = out[p * 3 + 1] = out[p * 3 + 2] = bg.grey[p]!;
+    if (bg.grey) greyToRgb(bg.grey, out);
     else out.set(bg.rgb);
   }
   for (const layer of [job.foreground, job.label]) {
@@ -164,8 +175,20 @@ export function renderSlice(job: SliceJob): RawImage {
       }
     }
   }
+  for (const { o, pixels } of segs) compositeSegments(out, W, H, o, pixels);
   if (marks.length > 0) drawFiducials(out, W, H, marks);
   return { width: W, height: H, channels: 3, data: out };
+}
+
+/** Grey bytes → RGB bytes (its own small function: a tight loop V8 optimizes on its own). */
+function greyToRgb(grey: Uint8Array, out: Uint8Array): void {
+  const n = grey.length;
+  for (let p = 0, o = 0; p < n; p++, o += 3) {
+    const v = grey[p]!;
+    out[o] = v;
+    out[o + 1] = v;
+    out[o + 2] = v;
+  }
 }
 
 function drawFiducials(

@@ -120,3 +120,6 @@ export function allocShared(scalarType: ScalarType, length: number): TypedArray 
   const C = ARRAY_OF[scalarType] as unknown as new (b: ArrayBufferLike) => TypedArray;
   return new C(new SharedArrayBuffer(length * BYTES_OF[scalarType]));
 }
+
+export const voxelCount = (v: Pick<ImageVolume, 'dimensions'>): number =>
+  v.dimensions[0] * v.dimensions[1] * v.dimensions[2];

@@ -14,7 +14,8 @@ import {
 import { projectionWindow, type ThreeDJob } from '../imaging/render3d.js';
 import { ARRAY_OF, type ImageVolume, type TypedArray } from '../imaging/types.js';
 import { autoWindowLevel, volumeStats, type WindowLevel } from '../imaging/window-level.js';
-import type { Scene, VolumeNode } from '../scene/scene.js';
+import type { SegmentationOverlay } from '../imaging/segmentation-overlay.js';
+import { isSegmentationNode, type Scene, type VolumeNode } from '../scene/scene.js';
 import { effectiveFov } from '../views/geometry.js';
 import { referenceLayer, sliceLayers, threeDVolume } from '../views/layers.js';
 import type { SliceViewState, ThreeDViewState, Views } from '../views/views.js';
@@ -146,12 +147,48 @@ export function sliceJob(scene: Scene, views: Views, view: SliceViewState): Slic
     fiducials: [],
     slabHalfThickness: Math.max(0.5, thickness / 2),
   };
+  const segmentations = segmentationOverlays(scene, view);
+  if (segmentations.length > 0) job.segmentations = segmentations;
   // Only the points that will be drawn belong in the job (its hash is the ETag).
   if (view.fiducials)
     job.fiducials = visibleFiducials({ ...job, fiducials: fiducialMarks(scene) }).map(
       ({ ras, label, color }) => ({ ras, label, color }),
     );
   return job;
+}
+
+/**
+ * The segmentations a view shows: every segmentation (view.segmentation undefined), none (''), or
+ * the one named; each with its visible segments' colours, the view's fill opacity and outline.
+ */
+export function segmentationOverlays(scene: Scene, view: SliceViewState): SegmentationOverlay[] {
+  if (view.segmentation === '') return [];
+  const nodes =
+    view.segmentation !== undefined
+      ? scene.findNodes(view.segmentation).filter(isSegmentationNode).slice(0, 1)
+      : scene.nodes().filter(isSegmentationNode);
+  const out: SegmentationOverlay[] = [];
+  for (const n of nodes) {
+    const segments = n.segmentation.segments
+      .filter((s) => s.visible !== false)
+      .map((s) => ({
+        layer: s.layer,
+        labelValue: s.labelValue,
+        rgb: s.color.map((c) => Math.round(c * 255)) as [number, number, number],
+      }));
+    if (segments.length === 0) continue;
+    const revision = scene.revision(n.id);
+    const labelmap = shareable(n.segmentation.labelmap, revision);
+    out.push({
+      labelmap,
+      worldToIjk: worldToIjkMatrix(labelmap, scene.worldFromLocal(n.id)),
+      segments,
+      opacity: view.segmentationOpacity ?? 0.5,
+      outline: view.outline ?? true,
+      source: `${n.id}@${revision}`,
+    });
+  }
+  return out;
 }
 
 const volumeKeys = new WeakMap<TypedArray, string>();

@@ -26,8 +26,68 @@ export function filterNodes(scene: Scene, f: NodeFilter): SceneNode[] {
 export const hasFilter = (f: NodeFilter) =>
   f.id !== undefined || f.class !== undefined || f.name !== undefined;
 
-/** Our property model (Slicer parsed VTK PrintSelf text; that format is not reproducible). */
+/**
+ * A node's properties: Slicer's keys with Slicer's value shapes (what `/mrml/properties` clients
+ * read: `ID`, `ClassName`, `Name`, `ImageData.Extent`…; Slicer parses its nodes' VTK PrintSelf
+ * text, so numbers come as numbers and `(a, b, c)` as lists), followed by voxelgate's own
+ * camelCase keys (`id`, `dimensions`, `ijkToRAS`…).
+ */
 export function nodeProperties(scene: Scene, n: SceneNode): Record<string, unknown> {
+  return { ...slicerProperties(n), ...ownProperties(scene, n) };
+}
+
+/** The keys Slicer's PrintSelf-based `/mrml/properties` gives for such a node. */
+export function slicerProperties(n: SceneNode): Record<string, unknown> {
+  const p: Record<string, unknown> = {
+    ID: n.id,
+    ClassName: n.className,
+    Name: n.name,
+    HideFromEditors: false,
+    Selectable: true,
+    Selected: false,
+    UndoEnabled: false,
+  };
+  if (Object.keys(n.attributes).length > 0) p.Attributes = { ...n.attributes };
+  if (n.parentTransformID) p.TransformNodeID = n.parentTransformID;
+  const image = n.kind === 'volume' ? n.volume : n.kind === 'gridTransform' ? n.grid : undefined;
+  if (image) {
+    const [ni, nj, nk] = image.dimensions;
+    const d = image.direction;
+    p.Origin = [...image.origin];
+    p.Spacing = [...image.spacing];
+    // rows of the ijk→RAS direction matrix (unit columns), as Slicer's IJKToRASDirections
+    p.IJKToRASDirections = [
+      [d[0], d[1], d[2]],
+      [d[3], d[4], d[5]],
+      [d[6], d[7], d[8]],
+    ];
+    // the vtkImageData of a Slicer volume has unit spacing and zero origin (geometry is the node's)
+    p.ImageData = {
+      Spacing: [1, 1, 1],
+      Origin: [0, 0, 0],
+      Dimensions: [ni, nj, nk],
+      Extent: [0, ni - 1, 0, nj - 1, 0, nk - 1],
+      NumberOfScalarComponents: image.components,
+      ScalarType: VTK_SCALAR_NAME[image.scalarType] ?? image.scalarType,
+    };
+  }
+  if (n.kind === 'fiducials') p.NumberOfControlPoints = n.points.length;
+  return p;
+}
+
+const VTK_SCALAR_NAME: Record<string, string> = {
+  int8: 'signed char',
+  uint8: 'unsigned char',
+  int16: 'short',
+  uint16: 'unsigned short',
+  int32: 'int',
+  uint32: 'unsigned int',
+  float32: 'float',
+  float64: 'double',
+};
+
+/** voxelgate's own property model (camelCase), kept next to Slicer's keys. */
+function ownProperties(scene: Scene, n: SceneNode): Record<string, unknown> {
   const common = {
     id: n.id,
     name: n.name,
@@ -67,6 +127,22 @@ export function nodeProperties(scene: Scene, n: SceneNode): Record<string, unkno
         origin: n.grid.origin,
         direction: n.grid.direction,
       };
+    case 'segmentation': {
+      const lm = n.segmentation.labelmap;
+      return {
+        ...common,
+        referenceVolumeId: n.referenceVolumeId ?? null,
+        scalarType: lm.scalarType,
+        layers: lm.components,
+        dimensions: lm.dimensions,
+        spacing: lm.spacing,
+        origin: lm.origin,
+        direction: lm.direction,
+        ijkToRAS: ijkToRasMatrix(lm),
+        numberOfSegments: n.segmentation.segments.length,
+        segmentIDs: n.segmentation.segments.map((s) => s.id),
+      };
+    }
     case 'fiducials':
       return {
         ...common,

@@ -4,7 +4,9 @@
  *   index.json                      the commit point: node order, ids, names, classes, parents,
  *                                   attributes, exact geometry, transforms, fiducials, id counters,
  *                                   active volume
- *   volumes/<id>-<generation>.nrrd  voxel data of volumes and grid transforms (NRRD, raw or gzip)
+ *   volumes/<id>-<generation>.nrrd  voxel data of volumes, grid transforms and segmentation
+ *                                   labelmaps (NRRD, raw or gzip; a segmentation's segments and
+ *                                   layers are in the index)
  *
  * Every file is written atomically (temp + fsync + rename + dir fsync). A changed volume goes to a
  * new file name, then the index is replaced, then files the index no longer names are deleted, so
@@ -25,6 +27,7 @@ import {
   type DecodedNrrd,
   type NrrdDecoderOptions,
 } from '../imaging/nrrd.js';
+import type { Segment } from '../imaging/segmentation.js';
 import type { ImageVolume, Mat3, Vec3 } from '../imaging/types.js';
 import { syncDir, writeFileAtomic } from '../util/atomic-write.js';
 import type {
@@ -33,6 +36,7 @@ import type {
   LinearTransformNode,
   Scene,
   SceneNode,
+  SegmentationNode,
   VolumeNode,
 } from './scene.js';
 
@@ -55,10 +59,15 @@ interface StoredGeometry {
   direction: Mat3;
 }
 
-type StoredNode = Omit<SceneNode, 'volume' | 'grid'> & {
+type StoredNode = Omit<SceneNode, 'volume' | 'grid' | 'segmentation'> & {
   volume?: StoredGeometry;
   grid?: StoredGeometry;
+  /** Segmentations: the labelmap file and the segments (metadata only). */
+  labelmap?: StoredGeometry;
+  segments?: Segment[];
 };
+
+const fileOf = (s: StoredNode) => (s.volume ?? s.grid ?? s.labelmap)?.file;
 
 interface StoredIndex {
   format: 'voxelgate-scene';
@@ -106,7 +115,13 @@ export class SceneStore {
         for (const id of change.ids) {
           const n = this.#scene.byId(id);
           const v =
-            n?.kind === 'volume' ? n.volume : n?.kind === 'gridTransform' ? n.grid : undefined;
+            n?.kind === 'volume'
+              ? n.volume
+              : n?.kind === 'gridTransform'
+                ? n.grid
+                : n?.kind === 'segmentation'
+                  ? n.segmentation.labelmap
+                  : undefined;
           if (v) this.#contentVersion.set(v, (this.#contentVersion.get(v) ?? 0) + 1);
         }
       }
@@ -151,6 +166,13 @@ export class SceneStore {
       } else if (n.kind === 'gridTransform') {
         const { grid, ...rest } = n;
         stored.push({ ...rest, grid: await this.#volumeFile(n.id, grid, 'vector') });
+      } else if (n.kind === 'segmentation') {
+        const { segmentation, ...rest } = n;
+        stored.push({
+          ...rest,
+          labelmap: await this.#volumeFile(n.id, segmentation.labelmap, 'list'),
+          segments: segmentation.segments,
+        });
       } else stored.push(n);
     }
     const index: StoredIndex = {
@@ -161,9 +183,7 @@ export class SceneStore {
       nodes: stored,
     };
     await writeFileAtomic(path.join(this.dir, INDEX_FILE), JSON.stringify(index, null, 1));
-    const referenced = new Set(
-      stored.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f),
-    );
+    const referenced = new Set(stored.map(fileOf).filter((f): f is string => !!f));
     for (const f of referenced) this.#protected.delete(f);
     await this.#removeUnreferenced(new Set([...referenced, ...this.#protected]));
   }
@@ -260,6 +280,12 @@ export class SceneStore {
           ...(rest as Omit<GridTransformNode, 'grid'>),
           grid: await this.#readVolume(g!),
         });
+      } else if (s.kind === 'segmentation' && s.labelmap) {
+        const { labelmap: g, segments, ...rest } = s as StoredNode & { kind: 'segmentation' };
+        pending.push({
+          ...(rest as Omit<SegmentationNode, 'segmentation'>),
+          segmentation: { labelmap: await this.#readVolume(g!), segments: segments ?? [] },
+        });
       } else pending.push(s as LinearTransformNode | FiducialNode);
     }
     // Parents first would be required by `add`; add without parents, then set them.
@@ -273,7 +299,7 @@ export class SceneStore {
     if (index.activeVolumeId && this.#scene.byId(index.activeVolumeId))
       this.#scene.setActiveVolume(index.activeVolumeId);
     this.#removedAtLoad = await this.#removeUnreferenced(
-      new Set(index.nodes.map((s) => (s.volume ?? s.grid)?.file).filter((f): f is string => !!f)),
+      new Set(index.nodes.map(fileOf).filter((f): f is string => !!f)),
     );
     for (const d of [this.dir, path.join(this.dir, 'volumes')]) {
       for (const name of await fsp.readdir(d))

@@ -443,12 +443,29 @@ export const SAMPLES: readonly SampleInfo[] = [
   },
 ];
 
-/** Slicer sample names mapped to the closest built-in phantom. */
-const ALIASES: Record<string, string> = {
+/**
+ * Slicer SampleData names (what clients and Slicer's own pages send) mapped to the closest
+ * built-in phantom: MR series to the MR head, CT series to the CT head. voxelgate downloads
+ * nothing, so these are stand-ins with the requested name, not the real data sets; the reply
+ * says which phantom was used. Names not listed (DTIBrain, sequences…) are 404 with the list.
+ */
+export const ALIASES: Record<string, string> = {
   MRHead: 'MRHeadObliquePhantom',
+  MRBrainTumor1: 'MRHeadObliquePhantom',
+  MRBrainTumor2: 'MRHeadObliquePhantom',
+  BaselineVolume: 'MRHeadObliquePhantom',
+  FollowUpVolume: 'MRHeadObliquePhantom',
   CTHead: 'CTHeadPhantom',
   CTChest: 'CTHeadPhantom',
+  CTACardio: 'CTHeadPhantom',
+  CTLiver: 'CTHeadPhantom',
+  CTAAbdomenPanoramix: 'CTHeadPhantom',
 };
+
+/** The built-in sample a name stands for (itself, or the phantom a Slicer name maps to). */
+export function sampleFor(name: string): SampleInfo | undefined {
+  return SAMPLES.find((s) => s.name === name) ?? SAMPLES.find((s) => s.name === ALIASES[name]);
+}
 
 export function listSamples() {
   return SAMPLES.map((s) => ({
@@ -458,7 +475,7 @@ export function listSamples() {
   })).concat(
     Object.entries(ALIASES).map(([name, to]) => ({
       name,
-      description: `alias of ${to}`,
+      description: `Slicer sample name: stand-in ${to} (built in; the real data set is not downloaded)`,
       class: SAMPLES.find((s) => s.name === to)!.className,
     })),
   );
@@ -466,14 +483,11 @@ export function listSamples() {
 
 /** Adds a sample volume to the scene (named as requested) and makes it active. */
 export function loadSample(scene: Scene, name: string): VolumeNode {
-  const info =
-    SAMPLES.find((s) => s.name === name) ?? SAMPLES.find((s) => s.name === ALIASES[name]);
+  const info = sampleFor(name);
   if (!info)
     throw new AppError(
       'not_found',
-      `sampledata ${name} was not found; available: ${listSamples()
-        .map((s) => s.name)
-        .join(', ')}`,
+      `sampledata ${name} was not found; voxelgate has no downloads. Built-in: ${SAMPLES.map((s) => s.name).join(', ')}; Slicer names mapped to them: ${Object.keys(ALIASES).join(', ')}`,
       { parameter: 'name' },
     );
   const node = scene.add<VolumeNode>({

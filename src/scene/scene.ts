@@ -9,6 +9,7 @@
  * streams). Pure in-memory; persistence subscribes from outside. World coordinates are RAS.
  */
 import { IDENTITY4, mul4 } from '../imaging/geometry.js';
+import type { Segmentation } from '../imaging/segmentation.js';
 import type { ImageVolume, Mat4, Vec3 } from '../imaging/types.js';
 import { AppError, notFound } from '../errors.js';
 
@@ -18,7 +19,8 @@ export type NodeClass =
   | VolumeClass
   | 'vtkMRMLLinearTransformNode'
   | 'vtkMRMLGridTransformNode'
-  | 'vtkMRMLMarkupsFiducialNode';
+  | 'vtkMRMLMarkupsFiducialNode'
+  | 'vtkMRMLSegmentationNode';
 
 export interface BaseNode {
   /** Unique, stable id: class name + counter (`vtkMRMLScalarVolumeNode1`). */
@@ -84,7 +86,21 @@ export interface FiducialNode extends BaseNode {
   points: ControlPoint[];
 }
 
-export type SceneNode = VolumeNode | LinearTransformNode | GridTransformNode | FiducialNode;
+/**
+ * A segmentation (`vtkMRMLSegmentationNode`): segments over a layered binary labelmap (see
+ * `imaging/segmentation.ts`). `attributes` keeps the `.seg.nrrd` key/values that are not per
+ * segment (`Segmentation_*`), verbatim.
+ */
+export interface SegmentationNode extends BaseNode {
+  kind: 'segmentation';
+  className: 'vtkMRMLSegmentationNode';
+  segmentation: Segmentation;
+  /** The volume whose grid the segmentation was made on (Slicer's reference image geometry). */
+  referenceVolumeId?: string;
+}
+
+export type SceneNode =
+  VolumeNode | LinearTransformNode | GridTransformNode | FiducialNode | SegmentationNode;
 export type NewNode<N extends SceneNode = SceneNode> = Omit<N, 'id'> & { id?: string };
 
 export interface SceneChange {
@@ -386,3 +402,5 @@ export class Scene {
 }
 
 export const isVolumeNode = (n: SceneNode | undefined): n is VolumeNode => n?.kind === 'volume';
+export const isSegmentationNode = (n: SceneNode | undefined): n is SegmentationNode =>
+  n?.kind === 'segmentation';

@@ -184,7 +184,8 @@ export function nrrdOptionsFor(node: VolumeNode, encoding: 'raw' | 'gzip'): Nrrd
   const keyValues = { ...node.attributes };
   // the class hint reflects the node's class, not a stale uploaded key
   for (const k of Object.keys(keyValues))
-    if (LABELMAP_KEYS.has(k.toLowerCase())) delete keyValues[k];
+    // nor the storage file the node was loaded from (a server path; see scene/file-types.ts)
+    if (LABELMAP_KEYS.has(k.toLowerCase()) || k.startsWith('storage.')) delete keyValues[k];
   if (node.className === 'vtkMRMLLabelMapVolumeNode') keyValues.labelmap = 'true';
   return { encoding, keyValues, componentKind: node.componentKind };
 }

@@ -16,6 +16,7 @@ import { authGuard, hostGuard, mutatingGetGuard, originGuard } from '../http/gua
 import { mountRoutes, type RouteSpec } from '../http/routes.js';
 import { dicomRoutes } from '../http/dicom.js';
 import { slicerRoutes } from '../http/slicer.js';
+import { deleteSystem } from '../http/slicer/system.js';
 import { staticRoutes } from '../http/static.js';
 import type { AppContext } from './context.js';
 
@@ -64,8 +65,55 @@ export function createApp(ctx: AppContext): Hono {
       throw notFound(`unknown endpoint: ${c.req.path}; see the README for the ${prefix} endpoints`);
     });
   }
+  // slicerio's stop_server() sends DELETE /system (no /slicer): the same guarded shutdown.
+  if (ctx.config.slicer)
+    mountRoutes(
+      app,
+      [{ method: 'DELETE', path: '/system', handler: deleteSystem(ctx) }],
+      mountOptions,
+    );
   // OHIF at /browse before the docroot, so the docroot cannot shadow it.
   if (ctx.config.static) mountRoutes(app, browseRoutes(ctx), mountOptions);
   if (ctx.config.static) mountRoutes(app, staticRoutes(ctx), mountOptions);
+  // Slicer's user guide writes parameters glued to the path (`/slicer/volume&id='MRHead'`):
+  // every request goes through `ungluedRequest` before routing (tests' app.request() too).
+  const dispatch = app.fetch;
+  app.fetch = (req, env, executionCtx) => dispatch(ungluedRequest(req), env, executionCtx);
   return app;
+}
+
+/**
+ * `/slicer/volume&id='MRHead'` (no `?`, parameters glued on with `&`, as Slicer's user guide
+ * writes them) → `/slicer/volume?id=MRHead`. Slicer matched the path by prefix and so ignored such
+ * parameters; voxelgate reads them, and drops one pair of quotes around a glued value (the
+ * guide's `'MRHead'` keeps its quotes when the command is not run by a POSIX shell). Only
+ * `/slicer` paths, only when the URL has no `?`.
+ */
+export function ungluedRequest(req: Request): Request {
+  const url = req.url;
+  const q = url.indexOf('?');
+  const hash = url.indexOf('#');
+  if (q >= 0 || hash >= 0) return req;
+  const m = /^(https?:\/\/[^/]+\/slicer\/[^&]*)&(.*)$/.exec(url);
+  if (!m) return req;
+  const params = m[2]!
+    .split('&')
+    .map((pair) =>
+      pair.replace(
+        /^([^=]*)=(?:'([^']*)'|"([^"]*)"|%27([^%]*)%27|%22([^%]*)%22)$/i,
+        (_all, k: string, a?: string, b?: string, c?: string, d?: string) =>
+          `${k}=${a ?? b ?? c ?? d ?? ''}`,
+      ),
+    )
+    .join('&');
+  const init: RequestInit & { duplex?: 'half' } = {
+    method: req.method,
+    headers: req.headers,
+    signal: req.signal,
+  };
+  if (req.body) {
+    init.body = req.body;
+    init.duplex = 'half';
+  }
+  return new Request(`${m[1]}?${params}`, init);
 }

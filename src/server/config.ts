@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { booleanWord } from '../util/words.js';
+import { normalizeOrigin } from '../util/origin.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -40,6 +41,12 @@ export interface Config {
   allowShutdown: boolean;
   /** Folders that `POST /slicer/mrml?localfile=` may read from (absolute). */
   importRoots: string[];
+  /** Folders that `GET /slicer/mrml/file?localfile=` may write into (absolute). */
+  exportRoots: string[];
+  /** Origins (`scheme://host[:port]`) that `POST /slicer/mrml?url=` may download from. */
+  importUrls: string[];
+  /** Milliseconds one `POST /slicer/mrml?url=` download may take in total. */
+  importTimeoutMs: number;
   /** Folders imported into the DICOM store at startup (absolute). */
   imports: string[];
   /** Do not load sample data into an empty scene/archive at startup. */
@@ -156,6 +163,26 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'folder that POST /slicer/mrml?localfile= may read (repeatable)',
   },
   {
+    name: 'export-root',
+    kind: 'list',
+    arg: 'DIR',
+    help: 'folder that GET /slicer/mrml/file?localfile= may write into (repeatable)',
+  },
+  {
+    name: 'import-url',
+    kind: 'list',
+    arg: 'ORIGIN',
+    envSeparator: /[\s,]+/,
+    help: 'origin that POST /slicer/mrml?url= may download from (repeatable; env: comma-separated)',
+  },
+  {
+    name: 'import-timeout',
+    kind: 'int',
+    arg: 'SEC',
+    default: 60,
+    help: 'time limit of one POST /slicer/mrml?url= download in seconds',
+  },
+  {
     name: 'import',
     kind: 'list',
     arg: 'DIR',
@@ -254,21 +281,6 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'help', kind: 'boolean', short: 'h', help: 'show this help and exit' },
   { name: 'version', kind: 'boolean', short: 'v', help: 'print the version and exit' },
 ];
-
-/**
- * `scheme://host[:port]` in canonical form (lower case, default port dropped), from an origin or
- * a URL; undefined for anything but http(s).
- */
-export function normalizeOrigin(raw: string): string | undefined {
-  try {
-    const u = new URL(raw.trim());
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
-    if (u.username || u.password) return undefined;
-    return u.origin.toLowerCase();
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The default of an option as `OPTIONS` states it: the one place a default is written (help
@@ -405,6 +417,16 @@ export function parseConfig(
     enableExec: bool('enable-exec'),
     allowShutdown: bool('allow-shutdown'),
     importRoots: list('import-root').map(abs),
+    exportRoots: list('export-root').map(abs),
+    importUrls: list('import-url').map((o) => {
+      const origin = normalizeOrigin(o);
+      if (!origin || new URL(o).pathname.replace(/\/$/, '') !== '')
+        throw new ConfigError(
+          `--import-url takes an origin such as https://data.example.org, not "${o}"`,
+        );
+      return origin;
+    }),
+    importTimeoutMs: int('import-timeout', 1, 86_400) * 1000,
     imports: list('import').map(abs),
     cors,
     token,

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener, RequestError } from '@hono/node-server';
 import { AppError } from '../errors.js';
 import { errorResponse } from '../http/errors.js';
-import type { Logger } from './logger.js';
+import { redactSecrets, type Logger } from './logger.js';
 
 export interface ListenOptions {
   host: string;
@@ -70,12 +70,33 @@ export function formatUrl(protocol: 'http' | 'https', host: string, port: number
 /** Connection-specific headers that HTTP/2 forbids (RFC 9113 §8.2.2); node throws on them. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
 
-/** The app's fetch, minus connection-specific response headers on HTTP/2 requests. */
-function h2SafeFetch(fetch: Fetch): Fetch {
+/**
+ * The app's fetch as HTTP/2 needs it: connection-specific response headers removed, and the app
+ * work a session has started bounded. Rapid reset (CVE-2023-44487): a reset stream frees its
+ * protocol slot at once while the work it started goes on, so a stream reset before the app is
+ * called starts nothing, and a session whose unfinished app calls exceed `limit` is sent GOAWAY
+ * (ENHANCE_YOUR_CALM) and cut.
+ */
+function http2Fetch(fetch: Fetch, work: WeakMap<http2.Http2Session, number>, limit: number): Fetch {
   return async (req, env) => {
-    const res = await fetch(req, env);
     const incoming = (env as { incoming?: AnyRequest } | undefined)?.incoming;
-    if (incoming?.httpVersionMajor !== 2 || !HOP_BY_HOP.some((h) => res.headers.has(h))) return res;
+    if (!(incoming instanceof http2.Http2ServerRequest)) return fetch(req, env);
+    const session = incoming.stream.session;
+    if (!session || incoming.stream.destroyed) return new Response(null, { status: 503 });
+    const busy = (work.get(session) ?? 0) + 1;
+    if (busy > limit) {
+      session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      session.destroy();
+      return new Response(null, { status: 503 });
+    }
+    work.set(session, busy);
+    let res: Response;
+    try {
+      res = await fetch(req, env);
+    } finally {
+      work.set(session, (work.get(session) ?? 1) - 1);
+    }
+    if (!HOP_BY_HOP.some((h) => res.headers.has(h))) return res;
     const headers = new Headers(res.headers);
     for (const h of HOP_BY_HOP) headers.delete(h);
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
@@ -93,7 +114,8 @@ interface Tracker {
 const DEFAULT_MAX_STREAMS = 128;
 
 function requestHandler(fetch: Fetch, opts: ListenOptions, track: Tracker) {
-  const listener = getRequestListener(h2SafeFetch(fetch), {
+  const maxStreams = opts.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS;
+  const listener = getRequestListener(http2Fetch(fetch, track.work, 2 * maxStreams), {
     // Requests the adapter cannot turn into a URL (backslash in the path, bad Host, …) get the
     // same JSON error shape as everything else.
     errorHandler: (e) =>
@@ -140,7 +162,7 @@ function requestHandler(fetch: Fetch, opts: ListenOptions, track: Tracker) {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const proto = req.httpVersionMajor === 2 ? ' h2' : '';
       opts.logger.access(
-        `${remote} ${req.method} ${req.url} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B${proto}`,
+        `${remote} ${req.method} ${redactSecrets(req.url ?? '')} ${aborted ? 'aborted' : res.statusCode} ${ms.toFixed(1)}ms ${bytes}B${proto}`,
       );
     };
     res.once('finish', () => finish(false));
@@ -163,22 +185,6 @@ function requestHandler(fetch: Fetch, opts: ListenOptions, track: Tracker) {
       }, opts.requestTimeoutMs ?? 600_000);
       timer.unref();
       res.once('close', () => clearTimeout(timer));
-      // Rapid reset (CVE-2023-44487): a reset stream frees its protocol slot at once, but the work
-      // it started goes on. A session whose unfinished work exceeds twice the stream limit is
-      // sent GOAWAY (ENHANCE_YOUR_CALM) and cut.
-      const session = req.stream.session;
-      if (session) {
-        const busy = (track.work.get(session) ?? 0) + 1;
-        if (busy > 2 * (opts.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS)) {
-          session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-          session.destroy();
-          return;
-        }
-        track.work.set(session, busy);
-        const done = () => track.work.set(session, (track.work.get(session) ?? 1) - 1);
-        void listener(req, res).finally(done);
-        return;
-      }
     }
     void listener(req, res);
   };

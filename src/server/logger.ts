@@ -55,3 +55,8 @@ export const silentLogger: Logger = {
   debug: nothing,
   access: nothing,
 };
+
+/** A request target with the value of every `access_token` query parameter replaced by `***`. */
+export function redactSecrets(target: string): string {
+  return target.replace(/([?&;]access_token=)[^&#]*/gi, '$1***');
+}

@@ -11,7 +11,7 @@ import { invalidParameter } from '../errors.js';
 import type { Axis, Mode3D } from '../imaging/render3d.js';
 import type { Interpolation } from '../imaging/reslice.js';
 import type { Mat4 } from '../imaging/types.js';
-import type { Scene } from '../scene/scene.js';
+import { isSegmentationNode, type Scene } from '../scene/scene.js';
 import {
   effectiveFov,
   fovForSize,
@@ -44,6 +44,12 @@ export interface SliceEdits {
   level?: number | 'auto';
   interpolation?: Interpolation;
   fiducials?: boolean;
+  /** A segmentation node id/name/glob; `all` = every segmentation; `null` = none. */
+  segmentation?: string | null;
+  /** Fill opacity of segments, 0..1. */
+  segmentationOpacity?: number;
+  /** 1-pixel segment outlines. */
+  outline?: boolean;
   /** mm: `auto` (fit the background), the width (height follows the image aspect), or both. */
   fov?: 'auto' | [number] | [number, number];
   copySliceGeometryFrom?: SliceViewName;
@@ -75,6 +81,18 @@ export function editSlice(
   size?: [number, number],
 ): SliceViewState {
   // Resolve the layers first: an unknown volume is an error before anything changes.
+  let segmentation: string | undefined | null = null; // null: not given
+  if (edits.segmentation === null) segmentation = '';
+  else if (edits.segmentation === 'all') segmentation = undefined;
+  else if (edits.segmentation !== undefined) {
+    const node = scene.findNodes(edits.segmentation).find(isSegmentationNode);
+    if (!node)
+      throw invalidParameter(
+        'segmentation',
+        `no segmentation node matches "${edits.segmentation}"`,
+      );
+    segmentation = node.id;
+  }
   const layers: Partial<Record<'background' | 'foreground' | 'label', string | undefined>> = {};
   for (const layer of ['background', 'foreground', 'label'] as const) {
     const e = edits[layer];
@@ -102,6 +120,10 @@ export function editSlice(
   }
   if (edits.interpolation !== undefined) v.interpolation = edits.interpolation;
   if (edits.fiducials !== undefined) v.fiducials = edits.fiducials;
+  if (segmentation === undefined) delete v.segmentation;
+  else if (segmentation !== null) v.segmentation = segmentation;
+  if (edits.segmentationOpacity !== undefined) v.segmentationOpacity = edits.segmentationOpacity;
+  if (edits.outline !== undefined) v.outline = edits.outline;
   v = refit(scene, views, v);
   const reference = referenceLayer(sliceLayers(scene, views, v));
   if (edits.copySliceGeometryFrom !== undefined) {

@@ -98,6 +98,12 @@ export interface SliceViewState {
   level?: number;
   interpolation: Interpolation;
   fiducials: boolean;
+  /** Segmentation shown: undefined = every segmentation, '' = none, else that node's id. */
+  segmentation?: string;
+  /** Fill opacity of segments (0..1); undefined = 0.5. */
+  segmentationOpacity?: number;
+  /** 1-pixel segment outlines; undefined = on. */
+  outline?: boolean;
   /** Id of the background volume the view was last fitted to (re-fit when it changes). */
   fittedTo?: string;
 }

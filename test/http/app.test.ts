@@ -132,7 +132,7 @@ test('GET /slicer/timeimage is a 128×32 RGBA PNG with the border colour; bad co
     assert.ok(data[inner + 3] === 0 || data[inner] === 0x33);
     const short = await t.app.request('/slicer/timeimage?color=0f0');
     assert.equal(short.status, 200);
-    for (const bad of ['red', '12345', '#ggg', '']) {
+    for (const bad of ['nocolour', '1234567', '#ggg', '']) {
       const body = await expectError(
         await t.app.request(`/slicer/timeimage?color=${encodeURIComponent(bad)}`),
         400,

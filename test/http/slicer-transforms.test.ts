@@ -120,7 +120,7 @@ test('invalid matrices and bodies → 400 naming the problem', async () => {
 test('tracking: m is row-major 3×3, q (w,x,y,z) overrides m, p translates; updates "tracker"', async () => {
   const r = await t.app.request('/slicer/tracking?m=0,-1,0,1,0,0,0,0,1&p=1,2,3', { method: 'PUT' });
   assert.equal(r.status, 200);
-  assert.equal(await r.text(), 'Set matrix');
+  assert.equal(((await r.json()) as { message: string }).message, 'Set matrix');
   const id = r.headers.get('x-node-id')!;
   const m1 = await json(t.app.request(`/slicer/transform?id=${id}`));
   assert.equal(m1.name, 'tracker');

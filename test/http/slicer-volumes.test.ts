@@ -194,7 +194,7 @@ test('volumeSelection cycles the active volume; DELETE /volume', async () => {
   assert.equal(prev.name, 'C');
   assert.equal((await json(t.app.request('/slicer/volumeSelection'))).name, 'A');
   assert.equal((await t.app.request('/slicer/volumeSelection?cmd=sideways')).status, 400);
-  // GET /volume without id → the active volume
+  // GET /volume without id → the first scalar volume (Slicer's vtkMRMLScalarVolumeNode*)
   assert.equal(
     (await t.app.request('/slicer/volume')).headers.get('x-node-id'),
     'vtkMRMLScalarVolumeNode1',
@@ -350,7 +350,9 @@ test('GET /volume?name= answers that exact name or 404, never another volume; DE
     assert.equal(await idOf('name=Nope'), 404, 'not the active volume');
     assert.equal(await idOf(`id=${a.id}&name=Alpha`), a.id);
     assert.equal(await idOf(`id=${a.id}&name=Beta`), 404, 'id and name disagree');
-    assert.equal(await idOf(''), b.id, 'no id, no name: the active volume');
+    // Slicer's default vtkMRMLScalarVolumeNode*: the first scalar volume, not the active one
+    // (issue #15, docs/slicer-compat.md).
+    assert.equal(await idOf(''), a.id, 'no id, no name: the first scalar volume');
     const del = await own.app.request('/slicer/volume?name=Alpha', { method: 'DELETE' });
     assert.equal(del.status, 200);
     assert.equal(((await del.json()) as { id: string }).id, a.id);

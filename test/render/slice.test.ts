@@ -483,7 +483,7 @@ describe('/slicer/slice HTTP semantics', () => {
     const before = JSON.stringify(t.ctx.views.slice('red'));
     const cases: Array<[string, string]> = [
       ['view', 'blue'],
-      ['orientation', 'oblique'],
+      ['orientation', 'axail'], // a typo; `oblique` keeps the plane (test/compat)
       ['scrollTo', '1.5'],
       ['scrollTo', '-0.1'],
       ['scrollTo', 'x'],

@@ -233,17 +233,19 @@ test('HTTP/2 limits: streams beyond SETTINGS_MAX_CONCURRENT_STREAMS are refused,
 });
 
 test('HTTP/2 limits: rapid reset (HEADERS + RST_STREAM flood) loses the session; others are served', async () => {
-  let calls = 0;
+  let running = 0;
+  let peak = 0;
   const app = async () => {
-    calls++;
+    running++;
+    peak = Math.max(peak, running);
     await new Promise((r) => setTimeout(r, 50));
+    running--;
     return new Response('ok');
   };
-  const l = await listen(app, h2Options());
+  const l = await listen(app, h2Options({ maxConcurrentStreams: 16 }));
   const c = await RawH2.connect(l.port);
   try {
     const block = getHeaderBlock('/', `127.0.0.1:${l.port}`);
-    let sent = 0;
     for (let i = 0; i < 20_000 && !c.closed; i++) {
       const id = 1 + 2 * i;
       c.write(
@@ -252,12 +254,13 @@ test('HTTP/2 limits: rapid reset (HEADERS + RST_STREAM flood) loses the session;
           rstStream(id),
         ]),
       );
-      sent++;
       if (i % 100 === 99) await new Promise((r) => setImmediate(r));
     }
     assert.ok(await c.until(() => c.closed, 10_000), 'the server closes the connection');
     assert.ok(c.goaway() !== undefined, 'with a GOAWAY');
-    assert.ok(calls < sent / 2, `only part of the flood reached the app (${calls} of ${sent})`);
+    // Reset streams free their protocol slots, but the app work they started is bounded by
+    // twice the stream limit, however fast the client resets (and however slow the machine).
+    assert.ok(peak <= 2 * 16, `at most 32 requests of the session ran at once (${peak})`);
     const other = await h2Connect(`http://127.0.0.1:${l.port}`);
     assert.equal((await h2Request(other, '/')).status, 200, 'another client is still served');
     other.close();

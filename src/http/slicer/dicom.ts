@@ -8,7 +8,9 @@ import { loadables, loadIntoScene } from '../../bridge/load.js';
 import { saveVolumeAsSeries } from '../../bridge/volume-to-series.js';
 import type { Archive } from '../../dicom/archive.js';
 import { retrieveRemoteStudy, serviceRoot } from '../../dicom/remote.js';
-import { AppError, invalidParameter, missingParameter } from '../../errors.js';
+import { AppError, invalidParameter, missingParameter, notFound } from '../../errors.js';
+import { saveSegmentationAsSeg } from '../../bridge/seg.js';
+import { isSegmentationNode, isVolumeNode } from '../../scene/scene.js';
 import { findVolume } from '../../scene/volumes.js';
 import type { AppContext } from '../../server/context.js';
 import { readJson } from '../body.js';
@@ -42,15 +44,31 @@ export const getLoadables = (ctx: AppContext) => (c: Context) => {
 };
 
 export const postLoad = (ctx: AppContext) => async (c: Context) => {
-  const study = uid(c, 'studyInstanceUID', true);
-  const series = uid(c, 'seriesInstanceUID', false);
-  const result = await loadIntoScene(ctx.scene, archiveOf(ctx), study, series);
+  // `series=` is short for seriesInstanceUID=; the study is then found in the archive.
+  const series = uid(c, 'seriesInstanceUID', false) ?? uid(c, 'series', false);
+  const archive = archiveOf(ctx);
+  let study = uid(c, 'studyInstanceUID', false);
+  if (study === undefined) {
+    if (series === undefined) throw missingParameter('studyInstanceUID', 'or series is required');
+    study = archive.catalog.studyOfSeries(series);
+    if (study === undefined) throw notFound(`no series ${series} in the archive`);
+  }
+  const result = await loadIntoScene(ctx.scene, archive, study, series);
   await persist(ctx);
   return c.json({ success: true, ...result });
 };
 
 export const postSave = (ctx: AppContext) => async (c: Context) => {
-  const node = findVolume(ctx.scene, str(c, 'id'));
+  const id = str(c, 'id');
+  const seg = id !== undefined ? ctx.scene.findNodes(id).find(isSegmentationNode) : undefined;
+  if (seg && !ctx.scene.findNodes(id!).some(isVolumeNode)) {
+    // A segmentation → DICOM SEG (its reference volume is saved first when not archived).
+    const result = await saveSegmentationAsSeg(ctx.scene, archiveOf(ctx), seg, {
+      seriesDescription: str(c, 'seriesDescription'),
+    });
+    return c.json({ success: true, id: seg.id, ...result });
+  }
+  const node = findVolume(ctx.scene, id);
   const seriesDescription = str(c, 'seriesDescription');
   const studyUid = uid(c, 'studyInstanceUID', false);
   const result = await saveVolumeAsSeries(ctx.scene, archiveOf(ctx), node, {
@@ -105,5 +123,63 @@ export const postAccessDicomwebStudy = (ctx: AppContext) => async (c: Context) =
     via: retrieved.via,
     loadedNodeIDs: loaded.loadedNodeIDs,
     warnings: [...retrieved.warnings, ...loaded.warnings],
+  });
+};
+
+/**
+ * `POST /slicer/open?url=slicer://viewer/?studyUID=…&dicomweb_endpoint=…` — what slicerio's
+ * `file_load()` sends for a `slicer://` URL (Slicer hands it to its application; it has no such
+ * route and answers 500). voxelgate loads the study: from its own archive when the endpoint is
+ * this server's `/dicom`, else from a `--dicomweb-remote` origin (as /accessDICOMwebStudy).
+ */
+export const postOpen = (ctx: AppContext) => async (c: Context) => {
+  const raw = str(c, 'url');
+  if (raw === undefined) throw missingParameter('url', 'is required (a slicer://viewer/ URL)');
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw invalidParameter('url', `"${raw.slice(0, 200)}" is not a URL`);
+  }
+  if (u.protocol !== 'slicer:' || u.host !== 'viewer')
+    throw invalidParameter(
+      'url',
+      'expected slicer://viewer/?studyUID=…&dicomweb_endpoint=…; load files with POST /slicer/mrml?localfile=|url=…&filetype=…',
+    );
+  const studyRaw = u.searchParams.get('studyUID');
+  if (!studyRaw) throw invalidParameter('url', 'the slicer:// URL has no studyUID');
+  const studyUid = parseUid('studyUID', studyRaw);
+  const endpoint = u.searchParams.get('dicomweb_endpoint');
+  const archive = archiveOf(ctx);
+  const own = new URL(c.req.url);
+  const ownOrigin = `${own.protocol}//${c.req.header('host') ?? own.host}`.toLowerCase();
+  let isOwn = endpoint === null;
+  let remote: URL | undefined;
+  if (endpoint !== null) {
+    try {
+      remote = new URL(endpoint);
+    } catch {
+      throw invalidParameter('url', `dicomweb_endpoint "${endpoint}" is not a URL`);
+    }
+    isOwn = remote.origin.toLowerCase() === ownOrigin && /^\/dicom\/?$/.test(remote.pathname);
+  }
+  const warnings: string[] = [];
+  if (!isOwn) {
+    const retrieved = await retrieveRemoteStudy(archive, {
+      base: serviceRoot(remote!.href.replace(/\/$/, ''), undefined),
+      studyUid,
+      allowedOrigins: ctx.config.dicomwebRemotes,
+      timeoutMs: ctx.config.dicomwebTimeoutMs,
+      maxBytes: ctx.config.limits.stow,
+    });
+    warnings.push(...retrieved.warnings);
+  }
+  const loaded = await loadIntoScene(ctx.scene, archive, studyUid);
+  await persist(ctx);
+  return c.json({
+    success: true,
+    studyInstanceUID: studyUid,
+    loadedNodeIDs: loaded.loadedNodeIDs,
+    warnings: [...warnings, ...loaded.warnings],
   });
 };

@@ -1,23 +1,27 @@
 /** `/slicer/mrml*`: node names/ids/properties by filter, delete/clear, load local files, parent transform. */
-import { promises as fsp, createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Context } from 'hono';
-import { AppError, missingParameter, notFound } from '../../errors.js';
-import { decodeNrrdStream } from '../../imaging/nrrd.js';
-import { importMarkups } from '../../scene/fiducials.js';
-import { filterNodes, hasFilter, nodeProperties, type NodeFilter } from '../../scene/mrml.js';
+import { AppError, isAppError, missingParameter, notFound } from '../../errors.js';
 import {
-  gridFromNrrd,
-  matrixToParentFromItkText,
-  parseMatrix,
-  putGridTransform,
-  putLinearTransform,
-  setParentTransform,
-} from '../../scene/transforms.js';
-import { putVolume } from '../../scene/volumes.js';
+  baseName,
+  fileTypeForFileName,
+  fileTypeForNode,
+  fileTypeNamed,
+  loadFile,
+  STORAGE_FILE,
+  STORAGE_TYPE,
+  supportedFileTypes,
+} from '../../scene/file-types.js';
+import { filterNodes, hasFilter, nodeProperties, type NodeFilter } from '../../scene/mrml.js';
+import { setParentTransform } from '../../scene/transforms.js';
+import { normalizeOrigin } from '../../util/origin.js';
 import type { AppContext } from '../../server/context.js';
+import { writeFileAtomic } from '../../util/atomic-write.js';
 import { formatBytes } from '../body.js';
-import { bool, requiredStr, str } from '../request.js';
+import { requiredStr, str } from '../request.js';
 import { persist } from './volumes.js';
 
 const filterOf = (c: Context): NodeFilter => ({
@@ -103,99 +107,310 @@ export async function resolveImportPath(ctx: AppContext, localfile: string): Pro
 const isInside = (root: string, p: string) =>
   p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
-const FILETYPES = ['VolumeFile', 'MarkupsFile', 'TransformFile'] as const;
+/** Query parameters that are not reader/writer properties (Slicer passes all others on). */
+const NOT_PROPERTIES = new Set(['url', 'localfile', 'fileName', 'access_token']);
 
-/** `POST /slicer/mrml?localfile=&filetype=[&name=&labelmap=]`: loads a local file as Slicer's. */
+/** `localfile`, or `fileName` (the name Slicer's docs use for `/mrml/file`, sent by some clients). */
+const localfileOf = (c: Context) => str(c, 'localfile') ?? str(c, 'fileName');
+
+/** Reader/writer properties: every other query parameter, trimmed (as Slicer's parse_qs loop). */
+function fileProperties(c: Context): Record<string, string> {
+  const props: Record<string, string> = {};
+  for (const [k, v] of Object.entries(c.req.query()))
+    if (!NOT_PROPERTIES.has(k)) props[k] = v.trim();
+  return props;
+}
+
+const loadLimits = (ctx: AppContext) => ({
+  maxBytes: ctx.config.limits.volume,
+  maxJsonBytes: ctx.config.limits.json,
+});
+
+/** Folder (under the data folder) where `url=` downloads are kept, as Slicer's download cache. */
+export const downloadDir = (ctx: AppContext) => path.join(ctx.config.data, 'downloads');
+
+/**
+ * `POST /slicer/mrml?localfile=|url=…&filetype=…[&name=…]`: loads a file as Slicer's
+ * `loadNodeFromFile` does → `{"success": true, "loadedNodeIDs": [...]}`. `localfile` must be under
+ * an `--import-root`; `url` is an `http(s)` URL of an `--import-url` origin (downloaded with a size
+ * and time limit, then loaded), or a `file:` URL (treated as `localfile`). If both are given, `url`
+ * wins (as Slicer's code; its docs say the opposite). The file types are one table
+ * (scene/file-types.ts).
+ */
 export const postMrml = (ctx: AppContext) => async (c: Context) => {
-  if (c.req.query('url') !== undefined)
-    throw new AppError(
-      'invalid_parameter',
-      'url: loading from URLs is not supported; use localfile= with a file under an --import-root folder',
-      { parameter: 'url' },
-    );
-  const localfile = str(c, 'localfile');
-  if (localfile === undefined) throw missingParameter('localfile');
-  const filetype = str(c, 'filetype');
-  if (filetype === undefined)
-    throw missingParameter('filetype', `is required (one of ${FILETYPES.join(', ')})`);
-  if (!(FILETYPES as readonly string[]).includes(filetype))
-    throw new AppError(
-      'invalid_parameter',
-      `filetype: ${filetype} is not supported; use one of ${FILETYPES.join(', ')}`,
-      { parameter: 'filetype' },
-    );
-  const file = await resolveImportPath(ctx, localfile);
-  const name = str(c, 'name');
-  const lower = file.toLowerCase();
-  const readNrrd = () =>
-    decodeNrrdStream(createReadStream(file, { highWaterMark: 4 << 20 }), {
-      maxBytes: ctx.config.limits.volume,
+  const url = str(c, 'url');
+  const localfile = localfileOf(c);
+  if (url === undefined && localfile === undefined)
+    throw missingParameter('localfile', 'or url is required (the file to load)');
+  const type = fileTypeOf(str(c, 'filetype'), url ?? localfile!);
+  const props = fileProperties(c);
+  let file: string;
+  let downloaded = false;
+  if (url !== undefined) {
+    const parsed = parseUrlParam(url);
+    if (parsed.protocol === 'file:') file = await resolveImportPath(ctx, fileURLToPath(parsed));
+    else {
+      file = await downloadToCache(ctx, parsed);
+      downloaded = true;
+    }
+  } else file = await resolveImportPath(ctx, localfile!);
+  let nodes;
+  try {
+    nodes = await loadFile(type, {
+      scene: ctx.scene,
+      file,
+      props,
+      ...loadLimits(ctx),
+      defaultName:
+        url !== undefined ? baseName(decodeURIComponent(new URL(url).pathname)) : undefined,
     });
-  const baseName = path.basename(file).replace(/\.(nrrd|nhdr|mrk\.json|json|txt|tfm|h5)$/i, '');
-  let ids: string[];
-  if (filetype === 'VolumeFile') {
-    if (!lower.endsWith('.nrrd'))
-      throw new AppError(
-        'unprocessable',
-        'VolumeFile: only .nrrd files (attached header) are supported',
-      );
-    const decoded = await readNrrd();
-    ids = [
-      putVolume(ctx.scene, { name: name ?? baseName, labelmap: bool(c, 'labelmap'), decoded }).node
-        .id,
-    ];
-  } else if (filetype === 'MarkupsFile') {
-    const doc = await readJsonFile(file, ctx.config.limits.json);
-    ids = importMarkups(ctx.scene, doc, name).map((n) => n.id);
-  } else if (lower.endsWith('.nrrd')) {
-    ids = [
-      putGridTransform(ctx.scene, { name: name ?? baseName, grid: gridFromNrrd(await readNrrd()) })
-        .node.id,
-    ];
-  } else if (lower.endsWith('.json')) {
-    const doc = (await readJsonFile(file, ctx.config.limits.json)) as {
-      matrix?: unknown;
-    } | null;
-    ids = [
-      putLinearTransform(ctx.scene, { name: name ?? baseName, matrix: parseMatrix(doc?.matrix) })
-        .node.id,
-    ];
-  } else if (lower.endsWith('.txt') || lower.endsWith('.tfm')) {
-    if ((await fsp.stat(file)).size > ctx.config.limits.json)
-      throw new AppError(
-        'payload_too_large',
-        'transform file is larger than the JSON limit (--limit-json)',
-      );
-    const text = await fsp.readFile(file, 'utf8');
-    ids = [
-      putLinearTransform(ctx.scene, {
-        name: name ?? baseName,
-        matrix: matrixToParentFromItkText(text),
-      }).node.id,
-    ];
-  } else {
-    throw new AppError(
-      'unprocessable',
-      'TransformFile: use a grid transform .nrrd, a .json {"matrix": …} or an ITK .txt/.tfm affine transform',
-    );
+  } catch (e) {
+    if (downloaded) await fsp.rm(file, { force: true });
+    throw e;
   }
   await persist(ctx);
-  return c.json({ success: true, loadedNodeIDs: ids });
+  return c.json({ success: true, loadedNodeIDs: nodes.map((n) => n.id), fileType: type.name });
 };
 
-async function readJsonFile(file: string, limit: number): Promise<unknown> {
-  const st = await fsp.stat(file);
-  if (st.size > limit)
+/** `filetype=`, else the type the file name implies, else 400 listing the supported types. */
+function fileTypeOf(filetype: string | undefined, file: string) {
+  if (filetype !== undefined) return fileTypeNamed(filetype);
+  const named = file.replace(/[?#].*$/, '');
+  const implied = fileTypeForFileName(named);
+  if (!implied)
+    throw missingParameter(
+      'filetype',
+      `is required for ${path.basename(named)} (one of ${supportedFileTypes()})`,
+    );
+  return implied;
+}
+
+function parseUrlParam(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new AppError('invalid_parameter', `url: "${url}" is not an absolute URL`, {
+      parameter: 'url',
+    });
+  }
+  if (u.protocol === 'slicer:')
+    throw new AppError(
+      'invalid_parameter',
+      'url: slicer:// URLs are opened by the Slicer application, which voxelgate is not; load DICOM with POST /slicer/dicom/load or /slicer/accessDICOMwebStudy',
+      { parameter: 'url' },
+    );
+  if (!['http:', 'https:', 'file:'].includes(u.protocol))
+    throw new AppError(
+      'invalid_parameter',
+      `url: ${u.protocol} URLs are not supported; use http(s) or file`,
+      {
+        parameter: 'url',
+      },
+    );
+  return u;
+}
+
+/**
+ * Downloads an `--import-url` URL into the download cache (`<data>/downloads/<base>-<uuid><ext>`,
+ * as Slicer names its downloads), never more than `--limit-volume` bytes nor longer than
+ * `--import-timeout`. Redirects are followed only to allowed origins (at most 5).
+ */
+async function downloadToCache(ctx: AppContext, start: URL): Promise<string> {
+  const allowed = new Set(ctx.config.importUrls);
+  const refuse = (u: URL) =>
+    new AppError(
+      'forbidden',
+      allowed.size === 0
+        ? `url: downloading is disabled; start voxelgate with --import-url ${u.origin} to allow that origin`
+        : `url: ${u.origin} is not an allowed origin (--import-url: ${[...allowed].join(', ')})`,
+      { parameter: 'url' },
+    );
+  const limit = ctx.config.limits.volume;
+  const signal = AbortSignal.timeout(ctx.config.importTimeoutMs);
+  let u = start;
+  let res: Response | undefined;
+  for (let hop = 0; ; hop++) {
+    if (!allowed.has(normalizeOrigin(u.href) ?? '')) throw refuse(u);
+    try {
+      res = await fetch(u, { redirect: 'manual', signal });
+    } catch (e) {
+      throw downloadError(ctx, u, e);
+    }
+    const location = res.headers.get('location');
+    if (res.status >= 300 && res.status < 400 && location) {
+      await res.body?.cancel();
+      if (hop >= 5)
+        throw new AppError('upstream_error', `url: too many redirects from ${start.href}`);
+      u = new URL(location, u);
+      continue;
+    }
+    break;
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new AppError('upstream_error', `url: ${u.href} answered ${res.status} ${res.statusText}`);
+  }
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > limit) {
+    await res.body?.cancel();
     throw new AppError(
       'payload_too_large',
-      `JSON file is larger than the JSON limit (--limit-json, ${formatBytes(limit)})`,
-    );
-  try {
-    return JSON.parse(await fsp.readFile(file, 'utf8'));
-  } catch (e) {
-    throw new AppError(
-      'unprocessable',
-      `${path.basename(file)} is not valid JSON: ${(e as Error).message}`,
+      `url: the file (${formatBytes(declared)}) is larger than --limit-volume (${formatBytes(limit)})`,
     );
   }
+  const pathname = decodeURIComponent(u.pathname);
+  const ext = /(\.seg\.nrrd|\.mrk\.json|\.nii\.gz|\.[A-Za-z0-9]{1,8})$/.exec(pathname)?.[1] ?? '';
+  const base = (baseName(pathname) || 'download').replace(/[^\w.-]+/g, '_').slice(0, 80);
+  const dir = downloadDir(ctx);
+  await fsp.mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${base}-${randomUUID().replace(/-/g, '')}${ext.toLowerCase()}`);
+  let seen = 0;
+  async function* chunks(body: ReadableStream<Uint8Array>) {
+    for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+      seen += chunk.byteLength;
+      if (seen > limit)
+        throw new AppError(
+          'payload_too_large',
+          `url: the file is larger than --limit-volume (${formatBytes(limit)})`,
+        );
+      yield chunk;
+    }
+  }
+  try {
+    await writeFileAtomic(file, res.body ? chunks(res.body) : new Uint8Array());
+  } catch (e) {
+    await fsp.rm(file, { force: true });
+    throw isAppError(e) ? e : downloadError(ctx, u, e);
+  }
+  return file;
 }
+
+function downloadError(ctx: AppContext, u: URL, e: unknown): AppError {
+  const name = (e as { name?: string }).name;
+  if (name === 'TimeoutError' || name === 'AbortError')
+    return new AppError(
+      'timeout',
+      `url: ${u.href} did not arrive within --import-timeout (${ctx.config.importTimeoutMs / 1000} s)`,
+    );
+  return new AppError(
+    'upstream_error',
+    `url: could not download ${u.href}: ${(e as Error).message}`,
+  );
+}
+
+/** Resolves `localfile` for writing: its folder must exist inside an `--export-root` (real paths). */
+export async function resolveExportPath(ctx: AppContext, localfile: string): Promise<string> {
+  const roots = ctx.config.exportRoots;
+  if (roots.length === 0)
+    throw new AppError(
+      'forbidden',
+      'saving to files is disabled; start voxelgate with --export-root DIR to allow writing under DIR',
+      { parameter: 'localfile' },
+    );
+  const candidate = path.isAbsolute(localfile) ? localfile : path.resolve(roots[0]!, localfile);
+  const refuse = () =>
+    new AppError('forbidden', 'localfile is not under an --export-root folder', {
+      parameter: 'localfile',
+    });
+  const dirReal = await fsp.realpath(path.dirname(candidate)).catch(() => undefined);
+  if (!dirReal) {
+    if (!roots.some((r) => isInside(path.resolve(r), path.resolve(candidate)))) throw refuse();
+    throw new AppError('not_found', `the folder of localfile ${localfile} does not exist`, {
+      parameter: 'localfile',
+    });
+  }
+  const target = path.join(dirReal, path.basename(candidate));
+  for (const r of roots) {
+    const rootReal = await fsp.realpath(r).catch(() => undefined);
+    if (rootReal && isInside(rootReal, dirReal) && target !== rootReal) {
+      const st = await fsp.lstat(target).catch(() => undefined);
+      if (st && !st.isFile() && !st.isSymbolicLink())
+        throw new AppError('invalid_parameter', `localfile ${localfile} is not a file`, {
+          parameter: 'localfile',
+        });
+      return target;
+    }
+  }
+  throw refuse();
+}
+
+/**
+ * `GET /slicer/mrml/file?id=|name=|class=&localfile=|url=file:…[&useCompression=…]`: writes one
+ * node to a file under an `--export-root` (403 elsewhere) → `{"success": true, …}`. A GET that
+ * writes (Slicer's API), so it is flagged `mutates` (token and CSRF guards).
+ */
+export const getMrmlFile = (ctx: AppContext) => async (c: Context) => {
+  const nodes = filterNodes(ctx.scene, filterOf(c));
+  if (nodes.length === 0) throw notFound('No nodes matched the filter criteria');
+  if (nodes.length > 1)
+    throw new AppError(
+      'invalid_parameter',
+      `/mrml/file can only be used for a single node; ${nodes.length} matched (select one with id=)`,
+    );
+  const url = str(c, 'url');
+  const localfile = localfileOf(c);
+  let target: string;
+  if (url !== undefined) {
+    const u = parseUrlParam(url);
+    if (u.protocol !== 'file:')
+      throw new AppError('invalid_parameter', 'url: only file: URLs name a file to write', {
+        parameter: 'url',
+      });
+    target = fileURLToPath(u);
+  } else if (localfile !== undefined) target = localfile;
+  else throw missingParameter('localfile', 'or url (file:) is required (where to write)');
+  const node = nodes[0]!;
+  const type = fileTypeForNode(node);
+  const file = await resolveExportPath(ctx, target);
+  await type.save.write({ scene: ctx.scene, node, file, props: fileProperties(c) });
+  const size = (await fsp.stat(file)).size;
+  return c.json({ success: true, id: node.id, fileType: type.name, localfile: file, size });
+};
+
+/**
+ * `PUT /slicer/mrml?id=|name=|class=`: re-reads each selected node from the file it was loaded
+ * from (Slicer's storage node) → `{"success": true, "reloadedNodeIDs": [...]}`; nodes without a
+ * storage file are skipped, and when none could be reloaded → `{"success": false, …}` with the
+ * reason (as Slicer, which answers `{"success": false}`). No filter → every node (as Slicer).
+ * No match → 404. The stored path must
+ * still be under an `--import-root` (or the download cache).
+ */
+export const putMrml = (ctx: AppContext) => async (c: Context) => {
+  // Without a filter Slicer's filter selects every node (class vtkMRMLNode): all nodes that
+  // have a storage file are reloaded.
+  const nodes = filterNodes(ctx.scene, filterOf(c));
+  if (nodes.length === 0) throw notFound('No nodes matched the filter criteria');
+  const reloaded: string[] = [];
+  const skipped: Array<{ id: string; reason: string }> = [];
+  for (const node of nodes) {
+    const stored = node.attributes[STORAGE_FILE];
+    const typeName = node.attributes[STORAGE_TYPE];
+    if (!stored || !typeName) {
+      skipped.push({ id: node.id, reason: 'not loaded from a file' });
+      continue;
+    }
+    const inCache = isInside(path.resolve(downloadDir(ctx)), path.resolve(stored));
+    const file = inCache ? stored : await resolveImportPath(ctx, stored);
+    await loadFile(fileTypeNamed(typeName), {
+      scene: ctx.scene,
+      file,
+      props: {},
+      ...loadLimits(ctx),
+      into: node,
+    });
+    reloaded.push(node.id);
+  }
+  await persist(ctx);
+  if (reloaded.length === 0)
+    return c.json({
+      success: false,
+      message: `nothing to reload: ${skipped.map((s) => `${s.id} ${s.reason}`).join('; ')}`,
+      skipped,
+    });
+  return c.json({
+    success: true,
+    reloadedNodeIDs: reloaded,
+    ...(skipped.length ? { skipped } : {}),
+  });
+};

@@ -33,6 +33,20 @@ function layerParam(raw: string | undefined): string | null | undefined {
   return NONE.has(raw.trim().toLowerCase()) ? null : raw;
 }
 
+/**
+ * `segmentation=`: a segmentation node id/name/glob; `none` (or '') → null (no overlay); `all` →
+ * 'all' (every segmentation); absent → undefined.
+ */
+function segmentationParam(raw: string | undefined): string | null | undefined {
+  if (raw === undefined) return undefined;
+  const t = raw.trim().toLowerCase();
+  if (NONE.has(t)) return null;
+  return t === 'all' ? 'all' : raw.trim();
+}
+
+/** `orientation` values that keep the view's current plane (Slicer's `Reformat`). */
+const KEEP_ORIENTATION = new Set(['oblique', 'reformat']);
+
 /** `auto` or a number. */
 function autoOrNumber(c: Context, name: string, o: NumberRule = {}): number | 'auto' | undefined {
   const raw = c.req.query(name);
@@ -90,9 +104,17 @@ export function parseSliceRequest(c: Context): {
       trilinear: 'linear',
     }),
     fiducials: bool(c, 'fiducials'),
+    segmentation: segmentationParam(q('segmentation')),
+    segmentationOpacity: num(c, 'segmentationOpacity', { min: 0, max: 1 }),
+    outline: bool(c, 'outline'),
     fov: parseFov(q('fov')),
     copySliceGeometryFrom: oneOf(c, 'copySliceGeometryFrom', SLICE_VIEWS),
-    orientation: oneOf(c, 'orientation', ORIENTATIONS),
+    // Slicer leaves the geometry alone for an orientation it does not know; `oblique`/`reformat`
+    // (what a client sends to keep an oblique view) do the same here. Other values are 400: a
+    // misspelt `axail` would otherwise silently show the wrong plane.
+    orientation: KEEP_ORIENTATION.has(q('orientation')?.trim().toLowerCase() ?? '')
+      ? undefined
+      : oneOf(c, 'orientation', ORIENTATIONS),
     sliceToRAS: parseSliceToRas(q('sliceToRAS')),
     scrollTo: num(c, 'scrollTo', { min: 0, max: 1 }),
     offset: num(c, 'offset'),

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Context } from 'hono';
+import CSS_COLORS from 'color-name';
 import sharp from 'sharp';
 import { AppError, invalidParameter } from '../../errors.js';
 import { drawText } from '../../imaging/bitmap-font.js';
@@ -51,6 +52,27 @@ export function parseHexColor(parameter: string, raw: string): [number, number, 
 }
 
 /**
+ * The `/timeimage` border colour. Slicer's timecube.html builds it from three unpadded hex bytes
+ * (`Math.round(Math.random()*255).toString(16)` each), so 3 to 6 digits arrive; Qt draws the
+ * 4- and 5-digit ones (invalid for it) in a default colour. Here 3 and 6 digits are CSS colours
+ * and 1, 2, 4 or 5 digits are read as a number left-padded to 6 (`ff0a0` → #0ff0a0), so every
+ * request of the demo gets an image in a colour that changes with it. CSS colour names work too.
+ * Anything else → 400.
+ */
+export function timeImageColor(raw: string): [number, number, number] {
+  const v = raw.trim().replace(/^#/, '');
+  // CSS colour names (`pink`, the default of one agent bridge's client); Qt would not know them
+  // after Slicer's `#` prefix and draw a default colour.
+  const named = Object.hasOwn(CSS_COLORS, v.toLowerCase())
+    ? CSS_COLORS[v.toLowerCase()]
+    : undefined;
+  if (named) return [...named];
+  if (/^[0-9a-fA-F]{1,6}$/.test(v) && v.length !== 3)
+    return parseHexColor('color', v.padStart(6, '0'));
+  return parseHexColor('color', v);
+}
+
+/**
  * A 128×32 transparent PNG with a dotted border in `color` (default 330, as Slicer's code) and the
  * server time in seconds since the epoch, for measuring round trips.
  */
@@ -58,7 +80,7 @@ export async function timeImage(
   colorParam: string | undefined,
   now = Date.now(),
 ): Promise<Uint8Array> {
-  const [r, g, b] = parseHexColor('color', colorParam ?? '330');
+  const [r, g, b] = timeImageColor(colorParam ?? '330');
   const w = 128;
   const h = 32;
   const rgba = new Uint8Array(w * h * 4);

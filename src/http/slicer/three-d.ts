@@ -15,17 +15,16 @@ import { parseFormat, renderResponse } from './images.js';
 const AXIS_WORDS: Record<string, Axis> = { r: 'r', l: 'l', a: 'a', p: 'p', s: 's', i: 'i' };
 const NONE = new Set(['', 'none']);
 
+/**
+ * As Slicer: the first letter picks the axis (`L`, `left`, `Left`, `ant`…); a value whose first
+ * letter is none of r l a p s i (`x`, `none`) leaves the camera as it is. Empty → 400.
+ */
 function parseAxis(raw: string | undefined): Axis | undefined {
   if (raw === undefined) return undefined;
   const w = raw.trim().toLowerCase();
-  const full = ['right', 'left', 'anterior', 'posterior', 'superior', 'inferior'];
-  const axis = w.length === 1 || full.includes(w) ? AXIS_WORDS[w[0]!] : undefined;
-  if (!axis)
-    throw invalidParameter(
-      'lookFromAxis',
-      `expected r, l, a, p, s, i or right, left, anterior, posterior, superior, inferior; got "${raw}"`,
-    );
-  return axis;
+  if (w === '')
+    throw invalidParameter('lookFromAxis', 'expected r, l, a, p, s, i (or a word starting so)');
+  return AXIS_WORDS[w[0]!];
 }
 
 /** The edits and pixel size of a `/threeD` (or `/threeD/stream`) request. */
@@ -68,7 +67,8 @@ export function parseThreeDRequest(c: Context): {
 }
 
 export const getThreeD = (ctx: AppContext) => async (c: Context) => {
-  const enc = parseFormat(c, 'jpeg');
+  // PNG by default, as Slicer (clients check for image/png); format=jpeg for smaller frames.
+  const enc = parseFormat(c, 'png');
   const { edits, size } = parseThreeDRequest(c);
   const view = editThreeD(ctx.scene, ctx.views, edits);
   const job = threeDJob(ctx.scene, ctx.views, size ? { ...view, size } : view);

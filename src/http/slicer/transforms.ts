@@ -90,14 +90,20 @@ export const deleteTransform = (ctx: AppContext) => async (c: Context) => {
   return c.json({ success: true, id: node.id });
 };
 
-/** Slicer's `/tracking?m=&p=&q=`: replies `Set matrix` (text) as Slicer; the node id is in a header. */
+/**
+ * Slicer's `/tracking?m=&p=&q=`. Slicer replies the text `Set matrix`; clients that parse the reply
+ * call `.json()` on it (slicer-agent-engine `get_tracking`), so the reply is JSON carrying that
+ * text as `message` (a client printing the body still sees it). The node id is also in a header.
+ */
 export const tracking = (ctx: AppContext) => async (c: Context) => {
   const m = numList(c, 'm', 9);
   const p = numList(c, 'p', 3);
   const q = numList(c, 'q', 4);
   const node: LinearTransformNode = track(ctx.scene, { m, p, q });
   await persist(ctx);
-  return c.text('Set matrix', 200, { 'x-node-id': node.id });
+  return c.json({ success: true, message: 'Set matrix', id: node.id }, 200, {
+    'x-node-id': node.id,
+  });
 };
 
 export const getGridTransforms = (ctx: AppContext) => (c: Context) =>

@@ -20,9 +20,17 @@ export const persist = (ctx: AppContext): Promise<void> =>
 
 export const getVolumes = (ctx: AppContext) => (c: Context) => c.json(listVolumes(ctx.scene));
 
-/** GET: the volume as NRRD (LPS, exact type, raw or `?encoding=gzip`); `id` and/or exact `name`, else the active one. */
+/** GET: the volume as NRRD (LPS, exact type, raw or `?encoding=gzip`); `id` and/or exact `name`, else the first scalar volume. */
 export const getVolume = (ctx: AppContext) => (c: Context) => {
-  const node = findVolume(ctx.scene, str(c, 'id'), str(c, 'name'));
+  const id = str(c, 'id');
+  const name = str(c, 'name');
+  // Without id and name, Slicer's default `vtkMRMLScalarVolumeNode*`: the first scalar volume in
+  // the scene (not the active one, not a label map).
+  const node = findVolume(
+    ctx.scene,
+    id ?? (name === undefined ? 'vtkMRMLScalarVolumeNode*' : undefined),
+    name,
+  );
   const encoding = oneOf(c, 'encoding', ['raw', 'gzip'] as const) ?? 'raw';
   const opts = nrrdOptionsFor(node, encoding);
   const headers: Record<string, string> = {
