@@ -28,6 +28,8 @@ import {
 import { DicomStore, type StorageArea } from './store.js';
 import { NATIVE_TS, T, TS } from './tags.js';
 import { Decoder } from './transcode.js';
+import { renderFrame, type RenderOptions } from './rendered.js';
+import { MemoCache } from '../util/memo-cache.js';
 
 export interface IngestResult {
   sopClassUid: string;
@@ -193,6 +195,14 @@ export class Archive {
   readonly store: StorageArea;
   readonly catalog: Catalog;
   readonly decoder: Decoder;
+  /**
+   * Rendered frames (JPEG/PNG) by file version, frame and options: a version's bytes never
+   * change, so a kept image is always right, and a replaced instance gets a new key.
+   */
+  readonly rendered = new MemoCache<Buffer>({
+    maxBytes: 64 * 1024 * 1024,
+    sizeOf: (b) => b.length,
+  });
   /** Readers per file version (see `lease`). */
   readonly #readers = new Map<string, number>();
   /** Files no row names any more, deleted when their last reader finishes. */
@@ -488,6 +498,25 @@ export class Archive {
       pixelRepresentation: im.pixelRepresentation,
       rescaleSlope: im.rescaleSlope,
       rescaleIntercept: im.rescaleIntercept,
+    });
+  }
+
+  /** The cache key (and ETag source) of a rendered frame: file version, frame, options. */
+  renderedKey(row: InstanceRow, frame: number, opts: RenderOptions): string {
+    return `${row.file}#${frame}#${opts.format}#${opts.quality ?? ''}#${opts.viewport?.width ?? ''}x${opts.viewport?.height ?? ''}#${opts.window ? `${opts.window.center},${opts.window.width},${opts.window.fn}` : ''}`;
+  }
+
+  /** One frame rendered to JPEG/PNG (PS3.18 §9.5), kept in `rendered`. */
+  renderedFrame(row: InstanceRow, frame: number, opts: RenderOptions): Promise<Buffer> {
+    return this.rendered.get(this.renderedKey(row, frame, opts), async () => {
+      const im = this.checkFrames(row, [frame]);
+      const [data] = await this.nativeFrames(row, [frame]);
+      const compressed = !NATIVE_TS.has(row.transfer_syntax);
+      const image =
+        compressed && im.samplesPerPixel >= 3
+          ? { ...im, photometric: 'RGB', planarConfiguration: 0 }
+          : im;
+      return renderFrame(data!.data, image, opts);
     });
   }
 

@@ -88,15 +88,40 @@ export function rescaleInto(
   return a <= b ? [a, b] : [b, a];
 }
 
-/** Modality values of one frame's stored bytes (stored values, then rescale), as float64. */
-export function modalityValues(
-  bytes: Uint8Array,
-  f: PixelFormat & { rescaleSlope: number; rescaleIntercept: number },
-): { values: Float64Array; min: number; max: number } {
-  const stored = storedValues(bytes, f);
-  const values = new Float64Array(stored.length);
-  const [min, max] = stored.length
-    ? rescaleInto(values, 0, stored, f.rescaleSlope || 1, f.rescaleIntercept || 0)
-    : [0, 0];
-  return { values, min, max };
+/** The [min, max] of stored values (0, 0 when empty). */
+export function storedRange(values: ArrayLike<number>): [number, number] {
+  const n = values.length;
+  let lo = values[0] ?? 0;
+  let hi = lo;
+  for (let i = 1; i < n; i++) {
+    const x = values[i]!;
+    if (x < lo) lo = x;
+    else if (x > hi) hi = x;
+  }
+  return [lo, hi];
+}
+
+/**
+ * Maps every stored value's modality value (`x·slope + intercept`, as `rescaleInto`) through
+ * `toByte` into `out`, with one table over the stored range: each distinct stored value is
+ * rescaled and mapped once. Stored values of ≤ 16 bits give at most 65,536 entries; a wider range
+ * (32-bit data) maps pixel by pixel. `toByte` receives the modality [min, max] first.
+ */
+export function mapModalityToBytes(
+  stored: ArrayLike<number>,
+  slope: number,
+  intercept: number,
+  out: Uint8Array,
+  makeToByte: (min: number, max: number) => (modality: number) => number,
+): void {
+  const [lo, hi] = storedRange(stored);
+  const a = lo * slope + intercept;
+  const b = hi * slope + intercept;
+  const toByte = a <= b ? makeToByte(a, b) : makeToByte(b, a);
+  const n = Math.min(stored.length, out.length);
+  if (hi - lo < 65536) {
+    const lut = new Uint8Array(hi - lo + 1);
+    for (let s = lo; s <= hi; s++) lut[s - lo] = toByte(s * slope + intercept);
+    for (let i = 0; i < n; i++) out[i] = lut[stored[i]! - lo]!;
+  } else for (let i = 0; i < n; i++) out[i] = toByte(stored[i]! * slope + intercept);
 }

@@ -255,8 +255,10 @@ export class SceneStore {
     try {
       text = await fsp.readFile(file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // No scene committed yet: files a killed first write left behind are garbage too.
+      this.#removedAtLoad = await this.#recover(new Set());
+      return undefined;
     }
     let index: Partial<StoredIndex>;
     try {
@@ -298,17 +300,23 @@ export class SceneStore {
     this.#scene.restoreIdCounters(index.counters ?? {});
     if (index.activeVolumeId && this.#scene.byId(index.activeVolumeId))
       this.#scene.setActiveVolume(index.activeVolumeId);
-    this.#removedAtLoad = await this.#removeUnreferenced(
+    this.#removedAtLoad = await this.#recover(
       new Set(index.nodes.map(fileOf).filter((f): f is string => !!f)),
     );
+    return pending.length;
+  }
+
+  /** Startup recovery: removes volume files the index does not name, and temp files. */
+  async #recover(keep: Set<string>): Promise<string[]> {
+    const removed = await this.#removeUnreferenced(keep);
     for (const d of [this.dir, path.join(this.dir, 'volumes')]) {
       for (const name of await fsp.readdir(d))
         if (name.endsWith('.tmp')) {
           await fsp.rm(path.join(d, name), { force: true });
-          this.#removedAtLoad.push(path.relative(this.dir, path.join(d, name)));
+          removed.push(path.relative(this.dir, path.join(d, name)));
         }
     }
-    return pending.length;
+    return removed;
   }
 
   async #readVolume(g: StoredGeometry): Promise<ImageVolume> {

@@ -98,3 +98,88 @@ describe('renderFrame', () => {
       );
   });
 });
+
+describe('renderFrame grey path (one table over the stored range)', () => {
+  /** PS3.3 C.11.2.1.2 / C.11.2.1.3.1 computed per pixel, independently of the table. */
+  function reference(
+    stored: number[],
+    slope: number,
+    intercept: number,
+    win: { center: number; width: number; fn: string } | undefined,
+    invert: boolean,
+  ): number[] {
+    const m = stored.map((s) => s * slope + intercept);
+    const w = win ?? {
+      center: (Math.min(...m) + Math.max(...m)) / 2,
+      width: Math.max(1, Math.max(...m) - Math.min(...m)),
+      fn: 'linear-exact',
+    };
+    return m.map((x) => {
+      const { center: c, width: ww, fn } = w;
+      const y =
+        fn === 'linear'
+          ? ww <= 1
+            ? x <= c - 0.5
+              ? 0
+              : 1
+            : (x - (c - 0.5)) / (ww - 1) + 0.5
+          : fn === 'linear-exact'
+            ? (x - c) / ww + 0.5
+            : 1 / (1 + Math.exp((-4 * (x - c)) / ww));
+      const g = y * 255 <= 0 ? 0 : y * 255 >= 255 ? 255 : Math.round(y * 255);
+      return invert ? 255 - g : g;
+    });
+  }
+
+  const cases = [
+    { bits: 16, stored: 12, signed: 1, slope: 1, intercept: -1024, mono: 'MONOCHROME2' },
+    { bits: 16, stored: 16, signed: 0, slope: 0.5, intercept: 10, mono: 'MONOCHROME1' },
+    { bits: 16, stored: 16, signed: 1, slope: -2, intercept: 3, mono: 'MONOCHROME2' },
+    { bits: 8, stored: 8, signed: 0, slope: 1, intercept: 0, mono: 'MONOCHROME2' },
+    { bits: 32, stored: 32, signed: 1, slope: 1, intercept: 0, mono: 'MONOCHROME2' },
+  ];
+  const windows = [
+    undefined,
+    { center: 40, width: 400, fn: 'linear' as const },
+    { center: 100, width: 1, fn: 'linear' as const },
+    { center: -10, width: 333, fn: 'linear-exact' as const },
+    { center: 500, width: 2000, fn: 'sigmoid' as const },
+  ];
+  for (const k of cases) {
+    it(`${k.bits}/${k.stored} bits, ${k.signed ? 'signed' : 'unsigned'}, slope ${k.slope}, ${k.mono}: equals the per-pixel formulas for every window`, async () => {
+      const rows = 16;
+      const columns = 16;
+      const n = rows * columns;
+      const bytes = k.bits / 8;
+      const buf = Buffer.alloc(n * bytes);
+      const values: number[] = [];
+      let seed = 12345;
+      const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const span = k.bits === 32 ? 200_000 : 2 ** Math.min(k.stored, 12);
+      for (let i = 0; i < n; i++) {
+        const v = Math.floor(rnd() * span) - (k.signed ? span / 2 : 0);
+        values.push(v);
+        if (k.bits === 8) buf.writeUInt8(v, i);
+        else if (k.bits === 16) k.signed ? buf.writeInt16LE(v, 2 * i) : buf.writeUInt16LE(v, 2 * i);
+        else buf.writeInt32LE(v, 4 * i);
+      }
+      const im: ImageInfo = {
+        ...base,
+        rows,
+        columns,
+        bitsAllocated: k.bits,
+        bitsStored: k.stored,
+        pixelRepresentation: k.signed,
+        photometric: k.mono,
+        rescaleSlope: k.slope,
+        rescaleIntercept: k.intercept,
+      };
+      for (const window of windows) {
+        const png = await renderFrame(buf, im, { format: 'png', ...(window ? { window } : {}) });
+        const got = [...(await raw(png)).data];
+        const want = reference(values, k.slope, k.intercept, window, k.mono === 'MONOCHROME1');
+        assert.deepEqual(got, want, JSON.stringify(window));
+      }
+    });
+  }
+});

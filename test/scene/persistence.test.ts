@@ -358,3 +358,25 @@ test('SIGKILL during writes loses nothing acknowledged and the scene loads', asy
     rmSync(data, { recursive: true, force: true });
   }
 });
+
+test('recovery before the first commit: files a killed first write left are removed', async () => {
+  const data = tempDir('vg-store-');
+  try {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    // A first upload staged its volume file, then the process died before index.json existed.
+    mkdirSync(path.join(data, 'scene', 'volumes'), { recursive: true });
+    writeFileSync(path.join(data, 'scene', 'volumes', 'vtkMRMLScalarVolumeNode1-1.nrrd'), 'x');
+    writeFileSync(path.join(data, 'scene', 'index.json.123.tmp'), '{');
+    const store = new SceneStore(new Scene(), data);
+    const opened = await store.open();
+    assert.equal(opened.existed, false);
+    assert.deepEqual(opened.removed.sort(), [
+      'index.json.123.tmp',
+      'volumes/vtkMRMLScalarVolumeNode1-1.nrrd',
+    ]);
+    assert.deepEqual(readdirSync(path.join(data, 'scene', 'volumes')), []);
+    await store.close();
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+});

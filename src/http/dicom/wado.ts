@@ -15,7 +15,7 @@ import type { Archive } from '../../dicom/archive.js';
 import type { InstanceRow } from '../../dicom/catalog.js';
 import { withBase } from '../../dicom/dicom-json.js';
 import { multipartBody, multipartStream, newBoundary, type Part } from '../../dicom/multipart.js';
-import { parseRenderQuery, renderFrame } from '../../dicom/rendered.js';
+import { parseRenderQuery } from '../../dicom/rendered.js';
 import { frameMediaType, NATIVE_TS, TS } from '../../dicom/tags.js';
 import type { AppContext } from '../../server/context.js';
 import { archiveOf, dicomBase, dicomJsonResponse, parseFrameList } from './common.js';
@@ -214,14 +214,7 @@ export const rendered = (ctx: AppContext, scope: Scope | 'frame', thumbnail: boo
       row = rows[Math.floor(rows.length / 2)]!;
     }
     const frame = scope === 'frame' ? parseFrameList(c.req.param('frames')!)[0]! : 1;
-    const im = archive.checkFrames(row, [frame]);
-    const [data] = await archive.nativeFrames(row, [frame]);
-    const compressed = !NATIVE_TS.has(row.transfer_syntax);
-    const image =
-      compressed && im.samplesPerPixel >= 3
-        ? { ...im, photometric: 'RGB', planarConfiguration: 0 }
-        : im;
-    const out = await renderFrame(data!.data, image, opts);
+    const out = await archive.renderedFrame(row, frame, opts);
     return new Response(out as Uint8Array<ArrayBuffer>, {
       headers: {
         'content-type': format === 'png' ? 'image/png' : 'image/jpeg',
