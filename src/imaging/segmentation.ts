@@ -15,7 +15,6 @@
 import { AppError } from '../errors.js';
 import { labelColor } from './colormap.js';
 import {
-  ARRAY_OF,
   allocShared,
   voxelCount,
   type ImageVolume,
@@ -75,8 +74,6 @@ export function defaultSegmentColor(labelValue: number): Vec3 {
   const [r, g, b] = labelColor(labelValue);
   return [roundColor(r / 255), roundColor(g / 255), roundColor(b / 255)];
 }
-
-export const layerCount = (s: Segmentation): number => s.labelmap.components;
 
 /**
  * Checks the invariants: integer labelmap, unique segment ids, layers in range, label values > 0
@@ -613,4 +610,3 @@ export function relabelSegment(
 }
 
 /** The typed-array constructor of a labelmap (for callers building masks of the same type). */
-export const labelmapArray = (t: ScalarType) => ARRAY_OF[t];
