@@ -27,6 +27,7 @@ import {
 import { nrrdOptionsFor, putVolume } from './volumes.js';
 import { putSegmentation } from './segmentations.js';
 import { segNrrdChunks } from '../imaging/seg-nrrd.js';
+import { booleanWord } from '../util/words.js';
 
 export const STORAGE_FILE = 'storage.fileName';
 export const STORAGE_TYPE = 'storage.fileType';
@@ -65,10 +66,8 @@ export interface FileType {
   save?: { kinds: Array<SceneNode['kind']>; write(req: SaveRequest): Promise<void> };
 }
 
-const truthy = (v: string | undefined) =>
-  v !== undefined && ['1', 'true', 'yes', 'on'].includes(v.trim().toLowerCase());
-const falsy = (v: string | undefined) =>
-  v !== undefined && ['0', 'false', 'no', 'off'].includes(v.trim().toLowerCase());
+const truthy = (v: string | undefined) => v !== undefined && booleanWord(v) === true;
+const falsy = (v: string | undefined) => v !== undefined && booleanWord(v) === false;
 
 /** `name.nrrd`, `name.seg.nrrd`, `name.mrk.json` → `name`. */
 export function baseName(file: string): string {
