@@ -4,6 +4,7 @@
  *
  *   server ──> http ──> views ──> scene ──> imaging        errors.ts, util/ <── everyone
  *                ├───> render ──> views, scene, imaging
+ *                ├───> jobs ──> scene, imaging, render
  *                ├───> dicom ──> imaging   (archive.ts is its only door)
  *                └───> bridge ──> dicom, scene, imaging
  *   workers ──> domain code only (imaging, scene, dicom, render, bridge); never http or server
@@ -104,7 +105,17 @@ const onlyFolders =
   (i: Import): boolean =>
     i.to.startsWith('src/') && !SHARED(i.to) && !dirs.some((d) => inDir(d)(i.to));
 
-const DOMAIN = ['imaging', 'scene', 'views', 'render', 'dicom', 'bridge', 'workers', 'util'];
+const DOMAIN = [
+  'imaging',
+  'scene',
+  'views',
+  'render',
+  'jobs',
+  'dicom',
+  'bridge',
+  'workers',
+  'util',
+];
 
 const RULES: Rule[] = [
   {
@@ -131,9 +142,14 @@ const RULES: Rule[] = [
     forbidden: onlyFolders('views', 'scene', 'imaging'),
   },
   {
-    name: 'render/ imports only views/, scene/ and imaging/',
+    name: 'render/ imports only views/, scene/, imaging/ and its own workers',
     files: inDir('render'),
-    forbidden: onlyFolders('render', 'views', 'scene', 'imaging'),
+    forbidden: onlyFolders('render', 'views', 'scene', 'imaging', 'workers'),
+  },
+  {
+    name: 'jobs/ imports only scene/, imaging/, render/ (shared voxel memory) and its own workers',
+    files: inDir('jobs'),
+    forbidden: onlyFolders('jobs', 'scene', 'imaging', 'render', 'workers'),
   },
   {
     name: 'dicom/ (the archive) imports only imaging/ and its own workers: never the scene, bridge, http or server',

@@ -8,6 +8,7 @@
 import { api, explain, h } from './api.mjs';
 import { DicomPanel } from './dicom.mjs';
 import { FiducialPanel, ScenePanel } from './scene.mjs';
+import { LiveScene, ProcessingPanel } from './processing.mjs';
 import { SegmentationPanel } from './segmentations.mjs';
 import { SliceView, ThreeDView } from './views.mjs';
 
@@ -31,6 +32,8 @@ const app = {
   fiducials: null,
   segmentations: null,
   dicom: null,
+  processing: null,
+  live: null,
 
   volume() {
     return this.scene?.current() ?? null;
@@ -96,6 +99,36 @@ const app = {
       this.fiducials.refresh();
       this.segmentations.refresh();
     }
+  },
+
+  /**
+   * Scene events from the live stream: a changed volume list reloads the views; a changed node
+   * (voxels, transforms, fiducials) re-renders them.
+   */
+  async nodesChanged(events) {
+    const listChanged = events.some(
+      (e) =>
+        e.type === 'reset' ||
+        e.type === 'scene-cleared' ||
+        e.type === 'active-volume' ||
+        ((e.type === 'node-added' || e.type === 'node-removed') &&
+          /Volume/.test(e.className ?? '')) ||
+        (e.type === 'node-modified' &&
+          /Volume/.test(e.className ?? '') &&
+          e.changed?.includes('name')),
+    );
+    const segmentationsChanged = events.some(
+      (e) => e.type === 'reset' || /Segmentation/.test(e.className ?? ''),
+    );
+    if (listChanged) await this.sceneChanged();
+    if (segmentationsChanged) await this.segmentations.refresh();
+    if (!listChanged) {
+      if (events.some((e) => /Fiducial|Markups/.test(e.className ?? ''))) this.fiducials.refresh();
+      this.rerenderSlices();
+      this.views.threeD?.scheduler.invalidate();
+      this.views.threeD?.render();
+    }
+    this.processing?.scenesChanged();
   },
 
   /** Geometry and display of the current volume (`/slicer/mrml/properties`), when available. */
@@ -227,6 +260,7 @@ async function main() {
   app.fiducials = new FiducialPanel(app);
   app.segmentations = new SegmentationPanel(app);
   app.dicom = new DicomPanel(app);
+  app.processing = new ProcessingPanel(app);
 
   $('layout').addEventListener('change', (e) => app.setLayout(e.target.value));
   $('mode3d').addEventListener('change', (e) => app.views.threeD.setMode(e.target.value));
@@ -245,8 +279,16 @@ async function main() {
   await app.setLayout(layout, { tellServer: false });
 
   await Promise.all([app.scene.loadSampleList(), app.sceneChanged(), app.dicom.search()]);
-  // Another client (curl, a script) may have changed the scene while the page was in the background.
-  window.addEventListener('focus', () => app.checkScene());
+  await app.processing.load();
+  await app.segmentations.refresh(); // the node pickers list segmentations too
+  app.processing.scenesChanged();
+  // Changes by jobs, scripts or other clients arrive on the live event stream; without one (an
+  // older server), check the scene when the page gets the focus back.
+  app.live = new LiveScene({
+    onNodes: (events) => app.nodesChanged(events),
+    onJob: (type, job) => app.processing.onJob(type, job),
+  });
+  if (!app.live.start()) window.addEventListener('focus', () => app.checkScene());
   $('scene-refresh').addEventListener('click', () => app.sceneChanged());
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && app.placing) $('place').click();

@@ -66,6 +66,16 @@ import {
   putSegmentationHandler,
 } from './slicer/segmentations.js';
 import { getViewState } from './slicer/view-state.js';
+import {
+  callFunction,
+  deleteJob,
+  getEvents,
+  getFunctions,
+  getJob,
+  getJobEvents,
+  getJobs,
+  postJob,
+} from './slicer/jobs.js';
 
 export function slicerRoutes(ctx: AppContext): RouteSpec[] {
   const routes: RouteSpec[] = [
@@ -134,6 +144,20 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'POST', path: '/dicom/save', handler: postSave(ctx) },
     { method: 'POST', path: '/accessDICOMwebStudy', handler: postAccessDicomwebStudy(ctx) },
     { method: 'POST', path: '/open', handler: postOpen(ctx) },
+    // processing: functions, jobs, live events
+    { method: 'GET', path: '/functions', handler: getFunctions(ctx) },
+    {
+      method: ['GET', 'POST'],
+      path: '/functions/:name',
+      handler: callFunction(ctx),
+      mutates: true,
+    },
+    { method: 'POST', path: '/jobs', handler: postJob(ctx) },
+    { method: 'GET', path: '/jobs', handler: getJobs(ctx) },
+    { method: 'GET', path: '/jobs/:id', handler: getJob(ctx) },
+    { method: 'DELETE', path: '/jobs/:id', handler: deleteJob(ctx) },
+    { method: 'GET', path: '/jobs/:id/events', handler: getJobEvents(ctx) },
+    { method: 'GET', path: '/events', handler: getEvents(ctx) },
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
     { method: 'GET', path: '/system/status', handler: getStatus(ctx, () => routeList(routes)) },
     { method: 'DELETE', path: '/system', handler: deleteSystem(ctx) },

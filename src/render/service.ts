@@ -15,6 +15,7 @@ import { AppError } from '../errors.js';
 import { renderSlice, type RawImage, type SliceJob } from '../imaging/slice-render.js';
 import type { ThreeDJob } from '../imaging/render3d.js';
 import { encode, type EncodeOptions, type Encoded } from './encode.js';
+import { tsWorkerExecArgv } from '../workers/ts-worker.js';
 
 export interface RenderServiceOptions {
   /** Worker threads (default: cores − 1, at least 1). */
@@ -58,20 +59,13 @@ export class RenderService {
 
   #getPool(): Piscina {
     if (this.#closed) throw new AppError('busy', 'the server is shutting down', { retryAfter: 5 });
-    // Workers inherit `--import tsx` from the parent's execArgv (npm start, node --test); when
-    // the parent was started without it, add it so the .ts worker loads.
-    const hasTsx = process.execArgv.some(
-      (a, i, all) =>
-        a.includes('tsx') &&
-        (all[i - 1] === '--import' || a.startsWith('--import=') || a.startsWith('--loader')),
-    );
     this.#pool ??= new Piscina({
       filename: new URL('../workers/render-worker.ts', import.meta.url).href,
       minThreads: 0,
       // One more thread than the queue accounting uses when 3D images are split in two bands.
       maxThreads: this.#split ? Math.max(2, this.#threads) : this.#threads,
       idleTimeout: 60_000,
-      execArgv: hasTsx ? process.execArgv : [...process.execArgv, '--import', 'tsx'],
+      execArgv: tsWorkerExecArgv(),
     });
     return this.#pool;
   }

@@ -5,6 +5,7 @@ import { promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createApp } from './app.js';
 import { ConfigError, helpText, parseConfig, type Config } from './config.js';
+import { modulesOfServicesConfig, registerPluginModules } from '../jobs/plugins.js';
 import { closeContext, createContext, type AppContext } from './context.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../util/package.js';
 import { listen, PortsExhaustedError, type Listening } from './listen.js';
@@ -62,6 +63,17 @@ export async function startServer(
     err: io.err,
   });
   const ctx = createContext(config, logger);
+  try {
+    const modules = [
+      ...config.functionModules,
+      ...(config.servicesConfig ? modulesOfServicesConfig(config.servicesConfig) : []),
+    ];
+    const names = await registerPluginModules(ctx.functions, modules);
+    if (names.length) logger.info(`functions: loaded plug-ins ${names.join(', ')}`);
+  } catch (e) {
+    await closeContext(ctx);
+    throw new StartupRefusedError((e as Error).message);
+  }
   await fsp.mkdir(config.data, { recursive: true });
   // Startup recovery: temp files of writers that a crash stopped are garbage (the DICOM archive
   // sweeps its own folder in prepareArchive: some of its files may belong to a running import).

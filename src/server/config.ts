@@ -67,6 +67,16 @@ export interface Config {
   dicomwebRemotes: string[];
   /** Milliseconds a remote DICOMweb retrieval may take in total. */
   dicomwebTimeoutMs: number;
+  /** Processing jobs run at once in the job worker pool (default cores − 1, at least 1). */
+  jobs?: number;
+  /** Jobs that may wait for a worker before new ones get 503 (default 16). */
+  jobQueue: number;
+  /** Milliseconds one processing job may run before it fails with `timeout` (0 = no limit). */
+  jobTimeoutMs: number;
+  /** Plug-in function modules (`.mjs`/`.js`, absolute), from --functions and --services-config. */
+  functionModules: string[];
+  /** YAML or JSON file naming plug-in modules to load at startup (absolute). */
+  servicesConfig?: string;
 }
 
 export interface Limits {
@@ -257,6 +267,39 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'MS',
     default: 10000,
     help: 'time limit of one /slicer/exec script in ms',
+  },
+  {
+    name: 'jobs',
+    kind: 'int',
+    arg: 'N',
+    default: 'cores−1',
+    help: 'processing jobs run at once in the job worker pool (at least 1)',
+  },
+  {
+    name: 'job-queue',
+    kind: 'int',
+    arg: 'N',
+    default: 16,
+    help: 'processing jobs that may wait for a worker; more get 503 + Retry-After',
+  },
+  {
+    name: 'job-timeout',
+    kind: 'int',
+    arg: 'SEC',
+    default: 600,
+    help: 'time limit of one processing job in seconds (0 = none)',
+  },
+  {
+    name: 'functions',
+    kind: 'list',
+    arg: 'FILE',
+    help: 'load plug-in processing functions from a JavaScript module (repeatable)',
+  },
+  {
+    name: 'services-config',
+    kind: 'string',
+    arg: 'FILE',
+    help: 'YAML or JSON file listing plug-in function modules to load at startup',
   },
   {
     name: 'tls-cert',
@@ -450,6 +493,11 @@ export function parseConfig(
       return origin;
     }),
     dicomwebTimeoutMs: int('dicomweb-timeout', 1, 86_400) * 1000,
+    jobs: str('jobs') !== undefined ? toInt('jobs', str('jobs')!, 1, 256) : undefined,
+    jobQueue: int('job-queue', 0, 100_000),
+    jobTimeoutMs: int('job-timeout', 0, 7 * 86_400) * 1000,
+    functionModules: list('functions').map(abs),
+    servicesConfig: str('services-config') ? abs(str('services-config')!) : undefined,
     tlsCert: tlsCert ? abs(tlsCert) : undefined,
     tlsKey: tlsKey ? abs(tlsKey) : undefined,
     http2: bool('http2'),

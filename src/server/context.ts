@@ -11,6 +11,10 @@ import { followActiveVolume } from '../views/layers.js';
 import { RenderService } from '../render/service.js';
 import type { SceneStore } from '../scene/persistence.js';
 import { Archive } from '../dicom/archive.js';
+import { SceneEventLog } from '../scene/events.js';
+import { FunctionRegistry } from '../jobs/registry.js';
+import { JobManager } from '../jobs/manager.js';
+import { BUILTINS } from '../jobs/builtins.js';
 
 export interface AppContext {
   config: Config;
@@ -31,6 +35,12 @@ export interface AppContext {
   sceneStore?: SceneStore;
   /** The DICOM archive behind /dicom, opened on first use (undefined with --no-dicom). */
   archive?: () => Archive;
+  /** Processing functions (built-ins and plug-ins) by name, with their params schemas. */
+  functions: FunctionRegistry;
+  /** Processing jobs: queue, worker pool, progress, cancel. */
+  jobs: JobManager;
+  /** Scene and job events with ids, for GET /slicer/events. */
+  events: SceneEventLog;
   /** Asks the process to shut down gracefully (set by the CLI; no-op in tests unless replaced). */
   requestShutdown: (reason: string) => void;
   /** Cleanup callbacks run by `closeContext`, last registered first. */
@@ -41,17 +51,37 @@ export function createContext(config: Config, logger: Logger = silentLogger): Ap
   const renderer = new RenderService();
   const scene = new Scene();
   const views = new Views();
+  const functions = new FunctionRegistry();
+  for (const def of BUILTINS) functions.register(def, 'builtin');
+  const jobs = new JobManager({
+    scene,
+    registry: functions,
+    ...(config.jobs !== undefined ? { threads: config.jobs } : {}),
+    maxQueue: config.jobQueue,
+    timeoutMs: config.jobTimeoutMs,
+    log: (level, msg) => logger[level](msg),
+    // An acknowledged result is on disk: jobs report success after the scene is saved.
+    afterApply: () => ctx.sceneStore?.flush() ?? Promise.resolve(),
+  });
+  const events = new SceneEventLog(scene);
+  jobs.onEvent((e) => {
+    const { params: _params, ...job } = e.job;
+    events.publish(e.type, job);
+  });
   const ctx: AppContext = {
     config,
     logger,
     version: PACKAGE_VERSION,
     startedAt: new Date(),
     scene,
+    functions,
+    jobs,
+    events,
     views,
     renderer,
     shutdown: new AbortController(),
     requestShutdown: () => {},
-    closers: [() => renderer.close(), followActiveVolume(scene, views)],
+    closers: [() => renderer.close(), () => jobs.close(), followActiveVolume(scene, views)],
   };
   if (config.dicom) {
     let archive: Archive | undefined;

@@ -21,7 +21,6 @@ import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { dciodvfy, dciodvfySkipReason } from '../helpers/dciodvfy.js';
 import { LIVER_TAGS, labelVolume } from '../segmentation/fixtures.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 
 let t: TestApp;

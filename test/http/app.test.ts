@@ -7,7 +7,7 @@ import { withTestApp } from '../helpers/app.js';
 async function expectError(res: Response, status: number, code: string) {
   assert.equal(res.status, status);
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON answer, read field by field
+
   const body = (await res.json()) as Record<string, any>;
   assert.equal(body.success, false);
   assert.equal(body.code, code);

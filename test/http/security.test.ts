@@ -16,7 +16,7 @@ const js = (code: string, token: string | null = TOKEN, extra: Record<string, st
     ...extra,
   },
 });
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field in assertions
+
 type Json = Record<string, any>;
 
 test('secretEquals and requestToken', () => {

@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { useTestApp } from '../helpers/app.js';
 import { MARKUPS_SCHEMA } from '../../src/scene/fiducials.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 const t = useTestApp();
 

@@ -7,7 +7,6 @@ import { makeTestApp, tempDir, type TestApp, withTestApp } from '../helpers/app.
 import { encodeNrrd } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 let t: TestApp;
 let root: string;

@@ -5,7 +5,6 @@ import { useTestApp } from '../helpers/app.js';
 import { decodeNrrd, encodeNrrd, parseNrrdHeader } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 const t = useTestApp();
 

@@ -14,7 +14,6 @@ import { decodeNrrd, encodeNrrd } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 import type { Config } from '../../src/server/config.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 
 /** config.limits.volume (the lead's `--limit-volume`), typed loosely so it works before and after that merge. */

