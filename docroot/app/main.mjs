@@ -7,7 +7,7 @@
  */
 import { api, explain, h } from './api.mjs';
 import { DicomPanel } from './dicom.mjs';
-import { FiducialPanel, ScenePanel } from './scene.mjs';
+import { FiducialPanel, ModelPanel, ScenePanel } from './scene.mjs';
 import { LiveScene, ProcessingPanel } from './processing.mjs';
 import { SegmentationPanel } from './segmentations.mjs';
 import { SliceView, ThreeDView } from './views.mjs';
@@ -31,6 +31,7 @@ const app = {
   scene: null,
   fiducials: null,
   segmentations: null,
+  models: null,
   dicom: null,
   processing: null,
   live: null,
@@ -87,7 +88,15 @@ const app = {
     await Promise.all(Object.values(this.views).map((v) => v.volumeChanged(this.info)));
     this.fiducials.refresh();
     this.segmentations.refresh();
+    this.models?.refresh();
     this.showEmptyState();
+  },
+
+  /** Models were added, changed or removed: re-render the 3D view. */
+  surfacesChanged() {
+    const v = this.views.threeD;
+    v.scheduler.invalidate();
+    v.render();
   },
 
   /** Re-renders only when the volume list differs from the one shown (cheap enough for every focus). */
@@ -98,6 +107,7 @@ const app = {
     else {
       this.fiducials.refresh();
       this.segmentations.refresh();
+      this.models?.refresh();
     }
   },
 
@@ -259,6 +269,7 @@ async function main() {
   app.scene = new ScenePanel(app);
   app.fiducials = new FiducialPanel(app);
   app.segmentations = new SegmentationPanel(app);
+  app.models = new ModelPanel(app);
   app.dicom = new DicomPanel(app);
   app.processing = new ProcessingPanel(app);
 

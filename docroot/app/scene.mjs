@@ -1,6 +1,7 @@
 /**
  * Sidebar panels for the scene: volumes (list, sample data, NRRD upload by drag and drop, delete)
- * and fiducials (list; points are placed by clicking a slice view).
+ * fiducials (list; points are placed by clicking a slice view) and models (list, visibility,
+ * delete, upload of STL/OBJ/PLY/VTK/VTP; drawn by the 3D view).
  */
 import { api, ApiError, explain, h, say } from './api.mjs';
 import { fmt } from './geometry.mjs';
@@ -325,5 +326,105 @@ export class FiducialPanel {
 
   message(text) {
     say(this.msg, text);
+  }
+}
+
+/** Models (surfaces): list with colour, triangle count, visibility and delete; upload a mesh file. */
+export class ModelPanel {
+  constructor(app) {
+    this.app = app;
+    this.msg = $('model-msg');
+    this.models = [];
+    const input = $('model-file');
+    $('model-add').addEventListener('click', () => input.click());
+    input.addEventListener('change', () => {
+      if (input.files?.[0]) this.upload(input.files[0]);
+      input.value = '';
+    });
+  }
+
+  async refresh() {
+    if (!api.has('GET', '/slicer/models')) {
+      say(this.msg, 'This server has no model endpoints (GET /slicer/models).');
+      $('model-add').disabled = true;
+      return;
+    }
+    try {
+      this.models = (await api.get('slicer/models')) ?? [];
+    } catch (e) {
+      this.models = [];
+      say(this.msg, explain(e, 'Models'), 'error');
+    }
+    this.#render();
+  }
+
+  #render() {
+    const ul = $('models');
+    ul.replaceChildren();
+    if (this.models.length === 0) ul.append(h('li', { class: 'empty' }, 'No models.'));
+    for (const m of this.models) {
+      const c = m.display?.color ?? [0.9, 0.9, 0.3];
+      const visible = h('input', {
+        type: 'checkbox',
+        'aria-label': `Show ${m.name}`,
+        title: 'Shown in the 3D view',
+      });
+      visible.checked = m.display?.visible !== false;
+      visible.addEventListener('change', () => this.#set(m, { visible: String(visible.checked) }));
+      const del = h('button', { type: 'button', 'aria-label': `Delete ${m.name}` }, '×');
+      del.addEventListener('click', () => this.#delete(m));
+      ul.append(
+        h(
+          'li',
+          { 'data-id': m.id },
+          visible,
+          h('span', {
+            class: 'swatch',
+            style: `background:rgb(${c.map((x) => Math.round(x * 255)).join(',')})`,
+          }),
+          h('b', {}, m.name),
+          ` ${(m.numberOfTriangles ?? 0).toLocaleString()} triangles `,
+          del,
+        ),
+      );
+    }
+  }
+
+  async #set(m, query) {
+    try {
+      await api.json('PUT', 'slicer/model', { query: { id: m.id, ...query } });
+      await this.refresh();
+      this.app.surfacesChanged();
+    } catch (e) {
+      say(this.msg, explain(e, m.name), 'error');
+    }
+  }
+
+  async #delete(m) {
+    try {
+      await api.json('DELETE', 'slicer/model', { query: { id: m.id } });
+      say(this.msg, `Deleted ${m.name}.`);
+      await this.refresh();
+      this.app.surfacesChanged();
+    } catch (e) {
+      say(this.msg, explain(e, m.name), 'error');
+    }
+  }
+
+  async upload(file) {
+    const name = file.name.replace(/\.(stl|obj|ply|vtk|vtp)$/i, '');
+    say(this.msg, `Uploading ${file.name}…`);
+    try {
+      const r = await api.json('PUT', 'slicer/model', {
+        query: { name },
+        body: file,
+        headers: { 'content-type': 'application/octet-stream' },
+      });
+      say(this.msg, `Added ${r?.name ?? name} (${r?.numberOfTriangles ?? '?'} triangles).`);
+      await this.refresh();
+      this.app.surfacesChanged();
+    } catch (e) {
+      say(this.msg, explain(e, `Upload of ${file.name}`), 'error');
+    }
   }
 }

@@ -133,14 +133,20 @@ export const TOKEN_COOKIE = 'voxelgate_token';
  * plain reads (GET/HEAD of routes that change nothing) — never for writes, which still need the
  * Authorization header, so the cookie opens no CSRF hole.
  */
-export function authGuard(config: Config): MiddlewareHandler | undefined {
+export function authGuard(
+  config: Config,
+  readOnlyPost: (path: string) => boolean = () => false,
+): MiddlewareHandler | undefined {
   const token = config.token;
   if (!token) return undefined;
   return async function checkAuth(c, next) {
     const method = c.req.method;
     if (method === 'OPTIONS') return next();
-    const read = method === 'GET' || method === 'HEAD';
-    const needs = config.auth === 'all' || MUTATING.has(method);
+    // A POST that changes nothing (POST /render) is treated as a read: no token unless --auth all,
+    // and then the read-only token is enough.
+    const computing = method === 'POST' && readOnlyPost(c.req.path);
+    const read = method === 'GET' || method === 'HEAD' || computing;
+    const needs = config.auth === 'all' || (MUTATING.has(method) && !computing);
     if (!needs) return next();
     if (
       read &&

@@ -57,6 +57,14 @@ import { getThreeD } from './slicer/three-d.js';
 import { getScreenshot, gui } from './slicer/layout.js';
 import { getSliceStream, getThreeDStream } from './slicer/live.js';
 import {
+  deleteModel,
+  getModel,
+  getModels,
+  getThreeDGraphics,
+  postSegmentSurfaces,
+  putModelHandler,
+} from './slicer/models.js';
+import {
   deleteSegment,
   deleteSegmentation,
   getSegmentation,
@@ -96,6 +104,12 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
       handler: sampleData(ctx),
       mutates: (c) => c.req.query('name') !== undefined,
     },
+    // scene: models (surfaces)
+    { method: 'GET', path: '/models', handler: getModels(ctx) },
+    { method: 'GET', path: '/model', handler: getModel(ctx) },
+    { method: ['PUT', 'POST'], path: '/model', handler: putModelHandler(ctx) },
+    { method: 'DELETE', path: '/model', handler: deleteModel(ctx) },
+    { method: 'GET', path: '/threeDGraphics', handler: getThreeDGraphics(ctx) },
     // scene: nodes
     { method: 'GET', path: '/mrml', handler: getNames(ctx) },
     { method: 'GET', path: '/mrml/names', handler: getNames(ctx) },
@@ -126,6 +140,7 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/segmentation', handler: getSegmentation(ctx) },
     { method: ['PUT', 'POST'], path: '/segmentation', handler: putSegmentationHandler(ctx) },
     { method: 'DELETE', path: '/segmentation', handler: deleteSegmentation(ctx) },
+    { method: 'POST', path: '/segmentation/surfaces', handler: postSegmentSurfaces(ctx) },
     { method: 'POST', path: '/segment', handler: postSegment(ctx) },
     { method: 'PUT', path: '/segment', handler: putSegment(ctx) },
     { method: 'DELETE', path: '/segment', handler: deleteSegment(ctx) },

@@ -27,6 +27,7 @@ import {
   transformVector,
 } from './geometry.js';
 import type { RawImage } from './slice-render.js';
+import { rasterize, type RasterMesh } from './rasterize.js';
 import type { ImageVolume, Mat4, Vec3 } from './types.js';
 import type { VolumeStats, WindowLevel } from './window-level.js';
 
@@ -153,6 +154,13 @@ export interface ThreeDJob {
   draft?: boolean;
   /** Render only output rows [start, end) (a band, for splitting one image across workers; not with `draft`). */
   rows?: [number, number];
+  /**
+   * Surfaces (models, segment surfaces) in world RAS: z-buffered with the volume, which is
+   * composited only in front of them (they take the place of the background behind the volume).
+   */
+  surfaces?: RasterMesh[];
+  /** No volume to draw (a stand-in volume only frames the camera): surfaces and background. */
+  surfacesOnly?: boolean;
 }
 
 /**
@@ -554,6 +562,62 @@ function projectRay(
   return best;
 }
 
+/**
+ * The surfaces seen by the volume's orthographic camera, on the ray grid: colour and the distance
+ * (mm) from each ray's origin plane along the view direction.
+ */
+function surfaceLayer(
+  job: ThreeDJob,
+  f: CameraFrame,
+  W: number,
+  H: number,
+  rows: [number, number],
+): { color: Uint8Array; depth: Float32Array } {
+  const far = 2 * f.radius;
+  const e = [0, 1, 2].map((a) => f.focal[a]! - f.dir[a]! * far);
+  const pw = (2 * f.halfW) / W,
+    ph = (2 * f.halfH) / H;
+  const img = rasterize({
+    kind: 'raster',
+    width: W,
+    height: H,
+    output: 'color',
+    withDepth: true,
+    rows,
+    meshes: job.surfaces ?? [],
+    background: job.background,
+    camera: {
+      kind: 'orthographic',
+      // Camera axes in world: X = right, Y = up, Z = −view direction; origin on the rays' start plane.
+      worldFromCamera: [
+        f.right[0],
+        f.up[0],
+        -f.dir[0],
+        e[0]!,
+        f.right[1],
+        f.up[1],
+        -f.dir[1],
+        e[1]!,
+        f.right[2],
+        f.up[2],
+        -f.dir[2],
+        e[2]!,
+        0,
+        0,
+        0,
+        1,
+      ],
+      fx: 1 / pw,
+      fy: 1 / ph,
+      cx: W / 2,
+      cy: H / 2,
+      near: 0,
+      far: Infinity,
+    },
+  });
+  return { color: img.data as Uint8Array, depth: img.depth! };
+}
+
 function castRays(job: ThreeDJob): RawImage {
   const vol = job.volume;
   const [W, H] = rayGrid(vol, job.size, job.draft === true);
@@ -578,13 +642,15 @@ function castRays(job: ThreeDJob): RawImage {
     sk = di * dj * nc,
     si = nc;
   const bgGrey = job.background[0] === job.background[1] && job.background[1] === job.background[2];
-  const grey = job.mode !== 'composite' && bgGrey;
+  const hasSurfaces = (job.surfaces?.length ?? 0) > 0;
+  const grey = job.mode !== 'composite' && bgGrey && !hasSurfaces;
   const channels = grey ? 1 : 3;
   const r0 = job.rows && !job.draft ? Math.max(0, job.rows[0]) : 0;
   const r1 = job.rows && !job.draft ? Math.min(H, job.rows[1]) : H;
   const out = new Uint8Array(W * (r1 - r0) * channels);
   const pw = (2 * f.halfW) / W,
     ph = (2 * f.halfH) / H;
+  const surf = hasSurfaces ? surfaceLayer(job, f, W, H, [r0, r1]) : undefined;
   const lo = job.wl.level - job.wl.window / 2,
     wwin = job.wl.window,
     satHi = lo + wwin;
@@ -728,10 +794,26 @@ function castRays(job: ThreeDJob): RawImage {
           const pix = (py - r0) * W + px;
           // Samples at t = n + j (n integer) with a per-pixel phase j.
           const jit = jitter(px, py);
-          const n0 = Math.ceil(t0 - jit),
-            n1 = Math.floor(t1 - 1e-9 - jit);
-          if (!(n0 <= n1) || n0 === -Infinity || n1 === Infinity) {
-            writeBg(out, pix, channels, bg);
+          const n0 = Math.ceil(t0 - jit);
+          let n1 = Math.floor(t1 - 1e-9 - jit);
+          // Behind the volume: the background, or the nearest surface (which also ends the ray).
+          let pb: readonly number[] = bg;
+          if (surf) {
+            const zs = surf.depth[py * W + px]!;
+            if (zs < Infinity) {
+              const sp = 3 * (py * W + px);
+              pb = [surf.color[sp]!, surf.color[sp + 1]!, surf.color[sp + 2]!];
+              // Last sample strictly in front of the surface: (n + jit)·stepMm < zs.
+              const nMax = Math.ceil(zs / stepMm - jit) - 1;
+              if (nMax < n1) n1 = nMax;
+              if (!lut) {
+                writeBg(out, pix, channels, pb);
+                continue;
+              }
+            }
+          }
+          if (!(n0 <= n1) || n0 === -Infinity || n1 === Infinity || job.surfacesOnly) {
+            writeBg(out, pix, channels, pb);
             continue;
           }
           const ts = n0 + jit;
@@ -813,9 +895,9 @@ function castRays(job: ThreeDJob): RawImage {
             y += sy;
             z += sz;
           }
-          out[pix * 3] = Math.round(ar * 255 + (1 - aa) * bg[0]);
-          out[pix * 3 + 1] = Math.round(ag * 255 + (1 - aa) * bg[1]);
-          out[pix * 3 + 2] = Math.round(ab * 255 + (1 - aa) * bg[2]);
+          out[pix * 3] = Math.round(ar * 255 + (1 - aa) * pb[0]!);
+          out[pix * 3 + 1] = Math.round(ag * 255 + (1 - aa) * pb[1]!);
+          out[pix * 3 + 2] = Math.round(ab * 255 + (1 - aa) * pb[2]!);
         }
       }
     }

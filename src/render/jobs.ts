@@ -15,11 +15,12 @@ import { projectionWindow, type ThreeDJob } from '../imaging/render3d.js';
 import { ARRAY_OF, type ImageVolume, type TypedArray } from '../imaging/types.js';
 import { autoWindowLevel, volumeStats, type WindowLevel } from '../imaging/window-level.js';
 import type { SegmentationOverlay } from '../imaging/segmentation-overlay.js';
-import { isSegmentationNode, type Scene, type VolumeNode } from '../scene/scene.js';
+import { isSegmentationNode, isVolumeNode, type Scene, type VolumeNode } from '../scene/scene.js';
 import { effectiveFov } from '../views/geometry.js';
 import { referenceLayer, sliceLayers, threeDVolume } from '../views/layers.js';
 import type { SliceViewState, ThreeDViewState, Views } from '../views/views.js';
 import { notFound } from '../errors.js';
+import { surfacesOnlyJob, threeDSurfaces } from './surfaces.js';
 
 const sharedCopies = new WeakMap<TypedArray, { revision: number; copy: TypedArray }>();
 
@@ -201,6 +202,11 @@ function volumeKeyOf(data: TypedArray): string {
 }
 
 export function threeDJob(scene: Scene, views: Views, view: ThreeDViewState): ThreeDJob {
+  // Surfaces without any volume: the camera frames them (see surfacesOnlyJob).
+  if (view.volume === undefined && !scene.nodes().some(isVolumeNode)) {
+    const only = surfacesOnlyJob(scene, view);
+    if (only) return only;
+  }
   const node = threeDVolume(scene, views, view);
   const revision = scene.revision(node.id);
   const volume = shareable(node.volume, revision);
@@ -223,5 +229,6 @@ export function threeDJob(scene: Scene, views: Views, view: ThreeDViewState): Th
     revision,
     volumeKey: volumeKeyOf(volume.data),
     ...(view.draft ? { draft: true } : {}),
+    surfaces: threeDSurfaces(scene),
   };
 }

@@ -11,9 +11,11 @@
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { AppError } from '../errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import { renderSlice, type RawImage, type SliceJob } from '../imaging/slice-render.js';
 import type { ThreeDJob } from '../imaging/render3d.js';
+import type { RasterImage, RasterJob } from '../imaging/rasterize.js';
+import type { PoolJob } from '../workers/render-worker.js';
 import { encode, type EncodeOptions, type Encoded } from './encode.js';
 import { tsWorkerExecArgv } from '../workers/ts-worker.js';
 
@@ -154,6 +156,40 @@ export class RenderService {
       }
     }
     return raw;
+  }
+
+  /** Rasterizes meshes (glTF render server, 3D view surfaces) in the pool, with the same queue limit. */
+  rasterize(job: RasterJob): Promise<RasterImage> {
+    return this.task<RasterImage>(job);
+  }
+
+  /**
+   * Runs any other worker job (mesh parsing, surface extraction: see `workers/render-worker.ts`)
+   * in the pool, under the same queue limit as renders.
+   */
+  async task<T>(job: PoolJob): Promise<T> {
+    const pool = this.#getPool();
+    if (this.#pending >= this.#threads + this.#maxQueue) {
+      this.stats.refused++;
+      throw new AppError(
+        'busy',
+        `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`,
+        { retryAfter: 1 },
+      );
+    }
+    this.stats.renders++;
+    this.stats.worker++;
+    this.#pending++;
+    try {
+      const out = (await pool.run(job)) as T | { kind: 'error'; code: ErrorCode; message: string };
+      if (out && (out as { kind?: unknown }).kind === 'error') {
+        const err = out as { code: ErrorCode; message: string };
+        throw new AppError(err.code, err.message);
+      }
+      return out as T;
+    } finally {
+      this.#pending--;
+    }
   }
 
   /** Two bands of rows in parallel (both cores), joined. */

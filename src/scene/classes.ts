@@ -64,6 +64,13 @@ export const CLASS_ANCESTORS: Record<NodeClass, readonly string[]> = {
     'vtkMRMLStorableNode',
     'vtkMRMLNode',
   ],
+  vtkMRMLModelNode: [
+    'vtkMRMLModelNode',
+    'vtkMRMLDisplayableNode',
+    'vtkMRMLTransformableNode',
+    'vtkMRMLStorableNode',
+    'vtkMRMLNode',
+  ],
 };
 
 /** True when a node of class `cls` is an instance of `wanted` (itself or a subclass). */

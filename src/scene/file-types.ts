@@ -28,6 +28,9 @@ import { nrrdOptionsFor, putVolume } from './volumes.js';
 import { putSegmentation } from './segmentations.js';
 import { segNrrdChunks } from '../imaging/seg-nrrd.js';
 import { booleanWord } from '../util/words.js';
+import { readMesh, writeMesh, type MeshFormat, type MeshWriteFormat } from '../imaging/mesh-io.js';
+import type { TriangleMesh } from '../imaging/mesh.js';
+import { putModel } from './models.js';
 
 export const STORAGE_FILE = 'storage.fileName';
 export const STORAGE_TYPE = 'storage.fileType';
@@ -43,6 +46,10 @@ export interface LoadRequest {
   maxJsonBytes: number;
   /** Reload: put the content into this node instead of creating new ones. */
   into?: SceneNode;
+  /** Largest mesh file (ModelFile), bytes; default `maxBytes`. */
+  maxMeshBytes?: number;
+  /** Parses mesh bytes (the server passes its worker pool); default: on this thread. */
+  readMesh?: (bytes: Uint8Array, format: MeshFormat | undefined) => Promise<TriangleMesh>;
   /** Name for new nodes when `props.name` is absent (default: the file's base name). */
   defaultName?: string;
 }
@@ -271,11 +278,49 @@ export const FILE_TYPES: readonly FileType[] = [
       },
     },
   },
+  {
+    name: 'ModelFile',
+    formats:
+      'STL (binary/ASCII), OBJ, PLY, VTK legacy, VTP (LPS unless the header says SPACE=RAS); writes .stl/.obj/.ply/.vtk in LPS',
+    async load(req) {
+      if (req.into && req.into.kind !== 'model') throw wrongKind(req.into, 'ModelFile');
+      const limit = req.maxMeshBytes ?? req.maxBytes;
+      if ((await fsp.stat(req.file)).size > limit)
+        throw new AppError(
+          'payload_too_large',
+          `${path.basename(req.file)} is larger than the mesh limit (--limit-mesh)`,
+        );
+      const bytes = new Uint8Array(await fsp.readFile(req.file));
+      const format = /\.(stl|obj|ply|vtk|vtp)$/i.exec(req.file)?.[1]?.toLowerCase() as
+        MeshFormat | undefined;
+      const mesh = req.readMesh
+        ? await req.readMesh(bytes, format)
+        : readMesh(bytes, { format }).mesh;
+      const name = req.into
+        ? undefined
+        : (req.props.name ??
+          req.defaultName ??
+          path.basename(req.file).replace(/\.(stl|obj|ply|vtk|vtp)$/i, ''));
+      return [putModel(req.scene, { id: req.into?.id, name, mesh }).node];
+    },
+    save: {
+      kinds: ['model'],
+      async write({ node, file }) {
+        if (node.kind !== 'model') throw wrongKind(node, 'ModelFile');
+        const ext = /\.(stl|obj|ply|vtk)$/i.exec(file)?.[1]?.toLowerCase() as
+          MeshWriteFormat | undefined;
+        if (!ext)
+          throw new AppError('invalid_parameter', 'name the model file .stl, .obj, .ply or .vtk', {
+            parameter: 'localfile',
+          });
+        await writeFileAtomic(file, writeMesh(node.mesh, ext, node.name));
+      },
+    },
+  },
 ];
 
 /** Slicer's other file types: named in the 400 so a client sees it is a known but missing type. */
 const SLICER_ONLY = [
-  'ModelFile',
   'SceneFile',
   'TableFile',
   'TextFile',
@@ -312,9 +357,11 @@ export function fileTypeForFileName(name: string): FileType | undefined {
     ? 'MarkupsFile'
     : /\.(tfm|txt|h5)$/.test(lower)
       ? 'TransformFile'
-      : /\.(nrrd|nhdr)$/.test(lower) && !lower.endsWith('.seg.nrrd')
-        ? 'VolumeFile'
-        : undefined;
+      : /\.(stl|obj|ply|vtk|vtp)$/.test(lower)
+        ? 'ModelFile'
+        : /\.(nrrd|nhdr)$/.test(lower) && !lower.endsWith('.seg.nrrd')
+          ? 'VolumeFile'
+          : undefined;
   return type ? fileTypeNamed(type) : undefined;
 }
 

@@ -2,6 +2,7 @@
  * The `/mrml` node filter (Slicer WebServer §2.2) and node properties: `id` → exactly that id;
  * else `class` (default `vtkMRMLNode`, subclasses included) then, if given, exact `name`.
  */
+import { meshBounds, pointCount, triangleCount } from '../imaging/mesh.js';
 import { ijkToRasMatrix } from '../imaging/geometry.js';
 import { isA } from './classes.js';
 import type { Scene, SceneNode } from './scene.js';
@@ -152,5 +153,18 @@ function ownProperties(scene: Scene, n: SceneNode): Record<string, unknown> {
         numberOfControlPoints: n.points.length,
         controlPoints: n.points,
       };
+    case 'model': {
+      const b = meshBounds(n.mesh);
+      return {
+        ...common,
+        numberOfPoints: pointCount(n.mesh),
+        numberOfTriangles: triangleCount(n.mesh),
+        hasNormals: n.mesh.normals !== undefined,
+        bounds: pointCount(n.mesh)
+          ? [b.min[0], b.max[0], b.min[1], b.max[1], b.min[2], b.max[2]]
+          : null,
+        display: n.display,
+      };
+    }
   }
 }

@@ -7,6 +7,8 @@
  *   volumes/<id>-<generation>.nrrd  voxel data of volumes, grid transforms and segmentation
  *                                   labelmaps (NRRD, raw or gzip; a segmentation's segments and
  *                                   layers are in the index)
+ *   volumes/<id>-<generation>.mesh  model surfaces: float32 positions, uint32 indices, then float32
+ *                                   normals if any, little-endian; counts in the index
  *
  * Every file is written atomically (temp + fsync + rename + dir fsync). A changed volume goes to a
  * new file name, then the index is replaced, then files the index no longer names are deleted, so
@@ -29,11 +31,13 @@ import {
 } from '../imaging/nrrd.js';
 import type { Segment } from '../imaging/segmentation.js';
 import type { ImageVolume, Mat3, Vec3 } from '../imaging/types.js';
+import type { TriangleMesh } from '../imaging/mesh.js';
 import { syncDir, writeFileAtomic } from '../util/atomic-write.js';
 import type {
   FiducialNode,
   GridTransformNode,
   LinearTransformNode,
+  ModelNode,
   Scene,
   SceneNode,
   SegmentationNode,
@@ -59,15 +63,24 @@ interface StoredGeometry {
   direction: Mat3;
 }
 
-type StoredNode = Omit<SceneNode, 'volume' | 'grid' | 'segmentation'> & {
+interface StoredMesh {
+  file: string;
+  points: number;
+  triangles: number;
+  normals: boolean;
+}
+
+type StoredNode = Omit<SceneNode, 'volume' | 'grid' | 'segmentation' | 'mesh'> & {
   volume?: StoredGeometry;
   grid?: StoredGeometry;
   /** Segmentations: the labelmap file and the segments (metadata only). */
   labelmap?: StoredGeometry;
   segments?: Segment[];
+  /** Models: the surface file and its counts. */
+  mesh?: StoredMesh;
 };
 
-const fileOf = (s: StoredNode) => (s.volume ?? s.grid ?? s.labelmap)?.file;
+const fileOf = (s: StoredNode) => (s.volume ?? s.grid ?? s.labelmap ?? s.mesh)?.file;
 
 interface StoredIndex {
   format: 'voxelgate-scene';
@@ -85,6 +98,8 @@ export class SceneStore {
   readonly #opts: SceneStoreOptions;
   /** ImageVolume object → the file holding it, and the content version that file holds. */
   #files = new WeakMap<ImageVolume, { file: string; version: number }>();
+  /** Mesh object → its file (meshes are replaced, never edited in place). */
+  #meshFiles = new WeakMap<TriangleMesh, string>();
   /** Content version of volumes edited in place (`update(id, {})`); absent = 0. */
   #contentVersion = new WeakMap<ImageVolume, number>();
   #generation = 0;
@@ -166,6 +181,9 @@ export class SceneStore {
       } else if (n.kind === 'gridTransform') {
         const { grid, ...rest } = n;
         stored.push({ ...rest, grid: await this.#volumeFile(n.id, grid, 'vector') });
+      } else if (n.kind === 'model') {
+        const { mesh, ...rest } = n;
+        stored.push({ ...rest, mesh: await this.#meshFile(n.id, mesh) });
       } else if (n.kind === 'segmentation') {
         const { segmentation, ...rest } = n;
         stored.push({
@@ -234,6 +252,50 @@ export class SceneStore {
     };
   }
 
+  async #meshFile(id: string, m: TriangleMesh): Promise<StoredMesh> {
+    let file = this.#meshFiles.get(m);
+    if (!file) {
+      file = this.#newFileName(id).replace(/\.nrrd$/, '.mesh');
+      const part = (a: Float32Array | Uint32Array) =>
+        new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      await writeFileAtomic(
+        path.join(this.dir, file),
+        Buffer.concat([
+          part(m.positions),
+          part(m.indices),
+          ...(m.normals ? [part(m.normals)] : []),
+        ]),
+      );
+      this.#meshFiles.set(m, file);
+    }
+    return {
+      file,
+      points: m.positions.length / 3,
+      triangles: m.indices.length / 3,
+      normals: m.normals !== undefined,
+    };
+  }
+
+  async #readMesh(g: StoredMesh): Promise<TriangleMesh> {
+    const full = path.join(this.dir, g.file);
+    const buf = await fsp.readFile(full);
+    const want = g.points * 12 + g.triangles * 12 + (g.normals ? g.points * 12 : 0);
+    if (buf.length !== want)
+      throw new Error(
+        `${full} does not match the scene index (${buf.length} bytes, expected ${want})`,
+      );
+    const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+    const mesh: TriangleMesh = {
+      positions: new Float32Array(ab, 0, g.points * 3),
+      indices: new Uint32Array(ab, g.points * 12, g.triangles * 3),
+      normals: g.normals
+        ? new Float32Array(ab, g.points * 12 + g.triangles * 12, g.points * 3)
+        : undefined,
+    };
+    this.#meshFiles.set(mesh, g.file);
+    return mesh;
+  }
+
   async #removeUnreferenced(keep: Set<string>): Promise<string[]> {
     const dir = path.join(this.dir, 'volumes');
     const removed: string[] = [];
@@ -282,6 +344,9 @@ export class SceneStore {
           ...(rest as Omit<GridTransformNode, 'grid'>),
           grid: await this.#readVolume(g!),
         });
+      } else if (s.kind === 'model' && s.mesh) {
+        const { mesh: g, ...rest } = s as StoredNode & { kind: 'model' };
+        pending.push({ ...(rest as Omit<ModelNode, 'mesh'>), mesh: await this.#readMesh(g!) });
       } else if (s.kind === 'segmentation' && s.labelmap) {
         const { labelmap: g, segments, ...rest } = s as StoredNode & { kind: 'segmentation' };
         pending.push({

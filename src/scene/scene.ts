@@ -11,6 +11,7 @@
 import { IDENTITY4, mul4 } from '../imaging/geometry.js';
 import type { Segmentation } from '../imaging/segmentation.js';
 import type { ImageVolume, Mat4, Vec3 } from '../imaging/types.js';
+import type { TriangleMesh } from '../imaging/mesh.js';
 import { AppError, notFound } from '../errors.js';
 
 export type VolumeClass =
@@ -20,7 +21,8 @@ export type NodeClass =
   | 'vtkMRMLLinearTransformNode'
   | 'vtkMRMLGridTransformNode'
   | 'vtkMRMLMarkupsFiducialNode'
-  | 'vtkMRMLSegmentationNode';
+  | 'vtkMRMLSegmentationNode'
+  | 'vtkMRMLModelNode';
 
 export interface BaseNode {
   /** Unique, stable id: class name + counter (`vtkMRMLScalarVolumeNode1`). */
@@ -86,6 +88,23 @@ export interface FiducialNode extends BaseNode {
   points: ControlPoint[];
 }
 
+export interface ModelDisplay {
+  /** Colour 0..1. */
+  color: Vec3;
+  /** 0..1 (below 1 blended in the 3D view; alphaMode BLEND in glTF). */
+  opacity: number;
+  /** Drawn in the 3D view and exported by threeDGraphics. */
+  visible: boolean;
+}
+
+export interface ModelNode extends BaseNode {
+  kind: 'model';
+  className: 'vtkMRMLModelNode';
+  /** Triangle surface, local RAS mm (parent transforms apply on top). */
+  mesh: TriangleMesh;
+  display: ModelDisplay;
+}
+
 /**
  * A segmentation (`vtkMRMLSegmentationNode`): segments over a layered binary labelmap (see
  * `imaging/segmentation.ts`). `attributes` keeps the `.seg.nrrd` key/values that are not per
@@ -100,7 +119,12 @@ export interface SegmentationNode extends BaseNode {
 }
 
 export type SceneNode =
-  VolumeNode | LinearTransformNode | GridTransformNode | FiducialNode | SegmentationNode;
+  | VolumeNode
+  | LinearTransformNode
+  | GridTransformNode
+  | FiducialNode
+  | SegmentationNode
+  | ModelNode;
 export type NewNode<N extends SceneNode = SceneNode> = Omit<N, 'id'> & { id?: string };
 
 export interface SceneChange {

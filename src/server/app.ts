@@ -18,6 +18,7 @@ import { dicomRoutes } from '../http/dicom.js';
 import { slicerRoutes } from '../http/slicer.js';
 import { deleteSystem } from '../http/slicer/system.js';
 import { staticRoutes } from '../http/static.js';
+import { renderServerRoutes } from '../http/render-server.js';
 import type { AppContext } from './context.js';
 
 /** A URL family: its mount point and its route table. */
@@ -25,6 +26,12 @@ interface Family {
   prefix: string;
   routes: RouteSpec[];
 }
+
+/**
+ * Mount points whose POSTs change nothing (the glTF render server computes an image from the
+ * request alone): tokens apply to them as to GET renders (see `authGuard`).
+ */
+const READ_ONLY_POST_PREFIXES = ['/render'];
 
 export function createApp(ctx: AppContext): Hono {
   const app = new Hono();
@@ -45,12 +52,16 @@ export function createApp(ctx: AppContext): Hono {
   if (host) app.use('*', host);
   if (ctx.config.cors) app.use('*', corsMiddleware(ctx.config.cors));
   app.use('*', originGuard(ctx.config));
-  const auth = authGuard(ctx.config);
+  const auth = authGuard(ctx.config, (path) =>
+    READ_ONLY_POST_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`)),
+  );
   if (auth) app.use('*', auth);
 
   const families: Family[] = [];
   if (ctx.config.slicer) families.push({ prefix: '/slicer', routes: slicerRoutes(ctx) });
   if (ctx.config.dicom) families.push({ prefix: '/dicom', routes: dicomRoutes(ctx) });
+  if (ctx.config.renderServer)
+    families.push({ prefix: '/render', routes: renderServerRoutes(ctx) });
 
   const mountOptions = { onMutatingGet: mutatingGetGuard(ctx.config) };
   for (const { prefix, routes } of families) {

@@ -24,6 +24,8 @@ export interface Config {
   slicer: boolean;
   dicom: boolean;
   static: boolean;
+  /** Serve the glTF render server at `/render` (`--no-render-server` switches it off). */
+  renderServer: boolean;
   enableExec: boolean;
   /** CORS allowed origin (`*` or an origin), or undefined for no CORS headers. */
   cors?: string;
@@ -88,6 +90,8 @@ export interface Limits {
   json: number;
   /** `/slicer/exec` source. */
   exec: number;
+  /** Mesh uploads (models) and glTF scenes posted to `/render`. */
+  mesh: number;
 }
 
 export class ConfigError extends Error {}
@@ -151,6 +155,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'no-slicer', kind: 'boolean', help: 'do not serve /slicer' },
   { name: 'no-dicom', kind: 'boolean', help: 'do not serve /dicom' },
   { name: 'no-static', kind: 'boolean', help: 'do not serve static pages at /' },
+  {
+    name: 'no-render-server',
+    kind: 'boolean',
+    help: 'do not serve the glTF render server (POST /render)',
+  },
   {
     name: 'no-samples',
     kind: 'boolean',
@@ -246,6 +255,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     arg: 'KIB',
     default: 1024,
     help: 'largest /slicer/exec script in KiB',
+  },
+  {
+    name: 'limit-mesh',
+    kind: 'int',
+    arg: 'MIB',
+    default: 512,
+    help: 'largest mesh upload (PUT /slicer/model) or glTF scene (POST /render) in MiB',
   },
   {
     name: 'dicomweb-remote',
@@ -344,6 +360,7 @@ export const DEFAULT_LIMITS: Limits = {
   stow: Number(optionDefault('limit-stow')) * MiB,
   json: Number(optionDefault('limit-json')) * KiB,
   exec: Number(optionDefault('limit-exec')) * KiB,
+  mesh: Number(optionDefault('limit-mesh')) * MiB,
 };
 
 /** `port-tries` → `VOXELGATE_PORT_TRIES`. */
@@ -456,6 +473,7 @@ export function parseConfig(
     slicer: !bool('no-slicer'),
     dicom: !bool('no-dicom'),
     static: !bool('no-static'),
+    renderServer: !bool('no-render-server'),
     noSamples: bool('no-samples'),
     enableExec: bool('enable-exec'),
     allowShutdown: bool('allow-shutdown'),
@@ -482,6 +500,7 @@ export function parseConfig(
       stow: int('limit-stow', 1, 1024 * 1024) * MiB,
       json: int('limit-json', 1, 1024 * 1024) * KiB,
       exec: int('limit-exec', 1, 1024 * 1024) * KiB,
+      mesh: int('limit-mesh', 1, 1024 * 1024) * MiB,
     },
     execTimeoutMs: int('exec-timeout', 10, 3_600_000),
     dicomwebRemotes: list('dicomweb-remote').map((o) => {

@@ -8,7 +8,44 @@
  */
 import { renderSlice, type RawImage, type SliceJob } from '../imaging/slice-render.js';
 import { renderThreeD, type ThreeDJob } from '../imaging/render3d.js';
+import { rasterize, type RasterImage, type RasterJob } from '../imaging/rasterize.js';
+import { readMesh, type MeshFormat, type MeshFrame } from '../imaging/mesh-io.js';
+import { maskSurface, type MaskGeometry, type SurfaceOptions } from '../imaging/surface.js';
+import type { TriangleMesh } from '../imaging/mesh.js';
 
-export default function render(job: SliceJob | ThreeDJob): RawImage {
+/** Mesh file bytes → RAS triangle mesh (vtk.js readers are synchronous: kept off the event loop). */
+export interface ReadMeshJob {
+  kind: 'readMesh';
+  bytes: Uint8Array;
+  format?: MeshFormat;
+  frame?: MeshFrame;
+}
+
+/** Binary mask → closed surface (marching cubes, smoothing, decimation) in RAS. */
+export interface SurfaceJob {
+  kind: 'surface';
+  mask: Uint8Array;
+  geometry: MaskGeometry;
+  options: SurfaceOptions;
+}
+
+export type PoolJob = RasterJob | ReadMeshJob | SurfaceJob;
+
+export default function render(
+  job: SliceJob | ThreeDJob | PoolJob,
+): RawImage | RasterImage | ReturnType<typeof readMesh> | Promise<TriangleMesh> {
+  if (job.kind === 'raster') return rasterize(job);
+  if (job.kind === 'surface') return maskSurface(job.mask, job.geometry, job.options);
+  if (job.kind === 'readMesh') {
+    try {
+      return readMesh(job.bytes, job);
+    } catch (e) {
+      // Domain errors cross the thread boundary as values (an AppError's class and code are lost
+      // when thrown); RenderService.task turns them back into AppErrors.
+      const code = (e as { code?: unknown }).code;
+      if (typeof code !== 'string') throw e;
+      return { kind: 'error', code, message: (e as Error).message } as never;
+    }
+  }
   return job.kind === 'slice' ? renderSlice(job) : renderThreeD(job);
 }

@@ -217,7 +217,8 @@ test('POST /mrml filetype table: unknown and Slicer-only types → 400 naming th
         method: 'POST',
       });
       const b = (await r.json()) as Json;
-      if (ft === 'ModelFile' && r.status === 200) continue; // once models land (#13)
+      // Models landed (#13): ModelFile is a supported type, and a .nrrd is not a mesh (422).
+      if (ft === 'ModelFile' && (r.status === 200 || r.status === 422)) continue;
       assert.equal(r.status, 400, ft);
       assert.equal(b.parameter, 'filetype');
       assert.match(b.message, /supported: VolumeFile, MarkupsFile, TransformFile/);
@@ -277,7 +278,7 @@ test('POST /mrml?url=: only --import-url origins, size-limited, timed out, redir
       {
         importUrls: [bad.origin],
         importTimeoutMs: 400,
-        limits: { volume: 1024 * 1024, stow: 1 << 30, json: 1 << 20, exec: 1 << 20 },
+        limits: { volume: 1024 * 1024, stow: 1 << 30, json: 1 << 20, exec: 1 << 20, mesh: 1 << 20 },
       },
       async (t) => {
         const post = (p: string) =>

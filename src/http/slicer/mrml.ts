@@ -16,6 +16,8 @@ import {
 } from '../../scene/file-types.js';
 import { filterNodes, hasFilter, nodeProperties, type NodeFilter } from '../../scene/mrml.js';
 import { setParentTransform } from '../../scene/transforms.js';
+import type { MeshFormat } from '../../imaging/mesh-io.js';
+import type { TriangleMesh } from '../../imaging/mesh.js';
 import type { AppContext } from '../../server/context.js';
 import { requiredStr, str } from '../request.js';
 import {
@@ -86,6 +88,10 @@ function fileProperties(c: Context): Record<string, string> {
 const loadLimits = (ctx: AppContext) => ({
   maxBytes: ctx.config.limits.volume,
   maxJsonBytes: ctx.config.limits.json,
+  maxMeshBytes: ctx.config.limits.mesh,
+  // Mesh files are parsed in the worker pool (vtk.js readers are synchronous).
+  readMesh: async (bytes: Uint8Array, format: MeshFormat | undefined) =>
+    (await ctx.renderer.task<{ mesh: TriangleMesh }>({ kind: 'readMesh', bytes, format })).mesh,
 });
 
 /**
