@@ -256,11 +256,14 @@ function run(base: string, mix: Kind[], seconds: number): Promise<RunResult> {
         url: `${url.protocol}//${url.host}`,
         connections: CONNECTIONS,
         duration: seconds,
-        requests: requests as never,
+        requests: requests,
         timeout: 30,
       },
       (err, result) => {
-        if (err) return reject(err);
+        if (err) {
+          reject(err);
+          return;
+        }
         resolve({
           requests: result.requests.total,
           errors: result.errors,

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_OHIF_DIR } from '../src/http/browse.js';
-import { PACKAGE_ROOT } from '../src/server/context.js';
+import { PACKAGE_ROOT } from '../src/util/package.js';
 import { startTestServer } from '../test/helpers/app.js';
 import { browserSkipReason, launchBrowser } from '../test/helpers/browser.js';
 
@@ -29,7 +29,7 @@ try {
   const page = await b.context.newPage();
   await page.goto(`${server.url}/`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-  const idle = () => page.evaluate(() => (globalThis as any).voxelgate.idle()); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const idle = () => page.evaluate(() => (globalThis as any).voxelgate.idle());
   await idle();
   const red = page.locator('.view.red .canvas');
   await red.focus();
@@ -58,7 +58,7 @@ try {
       .waitFor({ timeout: 10_000 })
       .catch(() => {});
   }
-  await page.evaluate(() => (globalThis as any).document.activeElement?.blur()); // eslint-disable-line @typescript-eslint/no-explicit-any
+  await page.evaluate(() => (globalThis as any).document.activeElement?.blur());
   await idle();
   await page.waitForTimeout(300);
   const viewerPng = path.join(outDir, 'screenshot-viewer.png');
@@ -73,7 +73,7 @@ try {
     const studies = (await (await fetch(`${server.url}/dicom/studies`)).json()) as Array<
       Record<string, { Value?: unknown[] }>
     >;
-    const uid = studies[0]?.['0020000D']?.Value?.[0];
+    const uid = studies[0]?.['0020000D']?.Value?.[0] as string | undefined;
     if (!uid) throw new Error('no study in the archive');
     const o = await b.context.newPage();
     o.setDefaultTimeout(60_000);

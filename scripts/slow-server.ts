@@ -54,7 +54,7 @@ async function delayingProxy(
       const view =
         render === 'threeD' ? 'threeD' : (new URL(p, 'http://x').searchParams.get('view') ?? 'red');
       stats.inFlight[view] = (stats.inFlight[view] ?? 0) + 1;
-      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight[view]!);
+      stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight[view]);
       stats.maxTotal = Math.max(
         stats.maxTotal,
         Object.values(stats.inFlight).reduce((a, x) => a + x, 0),
@@ -97,12 +97,12 @@ try {
   const page = await b.context.newPage();
   await page.goto(`${proxy.url}/`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+
   const idle = () => page.evaluate(() => (globalThis as any).voxelgate.idle());
   await idle();
   /** Times (ms since t0) at which the red view's image changed. */
   await page.evaluate(() => {
-    const g = globalThis as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const g = globalThis as any;
     g.__shown = [];
     const img = g.document.querySelector('.view.red img');
     new g.MutationObserver(() =>
@@ -127,7 +127,7 @@ try {
       await idle();
       currentDelay = delay;
       Object.assign(proxy.stats, { slice: 0, threeD: 0, maxInFlight: 0, maxTotal: 0 });
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+
       const t0 = await page.evaluate(
         () => (((globalThis as any).__shown = []), (globalThis as any).performance.now()),
       );
@@ -151,14 +151,14 @@ try {
       const inputMs = Date.now() - start;
       await idle();
       const doneMs = Date.now() - start;
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+
       const shown = (await page.evaluate(() => (globalThis as any).__shown)) as Array<{
         t: number;
         draft: boolean;
       }>;
       const st = (await page.evaluate(
         () => (globalThis as any).voxelgate.app.views.red.state.index,
-      )) as number; // eslint-disable-line @typescript-eslint/no-explicit-any
+      )) as number;
       const firstImage = shown[0] ? Math.round(shown[0].t - t0) : null;
       results.push({
         delayMs: delay,
@@ -190,6 +190,7 @@ else {
   );
   for (const r of results) {
     console.log(
+      // eslint-disable-next-line @typescript-eslint/restrict-template-expressions -- cells of a results record
       `${String(r.delayMs).padStart(5)}  ${String(r.scenario).padEnd(26)}  ${String(r.inputMs).padStart(5)}  ${String(r.sliceRequests).padStart(8)}  ${`${r.maxInFlightPerView} / ${r.maxInFlightAllViews}`.padStart(9)}  ${`${r.imagesShown} (${r.draftsShown})`.padStart(15)}  ${`${r.firstImageMs} ms`.padStart(11)}  ${`${r.finalImageMs} ms`.padStart(11)}  ${String(r.finalSlice).padStart(11)}`,
     );
   }

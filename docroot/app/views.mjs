@@ -362,7 +362,9 @@ export class SliceView extends BaseView {
     // The geometry must be that of the image on screen: wait until nothing is in flight.
     await this.scheduler.whenIdle();
     try {
-      const view = await api.get('slicer/view', { view: this.key });
+      // The geometry at the size the image was rendered at (a request's size is not stored).
+      const [w, h] = this.state.size;
+      const view = await api.get('slicer/view', { view: this.key, size: `${w}x${h}` });
       const ras = pixelToRas(view, f[0], f[1], 1, 1);
       await this.app.placeFiducial(ras);
     } catch (err) {

@@ -145,7 +145,11 @@ export async function run(): Promise<BenchRow[]> {
           const b = performance.now() - t;
           session.close();
           if (b2 !== bytes) throw new Error(`h2 fetched ${b2} bytes, HTTP/1.1 ${bytes}`);
-          if (round > 0) (h1.push(a), h2.push(b)); // round 0 warms caches and connections
+          // round 0 warms caches and connections
+          if (round > 0) {
+            h1.push(a);
+            h2.push(b);
+          }
         }
       } finally {
         await running.stop('bench done');

@@ -177,6 +177,7 @@ async function memoryOnlyServer(): Promise<{ server: http.Server; port: number }
   const { createContext } = await import('../../src/server/context.js');
   const { defaultConfig } = await import('../../src/server/config.js');
   const server = http.createServer(
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the listener awaits what fetch returns
     getRequestListener(createApp(createContext(defaultConfig())).fetch),
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -322,7 +323,7 @@ export async function run(): Promise<BenchRow[]> {
       aim: '≤ 2× (512 MiB)',
     });
   } finally {
-    if (child && child.exitCode === null) {
+    if (child?.exitCode === null) {
       child.kill('SIGTERM');
       await new Promise((r) => child!.once('exit', r));
     }

@@ -24,7 +24,7 @@ import { allocShared, type ImageVolume, type Mat4, type Vec3 } from '../../src/i
 import { BUILTINS } from '../../src/jobs/builtins.js';
 import { JobManager } from '../../src/jobs/manager.js';
 import { FunctionRegistry } from '../../src/jobs/registry.js';
-import { Scene, type LinearTransformNode, type VolumeNode } from '../../src/scene/scene.js';
+import { Scene, type VolumeNode } from '../../src/scene/scene.js';
 import type { BenchRow } from '../bench.js';
 
 function volume(
@@ -222,7 +222,7 @@ export async function run(): Promise<BenchRow[]> {
         attributes: {},
       });
     const reg = await timeJob(jobs, 'register', { fixed: 'Fixed', moving: 'Moving' });
-    const tr = scene.nodes().find((n) => n.kind === 'linearTransform') as LinearTransformNode;
+    const tr = scene.nodes().find((n) => n.kind === 'linearTransform')!;
     const E = mul4(tr.matrixToParent, X);
     const angle = (Math.acos(Math.min(1, (E[0] + E[5] + E[10] - 1) / 2)) * 180) / Math.PI;
     const shift = Math.hypot(E[3], E[7], E[11]);

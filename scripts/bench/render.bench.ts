@@ -161,7 +161,7 @@ export async function run(): Promise<BenchRow[]> {
     });
 
     // --- main thread vs worker hop for one slice render
-    const job = sliceJob(ctx.scene, { ...ctx.views.slice('red'), size: [512, 512] });
+    const job = sliceJob(ctx.scene, ctx.views, { ...ctx.views.slice('red'), size: [512, 512] });
     const tm: number[] = [],
       tr: number[] = [],
       te: number[] = [];
@@ -227,7 +227,7 @@ export async function run(): Promise<BenchRow[]> {
     // above is waiting for a core on a shared machine)
     const vnode = ctx.scene.nodes()[0] as VolumeNode;
     for (const mode of ['mip', 'composite'] as const) {
-      const job3 = threeDJob(ctx.scene, {
+      const job3 = threeDJob(ctx.scene, ctx.views, {
         ...ctx.views.threeD,
         mode,
         size: [512, 512],

@@ -19,7 +19,7 @@ import { renderSlice } from '../../src/imaging/slice-render.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 import { sliceJob } from '../../src/render/jobs.js';
 import { RenderService } from '../../src/render/service.js';
-import { Views, type SliceViewState } from '../../src/scene/views.js';
+import { Views, type SliceViewState } from '../../src/views/views.js';
 import type { VolumeNode } from '../../src/scene/scene.js';
 import { startServer } from '../../src/server/cli.js';
 import { defaultConfig } from '../../src/server/config.js';
@@ -202,7 +202,7 @@ export async function run(): Promise<BenchRow[]> {
         v.sliceToRAS = [...v.sliceToRAS] as typeof v.sliceToRAS;
         v.sliceToRAS[11] = -150 + sc * 299;
         if (segp === 'none') v.segmentation = '';
-        const job = sliceJob(ctx.scene, v);
+        const job = sliceJob(ctx.scene, views, v);
         const t = performance.now();
         renderSlice(job);
         times.push(performance.now() - t);

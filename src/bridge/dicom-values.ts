@@ -21,13 +21,14 @@ export const B = {
 } as const;
 
 export function values(j: DicomJson | undefined, tag: string): unknown[] {
-  return (j?.[tag]?.Value ?? []) as unknown[];
+  return j?.[tag]?.Value ?? [];
 }
 
 export function str(j: DicomJson | undefined, tag: string): string | undefined {
   const v = values(j, tag)[0];
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'object') return (v as { Alphabetic?: string }).Alphabetic;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- object values (PN) are handled above; the rest are strings and numbers
   const s = String(v).trim();
   return s === '' ? undefined : s;
 }

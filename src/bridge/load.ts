@@ -1,4 +1,7 @@
 /**
+ * `src/bridge/` converts between the archive and the scene (series → volume, volume → series):
+ * the only folder that knows both. It imports dicom/, scene/ and imaging/, never http/ or hono.
+ *
  * Loading archive series into the scene (`/slicer/dicom/load`) and listing what can be loaded
  * (`/slicer/dicom/loadables`, Slicer's "loadables").
  */

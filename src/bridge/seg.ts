@@ -117,7 +117,7 @@ export function segmentCodes(seg: Segment): {
   typeModifier?: Code;
   region?: Code;
 } {
-  const parts = (seg.tags['TerminologyEntry'] ?? '').split('~');
+  const parts = (seg.tags.TerminologyEntry ?? '').split('~');
   const category = parseCode(parts[1]);
   const type = parseCode(parts[2]);
   if (!category || !type) return { category: TISSUE, type: TISSUE };
@@ -288,7 +288,7 @@ export async function saveSegmentationAsSeg(
       slices.push({
         sopClass: row.sopClassUid,
         sopInstance: row.sopInstanceUid,
-        pos: dot3(normal, ipp as Vec3),
+        pos: dot3(normal, ipp),
       });
   });
   const sameOrientation =
@@ -315,7 +315,7 @@ export async function saveSegmentationAsSeg(
   // Pixel data: frames bit-packed back to back (PS3.5 8.1.1, least significant bit first).
   const packed = new Uint8Array(Math.ceil((frames.length * plane) / 8) + 1);
   let bit = 0;
-  const perFrame: Record<string, unknown>[] = [];
+  const perFrame: Array<Record<string, unknown>> = [];
   const tol = Math.max(1e-3, sk * 0.01);
   for (const f of frames) {
     const seg = s.segments[f.seg]!;
@@ -603,11 +603,7 @@ export async function readSeg(part10: Buffer, archive?: Archive): Promise<Loaded
   const [di, dj, dk] = grid.dims;
   const sk = grid.spacing[2];
   const toIndex = (ipp: Vec3) => {
-    const d = [
-      ipp[0] - grid!.originLps[0],
-      ipp[1] - grid!.originLps[1],
-      ipp[2] - grid!.originLps[2],
-    ];
+    const d = [ipp[0] - grid.originLps[0], ipp[1] - grid.originLps[1], ipp[2] - grid.originLps[2]];
     return { i: dot3(d, r) / ps[1]!, j: dot3(d, c) / ps[0]!, k: dot3(d, normal) / sk };
   };
   // Frames → slices; each segment goes on the first layer where none of its set pixels meets
@@ -670,9 +666,10 @@ export async function readSeg(part10: Buffer, archive?: Archive): Promise<Loaded
     const type = first(item.SegmentedPropertyTypeCodeSequence) as Code | undefined;
     const region = first(item.AnatomicRegionSequence) as Code | undefined;
     const tags: Record<string, string> = {};
-    if (category && type) tags['TerminologyEntry'] = terminologyEntry(category, type, region);
+    if (category && type) tags.TerminologyEntry = terminologyEntry(category, type, region);
     segments.push({
       id,
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- dcmjs gives strings for LO/UI/SH values
       name: String(item.SegmentLabel ?? id),
       color: rgb.map((x) => Number(Math.min(1, Math.max(0, x)).toPrecision(6))) as Vec3,
       labelValue: value,
@@ -699,6 +696,7 @@ export async function readSeg(part10: Buffer, archive?: Archive): Promise<Loaded
     direction: directionLpsToRas(dirLps),
     data,
   };
+  /* eslint-disable @typescript-eslint/no-base-to-string -- dcmjs gives strings for UI/LO values */
   const attributes: Record<string, string> = {
     'DICOM.StudyInstanceUID': String(ds.StudyInstanceUID ?? ''),
     'DICOM.SeriesInstanceUID': String(ds.SeriesInstanceUID ?? ''),
@@ -708,8 +706,10 @@ export async function readSeg(part10: Buffer, archive?: Archive): Promise<Loaded
   if (refSeries) attributes['DICOM.ReferencedSeriesInstanceUID'] = refSeries;
   if (ds.FrameOfReferenceUID)
     attributes['DICOM.FrameOfReferenceUID'] = String(ds.FrameOfReferenceUID);
+  const name = String(ds.SeriesDescription ?? ds.ContentLabel ?? 'Segmentation');
+  /* eslint-enable @typescript-eslint/no-base-to-string */
   return {
-    name: String(ds.SeriesDescription ?? ds.ContentLabel ?? 'Segmentation'),
+    name,
     segmentation: { labelmap, segments },
     attributes,
     referencedSeriesUid: refSeries,

@@ -484,8 +484,7 @@ async function readFrames(
 function minMax(a: TypedArray): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i]!;
+  for (const v of a) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }

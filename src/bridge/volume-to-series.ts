@@ -23,6 +23,7 @@
 import dcmjs from 'dcmjs';
 import type { Archive } from '../dicom/archive.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
+import { isUid } from '../dicom/tags.js';
 import { AppError, invalidParameter, notFound } from '../errors.js';
 import {
   column3,
@@ -30,14 +31,12 @@ import {
   decomposeIjkToRas,
   directionRasToLps,
   dot3,
-  ijkToRasMatrix,
-  mul4,
+  ijkToWorldMatrix,
   normalize3,
   rasToLps,
 } from '../imaging/geometry.js';
 import type { ImageVolume, Mat3, TypedArray, Vec3 } from '../imaging/types.js';
 import type { Scene, VolumeNode } from '../scene/scene.js';
-import { B } from './dicom-values.js';
 
 export const SOP = {
   CT: '1.2.840.10008.5.1.4.1.1.2',
@@ -108,8 +107,7 @@ function range(a: TypedArray): [number, number, boolean] {
   let lo = Infinity;
   let hi = -Infinity;
   let ints = true;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i]!;
+  for (const v of a) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
     if (ints && !Number.isInteger(v)) ints = false;
@@ -118,7 +116,7 @@ function range(a: TypedArray): [number, number, boolean] {
 }
 
 function encodeValues(vol: ImageVolume, opts: { label: boolean; force16: boolean }): Encoding {
-  const [ni, nj, nk] = vol.dimensions;
+  const [ni, nj] = vol.dimensions;
   const plane = ni * nj;
   const src = vol.data;
   const bytesOf = (a: TypedArray) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -134,7 +132,7 @@ function encodeValues(vol: ImageVolume, opts: { label: boolean; force16: boolean
       else for (let i = 0; i < plane; i++) out[i] = src[off + i]!;
       return bytesOf(out);
     };
-  const direct = (k: number) => bytesOf(src.slice(k * plane, (k + 1) * plane) as TypedArray);
+  const direct = (k: number) => bytesOf(src.slice(k * plane, (k + 1) * plane));
   const t = vol.scalarType;
   if (!opts.force16 && !opts.label && (t === 'uint8' || t === 'int8'))
     return { bits: 8, signed: t === 'int8', slope: 1, intercept: 0, slice: direct, lossy: false };
@@ -200,7 +198,7 @@ function worldGeometry(
     warnings.push(
       `non-linear parent transform(s) ${grids.join(', ')} ignored; the series has the volume's linear geometry`,
     );
-  const m = mul4(scene.worldFromLocal(node.id), ijkToRasMatrix(node.volume));
+  const m = ijkToWorldMatrix(node.volume, scene.worldFromLocal(node.id));
   return decomposeIjkToRas(m);
 }
 

@@ -23,7 +23,7 @@ function splitOutsideQuotes(s: string, sep: string): string[] {
     const ch = s[i]!;
     if (ch === '"') quoted = !quoted;
     if (ch === '\\' && quoted && i + 1 < s.length) {
-      cur += ch + s[++i];
+      cur += ch + s[++i]!;
       continue;
     }
     if (ch === sep && !quoted) {
@@ -44,7 +44,7 @@ const unquote = (v: string) => {
 
 /** Parses an Accept header into media ranges sorted by q (stable). Missing header → `*\/*`. */
 export function parseAccept(header: string | undefined | null): MediaRange[] {
-  if (!header || !header.trim()) return [{ type: '*/*', params: {}, q: 1 }];
+  if (!header?.trim()) return [{ type: '*/*', params: {}, q: 1 }];
   const out: MediaRange[] = [];
   for (const item of splitOutsideQuotes(header, ',')) {
     const [typePart, ...paramParts] = splitOutsideQuotes(item, ';');

@@ -1,4 +1,9 @@
 /**
+ * `src/dicom/` is the DICOM archive (a small Orthanc): this file is its only door; behind it the
+ * catalog (SQLite index), the store (versioned files), Part 10 and DICOM JSON codecs, QIDO
+ * matching, multipart and transcoding. It imports imaging/ (and its decode worker), never the
+ * scene, bridge/, http/ or hono.
+ *
  * The archive service: ingest (parse, store, index), lookups, frames, Part 10 retrieval with
  * transfer-syntax handling, bulk data and deletion. HTTP handlers and the import command call
  * this; it never knows about HTTP.

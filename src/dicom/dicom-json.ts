@@ -7,12 +7,12 @@
 import type { DcmDict, ParsedInstance } from './part10.js';
 import { LEVEL_ATTRIBUTES, T, type Level } from './tags.js';
 
-export type DicomJsonElement = {
+export interface DicomJsonElement {
   vr: string;
   Value?: unknown[];
   InlineBinary?: string;
   BulkDataURI?: string;
-};
+}
 export type DicomJson = Record<string, DicomJsonElement>;
 
 /** Prefix of stored BulkDataURIs; `withBase` swaps it for `<origin>/dicom`. */
@@ -102,7 +102,7 @@ export function instanceMetadata(p: ParsedInstance): DicomJson {
   if (p.pixel || p.image)
     json[T.PixelData] = { vr: p.pixelVr ?? 'OW', BulkDataURI: `${base}${T.PixelData}` };
   const ww = json[T.WindowWidth]?.Value;
-  if (ww && ww.some((w) => typeof w !== 'number' || w <= 0)) {
+  if (ww?.some((w) => typeof w !== 'number' || w <= 0)) {
     delete json[T.WindowWidth];
     delete json[T.WindowCenter];
   }
@@ -122,21 +122,4 @@ export function levelAttributes(meta: DicomJson, level: Level): DicomJson {
 /** Replaces the stored BulkDataURI placeholder in serialized JSON with `<base>` (e.g. `http://h/dicom`). */
 export function withBase(json: string, base: string): string {
   return json.includes(BULK_BASE) ? json.split(BULK_BASE).join(base) : json;
-}
-
-/** First value of an element as a string, or undefined. */
-export function firstString(json: DicomJson, tag: string): string | undefined {
-  const v = json[tag]?.Value?.[0];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'object') return (v as { Alphabetic?: string }).Alphabetic;
-  return String(v);
-}
-
-export function firstNumber(json: DicomJson, tag: string): number | undefined {
-  const v = json[tag]?.Value?.[0];
-  return typeof v === 'number'
-    ? v
-    : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))
-      ? Number(v)
-      : undefined;
 }

@@ -53,11 +53,12 @@ export async function* parseMultipart(
   const iterator = chunks[Symbol.asyncIterator]();
   const more = async (): Promise<boolean> => {
     if (ended) return false;
-    const { done, value } = await iterator.next();
-    if (done) {
+    const step = await iterator.next();
+    if (step.done) {
       ended = true;
       return false;
     }
+    const value = step.value;
     buf = buf.length
       ? Buffer.concat([buf, value])
       : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
@@ -193,13 +194,14 @@ export function multipartStream(
     async pull(controller) {
       if (finished) return;
       try {
-        const { done, value } = await it.next();
-        if (done) {
+        const step = await it.next();
+        if (step.done) {
           finished = true;
           controller.enqueue(Buffer.from(`--${boundary}--\r\n`));
           controller.close();
           return;
         }
+        const value = step.value;
         const head = `--${boundary}\r\nContent-Type: ${value.contentType}\r\n${value.location ? `Content-Location: ${value.location}\r\n` : ''}\r\n`;
         controller.enqueue(
           Buffer.concat([

@@ -127,6 +127,7 @@ const toAb = (b: Uint8Array): ArrayBuffer =>
 const str = (d: DcmDict, tag: string): string | undefined => {
   const v = d[tag]?.Value?.[0];
   if (v === undefined || v === null) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- dcmjs gives strings and numbers here
   const s = String(v)
     .replace(/[\0\s]+$/, '')
     .trim();
@@ -145,7 +146,7 @@ const num = (d: DcmDict, tag: string): number | undefined => {
  * refused, so a damaged file cannot be stored under a key such as `[object ArrayBuffer]`.
  */
 function uid(d: DcmDict, tag: string, name: string): string | undefined {
-  let v = d[tag]?.Value?.[0] as unknown;
+  let v = d[tag]?.Value?.[0];
   if (v === undefined || v === null) return undefined;
   if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
     const bytes =
@@ -520,6 +521,7 @@ export function rewriteExplicitLittle(
   decoded?: { pixels: Uint8Array; photometric?: string },
 ): Buffer {
   const { meta, dict } = parseFull(buf);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- TransferSyntaxUID is a string
   const ts = String(meta['00020010']?.Value?.[0] ?? '').trim();
   const image = imageInfo(dict);
   const px = dict[T.PixelData];

@@ -154,7 +154,8 @@ export function elementStrings(el: DicomJsonElement | undefined): string[] {
       ? ((v as { Alphabetic?: string }).Alphabetic ?? '')
       : v === null
         ? ''
-        : String(v),
+        : // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects are handled above
+          String(v),
   );
 }
 

@@ -177,6 +177,7 @@ export async function retrieveRemoteStudy(
       );
     }
     const list = (await res.json()) as Array<Record<string, { Value?: unknown[] }>>;
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- UIDs are strings
     return list.map((x) => String(x[tag]?.Value?.[0] ?? '')).filter(Boolean);
   };
 
@@ -193,7 +194,7 @@ export async function retrieveRemoteStudy(
         await consume(res);
         done = true;
       } catch (e) {
-        if (!(e instanceof AppError) || !/not multipart\/related/.test(e.message)) throw e;
+        if (!(e instanceof AppError) || !e.message.includes('not multipart/related')) throw e;
         state.warnings.push(e.message);
       }
     } else await res.body?.cancel();
@@ -238,7 +239,7 @@ export async function retrieveRemoteStudy(
     if (abort.signal.aborted) throw timeoutError(req.timeoutMs); // the deadline cut a read short
     throw new AppError(
       'upstream_error',
-      `unusable response from ${origin}: ${(e as Error)?.message ?? String(e)}`,
+      `unusable response from ${origin}: ${e instanceof Error ? e.message : String(e)}`,
     );
   } finally {
     clearTimeout(timer);

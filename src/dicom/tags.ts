@@ -173,10 +173,6 @@ export function lookupTag(key: string): TagInfo | undefined {
   return byLowerKeyword.get(k.toLowerCase());
 }
 
-export function vrOf(tag: string): string {
-  return byTag.get(tag)?.vr ?? 'UN';
-}
-
 // ---------------------------------------------------------------------------------------------
 // Transfer syntaxes
 

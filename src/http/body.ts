@@ -37,7 +37,7 @@ export async function* bodyChunks(c: Context, limit: number): AsyncGenerator<Uin
   const body = c.req.raw.body;
   if (!body) return;
   let seen = 0;
-  const reader = body.getReader();
+  const reader = (body as ReadableStream<Uint8Array>).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();

@@ -12,7 +12,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Context } from 'hono';
 import { AppError } from '../errors.js';
-import { PACKAGE_ROOT, type AppContext } from '../server/context.js';
+import { type AppContext } from '../server/context.js';
+import { PACKAGE_ROOT } from '../util/package.js';
 import { createStaticHandler } from './static.js';
 import type { RouteSpec } from './routes.js';
 

@@ -35,6 +35,7 @@ export const wantsNdjson = (c: Context): boolean =>
  */
 export function eventStream(
   c: Context,
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a producer may return its cleanup, or nothing
   producer: (sink: EventSink) => void | (() => void),
   shutdown?: AbortSignal,
 ): Response {

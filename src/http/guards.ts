@@ -11,6 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { AppError } from '../errors.js';
 import type { Config } from '../server/config.js';
+import { generateCookie, getCookie } from 'hono/cookie';
 
 export const MUTATING = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
 
@@ -53,8 +54,7 @@ export function hostGuard(config: Config): MiddlewareHandler | undefined {
 export function checkCrossOrigin(config: Config, c: Context): void {
   const origin = c.req.header('origin');
   const allowedByCors = (o: string | undefined) =>
-    config.cors === '*' ||
-    (o !== undefined && config.cors !== undefined && config.cors.toLowerCase() === o.toLowerCase());
+    config.cors === '*' || (o !== undefined && config.cors?.toLowerCase() === o.toLowerCase());
   if (origin !== undefined) {
     const url = new URL(c.req.url);
     const own = `${url.protocol}//${c.req.header('host') ?? url.host}`.toLowerCase();
@@ -126,20 +126,6 @@ export function checkToken(config: Config, c: Context, readOnlyOk: boolean): voi
 /** Name of the cookie that lets a browser load the page's own files under `--auth all`. */
 export const TOKEN_COOKIE = 'voxelgate_token';
 
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
-}
-
 /**
  * Token check for every request that needs one (mutating methods; everything with `--auth all`).
  * Under `--auth all` a browser cannot add a header to the page's own scripts and images, so a
@@ -167,7 +153,7 @@ export function authGuard(
       c.req.header('authorization') === undefined &&
       c.req.query('access_token') === undefined
     ) {
-      const cookie = cookieValue(c.req.header('cookie'), TOKEN_COOKIE);
+      const cookie = getCookie(c, TOKEN_COOKIE);
       if (
         cookie !== undefined &&
         (secretEquals(cookie, token) ||
@@ -184,18 +170,18 @@ export function authGuard(
       c.res.ok &&
       (c.req.header('accept') ?? '').includes('text/html')
     ) {
-      const secure = config.tlsCert ? '; Secure' : '';
+      const cookie = generateCookie(TOKEN_COOKIE, fromQuery, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'Strict',
+        secure: Boolean(config.tlsCert),
+      });
       try {
-        c.res.headers.append(
-          'set-cookie',
-          `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; Path=/; HttpOnly; SameSite=Strict${secure}`,
-        );
+        c.res.headers.append('set-cookie', cookie);
       } catch {
+        // Headers of a Response made elsewhere (e.g. a static file stream) may be immutable.
         c.res = new Response(c.res.body, c.res);
-        c.res.headers.append(
-          'set-cookie',
-          `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; Path=/; HttpOnly; SameSite=Strict${secure}`,
-        );
+        c.res.headers.append('set-cookie', cookie);
       }
     }
   };

@@ -10,7 +10,7 @@ import type { AppContext } from '../server/context.js';
 import { readBody } from './body.js';
 import { STATUS_OF } from './errors.js';
 import type { RouteSpec } from './routes.js';
-import { MAX_SIZE, parseEnum } from './slicer/render-params.js';
+import { MAX_IMAGE_SIDE, parseEnum } from './request.js';
 import {
   encodeRenderImage,
   parseRenderForm,
@@ -83,7 +83,7 @@ function postRender(ctx: AppContext) {
         ? parseEnum('label_format', q('label_format')!, ['rgb', 'uint16'] as const)
         : 'rgb';
       const form = await readForm(c, ctx.config.limits.mesh);
-      const req = parseRenderForm(form, { maxSize: MAX_SIZE });
+      const req = parseRenderForm(form, { maxSize: MAX_IMAGE_SIDE });
       const job = await renderJob(req, { maxTriangles: MAX_SCENE_TRIANGLES });
       const img = await ctx.renderer.rasterize(job);
       const out = await encodeRenderImage(img, req, { depthFormat, labelFormat });

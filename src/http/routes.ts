@@ -1,4 +1,10 @@
 /**
+ * `src/http/` is the HTTP edge: one route table per URL family (`static.ts`, `slicer.ts`,
+ * `dicom.ts`) listing every route, thin handlers (parse with `request.ts`, call one domain
+ * function, serialise), guards, CORS and the one error→status table (`errors.ts`). The only
+ * folder (with server/) that imports hono; it calls views/, render/, scene/, dicom/ (through
+ * `archive.ts`) and bridge/.
+ *
  * Route tables. Each URL family declares its routes as data (`RouteSpec[]`) in one screen;
  * `mountRoutes` registers them on a Hono app and answers other methods on a known path with
  * 405 + `Allow` (HEAD is served by GET handlers; OPTIONS is answered by the CORS layer).
@@ -50,12 +56,9 @@ export function mountRoutes(
     const guard = opts.onMutatingGet;
     for (const m of methods) {
       if (m === 'GET' && r.mutates && guard) {
-        app.on(
-          m,
-          r.path,
-          (c, next) => (isMutatingRequest(r, c) ? guard(c, next) : next()),
-          r.handler,
-        );
+        const gate: MiddlewareHandler = (c, next) =>
+          isMutatingRequest(r, c) ? guard(c, next) : next();
+        app.on(m, r.path, gate, r.handler);
       } else app.on(m, r.path, r.handler);
     }
     const set = allowed.get(r.path) ?? new Set<string>();

@@ -52,7 +52,10 @@ import {
   putVolumeHandler,
   volumeSelection,
 } from './slicer/volumes.js';
-import { renderRoutes } from './slicer/render.js';
+import { getSlice } from './slicer/slice.js';
+import { getThreeD } from './slicer/three-d.js';
+import { getScreenshot, gui } from './slicer/layout.js';
+import { getSliceStream, getThreeDStream } from './slicer/live.js';
 import {
   deleteModel,
   getModel,
@@ -172,12 +175,26 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: 'GET', path: '/events', handler: getEvents(ctx) },
     { method: 'GET', path: '/system/version', handler: getVersion(ctx) },
     { method: 'GET', path: '/system/status', handler: getStatus(ctx, () => routeList(routes)) },
-    { method: 'GET', path: '/view', handler: getViewState(ctx) },
     { method: 'DELETE', path: '/system', handler: deleteSystem(ctx) },
     { method: 'GET', path: '/timeimage', handler: getTimeImage() },
     { method: 'POST', path: '/exec', handler: postExec(ctx) },
     { method: ['GET', 'PUT', 'DELETE'], path: '/exec', handler: refuseExecGet(ctx) },
-    ...renderRoutes(ctx),
+    // views and rendering. Render GETs move their view (Slicer's API) but stay reads on
+    // purpose: they must work as <img src> and only change how the shared view looks, not scene
+    // data. Changing the layout on GET is a write: token and CSRF guards apply.
+    { method: 'GET', path: '/slice', handler: getSlice(ctx) },
+    { method: 'GET', path: '/slice/stream', handler: getSliceStream(ctx) },
+    { method: 'GET', path: '/threeD', handler: getThreeD(ctx) },
+    { method: 'GET', path: '/threeD/stream', handler: getThreeDStream(ctx) },
+    { method: 'GET', path: '/view', handler: getViewState(ctx) },
+    { method: 'GET', path: '/screenshot', handler: getScreenshot(ctx) },
+    {
+      method: ['GET', 'PUT'],
+      path: '/gui',
+      handler: gui(ctx),
+      mutates: (c) =>
+        c.req.query('viewersLayout') !== undefined || c.req.query('contents') !== undefined,
+    },
   ];
   return routes;
 }

@@ -12,6 +12,7 @@ import { AppError, notFound } from '../errors.js';
 import type { AppContext } from '../server/context.js';
 import { mediaTypeOf } from './media-types.js';
 import type { RouteSpec } from './routes.js';
+import { ifNoneMatch, parseRange } from './request.js';
 
 export function staticRoutes(ctx: AppContext): RouteSpec[] {
   const serve = createStaticHandler(ctx.config.docroot);
@@ -91,35 +92,6 @@ function etagOf(stat: Stats): string {
   return `W/"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
 }
 
-function etagMatches(header: string, etag: string): boolean {
-  if (header.trim() === '*') return true;
-  const bare = (t: string) => t.trim().replace(/^W\//, '');
-  return header.split(',').some((t) => bare(t) === bare(etag));
-}
-
-/** Parses a single `bytes=` range; null for "serve the whole file", 'unsatisfiable' for 416. */
-export function parseRange(
-  header: string,
-  size: number,
-): { start: number; end: number } | null | 'unsatisfiable' {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return null; // malformed or multiple ranges: ignore (RFC 9110 §14.2)
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) return 'unsatisfiable';
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-    if (m[2] !== '' && Number(m[2]) < start) return null;
-  }
-  if (start >= size || size === 0) return 'unsatisfiable';
-  return { start, end };
-}
-
 export function fileResponse(c: Context, file: string, stat: Stats): Response {
   const etag = etagOf(stat);
   const lastModified = new Date(Math.floor(stat.mtimeMs / 1000) * 1000);
@@ -135,7 +107,7 @@ export function fileResponse(c: Context, file: string, stat: Stats): Response {
   const ims = c.req.header('if-modified-since');
   if (
     inm !== undefined
-      ? etagMatches(inm, etag)
+      ? ifNoneMatch(inm, etag)
       : ims !== undefined &&
         !Number.isNaN(Date.parse(ims)) &&
         lastModified.getTime() <= Date.parse(ims)

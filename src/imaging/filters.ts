@@ -216,10 +216,10 @@ export function resample(
   const store = storeFor(v.scalarType);
   for (let k = 0; k < ok; k++) {
     for (let j = 0; j < oj; j++) {
-      let x = m[1]! * j + m[2]! * k + m[3]!;
-      let y = m[5]! * j + m[6]! * k + m[7]!;
-      let z = m[9]! * j + m[10]! * k + m[11]!;
-      for (let i = 0; i < oi; i++, x += m[0]!, y += m[4]!, z += m[8]!) {
+      let x = m[1] * j + m[2] * k + m[3];
+      let y = m[5] * j + m[6] * k + m[7];
+      let z = m[9] * j + m[10] * k + m[11];
+      for (let i = 0; i < oi; i++, x += m[0], y += m[4], z += m[8]) {
         const o = ((k * oj + j) * oi + i) * nc;
         if (x < -0.5 || y < -0.5 || z < -0.5 || x > di - 0.5 || y > dj - 0.5 || z > dk - 0.5)
           continue;

@@ -22,7 +22,6 @@ export function mat4LpsToRas(m: Mat4): Mat4 {
   const f = diag4([-1, -1, 1]);
   return mul4(mul4(f, m), f);
 }
-export const mat4RasToLps = mat4LpsToRas;
 
 /**
  * itk-wasm's `direction` (a flat Float64Array of 9) is **row-major** — element `[row * 3 + col]`,
@@ -238,6 +237,25 @@ export function ijkToRasMatrix(v: Pick<ImageVolume, 'direction' | 'spacing' | 'o
 
 export const rasToIjkMatrix = (v: Pick<ImageVolume, 'direction' | 'spacing' | 'origin'>): Mat4 =>
   invert4(ijkToRasMatrix(v));
+
+/**
+ * Index (i, j, k) → world RAS for a volume under `worldFromLocal` (its parent transforms, local
+ * RAS → world RAS): `worldFromLocal · ijkToRas`. The one place this product is formed.
+ */
+export function ijkToWorldMatrix(
+  volume: Pick<ImageVolume, 'direction' | 'spacing' | 'origin'>,
+  worldFromLocal: Mat4,
+): Mat4 {
+  return mul4(worldFromLocal, ijkToRasMatrix(volume));
+}
+
+/** World RAS → index (continuous) for a volume under `worldFromLocal`: `rasToIjk · worldFromLocal⁻¹`. */
+export function worldToIjkMatrix(
+  volume: Pick<ImageVolume, 'direction' | 'spacing' | 'origin'>,
+  worldFromLocal: Mat4,
+): Mat4 {
+  return mul4(rasToIjkMatrix(volume), invert4(worldFromLocal));
+}
 
 /** Splits an affine ijk→RAS matrix into spacing (column norms), direction (unit columns) and origin. */
 export function decomposeIjkToRas(m: Mat4): Pick<ImageVolume, 'direction' | 'spacing' | 'origin'> {

@@ -38,13 +38,13 @@ const latin1 = (b: Uint8Array, n = b.length) =>
 export function sniffMeshFormat(b: Uint8Array): MeshFormat | undefined {
   const head = latin1(b, 512);
   if (/^ply\r?\n/.test(head)) return 'ply';
-  if (/^# vtk DataFile/.test(head)) return 'vtk';
+  if (head.startsWith('# vtk DataFile')) return 'vtk';
   if (/^\s*(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*<VTKFile/.test(head)) return 'vtp';
   if (b.length >= 84) {
     const n = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(80, true);
     if (84 + 50 * n === b.length) return 'stl';
   }
-  if (/^\s*solid\b/.test(head) && /facet/.test(latin1(b, 4096))) return 'stl';
+  if (/^\s*solid\b/.test(head) && latin1(b, 4096).includes('facet')) return 'stl';
   if (
     /^\s*(#.*|v\s|vn\s|vt\s|o\s|g\s|mtllib\s|usemtl\s|s\s|f\s)/m.test(head) &&
     /(^|\n)\s*v\s/.test(head)
@@ -161,7 +161,7 @@ function parseLegacyBinary(b: Uint8Array): PolyDataLike {
       }
     } else {
       const data = read('int', size); // legacy 4.x: [n, ids…] per cell
-      void count;
+      count;
       for (const v of data) kind.push(v);
     }
   };
@@ -191,10 +191,10 @@ function parseLegacyBinary(b: Uint8Array): PolyDataLike {
     else break; // scalars, fields, …: not needed for the surface
   }
   return {
-    getPoints: () => (points ? { getData: () => points! } : null),
+    getPoints: () => (points ? { getData: () => points } : null),
     getPolys: () => ({ getData: () => polys }),
     getStrips: () => ({ getData: () => strips }),
-    getPointData: () => ({ getNormals: () => (normals ? { getData: () => normals! } : null) }),
+    getPointData: () => ({ getNormals: () => (normals ? { getData: () => normals } : null) }),
   };
 }
 

@@ -339,7 +339,7 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
   let origin: Vec3 = [0, 0, 0];
   if (directions) {
     spatialAxes.forEach((a, i) => {
-      const v = frameToRas(frame, pad3(directions![a]!));
+      const v = frameToRas(frame, pad3(directions[a]!));
       const len = norm3(v);
       if (!(len > 0))
         throw unprocessable(`space directions: axis ${a} has a zero-length direction`);
@@ -362,7 +362,7 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
       cols.push(frameToRas(frame, axis));
     });
     const mins = f.has('axis mins') ? words(f.get('axis mins')!) : undefined;
-    if (mins && mins.length === dimension) {
+    if (mins?.length === dimension) {
       origin = frameToRas(
         frame,
         pad3(
@@ -377,7 +377,7 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
     if (spaceDim === undefined)
       throw unprocessable('"space origin" needs "space" or "space dimension"');
     const o = parseVectors('space origin', f.get('space origin')!);
-    if (o.length !== 1 || !o[0] || o[0].length !== spaceDim)
+    if (o.length !== 1 || o[0]?.length !== spaceDim)
       throw unprocessable(
         `space origin must be one vector of ${spaceDim} values, got "${f.get('space origin')}"`,
       );
@@ -387,7 +387,7 @@ export function nrrdLayout(h: NrrdHeader, opts: { maxBytes?: number } = {}): Nrr
   let measurementFrame: Mat3 | undefined;
   if (f.has('measurement frame')) {
     const mf = parseVectors('measurement frame', f.get('measurement frame')!);
-    if (mf.length !== 3 || mf.some((v) => !v || v.length !== 3))
+    if (mf.length !== 3 || mf.some((v) => v?.length !== 3))
       throw unprocessable('measurement frame must be three 3-vectors');
     const m: Mat3 = [
       mf[0]![0]!,
@@ -619,6 +619,7 @@ export class NrrdDecoder {
         gz.once('error', finish);
         gz.write(c, finish);
       });
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the 'error' listener while awaiting
       if (this.#gzError) throw this.#gzipProblem();
       if (this.#overflow) throw this.#tooLong();
       return;
@@ -969,12 +970,14 @@ export async function* nrrdChunks(
         yield next;
         continue;
       }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the 'end' listener
       if (ended) break;
       await new Promise<void>((r) => (wake = r));
       wake = undefined;
     }
     await feed;
   } finally {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the 'end' listener
     if (!ended) gz.destroy();
   }
 }

@@ -19,6 +19,7 @@
  */
 import {
   cross3,
+  ijkToWorldMatrix,
   invert4,
   normalize3,
   rasBounds,
@@ -231,8 +232,7 @@ const keyedBlocks = new Map<string, Blocks & { revision: number }>();
 /** Value range of each 8³ block, widened by one block on each side (for interpolation/gradients). Cached per volume and revision. */
 function blockRanges(vol: ImageVolume, revision = 0, key?: string): Blocks {
   const hit = key !== undefined ? keyedBlocks.get(key) : blockCache.get(vol.data);
-  if (hit && hit.revision === revision && hit.bi === Math.ceil(vol.dimensions[0] / BLOCK))
-    return hit;
+  if (hit?.revision === revision && hit.bi === Math.ceil(vol.dimensions[0] / BLOCK)) return hit;
   const computed = computeBlockRanges(vol);
   const entry = { ...computed, revision };
   if (key !== undefined) {
@@ -326,7 +326,7 @@ export function cameraFrame(
   cam: Camera3D,
   size: [number, number],
 ): CameraFrame {
-  const ijkToWorld = worldToIjkInverse(vol, worldFromLocal);
+  const ijkToWorld = ijkToWorldMatrix(vol, worldFromLocal);
   const { min, max } = rasBounds(
     [vol.dimensions[0] + 1, vol.dimensions[1] + 1, vol.dimensions[2] + 1],
     mulTranslate(ijkToWorld, -0.5),
@@ -355,39 +355,6 @@ export function cameraFrame(
   const halfW = W >= H ? (half * W) / H : half;
   const halfH = W >= H ? half : (half * H) / W;
   return { dir, right, up, focal, halfW, halfH, radius };
-}
-
-function worldToIjkInverse(vol: ImageVolume, worldFromLocal: Mat4): Mat4 {
-  // ijk → world = worldFromLocal · ijkToRas
-  const d = vol.direction,
-    s = vol.spacing,
-    o = vol.origin;
-  const ijkToRas: Mat4 = [
-    d[0] * s[0],
-    d[1] * s[1],
-    d[2] * s[2],
-    o[0],
-    d[3] * s[0],
-    d[4] * s[1],
-    d[5] * s[2],
-    o[1],
-    d[6] * s[0],
-    d[7] * s[1],
-    d[8] * s[2],
-    o[2],
-    0,
-    0,
-    0,
-    1,
-  ];
-  const r = new Array<number>(16).fill(0) as Mat4;
-  for (let i = 0; i < 4; i++)
-    for (let j = 0; j < 4; j++) {
-      let acc = 0;
-      for (let k = 0; k < 4; k++) acc += worldFromLocal[i * 4 + k]! * ijkToRas[k * 4 + j]!;
-      r[i * 4 + j] = acc;
-    }
-  return r;
 }
 
 /** m · translate(t, t, t) (shifts the index origin, for voxel-edge bounds). */
@@ -655,7 +622,7 @@ function castRays(job: ThreeDJob): RawImage {
   const vol = job.volume;
   const [W, H] = rayGrid(vol, job.size, job.draft === true);
   const f = cameraFrame(vol, job.worldFromLocal, job.camera, job.size);
-  const ijkToWorld = worldToIjkInverse(vol, job.worldFromLocal);
+  const ijkToWorld = ijkToWorldMatrix(vol, job.worldFromLocal);
   const M = invert4(ijkToWorld);
   // One sample per voxel plane crossed along the ray's dominant index axis (the largest index
   // component of a step is 1), so an oblique ray takes as many samples as an axis-aligned one.
@@ -687,8 +654,7 @@ function castRays(job: ThreeDJob): RawImage {
   const lo = job.wl.level - job.wl.window / 2,
     wwin = job.wl.window,
     satHi = lo + wwin;
-  const isMip = job.mode === 'mip',
-    isMinip = job.mode === 'minip';
+  const isMip = job.mode === 'mip';
 
   const lut =
     job.mode === 'composite'
@@ -706,7 +672,7 @@ function castRays(job: ThreeDJob): RawImage {
     for (let b = 0; b < nb; b++) {
       const a = Math.max(0, Math.min(LUT_SIZE - 1, Math.floor((bmin[b]! - lut.min) * lut.scale)));
       const z = Math.max(0, Math.min(LUT_SIZE - 1, Math.ceil((bmax[b]! - lut.min) * lut.scale)));
-      emptyBlock[b] = bmin[b]! > bmax[b]! || lut.nonzero[z + 1]! - lut.nonzero[a]! === 0 ? 1 : 0;
+      emptyBlock[b] = bmin[b]! > bmax[b]! || lut.nonzero[z + 1] === lut.nonzero[a] ? 1 : 0;
     }
   }
   // Gradient (index space) → world normal: g_world = Mᵀ g_ijk.
@@ -861,7 +827,6 @@ function castRays(job: ThreeDJob): RawImage {
             const gv = g <= 0 ? 0 : g >= 255 ? 255 : g;
             if (channels === 1) out[pix] = gv;
             else out[pix * 3] = out[pix * 3 + 1] = out[pix * 3 + 2] = gv;
-            void isMinip;
             continue;
           }
           // Composite, front to back.

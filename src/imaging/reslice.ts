@@ -13,7 +13,7 @@
  * linear transforms) and the volume's own rasToIjk, composed once per slice so the inner loop only
  * adds increments.
  */
-import { invert4, mul4, rasToIjkMatrix } from './geometry.js';
+import { invert4, mul4 } from './geometry.js';
 import type { ImageVolume, Mat4, TypedArray } from './types.js';
 import { windowByte } from './window-level.js';
 
@@ -57,17 +57,6 @@ export function pixelToRasMatrix(g: SliceGeometry): Mat4 {
 /** RAS → (col, row) (fractional; pixel centres at integers), ignoring the normal component. */
 export function rasToPixelMatrix(g: SliceGeometry): Mat4 {
   return invert4(pixelToRasMatrix(g));
-}
-
-/**
- * World RAS → voxel index for a volume under `worldFromLocal` (local RAS → world RAS):
- * `rasToIjk · worldFromLocal⁻¹`.
- */
-export function worldToIjkMatrix(
-  volume: Pick<ImageVolume, 'direction' | 'spacing' | 'origin'>,
-  worldFromLocal: Mat4,
-): Mat4 {
-  return mul4(rasToIjkMatrix(volume), invert4(worldFromLocal));
 }
 
 /**
@@ -352,7 +341,7 @@ export function resliceGrey(
     }
     return true;
   }
-  const a = constantAxis(b as number[], c as number[], r as number[], dims as unknown as number[]);
+  const a = constantAxis(b, c, r, dims);
   if (a === undefined) return false;
   const strides = [1, dims[0], dims[0] * dims[1]];
   const [u, v] = a === 0 ? [1, 2] : a === 1 ? [0, 2] : [0, 1];

@@ -24,7 +24,6 @@ import { AppError } from '../errors.js';
 import { nrrdChunks, type DecodedNrrd, type NrrdWriteOptions } from './nrrd.js';
 import {
   EMPTY_EXTENT,
-  defaultSegmentColor,
   segmentStats,
   segmentationFromLabelmap,
   integerLabelmap,
@@ -275,4 +274,3 @@ export function segNrrdChunks(
 }
 
 /** Default colour for generated segments (re-exported for callers that build segments). */
-export { defaultSegmentColor };

@@ -15,7 +15,6 @@
 import { AppError } from '../errors.js';
 import { labelColor } from './colormap.js';
 import {
-  ARRAY_OF,
   allocShared,
   voxelCount,
   type ImageVolume,
@@ -76,8 +75,6 @@ export function defaultSegmentColor(labelValue: number): Vec3 {
   return [roundColor(r / 255), roundColor(g / 255), roundColor(b / 255)];
 }
 
-export const layerCount = (s: Segmentation): number => s.labelmap.components;
-
 /**
  * Checks the invariants: integer labelmap, unique segment ids, layers in range, label values > 0
  * and representable, one segment per (layer, label value). Throws `unprocessable` naming the
@@ -111,6 +108,7 @@ export function validateSegmentation(s: Segmentation): void {
         `segments ${other} and ${seg.id} both use label value ${seg.labelValue} on layer ${seg.layer}`,
       );
     slots.set(slot, seg.id);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- colours come from files and requests
     if (seg.color.length !== 3 || seg.color.some((c) => !(c >= 0 && c <= 1)))
       throw unprocessable(`segment ${seg.id}: colour components must be from 0 to 1`);
   }
@@ -201,7 +199,7 @@ export function segmentStats(s: Segmentation, revision = 0): Map<string, Segment
   const lm = s.labelmap;
   const key = `${revision}|${s.segments.map((x) => `${x.id}:${x.layer}:${x.labelValue}`).join(',')}`;
   const hit = statsCache.get(lm.data);
-  if (hit && hit.key === key) return hit.stats;
+  if (hit?.key === key) return hit.stats;
   const [di, dj, dk] = lm.dimensions;
   const nc = lm.components;
   const d = lm.data;
@@ -336,8 +334,7 @@ export function integerLabelmap(volume: ImageVolume): ImageVolume {
   const d = volume.data;
   let lo = 0,
     hi = 0;
-  for (let i = 0; i < d.length; i++) {
-    const v = d[i]!;
+  for (const v of d) {
     if (!Number.isInteger(v))
       throw unprocessable(
         `the label map is ${volume.scalarType} and holds the non-integer value ${v}; label values must be whole numbers`,
@@ -356,7 +353,7 @@ export function integerLabelmap(volume: ImageVolume): ImageVolume {
         ? 'int16'
         : 'int32';
   const out = allocShared(type, d.length);
-  out.set(d as never);
+  out.set(d);
   return { ...volume, scalarType: type, data: out };
 }
 
@@ -455,7 +452,7 @@ function fitting(lm: ImageVolume, value: number): ImageVolume {
   if (value <= maxOf(lm.scalarType)) return lm;
   const type: ScalarType = value <= 65535 ? 'uint16' : 'uint32';
   const out = allocShared(type, lm.data.length);
-  out.set(lm.data as never);
+  out.set(lm.data);
   return { ...lm, scalarType: type, data: out };
 }
 
@@ -543,7 +540,7 @@ export function addSegment(
 
 export function copyVolume(v: ImageVolume): ImageVolume {
   const data = allocShared(v.scalarType, v.data.length);
-  data.set(v.data as never);
+  data.set(v.data);
   return { ...v, data };
 }
 
@@ -613,4 +610,3 @@ export function relabelSegment(
 }
 
 /** The typed-array constructor of a labelmap (for callers building masks of the same type). */
-export const labelmapArray = (t: ScalarType) => ARRAY_OF[t];

@@ -1,4 +1,8 @@
 /**
+ * `src/imaging/` is the bottom layer: pure computation on typed arrays (geometry, NRRD codec,
+ * reslicing, window/level, ray casting, colour maps). It imports no other src folder and no fs,
+ * process or hono.
+ *
  * The imaging data model, stated once:
  *
  * - World coordinates are **RAS** (x = Right, y = Anterior, z = Superior), millimetres, everywhere
@@ -110,17 +114,6 @@ export const BYTES_OF: Record<ScalarType, number> = {
   float32: 4,
   float64: 8,
 };
-
-export function scalarTypeOf(a: TypedArray): ScalarType {
-  if (a instanceof Int8Array) return 'int8';
-  if (a instanceof Uint8Array) return 'uint8';
-  if (a instanceof Int16Array) return 'int16';
-  if (a instanceof Uint16Array) return 'uint16';
-  if (a instanceof Int32Array) return 'int32';
-  if (a instanceof Uint32Array) return 'uint32';
-  if (a instanceof Float32Array) return 'float32';
-  return 'float64';
-}
 
 /** Allocates a typed array of `length` elements in a SharedArrayBuffer (zero-filled). */
 export function allocShared(scalarType: ScalarType, length: number): TypedArray {

@@ -45,7 +45,10 @@ export function windowLevelToGrey(
   stride = 1,
   offset = 0,
 ): void {
-  if (!alpha && stride === 1 && offset === 0) return greyOnly(values, wl, out);
+  if (!alpha && stride === 1 && offset === 0) {
+    greyOnly(values, wl, out);
+    return;
+  }
   const lo = wl.level - wl.window / 2;
   const w = wl.window;
   const scale = 255 / w;
@@ -81,7 +84,7 @@ const statsCache = new WeakMap<object, { revision: number; stats: VolumeStats }>
  */
 export function volumeStats(data: TypedArray, components = 1, revision = 0): VolumeStats {
   const cached = statsCache.get(data);
-  if (cached && cached.revision === revision) return cached.stats;
+  if (cached?.revision === revision) return cached.stats;
   const n = Math.floor(data.length / components);
   const stride = Math.max(1, Math.floor(n / 1_000_000));
   let min = Infinity,

@@ -440,6 +440,7 @@ const registerFn: FunctionDefinition = {
       map.FixedImagePyramidSchedule = [shrink, shrink, shrink];
       map.MovingImagePyramidSchedule = [shrink, shrink, shrink];
       if (p.maximumIterations !== undefined)
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a validated number parameter
         map.MaximumNumberOfIterations = [String(p.maximumIterations)];
       ctx.progress(
         0.05 + (0.85 * level) / levels,

@@ -50,7 +50,7 @@ export function toItkImage(v: ImageVolume, scalarType: ScalarType = v.scalarType
     float32: Float32Array,
     float64: Float64Array,
   }[scalarType];
-  img.data = C.from(v.data as ArrayLike<number>) as never;
+  img.data = C.from(v.data);
   return img;
 }
 
@@ -59,13 +59,13 @@ export function fromItkImage(img: Image): ImageVolume {
   const scalarType = img.imageType.componentType as ScalarType;
   const data = img.data as unknown as TypedArray;
   const out = allocShared(scalarType, data.length);
-  out.set(data as never);
+  out.set(data);
   return {
     scalarType,
     components: img.imageType.components,
     dimensions: [...img.size] as Vec3,
     spacing: [...img.spacing] as Vec3,
-    origin: lpsToRas(img.origin as number[]),
+    origin: lpsToRas(img.origin),
     direction: directionLpsToRas(
       mat3FromItkDirection(img.direction as unknown as ArrayLike<number>),
     ),

@@ -1,4 +1,8 @@
 /**
+ * `src/jobs/` runs processing functions (built-ins and plug-ins) as jobs in a worker pool, with
+ * progress, cancel and scene results. It imports scene/, imaging/, render/ (shared voxel memory)
+ * and its worker, never http/, server/ or hono.
+ *
  * The job manager: validates and queues processing jobs, runs them in a piscina worker pool (one
  * job per worker thread, off the event loop), relays progress, answers the workers' volume
  * requests from the scene, and applies a job's staged nodes to the scene only when it succeeds.
@@ -13,7 +17,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { AppError, ERROR_CODES, invalidParameter, notFound } from '../errors.js';
 import type { ImageVolume } from '../imaging/types.js';
-import { revisionOf } from '../render/revisions.js';
+
 import { shareable } from '../render/jobs.js';
 import type { Scene, SceneNode, SegmentationNode, VolumeNode } from '../scene/scene.js';
 import { tsWorkerExecArgv } from '../workers/ts-worker.js';
@@ -97,7 +101,7 @@ export class JobManager {
   #closed = false;
 
   constructor(o: JobManagerOptions) {
-    const cores = os.availableParallelism?.() ?? os.cpus().length;
+    const cores = os.availableParallelism();
     this.#o = {
       threads: Math.max(1, o.threads ?? cores - 1),
       maxQueue: 16,
@@ -263,6 +267,7 @@ export class JobManager {
         signal: run.abort.signal,
       }) as Promise<WorkerResult>;
     } catch (e) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the thrown value on as is
       promise = Promise.reject(e);
     }
     promise
@@ -362,7 +367,7 @@ export class JobManager {
         id: node.id,
         name: node.name,
         className: node.className,
-        volume: shareable(node.volume, revisionOf(scene, node.id)),
+        volume: shareable(node.volume, scene.revision(node.id)),
         worldFromLocal: scene.worldFromLocal(node.id),
         ...(node.parentTransformID ? { parentTransformID: node.parentTransformID } : {}),
       };
@@ -386,7 +391,7 @@ export class JobManager {
         name: node.name,
         segmentation: {
           segments: node.segmentation.segments,
-          labelmap: shareable(node.segmentation.labelmap, revisionOf(scene, node.id)),
+          labelmap: shareable(node.segmentation.labelmap, scene.revision(node.id)),
         },
         worldFromLocal: scene.worldFromLocal(node.id),
         ...(node.referenceVolumeId ? { referenceVolumeId: node.referenceVolumeId } : {}),
@@ -595,7 +600,7 @@ export function resolveNode(
 /** A worker's volume must be self-consistent before it enters the scene. */
 function checkVolume(v: ImageVolume): void {
   const n = v.dimensions[0] * v.dimensions[1] * v.dimensions[2] * v.components;
-  if (!v.data || v.data.length !== n)
+  if (v.data?.length !== n)
     throw new AppError(
       'unprocessable',
       `a result volume has ${v.data?.length ?? 0} values, its dimensions need ${n}`,

@@ -76,8 +76,8 @@ export function modulesOfServicesConfig(file: string): string[] {
   }
   const o = (doc ?? {}) as { functions?: unknown; services?: unknown };
   const entries = [
-    ...(Array.isArray(o.functions) ? o.functions : []),
-    ...(Array.isArray(o.services) ? o.services : []),
+    ...(Array.isArray(o.functions) ? (o.functions as unknown[]) : []),
+    ...(Array.isArray(o.services) ? (o.services as unknown[]) : []),
   ];
   if (entries.length === 0)
     throw new AppError(

@@ -109,7 +109,7 @@ export class FunctionRegistry {
    */
   validate(name: string, params: unknown, fromQuery = false): Record<string, unknown> {
     const f = this.get(name);
-    if (params === undefined || params === null) params = {};
+    params ??= {};
     if (typeof params !== 'object' || Array.isArray(params))
       throw new AppError('invalid_parameter', 'params must be a JSON object', {
         parameter: 'params',

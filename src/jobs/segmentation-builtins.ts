@@ -240,12 +240,14 @@ const fillFn: FunctionDefinition = {
     ctx.progress(0.1, 'interpolating');
     const img = toItkImage({ ...gridOf(lm), scalarType: 'uint8', components: 1, data: mask });
     const mci = await import('@itk-wasm/morphological-contour-interpolation');
-    const { outputImage } = await mci.morphologicalContourInterpolationNode(img as never, {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- itk-wasm takes plain Image-shaped objects
+    const { outputImage } = await mci.morphologicalContourInterpolationNode(img, {
       label: 1,
       axis: p.axis as number,
     });
     ctx.progress(0.9, 'building the segmentation');
-    const out = fromItkImage(outputImage as never);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- itk-wasm returns plain Image-shaped objects
+    const out = fromItkImage(outputImage);
     const filled = new Uint8Array(out.data.length);
     for (let q = 0; q < filled.length; q++) if (out.data[q]) filled[q] = 1;
     ctx.addSegmentation({

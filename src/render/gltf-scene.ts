@@ -86,7 +86,7 @@ export async function readGltf(bytes: Uint8Array): Promise<Document> {
     const asset = (json as { asset?: { version?: unknown } }).asset;
     if (!asset || typeof asset.version !== 'string' || !asset.version.startsWith('2.'))
       throw bad('scene: not a glTF 2.0 asset (asset.version must be "2.x")');
-    checkEmbedded(json as never);
+    checkEmbedded(json);
     return await io.readJSON({ json: json as never, resources: {} });
   } catch (e) {
     if (e instanceof AppError) throw e;
@@ -211,9 +211,9 @@ export async function sceneMeshes(doc: Document, maxTriangles: number): Promise<
         indices,
         normals,
         worldFromLocal,
-        color: [f[0]!, f[1]!, f[2]!],
-        opacity: blend ? Math.max(0, Math.min(1, f[3]!)) : 1,
-        label: [byte(f[0]!), byte(f[1]!), byte(f[2]!)],
+        color: [f[0], f[1], f[2]],
+        opacity: blend ? Math.max(0, Math.min(1, f[3])) : 1,
+        label: [byte(f[0]), byte(f[1]), byte(f[2])],
       };
       const texture = mat?.getBaseColorTexture();
       const info = mat?.getBaseColorTextureInfo() ?? null;

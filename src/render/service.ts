@@ -1,4 +1,8 @@
 /**
+ * `src/render/` turns views into images: render jobs from scene + view state (`jobs.ts`), their
+ * keys (ETags), the worker pool and encoding, layout screenshots. It imports views/, scene/ and
+ * imaging/, never http/ or hono.
+ *
  * Runs render jobs: 3D jobs (and big slices) in a piscina worker pool reading shared volume
  * memory, so the event loop stays free; small slices on the main thread, where they are cheaper
  * than the worker hop (see docs/rendering.md for the measurement). Identical concurrent requests
@@ -47,7 +51,7 @@ export class RenderService {
   readonly stats = { renders: 0, shared: 0, cached: 0, worker: 0, main: 0, refused: 0, streams: 0 };
 
   constructor(o: RenderServiceOptions = {}) {
-    const cores = os.availableParallelism?.() ?? os.cpus().length;
+    const cores = os.availableParallelism();
     this.#threads = o.threads ?? Math.max(1, cores - 1);
     this.#split = o.splitThreeD ?? cores >= 2;
     this.#maxQueue = o.maxQueue ?? 8;

@@ -7,7 +7,7 @@ import type { RasterMesh } from '../imaging/rasterize.js';
 import { vertexNormals, type TriangleMesh } from '../imaging/mesh.js';
 import { visibleSurfaces } from '../scene/models.js';
 import type { Scene } from '../scene/scene.js';
-import type { ThreeDViewState } from '../scene/views.js';
+import type { ThreeDViewState } from '../views/views.js';
 import type { ThreeDJob } from '../imaging/render3d.js';
 import { allocShared, type ImageVolume, type Vec3 } from '../imaging/types.js';
 import { volumeStats } from '../imaging/window-level.js';
@@ -18,7 +18,7 @@ const shared = new WeakMap<TriangleMesh, TriangleMesh>();
 function share<T extends Float32Array | Uint32Array>(a: T): T {
   const C = a.constructor as new (b: SharedArrayBuffer) => T;
   const out = new C(new SharedArrayBuffer(a.byteLength));
-  out.set(a as never);
+  out.set(a);
   return out;
 }
 

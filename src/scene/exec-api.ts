@@ -38,7 +38,7 @@ function vec3(name: string, v: unknown, fallback: Vec3): Vec3 {
     !v.every((x) => typeof x === 'number' && Number.isFinite(x))
   )
     throw new AppError('bad_request', `${name} must be 3 finite numbers`);
-  return [v[0], v[1], v[2]];
+  return [v[0] as number, v[1] as number, v[2] as number];
 }
 
 function mat4(name: string, v: unknown): Mat4 {
@@ -61,7 +61,7 @@ const nested = (m: Mat4) => [m.slice(0, 4), m.slice(4, 8), m.slice(8, 12), m.sli
 
 export interface ExecApi {
   /** Call after the script: publishes changes made to live voxel arrays. */
-  flush(): void;
+  flush: () => void;
   api: Record<string, unknown>;
 }
 
@@ -77,12 +77,13 @@ export function createExecApi(scene: Scene): ExecApi {
         .filter((n) => !filter?.className || n.className.startsWith(filter.className))
         .map(summary);
     },
-    getNode(pattern: string): NodeSummary | null {
+    // Scripts may pass anything: parameters are `unknown` and converted here (the trust boundary).
+    getNode(pattern: unknown): NodeSummary | null {
       const n = scene.getNode(String(pattern));
       return n ? summary(n) : null;
     },
-    getVolume(pattern = 'vtkMRMLScalarVolumeNode*') {
-      const n = scene.requireNode(String(pattern), 'volume') as VolumeNode;
+    getVolume(pattern: unknown = 'vtkMRMLScalarVolumeNode*') {
+      const n = scene.requireNode(String(pattern), 'volume');
       touched.add(n.id);
       const v = n.volume;
       return {
@@ -125,6 +126,7 @@ export function createExecApi(scene: Scene): ExecApi {
         (data as unknown as { set(a: ArrayLike<number>): void }).set(spec.data);
       }
       const direction = spec.direction === undefined ? IDENTITY3 : (spec.direction as Mat3);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a script's value: Mat3 is what we require, not what we get
       if (direction.length !== 9)
         throw new AppError('bad_request', 'direction must be 9 numbers (row-major 3×3)');
       const node = scene.add<VolumeNode>({
@@ -150,17 +152,17 @@ export function createExecApi(scene: Scene): ExecApi {
       return node.id;
     },
     /** Publishes in-place edits of a volume's voxels now (otherwise done when the script ends). */
-    volumeChanged(id: string): void {
+    volumeChanged(id: unknown): void {
       scene.update(String(id), {});
     },
-    removeNode(id: string): boolean {
+    removeNode(id: unknown): boolean {
       const exists = scene.byId(String(id)) !== undefined;
       scene.remove([String(id)]);
       touched.delete(String(id));
       return exists;
     },
-    getTransform(pattern = 'vtkMRMLLinearTransformNode*') {
-      const n = scene.requireNode(String(pattern), 'linearTransform') as LinearTransformNode;
+    getTransform(pattern: unknown = 'vtkMRMLLinearTransformNode*') {
+      const n = scene.requireNode(String(pattern), 'linearTransform');
       return { ...summary(n), matrix: nested(n.matrixToParent) };
     },
     setTransform(spec: { id?: string; name?: string; matrix?: unknown }): string {
@@ -181,12 +183,13 @@ export function createExecApi(scene: Scene): ExecApi {
         matrixToParent: matrix,
       }).id;
     },
-    setParentTransform(nodeId: string, transformId: string | null): void {
-      const n = scene.byId(String(nodeId));
-      if (!n) throw new AppError('not_found', `no node with id ${nodeId}`);
+    setParentTransform(nodeId: unknown, transformId: string | null): void {
+      const id = String(nodeId);
+      const n = scene.byId(id);
+      if (!n) throw new AppError('not_found', `no node with id ${id}`);
       scene.update(n.id, { parentTransformID: transformId ?? undefined });
     },
-    getFiducials(pattern = 'vtkMRMLMarkupsFiducialNode*') {
+    getFiducials(pattern: unknown = 'vtkMRMLMarkupsFiducialNode*') {
       return scene
         .findNodes(String(pattern))
         .filter((n): n is FiducialNode => n.kind === 'fiducials')
@@ -201,9 +204,10 @@ export function createExecApi(scene: Scene): ExecApi {
     } {
       const position = vec3('position', spec.position, [0, 0, 0]);
       let list = spec.listId
-        ? (scene.requireNode(spec.listId, 'fiducials') as FiducialNode)
-        : (scene.findNodes('vtkMRMLMarkupsFiducialNode*').find((n) => n.kind === 'fiducials') as
-            FiducialNode | undefined);
+        ? scene.requireNode(spec.listId, 'fiducials')
+        : scene
+            .findNodes('vtkMRMLMarkupsFiducialNode*')
+            .find((n): n is FiducialNode => n.kind === 'fiducials');
       list ??= scene.add<FiducialNode>({
         kind: 'fiducials',
         className: 'vtkMRMLMarkupsFiducialNode',

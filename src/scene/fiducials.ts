@@ -145,8 +145,8 @@ export function parseMarkupsJson(doc: unknown): Array<{
     const cps = mk.controlPoints ?? [];
     if (!Array.isArray(cps)) throw bad(`markups[${i}].controlPoints is not an array`);
     const points: ControlPoint[] = cps.map((cp: unknown, j: number) => {
-      const c = cp as Record<string, unknown>;
-      const pos = c?.position;
+      const c = (cp ?? {}) as Record<string, unknown>;
+      const pos = c.position;
       if (
         !Array.isArray(pos) ||
         pos.length !== 3 ||

@@ -27,6 +27,7 @@ import {
 import { nrrdOptionsFor, putVolume } from './volumes.js';
 import { putSegmentation } from './segmentations.js';
 import { segNrrdChunks } from '../imaging/seg-nrrd.js';
+import { booleanWord } from '../util/words.js';
 import { readMesh, writeMesh, type MeshFormat, type MeshWriteFormat } from '../imaging/mesh-io.js';
 import type { TriangleMesh } from '../imaging/mesh.js';
 import { putModel } from './models.js';
@@ -69,13 +70,11 @@ export interface FileType {
   formats: string;
   load(req: LoadRequest): Promise<SceneNode[]>;
   /** Node kinds this type writes, and how; absent → the type is load-only. */
-  save?: { kinds: SceneNode['kind'][]; write(req: SaveRequest): Promise<void> };
+  save?: { kinds: Array<SceneNode['kind']>; write(req: SaveRequest): Promise<void> };
 }
 
-const truthy = (v: string | undefined) =>
-  v !== undefined && ['1', 'true', 'yes', 'on'].includes(v.trim().toLowerCase());
-const falsy = (v: string | undefined) =>
-  v !== undefined && ['0', 'false', 'no', 'off'].includes(v.trim().toLowerCase());
+const truthy = (v: string | undefined) => v !== undefined && booleanWord(v) === true;
+const falsy = (v: string | undefined) => v !== undefined && booleanWord(v) === false;
 
 /** `name.nrrd`, `name.seg.nrrd`, `name.mrk.json` → `name`. */
 export function baseName(file: string): string {
@@ -219,7 +218,7 @@ export const FILE_TYPES: readonly FileType[] = [
         throw wrongKind(req.into, 'TransformFile');
       let matrix: Mat4;
       if (lower.endsWith('.json')) {
-        const doc = (await readJson(req.file, req.maxJsonBytes)) as { matrix?: unknown };
+        const doc = (await readJson(req.file, req.maxJsonBytes)) as { matrix?: unknown } | null;
         matrix = parseMatrix(doc?.matrix);
       } else if (lower.endsWith('.txt') || lower.endsWith('.tfm')) {
         matrix = matrixToParentFromItkText(await readText(req.file, req.maxJsonBytes));
@@ -354,13 +353,13 @@ export function fileTypeNamed(name: string): FileType {
  */
 export function fileTypeForFileName(name: string): FileType | undefined {
   const lower = name.toLowerCase();
-  const type = /\.mrk\.json$/.test(lower)
+  const type = lower.endsWith('.mrk.json')
     ? 'MarkupsFile'
     : /\.(tfm|txt|h5)$/.test(lower)
       ? 'TransformFile'
       : /\.(stl|obj|ply|vtk|vtp)$/.test(lower)
         ? 'ModelFile'
-        : /\.(nrrd|nhdr)$/.test(lower) && !/\.seg\.nrrd$/.test(lower)
+        : /\.(nrrd|nhdr)$/.test(lower) && !lower.endsWith('.seg.nrrd')
           ? 'VolumeFile'
           : undefined;
   return type ? fileTypeNamed(type) : undefined;

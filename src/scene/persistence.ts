@@ -143,7 +143,7 @@ export class SceneStore {
       this.#timer ??= setTimeout(() => {
         this.#timer = undefined;
         // skipped when a flush (e.g. awaited by a request) already wrote every change
-        if (this.#dirty) this.flush().catch((e) => this.#opts.onError?.(e));
+        if (this.#dirty) this.flush().catch((e: unknown) => this.#opts.onError?.(e));
       }, this.#opts.debounceMs ?? 200);
     });
     return { loaded: loaded ?? 0, existed: loaded !== undefined, removed: this.#removedAtLoad };
@@ -322,9 +322,9 @@ export class SceneStore {
       this.#removedAtLoad = await this.#recover(new Set());
       return undefined;
     }
-    let index: StoredIndex;
+    let index: Partial<StoredIndex>;
     try {
-      index = JSON.parse(text) as StoredIndex;
+      index = JSON.parse(text) as Partial<StoredIndex>;
     } catch (e) {
       throw new Error(
         `scene index ${file} is not valid JSON (${(e as Error).message}); move it away to start with an empty scene`,
@@ -358,7 +358,7 @@ export class SceneStore {
     // Parents first would be required by `add`; add without parents, then set them.
     for (const n of pending) {
       const { parentTransformID: _p, ...rest } = n;
-      this.#scene.add(rest as SceneNode);
+      this.#scene.add(rest);
     }
     for (const n of pending)
       if (n.parentTransformID) this.#scene.update(n.id, { parentTransformID: n.parentTransformID });
@@ -465,7 +465,9 @@ export class StagedVolumeFile {
   #queue(f: () => Promise<unknown>): void {
     this.#chain = this.#chain
       .then(() => (this.#error ? undefined : f()))
-      .catch((e) => (this.#error ??= e));
+      .catch((e: unknown) => {
+        this.#error ??= e;
+      });
   }
 
   async commit(volume: ImageVolume): Promise<void> {
@@ -474,7 +476,9 @@ export class StagedVolumeFile {
     await this.#chain;
     if (this.#error) {
       await this.abort();
-      throw this.#error;
+      throw this.#error instanceof Error
+        ? this.#error
+        : new Error('writing the volume failed', { cause: this.#error });
     }
     const h = await this.#handle!;
     await h.sync();

@@ -33,8 +33,6 @@ type Tissue =
   | 'sinus'
   | 'disc';
 
-const inEllipsoid = (x: number, y: number, z: number, c: Vec3, r: Vec3) =>
-  ((x - c[0]) / r[0]) ** 2 + ((y - c[1]) / r[1]) ** 2 + ((z - c[2]) / r[2]) ** 2;
 const e2 = (
   x: number,
   y: number,

@@ -1,4 +1,8 @@
 /**
+ * `src/scene/` holds the in-memory scene (volumes, transforms, fiducial lists), its persistence
+ * and the exec sandbox API. It imports imaging/ (and the exec worker it starts), never views/,
+ * render/, dicom/, bridge/, http/ or hono.
+ *
  * The scene: an ordered set of nodes with Slicer-style ids (`vtkMRMLScalarVolumeNode1`, …) and
  * names, looked up like Slicer's `getNode` (id or name, fnmatch-style glob, first match in scene
  * order). Every change bumps `version` and notifies listeners (persistence, render caches, live
@@ -167,10 +171,20 @@ export class Scene {
   #listeners = new Set<(change: SceneChange) => void>();
   #version = 0;
   #activeVolumeId: string | undefined;
+  #revisions = new Map<string, number>();
 
   /** Increases on every change; render caches and ETags key on it. */
   get version(): number {
     return this.#version;
+  }
+
+  /**
+   * Revision of one node: bumped on every change that names it. Voxels can be edited in place
+   * (the exec API publishes such edits with `update(id, {})`, same array), so render keys and
+   * caches that identify a volume by its voxel array also carry the revision.
+   */
+  revision(id: string): number {
+    return this.#revisions.get(id) ?? 0;
   }
 
   /**
@@ -185,7 +199,7 @@ export class Scene {
   /** The active volume node, or else the first volume in scene order. */
   activeVolume(): VolumeNode | undefined {
     const a = this.#activeVolumeId ? this.#nodes.get(this.#activeVolumeId) : undefined;
-    return isVolumeNode(a) ? a : (this.nodes().find(isVolumeNode) as VolumeNode | undefined);
+    return isVolumeNode(a) ? a : this.nodes().find(isVolumeNode);
   }
 
   /** Makes a volume the active one (emits an `update` change with no node ids). */
@@ -257,7 +271,7 @@ export class Scene {
       this.#counters.set(node.className, n);
     } else {
       const m = /^(.*?)(\d+)$/.exec(id);
-      if (m && m[1] === node.className)
+      if (m?.[1] === node.className)
         this.#counters.set(
           node.className,
           Math.max(this.#counters.get(node.className) ?? 0, Number(m[2])),
@@ -393,6 +407,7 @@ export class Scene {
 
   #emit(type: SceneChange['type'], ids: string[], fields?: string[]): void {
     this.#version++;
+    for (const id of ids) this.#revisions.set(id, (this.#revisions.get(id) ?? 0) + 1);
     const change: SceneChange = {
       version: this.#version,
       ids,

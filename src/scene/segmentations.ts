@@ -164,7 +164,7 @@ export function putSegmentation(
   }
   const content = req.decoded.header.fields.get('content');
   const node = createSegmentation(scene, {
-    name: req.name ?? (content || undefined),
+    name: req.name ?? (content === '' ? undefined : content),
     segmentation,
     attributes: keyValues,
     referenceVolumeId: ref?.id,

@@ -6,6 +6,7 @@
 import type { DecodedNrrd, NrrdWriteOptions } from '../imaging/nrrd.js';
 import { AppError, notFound } from '../errors.js';
 import { isVolumeNode, type Scene, type VolumeClass, type VolumeNode } from './scene.js';
+import { booleanWord } from '../util/words.js';
 
 /** NRRD key/value pairs that mark a label map (case-insensitive key, truthy value). */
 const LABELMAP_KEYS = new Set([
@@ -15,11 +16,10 @@ const LABELMAP_KEYS = new Set([
   'voxelgate.labelmap',
   'slicer.labelmap',
 ]);
-const TRUTHY = new Set(['1', 'true', 'yes', 'on']);
 
 export function hasLabelMapHint(keyValues: Record<string, string>): boolean {
   return Object.entries(keyValues).some(
-    ([k, v]) => LABELMAP_KEYS.has(k.toLowerCase()) && TRUTHY.has(v.trim().toLowerCase()),
+    ([k, v]) => LABELMAP_KEYS.has(k.toLowerCase()) && booleanWord(v) === true,
   );
 }
 
@@ -95,7 +95,7 @@ export function putVolume(
   const name =
     req.name ??
     (req.id !== undefined && !isGlob(req.id) ? req.id : undefined) ??
-    (content || defaultName(className));
+    (content !== undefined && content !== '' ? content : defaultName(className));
   const node = scene.add<VolumeNode>({
     kind: 'volume',
     className,
@@ -121,11 +121,7 @@ const defaultName = (c: VolumeClass) =>
  * order), or else the active one. Both given: the node `id` finds must have that name. Never
  * answers another volume than the one asked for: no match is not_found.
  */
-export function findVolume(
-  scene: Scene,
-  id: string | undefined,
-  name?: string | undefined,
-): VolumeNode {
+export function findVolume(scene: Scene, id: string | undefined, name?: string): VolumeNode {
   if (name !== undefined) {
     const node =
       id !== undefined
@@ -134,7 +130,7 @@ export function findVolume(
             .nodes()
             .filter(isVolumeNode)
             .find((n) => n.name === name);
-    if (!node || node.name !== name)
+    if (node?.name !== name)
       throw notFound(
         id !== undefined
           ? `volume ${node?.id ?? id} is named "${node?.name}", not "${name}"`

@@ -1,4 +1,9 @@
 /**
+ * `src/server/` assembles the program: the CLI (the only reader of `process.argv`/`env` and the
+ * only caller of `exit`), config and its defaults, the context of domain services, the Hono app and
+ * listening with port fallback. It may import every other folder; nothing imports it except
+ * `main.ts` (http/ imports the context and config as types only).
+ *
  * Assembles the Hono app from the URL families. Never listens (see `listen.ts`), so tests can
  * call `app.request()` in-process.
  */

@@ -7,13 +7,8 @@ import path from 'node:path';
 import { createApp } from './app.js';
 import { ConfigError, helpText, parseConfig, type Config } from './config.js';
 import { modulesOfServicesConfig, registerPluginModules } from '../jobs/plugins.js';
-import {
-  closeContext,
-  createContext,
-  PACKAGE_ROOT,
-  PACKAGE_VERSION,
-  type AppContext,
-} from './context.js';
+import { closeContext, createContext, type AppContext } from './context.js';
+import { PACKAGE_ROOT, PACKAGE_VERSION } from '../util/package.js';
 import { listen, PortsExhaustedError, type Listening } from './listen.js';
 import { createLogger } from './logger.js';
 import { sweepTempFiles } from '../util/recovery.js';
@@ -186,27 +181,33 @@ export async function runCli(
   } catch (e) {
     if (e instanceof ConfigError) {
       io.err(`voxelgate: ${e.message}\nTry 'voxelgate --help'.`);
-      return io.exit(2);
+      io.exit(2);
+      return;
     }
     throw e;
   }
   if (parsed.help) {
     io.out(helpText(PACKAGE_VERSION));
-    return io.exit(0);
+    io.exit(0);
+    return;
   }
   if (parsed.version) {
     io.out(PACKAGE_VERSION);
-    return io.exit(0);
+    io.exit(0);
+    return;
   }
   if (parsed.positionals[0] === 'migrate') {
-    return io.exit(await runMigrate(parsed.config, migrateArgs, io));
+    io.exit(await runMigrate(parsed.config, migrateArgs, io));
+    return;
   }
   if (parsed.positionals[0] === 'import') {
-    return io.exit(await runImport(parsed.config, parsed.positionals.slice(1), io));
+    io.exit(await runImport(parsed.config, parsed.positionals.slice(1), io));
+    return;
   }
   if (parsed.positionals.length > 0 && parsed.positionals[0] !== 'serve') {
     io.err(`voxelgate: unknown command "${parsed.positionals[0]}"\nTry 'voxelgate --help'.`);
-    return io.exit(2);
+    io.exit(2);
+    return;
   }
 
   let running: Running;
@@ -224,7 +225,8 @@ export async function runCli(
     else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN')
       io.err(`voxelgate: cannot listen on ${parsed.config.host}: no such local address`);
     else io.err(`voxelgate: cannot start: ${err.message}`);
-    return io.exit(1);
+    io.exit(1);
+    return;
   }
 
   process.on('unhandledRejection', (reason) =>
@@ -238,7 +240,8 @@ export async function runCli(
   const onSignal = (sig: NodeJS.Signals) => {
     if (++signals > 1) {
       io.err(`voxelgate: second ${sig}, exiting now`);
-      return io.exit(130);
+      io.exit(130);
+      return;
     }
     running.ctx.requestShutdown(sig);
   };
@@ -261,11 +264,7 @@ async function prepareArchive(ctx: AppContext, io: Pick<CliIo, 'out' | 'err'>): 
     );
   }
   for (const dir of ctx.config.imports) {
-    const summary = await importFiles(
-      archive,
-      [dir],
-      progressReporter(io, process.stderr.isTTY === true),
-    );
+    const summary = await importFiles(archive, [dir], progressReporter(io, process.stderr.isTTY));
     io.err(summaryLine(dir, summary));
   }
 }
@@ -329,7 +328,7 @@ export async function runMigrate(config: Config, args: string[], io: CliIo): Pro
   let target: Archive | undefined;
   try {
     target = await Archive.open({ data: config.data, index: to, storage });
-    const tty = process.stderr.isTTY === true;
+    const tty = process.stderr.isTTY;
     let last = 0;
     const p = await migrateArchive(source, target, (p) => {
       const now = Date.now();
@@ -372,11 +371,7 @@ export async function runImport(config: Config, paths: string[], io: CliIo): Pro
     storage: config.storage,
   });
   try {
-    const summary = await importFiles(
-      archive,
-      paths,
-      progressReporter(io, process.stderr.isTTY === true),
-    );
+    const summary = await importFiles(archive, paths, progressReporter(io, process.stderr.isTTY));
     for (const f of summary.skippedFiles.slice(0, 20)) io.err(`  skipped ${f.file}: ${f.reason}`);
     if (summary.skippedFiles.length > 20) io.err(`  … and ${summary.skipped - 20} more skipped`);
     io.out(summaryLine(paths.join(' '), summary));

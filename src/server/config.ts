@@ -4,6 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import { booleanWord } from '../util/words.js';
+import { normalizeOrigin } from '../util/origin.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -95,14 +97,6 @@ export interface Limits {
   /** Mesh uploads (models) and glTF scenes posted to `/render`. */
   mesh: number;
 }
-
-export const DEFAULT_LIMITS: Limits = {
-  volume: 4096 * 1024 * 1024,
-  stow: 8192 * 1024 * 1024,
-  json: 16 * 1024 * 1024,
-  exec: 1024 * 1024,
-  mesh: 512 * 1024 * 1024,
-};
 
 export class ConfigError extends Error {}
 
@@ -369,19 +363,26 @@ export const OPTIONS: readonly OptionSpec[] = [
 ];
 
 /**
- * `scheme://host[:port]` in canonical form (lower case, default port dropped), from an origin or
- * a URL; undefined for anything but http(s).
+ * The default of an option as `OPTIONS` states it: the one place a default is written (help
+ * text, README table, `parseConfig` and `defaultConfig` all read it from there).
  */
-export function normalizeOrigin(raw: string): string | undefined {
-  try {
-    const u = new URL(raw.trim());
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
-    if (u.username || u.password) return undefined;
-    return u.origin.toLowerCase();
-  } catch {
-    return undefined;
-  }
+function optionDefault(name: string): string {
+  const d = OPTIONS.find((o) => o.name === name)?.default;
+  if (d === undefined) throw new Error(`option --${name} has no default`);
+  return String(d);
 }
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+
+/** Body limits in bytes at their defaults (`--limit-*`). */
+export const DEFAULT_LIMITS: Limits = {
+  volume: Number(optionDefault('limit-volume')) * MiB,
+  stow: Number(optionDefault('limit-stow')) * MiB,
+  json: Number(optionDefault('limit-json')) * KiB,
+  exec: Number(optionDefault('limit-exec')) * KiB,
+  mesh: Number(optionDefault('limit-mesh')) * MiB,
+};
 
 /** `port-tries` → `VOXELGATE_PORT_TRIES`. */
 export const envName = (option: string): string =>
@@ -394,13 +395,10 @@ export interface ParsedCli {
   positionals: string[];
 }
 
-const TRUE = new Set(['1', 'true', 'yes', 'on']);
-const FALSE = new Set(['0', 'false', 'no', 'off', '']);
-
 function envBoolean(name: string, raw: string): boolean {
-  const v = raw.trim().toLowerCase();
-  if (TRUE.has(v)) return true;
-  if (FALSE.has(v)) return false;
+  // An empty variable (VOXELGATE_QUIET=) is off.
+  const v = raw.trim() === '' ? false : booleanWord(raw);
+  if (v !== undefined) return v;
   throw new ConfigError(`${name} must be true or false, not "${raw}"`);
 }
 
@@ -460,7 +458,7 @@ export function parseConfig(
   };
   const abs = (p: string) => path.resolve(cwd, p);
 
-  const logLevel = (str('log-level') ?? 'info') as LogLevel;
+  const logLevel = (str('log-level') ?? optionDefault('log-level')) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
   const tlsCert = str('tls-cert');
@@ -474,24 +472,25 @@ export function parseConfig(
     );
   }
 
-  const auth = (str('auth') ?? 'mutating') as Config['auth'];
-  if (auth !== 'mutating' && auth !== 'all')
-    throw new ConfigError(`--auth must be mutating or all, not "${auth}"`);
+  const rawAuth = str('auth') ?? optionDefault('auth');
+  if (rawAuth !== 'mutating' && rawAuth !== 'all')
+    throw new ConfigError(`--auth must be mutating or all, not "${rawAuth}"`);
+  const auth: Config['auth'] = rawAuth;
   const token = str('token');
   const readToken = str('read-token');
   if (readToken && !token) throw new ConfigError('--read-token needs --token as well');
   if (token !== undefined && token.length < 8)
     throw new ConfigError('--token must be at least 8 characters long');
-  const mib = (name: string, def: number) =>
-    toInt(name, str(name) ?? String(def), 1, 1024 * 1024) * 1024 * 1024;
+  const int = (name: string, min: number, max: number) =>
+    toInt(name, str(name) ?? optionDefault(name), min, max);
 
   const config: Config = {
-    host: str('host') ?? '127.0.0.1',
-    port: toInt('port', str('port') ?? '2016', 0, 65535),
-    portTries: toInt('port-tries', str('port-tries') ?? '20', 1, 1000),
+    host: str('host') ?? optionDefault('host'),
+    port: int('port', 0, 65535),
+    portTries: int('port-tries', 1, 1000),
     portFile: str('port-file') ? abs(str('port-file')!) : undefined,
     docroot: abs(str('docroot') ?? path.join(packageRoot, 'docroot')),
-    data: abs(str('data') ?? './data'),
+    data: abs(str('data') ?? optionDefault('data')),
     index: parseIndex(str('index')),
     storage: parseStorage(str('storage') ?? 'fs', abs),
     slicer: !bool('no-slicer'),
@@ -511,7 +510,7 @@ export function parseConfig(
         );
       return origin;
     }),
-    importTimeoutMs: toInt('import-timeout', str('import-timeout') ?? '60', 1, 86_400) * 1000,
+    importTimeoutMs: int('import-timeout', 1, 86_400) * 1000,
     imports: list('import').map(abs),
     cors,
     token,
@@ -520,13 +519,13 @@ export function parseConfig(
     insecure: bool('insecure'),
     allowedHosts: list('allowed-host').map((h) => h.toLowerCase()),
     limits: {
-      volume: mib('limit-volume', 4096),
-      stow: mib('limit-stow', 8192),
-      json: toInt('limit-json', str('limit-json') ?? '16384', 1, 1024 * 1024) * 1024,
-      exec: toInt('limit-exec', str('limit-exec') ?? '1024', 1, 1024 * 1024) * 1024,
-      mesh: mib('limit-mesh', 512),
+      volume: int('limit-volume', 1, 1024 * 1024) * MiB,
+      stow: int('limit-stow', 1, 1024 * 1024) * MiB,
+      json: int('limit-json', 1, 1024 * 1024) * KiB,
+      exec: int('limit-exec', 1, 1024 * 1024) * KiB,
+      mesh: int('limit-mesh', 1, 1024 * 1024) * MiB,
     },
-    execTimeoutMs: toInt('exec-timeout', str('exec-timeout') ?? '10000', 10, 3_600_000),
+    execTimeoutMs: int('exec-timeout', 10, 3_600_000),
     dicomwebRemotes: list('dicomweb-remote').map((o) => {
       const origin = normalizeOrigin(o);
       if (!origin)
@@ -535,11 +534,10 @@ export function parseConfig(
         );
       return origin;
     }),
-    dicomwebTimeoutMs:
-      toInt('dicomweb-timeout', str('dicomweb-timeout') ?? '120', 1, 86_400) * 1000,
+    dicomwebTimeoutMs: int('dicomweb-timeout', 1, 86_400) * 1000,
     jobs: str('jobs') !== undefined ? toInt('jobs', str('jobs')!, 1, 256) : undefined,
-    jobQueue: toInt('job-queue', str('job-queue') ?? '16', 0, 100_000),
-    jobTimeoutMs: toInt('job-timeout', str('job-timeout') ?? '600', 0, 7 * 86_400) * 1000,
+    jobQueue: int('job-queue', 0, 100_000),
+    jobTimeoutMs: int('job-timeout', 0, 7 * 86_400) * 1000,
     functionModules: list('functions').map(abs),
     servicesConfig: str('services-config') ? abs(str('services-config')!) : undefined,
     tlsCert: tlsCert ? abs(tlsCert) : undefined,
@@ -570,40 +568,20 @@ function parseStorage(v: string, abs: (p: string) => string): string {
   throw new ConfigError(`--storage takes fs, fs:DIR or postgres, not "${v}"`);
 }
 
-/** Defaults for programmatic use and tests: loopback, ephemeral port, everything quiet. */
+/**
+ * Defaults for programmatic use and tests: the CLI defaults (`parseConfig` of no arguments, paths
+ * relative to the working directory) except loopback on an ephemeral port, one port try, no
+ * sample data, everything quiet.
+ */
 export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  const cwd = process.cwd();
   return {
-    host: '127.0.0.1',
+    ...parseConfig([], {}, cwd, cwd).config,
     port: 0,
     portTries: 1,
-    docroot: path.resolve('docroot'),
-    data: path.resolve('data'),
-    storage: 'fs',
-    slicer: true,
-    dicom: true,
-    static: true,
-    renderServer: true,
     noSamples: true,
-    enableExec: false,
-    allowShutdown: false,
-    importRoots: [],
-    exportRoots: [],
-    importUrls: [],
-    importTimeoutMs: 60_000,
-    imports: [],
     logLevel: 'error',
     quiet: true,
-    auth: 'mutating',
-    insecure: false,
-    allowedHosts: [],
-    limits: { ...DEFAULT_LIMITS },
-    execTimeoutMs: 10_000,
-    dicomwebRemotes: [],
-    dicomwebTimeoutMs: 120_000,
-    jobQueue: 16,
-    jobTimeoutMs: 600_000,
-    functionModules: [],
-    http2: false,
     ...overrides,
   };
 }

@@ -2,13 +2,12 @@
  * What the HTTP layer gets to work with: configuration, logging, version facts and the domain
  * services. Built by `createContext`; the CLI owns its lifetime (`close`).
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_VERSION } from '../util/package.js';
 import type { Config } from './config.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Scene } from '../scene/scene.js';
-import { Views } from '../scene/views.js';
+import { Views } from '../views/views.js';
+import { followActiveVolume } from '../views/layers.js';
 import { RenderService } from '../render/service.js';
 import type { SceneStore } from '../scene/persistence.js';
 import { Archive } from '../dicom/archive.js';
@@ -17,16 +16,6 @@ import { SceneEventLog } from '../scene/events.js';
 import { FunctionRegistry } from '../jobs/registry.js';
 import { JobManager } from '../jobs/manager.js';
 import { BUILTINS } from '../jobs/builtins.js';
-
-/** The package root (folder holding package.json), found from this file's location. */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-export const PACKAGE_VERSION: string = (() => {
-  const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-})();
 
 export interface AppContext {
   config: Config;
@@ -64,6 +53,7 @@ export interface AppContext {
 export function createContext(config: Config, logger: Logger = silentLogger): AppContext {
   const renderer = new RenderService();
   const scene = new Scene();
+  const views = new Views();
   const functions = new FunctionRegistry();
   for (const def of BUILTINS) functions.register(def, 'builtin');
   const jobs = new JobManager({
@@ -90,11 +80,11 @@ export function createContext(config: Config, logger: Logger = silentLogger): Ap
     functions,
     jobs,
     events,
-    views: new Views(),
+    views,
     renderer,
     shutdown: new AbortController(),
     requestShutdown: () => {},
-    closers: [() => renderer.close(), () => jobs.close()],
+    closers: [() => renderer.close(), () => jobs.close(), followActiveVolume(scene, views)],
   };
   if (config.dicom) {
     let archive: Archive | undefined;

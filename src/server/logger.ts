@@ -31,7 +31,12 @@ export function createLogger({
     error(msg, e) {
       if (!on('error')) return;
       const detail =
-        e instanceof Error ? `\n${e.stack ?? e.message}` : e !== undefined ? ` ${String(e)}` : '';
+        e instanceof Error
+          ? `\n${e.stack ?? e.message}`
+          : e !== undefined
+            ? // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever a caller logs
+              ` ${String(e)}`
+            : '';
       err(`${stamp()} error ${msg}${detail}`);
     },
     warn: (msg) => on('warn') && err(`${stamp()} warn  ${msg}`),
@@ -42,7 +47,14 @@ export function createLogger({
 }
 
 /** A logger that drops everything (tests). */
-export const silentLogger: Logger = { error() {}, warn() {}, info() {}, debug() {}, access() {} };
+const nothing = (): void => undefined;
+export const silentLogger: Logger = {
+  error: nothing,
+  warn: nothing,
+  info: nothing,
+  debug: nothing,
+  access: nothing,
+};
 
 /** A request target with the value of every `access_token` query parameter replaced by `***`. */
 export function redactSecrets(target: string): string {

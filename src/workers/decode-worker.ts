@@ -44,7 +44,9 @@ export async function decode(
     throw new Error(
       typeof e === 'number'
         ? `itk-wasm could not decode the file (native exception ${e})`
-        : String((e as Error)?.message ?? e),
+        : e instanceof Error
+          ? e.message
+          : String(e),
     );
   } finally {
     restore();

@@ -109,7 +109,7 @@ try {
     typeof value === 'object' &&
     typeof (value as { then?: unknown }).then === 'function'
   )
-    await value;
+    await (value as PromiseLike<unknown>);
   const result = vm.runInContext('__execResult', context) as unknown;
   let json: string | undefined;
   try {
@@ -120,6 +120,7 @@ try {
       { name: 'ResultError' },
     );
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify returns undefined for a function, despite its type
   post({ type: 'done', resultJson: json ?? null, console: lines });
 } catch (e) {
   fail(e);

@@ -37,7 +37,7 @@ async function findFunction(task: WorkerTask): Promise<FunctionDefinition> {
   const url = task.moduleUrl.startsWith('file:')
     ? task.moduleUrl
     : pathToFileURL(task.moduleUrl).href;
-  return pickFunction(await import(url), task.function);
+  return pickFunction((await import(url)) as Record<string, unknown>, task.function);
 }
 
 export default async function runJob(task: WorkerTask): Promise<WorkerResult> {
@@ -100,7 +100,7 @@ export default async function runJob(task: WorkerTask): Promise<WorkerResult> {
       checkCancelled();
       const requestId = nextRequest++;
       return new Promise<VolumeInput>((resolve, reject) => {
-        pending.set(requestId, { resolve: resolve as (v: VolumeInput) => void, reject });
+        pending.set(requestId, { resolve: resolve, reject });
         post({ type: 'volume', requestId, ...(ref !== undefined ? { ref } : {}) });
       });
     },
@@ -108,7 +108,7 @@ export default async function runJob(task: WorkerTask): Promise<WorkerResult> {
       checkCancelled();
       const requestId = nextRequest++;
       return new Promise<SegmentationInput>((resolve, reject) => {
-        pending.set(requestId, { resolve: resolve as (v: SegmentationInput) => void, reject });
+        pending.set(requestId, { resolve: resolve, reject });
         post({ type: 'segmentation', requestId, ref });
       });
     },

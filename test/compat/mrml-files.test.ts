@@ -20,7 +20,7 @@ import type { VolumeNode } from '../../src/scene/scene.js';
 import { matrixToParentFromItkText, putLinearTransform } from '../../src/scene/transforms.js';
 import { makeTestApp, tempDir, type TestApp } from '../helpers/app.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 function vol(): ImageVolume {
   const data = allocShared('int16', 4 * 3 * 2);

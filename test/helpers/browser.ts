@@ -68,7 +68,7 @@ export async function launchBrowser(
     timeout: 30_000,
   });
   context.setDefaultTimeout(15_000);
-  const browser = context.browser() as Browser;
+  const browser = context.browser()!;
   return {
     browser,
     context,

@@ -47,7 +47,11 @@ function hpackString(s: string): Buffer {
 }
 
 /** A GET header block: static-table :method GET, :scheme http, then literal :path, :authority and extras. */
-export function getHeaderBlock(path: string, authority: string, extra: [string, string][] = []) {
+export function getHeaderBlock(
+  path: string,
+  authority: string,
+  extra: Array<[string, string]> = [],
+) {
   const parts: Buffer[] = [Buffer.from([0x82, 0x86])];
   // Literal without indexing, indexed name: :path = 4, :authority = 1 (4-bit prefix).
   parts.push(Buffer.from([0x04]), hpackString(path));
@@ -77,7 +81,10 @@ export class RawH2 {
   readonly done: Promise<void>;
   private constructor(readonly socket: net.Socket) {
     this.done = new Promise((resolve) => {
-      socket.on('close', () => ((this.closed = true), resolve()));
+      socket.on('close', () => {
+        this.closed = true;
+        resolve();
+      });
     });
     socket.on('error', () => {});
     socket.on('data', (d: Buffer) => {

@@ -8,7 +8,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 
 export interface Replica {
   url: string;
@@ -48,7 +48,7 @@ export async function startReplicaProcess(
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const port = async () => (existsSync(portFile) ? readFileSync(portFile, 'utf8').trim() : '');
   for (let i = 0; i < 1200 && !(await port()); i++) {
     if (child.exitCode !== null) throw new Error(`replica exited: ${err}`);

@@ -2,11 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { makeTestApp } from '../helpers/app.js';
+import { withTestApp } from '../helpers/app.js';
 
 async function expectError(res: Response, status: number, code: string) {
   assert.equal(res.status, status);
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+
   const body = (await res.json()) as Record<string, any>;
   assert.equal(body.success, false);
   assert.equal(body.code, code);
@@ -16,20 +17,16 @@ async function expectError(res: Response, status: number, code: string) {
 }
 
 test('unknown paths get the JSON 404 shape, inside and outside /slicer', async () => {
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     await expectError(await t.app.request('/slicer/nope'), 404, 'not_found');
     await expectError(await t.app.request('/slicer'), 404, 'not_found');
     await expectError(await t.app.request('/slicer/system/versionx'), 404, 'not_found');
     await expectError(await t.app.request('/no-such-file.html'), 404, 'not_found');
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 test('wrong method gets 405 with Allow; HEAD works where GET does', async () => {
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     const res = await t.app.request('/slicer/system/version', { method: 'PUT' });
     await expectError(res, 405, 'method_not_allowed');
     assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS');
@@ -40,14 +37,11 @@ test('wrong method gets 405 with Allow; HEAD works where GET does', async () => 
     const headImg = await t.app.request('/slicer/timeimage', { method: 'HEAD' });
     assert.equal(headImg.status, 200);
     assert.equal(headImg.headers.get('content-type'), 'image/png');
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 test('OPTIONS without --cors answers 204 with Allow and no CORS headers', async () => {
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     const res = await t.app.request('/slicer/system/version', {
       method: 'OPTIONS',
       headers: { origin: 'http://evil.example', 'access-control-request-method': 'GET' },
@@ -61,14 +55,11 @@ test('OPTIONS without --cors answers 204 with Allow and no CORS headers', async 
       headers: { origin: 'http://evil.example' },
     });
     assert.equal(get.headers.get('access-control-allow-origin'), null);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 test('with --cors: preflight 204 with the headers browsers need, and CORS on errors too', async () => {
-  const t = await makeTestApp({ cors: 'http://localhost:3000' });
-  try {
+  await withTestApp({ cors: 'http://localhost:3000' }, async (t) => {
     const pre = await t.app.request('/slicer/system/version', {
       method: 'OPTIONS',
       headers: {
@@ -87,24 +78,18 @@ test('with --cors: preflight 204 with the headers browsers need, and CORS on err
     assert.equal(err.status, 404);
     assert.equal(err.headers.get('access-control-allow-origin'), 'http://localhost:3000');
     assert.match(err.headers.get('access-control-expose-headers')!, /Warning/);
-  } finally {
-    await t.close();
-  }
-  const star = await makeTestApp({ cors: '*' });
-  try {
+  });
+  await withTestApp({ cors: '*' }, async (star) => {
     const res = await star.app.request('/slicer/timeimage?color=xyz', {
       headers: { origin: 'http://a.example' },
     });
     await expectError(res, 400, 'invalid_parameter');
     assert.equal(res.headers.get('access-control-allow-origin'), '*');
-  } finally {
-    await star.close();
-  }
+  });
 });
 
 test('GET /slicer/system/version has every key Slicer returns', async () => {
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     const res = await t.app.request('/slicer/system/version');
     assert.equal(res.status, 200);
     const v = (await res.json()) as Record<string, unknown>;
@@ -131,14 +116,11 @@ test('GET /slicer/system/version has every key Slicer returns', async () => {
     ])
       assert.ok(key in v, key);
     assert.equal(v.applicationName, 'voxelgate');
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 test('GET /slicer/timeimage is a 128×32 RGBA PNG with the border colour; bad colours are 400 naming the parameter', async () => {
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     const res = await t.app.request('/slicer/timeimage?color=ff0000');
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'image/png');
@@ -158,25 +140,19 @@ test('GET /slicer/timeimage is a 128×32 RGBA PNG with the border colour; bad co
       );
       assert.equal(body.parameter, 'color');
     }
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 test('DELETE /slicer/system is 403 unless --allow-shutdown, then it requests a graceful shutdown', async () => {
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     const body = await expectError(
       await t.app.request('/slicer/system', { method: 'DELETE' }),
       403,
       'forbidden',
     );
     assert.match(body.message, /--allow-shutdown/);
-  } finally {
-    await t.close();
-  }
-  const allowed = await makeTestApp({ allowShutdown: true });
-  try {
+  });
+  await withTestApp({ allowShutdown: true }, async (allowed) => {
     let reason = '';
     const asked = new Promise<void>((resolve) => {
       allowed.ctx.requestShutdown = (r) => {
@@ -189,17 +165,12 @@ test('DELETE /slicer/system is 403 unless --allow-shutdown, then it requests a g
     assert.deepEqual(await res.json(), { success: true });
     await asked;
     assert.match(reason, /DELETE/);
-  } finally {
-    await allowed.close();
-  }
+  });
 });
 
 test('--no-slicer and --no-static remove their families', async () => {
-  const t = await makeTestApp({ slicer: false, static: false });
-  try {
+  await withTestApp({ slicer: false, static: false }, async (t) => {
     await expectError(await t.app.request('/slicer/system/version'), 404, 'not_found');
     await expectError(await t.app.request('/'), 404, 'not_found');
-  } finally {
-    await t.close();
-  }
+  });
 });

@@ -1,7 +1,7 @@
 /** Guards and /slicer/exec: tokens, CSRF, DNS rebinding, exec sandbox behaviour. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeTestApp, startTestServer, rawRequest } from '../helpers/app.js';
+import { rawRequest, withTestApp, withTestServer } from '../helpers/app.js';
 import { secretEquals, requestToken } from '../../src/http/guards.js';
 import { startServer } from '../../src/server/cli.js';
 import { defaultConfig } from '../../src/server/config.js';
@@ -16,6 +16,7 @@ const js = (code: string, token: string | null = TOKEN, extra: Record<string, st
     ...extra,
   },
 });
+
 type Json = Record<string, any>;
 
 test('secretEquals and requestToken', () => {
@@ -38,8 +39,7 @@ test('secretEquals and requestToken', () => {
 });
 
 test('exec is 404 with a hint when not enabled, for every method', async () => {
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     for (const method of ['GET', 'POST']) {
       const res = await t.app.request('/slicer/exec', {
         method,
@@ -50,14 +50,11 @@ test('exec is 404 with a hint when not enabled, for every method', async () => {
       assert.equal(res.status, 404, method);
       assert.match(((await res.json()) as Json).message, /--enable-exec/);
     }
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 test('exec needs a token, POST and a JavaScript content type', async () => {
-  const t = await makeTestApp({ enableExec: true, token: TOKEN });
-  try {
+  await withTestApp({ enableExec: true, token: TOKEN }, async (t) => {
     const noToken = await t.app.request('/slicer/exec', js('__execResult = 1', null));
     assert.equal(noToken.status, 401);
     assert.match(noToken.headers.get('www-authenticate') ?? '', /Bearer/);
@@ -93,14 +90,11 @@ test('exec needs a token, POST and a JavaScript content type', async () => {
     assert.deepEqual(await ok.json(), { answer: 42 });
     const nothing = await t.app.request('/slicer/exec', js('const a = 1;'));
     assert.deepEqual(await nothing.json(), {});
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 test('exec: scene API, console capture, errors with line numbers, time limit', async () => {
-  const t = await makeTestApp({ enableExec: true, token: TOKEN, execTimeoutMs: 300 });
-  try {
+  await withTestApp({ enableExec: true, token: TOKEN, execTimeoutMs: 300 }, async (t) => {
     const v0 = t.ctx.scene.version;
     const res = await t.app.request(
       '/slicer/exec',
@@ -159,22 +153,16 @@ test('exec: scene API, console capture, errors with line numbers, time limit', a
     const apiErr = await t.app.request('/slicer/exec', js('scene.getVolume("nope")'));
     assert.equal(apiErr.status, 400);
     assert.match(((await apiErr.json()) as Json).message, /nope/);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 test('--token protects every mutating request; GET stays open unless --auth all', async () => {
-  const t = await makeTestApp({ token: TOKEN, allowShutdown: true });
-  try {
+  await withTestApp({ token: TOKEN, allowShutdown: true }, async (t) => {
     const del = await t.app.request('/slicer/system', { method: 'DELETE' });
     assert.equal(del.status, 401);
     assert.equal((await t.app.request('/slicer/system/version')).status, 200);
-  } finally {
-    await t.close();
-  }
-  const all = await makeTestApp({ token: TOKEN, auth: 'all', readToken: 'read-only-token-1' });
-  try {
+  });
+  await withTestApp({ token: TOKEN, auth: 'all', readToken: 'read-only-token-1' }, async (all) => {
     assert.equal((await all.app.request('/slicer/system/version')).status, 401);
     assert.equal(
       (
@@ -201,14 +189,11 @@ test('--token protects every mutating request; GET stays open unless --auth all'
       headers: { authorization: 'Bearer read-only-token-1' },
     });
     assert.equal(roWrite.status, 401);
-  } finally {
-    await all.close();
-  }
+  });
 });
 
 test('CSRF: a simple cross-origin POST is refused even with exec on; same-origin and CORS-allowed origins pass', async () => {
-  const t = await makeTestApp({ enableExec: true, token: TOKEN });
-  try {
+  await withTestApp({ enableExec: true, token: TOKEN }, async (t) => {
     const evil = await t.app.request('/slicer/exec', {
       method: 'POST',
       body: '__execResult=1',
@@ -226,24 +211,21 @@ test('CSRF: a simple cross-origin POST is refused even with exec on; same-origin
       js('__execResult=1', TOKEN, { origin: 'http://localhost' }),
     );
     assert.equal(same.status, 200);
-  } finally {
-    await t.close();
-  }
-  const cors = await makeTestApp({ enableExec: true, token: TOKEN, cors: 'http://app.example' });
-  try {
-    const ok = await cors.app.request(
-      '/slicer/exec',
-      js('__execResult=1', TOKEN, { origin: 'http://app.example' }),
-    );
-    assert.equal(ok.status, 200);
-  } finally {
-    await cors.close();
-  }
+  });
+  await withTestApp(
+    { enableExec: true, token: TOKEN, cors: 'http://app.example' },
+    async (cors) => {
+      const ok = await cors.app.request(
+        '/slicer/exec',
+        js('__execResult=1', TOKEN, { origin: 'http://app.example' }),
+      );
+      assert.equal(ok.status, 200);
+    },
+  );
 });
 
 test('DNS rebinding: a foreign Host header is refused on a loopback server', async () => {
-  const server = await startTestServer();
-  try {
+  await withTestServer({}, async (server) => {
     const port = server.listening.port;
     const evil = await rawRequest(port, '/slicer/system/version', 'GET', {
       Host: `rebind.example:${port}`,
@@ -251,23 +233,18 @@ test('DNS rebinding: a foreign Host header is refused on a loopback server', asy
     assert.equal(evil.status, 403);
     assert.match(JSON.parse(evil.body).message, /DNS-rebinding/);
     assert.equal((await fetch(`http://localhost:${port}/slicer/system/version`)).status, 200);
-  } finally {
-    await server.close();
-  }
-  const allowed = await startTestServer({ allowedHosts: ['myhost.lan'] });
-  try {
+  });
+  await withTestServer({ allowedHosts: ['myhost.lan'] }, async (allowed) => {
     const res = await rawRequest(allowed.listening.port, '/slicer/system/version', 'GET', {
       Host: `myhost.lan:${allowed.listening.port}`,
     });
     assert.equal(res.status, 200);
-  } finally {
-    await allowed.close();
-  }
+  });
 });
 
 test('binding beyond loopback without a token is refused unless --insecure; exec without --token generates one', async () => {
   await assert.rejects(
-    startServer(defaultConfig({ host: '0.0.0.0' }), { out() {}, err() {} }),
+    startServer(defaultConfig({ host: '0.0.0.0' }), { out: () => {}, err: () => {} }),
     /refusing to listen on 0\.0\.0\.0 without --token/,
   );
   const lines: string[] = [];
@@ -278,7 +255,7 @@ test('binding beyond loopback without a token is refused unless --insecure; exec
   try {
     const line = lines.find((l) => l.includes('Authorization: Bearer'));
     assert.ok(line, lines.join('\n'));
-    const token = /Bearer (\S+)/.exec(line!)![1]!;
+    const token = /Bearer (\S+)/.exec(line)![1]!;
     const res = await fetch(`${running.listening.url}slicer/exec`, {
       method: 'POST',
       body: '__execResult = 7',
@@ -292,8 +269,7 @@ test('binding beyond loopback without a token is refused unless --insecure; exec
 });
 
 test('--auth all: a page opened with ?access_token= gets a cookie that serves its own files, never writes', async () => {
-  const t = await makeTestApp({ token: TOKEN, auth: 'all', allowShutdown: true });
-  try {
+  await withTestApp({ token: TOKEN, auth: 'all', allowShutdown: true }, async (t) => {
     assert.equal((await t.app.request('/')).status, 401);
     const page = await t.app.request(`/?access_token=${TOKEN}`, {
       headers: { accept: 'text/html,application/xhtml+xml' },
@@ -326,7 +302,5 @@ test('--auth all: a page opened with ?access_token= gets a cookie that serves it
     // an API read with the token in the query gets no cookie (only page navigations do)
     const api = await t.app.request(`/slicer/system/version?access_token=${TOKEN}`);
     assert.equal(api.headers.get('set-cookie'), null);
-  } finally {
-    await t.close();
-  }
+  });
 });

@@ -1,16 +1,11 @@
 /** /slicer/fiducials, /slicer/fiducial (points), /slicer/markups (.mrk.json import/export). */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/app.js';
 import { MARKUPS_SCHEMA } from '../../src/scene/fiducials.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
-let t: TestApp;
-before(async () => {
-  t = await makeTestApp();
-});
-after(() => t.close());
+const t = useTestApp();
 
 const req = (path: string, method = 'GET') => t.app.request(path, { method });
 

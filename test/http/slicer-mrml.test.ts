@@ -3,11 +3,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { makeTestApp, tempDir, type TestApp } from '../helpers/app.js';
+import { makeTestApp, tempDir, type TestApp, withTestApp } from '../helpers/app.js';
 import { encodeNrrd } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 let t: TestApp;
 let root: string;
@@ -207,8 +206,7 @@ test('POST /mrml?localfile= loads only under --import-root (traversal and symlin
     ).status,
     403,
   );
-  const closed = await makeTestApp();
-  try {
+  await withTestApp({}, async (closed) => {
     assert.equal(
       (
         await closed.app.request(
@@ -218,9 +216,7 @@ test('POST /mrml?localfile= loads only under --import-root (traversal and symlin
       ).status,
       403,
     );
-  } finally {
-    await closed.close();
-  }
+  });
 });
 
 test('POST /mrml loads MarkupsFile and TransformFile (JSON, ITK txt, grid NRRD)', async () => {

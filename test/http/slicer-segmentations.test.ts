@@ -17,7 +17,6 @@ import {
   slicerTwoLayerSegNrrd,
 } from '../segmentation/fixtures.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 
 let t: TestApp;

@@ -1,17 +1,12 @@
 /** /slicer/transforms, /slicer/transform (JSON), /slicer/tracking, /slicer/gridTransform(s) (NRRD). */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/app.js';
 import { decodeNrrd, encodeNrrd, parseNrrdHeader } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
-let t: TestApp;
-before(async () => {
-  t = await makeTestApp();
-});
-after(() => t.close());
+const t = useTestApp();
 
 const send = (path: string, method: string, body?: unknown) =>
   t.app.request(path, {

@@ -1,20 +1,19 @@
 /** /slicer/volumes, /slicer/volume (NRRD in/out), /slicer/volumeSelection, /slicer/sampledata. */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import request from 'supertest';
 import {
   binaryParser,
-  makeTestApp,
   startTestServer,
-  type TestApp,
   type TestServer,
+  withTestApp,
+  useTestApp,
 } from '../helpers/app.js';
 import { decodeNrrd, encodeNrrd } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 import type { Config } from '../../src/server/config.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 
 /** config.limits.volume (the lead's `--limit-volume`), typed loosely so it works before and after that merge. */
@@ -23,11 +22,7 @@ const volumeLimit = (volume: number) =>
     limits: { volume, stow: 1 << 30, json: 1 << 24, exec: 1 << 20 },
   }) as unknown as Partial<Config>;
 
-let t: TestApp;
-before(async () => {
-  t = await makeTestApp();
-});
-after(() => t.close());
+const t = useTestApp();
 
 function vol(
   scalarType: ImageVolume['scalarType'] = 'int16',
@@ -177,8 +172,7 @@ test('bad uploads: 4xx naming the problem, scene unchanged', async () => {
 });
 
 test('oversize upload → 413 and nothing changes', async () => {
-  const small = await makeTestApp(volumeLimit(100));
-  try {
+  await withTestApp(volumeLimit(100), async (small) => {
     const res = await small.app.request('/slicer/volume', {
       method: 'POST',
       body: (await encodeNrrd(vol('float64', [4, 4, 4]))) as Uint8Array<ArrayBuffer>,
@@ -186,9 +180,7 @@ test('oversize upload → 413 and nothing changes', async () => {
     assert.equal(res.status, 413);
     assert.match((await json(res)).message, /limit/);
     assert.deepEqual(await json(small.app.request('/slicer/volumes')), []);
-  } finally {
-    await small.close();
-  }
+  });
 });
 
 test('volumeSelection cycles the active volume; DELETE /volume', async () => {
@@ -219,7 +211,7 @@ test('sampledata: list, load CT phantom with realistic HU, oblique MR, label map
   const ct = await json(t.app.request('/slicer/sampledata?name=CTHeadPhantom'));
   assert.equal(ct.success, true);
   const node = t.ctx.scene.byId(ct.id);
-  assert.ok(node && node.kind === 'volume');
+  assert.ok(node?.kind === 'volume');
   const v = node.volume;
   assert.equal(v.scalarType, 'int16');
   const at = (i: number, j: number, k: number) =>
@@ -301,7 +293,7 @@ test('real socket: truncated body (client hangs up) and over-limit Content-Lengt
       sock.on('close', () => resolve(got));
       sock.on('error', () => resolve(got));
     });
-    assert.ok(reply === '' || /^HTTP\/1\.1 400/.test(reply), reply.slice(0, 80));
+    assert.ok(reply === '' || reply.startsWith('HTTP/1.1 400'), reply.slice(0, 80));
     const big = await request(s.url)
       .post('/slicer/volume?name=Big')
       .send(await encodeNrrd(vol('int16', [64, 64, 64])));
@@ -315,8 +307,7 @@ test('real socket: truncated body (client hangs up) and over-limit Content-Lengt
 });
 
 test('a raw NRRD whose Content-Length is too short for its declared sizes is refused before allocating', async () => {
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     const header =
       'NRRD0004\ntype: int16\ndimension: 3\nsizes: 1024 1024 1024\nencoding: raw\nendian: little\n\n';
     const body = Buffer.concat([Buffer.from(header, 'latin1'), Buffer.alloc(64)]);
@@ -331,14 +322,11 @@ test('a raw NRRD whose Content-Length is too short for its declared sizes is ref
       /declares 2147483648 bytes of raw voxel data, but the body has only 64/,
     );
     assert.deepEqual(t.ctx.scene.nodes(), []);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 test('GET /volume?name= answers that exact name or 404, never another volume; DELETE by name', async () => {
-  const own = await makeTestApp({ noSamples: true });
-  try {
+  await withTestApp({ noSamples: true }, async (own) => {
     const up = async (name: string) =>
       json(
         own.app.request(`/slicer/volume?name=${encodeURIComponent(name)}`, {
@@ -369,7 +357,5 @@ test('GET /volume?name= answers that exact name or 404, never another volume; DE
     assert.equal(((await del.json()) as { id: string }).id, a.id);
     assert.equal(await idOf('name=Alpha'), 404);
     assert.equal(await idOf('name=Beta'), b.id);
-  } finally {
-    await own.close();
-  }
+  });
 });

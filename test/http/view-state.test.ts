@@ -23,6 +23,7 @@ interface SliceView {
   background: string | null;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed JSON read
 const json = async <T>(p: string): Promise<{ status: number; body: T }> => {
   const res = await fetch(`${server.url}${p}`);
   return { status: res.status, body: (await res.json()) as T };
@@ -34,7 +35,7 @@ test('after a render, the view state matches what was asked: orientation, size, 
   );
   assert.equal(r.status, 200);
   await r.arrayBuffer();
-  const { status, body: v } = await json<SliceView>('/slicer/view?view=yellow');
+  const { status, body: v } = await json<SliceView>('/slicer/view?view=yellow&size=400x300');
   assert.equal(status, 200);
   assert.equal(v.view, 'yellow');
   assert.equal(v.orientation, 'sagittal');

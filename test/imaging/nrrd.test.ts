@@ -479,7 +479,7 @@ test('malformed input is a clear 422 (or 413 for oversize)', async () => {
       ),
       { maxBytes: 1e6 },
     ),
-    (e: AppError) => e.code === 'payload_too_large' && /more than the limit/.test(e.message),
+    (e: AppError) => e.code === 'payload_too_large' && e.message.includes('more than the limit'),
   );
 });
 

@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IDENTITY4 } from '../../src/imaging/geometry.js';
-import {
-  reslice,
-  trilinear,
-  worldToIjkMatrix,
-  pixelToRasMatrix,
-} from '../../src/imaging/reslice.js';
-import { transformPoint } from '../../src/imaging/geometry.js';
-import { ORIENTATION_MATRICES, sliceToRasOf } from '../../src/scene/views.js';
+import { IDENTITY4, transformPoint, worldToIjkMatrix } from '../../src/imaging/geometry.js';
+import { reslice, trilinear, pixelToRasMatrix } from '../../src/imaging/reslice.js';
+import { ORIENTATION_MATRICES, sliceToRasOf } from '../../src/views/views.js';
 import { rampVolume } from '../helpers/phantom.js';
 
 describe('reslice', () => {
@@ -122,10 +116,7 @@ describe('resliceGrey (fused reslice + window/level)', () => {
       ['axial', [9.5, 8.5, 5.5], [30, 24]], // between voxel planes: linear not covered
     ] as const) {
       const g = {
-        sliceToRAS: sliceToRasOf(
-          ORIENTATION_MATRICES[orient],
-          centre as unknown as [number, number, number],
-        ),
+        sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES[orient], centre),
         fov: fov as unknown as [number, number],
         size: [37, 29] as [number, number],
       };

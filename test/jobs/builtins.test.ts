@@ -246,9 +246,7 @@ test('register (elastix rigid) recovers a known rotation and shift within 0.5 mm
     });
     const j = await runJob(t, 'register', { fixed: 'Fixed', moving: 'Moving', transform: 'rigid' });
     assert.ok(progressEvents >= 4, `${progressEvents} progress events`);
-    const tr = t.ctx.scene
-      .nodes()
-      .find((n: SceneNode) => n.kind === 'linearTransform') as LinearTransformNode;
+    const tr = t.ctx.scene.nodes().find((n: SceneNode) => n.kind === 'linearTransform')!;
     assert.ok(tr, 'a transform node was added');
     assert.equal(tr.name, j.name);
     assert.deepEqual(j.result!.nodeIds, [tr.id]);

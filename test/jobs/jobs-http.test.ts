@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { registerPluginModules } from '../../src/jobs/plugins.js';
 import type { LinearTransformNode, VolumeNode } from '../../src/scene/scene.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { modulesOfServicesConfig } from '../../src/jobs/plugins.js';
 import { parseConfig } from '../../src/server/config.js';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { startTestServer, tempDir } from '../helpers/app.js';
 
 test('--functions (repeatable), --services-config, --jobs, --job-queue, --job-timeout parse', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { h2Connect } from '../helpers/h2.js';
 

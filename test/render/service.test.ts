@@ -44,7 +44,9 @@ describe('render service', () => {
       ).status,
       304,
     );
-    const rs = await Promise.all([1, 2, 3].map(() => t.app.request('/slicer/threeD')));
+    const rs = await Promise.all(
+      [1, 2, 3].map(() => Promise.resolve(t.app.request('/slicer/threeD?size=40'))),
+    );
     assert.deepEqual(
       rs.map((r) => r.status),
       [200, 200, 200],
@@ -60,8 +62,8 @@ describe('render service', () => {
     await t.app.request('/slicer/slice?size=24&offset=1');
     const r0 = st.renders,
       c0 = st.cached;
-    const a = await t.app.request('/slicer/slice');
-    const b = await t.app.request('/slicer/slice');
+    const a = await t.app.request('/slicer/slice?size=24');
+    const b = await t.app.request('/slicer/slice?size=24');
     assert.equal(st.renders, r0);
     assert.equal(st.cached - c0, 2);
     assert.ok(
@@ -73,8 +75,10 @@ describe('render service', () => {
   it('concurrent distinct slices all render (main thread and pool share the load)', async () => {
     const rs = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        t.app.request(
-          `/slicer/slice?view=${['red', 'yellow', 'green'][i % 3]}&size=64&offset=${i}`,
+        Promise.resolve(
+          t.app.request(
+            `/slicer/slice?view=${['red', 'yellow', 'green'][i % 3]}&size=64&offset=${i}`,
+          ),
         ),
       ),
     );
@@ -89,7 +93,9 @@ describe('render service', () => {
     t.ctx.renderer = new RenderService({ threads: 1, maxQueue: 0 });
     try {
       const rs = await Promise.all(
-        [10, 20, 30, 40].map((a) => t.app.request(`/slicer/threeD?size=48&orbitX=${a}`)),
+        [10, 20, 30, 40].map((a) =>
+          Promise.resolve(t.app.request(`/slicer/threeD?size=48&orbitX=${a}`)),
+        ),
       );
       const statuses = rs.map((r) => r.status);
       assert.ok(statuses.includes(503), statuses.join());

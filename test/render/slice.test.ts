@@ -5,7 +5,6 @@ import type { Mat3, Mat4, Vec3 } from '../../src/imaging/types.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { sphereVolume } from '../helpers/phantom.js';
 import { addVolume, centroid, decode, pixel } from '../helpers/render.js';
-import { Views } from '../../src/scene/views.js';
 import type { FiducialNode, LinearTransformNode, VolumeNode } from '../../src/scene/scene.js';
 
 let t: TestApp;
@@ -39,7 +38,7 @@ async function spot(query: string) {
     fiducials: 'off',
   });
   for (const [k, v] of new URLSearchParams(query)) q.set(k, v);
-  const r = await get(`/slicer/slice?${q}`);
+  const r = await get(`/slicer/slice?${q.toString()}`);
   assert.equal(r.status, 200, await r.clone().text());
   return centroid(await decode(await r.arrayBuffer()));
 }
@@ -52,7 +51,7 @@ after(async () => {
 });
 beforeEach(() => {
   t.ctx.scene.clear();
-  t.ctx.views = new Views();
+  t.ctx.views.reset();
 });
 
 describe('/slicer/slice geometry', () => {
@@ -219,8 +218,27 @@ describe('/slicer/slice view state', () => {
     const red = t.ctx.views.slice('red'),
       yellow = t.ctx.views.slice('yellow');
     assert.deepEqual(red.sliceToRAS, yellow.sliceToRAS);
-    assert.deepEqual(red.fov, [80, 40]);
+    assert.deepEqual(red.fov, [80, 80], "stored for the view's own 512² size");
     assert.equal(red.orientation, 'sagittal');
+    const at = (await (await get('/slicer/view?view=red&size=100x50')).json()) as { fov: number[] };
+    assert.deepEqual(at.fov, [80, 40], 'a 100x50 render keeps the horizontal fov');
+  });
+
+  it("a request's size is for that request only: later requests render at the view's size", async () => {
+    addVolume(t.ctx.scene, phantom([]));
+    await (await get('/slicer/slice')).arrayBuffer(); // fits the view to the volume
+    const before = JSON.stringify(t.ctx.views.slice('red'));
+    const small = await decode(await (await get('/slicer/slice?size=64x48')).arrayBuffer());
+    assert.deepEqual([small.width, small.height], [64, 48]);
+    const plain = await decode(await (await get('/slicer/slice')).arrayBuffer());
+    assert.deepEqual([plain.width, plain.height], [512, 512]);
+    assert.equal(JSON.stringify(t.ctx.views.slice('red')), before, 'size is not a view edit');
+    // The same for the 3D view and the live stream's parameters.
+    const threeD = t.ctx.views.threeD.size;
+    assert.equal((await get('/slicer/threeD?size=32&mode=mip')).status, 200);
+    assert.deepEqual(t.ctx.views.threeD.size, threeD);
+    const view = (await (await get('/slicer/view?view=red')).json()) as { size: number[] };
+    assert.deepEqual(view.size, [512, 512]);
   });
 
   it('the active volume is the default background and a new active volume propagates to the views', async () => {

@@ -84,7 +84,7 @@ describe('live streams', () => {
     const parts = new PartReader(res.body!.getReader());
     const first = await parts.next(5000);
     assert.ok(Buffer.isBuffer(first), String(first));
-    const img = await decode(first as Buffer);
+    const img = await decode(first);
     assert.deepEqual([img.width, img.height], [48, 48]);
     assert.equal(s.ctx.renderer.stats.streams, 1);
 

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { rayGrid, renderThreeD, PRESET_NAMES } from '../../src/imaging/render3d.js';
-import { Views } from '../../src/scene/views.js';
 import type { Vec3 } from '../../src/imaging/types.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { GOLDEN_CASES, GOLDEN_DIR, goldenJob } from '../helpers/golden.js';
@@ -34,7 +33,7 @@ after(async () => {
 });
 beforeEach(() => {
   t.ctx.scene.clear();
-  t.ctx.views = new Views();
+  t.ctx.views.reset();
 });
 
 describe('/slicer/threeD camera', () => {
@@ -158,7 +157,7 @@ describe('/slicer/threeD camera', () => {
     const a = await get('/slicer/threeD?size=32');
     const etag = a.headers.get('etag')!;
     assert.equal(a.headers.get('cache-control'), 'no-cache');
-    assert.equal((await get('/slicer/threeD', { 'if-none-match': etag })).status, 304);
+    assert.equal((await get('/slicer/threeD?size=32', { 'if-none-match': etag })).status, 304);
     assert.equal((await get('/slicer/threeD?orbitX=10', { 'if-none-match': etag })).status, 200);
   });
 

@@ -9,12 +9,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { encodeNrrd, decodeNrrd } from '../../src/imaging/nrrd.js';
 import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 import { Scene, type VolumeNode } from '../../src/scene/scene.js';
 import { receiveNrrd, SceneStore } from '../../src/scene/persistence.js';
-import { startTestServer, tempDir } from '../helpers/app.js';
+import { startTestServer, tempDir, withTestServer } from '../helpers/app.js';
 
 function volume(
   seed: number,
@@ -100,8 +100,7 @@ test('restart restores the scene byte-identically', async () => {
     } finally {
       await s1.close();
     }
-    const s2 = await startTestServer({ data });
-    try {
+    await withTestServer({ data }, async (s2) => {
       const after = await snapshot(s2.url);
       assert.deepEqual(Object.keys(after), Object.keys(before));
       for (const k of Object.keys(before)) assert.equal(after[k], before[k], k);
@@ -116,9 +115,7 @@ test('restart restores the scene byte-identically', async () => {
       // only files the index names remain
       const files = readdirSync(path.join(data, 'scene', 'volumes'));
       assert.equal(files.length, 6, files.join(', '));
-    } finally {
-      await s2.close();
-    }
+    });
   } finally {
     rmSync(data, { recursive: true, force: true });
   }
@@ -275,7 +272,7 @@ async function spawnServer(data: string): Promise<{ child: ChildProcess; url: st
     },
   );
   let err = '';
-  child.stderr!.on('data', (d) => (err += d));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   for (let i = 0; i < 300 && !existsSync(portFile); i++) {
     if (child.exitCode !== null) throw new Error(`server exited: ${err}`);
     await sleep(50);
@@ -286,7 +283,10 @@ async function spawnServer(data: string): Promise<{ child: ChildProcess; url: st
 
 const kill = (child: ChildProcess) =>
   new Promise<void>((resolve) => {
-    if (child.exitCode !== null) return resolve();
+    if (child.exitCode !== null) {
+      resolve();
+      return;
+    }
     child.once('exit', () => resolve());
     child.kill('SIGKILL');
   });

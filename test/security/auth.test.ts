@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hono } from 'hono';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { makeTestApp, type TestApp, withTestApp } from '../helpers/app.js';
 import { slicerRoutes } from '../../src/http/slicer.js';
 import { dicomRoutes } from '../../src/http/dicom.js';
 import { staticRoutes } from '../../src/http/static.js';
@@ -27,8 +27,7 @@ const sample = syntheticSeries({ rows: 8, columns: 8, slices: 2, seed: 'auth-tes
 let t: TestApp;
 before(async () => {
   t = await makeTestApp({ token: TOKEN, readToken: READ, enableExec: true, allowShutdown: true });
-  let shutdowns = 0;
-  t.ctx.requestShutdown = () => void shutdowns++;
+  t.ctx.requestShutdown = () => {}; // DELETE /slicer/system must not stop the test runner
   loadSample(t.ctx.scene, 'CTHeadPhantom');
   for (const f of sample.files) await t.ctx.archive!().ingest(f, { durable: false });
 });
@@ -302,8 +301,7 @@ test('CSRF: cross-origin simple requests (exec, DELETE, STOW, GET-mutating) fail
 });
 
 test('without a token configured, GET-mutating routes are still CSRF-guarded', async () => {
-  const open = await makeTestApp();
-  try {
+  await withTestApp({}, async (open) => {
     loadSample(open.ctx.scene, 'CTHeadPhantom');
     const v = open.ctx.scene.version;
     const img = await open.app.request('/slicer/sampledata?name=MRHeadObliquePhantom', {
@@ -324,14 +322,11 @@ test('without a token configured, GET-mutating routes are still CSRF-guarded', a
       200,
       'the list is a read',
     );
-  } finally {
-    await open.close();
-  }
+  });
 });
 
 test('--auth all: the read-only token reads but cannot act through a GET-mutating route', async () => {
-  const all = await makeTestApp({ token: TOKEN, readToken: READ, auth: 'all' });
-  try {
+  await withTestApp({ token: TOKEN, readToken: READ, auth: 'all' }, async (all) => {
     loadSample(all.ctx.scene, 'CTHeadPhantom');
     const v = all.ctx.scene.version;
     assert.equal(
@@ -355,7 +350,5 @@ test('--auth all: the read-only token reads but cannot act through a GET-mutatin
       ).status,
       200,
     );
-  } finally {
-    await all.close();
-  }
+  });
 });

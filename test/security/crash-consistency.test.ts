@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../helpers/app.js';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { syntheticSeries } from '../../src/dicom/sample.js';
 import { multipartBody } from '../../src/dicom/multipart.js';
 import { decodeNrrd } from '../../src/imaging/nrrd.js';
@@ -127,8 +127,8 @@ async function startChild(dataDir: string, round: number): Promise<Child> {
     { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise((r) => proc.on('exit', r));
   for (let i = 0; !existsSync(portFile) || readFileSync(portFile, 'utf8').trim() === ''; i++) {
     if (i > 1200 || proc.exitCode !== null)
@@ -390,15 +390,18 @@ test(
           () => undefined,
           (e: unknown) => e,
         );
-        const early = (await Promise.race([failed, firstAck])) as unknown;
+        const early = await Promise.race([failed, firstAck]);
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the work rejected with
         if (early) throw early;
         const killAfter = Math.floor(random() * 600);
         const late = await Promise.race([failed, new Promise((r) => setTimeout(r, killAfter))]);
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the work rejected with
         if (late) throw late;
         stop = true;
         child.proc.kill('SIGKILL');
         await child.exited;
         const err = await failed;
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the work rejected with
         if (err) throw err;
         child = await startChild(dataDir, round);
         const r = await verify(child, sops, vols, dataDir, round);

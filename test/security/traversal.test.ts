@@ -123,7 +123,7 @@ before(async () => {
     scalarType: 'uint8',
     components: 1,
     data: new Uint8Array(8).fill(7),
-  } as ImageVolume;
+  };
   const nrrd = await encodeNrrd(vol);
   writeFileSync(path.join(imports, 'ok.nrrd'), nrrd);
   writeFileSync(path.join(dir, 'outside.nrrd'), nrrd);

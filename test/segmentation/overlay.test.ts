@@ -235,7 +235,7 @@ test('overlay follows a parent transform of the segmentation', async () => {
 test('outline, opacity, hidden segments, segmentation=none, ETags', async () => {
   await scene();
   const base = `/slicer/slice?view=red&background=bg&window=1&level=1000&interpolation=nearest&size=64&fov=64&orientation=axial&segmentation=S`;
-  const none = await png(`${base.replace('segmentation=S', 'segmentation=none')}`);
+  const none = await png(base.replace('segmentation=S', 'segmentation=none'));
   assert.equal(none.channels, 1, 'no overlay: the plain grey render');
   const fill = await png(`${base}&segmentationOpacity=0.5&outline=off`);
   assert.ok(

@@ -6,7 +6,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../../src/server/context.js';
+import { PACKAGE_ROOT } from '../../src/util/package.js';
 import { tempDir } from '../helpers/app.js';
 
 const MAIN = path.join(PACKAGE_ROOT, 'src', 'main.ts');
@@ -123,7 +123,7 @@ test('startup line, port fallback past a taken port, and SIGTERM finishing a dow
     assert.equal(code, 0);
   } finally {
     child.kill('SIGKILL');
-    await new Promise((r) => blocker!.close(r));
+    await new Promise((r) => blocker.close(r));
     rmSync(dir, { recursive: true, force: true });
   }
 });

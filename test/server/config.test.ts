@@ -91,7 +91,7 @@ test('bad values are rejected with a message naming the option', () => {
   ] as Array<[string[], Record<string, string>, RegExp]>) {
     assert.throws(
       () => parse(args, env),
-      (e: unknown) => e instanceof ConfigError && re.test((e as Error).message),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
       args.join(' '),
     );
   }
@@ -104,7 +104,7 @@ test('--help and --version flags are reported', () => {
 
 test('the README documents every option', async () => {
   const { readFileSync } = await import('node:fs');
-  const { PACKAGE_ROOT } = await import('../../src/server/context.js');
+  const { PACKAGE_ROOT } = await import('../../src/util/package.js');
   const readme = readFileSync(path.join(PACKAGE_ROOT, 'README.md'), 'utf8');
   for (const o of OPTIONS) assert.ok(readme.includes(`--${o.name}`), `README lacks --${o.name}`);
 });

@@ -282,12 +282,12 @@ test('HTTP/2 limits: a header list over HTTP/1.1’s limit gets 431; an oversize
         FRAME.HEADERS,
         FLAG.END_STREAM | (parts.length === 1 ? FLAG.END_HEADERS : 0),
         1,
-        parts[0]!,
+        parts[0],
       ),
     );
     for (let i = 1; i < parts.length; i++)
       c.write(
-        frame(FRAME.CONTINUATION, i === parts.length - 1 ? FLAG.END_HEADERS : 0, 1, parts[i]!),
+        frame(FRAME.CONTINUATION, i === parts.length - 1 ? FLAG.END_HEADERS : 0, 1, parts[i]),
       );
     await c.until(() => c.count(FRAME.HEADERS) > 0 || c.goaway() !== undefined);
     c.close();

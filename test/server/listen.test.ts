@@ -65,7 +65,7 @@ test('port fallback gives up after --port-tries ports with a clear error', async
     await assert.rejects(
       listen(ok, { host: '127.0.0.1', port: base, portTries: 2, logger: silentLogger }),
       (e: unknown) =>
-        e instanceof PortsExhaustedError && /are all in use/.test((e as Error).message),
+        e instanceof PortsExhaustedError && (e as Error).message.includes('are all in use'),
     );
   } finally {
     await Promise.all(blockers.map((s) => new Promise((r) => s.close(r))));
@@ -159,7 +159,7 @@ test('startup line names the bound URL and --port-file receives the port', async
   try {
     const line = server.lines.find((l) => l.includes('listening on'));
     assert.ok(line, server.lines.join('\n'));
-    assert.ok(line!.includes(`http://127.0.0.1:${server.listening.port}/`));
+    assert.ok(line.includes(`http://127.0.0.1:${server.listening.port}/`));
     const { readFileSync } = await import('node:fs');
     assert.equal(readFileSync(portFile, 'utf8').trim(), String(server.listening.port));
   } finally {

@@ -9,7 +9,10 @@ export function archiveOf(ctx: AppContext): Archive {
   return ctx.archive();
 }
 
-const first = (v: string | undefined) => v?.split(',')[0]?.trim() || undefined;
+const first = (v: string | undefined): string | undefined => {
+  const s = v?.split(',')[0]?.trim();
+  return s === '' ? undefined : s;
+};
 
 /**
  * `<proto>://<host>/dicom` as the client sees it: X-Forwarded-Proto/-Host (first value) win over

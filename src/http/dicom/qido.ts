@@ -50,7 +50,7 @@ export const search = (ctx: AppContext, level: Level) =>
           const meta = await archive.representativeMetadata(it.study, it.series, it.sop);
           if (meta) {
             const full = JSON.parse(meta) as DicomJson;
-            for (const t of missing) if (full[t] && !full[t]!.BulkDataURI) json[t] = full[t]!;
+            for (const t of missing) if (full[t] && !full[t].BulkDataURI) json[t] = full[t]!;
           }
         }
         json[T.RetrieveURL] = retrieve;

@@ -18,6 +18,7 @@ import { parseRenderQuery } from '../../dicom/rendered.js';
 import { frameMediaType, NATIVE_TS, TS } from '../../dicom/tags.js';
 import type { AppContext } from '../../server/context.js';
 import { archiveOf, dicomBase, dicomJsonResponse, parseFrameList } from './common.js';
+import { parseRange } from '../request.js';
 
 type Scope = 'study' | 'series' | 'instance';
 
@@ -73,30 +74,6 @@ export const frames = (ctx: AppContext) =>
     });
   };
 
-/** Parses `Range: bytes=a-b` against a size; undefined when absent. */
-function parseRange(header: string | undefined, size: number): [number, number] | undefined {
-  if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === ''))
-    throw new AppError('range_not_satisfiable', `unsupported Range "${header}"`, { size });
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    start = Math.max(0, size - Number(m[2]));
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(size - 1, Number(m[2]));
-  }
-  if (start > end || start >= size)
-    throw new AppError(
-      'range_not_satisfiable',
-      `Range "${header}" is outside the ${size}-byte value`,
-      { size },
-    );
-  return [start, end];
-}
-
 export const bulk = (ctx: AppContext) =>
   async function wadoBulk(c: Context): Promise<Response> {
     const archive = archiveOf(ctx);
@@ -110,7 +87,8 @@ export const bulk = (ctx: AppContext) =>
     let { multipart } = negotiateBulk(accept);
     if (
       rangeHeader &&
-      (!accept || (/\*\/\*|application\/octet-stream/.test(accept) && !/multipart/.test(accept)))
+      (!accept ||
+        (/\*\/\*|application\/octet-stream/.test(accept) && !accept.includes('multipart')))
     )
       multipart = false;
     const data = await archive.bulk(row, c.req.param('tag')!);
@@ -120,12 +98,18 @@ export const bulk = (ctx: AppContext) =>
     const partType = `${compressed ? frameMediaType(ts) : 'application/octet-stream'}; transfer-syntax=${ts}`;
     if (!multipart) {
       const range = parseRange(rangeHeader, data.length);
+      if (range === 'unsatisfiable')
+        throw new AppError(
+          'range_not_satisfiable',
+          `Range "${rangeHeader}" is outside the ${data.length}-byte value`,
+          { size: data.length },
+        );
       if (range) {
-        return new Response(data.subarray(range[0], range[1] + 1) as Uint8Array<ArrayBuffer>, {
+        return new Response(data.subarray(range.start, range.end + 1) as Uint8Array<ArrayBuffer>, {
           status: 206,
           headers: {
             'content-type': partType,
-            'content-range': `bytes ${range[0]}-${range[1]}/${data.length}`,
+            'content-range': `bytes ${range.start}-${range.end}/${data.length}`,
             'accept-ranges': 'bytes',
           },
         });
@@ -246,5 +230,3 @@ export const remove = (ctx: AppContext, scope: Scope) =>
     const n = await archive.delete(rows);
     return c.json({ success: true, deleted: n });
   };
-
-export { instancePath };

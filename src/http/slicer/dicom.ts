@@ -14,19 +14,8 @@ import { isSegmentationNode, isVolumeNode } from '../../scene/scene.js';
 import { findVolume } from '../../scene/volumes.js';
 import type { AppContext } from '../../server/context.js';
 import { readJson } from '../body.js';
-import { str } from './params.js';
-import { persist, uploadLimit } from './volumes.js';
-
-const UID = /^[0-9]+(\.[0-9]+)*$/;
-
-function checkUid(name: string, v: string): string {
-  if (v.length > 64 || !UID.test(v))
-    throw invalidParameter(
-      name,
-      `"${v.slice(0, 80)}" is not a DICOM UID (digits and dots, at most 64 characters)`,
-    );
-  return v;
-}
+import { parseUid, str } from '../request.js';
+import { persist } from './volumes.js';
 
 function uid(c: Context, name: string, required: true): string;
 function uid(c: Context, name: string, required: false): string | undefined;
@@ -36,7 +25,7 @@ function uid(c: Context, name: string, required: boolean): string | undefined {
     if (required) throw missingParameter(name);
     return undefined;
   }
-  return checkUid(name, v);
+  return parseUid(name, v);
 }
 
 function archiveOf(ctx: AppContext): Archive {
@@ -104,7 +93,7 @@ const field = (
 };
 
 export const postAccessDicomwebStudy = (ctx: AppContext) => async (c: Context) => {
-  const body = await readJson(c, uploadLimit(ctx, 'json'));
+  const body = await readJson(c, ctx.config.limits.json);
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw new AppError(
       'bad_request',
@@ -113,15 +102,15 @@ export const postAccessDicomwebStudy = (ctx: AppContext) => async (c: Context) =
   const b = body as Record<string, unknown>;
   const prefix = field(b, 'dicomWEBPrefix', true)!;
   const store = field(b, 'dicomWEBStore', false);
-  const studyUid = checkUid('studyUID', field(b, 'studyUID', true)!);
+  const studyUid = parseUid('studyUID', field(b, 'studyUID', true)!);
   const accessToken = field(b, 'accessToken', false);
   const archive = archiveOf(ctx);
   const retrieved = await retrieveRemoteStudy(archive, {
     base: serviceRoot(prefix, store),
     studyUid,
     accessToken,
-    allowedOrigins: ctx.config.dicomwebRemotes ?? [],
-    timeoutMs: ctx.config.dicomwebTimeoutMs ?? 120_000,
+    allowedOrigins: ctx.config.dicomwebRemotes,
+    timeoutMs: ctx.config.dicomwebTimeoutMs,
     maxBytes: ctx.config.limits.stow,
   });
   const loaded = await loadIntoScene(ctx.scene, archive, studyUid);
@@ -159,7 +148,7 @@ export const postOpen = (ctx: AppContext) => async (c: Context) => {
     );
   const studyRaw = u.searchParams.get('studyUID');
   if (!studyRaw) throw invalidParameter('url', 'the slicer:// URL has no studyUID');
-  const studyUid = checkUid('studyUID', studyRaw);
+  const studyUid = parseUid('studyUID', studyRaw);
   const endpoint = u.searchParams.get('dicomweb_endpoint');
   const archive = archiveOf(ctx);
   const own = new URL(c.req.url);
@@ -179,8 +168,8 @@ export const postOpen = (ctx: AppContext) => async (c: Context) => {
     const retrieved = await retrieveRemoteStudy(archive, {
       base: serviceRoot(remote!.href.replace(/\/$/, ''), undefined),
       studyUid,
-      allowedOrigins: ctx.config.dicomwebRemotes ?? [],
-      timeoutMs: ctx.config.dicomwebTimeoutMs ?? 120_000,
+      allowedOrigins: ctx.config.dicomwebRemotes,
+      timeoutMs: ctx.config.dicomwebTimeoutMs,
       maxBytes: ctx.config.limits.stow,
     });
     warnings.push(...retrieved.warnings);

@@ -22,6 +22,7 @@ import { createExecApi } from '../../scene/exec-api.js';
 import { runExec } from '../../scene/exec.js';
 import type { AppContext } from '../../server/context.js';
 import { readBody } from '../body.js';
+import { remoteAddress } from '../request.js';
 import { requestToken } from '../guards.js';
 import { persist } from './volumes.js';
 
@@ -76,6 +77,7 @@ export function looksLikePython(source: string): boolean {
 /** ASCII-only JSON for a header value. */
 const headerJson = (v: unknown) =>
   JSON.stringify(v).replace(
+    // eslint-disable-next-line no-control-regex -- escaping control characters is the point
     /[\u0000-\u001f\u007f-\uffff]/g,
     (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
@@ -119,9 +121,7 @@ export const postExec = (ctx: AppContext) => async (c: Context) => {
       'the exec body is empty; POST JavaScript that sets __execResult',
     );
   const hash = createHash('sha256').update(source).digest('hex').slice(0, 12);
-  const remote =
-    (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
-      ?.remoteAddress ?? 'in-process';
+  const remote = remoteAddress(c);
   const { api, flush } = createExecApi(ctx.scene);
   const started = performance.now();
   try {

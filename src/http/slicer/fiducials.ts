@@ -14,9 +14,9 @@ import {
 import type { FiducialNode } from '../../scene/scene.js';
 import type { AppContext } from '../../server/context.js';
 import { readJson } from '../body.js';
-import { int, num, numList, oneOf, requiredStr, str } from './params.js';
+import { int, num, numList, oneOf, requiredStr, str } from '../request.js';
 import { attachment } from './streams.js';
-import { persist, uploadLimit } from './volumes.js';
+import { persist } from './volumes.js';
 
 const coords = (c: Context) => ({ r: num(c, 'r'), a: num(c, 'a'), s: num(c, 's') });
 const pointReply = (r: {
@@ -97,7 +97,7 @@ export const getMarkups = (ctx: AppContext) => (c: Context) => {
 
 /** `POST /slicer/markups?name=` with a .mrk.json body: one new list per Fiducial markup. */
 export const postMarkups = (ctx: AppContext) => async (c: Context) => {
-  const doc = await readJson(c, uploadLimit(ctx, 'json'));
+  const doc = await readJson(c, ctx.config.limits.json);
   const nodes = importMarkups(ctx.scene, doc, str(c, 'name'));
   await persist(ctx);
   return c.json({ success: true, loadedNodeIDs: nodes.map((n) => n.id) });

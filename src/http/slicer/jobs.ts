@@ -9,8 +9,7 @@ import { FINAL_STATES, type JobRecord } from '../../jobs/types.js';
 import type { AppContext } from '../../server/context.js';
 import { readJson } from '../body.js';
 import { eventStream } from '../event-stream.js';
-import { int } from './params.js';
-import { uploadLimit } from './volumes.js';
+import { int } from '../request.js';
 
 /** Longest `?wait=` in seconds. */
 const MAX_WAIT_S = 600;
@@ -26,7 +25,7 @@ export const getFunctions = (ctx: AppContext) => (c: Context) => c.json(ctx.func
 /** POST /slicer/jobs `{"function", "params"}` → 202 + Location (200 with `?wait=` when done in time). */
 export const postJob = (ctx: AppContext) => async (c: Context) => {
   const wait = int(c, 'wait', 0);
-  const body = await readJson(c, uploadLimit(ctx, 'json'));
+  const body = await readJson(c, ctx.config.limits.json);
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new AppError('bad_request', 'expected a JSON object {"function": name, "params": {…}}');
   const { function: fn, params, ...rest } = body as Record<string, unknown>;
@@ -140,7 +139,7 @@ export const callFunction = (ctx: AppContext) => async (c: Context) => {
   let params: unknown;
   let fromQuery = true;
   if (c.req.method === 'POST' && c.req.raw.body && c.req.header('content-length') !== '0') {
-    params = await readJson(c, uploadLimit(ctx, 'json'));
+    params = await readJson(c, ctx.config.limits.json);
     fromQuery = false;
   } else {
     const q = { ...c.req.query() };

@@ -15,7 +15,7 @@ import { findSegment, segmentMask, voxelVolumeMm3 } from '../../imaging/segmenta
 import { signedVolume } from '../../imaging/mesh.js';
 import { segmentSurfaces, setSegmentSurfaces } from '../../scene/segment-surfaces.js';
 import { segmentationParam } from './segmentations.js';
-import { bool, num, numList, oneOf, requiredStr, str } from './params.js';
+import { bool, num, numList, oneOf, requiredStr, str } from '../request.js';
 import { attachment } from './streams.js';
 import { persist } from './volumes.js';
 

@@ -1,10 +1,9 @@
 /** `/slicer/mrml*`: node names/ids/properties by filter, delete/clear, load local files, parent transform. */
-import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'hono';
-import { AppError, isAppError, missingParameter, notFound } from '../../errors.js';
+import { AppError, missingParameter, notFound } from '../../errors.js';
 import {
   baseName,
   fileTypeForFileName,
@@ -19,12 +18,17 @@ import { filterNodes, hasFilter, nodeProperties, type NodeFilter } from '../../s
 import { setParentTransform } from '../../scene/transforms.js';
 import type { MeshFormat } from '../../imaging/mesh-io.js';
 import type { TriangleMesh } from '../../imaging/mesh.js';
-import { normalizeOrigin } from '../../server/config.js';
 import type { AppContext } from '../../server/context.js';
-import { writeFileAtomic } from '../../util/atomic-write.js';
-import { formatBytes } from '../body.js';
-import { requiredStr, str } from './params.js';
-import { persist, uploadLimit } from './volumes.js';
+import { requiredStr, str } from '../request.js';
+import {
+  downloadDir,
+  downloadToCache,
+  isInside,
+  parseUrlParam,
+  resolveExportPath,
+  resolveImportPath,
+} from './file-access.js';
+import { persist } from './volumes.js';
 
 const filterOf = (c: Context): NodeFilter => ({
   id: str(c, 'id'),
@@ -67,48 +71,6 @@ export const putParent = (ctx: AppContext) => async (c: Context) => {
   return c.json({ success: true, id: node.id, parentTransformID: node.parentTransformID ?? null });
 };
 
-/** Resolves `localfile` inside an allowed import root (real paths: no `..` or symlink escapes). */
-export async function resolveImportPath(ctx: AppContext, localfile: string): Promise<string> {
-  const roots = ctx.config.importRoots;
-  if (roots.length === 0)
-    throw new AppError(
-      'forbidden',
-      'loading local files is disabled; start voxelgate with --import-root DIR to allow files under DIR',
-    );
-  const candidate = path.isAbsolute(localfile) ? localfile : path.resolve(roots[0]!, localfile);
-  let real: string;
-  try {
-    real = await fsp.realpath(candidate);
-  } catch {
-    // do not reveal whether paths outside the roots exist
-    const inside = roots.some((r) => isInside(path.resolve(r), path.resolve(candidate)));
-    if (!inside)
-      throw new AppError('forbidden', `localfile is not under an --import-root folder`, {
-        parameter: 'localfile',
-      });
-    throw new AppError('not_found', `localfile ${localfile} does not exist`, {
-      parameter: 'localfile',
-    });
-  }
-  for (const r of roots) {
-    const rootReal = await fsp.realpath(r).catch(() => undefined);
-    if (rootReal && isInside(rootReal, real)) {
-      const st = await fsp.stat(real);
-      if (!st.isFile())
-        throw new AppError('invalid_parameter', `localfile ${localfile} is not a file`, {
-          parameter: 'localfile',
-        });
-      return real;
-    }
-  }
-  throw new AppError('forbidden', `localfile is not under an --import-root folder`, {
-    parameter: 'localfile',
-  });
-}
-
-const isInside = (root: string, p: string) =>
-  p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
-
 /** Query parameters that are not reader/writer properties (Slicer passes all others on). */
 const NOT_PROPERTIES = new Set(['url', 'localfile', 'fileName', 'access_token']);
 
@@ -124,16 +86,13 @@ function fileProperties(c: Context): Record<string, string> {
 }
 
 const loadLimits = (ctx: AppContext) => ({
-  maxBytes: uploadLimit(ctx, 'volume'),
-  maxJsonBytes: uploadLimit(ctx, 'json'),
+  maxBytes: ctx.config.limits.volume,
+  maxJsonBytes: ctx.config.limits.json,
   maxMeshBytes: ctx.config.limits.mesh,
   // Mesh files are parsed in the worker pool (vtk.js readers are synchronous).
   readMesh: async (bytes: Uint8Array, format: MeshFormat | undefined) =>
     (await ctx.renderer.task<{ mesh: TriangleMesh }>({ kind: 'readMesh', bytes, format })).mesh,
 });
-
-/** Folder (under the data folder) where `url=` downloads are kept, as Slicer's download cache. */
-export const downloadDir = (ctx: AppContext) => path.join(ctx.config.data, 'downloads');
 
 /**
  * `POST /slicer/mrml?localfile=|url=…&filetype=…[&name=…]`: loads a file as Slicer's
@@ -189,156 +148,6 @@ function fileTypeOf(filetype: string | undefined, file: string) {
       `is required for ${path.basename(named)} (one of ${supportedFileTypes()})`,
     );
   return implied;
-}
-
-function parseUrlParam(url: string): URL {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new AppError('invalid_parameter', `url: "${url}" is not an absolute URL`, {
-      parameter: 'url',
-    });
-  }
-  if (u.protocol === 'slicer:')
-    throw new AppError(
-      'invalid_parameter',
-      'url: slicer:// URLs are opened by the Slicer application, which voxelgate is not; load DICOM with POST /slicer/dicom/load or /slicer/accessDICOMwebStudy',
-      { parameter: 'url' },
-    );
-  if (!['http:', 'https:', 'file:'].includes(u.protocol))
-    throw new AppError(
-      'invalid_parameter',
-      `url: ${u.protocol} URLs are not supported; use http(s) or file`,
-      {
-        parameter: 'url',
-      },
-    );
-  return u;
-}
-
-/**
- * Downloads an `--import-url` URL into the download cache (`<data>/downloads/<base>-<uuid><ext>`,
- * as Slicer names its downloads), never more than `--limit-volume` bytes nor longer than
- * `--import-timeout`. Redirects are followed only to allowed origins (at most 5).
- */
-async function downloadToCache(ctx: AppContext, start: URL): Promise<string> {
-  const allowed = new Set(ctx.config.importUrls);
-  const refuse = (u: URL) =>
-    new AppError(
-      'forbidden',
-      allowed.size === 0
-        ? `url: downloading is disabled; start voxelgate with --import-url ${u.origin} to allow that origin`
-        : `url: ${u.origin} is not an allowed origin (--import-url: ${[...allowed].join(', ')})`,
-      { parameter: 'url' },
-    );
-  const limit = uploadLimit(ctx, 'volume');
-  const signal = AbortSignal.timeout(ctx.config.importTimeoutMs);
-  let u = start;
-  let res: Response | undefined;
-  for (let hop = 0; ; hop++) {
-    if (!allowed.has(normalizeOrigin(u.href) ?? '')) throw refuse(u);
-    try {
-      res = await fetch(u, { redirect: 'manual', signal });
-    } catch (e) {
-      throw downloadError(ctx, u, e);
-    }
-    const location = res.headers.get('location');
-    if (res.status >= 300 && res.status < 400 && location) {
-      await res.body?.cancel();
-      if (hop >= 5)
-        throw new AppError('upstream_error', `url: too many redirects from ${start.href}`);
-      u = new URL(location, u);
-      continue;
-    }
-    break;
-  }
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw new AppError('upstream_error', `url: ${u.href} answered ${res.status} ${res.statusText}`);
-  }
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > limit) {
-    await res.body?.cancel();
-    throw new AppError(
-      'payload_too_large',
-      `url: the file (${formatBytes(declared)}) is larger than --limit-volume (${formatBytes(limit)})`,
-    );
-  }
-  const pathname = decodeURIComponent(u.pathname);
-  const ext = /(\.seg\.nrrd|\.mrk\.json|\.nii\.gz|\.[A-Za-z0-9]{1,8})$/.exec(pathname)?.[1] ?? '';
-  const base = (baseName(pathname) || 'download').replace(/[^\w.-]+/g, '_').slice(0, 80);
-  const dir = downloadDir(ctx);
-  await fsp.mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${base}-${randomUUID().replace(/-/g, '')}${ext.toLowerCase()}`);
-  let seen = 0;
-  async function* chunks(body: ReadableStream<Uint8Array>) {
-    for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-      seen += chunk.byteLength;
-      if (seen > limit)
-        throw new AppError(
-          'payload_too_large',
-          `url: the file is larger than --limit-volume (${formatBytes(limit)})`,
-        );
-      yield chunk;
-    }
-  }
-  try {
-    await writeFileAtomic(file, res.body ? chunks(res.body) : new Uint8Array());
-  } catch (e) {
-    await fsp.rm(file, { force: true });
-    throw isAppError(e) ? e : downloadError(ctx, u, e);
-  }
-  return file;
-}
-
-function downloadError(ctx: AppContext, u: URL, e: unknown): AppError {
-  const name = (e as { name?: string }).name;
-  if (name === 'TimeoutError' || name === 'AbortError')
-    return new AppError(
-      'timeout',
-      `url: ${u.href} did not arrive within --import-timeout (${ctx.config.importTimeoutMs / 1000} s)`,
-    );
-  return new AppError(
-    'upstream_error',
-    `url: could not download ${u.href}: ${(e as Error).message}`,
-  );
-}
-
-/** Resolves `localfile` for writing: its folder must exist inside an `--export-root` (real paths). */
-export async function resolveExportPath(ctx: AppContext, localfile: string): Promise<string> {
-  const roots = ctx.config.exportRoots;
-  if (roots.length === 0)
-    throw new AppError(
-      'forbidden',
-      'saving to files is disabled; start voxelgate with --export-root DIR to allow writing under DIR',
-      { parameter: 'localfile' },
-    );
-  const candidate = path.isAbsolute(localfile) ? localfile : path.resolve(roots[0]!, localfile);
-  const refuse = () =>
-    new AppError('forbidden', 'localfile is not under an --export-root folder', {
-      parameter: 'localfile',
-    });
-  const dirReal = await fsp.realpath(path.dirname(candidate)).catch(() => undefined);
-  if (!dirReal) {
-    if (!roots.some((r) => isInside(path.resolve(r), path.resolve(candidate)))) throw refuse();
-    throw new AppError('not_found', `the folder of localfile ${localfile} does not exist`, {
-      parameter: 'localfile',
-    });
-  }
-  const target = path.join(dirReal, path.basename(candidate));
-  for (const r of roots) {
-    const rootReal = await fsp.realpath(r).catch(() => undefined);
-    if (rootReal && isInside(rootReal, dirReal) && target !== rootReal) {
-      const st = await fsp.lstat(target).catch(() => undefined);
-      if (st && !st.isFile() && !st.isSymbolicLink())
-        throw new AppError('invalid_parameter', `localfile ${localfile} is not a file`, {
-          parameter: 'localfile',
-        });
-      return target;
-    }
-  }
-  throw refuse();
 }
 
 /**

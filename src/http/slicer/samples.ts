@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import { listSamples, loadSample, sampleFor } from '../../scene/samples.js';
 import type { AppContext } from '../../server/context.js';
-import { str } from './params.js';
+import { str } from '../request.js';
 import { persist } from './volumes.js';
 
 export const sampleData = (ctx: AppContext) => async (c: Context) => {

@@ -8,7 +8,6 @@ import { decodeNrrdStream, nrrdChunks, type DecodedNrrd } from '../../imaging/nr
 import { segNrrdChunks } from '../../imaging/seg-nrrd.js';
 import { mergedLabelmap, roundColor } from '../../imaging/segmentation.js';
 import type { Vec3 } from '../../imaging/types.js';
-import { revisionOf } from '../../render/revisions.js';
 import { isSegmentationNode, type Scene, type SegmentationNode } from '../../scene/scene.js';
 import {
   addSegmentToNode,
@@ -23,10 +22,10 @@ import {
 } from '../../scene/segmentations.js';
 import type { AppContext } from '../../server/context.js';
 import { declaredLength } from '../body.js';
-import { bool, int, oneOf, requiredStr, str } from './params.js';
+import { bool, int, oneOf, requiredStr, str } from '../request.js';
 import { attachment, requestChunks, streamResponse } from './streams.js';
 import { parseHexColor } from './system.js';
-import { persist, uploadLimit } from './volumes.js';
+import { persist } from './volumes.js';
 
 /** The segmentation named by `id` (id, name or glob), or the first one when `id` is absent. */
 export function segmentationParam(scene: Scene, id: string | undefined): SegmentationNode {
@@ -60,7 +59,7 @@ export function colorParam(c: Context, name = 'color'): Vec3 | undefined {
 async function nrrdBody(ctx: AppContext, c: Context, what: string): Promise<DecodedNrrd> {
   if (declaredLength(c) === 0)
     throw new AppError('bad_request', `the request body is empty; send ${what}`);
-  const maxBytes = uploadLimit(ctx, 'volume');
+  const maxBytes = ctx.config.limits.volume;
   return decodeNrrdStream(requestChunks(c, maxBytes + (1 << 20)), {
     maxBytes,
     declaredBytes: declaredLength(c),
@@ -75,7 +74,7 @@ export const getSegmentation = (ctx: AppContext) => (c: Context) => {
   const node = segmentationParam(ctx.scene, str(c, 'id'));
   const format = oneOf(c, 'format', ['seg.nrrd', 'labelmap', 'json'] as const) ?? 'seg.nrrd';
   const encoding = oneOf(c, 'encoding', ['raw', 'gzip'] as const) ?? 'gzip';
-  const revision = revisionOf(ctx.scene, node.id);
+  const revision = ctx.scene.revision(node.id);
   if (format === 'json') return c.json(segmentationJson(node, revision));
   const headers: Record<string, string> = {
     'content-type': 'application/octet-stream',

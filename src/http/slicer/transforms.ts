@@ -15,10 +15,10 @@ import {
 } from '../../scene/transforms.js';
 import type { AppContext } from '../../server/context.js';
 import { readBody } from '../body.js';
-import { numList, oneOf, requiredStr, str } from './params.js';
+import { numList, oneOf, requiredStr, str } from '../request.js';
 import { attachment, requestChunks, streamResponse } from './streams.js';
 import { declaredLength } from '../body.js';
-import { persist, uploadLimit } from './volumes.js';
+import { persist } from './volumes.js';
 
 export const getTransforms = (ctx: AppContext) => (c: Context) => c.json(listTransforms(ctx.scene));
 
@@ -37,7 +37,7 @@ export const getTransform = (ctx: AppContext) => (c: Context) => {
  * Unknown or absent `id` creates a node. Query parameters win over body fields.
  */
 export const putTransform = (ctx: AppContext) => async (c: Context) => {
-  const raw = c.req.raw.body ? await readBody(c, uploadLimit(ctx, 'json')) : Buffer.alloc(0);
+  const raw = c.req.raw.body ? await readBody(c, ctx.config.limits.json) : Buffer.alloc(0);
   let body: unknown = {};
   if (raw.length > 0) {
     try {
@@ -62,14 +62,10 @@ export const putTransform = (ctx: AppContext) => async (c: Context) => {
     throw invalidParameter('parentTransformID', 'must be a string or null');
   const qParent = str(c, 'parentTransformID');
   const parent =
-    qParent !== undefined
-      ? qParent === 'none'
-        ? null
-        : qParent
-      : (b.parentTransformID as string | null | undefined);
+    qParent !== undefined ? (qParent === 'none' ? null : qParent) : b.parentTransformID;
   const { node, created } = putLinearTransform(ctx.scene, {
     id: str(c, 'id'),
-    name: str(c, 'name') ?? (b.name as string | undefined),
+    name: str(c, 'name') ?? b.name,
     matrix: b.matrix !== undefined ? parseMatrix(b.matrix) : undefined,
     parentTransformID:
       parent === undefined
@@ -145,7 +141,7 @@ export const getGridTransform = (ctx: AppContext) => (c: Context) => {
 
 /** POST/PUT: a 4-D displacement NRRD (3 × I × J × K, float/double) creates or replaces a grid transform. */
 export const postGridTransform = (ctx: AppContext) => async (c: Context) => {
-  const maxBytes = uploadLimit(ctx, 'volume');
+  const maxBytes = ctx.config.limits.volume;
   const decoded = await decodeNrrdStream(requestChunks(c, maxBytes + (1 << 20)), {
     maxBytes,
     declaredBytes: declaredLength(c),

@@ -10,20 +10,9 @@ import {
   putVolume,
 } from '../../scene/volumes.js';
 import type { AppContext } from '../../server/context.js';
-import { bool, oneOf, requiredStr, str } from './params.js';
+import { bool, oneOf, requiredStr, str } from '../request.js';
 import { attachment, requestChunks, streamResponse } from './streams.js';
 import { declaredLength } from '../body.js';
-
-export const DEFAULT_MAX_VOLUME_BYTES = 4096 * 1024 ** 2;
-
-/**
- * Upload limits from `config.limits` (`volume` for NRRD, `json` for small bodies) when the config
- * has them (the lead's `--limit-volume`/`--limit-json`), else the defaults.
- */
-export function uploadLimit(ctx: AppContext, kind: 'volume' | 'json'): number {
-  const limits = (ctx.config as { limits?: { volume?: number; json?: number } }).limits;
-  return limits?.[kind] ?? (kind === 'volume' ? DEFAULT_MAX_VOLUME_BYTES : 16 << 20);
-}
 
 /** Awaited by every mutating handler before it replies: an acknowledged change is on disk. */
 export const persist = (ctx: AppContext): Promise<void> =>
@@ -59,7 +48,7 @@ export const putVolumeHandler = (ctx: AppContext) => async (c: Context) => {
   const id = str(c, 'id');
   const name = str(c, 'name');
   const labelmap = bool(c, 'labelmap');
-  const maxBytes = uploadLimit(ctx, 'volume');
+  const maxBytes = ctx.config.limits.volume;
   // The stored copy is written while the body arrives; replying then costs one fsync + the index.
   const received = await receiveNrrd(requestChunks(c, maxBytes + (1 << 20)), {
     maxBytes,

@@ -1,8 +1,13 @@
 /**
- * View state, kept between requests as Slicer keeps it in its slice and 3D view nodes: three
- * slice views (`red`, `yellow`, `green`), one 3D view (`1`) and the layout. Changing a view bumps
- * `version` and notifies listeners (ETags and live streams key on it). Pure data; rendering lives
- * in `src/render/`.
+ * The views domain module: view state kept between requests as Slicer keeps it in its slice and
+ * 3D view nodes (three slice views `red`, `yellow`, `green`, one 3D view `1`, the layout), and
+ * every view edit as a function (`edit.ts`: `editSlice(view, edits) → view`), the layers a view
+ * shows and active-volume propagation (`layers.ts`), slice geometry (`geometry.ts`), the layout
+ * grid (`layout.ts`) and the JSON description of a view (`describe.ts`). Changing a view bumps
+ * `version` and notifies listeners (ETags and live streams key on it).
+ *
+ * May import `scene/`, `imaging/` and `errors.ts`; never hono, `http/` or `render/` (rendering
+ * reads views, not the other way round).
  *
  * Slice orientation presets are Slicer's defaults, copied from vtkMRMLSliceNode.cxx
  * (`InitializeAxialMatrix`, `InitializeSagittalMatrix`, `InitializeCoronalMatrix`, Slicer/Slicer
@@ -18,6 +23,13 @@
 import type { Interpolation } from '../imaging/reslice.js';
 import { DEFAULT_CAMERA, type Camera3D, type Mode3D } from '../imaging/render3d.js';
 import type { Mat3, Mat4 } from '../imaging/types.js';
+import type { LayoutName } from './layout.js';
+
+/**
+ * Pixel size a view renders at when a request gives no `size` (a request's `size` is for that
+ * request only: it never changes the view).
+ */
+export const DEFAULT_VIEW_SIZE: readonly [number, number] = [512, 512];
 
 export type SliceViewName = 'red' | 'yellow' | 'green';
 export const SLICE_VIEWS: readonly SliceViewName[] = ['red', 'yellow', 'green'];
@@ -67,7 +79,10 @@ export interface SliceViewState {
   sliceToRAS: Mat4;
   /** Horizontal and vertical field of view in mm; undefined = fit the background volume. */
   fov?: [number, number];
-  /** Output size in pixels. */
+  /**
+   * Pixel size the view's `fov` refers to (always `DEFAULT_VIEW_SIZE`; a request renders at its
+   * own size through `atSize`, which keeps the pixel aspect of `fov`).
+   */
   size: [number, number];
   /**
    * Layer node ids. background undefined = the active (else first scalar) volume; label
@@ -106,52 +121,6 @@ export interface ThreeDViewState {
   draft?: boolean;
 }
 
-/** Layout names accepted by Slicer's `/gui?viewersLayout=` (vtkMRMLLayoutNode `SlicerLayout<Name>View`). */
-export const LAYOUTS = [
-  '3DTable',
-  'CompareGrid',
-  'Compare',
-  'ConventionalPlot',
-  'Conventional',
-  'ConventionalWidescreen',
-  'Custom',
-  'Default',
-  'DicomBrowser',
-  'Dual3D',
-  'DualMonitorFourUp',
-  'Final',
-  'FiveByTwoSlice',
-  'FourByThreeSlice',
-  'FourByTwoSlice',
-  'FourOverFour',
-  'FourUpPlotTable',
-  'FourUpPlot',
-  'FourUpTable',
-  'FourUp',
-  'Initial',
-  'Maximized',
-  'OneUp3D',
-  'OneUpGreenSlice',
-  'OneUpPlot',
-  'OneUpRedSlice',
-  'OneUpYellowSlice',
-  'SideBySide',
-  'Tabbed3D',
-  'TabbedSlice',
-  'ThreeByThreeSlice',
-  'ThreeOverThreePlot',
-  'ThreeOverThree',
-  'Triple3DEndoscopy',
-  'TwoOverTwo',
-  'User',
-] as const;
-export type LayoutName = (typeof LAYOUTS)[number];
-
-export function layoutByName(name: string): LayoutName | undefined {
-  const lower = name.toLowerCase();
-  return LAYOUTS.find((l) => l.toLowerCase() === lower);
-}
-
 export type ViewName = SliceViewName | '1';
 
 export class Views {
@@ -160,23 +129,55 @@ export class Views {
   #layout: LayoutName = 'FourUp';
   #contents: 'viewers' | 'full' = 'full';
   #version = 0;
+  /**
+   * The last active volume that was not a label map: the default background while a label map is
+   * active (Slicer keeps ActiveVolumeID and ActiveLabelVolumeID apart). Kept by `layers.ts`.
+   */
+  #activeBackground: string | undefined;
   #viewVersions = new Map<ViewName, number>();
   #listeners = new Set<(view: ViewName | 'layout', version: number) => void>();
 
   constructor() {
-    this.#slices = {
+    this.#slices = Views.#defaultSlices();
+    this.#threeD = Views.defaultThreeD();
+  }
+
+  static #defaultSlices(): Record<SliceViewName, SliceViewState> {
+    return {
       red: Views.defaultSlice('red'),
       yellow: Views.defaultSlice('yellow'),
       green: Views.defaultSlice('green'),
     };
-    this.#threeD = {
+  }
+
+  static defaultThreeD(): ThreeDViewState {
+    return {
       name: '1',
       camera: { ...DEFAULT_CAMERA },
       mode: 'composite',
       preset: 'ct-bone',
       background: [0, 0, 0],
-      size: [512, 512],
+      size: [...DEFAULT_VIEW_SIZE],
     };
+  }
+
+  /** Every view and the layout back to their defaults (one change notification). */
+  reset(): void {
+    this.#slices = Views.#defaultSlices();
+    this.#threeD = Views.defaultThreeD();
+    this.#layout = 'FourUp';
+    this.#contents = 'full';
+    this.#activeBackground = undefined;
+    this.#bump('layout');
+  }
+
+  /** See `#activeBackground`. */
+  get activeBackground(): string | undefined {
+    return this.#activeBackground;
+  }
+
+  set activeBackground(id: string | undefined) {
+    this.#activeBackground = id;
   }
 
   static defaultSlice(name: SliceViewName): SliceViewState {
@@ -185,7 +186,7 @@ export class Views {
       name,
       orientation,
       sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES[orientation]),
-      size: [512, 512],
+      size: [...DEFAULT_VIEW_SIZE],
       foregroundOpacity: 0.5,
       labelOpacity: 1,
       interpolation: 'linear',
