@@ -174,13 +174,16 @@ const RULES: Rule[] = [
   {
     name: 'nothing outside src/dicom imports the catalog or the store (archive.ts is the door)',
     files: (f) => !inDir('dicom')(f),
-    forbidden: (i) => i.to === 'src/dicom/catalog.ts' || i.to === 'src/dicom/store.ts',
-    known: {
-      'src/http/dicom/qido.ts': '#11 (archive.ts as the only door)',
-      'src/http/dicom/wado.ts': '#11 (archive.ts as the only door)',
-      'src/bridge/series-to-volume.ts': '#11 (archive.ts as the only door)',
-      'src/bridge/load.ts': '#11 / #12 (SEG loadables read catalog rows)',
-    },
+    // the index and storage implementations behind the facade (#16)
+    forbidden: (i) =>
+      [
+        'src/dicom/catalog.ts',
+        'src/dicom/catalog-pg.ts',
+        'src/dicom/search-sql.ts',
+        'src/dicom/store.ts',
+        'src/dicom/store-pg.ts',
+        'src/dicom/store-memory.ts',
+      ].includes(i.to),
   },
 ];
 
@@ -206,17 +209,6 @@ const TEXT_RULES: Array<{
     name: 'nothing outside src/dicom reaches into the catalog through the archive (`.catalog.`)',
     files: (f) => !inDir('dicom')(f),
     pattern: /\.catalog\./,
-    known: {
-      'src/http/dicom/qido.ts': '#11',
-      'src/http/dicom/wado.ts': '#11',
-      'src/http/dicom/wado-uri.ts': '#11',
-      'src/bridge/series-to-volume.ts': '#11',
-      'src/bridge/volume-to-series.ts': '#11',
-      'src/bridge/load.ts': '#11 / #12',
-      'src/bridge/seg.ts': '#11 / #12',
-      'src/http/slicer/dicom.ts': '#11 / #12',
-      'src/server/cli.ts': '#11',
-    },
   },
 ];
 
