@@ -5,7 +5,6 @@
  * through one connection, both over TLS (browsers speak h2 only with TLS), then h2c and HTTP/1.1 on
  * a plain socket with `--http2`. Rounds alternate the protocols; min / median / max of the rounds.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -17,6 +16,7 @@ import { syntheticSeries } from '../../src/dicom/sample.js';
 import { startServer } from '../../src/server/cli.js';
 import { defaultConfig } from '../../src/server/config.js';
 import type { BenchRow } from '../bench.js';
+import { makeCert } from '../../test/helpers/tls.js';
 
 const INSTANCES = 500;
 const ROUNDS = Math.max(1, Number(process.env.VG_BENCH_ROUNDS ?? 5));
@@ -93,35 +93,13 @@ export async function run(): Promise<BenchRow[]> {
       (sop) =>
         `/dicom/studies/${series.studyUid}/series/${series.seriesUid}/instances/${sop}/frames/1`,
     );
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        path.join(data, 'key.pem'),
-        '-out',
-        path.join(data, 'cert.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    const ca = readFileSync(path.join(data, 'cert.pem'));
+    const { key, cert } = makeCert(data);
+    const ca = readFileSync(cert);
     for (const mode of ['tls', 'plain'] as const) {
       const running = await startServer(
         defaultConfig({
           data,
-          ...(mode === 'tls'
-            ? { tlsCert: path.join(data, 'cert.pem'), tlsKey: path.join(data, 'key.pem') }
-            : { http2: true }),
+          ...(mode === 'tls' ? { tlsCert: cert, tlsKey: key } : { http2: true }),
         }),
         { out: () => {}, err: () => {} },
       );

@@ -6,42 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
 import http2 from 'node:http2';
 import { listen, type ListenOptions } from '../../src/server/listen.js';
 import { silentLogger } from '../../src/server/logger.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { h2Closed, h2Connect, h2Request } from '../helpers/h2.js';
+import { makeCert } from '../helpers/tls.js';
 import { FLAG, FRAME, RawH2, frame, getHeaderBlock, rstStream } from '../helpers/h2-raw.js';
-
-function makeCert(dir: string): { key: string; cert: string } {
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { key, cert };
-}
 
 /** GETs whose answers must be the same over HTTP/1.1 and HTTP/2, across the route families. */
 async function sweepPaths(base: string): Promise<string[]> {

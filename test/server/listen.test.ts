@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
-import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { listen, PortsExhaustedError } from '../../src/server/listen.js';
 import { silentLogger } from '../../src/server/logger.js';
 import { startTestServer, tempDir } from '../helpers/app.js';
+import { makeCert } from '../helpers/tls.js';
 
 /** Occupies a port on 127.0.0.1 (resolves with a closer). */
 function occupy(port: number): Promise<net.Server> {
@@ -87,29 +87,7 @@ test('a bind error other than address-in-use is reported, not retried', async ()
 
 test('HTTPS with a certificate made in the test', async () => {
   const dir = tempDir();
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
+  const { key, cert } = makeCert(dir);
   const server = await startTestServer({ tlsCert: cert, tlsKey: key });
   try {
     assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
