@@ -48,6 +48,7 @@ import {
   type VolumeNode,
 } from '../scene/scene.js';
 import { B, items, nums, str } from './dicom-values.js';
+import { fileMetaInformation } from '../dicom/part10.js';
 import { planStudy } from './series-to-volume.js';
 import {
   formatDS,
@@ -58,7 +59,6 @@ import {
 } from './volume-to-series.js';
 
 export const SEG_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.66.4';
-const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
 const dcm = dcmjs.data as unknown as {
   DicomMetaDictionary: {
@@ -470,15 +470,9 @@ export async function saveSegmentationAsSeg(
   };
   const dict = dcm.DicomMetaDictionary.denaturalizeDataset(ds0);
   Object.assign(dict, studyElements);
-  const meta = dcm.DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: SEG_SOP_CLASS,
-    MediaStorageSOPInstanceUID: sopUid,
-    TransferSyntaxUID: EXPLICIT_LE,
-    ImplementationClassUID: '2.25.283091512372190155405384361702953925',
-    ImplementationVersionName: 'VOXELGATE',
-    _vrMap: { FileMetaInformationVersion: 'OB' },
-  });
+  const meta = dcm.DicomMetaDictionary.denaturalizeDataset(
+    fileMetaInformation(SEG_SOP_CLASS, sopUid),
+  );
   const buf = writeInstance(meta, dict, pixelBytes, 'OB');
   // One ingest session: the SEG appears at the commit, or not at all.
   const session = archive.session();

@@ -24,6 +24,7 @@ import dcmjs from 'dcmjs';
 import type { Archive } from '../dicom/archive.js';
 import type { DicomJson } from '../dicom/dicom-json.js';
 import { isUid } from '../dicom/tags.js';
+import { fileMetaInformation } from '../dicom/part10.js';
 import { AppError, invalidParameter, notFound } from '../errors.js';
 import {
   column3,
@@ -43,8 +44,6 @@ export const SOP = {
   MR: '1.2.840.10008.5.1.4.1.1.4',
   SC: '1.2.840.10008.5.1.4.1.1.7',
 } as const;
-
-const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
 const dcm = dcmjs.data as {
   DicomMetaDictionary: {
@@ -281,8 +280,7 @@ export async function saveVolumeAsSeries(
   const sourceStudy = node.attributes['DICOM.StudyInstanceUID'];
   let studyUid = opts.studyUid;
   if (studyUid !== undefined) {
-    if (!/^[0-9]+(\.[0-9]+)*$/.test(studyUid) || studyUid.length > 64)
-      throw invalidParameter('studyInstanceUID', `"${studyUid}" is not a UID`);
+    if (!isUid(studyUid)) throw invalidParameter('studyInstanceUID', `"${studyUid}" is not a UID`);
     if (!(await archive.studyExists(studyUid)))
       throw notFound(
         `no study ${studyUid} in the archive; omit studyInstanceUID to create a new study`,
@@ -429,15 +427,7 @@ export async function saveVolumeAsSeries(
         Object.assign(ds0, { WindowCenter: ds(window.level!), WindowWidth: ds(window.window!) });
       const dict = dcm.DicomMetaDictionary.denaturalizeDataset(ds0);
       Object.assign(dict, studyElements);
-      const meta = dcm.DicomMetaDictionary.denaturalizeDataset({
-        FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-        MediaStorageSOPClassUID: sop,
-        MediaStorageSOPInstanceUID: sopUid,
-        TransferSyntaxUID: EXPLICIT_LE,
-        ImplementationClassUID: '2.25.283091512372190155405384361702953925',
-        ImplementationVersionName: 'VOXELGATE',
-        _vrMap: { FileMetaInformationVersion: 'OB' },
-      });
+      const meta = dcm.DicomMetaDictionary.denaturalizeDataset(fileMetaInformation(sop, sopUid));
       const buf = writeInstance(meta, dict, enc.slice(k), enc.bits === 8 ? 'OB' : 'OW');
       await session.add(buf);
     }

@@ -552,3 +552,22 @@ export function rewriteExplicitLittle(
     );
   }
 }
+
+/** voxelgate's implementation class UID, written in the file meta of every object it creates. */
+const IMPLEMENTATION_CLASS_UID = '2.25.283091512372190155405384361702953925';
+
+/**
+ * The File Meta Information (PS3.10 §7.1) of an Explicit VR Little Endian object voxelgate writes,
+ * in dcmjs's naturalized form (denaturalize it before writing).
+ */
+export function fileMetaInformation(sopClassUid: string, sopInstanceUid: string) {
+  return {
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: sopClassUid,
+    MediaStorageSOPInstanceUID: sopInstanceUid,
+    TransferSyntaxUID: TS.ExplicitLE,
+    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: 'VOXELGATE',
+    _vrMap: { FileMetaInformationVersion: 'OB' },
+  };
+}

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import dcmjs from 'dcmjs';
-import { TS } from './tags.js';
+import { fileMetaInformation } from './part10.js';
 
 export interface SyntheticSeriesOptions {
   rows?: number;
@@ -153,15 +153,7 @@ export function syntheticSeries(opts: SyntheticSeriesOptions = {}): SyntheticSer
       PixelData: pixels.slice().buffer,
       _vrMap: { PixelData: 'OW' },
     };
-    const meta = {
-      FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-      MediaStorageSOPClassUID: CT_IMAGE_STORAGE,
-      MediaStorageSOPInstanceUID: sop,
-      TransferSyntaxUID: TS.ExplicitLE,
-      ImplementationClassUID: '2.25.283091512372190155405384361702953925',
-      ImplementationVersionName: 'VOXELGATE',
-      _vrMap: { FileMetaInformationVersion: 'OB' },
-    };
+    const meta = fileMetaInformation(CT_IMAGE_STORAGE, sop);
     const dict = new dcm.DicomDict(dcm.DicomMetaDictionary.denaturalizeDataset(meta));
     dict.dict = dcm.DicomMetaDictionary.denaturalizeDataset(ds);
     files.push(Buffer.from(dict.write()));
