@@ -21,10 +21,6 @@ export function mapWindowLevel(v: number, window: number, level: number): number
 }
 
 /**
- * Maps `values` (one component per pixel, NaN = outside) to grey bytes; `alpha` (optional)
- * receives 255 inside and 0 outside.
- */
-/**
  * The window/level byte of `v`, with `lo` = level − window/2 and `scale` = 255/window: the
  * multiply is fast, and within a hair of a .5 tie the exact division decides, so the result is
  * exactly the round-half-up of `mapWindowLevel`. NaN (outside the volume) and values below give 0.
@@ -34,9 +30,15 @@ export function windowByte(v: number, lo: number, scale: number, w: number): num
   if (!(x > 0)) return 0;
   if (x >= 255) return 255;
   const f = x - (x | 0);
-  return ((f > 0.4999999 && f < 0.5000001 ? ((v - lo) * 255) / w : x) + 0.5) | 0;
+  // `&` of the two tests, not `&&`: one branch that is almost never taken instead of one that is
+  // taken for half the pixels at random (measured: a third less time per 512² slice).
+  return ((+(f > 0.4999999) & +(f < 0.5000001) ? ((v - lo) * 255) / w : x) + 0.5) | 0;
 }
 
+/**
+ * Maps `values` (one component per pixel, NaN = outside) to grey bytes; `alpha` (optional)
+ * receives 255 inside and 0 outside.
+ */
 export function windowLevelToGrey(
   values: Float32Array,
   wl: WindowLevel,

@@ -124,10 +124,13 @@ export class RenderService {
     this.stats.renders++;
     let raw: RawImage;
     // Small slices render here (cheaper than the worker hop) unless other slices are already in
-    // progress and a worker is idle: then the pool takes it, so both cores render under load.
+    // progress: then the pool takes it while it has at most one job waiting per worker, so the
+    // workers never wait for the event loop and the event loop (which also serves the requests)
+    // renders only the overflow; both cores render under load.
     const small =
       job.kind === 'slice' && job.geometry.size[0] * job.geometry.size[1] <= this.#mainThreadPixels;
-    const offload = small && this.#busySlices > 1 && this.#pending < this.#threads && !this.#closed;
+    const offload =
+      small && this.#busySlices > 1 && this.#pending < 2 * this.#threads && !this.#closed;
     if (small && !offload) {
       this.stats.main++;
       raw = renderSlice(job);

@@ -135,4 +135,61 @@ describe('resliceGrey (fused reslice + window/level)', () => {
     }
     assert.ok(covered >= 15, String(covered));
   });
+
+  it('equals reslice + windowLevelToGrey on zoomed int16 views (rows sharing source rows), part outside, flipped axes', async () => {
+    const { resliceGrey } = await import('../../src/imaging/reslice.js');
+    const { windowLevelToGrey } = await import('../../src/imaging/window-level.js');
+    const { allocShared } = await import('../../src/imaging/types.js');
+    const dims: [number, number, number] = [23, 19, 7];
+    const data = allocShared('int16', dims[0] * dims[1] * dims[2]);
+    let seed = 7;
+    for (let p = 0; p < data.length; p++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      data[p] = ((seed >>> 16) % 2400) - 1200;
+    }
+    // Flipped i and j axes (LPS-like direction), anisotropic spacing.
+    const vol = rampVolume(dims, [0, 0, 0, 0], {
+      scalarType: 'int16',
+      data,
+      spacing: [0.7, 1.3, 2],
+      direction: [-1, 0, 0, 0, -1, 0, 0, 0, 1],
+      origin: [10, 12, -3],
+    });
+    const w2i = worldToIjkMatrix(vol, IDENTITY4);
+    let checked = 0;
+    for (const orient of ['axial', 'sagittal', 'coronal'] as const) {
+      for (const [zoom, size] of [
+        [3.1, [64, 50]],
+        [0.37, [41, 67]],
+        [1.9, [128, 96]],
+      ] as const) {
+        // A voxel-centre plane (k = 3, j = 9, i = 11) so the linear case is covered.
+        const centre: [number, number, number] =
+          orient === 'axial'
+            ? [2, 1, 3]
+            : orient === 'sagittal'
+              ? [10 - 11 * 0.7, 0, 0]
+              : [0, 12 - 9 * 1.3, 0];
+        const g = {
+          sliceToRAS: sliceToRasOf(ORIENTATION_MATRICES[orient], centre),
+          fov: [size[0] / zoom, size[1] / zoom] as [number, number],
+          size: [size[0], size[1]] as [number, number],
+        };
+        for (const wl of [
+          { window: 400, level: 40 },
+          { window: 2400, level: 0 },
+          { window: 1, level: 0.5 },
+        ]) {
+          const fused = new Uint8Array(size[0] * size[1]).fill(7);
+          const ok = resliceGrey(vol, w2i, g, 'linear', wl, fused);
+          assert.ok(ok, `${orient} zoom ${zoom}: the fused path covers a voxel-centre plane`);
+          const ref = new Uint8Array(size[0] * size[1]);
+          windowLevelToGrey(reslice(vol, w2i, g, 'linear'), wl, ref);
+          assert.deepEqual(fused, ref, `${orient} zoom ${zoom} ${JSON.stringify(wl)}`);
+          checked++;
+        }
+      }
+    }
+    assert.equal(checked, 27);
+  });
 });
