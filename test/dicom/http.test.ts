@@ -477,6 +477,38 @@ describe('rendered and thumbnail', () => {
     const mean = data.reduce((s, x) => s + x, 0) / data.length;
     assert.ok(mean > 10, `mean grey ${mean}`);
   });
+  it('ETag: If-None-Match gives 304 without a body; other options or frames, other ETags', async () => {
+    const base = instanceUrl({
+      study: L.ct.studyUid,
+      series: L.ct.seriesUid,
+      sop: L.ct.sopUids[3]!,
+    });
+    const first = await get(`${base}/rendered?window=40,400`);
+    const etag = first.headers.get('etag')!;
+    assert.match(etag, /^"[\w-]{22}"$/);
+    assert.equal(first.headers.get('cache-control'), 'no-cache');
+    const again = await get(`${base}/rendered?window=40,400`, { 'if-none-match': etag });
+    assert.equal(again.status, 304);
+    assert.equal(again.body.length, 0);
+    assert.equal(again.headers.get('etag'), etag);
+    assert.equal(
+      (await get(`${base}/rendered?window=40,400`, { 'if-none-match': `W/${etag}` })).status,
+      304,
+    );
+    const others = [
+      await get(`${base}/rendered?window=40,401`, { 'if-none-match': etag }),
+      await get(`${base}/rendered?window=40,400`, { 'if-none-match': etag, accept: 'image/png' }),
+      await get(`${base}/rendered?window=40,400&viewport=64,64`, { 'if-none-match': etag }),
+      await get(`${base.replace(L.ct.sopUids[3]!, L.ct.sopUids[4]!)}/rendered?window=40,400`, {
+        'if-none-match': etag,
+      }),
+    ];
+    for (const r of others) {
+      assert.equal(r.status, 200);
+      assert.notEqual(r.headers.get('etag'), etag);
+    }
+    assert.equal(new Set(others.map((r) => r.headers.get('etag'))).size, others.length);
+  });
   it('colour and compressed: renders the JPEG XA frame', async () => {
     const r = await get(
       `${instanceUrl(L.files.get('jpeg_baseline_8bit.dcm')!)}/frames/10/rendered`,

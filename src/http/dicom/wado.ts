@@ -18,7 +18,8 @@ import { parseRenderQuery } from '../../dicom/rendered.js';
 import { frameMediaType, NATIVE_TS, TS } from '../../dicom/tags.js';
 import type { AppContext } from '../../server/context.js';
 import { archiveOf, dicomBase, dicomJsonResponse, parseFrameList } from './common.js';
-import { parseRange } from '../request.js';
+import { etagOf } from '../../render/keys.js';
+import { ifNoneMatch, parseRange } from '../request.js';
 
 type Scope = 'study' | 'series' | 'instance';
 
@@ -214,12 +215,17 @@ export const rendered = (ctx: AppContext, scope: Scope | 'frame', thumbnail: boo
       row = rows[Math.floor(rows.length / 2)]!;
     }
     const frame = scope === 'frame' ? parseFrameList(c.req.param('frames')!)[0]! : 1;
+    // The ETag names the stored version, the frame and every rendering option: a client that
+    // has the image gets 304 without a render (viewers re-ask for thumbnails all the time).
+    const headers = {
+      etag: etagOf(archive.renderedKey(row, frame, opts)),
+      'cache-control': 'no-cache',
+    };
+    if (ifNoneMatch(c.req.header('if-none-match'), headers.etag))
+      return new Response(null, { status: 304, headers });
     const out = await archive.renderedFrame(row, frame, opts);
     return new Response(out as Uint8Array<ArrayBuffer>, {
-      headers: {
-        'content-type': format === 'png' ? 'image/png' : 'image/jpeg',
-        'cache-control': 'no-store',
-      },
+      headers: { ...headers, 'content-type': format === 'png' ? 'image/png' : 'image/jpeg' },
     });
   };
 
