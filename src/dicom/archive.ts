@@ -305,6 +305,15 @@ export class Archive {
     maxBytes: 64 * 1024 * 1024,
     sizeOf: (b) => b.length,
   });
+  /**
+   * Recently read instance files by stored version (a version's bytes never change, like
+   * `rendered`): retrieving a hot instance skips the open/read/close round trips. Orthanc keeps
+   * a storage cache of its own (MaximumStorageCacheSize). Callers never modify the buffers.
+   */
+  readonly files = new MemoCache<Buffer>({
+    maxBytes: 64 * 1024 * 1024,
+    sizeOf: (b) => b.length,
+  });
   /** Readers per file version (see `lease`). */
   readonly #readers = new Map<string, number>();
   /** Files no row names any more, deleted when their last reader finishes. */
@@ -694,7 +703,7 @@ export class Archive {
         data: ts === TS.ExplicitBE ? swapBytes(data, im.bitsAllocated) : data,
       }));
     }
-    const all = nativePixelBytes(await this.store.read(row.file), ts, im.bitsAllocated);
+    const all = nativePixelBytes(await this.#readFile(row.file), ts, im.bitsAllocated);
     return frames.map((f) => ({
       transferSyntax: TS.ExplicitLE,
       data: all.subarray((f - 1) * size, f * size),
@@ -762,8 +771,13 @@ export class Archive {
     return this.#holding(row, () => this.#part10(row, asStored));
   }
 
+  /** An instance file version's bytes, through `files`. */
+  #readFile(file: string): Promise<Buffer> {
+    return this.files.get(file, () => this.store.read(file));
+  }
+
   async #part10(row: InstanceRef, asStored: boolean): Promise<Buffer> {
-    const buf = await this.store.read(row.file);
+    const buf = await this.#readFile(row.file);
     if (asStored || row.transferSyntax === TS.ExplicitLE) return buf;
     if (NATIVE_TS.has(row.transferSyntax) || !row.image) return rewriteExplicitLittle(buf);
     const im = this.imageOf(row);
