@@ -213,9 +213,8 @@ export const postSegmentSurfaces = (ctx: AppContext) => async (c: Context) => {
         name: `${node.name}_${seg.name}`,
         mesh,
         display: { color: [...seg.color] as [number, number, number] },
+        parentTransformID: node.parentTransformID,
       });
-      if (node.parentTransformID)
-        ctx.scene.update(model.id, { parentTransformID: node.parentTransformID });
       modelIDs.push(model.id);
     }
   }
