@@ -8,6 +8,7 @@
 import { AppError } from '../errors.js';
 import { segmentMask, voxelVolumeMm3, type Segment } from '../imaging/segmentation.js';
 import { signedVolume } from '../imaging/mesh.js';
+import { maskSurface } from '../imaging/surface.js';
 import type { FunctionDefinition, SegmentationInput } from './types.js';
 
 /** The segments named by id or name (all when `refs` is absent or empty). */
@@ -64,8 +65,6 @@ export const surfacesFn: FunctionDefinition = {
     const segments = pickSegments(input, p.segments as string[] | undefined);
     const smoothing = (p.smoothing as number | undefined) ?? 0.5;
     const decimation = (p.decimation as number | undefined) ?? 0;
-    // Loaded here, not at module load: the server's main thread lists built-ins without vtk.js.
-    const { maskSurface } = await import('../imaging/surface.js');
     const voxelMm3 = voxelVolumeMm3(input.segmentation.labelmap);
     const out: Array<Record<string, unknown>> = [];
     for (const [s, seg] of segments.entries()) {
