@@ -1,8 +1,8 @@
 /**
  * Built-in functions on segmentations: threshold (volume → segmentation), islands (connected
  * components of a segment), fillBetweenSlices (@itk-wasm/morphological-contour-interpolation),
- * segmentStatistics (per segment: voxels, mm³, intensity statistics). Results are new
- * segmentation nodes (or values), never edits of the input.
+ * segmentStatistics (per segment: voxels, mm³, intensity statistics, as a table node and values).
+ * Results are new nodes, never edits of the input.
  */
 import { connectedComponents } from '../imaging/filters.js';
 import { ijkToRasMatrix, invert4, mul4, transformPoint } from '../imaging/geometry.js';
@@ -272,7 +272,7 @@ const statisticsFn: FunctionDefinition = {
   name: 'segmentStatistics',
   title: 'Segment statistics',
   description:
-    'Per segment: voxel count, volume in mm³, and with a scalar volume the mean, standard deviation, minimum and maximum of its voxels inside the segment (nearest voxel at each segment voxel centre, in world coordinates).',
+    'Per segment: voxel count, volume in mm³, and with a scalar volume the mean, standard deviation, minimum and maximum of its voxels inside the segment (nearest voxel at each segment voxel centre, in world coordinates). Adds a table node (one row per segment) and returns the same numbers as values.',
   params: {
     type: 'object',
     properties: {
