@@ -107,6 +107,8 @@ test('/slicer/table: PUT CSV or JSON, GET as JSON/CSV/TSV, listed, replaced, del
     assert.match(csv.headers.get('content-type')!, /^text\/csv/);
     assert.match(csv.headers.get('content-disposition')!, /Lengths\.csv/);
     assert.equal(await csv.text(), 'name,length\r\nA,1.5\r\nB,2\r\n');
+    const alias = await t.app.request(`/slicer/tables?id=${id}&format=csv`);
+    assert.equal(await alias.text(), 'name,length\r\nA,1.5\r\nB,2\r\n');
     const tsv = await t.app.request(`/slicer/table?id=${id}&format=tsv`);
     assert.equal(await tsv.text(), 'name\tlength\r\nA\t1.5\r\nB\t2\r\n');
 

@@ -22,10 +22,14 @@ import { persist } from './volumes.js';
 
 const FORMATS = ['json', 'csv', 'tsv'] as const;
 
-export const getTables = (ctx: AppContext) => (c: Context) => c.json(listTables(ctx.scene));
+/** GET: the tables; with `id`, that table (as `/slicer/table`). */
+export const getTables = (ctx: AppContext) => (c: Context) =>
+  str(c, 'id') !== undefined ? tableResponse(ctx, c) : c.json(listTables(ctx.scene));
 
 /** GET `?id=<id or name>[&format=json|csv|tsv]` (default json). */
-export const getTable = (ctx: AppContext) => (c: Context) => {
+export const getTable = (ctx: AppContext) => (c: Context) => tableResponse(ctx, c);
+
+function tableResponse(ctx: AppContext, c: Context): Response {
   const node = findTable(ctx.scene, requiredStr(c, 'id'));
   const format = oneOf(c, 'format', FORMATS) ?? 'json';
   if (format === 'json') return c.json(tableJson(node));
@@ -38,7 +42,7 @@ export const getTable = (ctx: AppContext) => (c: Context) => {
       'x-node-id': node.id,
     },
   });
-};
+}
 
 /** The body's format: `format=`, else the content type, else JSON when it starts with `{`. */
 function bodyFormat(c: Context, text: string): TableFormat {
