@@ -68,7 +68,7 @@ export class TablePanel {
             },
             t.name,
           ),
-          ` ${t.numberOfRows} × ${t.numberOfColumns} `,
+          ` ${t.numberOfRows} row${t.numberOfRows === 1 ? '' : 's'} × ${t.numberOfColumns} col. `,
           h(
             'button',
             {
