@@ -49,8 +49,13 @@ export function checkTable(columns: unknown, rows: unknown, parameter = 'body'):
           ? typeof v === 'string'
           : t === 'bit'
             ? typeof v === 'boolean'
-            : typeof v === 'number' && (t === 'double' || Number.isInteger(v));
-      if (!ok) throw bad(`rows[${r}][${c}] (${cols[c]!.name}) is not a ${t}: ${JSON.stringify(v)}`);
+            : typeof v === 'number' &&
+              Number.isFinite(v) &&
+              (t === 'double' || Number.isInteger(v));
+      if (!ok)
+        throw bad(
+          `rows[${r}][${c}] (${cols[c]!.name}) is not a ${t === 'string' ? t : `finite ${t}`}: ${JSON.stringify(v)} (null for an empty cell)`,
+        );
     }
   }
 }
@@ -165,15 +170,7 @@ export function parseDelimited(text: string, sep: string): string[][] {
   return out.filter((r) => !(r.length === 1 && r[0] === ''));
 }
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(inf|infinity|nan)$/i;
-
-function toNumber(s: string): number {
-  const l = s.toLowerCase().replace(/^\+/, '');
-  if (l === 'nan') return NaN;
-  if (l === 'inf' || l === 'infinity') return Infinity;
-  if (l === '-inf' || l === '-infinity') return -Infinity;
-  return Number(s);
-}
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
  * CSV/TSV text → columns and rows. Column types come from `schema` (name → type, as Slicer's
@@ -214,8 +211,8 @@ export function parseTableText(
       const t = columns[c]!.type;
       if (t === 'string') return v;
       if (t === 'bit') return v === '1' || v.toLowerCase() === 'true';
-      const x = toNumber(v);
-      if (Number.isNaN(x) && !/nan/i.test(v))
+      const x = NUMBER.test(v.trim()) ? Number(v) : NaN;
+      if (!Number.isFinite(x))
         throw invalidParameter('body', `"${v}" in column ${columns[c]!.name} is not a number`);
       return t === 'int' ? Math.trunc(x) : x;
     }),
