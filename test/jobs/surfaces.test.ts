@@ -315,7 +315,9 @@ test('surfaces: bad input is a 4xx naming the field; an unknown segment fails th
     const off = t.ctx.jobs.onEvent((e) => {
       if (e.job.function !== 'surfaces' || e.type !== 'job-progress') return;
       messages.push(e.job.message);
-      if (e.job.state === 'running') t.ctx.jobs.cancel(e.job.id);
+      // (A heartbeat may come first on a loaded machine: wait for a per-segment report.)
+      if (e.job.state === 'running' && e.job.message.startsWith('surface of'))
+        t.ctx.jobs.cancel(e.job.id);
     });
     try {
       const res = await t.app.request(
@@ -326,7 +328,10 @@ test('surfaces: bad input is a 4xx naming the field; an unknown segment fails th
       const final = await t.ctx.jobs.wait(id, 60_000);
       assert.equal(final.state, 'cancelled');
       assert.equal(final.result, undefined);
-      assert.match(messages[0]!, /surface of Ball 0 \(1\/12\)/);
+      assert.ok(
+        messages.some((m) => /^surface of Ball 0 \(1\/12\)$/.test(m)),
+        messages.join(' | '),
+      );
     } finally {
       off();
     }
