@@ -39,8 +39,13 @@ import {
   tableText,
 } from './tables.js';
 
-/** `name.csv` → `name.schema.tsv` (Slicer's column-type file next to a table file). */
-const schemaFileOf = (file: string) => file.replace(/\.(csv|tsv|txt)$/i, '.schema.tsv');
+/**
+ * `name.csv` → `name.schema.csv`, `name.tsv` → `name.schema.tsv`: the column-type file next to a
+ * table file (Slicer's vtkMRMLTableStorageNode inserts `.schema` before the extension).
+ */
+const schemaFileOf = (file: string) => file.replace(/(\.(csv|tsv|txt))$/i, '.schema$1');
+const separatorOf = (file: string) =>
+  /\.csv$/i.test(file) ? ',' : /\.(tsv|txt)$/i.test(file) ? '\t' : undefined;
 
 export const STORAGE_FILE = 'storage.fileName';
 export const STORAGE_TYPE = 'storage.fileType';
@@ -330,20 +335,15 @@ export const FILE_TYPES: readonly FileType[] = [
   {
     name: 'TableFile',
     formats:
-      '.csv or .tsv with a header row (column types from a .schema.tsv next to it, else inferred); writes .csv/.tsv and the .schema.tsv',
+      '.csv or .tsv (.txt) with a header row (column types from the .schema.csv/.schema.tsv next to it, as Slicer writes, else inferred); writes the table and its schema file',
     async load(req) {
       if (req.into && req.into.kind !== 'table') throw wrongKind(req.into, 'TableFile');
-      const sep = /\.csv$/i.test(req.file)
-        ? ','
-        : /\.(tsv|txt)$/i.test(req.file)
-          ? '\t'
-          : undefined;
-      if (!sep) throw unprocessable('TableFile: use a .csv or .tsv file');
+      const sep = separatorOf(req.file);
+      if (!sep) throw unprocessable('TableFile: use a .csv, .tsv or .txt (tab-separated) file');
       const schemaFile = schemaFileOf(req.file);
-      const schema =
-        schemaFile !== req.file && (await fsp.stat(schemaFile).catch(() => undefined))
-          ? parseTableSchema(await readText(schemaFile, req.maxJsonBytes))
-          : {};
+      const schema = (await fsp.stat(schemaFile).catch(() => undefined))
+        ? parseTableSchema(await readText(schemaFile, req.maxJsonBytes), sep)
+        : {};
       const { columns, rows } = parseTableText(
         await readText(req.file, req.maxJsonBytes),
         sep,
@@ -360,13 +360,13 @@ export const FILE_TYPES: readonly FileType[] = [
       kinds: ['table'],
       async write({ node, file }) {
         if (node.kind !== 'table') throw wrongKind(node, 'TableFile');
-        const sep = /\.csv$/i.test(file) ? ',' : /\.tsv$/i.test(file) ? '\t' : undefined;
+        const sep = separatorOf(file);
         if (!sep)
-          throw new AppError('invalid_parameter', 'name the table file .csv or .tsv', {
+          throw new AppError('invalid_parameter', 'name the table file .csv, .tsv or .txt', {
             parameter: 'localfile',
           });
         await writeFileAtomic(file, tableText(node, sep));
-        await writeFileAtomic(schemaFileOf(file), tableSchemaText(node));
+        await writeFileAtomic(schemaFileOf(file), tableSchemaText(node, sep));
       },
     },
   },

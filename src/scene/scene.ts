@@ -113,7 +113,7 @@ export type TableValue = string | number | boolean | null;
 export interface TableColumn {
   name: string;
   type: TableColumnType;
-  /** Unit and description, as Slicer's `.schema.tsv` keeps them. */
+  /** Unit and description, as Slicer's table schema file keeps them. */
   unit?: string;
   description?: string;
 }

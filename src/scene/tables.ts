@@ -127,11 +127,11 @@ export function tableText(n: TableNode, sep: ',' | '\t' = ','): string {
   return lines.map((l) => l.join(sep)).join('\r\n') + '\r\n';
 }
 
-/** Slicer's `.schema.tsv` next to a table file: one row per column with its type. */
-export function tableSchemaText(n: TableNode): string {
-  const rows = [['columnName', 'type', 'unit', 'description']];
+/** Slicer's schema file next to a table file: one row per column with its type (and unit). */
+export function tableSchemaText(n: TableNode, sep: ',' | '\t' = '\t'): string {
+  const rows = [['columnName', 'type', 'unitLabel', 'description']];
   for (const c of n.columns) rows.push([c.name, c.type, c.unit ?? '', c.description ?? '']);
-  return rows.map((r) => r.map((v) => cell(v, '\t')).join('\t')).join('\r\n') + '\r\n';
+  return rows.map((r) => r.map((v) => cell(v, sep)).join(sep)).join('\r\n') + '\r\n';
 }
 
 /** RFC 4180 fields of a CSV/TSV text (quoted fields may hold separators, quotes and newlines). */
@@ -174,7 +174,7 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
  * CSV/TSV text → columns and rows. Column types come from `schema` (name → type, as Slicer's
- * `.schema.tsv`), else are inferred: all non-empty cells integers → int, numbers → double, else
+ * schema file), else are inferred: all non-empty cells integers → int, numbers → double, else
  * string. Empty cells are null.
  */
 export function parseTableText(
@@ -221,9 +221,12 @@ export function parseTableText(
   return { columns, rows };
 }
 
-/** A `.schema.tsv` text → column name → type. */
-export function parseTableSchema(text: string): Record<string, TableColumnType> {
-  const lines = parseDelimited(text, '\t');
+/** A schema file's text (Slicer's `columnName`, `type` columns) → column name → type. */
+export function parseTableSchema(
+  text: string,
+  sep: ',' | '\t' = '\t',
+): Record<string, TableColumnType> {
+  const lines = parseDelimited(text, sep);
   const head = lines[0]?.map((h) => h.toLowerCase()) ?? [];
   const ni = head.indexOf('columnname');
   const ti = head.indexOf('type');
@@ -234,7 +237,8 @@ export function parseTableSchema(text: string): Record<string, TableColumnType> 
     const type: TableColumnType | undefined =
       t === 'string' || t === 'double' || t === 'bit'
         ? t
-        : t === 'int' || t === 'long' || t === 'short' || t === 'char'
+        : t !== undefined &&
+            /^(unsigned )?(int|long|short|char|long long|idtype)$|^(u?int\d+)$/.test(t)
           ? 'int'
           : t === 'float'
             ? 'double'

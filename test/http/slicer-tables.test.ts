@@ -268,7 +268,7 @@ test('table nodes publish scene events and survive a restart', async () => {
   }
 });
 
-test('TableFile: GET /slicer/mrml/file writes .csv + .schema.tsv; POST /slicer/mrml loads it back with its types', async () => {
+test('TableFile: GET /slicer/mrml/file writes .csv + .schema.csv; POST /slicer/mrml loads it back with its types', async () => {
   const root = tempDir('vg-tables-io-');
   const t = await makeTestApp({ importRoots: [root], exportRoots: [root] });
   try {
@@ -279,10 +279,11 @@ test('TableFile: GET /slicer/mrml/file writes .csv + .schema.tsv; POST /slicer/m
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(((await res.json()) as Json).fileType, 'TableFile');
     assert.equal(readFileSync(path.join(root, 'm.csv'), 'utf8'), tableText(n, ','));
-    assert.match(readFileSync(path.join(root, 'm.schema.tsv'), 'utf8'), /^columnName\ttype/);
+    // The schema next to it, as Slicer names it (.schema before the extension, same separator).
+    assert.match(readFileSync(path.join(root, 'm.schema.csv'), 'utf8'), /^columnName,type,/);
     // An integer-looking double column keeps its type through the schema file.
     writeFileSync(path.join(root, 'd.csv'), 'x,y\n1,2\n3,4\n');
-    writeFileSync(path.join(root, 'd.schema.tsv'), 'columnName\ttype\nx\tdouble\n');
+    writeFileSync(path.join(root, 'd.schema.csv'), 'columnName,type\nx,double\n');
     for (const [file, types] of [
       ['m.csv', ['string', 'int', 'double']],
       ['d.csv', ['double', 'int']],
