@@ -300,6 +300,16 @@ test('TableFile: GET /slicer/mrml/file writes .csv + .schema.csv; POST /slicer/m
       );
       if (file === 'm.csv') assert.deepEqual(back.rows, n.rows);
     }
+    // PUT /slicer/mrml re-reads a loaded table from its file (same node id).
+    const loaded = (await (
+      await t.app.request(`/slicer/mrml?filetype=TableFile&localfile=d.csv`, { method: 'POST' })
+    ).json()) as { loadedNodeIDs: string[] };
+    const did = loaded.loadedNodeIDs[0]!;
+    writeFileSync(path.join(root, 'd.csv'), 'x,y\n5,6\n');
+    const reload = await t.app.request(`/slicer/mrml?id=${did}`, { method: 'PUT' });
+    assert.equal(reload.status, 200, await reload.clone().text());
+    assert.deepEqual(((await reload.json()) as Json).reloadedNodeIDs, [did]);
+    assert.deepEqual((t.ctx.scene.byId(did) as TableNode).rows, [[5, 6]]);
     // Without filetype, .csv is a table.
     const guess = await t.app.request(`/slicer/mrml?localfile=d.csv`, { method: 'POST' });
     assert.equal(guess.status, 200, await guess.clone().text());
