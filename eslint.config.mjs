@@ -122,10 +122,6 @@ export default tseslint.config(
     // the glTF demo page test (#15). Warnings until these files get the same review; remove files
     // from this list as they are fixed.
     files: [
-      'src/bridge/load.ts',
-      'src/bridge/seg.ts',
-      'src/bridge/volume-to-series.ts',
-      'src/http/dicom/wado.ts',
       'test/compat/demo-pages.test.ts',
       'test/helpers/replicas.ts',
       'test/security/fuzz-stow.test.ts',
