@@ -178,7 +178,10 @@ test('POST /render: the image is not flipped (an object above the axis lands in 
       bottom = 0;
     for (let j = 0; j < K.height; j++)
       for (let i = 0; i < K.width; i++)
-        if (l.data[3 * (j * K.width + i)] === 7) j < K.height / 2 ? top++ : bottom++;
+        if (l.data[3 * (j * K.width + i)] === 7) {
+          if (j < K.height / 2) top++;
+          else bottom++;
+        }
     assert.ok(top > 20 && bottom === 0, `top ${top} bottom ${bottom}`);
   } finally {
     await t.close();
@@ -205,9 +208,14 @@ test('POST /render: depth range sentinels (0 nearer than min_depth, +Inf beyond 
     for (let i = 0; i < d.z.length; i++) {
       if (!inner[i]) continue;
       const z = ref.depth[i]!;
-      if (z < 0.95) (assert.equal(d.z[i], 0), near++);
-      else if (z > 1.1) assert.equal(d.z[i], Infinity);
-      else (assert.ok(Math.abs(d.z[i]! - z) < 0.001), mid++);
+      if (z < 0.95) {
+        assert.equal(d.z[i], 0);
+        near++;
+      } else if (z > 1.1) assert.equal(d.z[i], Infinity);
+      else {
+        assert.ok(Math.abs(d.z[i]! - z) < 0.001);
+        mid++;
+      }
     }
     assert.ok(near > 10 && mid > 10, `${near} too close, ${mid} in range`);
     const res16 = await post(t.app, renderForm(bytes, 'depth', K), '?depth_format=uint16');
