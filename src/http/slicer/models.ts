@@ -192,7 +192,7 @@ export const postSegmentSurfaces = (ctx: AppContext) => async (c: Context) => {
   for (const seg of segments) {
     const { mask, geometry } = segmentMask(segmentation, seg.id);
     let voxels = 0;
-    for (let i = 0; i < mask.length; i++) voxels += mask[i]!;
+    for (const m of mask) voxels += m;
     const mesh = await ctx.renderer.task<TriangleMesh>({
       kind: 'surface',
       mask,
@@ -213,9 +213,8 @@ export const postSegmentSurfaces = (ctx: AppContext) => async (c: Context) => {
         name: `${node.name}_${seg.name}`,
         mesh,
         display: { color: [...seg.color] as [number, number, number] },
+        parentTransformID: node.parentTransformID,
       });
-      if (node.parentTransformID)
-        ctx.scene.update(model.id, { parentTransformID: node.parentTransformID });
       modelIDs.push(model.id);
     }
   }
