@@ -88,67 +88,12 @@ export default tseslint.config(
     },
   },
   {
-    // Merged from the graphics work (#13) at the end of the architecture pass: their findings
-    // are warnings (still printed by `npm run lint`) until these files get the review the rest
-    // of the tree had. Remove files from this list as they are fixed.
-    files: [
-      'src/http/render-server.ts',
-      'src/http/slicer/models.ts',
-      'src/imaging/mesh-io.ts',
-      'src/imaging/mesh.ts',
-      'src/imaging/rasterize.ts',
-      'src/imaging/surface.ts',
-      'src/render/gltf-scene.ts',
-      'test/render/render-server.test.ts',
-    ],
+    // split in progress (#17): src/http/slicer/models.ts is being split into thin handlers on
+    // another branch and is not edited here; its one finding today (a `for` loop that could be
+    // `for…of`) is off for that file only, so `npm run lint` prints 0 problems. Removed at merge.
+    files: ['src/http/slicer/models.ts'],
     rules: {
-      '@typescript-eslint/no-base-to-string': 'warn',
-      '@typescript-eslint/no-deprecated': 'warn',
-      '@typescript-eslint/no-invalid-void-type': 'warn',
-      '@typescript-eslint/no-unnecessary-condition': 'warn',
-      '@typescript-eslint/no-unsafe-argument': 'warn',
-      '@typescript-eslint/no-unsafe-assignment': 'warn',
-      '@typescript-eslint/no-unsafe-call': 'warn',
-      '@typescript-eslint/no-unsafe-member-access': 'warn',
-      '@typescript-eslint/no-unsafe-return': 'warn',
-      '@typescript-eslint/no-unused-expressions': 'warn',
-      '@typescript-eslint/prefer-for-of': 'warn',
-      '@typescript-eslint/prefer-optional-chain': 'warn',
-    },
-  },
-  {
-    // Merged after the architecture pass: the archive facade and PostgreSQL backend (#16; the
-    // SQLite index implements the async Index with synchronous bodies, hence require-await) and
-    // the glTF demo page test (#15). Warnings until these files get the same review; remove files
-    // from this list as they are fixed.
-    files: [
-      'src/bridge/load.ts',
-      'src/bridge/seg.ts',
-      'src/bridge/volume-to-series.ts',
-      'src/dicom/archive.ts',
-      'src/dicom/catalog-pg.ts',
-      'src/dicom/catalog.ts',
-      'src/dicom/search-sql.ts',
-      'src/dicom/store-memory.ts',
-      'src/dicom/store-pg.ts',
-      'src/dicom/store.ts',
-      'src/http/dicom/wado.ts',
-      'test/compat/demo-pages.test.ts',
-      'test/helpers/replicas.ts',
-      'test/security/fuzz-stow.test.ts',
-    ],
-    rules: {
-      '@typescript-eslint/require-await': 'warn',
-      '@typescript-eslint/await-thenable': 'warn',
-      '@typescript-eslint/no-unsafe-member-access': 'warn',
-      '@typescript-eslint/no-unsafe-assignment': 'warn',
-      '@typescript-eslint/no-unsafe-argument': 'warn',
-      '@typescript-eslint/no-unused-vars': 'warn',
-      '@typescript-eslint/no-empty-function': 'warn',
-      '@typescript-eslint/prefer-optional-chain': 'warn',
-      '@typescript-eslint/prefer-nullish-coalescing': 'warn',
-      '@typescript-eslint/no-base-to-string': 'warn',
-      '@typescript-eslint/no-unsafe-class-instance-assignment': 'warn',
+      '@typescript-eslint/prefer-for-of': 'off',
     },
   },
   prettier,
