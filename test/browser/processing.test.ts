@@ -3,84 +3,67 @@
  * (node pickers), a job's progress bar fed by the event stream, cancel, and result nodes showing
  * up in the scene list without a reload; a volume added by another client appears at once.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import { PACKAGE_ROOT } from '../../src/util/package.js';
-import { startTestServer, type TestServer } from '../helpers/app.js';
-import {
-  browserSkipReason,
-  launchBrowser,
-  watchConsole,
-  type Launched,
-} from '../helpers/browser.js';
+import { browserSkipReason } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/browser-setup.js';
 
 const noBrowser = browserSkipReason();
 if (noBrowser) console.log(`# browser tests skipped: ${noBrowser}`);
 
-let server: TestServer;
-let b: Launched;
-let page: Page;
-let consoleLog: { errors: string[]; all: string[] };
-
-before(async () => {
-  if (noBrowser) return;
-  server = await startTestServer({
-    noSamples: false,
+const env = useBrowser({
+  skip: noBrowser,
+  width: 1280,
+  height: 900,
+  viewerPage: true,
+  server: {
     functionModules: ['add.mjs', 'progress.mjs', 'threshold-filter.mjs'].map((f) =>
       path.join(PACKAGE_ROOT, 'examples', f),
     ),
-  });
-  b = await launchBrowser({ width: 1280, height: 900 });
-  page = await b.context.newPage();
-  consoleLog = watchConsole(page);
-  await page.goto(`${server.url}/`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-});
-
-after(async () => {
-  await b?.close();
-  await server?.close();
+  },
 });
 
 const opts = { skip: noBrowser, timeout: 90_000 };
 const volumeNames = () =>
-  page.$$eval('#volumes tr td:first-child', (tds) => tds.map((td) => td.textContent?.trim()));
+  env.page.$$eval('#volumes tr td:first-child', (tds) => tds.map((td) => td.textContent?.trim()));
 
 test(
   'the Processing panel builds forms from schemas, runs a job with a progress bar, and the result appears',
   opts,
   async () => {
-    await page.waitForSelector('#proc-fn:not([disabled])');
-    const fns = await page.$$eval('#proc-fn option', (os) => os.map((o) => (o as any).value));
+    await env.page.waitForSelector('#proc-fn:not([disabled])');
+    const fns = await env.page.$$eval('#proc-fn option', (os) => os.map((o) => (o as any).value));
     for (const n of ['median', 'gaussian', 'register', 'add', 'progress', 'thresholdMask'])
       assert.ok(fns.includes(n), `${n} offered`);
     // median: a volume picker listing the scene's volume, a radius field with its default.
-    await page.selectOption('#proc-fn', 'median');
-    const picker = await page.$$eval('#proc-p-volume option', (os) => os.map((o) => o.textContent));
+    await env.page.selectOption('#proc-fn', 'median');
+    const picker = await env.page.$$eval('#proc-p-volume option', (os) =>
+      os.map((o) => o.textContent),
+    );
     assert.ok(picker.includes('CTHeadPhantom'), picker.join(','));
-    assert.equal(await page.inputValue('#proc-p-radius'), '1');
+    assert.equal(await env.page.inputValue('#proc-p-radius'), '1');
 
-    await page.selectOption('#proc-fn', 'thresholdMask');
-    await page.fill('#proc-p-lower', '50');
-    await page.click('#proc-run');
-    await page.waitForSelector('#proc-jobs li[data-state="succeeded"]', { timeout: 60_000 });
-    const text = await page.textContent('#proc-jobs li[data-state="succeeded"]');
+    await env.page.selectOption('#proc-fn', 'thresholdMask');
+    await env.page.fill('#proc-p-lower', '50');
+    await env.page.click('#proc-run');
+    await env.page.waitForSelector('#proc-jobs li[data-state="succeeded"]', { timeout: 60_000 });
+    const text = await env.page.textContent('#proc-jobs li[data-state="succeeded"]');
     assert.match(text!, /thresholdMask-\d+/);
     assert.match(text!, /1 node\(s\) added/);
     // The result node shows in the volume list without a reload (live event stream).
-    await page.waitForFunction(() =>
+    await env.page.waitForFunction(() =>
       [...(globalThis as any).document.querySelectorAll('#volumes tr td:first-child')].some(
         (td: any) => /thresholdMask-\d+/.test(td.textContent ?? ''),
       ),
     );
-    assert.deepEqual(consoleLog.errors, []);
+    assert.deepEqual(env.consoleLog.errors, []);
   },
 );
 
 test('segmentation pickers list segmentations, including one a job just made', opts, async () => {
-  const res = await fetch(`${server.url}/slicer/jobs?wait=60`, {
+  const res = await fetch(`${env.server.url}/slicer/jobs?wait=60`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -90,54 +73,56 @@ test('segmentation pickers list segmentations, including one a job just made', o
   });
   const j = (await res.json()) as { name: string; state: string };
   assert.equal(j.state, 'succeeded');
-  await page.selectOption('#proc-fn', 'islands');
-  await page.waitForFunction(
+  await env.page.selectOption('#proc-fn', 'islands');
+  await env.page.waitForFunction(
     (name) =>
       [...(globalThis as any).document.querySelectorAll('#proc-p-segmentation option')].some(
         (o: any) => o.textContent === name,
       ),
     j.name,
   );
-  await page.selectOption('#proc-p-segmentation', { label: j.name });
-  await page.click('#proc-run');
-  await page.waitForSelector('#proc-jobs li[data-state="succeeded"] >> text=/islands-\\d+/');
+  await env.page.selectOption('#proc-p-segmentation', { label: j.name });
+  await env.page.click('#proc-run');
+  await env.page.waitForSelector('#proc-jobs li[data-state="succeeded"] >> text=/islands-\\d+/');
 });
 
 test('a running job shows progress from the event stream and can be cancelled', opts, async () => {
-  await page.selectOption('#proc-fn', 'progress');
-  await page.fill('#proc-p-steps', '200');
-  await page.fill('#proc-p-delayMs', '50');
-  const before = (await page.$$('#proc-jobs li')).length;
-  await page.click('#proc-run');
-  await page.waitForFunction(
+  await env.page.selectOption('#proc-fn', 'progress');
+  await env.page.fill('#proc-p-steps', '200');
+  await env.page.fill('#proc-p-delayMs', '50');
+  const before = (await env.page.$$('#proc-jobs li')).length;
+  await env.page.click('#proc-run');
+  await env.page.waitForFunction(
     (n) => (globalThis as any).document.querySelectorAll('#proc-jobs li').length > n,
     before,
   );
-  const row = page.locator('#proc-jobs li').first();
+  const row = env.page.locator('#proc-jobs li').first();
   // Progress advances (several events) while it runs.
-  await page.waitForFunction(() => {
+  await env.page.waitForFunction(() => {
     const bar = (globalThis as any).document.querySelector('#proc-jobs li progress');
     return bar && bar.value > 0.05;
   });
   assert.equal(await row.getAttribute('data-state'), 'running');
   const id = await row.getAttribute('data-job');
   await row.locator('button', { hasText: 'Cancel' }).click();
-  await page.waitForSelector(`#proc-jobs li[data-job="${id}"][data-state="cancelled"]`);
-  const job = (await (await fetch(`${server.url}/slicer/jobs/${id}`)).json()) as { state: string };
+  await env.page.waitForSelector(`#proc-jobs li[data-job="${id}"][data-state="cancelled"]`);
+  const job = (await (await fetch(`${env.server.url}/slicer/jobs/${id}`)).json()) as {
+    state: string;
+  };
   assert.equal(job.state, 'cancelled');
 });
 
 test('a volume added by another client appears at once (no focus, no reload)', opts, async () => {
   const namesBefore = await volumeNames();
   // Another client: add a volume with a job started over plain HTTP.
-  const res = await fetch(`${server.url}/slicer/jobs?wait=60`, {
+  const res = await fetch(`${env.server.url}/slicer/jobs?wait=60`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ function: 'median', params: { volume: 'CTHeadPhantom', radius: 0 } }),
   });
   const j = (await res.json()) as { name: string; state: string };
   assert.equal(j.state, 'succeeded');
-  await page.waitForFunction(
+  await env.page.waitForFunction(
     (name) =>
       [...(globalThis as any).document.querySelectorAll('#volumes tr td:first-child')].some(
         (td) => td.textContent?.trim() === name,
@@ -146,5 +131,5 @@ test('a volume added by another client appears at once (no focus, no reload)', o
   );
   assert.equal((await volumeNames()).length, namesBefore.length + 1);
   // The job started elsewhere also shows in the panel, from the event stream.
-  await page.waitForSelector(`#proc-jobs li[data-state="succeeded"] >> text=${j.name}`);
+  await env.page.waitForSelector(`#proc-jobs li[data-state="succeeded"] >> text=${j.name}`);
 });
