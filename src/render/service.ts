@@ -101,6 +101,20 @@ export class RenderService {
     return this.#pool;
   }
 
+  /** The pool, for one more job; `busy` (503) when `maxQueue` jobs already wait for a worker. */
+  #admit(): Piscina {
+    const pool = this.#getPool();
+    if (this.#pending >= this.#threads + this.#maxQueue) {
+      this.stats.refused++;
+      throw new AppError(
+        'busy',
+        `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`,
+        { retryAfter: 1 },
+      );
+    }
+    return pool;
+  }
+
   /** Renders (or joins an identical in-flight render) and encodes. */
   render(key: string, job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
     return this.#cache.get(key, () => this.#run(job, enc));
@@ -130,15 +144,7 @@ export class RenderService {
       this.stats.main++;
       raw = renderSlice(job);
     } else {
-      const pool = this.#getPool();
-      if (this.#pending >= this.#threads + this.#maxQueue) {
-        this.stats.refused++;
-        throw new AppError(
-          'busy',
-          `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`,
-          { retryAfter: 1 },
-        );
-      }
+      const pool = this.#admit();
       this.stats.worker++;
       this.#pending++;
       try {
@@ -166,15 +172,7 @@ export class RenderService {
    * in the pool, under the same queue limit as renders.
    */
   async task<T>(job: PoolJob): Promise<T> {
-    const pool = this.#getPool();
-    if (this.#pending >= this.#threads + this.#maxQueue) {
-      this.stats.refused++;
-      throw new AppError(
-        'busy',
-        `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`,
-        { retryAfter: 1 },
-      );
-    }
+    const pool = this.#admit();
     this.stats.renders++;
     this.stats.worker++;
     this.#pending++;
