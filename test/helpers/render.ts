@@ -1,7 +1,19 @@
 /** Helpers for rendering tests: add phantoms to a scene, decode images, find bright blobs. */
+import { beforeEach } from 'node:test';
 import sharp from 'sharp';
 import type { ImageVolume } from '../../src/imaging/types.js';
 import type { Scene, VolumeClass, VolumeNode } from '../../src/scene/scene.js';
+import { useTestApp, type TestApp } from './app.js';
+
+/** One app for a render test file; every test starts with an empty scene and default views. */
+export function useRenderApp(): TestApp {
+  const t = useTestApp();
+  beforeEach(() => {
+    t.ctx.scene.clear();
+    t.ctx.views.reset();
+  });
+  return t;
+}
 
 export function addVolume(
   scene: Scene,
