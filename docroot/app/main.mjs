@@ -10,6 +10,7 @@ import { DicomPanel } from './dicom.mjs';
 import { FiducialPanel, ModelPanel, ScenePanel } from './scene.mjs';
 import { LiveScene, ProcessingPanel } from './processing.mjs';
 import { SegmentationPanel } from './segmentations.mjs';
+import { TablePanel } from './tables.mjs';
 import { SliceView, ThreeDView } from './views.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -32,6 +33,7 @@ const app = {
   fiducials: null,
   segmentations: null,
   models: null,
+  tables: null,
   dicom: null,
   processing: null,
   live: null,
@@ -89,6 +91,7 @@ const app = {
     this.fiducials.refresh();
     this.segmentations.refresh();
     this.models?.refresh();
+    this.tables?.refresh();
     this.showEmptyState();
   },
 
@@ -108,6 +111,7 @@ const app = {
       this.fiducials.refresh();
       this.segmentations.refresh();
       this.models?.refresh();
+      this.tables?.refresh();
     }
   },
 
@@ -134,6 +138,8 @@ const app = {
     if (segmentationsChanged) await this.segmentations.refresh();
     if (!listChanged) {
       if (events.some((e) => /Fiducial|Markups/.test(e.className ?? ''))) this.fiducials.refresh();
+      if (events.some((e) => e.className === 'vtkMRMLModelNode')) this.models?.refresh();
+      if (events.some((e) => e.className === 'vtkMRMLTableNode')) this.tables?.refresh();
       this.rerenderSlices();
       this.views.threeD?.scheduler.invalidate();
       this.views.threeD?.render();
@@ -270,6 +276,7 @@ async function main() {
   app.fiducials = new FiducialPanel(app);
   app.segmentations = new SegmentationPanel(app);
   app.models = new ModelPanel(app);
+  app.tables = new TablePanel(app);
   app.dicom = new DicomPanel(app);
   app.processing = new ProcessingPanel(app);
 

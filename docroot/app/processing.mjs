@@ -181,12 +181,13 @@ export class ProcessingPanel {
           size: 6,
         });
       } else {
-        // Arrays (e.g. RAS points) and anything else: JSON or comma-separated numbers.
+        // Arrays (RAS points; names such as segments) and anything else: JSON or comma-separated.
+        const names = p.type === 'array' && p.items?.type === 'string';
         input = h('input', {
           id,
           name,
           type: 'text',
-          placeholder: p.type === 'array' ? 'x, y, z' : '',
+          placeholder: p.type === 'array' ? (names ? 'all (or a, b)' : 'x, y, z') : '',
           value: p.default !== undefined ? String(p.default) : '',
           required: required.has(name),
           size: 12,
@@ -221,12 +222,13 @@ export class ProcessingPanel {
       else if (p.type === 'integer' || p.type === 'number') out[name] = Number(el.value);
       else if (el.dataset.kind === 'array') {
         const t = el.value.trim();
+        const names = p.items?.type === 'string';
         out[name] = t.startsWith('[')
           ? JSON.parse(t)
           : t
-              .split(/[\s,]+/)
+              .split(names ? /\s*,\s*/ : /[\s,]+/)
               .filter(Boolean)
-              .map(Number);
+              .map(names ? String : Number);
       } else out[name] = el.value;
     }
     return out;

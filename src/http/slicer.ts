@@ -74,6 +74,7 @@ import {
   putSegmentationHandler,
 } from './slicer/segmentations.js';
 import { getViewState } from './slicer/view-state.js';
+import { deleteTable, getTable, getTables, putTableHandler } from './slicer/tables.js';
 import {
   callFunction,
   deleteJob,
@@ -110,6 +111,11 @@ export function slicerRoutes(ctx: AppContext): RouteSpec[] {
     { method: ['PUT', 'POST'], path: '/model', handler: putModelHandler(ctx) },
     { method: 'DELETE', path: '/model', handler: deleteModel(ctx) },
     { method: 'GET', path: '/threeDGraphics', handler: getThreeDGraphics(ctx) },
+    // scene: tables (values, e.g. segment statistics)
+    { method: 'GET', path: '/tables', handler: getTables(ctx) },
+    { method: 'GET', path: '/table', handler: getTable(ctx) },
+    { method: ['PUT', 'POST'], path: '/table', handler: putTableHandler(ctx) },
+    { method: 'DELETE', path: '/table', handler: deleteTable(ctx) },
     // scene: nodes
     { method: 'GET', path: '/mrml', handler: getNames(ctx) },
     { method: 'GET', path: '/mrml/names', handler: getNames(ctx) },

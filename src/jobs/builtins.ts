@@ -27,6 +27,7 @@ import type { TransformList } from 'itk-wasm';
 import type { FunctionDefinition, JobContext } from './types.js';
 import { fromItkImage, toItkImage } from './itk-images.js';
 import { SEGMENTATION_BUILTINS } from './segmentation-builtins.js';
+import { surfacesFn } from './surface-builtins.js';
 import { segmentStats } from '../imaging/segmentation.js';
 
 const volumeParam = (description: string) => ({
@@ -501,4 +502,5 @@ export const BUILTINS: readonly FunctionDefinition[] = [
   downsampleFn,
   registerFn,
   ...SEGMENTATION_BUILTINS,
+  surfacesFn,
 ];

@@ -18,7 +18,10 @@ import { Piscina } from 'piscina';
 import { AppError, ERROR_CODES, invalidParameter, notFound } from '../errors.js';
 import type { ImageVolume } from '../imaging/types.js';
 
+import type { TriangleMesh } from '../imaging/mesh.js';
 import { shareable } from '../render/jobs.js';
+import { putModel } from '../scene/models.js';
+import { putTable } from '../scene/tables.js';
 import type { Scene, SceneNode, SegmentationNode, VolumeNode } from '../scene/scene.js';
 import { tsWorkerExecArgv } from '../workers/ts-worker.js';
 import type { FunctionRegistry } from './registry.js';
@@ -485,6 +488,27 @@ export class JobManager {
           } as Omit<SceneNode, 'id'>);
           ids.set(op.tempId, node.id);
           added.push(node.id);
+        } else if (op.op === 'addModel') {
+          const { out } = op;
+          checkMesh(out.mesh);
+          const { node } = putModel(scene, {
+            name: nameOf(out.name),
+            mesh: out.mesh,
+            attributes: { ...attributes },
+            ...(out.color ? { display: { color: out.color } } : {}),
+            ...(out.parentTransformID ? { parentTransformID: mapId(out.parentTransformID) } : {}),
+          });
+          ids.set(op.tempId, node.id);
+          added.push(node.id);
+        } else if (op.op === 'addTable') {
+          const { node } = putTable(scene, {
+            name: nameOf(op.out.name),
+            columns: op.out.columns,
+            rows: op.out.rows,
+            attributes: { ...attributes },
+          });
+          ids.set(op.tempId, node.id);
+          added.push(node.id);
         } else if (op.op === 'setParent') {
           scene.update(op.nodeId, { parentTransformID: mapId(op.parentTransformID) });
         }
@@ -604,5 +628,20 @@ function checkVolume(v: ImageVolume): void {
     throw new AppError(
       'unprocessable',
       `a result volume has ${v.data?.length ?? 0} values, its dimensions need ${n}`,
+    );
+}
+
+/** A worker's surface must index its own points before it enters the scene. */
+function checkMesh(m: TriangleMesh): void {
+  const points = m.positions.length / 3;
+  const bad =
+    !Number.isInteger(points) ||
+    m.indices.length % 3 !== 0 ||
+    (m.normals !== undefined && m.normals.length !== m.positions.length) ||
+    m.indices.some((i) => i >= points);
+  if (bad)
+    throw new AppError(
+      'unprocessable',
+      `a result model is inconsistent (${m.positions.length} coordinates, ${m.indices.length} indices)`,
     );
 }

@@ -1,8 +1,8 @@
 /**
  * Built-in functions on segmentations: threshold (volume → segmentation), islands (connected
  * components of a segment), fillBetweenSlices (@itk-wasm/morphological-contour-interpolation),
- * segmentStatistics (per segment: voxels, mm³, intensity statistics). Results are new
- * segmentation nodes (or values), never edits of the input.
+ * segmentStatistics (per segment: voxels, mm³, intensity statistics, as a table node and values).
+ * Results are new nodes, never edits of the input.
  */
 import { connectedComponents } from '../imaging/filters.js';
 import { ijkToRasMatrix, invert4, mul4, transformPoint } from '../imaging/geometry.js';
@@ -18,7 +18,8 @@ import {
 import { voxelCount } from '../imaging/types.js';
 import { AppError } from '../errors.js';
 import { fromItkImage, toItkImage } from './itk-images.js';
-import type { FunctionDefinition, JobContext, SegmentationInput } from './types.js';
+import type { TableColumn } from '../scene/scene.js';
+import type { FunctionDefinition, JobContext, NewTableOutput, SegmentationInput } from './types.js';
 
 const segmentationParam = (description: string) => ({
   type: 'string',
@@ -271,7 +272,7 @@ const statisticsFn: FunctionDefinition = {
   name: 'segmentStatistics',
   title: 'Segment statistics',
   description:
-    'Per segment: voxel count, volume in mm³, and with a scalar volume the mean, standard deviation, minimum and maximum of its voxels inside the segment (nearest voxel at each segment voxel centre, in world coordinates).',
+    'Per segment: voxel count, volume in mm³, and with a scalar volume the mean, standard deviation, minimum and maximum of its voxels inside the segment (nearest voxel at each segment voxel centre, in world coordinates). Adds a table node (one row per segment) and returns the same numbers as values.',
   params: {
     type: 'object',
     properties: {
@@ -285,7 +286,7 @@ const statisticsFn: FunctionDefinition = {
     required: ['segmentation'],
     additionalProperties: false,
   },
-  outputs: ['values'],
+  outputs: ['table', 'values'],
   async run(ctx, p) {
     const input = await ctx.segmentation(p.segmentation as string);
     const scalar = p.volume !== undefined ? await ctx.volume(p.volume as string) : undefined;
@@ -341,7 +342,7 @@ const statisticsFn: FunctionDefinition = {
       ctx.progress((k + 1) / dk, `statistics: slice ${k + 1}/${dk}`);
     }
     const vox = voxelVolumeMm3(lm);
-    return {
+    const values = {
       segmentation: input.id,
       ...(scalar ? { volume: scalar.id } : {}),
       segments: segs.map((seg, s) => {
@@ -364,8 +365,46 @@ const statisticsFn: FunctionDefinition = {
         };
       }),
     };
+    ctx.addTable(statisticsTable(values.segments, scalar !== undefined));
+    return values;
   },
 };
+
+/** The statistics as a table node: one row per segment (intensity columns with a scalar volume). */
+function statisticsTable(
+  rows: Array<{
+    id: string;
+    name: string;
+    voxelCount: number;
+    volumeMm3: number;
+    mean?: number | null;
+    std?: number | null;
+    min?: number | null;
+    max?: number | null;
+  }>,
+  intensity: boolean,
+): NewTableOutput {
+  const columns: TableColumn[] = [
+    { name: 'Segment', type: 'string' },
+    { name: 'Segment ID', type: 'string' },
+    { name: 'Number of voxels', type: 'int', unit: 'voxels' },
+    { name: 'Volume [mm3]', type: 'double', unit: 'mm3' },
+  ];
+  if (intensity)
+    for (const name of ['Mean', 'Standard deviation', 'Minimum', 'Maximum'])
+      columns.push({ name, type: 'double' });
+  return {
+    name: 'statistics',
+    columns,
+    rows: rows.map((r) => [
+      r.name,
+      r.id,
+      r.voxelCount,
+      r.volumeMm3,
+      ...(intensity ? [r.mean ?? null, r.std ?? null, r.min ?? null, r.max ?? null] : []),
+    ]),
+  };
+}
 
 export const SEGMENTATION_BUILTINS: readonly FunctionDefinition[] = [
   thresholdFn,

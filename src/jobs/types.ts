@@ -14,7 +14,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { ImageVolume, Mat4 } from '../imaging/types.js';
 import type { Segmentation } from '../imaging/segmentation.js';
-import type { VolumeClass } from '../scene/scene.js';
+import type { TriangleMesh } from '../imaging/mesh.js';
+import type { TableColumn, TableValue, VolumeClass } from '../scene/scene.js';
 
 /** JSON Schema (draft 2020-12 subset ajv understands). `x-node` marks a node-reference string. */
 export type JsonSchema = Record<string, unknown>;
@@ -95,6 +96,22 @@ export interface NewTransformOutput {
   parentTransformID?: string;
 }
 
+export interface NewModelOutput {
+  name?: string;
+  /** Triangle surface in local RAS mm (under `parentTransformID`, if any). */
+  mesh: TriangleMesh;
+  /** Display colour 0..1 (default Slicer's model yellow). */
+  color?: [number, number, number];
+  parentTransformID?: string;
+}
+
+export interface NewTableOutput {
+  name?: string;
+  columns: TableColumn[];
+  /** One array per row, one value per column (null = empty cell). */
+  rows: TableValue[][];
+}
+
 /** What `run` gets. All `add*` calls are staged and applied only if the job succeeds. */
 export interface JobContext {
   /** The job's id and name (`median-3`); result nodes are named after it. */
@@ -119,6 +136,10 @@ export interface JobContext {
   addVolume(out: NewVolumeOutput): string;
   /** Stages a new linear transform node. */
   addTransform(out: NewTransformOutput): string;
+  /** Stages a new model node (a closed surface, e.g. of a segment). */
+  addModel(out: NewModelOutput): string;
+  /** Stages a new table node (vtkMRMLTableNode): named, typed columns and rows of values. */
+  addTable(out: NewTableOutput): string;
   /** Stages moving an existing node under a transform (e.g. the registered moving volume). */
   setParent(nodeId: string, parentTransformID: string | undefined): void;
   /** Writes a line to the server log (debug level). */
@@ -149,6 +170,8 @@ export type StagedOp =
   | { op: 'addVolume'; tempId: string; out: NewVolumeOutput }
   | { op: 'addTransform'; tempId: string; out: NewTransformOutput }
   | { op: 'addSegmentation'; tempId: string; out: NewSegmentationOutput }
+  | { op: 'addModel'; tempId: string; out: NewModelOutput }
+  | { op: 'addTable'; tempId: string; out: NewTableOutput }
   | { op: 'setParent'; nodeId: string; parentTransformID?: string };
 
 /** Worker → main messages over the job's MessagePort. */

@@ -79,9 +79,8 @@ export async function buildSegmentSurfaces(
         name: `${node.name}_${seg.name}`,
         mesh,
         display: { color: [...seg.color] as Vec3 },
+        parentTransformID: node.parentTransformID,
       });
-      if (node.parentTransformID)
-        scene.update(model.id, { parentTransformID: node.parentTransformID });
       modelIDs.push(model.id);
     }
   }

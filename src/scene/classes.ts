@@ -71,6 +71,7 @@ export const CLASS_ANCESTORS: Record<NodeClass, readonly string[]> = {
     'vtkMRMLStorableNode',
     'vtkMRMLNode',
   ],
+  vtkMRMLTableNode: ['vtkMRMLTableNode', 'vtkMRMLStorableNode', 'vtkMRMLNode'],
 };
 
 /** True when a node of class `cls` is an instance of `wanted` (itself or a subclass). */

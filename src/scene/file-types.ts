@@ -31,6 +31,21 @@ import { booleanWord } from '../util/words.js';
 import { readMesh, writeMesh, type MeshFormat, type MeshWriteFormat } from '../imaging/mesh-io.js';
 import type { TriangleMesh } from '../imaging/mesh.js';
 import { putModel } from './models.js';
+import {
+  parseTableSchema,
+  parseTableText,
+  putTable,
+  tableSchemaText,
+  tableText,
+} from './tables.js';
+
+/**
+ * `name.csv` → `name.schema.csv`, `name.tsv` → `name.schema.tsv`: the column-type file next to a
+ * table file (Slicer's vtkMRMLTableStorageNode inserts `.schema` before the extension).
+ */
+const schemaFileOf = (file: string) => file.replace(/(\.(csv|tsv|txt))$/i, '.schema$1');
+const separatorOf = (file: string) =>
+  /\.csv$/i.test(file) ? ',' : /\.(tsv|txt)$/i.test(file) ? '\t' : undefined;
 
 export const STORAGE_FILE = 'storage.fileName';
 export const STORAGE_TYPE = 'storage.fileType';
@@ -317,12 +332,49 @@ export const FILE_TYPES: readonly FileType[] = [
       },
     },
   },
+  {
+    name: 'TableFile',
+    formats:
+      '.csv or .tsv (.txt) with a header row (column types from the .schema.csv/.schema.tsv next to it, as Slicer writes, else inferred); writes the table and its schema file',
+    async load(req) {
+      if (req.into && req.into.kind !== 'table') throw wrongKind(req.into, 'TableFile');
+      const sep = separatorOf(req.file);
+      if (!sep) throw unprocessable('TableFile: use a .csv, .tsv or .txt (tab-separated) file');
+      const schemaFile = schemaFileOf(req.file);
+      const schema = (await fsp.stat(schemaFile).catch(() => undefined))
+        ? parseTableSchema(await readText(schemaFile, req.maxJsonBytes), sep)
+        : {};
+      const { columns, rows } = parseTableText(
+        await readText(req.file, req.maxJsonBytes),
+        sep,
+        schema,
+      );
+      const name = req.into
+        ? undefined
+        : (req.props.name ??
+          req.defaultName ??
+          path.basename(req.file).replace(/\.(csv|tsv|txt)$/i, ''));
+      return [putTable(req.scene, { id: req.into?.id, name, columns, rows }).node];
+    },
+    save: {
+      kinds: ['table'],
+      async write({ node, file }) {
+        if (node.kind !== 'table') throw wrongKind(node, 'TableFile');
+        const sep = separatorOf(file);
+        if (!sep)
+          throw new AppError('invalid_parameter', 'name the table file .csv, .tsv or .txt', {
+            parameter: 'localfile',
+          });
+        await writeFileAtomic(file, tableText(node, sep));
+        await writeFileAtomic(schemaFileOf(file), tableSchemaText(node, sep));
+      },
+    },
+  },
 ];
 
 /** Slicer's other file types: named in the 400 so a client sees it is a known but missing type. */
 const SLICER_ONLY = [
   'SceneFile',
-  'TableFile',
   'TextFile',
   'SequenceFile',
   'ColorTableFile',
@@ -359,9 +411,11 @@ export function fileTypeForFileName(name: string): FileType | undefined {
       ? 'TransformFile'
       : /\.(stl|obj|ply|vtk|vtp)$/.test(lower)
         ? 'ModelFile'
-        : /\.(nrrd|nhdr)$/.test(lower) && !lower.endsWith('.seg.nrrd')
-          ? 'VolumeFile'
-          : undefined;
+        : /\.(csv|tsv)$/.test(lower)
+          ? 'TableFile'
+          : /\.(nrrd|nhdr)$/.test(lower) && !lower.endsWith('.seg.nrrd')
+            ? 'VolumeFile'
+            : undefined;
   return type ? fileTypeNamed(type) : undefined;
 }
 

@@ -20,6 +20,8 @@ export interface PutModel {
   mesh: TriangleMesh;
   display?: Partial<ModelDisplay>;
   attributes?: Record<string, string>;
+  /** For a new model: the transform node it sits under. */
+  parentTransformID?: string;
 }
 
 export function putModel(scene: Scene, p: PutModel): { node: ModelNode; created: boolean } {
@@ -40,6 +42,7 @@ export function putModel(scene: Scene, p: PutModel): { node: ModelNode; created:
     className: 'vtkMRMLModelNode',
     name: p.name ?? 'Model',
     attributes: p.attributes ?? {},
+    ...(p.parentTransformID ? { parentTransformID: p.parentTransformID } : {}),
     mesh: p.mesh,
     display: { color: DEFAULT_MODEL_COLOR, opacity: 1, visible: true, ...p.display },
   });

@@ -157,5 +157,12 @@ function ownProperties(scene: Scene, n: SceneNode): Record<string, unknown> {
         display: n.display,
       };
     }
+    case 'table':
+      return {
+        ...common,
+        numberOfColumns: n.columns.length,
+        numberOfRows: n.rows.length,
+        columns: n.columns,
+      };
   }
 }

@@ -22,7 +22,8 @@ export type NodeClass =
   | 'vtkMRMLGridTransformNode'
   | 'vtkMRMLMarkupsFiducialNode'
   | 'vtkMRMLSegmentationNode'
-  | 'vtkMRMLModelNode';
+  | 'vtkMRMLModelNode'
+  | 'vtkMRMLTableNode';
 
 export interface BaseNode {
   /** Unique, stable id: class name + counter (`vtkMRMLScalarVolumeNode1`). */
@@ -105,6 +106,29 @@ export interface ModelNode extends BaseNode {
   display: ModelDisplay;
 }
 
+/** A table column's value type (Slicer's table schema `type`: string, double, int, bit). */
+export type TableColumnType = 'string' | 'double' | 'int' | 'bit';
+export type TableValue = string | number | boolean | null;
+
+export interface TableColumn {
+  name: string;
+  type: TableColumnType;
+  /** Unit and description, as Slicer's table schema file keeps them. */
+  unit?: string;
+  description?: string;
+}
+
+/**
+ * A table (`vtkMRMLTableNode`): named, typed columns and rows of values (e.g. segment statistics).
+ * `rows[r][c]` is the value of column `c` (null for an empty cell).
+ */
+export interface TableNode extends BaseNode {
+  kind: 'table';
+  className: 'vtkMRMLTableNode';
+  columns: TableColumn[];
+  rows: TableValue[][];
+}
+
 /**
  * A segmentation (`vtkMRMLSegmentationNode`): segments over a layered binary labelmap (see
  * `imaging/segmentation.ts`). `attributes` keeps the `.seg.nrrd` key/values that are not per
@@ -124,7 +148,8 @@ export type SceneNode =
   | GridTransformNode
   | FiducialNode
   | SegmentationNode
-  | ModelNode;
+  | ModelNode
+  | TableNode;
 export type NewNode<N extends SceneNode = SceneNode> = Omit<N, 'id'> & { id?: string };
 
 export interface SceneChange {

@@ -127,6 +127,16 @@ export default async function runJob(task: WorkerTask): Promise<WorkerResult> {
       staged.push({ op: 'addTransform', tempId, out });
       return tempId;
     },
+    addModel(out) {
+      const tempId = `staged:${++tempCount}`;
+      staged.push({ op: 'addModel', tempId, out });
+      return tempId;
+    },
+    addTable(out) {
+      const tempId = `staged:${++tempCount}`;
+      staged.push({ op: 'addTable', tempId, out });
+      return tempId;
+    },
     setParent(nodeId, parentTransformID) {
       staged.push({ op: 'setParent', nodeId, parentTransformID });
     },

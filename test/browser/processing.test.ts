@@ -133,3 +133,87 @@ test('a volume added by another client appears at once (no focus, no reload)', o
   // The job started elsewhere also shows in the panel, from the event stream.
   await env.page.waitForSelector(`#proc-jobs li[data-state="succeeded"] >> text=${j.name}`);
 });
+
+test(
+  'a surfaces job run from the panel adds a model to the Models list; segment statistics show as a table',
+  opts,
+  async () => {
+    // A segmentation to work on, made over plain HTTP (as another client would).
+    const res = await fetch(`${env.server.url}/slicer/jobs?wait=60`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        function: 'threshold',
+        params: { volume: 'CTHeadPhantom', lower: 200 },
+      }),
+    });
+    const seg = (await res.json()) as { name: string; state: string };
+    assert.equal(seg.state, 'succeeded');
+
+    await env.page.selectOption('#proc-fn', 'surfaces');
+    await env.page.waitForFunction(
+      (name) =>
+        [...(globalThis as any).document.querySelectorAll('#proc-p-segmentation option')].some(
+          (o: any) => o.textContent === name,
+        ),
+      seg.name,
+    );
+    await env.page.selectOption('#proc-p-segmentation', { label: seg.name });
+    assert.equal(await env.page.inputValue('#proc-p-smoothing'), '0.5');
+    await env.page.fill('#proc-p-decimation', '0.5');
+    await env.page.click('#proc-run');
+    const done = env.page.locator('#proc-jobs li[data-state="succeeded"]', {
+      hasText: /surfaces-\d+/,
+    });
+    await done.waitFor({ timeout: 60_000 });
+    assert.match((await done.textContent())!, /1 node\(s\) added/);
+    const jobName = /surfaces-\d+/.exec((await done.textContent())!)![0];
+    // The model shows in the Models list without a reload (live event stream).
+    await env.page.waitForFunction(
+      (name) =>
+        [...(globalThis as any).document.querySelectorAll('#models li b')].some((b: any) =>
+          (b.textContent ?? '').startsWith(name),
+        ),
+      jobName,
+    );
+    const models = (await (await fetch(`${env.server.url}/slicer/models`)).json()) as Array<{
+      name: string;
+      numberOfTriangles: number;
+    }>;
+    const model = models.find((m) => m.name.startsWith(`${jobName} `));
+    assert.ok(model && model.numberOfTriangles > 0, JSON.stringify(models));
+
+    // segmentStatistics from the panel: the table is listed, and selecting it shows its rows.
+    await env.page.selectOption('#proc-fn', 'segmentStatistics');
+    await env.page.selectOption('#proc-p-segmentation', { label: seg.name });
+    await env.page.selectOption('#proc-p-volume', { label: 'CTHeadPhantom' });
+    await env.page.click('#proc-run');
+    const stats = env.page.locator('#proc-jobs li[data-state="succeeded"]', {
+      hasText: /segmentStatistics-\d+/,
+    });
+    await stats.waitFor({ timeout: 60_000 });
+    const statsName = /segmentStatistics-\d+/.exec((await stats.textContent())!)![0];
+    const item = env.page.locator('#tables li', { hasText: `${statsName} statistics` });
+    await item.waitFor();
+    await item.locator('button.link').click();
+    await env.page.waitForSelector('#table-view table.values tbody tr');
+    const headers = await env.page.$$eval('#table-view th', (ths) => ths.map((t) => t.textContent));
+    assert.deepEqual(headers.slice(0, 4), [
+      'Segment',
+      'Segment ID',
+      'Number of voxels',
+      'Volume [mm3]',
+    ]);
+    const cells = await env.page.$$eval('#table-view tbody tr:first-child td', (tds) =>
+      tds.map((t) => t.textContent),
+    );
+    const jobs = (await (await fetch(`${env.server.url}/slicer/jobs`)).json()) as Array<{
+      name: string;
+      result?: { values: { segments: Array<{ name: string; voxelCount: number }> } };
+    }>;
+    const values = jobs.find((j) => j.name === statsName)!.result!.values.segments[0]!;
+    assert.equal(cells[0], values.name);
+    assert.equal(cells[2], String(values.voxelCount));
+    assert.deepEqual(env.consoleLog.errors, []);
+  },
+);
