@@ -1,14 +1,15 @@
-// vtk.js modules that ship no .d.ts (see packages-wave2 §4): the few members voxelgate uses.
+// vtk.js modules that ship no .d.ts (see packages-wave2 §4): typed where they are used, in
+// src/imaging/vtk-types.ts (with the reason vtk.js's own .d.ts files are not used there either).
 declare module '@kitware/vtk.js/IO/Legacy/LegacyAsciiParser.js' {
-  const parser: { parseLegacyASCII(text: string): { dataset: unknown } };
+  const parser: unknown;
   export default parser;
 }
 declare module '@kitware/vtk.js/Filters/General/ImageMarchingCubes.js' {
-  const m: { newInstance(o?: Record<string, unknown>): any };
+  const m: unknown;
   export default m;
 }
 declare module '@kitware/vtk.js/Filters/General/WindowedSincPolyDataFilter.js' {
-  const m: { newInstance(o?: Record<string, unknown>): any };
+  const m: unknown;
   export default m;
 }
 

@@ -7,7 +7,6 @@
  */
 import type { Archive, InstanceRef } from '../dicom/archive.js';
 import { AppError } from '../errors.js';
-import type { DicomJson } from '../dicom/dicom-json.js';
 import { createSegmentation } from '../scene/segmentations.js';
 import { isVolumeNode, type Scene, type VolumeNode } from '../scene/scene.js';
 import { readSeg, SEG_SOP_CLASS, segLoadableInfo, type LoadedSegmentation } from './seg.js';
@@ -84,9 +83,9 @@ const toLoadable = (p: SeriesPlan & { segments?: string[]; frames?: number }): L
 
 export async function loadables(archive: Archive, studyUid: string): Promise<Loadable[]> {
   const plans = await planStudy(archive, studyUid);
-  return (await Promise.all(plans.map((p) => (isSeg(p) ? segPlan(archive, p) : p)))).map(
-    toLoadable,
-  );
+  return (
+    await Promise.all(plans.map((p) => (isSeg(p) ? segPlan(archive, p) : Promise.resolve(p))))
+  ).map(toLoadable);
 }
 
 export interface LoadResult {

@@ -593,7 +593,7 @@ export async function readSeg(part10: Buffer, archive?: Archive): Promise<Loaded
   let grid: { originLps: Vec3; spacing: Vec3; dims: Vec3 } | undefined;
   if (archive && refSeries)
     grid = await referencedGrid(archive, refSeries, r, c, ps, colsN, rowsN, info, warnings);
-  if (!grid) grid = ownGrid(info, r, c, normal, ps, colsN, rowsN, measures);
+  grid ??= ownGrid(info, r, c, normal, ps, colsN, rowsN, measures);
   const [di, dj, dk] = grid.dims;
   const sk = grid.spacing[2];
   const toIndex = (ipp: Vec3) => {

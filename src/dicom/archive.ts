@@ -572,7 +572,7 @@ export class Archive {
   /** An instance by its UIDs (series optional); not_found otherwise. */
   async instance(study: string, series: string | undefined, sop: string): Promise<InstanceRef> {
     const row = await this.catalog.instance(sop);
-    if (!row || row.studyUid !== study || (series !== undefined && row.seriesUid !== series))
+    if (row?.studyUid !== study || (series !== undefined && row.seriesUid !== series))
       throw notFound(`no instance ${sop} in ${series ? `series ${series} of ` : ''}study ${study}`);
     return row;
   }

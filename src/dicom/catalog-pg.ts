@@ -89,6 +89,14 @@ CREATE VIEW patients AS
 /** Advisory lock key for migrations (any constant; "voxelgate" in ASCII, truncated). */
 export const MIGRATION_LOCK = 0x766f78656c;
 
+/** An instance row's identity and the file version it names (upsert, delete). */
+interface InstanceFileRow {
+  sop_uid: string;
+  series_uid: string;
+  study_uid: string;
+  file: string;
+}
+
 /** `?` placeholders → `$1…$n` (no `?` appears inside the SQL literals we write). */
 function numbered(sql: string): string {
   let n = 0;
@@ -223,7 +231,10 @@ export class PgIndex implements Index {
   ): Promise<{ replaced: string[]; skipped: string[] }> {
     if (records.length === 0) return { replaced: [], skipped: [] };
     const client = await this.pool.connect();
-    const q = (sql: string, args: unknown[] = []) => client.query(numbered(sql), args);
+    const q = <R extends pg.QueryResultRow = Record<string, unknown>>(
+      sql: string,
+      args: unknown[] = [],
+    ) => client.query<R>(numbered(sql), args);
     try {
       await q('BEGIN');
       try {
@@ -235,22 +246,22 @@ export class PgIndex implements Index {
           q,
           records.map((r) => r.studyUid),
         );
-        let old = await q(
+        let old = await q<InstanceFileRow>(
           'SELECT sop_uid, series_uid, study_uid, file FROM instances WHERE sop_uid = ANY(?::text[])',
           [sops],
         );
         // Instances moving from another study: lock that one too, then read again.
         const moved = old.rows
-          .map((r) => r.study_uid as string)
+          .map((r) => r.study_uid)
           .filter((st) => !records.some((r) => r.studyUid === st));
         if (moved.length) {
           await this.lockStudies(q, moved);
-          old = await q(
+          old = await q<InstanceFileRow>(
             'SELECT sop_uid, series_uid, study_uid, file FROM instances WHERE sop_uid = ANY(?::text[])',
             [sops],
           );
         }
-        const oldBySop = new Map(old.rows.map((r) => [r.sop_uid as string, r]));
+        const oldBySop = new Map(old.rows.map((r) => [r.sop_uid, r]));
         const replaced: string[] = [];
         const skipped: string[] = [];
         const touched = new Map<string, string>();
@@ -262,8 +273,8 @@ export class PgIndex implements Index {
             continue;
           }
           if (o) {
-            touched.set(o.series_uid as string, o.study_uid as string);
-            if (o.file !== r.file) replaced.push(o.file as string);
+            touched.set(o.series_uid, o.study_uid);
+            if (o.file !== r.file) replaced.push(o.file);
           }
           touched.set(r.seriesUid, r.studyUid);
           put.push(r);
@@ -471,7 +482,10 @@ export class PgIndex implements Index {
   async deleteInstances(rows: readonly InstanceRef[]): Promise<string[]> {
     if (rows.length === 0) return [];
     const client = await this.pool.connect();
-    const q = (sql: string, args: unknown[] = []) => client.query(numbered(sql), args);
+    const q = <R extends pg.QueryResultRow = Record<string, unknown>>(
+      sql: string,
+      args: unknown[] = [],
+    ) => client.query<R>(numbered(sql), args);
     try {
       await q('BEGIN');
       try {
@@ -480,16 +494,16 @@ export class PgIndex implements Index {
           rows.map((r) => r.studyUid),
         );
         // Only rows that still name the version the caller saw (a concurrent replace wins).
-        const del = await q(
+        const del = await q<Omit<InstanceFileRow, 'sop_uid'>>(
           `DELETE FROM instances i USING unnest(?::text[], ?::text[]) AS d(sop, file)
            WHERE i.sop_uid = d.sop AND i.file = d.file RETURNING i.file, i.series_uid, i.study_uid`,
           [rows.map((r) => r.sopInstanceUid), rows.map((r) => r.file)],
         );
         const touched = new Map<string, string>();
-        for (const r of del.rows) touched.set(r.series_uid as string, r.study_uid as string);
+        for (const r of del.rows) touched.set(r.series_uid, r.study_uid);
         await this.refresh(q, touched);
         await q('COMMIT');
-        return del.rows.map((r) => r.file as string);
+        return del.rows.map((r) => r.file);
       } catch (e) {
         await q('ROLLBACK').catch(() => {});
         throw e;

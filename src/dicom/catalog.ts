@@ -23,6 +23,7 @@ import type {
 import type { QidoQuery } from './query.js';
 import { dateOf, int, runSearch, SQLITE, str, timeOf, type SqlRow } from './search-sql.js';
 import { T, type Level } from './tags.js';
+import { promiseTry } from '../util/promise.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS studies (
@@ -162,35 +163,42 @@ export class Catalog implements Index {
     };
   }
 
-  async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+  close(): Promise<void> {
+    return promiseTry(() => {
+      if (this.db.open) this.db.close();
+    });
   }
 
   /** Patients (from the `patients` view): id, name and how many studies/instances. */
-  async patients(): Promise<PatientSummary[]> {
-    return this.db
-      .prepare(
-        'SELECT patient_id AS patientId, patient_name AS patientName, num_studies AS numStudies, num_instances AS numInstances FROM patients ORDER BY patient_id',
-      )
-      .all() as PatientSummary[];
+  patients(): Promise<PatientSummary[]> {
+    return promiseTry(
+      () =>
+        this.db
+          .prepare(
+            'SELECT patient_id AS patientId, patient_name AS patientName, num_studies AS numStudies, num_instances AS numInstances FROM patients ORDER BY patient_id',
+          )
+          .all() as PatientSummary[],
+    );
   }
 
-  async counts(): Promise<ArchiveCounts> {
-    return this.stmts.counts!.get() as ArchiveCounts;
+  counts(): Promise<ArchiveCounts> {
+    return promiseTry(() => this.stmts.counts!.get() as ArchiveCounts);
   }
 
-  async hasInstance(sop: string): Promise<boolean> {
-    return this.stmts.hasInstance!.get(sop) !== undefined;
+  hasInstance(sop: string): Promise<boolean> {
+    return promiseTry(() => this.stmts.hasInstance!.get(sop) !== undefined);
   }
 
   /** The stored version of an instance: its file, size and content hash (null for old rows). */
-  async version(sop: string): Promise<VersionRef | undefined> {
-    return this.stmts.version!.get(sop) as VersionRef | undefined;
+  version(sop: string): Promise<VersionRef | undefined> {
+    return promiseTry(() => this.stmts.version!.get(sop) as VersionRef | undefined);
   }
 
   /** Every file an instance row names (startup recovery). */
-  async allFiles(): Promise<Set<string>> {
-    return new Set((this.stmts.allFiles!.raw().all() as string[][]).map((r) => r[0]!));
+  allFiles(): Promise<Set<string>> {
+    return promiseTry(
+      () => new Set((this.stmts.allFiles!.raw().all() as string[][]).map((r) => r[0]!)),
+    );
   }
 
   /**
@@ -198,10 +206,17 @@ export class Catalog implements Index {
    * series and study. Returns the files that are no longer used: those of replaced instances
    * (`replaced`) and those of records skipped because their instance exists (`existing: 'keep'`).
    */
-  async upsert(
+  upsert(
     records: readonly InstanceRecord[],
     durable = true,
   ): Promise<{ replaced: string[]; skipped: string[] }> {
+    return promiseTry(() => this.#upsert(records, durable));
+  }
+
+  #upsert(
+    records: readonly InstanceRecord[],
+    durable: boolean,
+  ): { replaced: string[]; skipped: string[] } {
     const orphans: string[] = [];
     const skipped: string[] = [];
     const tx = this.db.transaction(() => {
@@ -297,52 +312,65 @@ export class Catalog implements Index {
     }
   }
 
-  async instance(sop: string): Promise<InstanceRef | undefined> {
-    return this.stmts.instance!.get(sop) as InstanceRef | undefined;
+  instance(sop: string): Promise<InstanceRef | undefined> {
+    return promiseTry(() => this.stmts.instance!.get(sop) as InstanceRef | undefined);
   }
 
-  async instanceMetadata(sop: string): Promise<string | undefined> {
-    return this.#instanceMetadata(sop);
+  instanceMetadata(sop: string): Promise<string | undefined> {
+    return promiseTry(() => this.#instanceMetadata(sop));
   }
 
   #instanceMetadata(sop: string): string | undefined {
     return (this.stmts.instanceMeta!.get(sop) as { metadata: string } | undefined)?.metadata;
   }
 
-  async seriesMetadata(study: string, series: string): Promise<string[]> {
-    return (this.stmts.seriesMeta!.raw().all(series, study) as string[][]).map((r) => r[0]!);
+  seriesMetadata(study: string, series: string): Promise<string[]> {
+    return promiseTry(() =>
+      (this.stmts.seriesMeta!.raw().all(series, study) as string[][]).map((r) => r[0]!),
+    );
   }
 
-  async studyMetadata(study: string): Promise<string[]> {
-    return (this.stmts.studyMeta!.raw().all(study) as string[][]).map((r) => r[0]!);
+  studyMetadata(study: string): Promise<string[]> {
+    return promiseTry(() =>
+      (this.stmts.studyMeta!.raw().all(study) as string[][]).map((r) => r[0]!),
+    );
   }
 
-  async seriesInstances(study: string, series: string): Promise<InstanceRef[]> {
-    return this.stmts.seriesRows!.all(series, study) as InstanceRef[];
+  seriesInstances(study: string, series: string): Promise<InstanceRef[]> {
+    return promiseTry(() => this.stmts.seriesRows!.all(series, study) as InstanceRef[]);
   }
 
-  async studyInstances(study: string): Promise<InstanceRef[]> {
-    return this.stmts.studyRows!.all(study) as InstanceRef[];
+  studyInstances(study: string): Promise<InstanceRef[]> {
+    return promiseTry(() => this.stmts.studyRows!.all(study) as InstanceRef[]);
   }
 
-  async instancesPage(after: string | undefined, limit: number): Promise<InstanceRef[]> {
-    return this.db
-      .prepare(
-        'SELECT sop_uid AS sopInstanceUid, series_uid AS seriesUid, study_uid AS studyUid, sop_class_uid AS sopClassUid, transfer_syntax AS transferSyntax, file, size, number_of_frames AS numberOfFrames, image, pixel, stored_at AS storedAt FROM instances WHERE sop_uid > ? ORDER BY sop_uid LIMIT ?',
-      )
-      .all(after ?? '', limit) as InstanceRef[];
+  instancesPage(after: string | undefined, limit: number): Promise<InstanceRef[]> {
+    return promiseTry(
+      () =>
+        this.db
+          .prepare(
+            'SELECT sop_uid AS sopInstanceUid, series_uid AS seriesUid, study_uid AS studyUid, sop_class_uid AS sopClassUid, transfer_syntax AS transferSyntax, file, size, number_of_frames AS numberOfFrames, image, pixel, stored_at AS storedAt FROM instances WHERE sop_uid > ? ORDER BY sop_uid LIMIT ?',
+          )
+          .all(after ?? '', limit) as InstanceRef[],
+    );
   }
 
-  async studyOfSeries(series: string): Promise<string | undefined> {
-    return (this.stmts.seriesExists!.get(series) as { study_uid: string } | undefined)?.study_uid;
+  studyOfSeries(series: string): Promise<string | undefined> {
+    return promiseTry(
+      () => (this.stmts.seriesExists!.get(series) as { study_uid: string } | undefined)?.study_uid,
+    );
   }
 
-  async studyExists(study: string): Promise<boolean> {
-    return this.stmts.studyExists!.get(study) !== undefined;
+  studyExists(study: string): Promise<boolean> {
+    return promiseTry(() => this.stmts.studyExists!.get(study) !== undefined);
   }
 
   /** Removes instance rows (and empty series/studies); returns the files to delete. */
-  async deleteInstances(rows: readonly InstanceRef[]): Promise<string[]> {
+  deleteInstances(rows: readonly InstanceRef[]): Promise<string[]> {
+    return promiseTry(() => this.#deleteInstances(rows));
+  }
+
+  #deleteInstances(rows: readonly InstanceRef[]): string[] {
     const files: string[] = [];
     const tx = this.db.transaction(() => {
       const touched = new Map<string, string>();
@@ -358,16 +386,18 @@ export class Catalog implements Index {
   }
 
   /** Metadata of an instance that stands for a study/series/instance (for includefield extras). */
-  async representativeMetadata(
+  representativeMetadata(
     study: string,
     series?: string,
     sop?: string,
   ): Promise<string | undefined> {
-    if (sop) return this.#instanceMetadata(sop);
-    const row = series
-      ? this.stmts.firstOfSeries!.get(series)
-      : this.stmts.firstOfStudy!.get(study);
-    return (row as { metadata: string } | undefined)?.metadata;
+    return promiseTry(() => {
+      if (sop) return this.#instanceMetadata(sop);
+      const row = series
+        ? this.stmts.firstOfSeries!.get(series)
+        : this.stmts.firstOfStudy!.get(study);
+      return (row as { metadata: string } | undefined)?.metadata;
+    });
   }
 
   /** QIDO search (see search-sql.ts, shared with the PostgreSQL index). */
@@ -379,7 +409,7 @@ export class Catalog implements Index {
   ): Promise<SearchResult> {
     return runSearch(
       SQLITE,
-      async (sql, args) => this.prepared(sql).all(...args) as SqlRow[],
+      (sql, args) => promiseTry(() => this.prepared(sql).all(...args) as SqlRow[]),
       level,
       scope,
       q,

@@ -96,7 +96,12 @@ export const str = (j: DicomJson, tag: string): string | null => {
   const v = j[tag]?.Value?.[0];
   if (v === undefined || v === null) return null;
   if (typeof v === 'object') return (v as { Alphabetic?: string }).Alphabetic ?? null;
-  return String(v);
+  if (typeof v === 'string') return v;
+  // The rest of what DICOM JSON holds (from JSON.parse or dcmjs): numbers (IS, DS, US...),
+  // booleans, bigints (64-bit VRs); there are no functions or symbols in it.
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint'
+    ? String(v)
+    : null;
 };
 export const int = (j: DicomJson, tag: string): number | null => {
   const v = Number(j[tag]?.Value?.[0]);

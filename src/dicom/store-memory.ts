@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { StorageArea } from './store.js';
 import { DicomStore } from './store.js';
+import { promiseTry } from '../util/promise.js';
 
 export class MemoryStore implements StorageArea {
   readonly kind = 'memory';
@@ -18,9 +19,11 @@ export class MemoryStore implements StorageArea {
     return this.#names.newVersion(studyUid, sopInstanceUid);
   }
 
-  async write(rel: string, bytes: Uint8Array): Promise<void> {
-    if (this.objects.has(rel)) throw new Error(`EEXIST: ${rel}`);
-    this.objects.set(rel, Buffer.from(bytes));
+  write(rel: string, bytes: Uint8Array): Promise<void> {
+    return promiseTry(() => {
+      if (this.objects.has(rel)) throw new Error(`EEXIST: ${rel}`);
+      this.objects.set(rel, Buffer.from(bytes));
+    });
   }
 
   async adopt(tmp: string, rel: string): Promise<void> {
@@ -28,12 +31,17 @@ export class MemoryStore implements StorageArea {
     await rm(tmp, { force: true });
   }
 
-  async sync(): Promise<void> {}
+  /** Nothing to do: nothing is durable. */
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
 
-  async read(rel: string): Promise<Buffer> {
-    const b = this.objects.get(rel);
-    if (!b) throw Object.assign(new Error(`ENOENT: ${rel}`), { code: 'ENOENT' });
-    return b;
+  read(rel: string): Promise<Buffer> {
+    return promiseTry(() => {
+      const b = this.objects.get(rel);
+      if (!b) throw Object.assign(new Error(`ENOENT: ${rel}`), { code: 'ENOENT' });
+      return b;
+    });
   }
 
   async readRange(rel: string, offset: number, length: number): Promise<Buffer> {
@@ -52,8 +60,9 @@ export class MemoryStore implements StorageArea {
     return undefined;
   }
 
-  async remove(rel: string): Promise<void> {
+  remove(rel: string): Promise<void> {
     this.objects.delete(rel);
+    return Promise.resolve();
   }
 
   tempPath(): string {
@@ -67,9 +76,12 @@ export class MemoryStore implements StorageArea {
     if (path.basename(file).startsWith('voxelgate-m')) await rm(file, { force: true });
   }
 
-  async sweep(isReferenced: (rel: string) => boolean): Promise<string[]> {
-    const gone = [...this.objects.keys()].filter((k) => !isReferenced(k));
-    for (const k of gone) this.objects.delete(k);
-    return gone;
+  sweep(isReferenced: (rel: string) => boolean): Promise<string[]> {
+    // promiseTry: a throwing isReferenced rejects, as in the other stores.
+    return promiseTry(() => {
+      const gone = [...this.objects.keys()].filter((k) => !isReferenced(k));
+      for (const k of gone) this.objects.delete(k);
+      return gone;
+    });
   }
 }

@@ -112,7 +112,9 @@ export class PgStore implements StorageArea {
   }
 
   /** Nothing to do: `write` committed each object. */
-  async sync(): Promise<void> {}
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
 
   async read(rel: string): Promise<Buffer> {
     const { rows } = await this.pool.query<{ data: Buffer }>(

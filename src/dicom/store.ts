@@ -23,6 +23,7 @@ import {
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { syncDir } from '../util/atomic-write.js';
+import { promiseTry } from '../util/promise.js';
 
 export interface StorageArea {
   /** `fs`, `postgres` or `memory` (logs). */
@@ -210,7 +211,12 @@ export class DicomStore implements StorageArea {
     await fsp.rm(this.abs(rel), { force: true });
   }
 
-  async sweep(isReferenced: (rel: string) => boolean, opts: SweepOptions = {}): Promise<string[]> {
+  sweep(isReferenced: (rel: string) => boolean, opts: SweepOptions = {}): Promise<string[]> {
+    return promiseTry(() => this.#sweep(isReferenced, opts));
+  }
+
+  /** The sweep itself, synchronous (readdirSync/statSync/rmSync: startup recovery, see archive.ts). */
+  #sweep(isReferenced: (rel: string) => boolean, opts: SweepOptions): string[] {
     const removed: string[] = [];
     const minAge = opts.minAgeMs ?? 0;
     const young = (abs: string) =>

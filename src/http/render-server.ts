@@ -7,7 +7,8 @@
 import type { Context } from 'hono';
 import { AppError, isAppError } from '../errors.js';
 import type { AppContext } from '../server/context.js';
-import { readBody } from './body.js';
+import { parseContentType, parseMultipart } from '../dicom/multipart.js';
+import { bodyChunks } from './body.js';
 import { STATUS_OF } from './errors.js';
 import type { RouteSpec } from './routes.js';
 import { MAX_IMAGE_SIDE, parseEnum } from './request.js';
@@ -47,6 +48,13 @@ function textError(e: unknown, ctx: AppContext): Response {
   return new Response(message.slice(0, 2000) + '\n', { status, headers });
 }
 
+/**
+ * The render API's multipart/form-data body (RFC 7578: RFC 2046 multipart with a
+ * `Content-Disposition: form-data; name=…` per part), read under the limit and parsed with the
+ * server's streaming multipart parser (undici's `Response.formData()` is deprecated for server
+ * use). A part with a `filename` is a file (bytes), any other a text field (UTF-8), as in a
+ * browser's FormData.
+ */
 async function readForm(c: Context, limit: number): Promise<Map<string, FormValue>> {
   const type = c.req.header('content-type') ?? '';
   if (!/^multipart\/form-data\s*;/i.test(type))
@@ -54,20 +62,27 @@ async function readForm(c: Context, limit: number): Promise<Map<string, FormValu
       'bad_request',
       `expected multipart/form-data (the render API's form), got ${type || 'no Content-Type'}`,
     );
-  const body = await readBody(c, limit);
-  let fd: FormData;
-  try {
-    fd = await new Response(body, { headers: { 'content-type': type } }).formData();
-  } catch (e) {
-    throw new AppError(
-      'bad_request',
-      `malformed multipart/form-data body: ${(e as Error).message}`,
-    );
-  }
   const form = new Map<string, FormValue>();
-  for (const [k, v] of fd.entries()) {
-    if (form.has(k)) throw new AppError('bad_request', `form field "${k}" is given twice`);
-    form.set(k, typeof v === 'string' ? v : new Uint8Array(await v.arrayBuffer()));
+  let field: { name: string; file: boolean; chunks: Buffer[] } | undefined;
+  const boundary = parseContentType(type).params.boundary ?? '';
+  for await (const ev of parseMultipart(bodyChunks(c, limit), boundary)) {
+    if (ev.kind === 'part') {
+      const cd = parseContentType(ev.headers['content-disposition']);
+      const name = cd.params.name;
+      if (cd.type !== 'form-data' || name === undefined)
+        throw new AppError(
+          'bad_request',
+          'malformed multipart/form-data body: a part has no Content-Disposition: form-data; name=…',
+        );
+      field = { name, file: 'filename' in cd.params, chunks: [] };
+    } else if (ev.kind === 'data') field?.chunks.push(ev.chunk);
+    else if (field) {
+      if (form.has(field.name))
+        throw new AppError('bad_request', `form field "${field.name}" is given twice`);
+      const bytes = Buffer.concat(field.chunks);
+      form.set(field.name, field.file ? new Uint8Array(bytes) : bytes.toString('utf8'));
+      field = undefined;
+    }
   }
   return form;
 }

@@ -15,13 +15,15 @@
  * its OBJ writer truncated polygon lines when measured (37.4.3), and these formats are a few lines
  * each.
  */
-import vtkSTLReader from '@kitware/vtk.js/IO/Geometry/STLReader.js';
-import vtkPLYReader from '@kitware/vtk.js/IO/Geometry/PLYReader.js';
-import vtkOBJReader from '@kitware/vtk.js/IO/Misc/OBJReader.js';
-import vtkXMLPolyDataReader from '@kitware/vtk.js/IO/XML/XMLPolyDataReader.js';
-import LegacyAsciiParser from '@kitware/vtk.js/IO/Legacy/LegacyAsciiParser.js';
 import { AppError } from '../errors.js';
 import { flipXY, validateMesh, type TriangleMesh } from './mesh.js';
+import {
+  vtkLegacyAsciiParser,
+  vtkOBJReader,
+  vtkPLYReader,
+  vtkSTLReader,
+  vtkXMLPolyDataReader,
+} from './vtk-types.js';
 
 export const MESH_FORMATS = ['stl', 'obj', 'ply', 'vtk', 'vtp'] as const;
 export type MeshFormat = (typeof MESH_FORMATS)[number];
@@ -59,14 +61,7 @@ export function declaredFrame(b: Uint8Array): MeshFrame | undefined {
   return m ? (m[1]!.toUpperCase() as MeshFrame) : undefined;
 }
 
-/** The reader members used here (vtk.js's .d.ts files omit the algorithm's output getters). */
-interface Reader {
-  parseAsArrayBuffer(b: ArrayBuffer): boolean | void;
-  parseAsText(t: string): void;
-  getOutputData(i?: number): unknown;
-}
-const reader = (r: unknown) => r as Reader;
-
+/** A vtk.js polydata (vtk-types.ts) or the legacy binary parser's stand-in for one. */
 interface PolyDataLike {
   getPoints(): { getData(): ArrayLike<number> } | null;
   getPolys(): { getData(): ArrayLike<number> } | null;
@@ -104,7 +99,7 @@ function fromPolyData(pd: PolyDataLike | undefined, what: string): TriangleMesh 
   const mesh: TriangleMesh = {
     positions,
     indices: Uint32Array.from(tris),
-    normals: nrm && nrm.length === positions.length ? Float32Array.from(nrm) : undefined,
+    normals: nrm?.length === positions.length ? Float32Array.from(nrm) : undefined,
   };
   return mesh;
 }
@@ -160,8 +155,7 @@ function parseLegacyBinary(b: Uint8Array): PolyDataLike {
         for (let k = offsets[i]!; k < offsets[i + 1]!; k++) kind.push(conn[k]!);
       }
     } else {
-      const data = read('int', size); // legacy 4.x: [n, ids…] per cell
-      count;
+      const data = read('int', size); // legacy 4.x: [n, ids…] per cell (`count` unused)
       for (const v of data) kind.push(v);
     }
   };
@@ -219,27 +213,27 @@ export function readMesh(
   try {
     switch (format) {
       case 'stl': {
-        const r = reader(vtkSTLReader.newInstance());
+        const r = vtkSTLReader.newInstance();
         r.parseAsArrayBuffer(ab);
-        mesh = fromPolyData(r.getOutputData() as PolyDataLike, 'stl');
+        mesh = fromPolyData(r.getOutputData(), 'stl');
         break;
       }
       case 'ply': {
-        const r = reader(vtkPLYReader.newInstance());
+        const r = vtkPLYReader.newInstance();
         r.parseAsArrayBuffer(ab);
-        mesh = fromPolyData(r.getOutputData() as PolyDataLike, 'ply');
+        mesh = fromPolyData(r.getOutputData(), 'ply');
         break;
       }
       case 'obj': {
-        const r = reader(vtkOBJReader.newInstance({ splitMode: null } as never));
+        const r = vtkOBJReader.newInstance({ splitMode: null });
         r.parseAsText(latin1(bytes));
-        mesh = fromPolyData(r.getOutputData(0) as PolyDataLike, 'obj');
+        mesh = fromPolyData(r.getOutputData(0), 'obj');
         break;
       }
       case 'vtp': {
-        const r = reader(vtkXMLPolyDataReader.newInstance());
+        const r = vtkXMLPolyDataReader.newInstance();
         if (!r.parseAsArrayBuffer(ab)) throw unprocessable('vtp: not a readable VTKFile');
-        mesh = fromPolyData(r.getOutputData(0) as PolyDataLike, 'vtp');
+        mesh = fromPolyData(r.getOutputData(0), 'vtp');
         break;
       }
       case 'vtk': {
@@ -249,8 +243,8 @@ export function readMesh(
         } else {
           if (!/DATASET\s+POLYDATA/i.test(latin1(bytes, 4096)))
             throw unprocessable('vtk: only POLYDATA datasets are read');
-          const parsed = LegacyAsciiParser.parseLegacyASCII(latin1(bytes));
-          mesh = fromPolyData(parsed.dataset as PolyDataLike, 'vtk');
+          const parsed = vtkLegacyAsciiParser.parseLegacyASCII(latin1(bytes));
+          mesh = fromPolyData(parsed.dataset, 'vtk');
         }
         break;
       }

@@ -37,8 +37,8 @@ export function validateMesh(m: TriangleMesh, what = 'mesh'): void {
       );
   if (m.normals && m.normals.length !== m.positions.length) delete m.normals;
   if (m.normals)
-    for (let i = 0; i < m.normals.length; i++)
-      if (!Number.isFinite(m.normals[i]!)) {
+    for (const v of m.normals)
+      if (!Number.isFinite(v)) {
         delete m.normals;
         break;
       }

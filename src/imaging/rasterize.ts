@@ -136,7 +136,7 @@ function toSensor(mesh: RasterMesh, sensorFromWorld: Mat4): { p: Float64Array; n
     p[3 * i + 1] = m[4] * x + m[5] * y + m[6] * z + m[7];
     p[3 * i + 2] = m[8] * x + m[9] * y + m[10] * z + m[11];
   }
-  if (!mesh.normals || mesh.normals.length !== src.length) return { p };
+  if (mesh.normals?.length !== src.length) return { p };
   // Normals go by the inverse transpose of the linear part.
   const inv = invert4(m);
   const ns = mesh.normals;
@@ -596,7 +596,7 @@ export function rasterize(job: RasterJob): RasterImage {
     const opaque = !colorOut || mesh.opacity >= 1;
     const label = mesh.label ?? [0, 0, 0];
     // Textures colour only the colour output (labels are flat by definition).
-    const hasTex = colorOut && mesh.texture && mesh.uvs && mesh.uvs.length === nv * 2;
+    const hasTex = colorOut && mesh.texture && mesh.uvs?.length === nv * 2;
     const st = hasTex ? mesh.uvs : undefined,
       tex = hasTex ? mesh.texture : undefined;
     for (let k = 0; k + 2 < idx.length; k += 3) {
@@ -622,7 +622,7 @@ export function rasterize(job: RasterJob): RasterImage {
     for (const { mesh, i0, i1, i2 } of translucent) {
       const m = job.meshes[mesh]!;
       const { p, n, uv } = sensor[mesh]!;
-      const hasTex = m.texture && m.uvs && m.uvs.length === (p.length / 3) * 2;
+      const hasTex = m.texture && m.uvs?.length === (p.length / 3) * 2;
       const st = hasTex ? m.uvs : undefined,
         tex = hasTex ? m.texture : undefined;
       drawMeshTriangle(t, p, n, uv, st, tex, i0, i1, i2, m.color, undefined, m.opacity);

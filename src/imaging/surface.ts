@@ -6,10 +6,6 @@
  * decimation with meshoptimizer's simplifier (vtk.js has no decimator), then index → RAS with the
  * grid's geometry (oblique directions and anisotropic spacing included) and outward vertex normals.
  */
-import vtkImageData from '@kitware/vtk.js/Common/DataModel/ImageData.js';
-import vtkDataArray from '@kitware/vtk.js/Common/Core/DataArray.js';
-import vtkImageMarchingCubes from '@kitware/vtk.js/Filters/General/ImageMarchingCubes.js';
-import vtkWindowedSincPolyDataFilter from '@kitware/vtk.js/Filters/General/WindowedSincPolyDataFilter.js';
 import { MeshoptSimplifier } from 'meshoptimizer';
 import { ijkToRasMatrix } from './geometry.js';
 import {
@@ -20,6 +16,12 @@ import {
   type TriangleMesh,
 } from './mesh.js';
 import type { ImageVolume } from './types.js';
+import {
+  vtkDataArray,
+  vtkImageData,
+  vtkImageMarchingCubes,
+  vtkWindowedSincPolyDataFilter,
+} from './vtk-types.js';
 
 export interface SurfaceOptions {
   /** 0 (none) … 1 (strong); Slicer's default is 0.5. */
@@ -29,11 +31,6 @@ export interface SurfaceOptions {
 }
 
 export type MaskGeometry = Pick<ImageVolume, 'dimensions' | 'spacing' | 'origin' | 'direction'>;
-
-interface PolyOut {
-  getPoints(): { getData(): Float32Array | Float64Array };
-  getPolys(): { getData(): Uint32Array };
-}
 
 /** Runs a vtk.js filter without its console.time noise (marching cubes times itself). */
 function quiet<T>(f: () => T): T {
@@ -91,8 +88,7 @@ export async function maskSurface(
     origin: [i0 - 1, j0 - 1, k0 - 1],
     extent: [0, ni - 1, 0, nj - 1, 0, nk - 1],
   });
-  // (vtk.js's ImageData .d.ts omits the inherited DataSet accessors.)
-  (img as unknown as { getPointData(): { setScalars(a: unknown): void } })
+  img
     .getPointData()
     .setScalars(vtkDataArray.newInstance({ numberOfComponents: 1, values: crop, name: 'mask' }));
   const mc = vtkImageMarchingCubes.newInstance({
@@ -101,7 +97,7 @@ export async function maskSurface(
     mergePoints: true,
   });
   mc.setInputData(img);
-  let poly = quiet(() => mc.getOutputData()) as PolyOut;
+  let poly = quiet(() => mc.getOutputData());
   const smoothing = Math.max(0, Math.min(1, o.smoothing ?? 0));
   if (smoothing > 0) {
     const sm = vtkWindowedSincPolyDataFilter.newInstance({
@@ -113,7 +109,7 @@ export async function maskSurface(
       normalizeCoordinates: 1,
     });
     sm.setInputData(poly);
-    poly = quiet(() => sm.getOutputData()) as PolyOut;
+    poly = quiet(() => sm.getOutputData());
   }
   const pts = poly.getPoints().getData();
   const cells = poly.getPolys().getData();

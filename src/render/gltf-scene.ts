@@ -39,24 +39,36 @@ function bad(message: string): AppError {
 }
 
 /** Refuses URIs that are not embedded `data:` URIs (relative paths, file:, http:, …). */
-function checkEmbedded(json: {
-  buffers?: Array<{ uri?: unknown }>;
-  images?: Array<{ uri?: unknown }>;
-}): void {
+function checkEmbedded(json: object): void {
+  const { buffers, images } = json as { buffers?: unknown; images?: unknown };
   for (const [what, list] of [
-    ['buffers', json.buffers],
-    ['images', json.images],
+    ['buffers', buffers],
+    ['images', images],
   ] as const) {
-    if (list !== undefined && !Array.isArray(list)) throw bad(`scene: "${what}" is not an array`);
-    (list ?? []).forEach((r, i) => {
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) throw bad(`scene: "${what}" is not an array`);
+    (list as unknown[]).forEach((r, i) => {
       if (r === null || typeof r !== 'object') throw bad(`scene: ${what}[${i}] is not an object`);
-      if (r.uri === undefined) return;
-      if (typeof r.uri !== 'string' || !/^data:[^,]*,/i.test(r.uri))
+      const { uri } = r as { uri?: unknown };
+      if (uri === undefined) return;
+      if (typeof uri !== 'string' || !/^data:[^,]*,/i.test(uri))
         throw bad(
-          `scene: ${what}[${i}].uri is not an embedded data: URI (${JSON.stringify(String(r.uri).slice(0, 60))}); external files and URLs are refused`,
+          `scene: ${what}[${i}].uri is not an embedded data: URI (${JSON.stringify(shown(uri).slice(0, 60))}); external files and URLs are refused`,
         );
     });
   }
+}
+
+/** A JSON value as a message shows it: strings as they are, the rest as JSON. */
+const shown = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * An accessor's values. gltf-transform's `TypedArray` includes `Float16Array`, which lib ES2023
+ * (and Node 20) lacks, so its declared type does not resolve here; every array it returns is
+ * indexable numbers.
+ */
+function accessorValues(a: Accessor): ArrayLike<number> | null {
+  return a.getArray() as ArrayLike<number> | null;
 }
 
 /** Parses glTF JSON or GLB bytes into a gltf-transform Document (400 on anything malformed). */
@@ -71,7 +83,9 @@ export async function readGltf(bytes: Uint8Array): Promise<Document> {
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const len = bytes.length >= 20 ? dv.getUint32(12, true) : 0;
       if (20 + len > bytes.length) throw bad('scene: truncated GLB');
-      const json = JSON.parse(Buffer.from(bytes.subarray(20, 20 + len)).toString('utf8'));
+      const json: unknown = JSON.parse(Buffer.from(bytes.subarray(20, 20 + len)).toString('utf8'));
+      if (json === null || typeof json !== 'object')
+        throw bad('scene: glTF JSON must be an object');
       checkEmbedded(json);
       return await io.readBinary(bytes);
     }
@@ -96,7 +110,7 @@ export async function readGltf(bytes: Uint8Array): Promise<Document> {
 
 /** Float xyz triples of an accessor (normalized integers decoded as glTF says). */
 function vec3Array(a: Accessor): Float32Array {
-  const arr = a.getArray();
+  const arr = accessorValues(a);
   if (arr instanceof Float32Array && a.getElementSize() === 3 && !a.getNormalized()) return arr;
   const n = a.getCount();
   const out = new Float32Array(n * 3);
@@ -144,7 +158,7 @@ async function decodeTexture(t: Texture): Promise<RasterTexture> {
 function triangleIndices(p: Primitive, vertexCount: number): Uint32Array | undefined {
   const mode = p.getMode();
   const acc = p.getIndices();
-  const src = acc ? Uint32Array.from(acc.getArray() ?? []) : undefined;
+  const src = acc ? Uint32Array.from(accessorValues(acc) ?? []) : undefined;
   const n = src ? src.length : vertexCount;
   const at = (i: number) => (src ? src[i]! : i);
   if (mode === 4) {
@@ -188,20 +202,19 @@ export async function sceneMeshes(doc: Document, maxTriangles: number): Promise<
       if (!pos) continue;
       if (pos.getType() !== 'VEC3') throw bad('scene: a POSITION accessor is not VEC3');
       const positions = vec3Array(pos);
-      for (let i = 0; i < positions.length; i++)
-        if (!Number.isFinite(positions[i]!))
+      for (const x of positions)
+        if (!Number.isFinite(x))
           throw bad(`scene: mesh "${mesh.getName()}" has a non-finite vertex coordinate`);
       const indices = triangleIndices(prim, pos.getCount());
       if (!indices || indices.length === 0) continue;
       const nv = pos.getCount();
-      for (let i = 0; i < indices.length; i++)
-        if (indices[i]! >= nv)
-          throw bad(`scene: mesh "${mesh.getName()}" has an index out of range`);
+      for (const v of indices)
+        if (v >= nv) throw bad(`scene: mesh "${mesh.getName()}" has an index out of range`);
       triangles += indices.length / 3;
       if (triangles > maxTriangles)
         throw bad(`scene has more than ${maxTriangles} triangles (the server's limit)`);
       const nrm = prim.getAttribute('NORMAL');
-      const normals = nrm && nrm.getType() === 'VEC3' ? vec3Array(nrm) : undefined;
+      const normals = nrm?.getType() === 'VEC3' ? vec3Array(nrm) : undefined;
       const mat = prim.getMaterial();
       const f = mat?.getBaseColorFactor() ?? [1, 1, 1, 1];
       const blend = mat?.getAlphaMode() === 'BLEND';
@@ -218,7 +231,7 @@ export async function sceneMeshes(doc: Document, maxTriangles: number): Promise<
       const texture = mat?.getBaseColorTexture();
       const info = mat?.getBaseColorTextureInfo() ?? null;
       const uv = prim.getAttribute(`TEXCOORD_${info?.getTexCoord() ?? 0}`);
-      if (texture && uv && uv.getType() === 'VEC2') {
+      if (texture && uv?.getType() === 'VEC2') {
         rm.uvs = vec2Array(uv);
         pending.push({ mesh: rm, texture, info });
       }

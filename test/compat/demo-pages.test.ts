@@ -155,7 +155,7 @@ for (const [mode, config, query] of [
           const page = await b.context.newPage();
           const log = watchConsole(page);
           const slicerCalls: string[] = [];
-          page.on('response', async (r) => {
+          page.on('response', (r) => {
             const u = new URL(r.url());
             if (!u.pathname.startsWith('/slicer')) return;
             slicerCalls.push(`${r.request().method()} ${u.pathname}${u.search} ${r.status()}`);

@@ -49,12 +49,12 @@ export async function startReplicaProcess(
   });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const port = async () => (existsSync(portFile) ? readFileSync(portFile, 'utf8').trim() : '');
-  for (let i = 0; i < 1200 && !(await port()); i++) {
+  const port = () => (existsSync(portFile) ? readFileSync(portFile, 'utf8').trim() : '');
+  for (let i = 0; i < 1200 && !port(); i++) {
     if (child.exitCode !== null) throw new Error(`replica exited: ${err}`);
     await sleep(100);
   }
-  const url = `http://127.0.0.1:${await port()}`;
+  const url = `http://127.0.0.1:${port()}`;
   return {
     url,
     child,

