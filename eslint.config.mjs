@@ -87,14 +87,5 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
-  {
-    // split in progress (#17): src/http/slicer/models.ts is being split into thin handlers on
-    // another branch and is not edited here; its one finding today (a `for` loop that could be
-    // `for…of`) is off for that file only, so `npm run lint` prints 0 problems. Removed at merge.
-    files: ['src/http/slicer/models.ts'],
-    rules: {
-      '@typescript-eslint/prefer-for-of': 'off',
-    },
-  },
   prettier,
 );

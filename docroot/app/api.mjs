@@ -138,3 +138,47 @@ export function h(tag, attrs = {}, ...children) {
   }
   return el;
 }
+
+/** The ✕ button of a list row that deletes `item` (a scene node: `name`, `id`). */
+export function deleteButton(kind, item, onclick) {
+  return h(
+    'button',
+    {
+      type: 'button',
+      title: `Delete ${item.name} (${item.id})`,
+      'aria-label': `Delete ${kind} ${item.name}`,
+      onclick,
+    },
+    '✕',
+  );
+}
+
+/**
+ * A file drop zone: a click or Enter/Space opens the file `input`, and a file chosen there or
+ * dropped on the zone goes to `onFile` (the zone shows `over` while a file is dragged over it).
+ */
+export function bindDropZone(zone, input, onFile) {
+  zone.addEventListener('click', () => input.click());
+  zone.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      input.click();
+    }
+  });
+  input.addEventListener('change', () => {
+    if (input.files?.[0]) onFile(input.files[0]);
+    input.value = '';
+  });
+  for (const ev of ['dragenter', 'dragover'])
+    zone.addEventListener(ev, (e) => {
+      e.preventDefault();
+      zone.classList.add('over');
+    });
+  for (const ev of ['dragleave', 'drop'])
+    zone.addEventListener(ev, () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    const file = e.dataTransfer?.files?.[0];
+    if (file) onFile(file);
+  });
+}

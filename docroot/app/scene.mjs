@@ -3,7 +3,7 @@
  * fiducials (list; points are placed by clicking a slice view) and models (list, visibility,
  * delete, upload of STL/OBJ/PLY/VTK/VTP; drawn by the 3D view).
  */
-import { api, ApiError, explain, h, say } from './api.mjs';
+import { api, ApiError, bindDropZone, deleteButton, explain, h, say } from './api.mjs';
 import { fmt } from './geometry.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -90,16 +90,7 @@ export class ScenePanel {
     const current = this.current();
     for (const v of this.volumes) {
       const dims = Array.isArray(v.dimensions) ? v.dimensions.join('×') : '–';
-      const del = h(
-        'button',
-        {
-          type: 'button',
-          title: `Delete ${v.name} (${v.id})`,
-          'aria-label': `Delete volume ${v.name}`,
-          onclick: () => this.#delete(v),
-        },
-        '✕',
-      );
+      const del = deleteButton('volume', v, () => this.#delete(v));
       if (!api.has('DELETE', '/slicer/volume')) del.disabled = true;
       body.append(
         h(
@@ -187,32 +178,7 @@ export class ScenePanel {
   }
 
   #bindUpload() {
-    const zone = $('dropzone');
-    const input = $('file');
-    zone.addEventListener('click', () => input.click());
-    zone.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' || e.key === ' ') {
-        e.preventDefault();
-        input.click();
-      }
-    });
-    input.addEventListener('change', () => {
-      if (input.files?.[0]) this.upload(input.files[0]);
-      input.value = '';
-    });
-    for (const ev of ['dragenter', 'dragover']) {
-      zone.addEventListener(ev, (e) => {
-        e.preventDefault();
-        zone.classList.add('over');
-      });
-    }
-    for (const ev of ['dragleave', 'drop'])
-      zone.addEventListener(ev, () => zone.classList.remove('over'));
-    zone.addEventListener('drop', (e) => {
-      e.preventDefault();
-      const file = e.dataTransfer?.files?.[0];
-      if (file) this.upload(file);
-    });
+    bindDropZone($('dropzone'), $('file'), (file) => this.upload(file));
     // A file dropped elsewhere on the page must not navigate away from it.
     window.addEventListener('dragover', (e) => e.preventDefault());
     window.addEventListener('drop', (e) => e.preventDefault());

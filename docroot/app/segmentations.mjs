@@ -4,7 +4,7 @@
  * outline for the slice overlay, and a drop zone for `.seg.nrrd` (or plain label map) files that
  * go to `PUT /slicer/segmentation` with the volume shown as reference.
  */
-import { api, explain, h, say } from './api.mjs';
+import { api, bindDropZone, deleteButton, explain, h, say } from './api.mjs';
 
 const $ = (id) => document.getElementById(id);
 
@@ -64,16 +64,7 @@ export class SegmentationPanel {
       return;
     }
     for (const s of this.items) {
-      const del = h(
-        'button',
-        {
-          type: 'button',
-          title: `Delete ${s.name} (${s.id})`,
-          'aria-label': `Delete segmentation ${s.name}`,
-          onclick: () => this.#delete(s),
-        },
-        '✕',
-      );
+      const del = deleteButton('segmentation', s, () => this.#delete(s));
       ul.append(
         h(
           'li',
@@ -148,31 +139,7 @@ export class SegmentationPanel {
   }
 
   #bindUpload() {
-    const zone = $('seg-dropzone');
-    const input = $('seg-file');
-    zone.addEventListener('click', () => input.click());
-    zone.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' || e.key === ' ') {
-        e.preventDefault();
-        input.click();
-      }
-    });
-    input.addEventListener('change', () => {
-      if (input.files?.[0]) this.upload(input.files[0]);
-      input.value = '';
-    });
-    for (const ev of ['dragenter', 'dragover'])
-      zone.addEventListener(ev, (e) => {
-        e.preventDefault();
-        zone.classList.add('over');
-      });
-    for (const ev of ['dragleave', 'drop'])
-      zone.addEventListener(ev, () => zone.classList.remove('over'));
-    zone.addEventListener('drop', (e) => {
-      e.preventDefault();
-      const file = e.dataTransfer?.files?.[0];
-      if (file) this.upload(file);
-    });
+    bindDropZone($('seg-dropzone'), $('seg-file'), (file) => this.upload(file));
   }
 
   /** Uploads a `.seg.nrrd` or label map; the volume shown in the views becomes its reference. */

@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
+import { MemoCache } from '../util/memo-cache.js';
 import type { DecodeRequest, DecodeResponse } from '../workers/decode-worker.js';
 
 export interface Decoded {
@@ -28,18 +29,21 @@ export class Decoder {
     number,
     { resolve: (d: Decoded) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
-  private cache = new Map<string, Decoded>();
-  private cacheSize = 0;
-  private inflight = new Map<string, Promise<Decoded>>();
+  /** Decoded instances by key (LRU byte budget; one may fill it), and decodes in flight shared. */
+  private readonly cache: MemoCache<Decoded>;
   private readonly maxQueue: number;
-  private readonly cacheBytes: number;
   private readonly timeoutMs: number;
   private readonly workerEntry: URL;
 
   constructor(opts: DecoderOptions = {}) {
     this.workerEntry = opts.workerEntry ?? new URL('../workers/decode-worker.ts', import.meta.url);
     this.maxQueue = opts.maxQueue ?? 8;
-    this.cacheBytes = opts.cacheBytes ?? 256 * 1024 * 1024;
+    const cacheBytes = opts.cacheBytes ?? 256 * 1024 * 1024;
+    this.cache = new MemoCache<Decoded>({
+      maxBytes: cacheBytes,
+      maxValueBytes: cacheBytes,
+      sizeOf: (d) => d.pixels.byteLength,
+    });
     this.timeoutMs = opts.timeoutMs ?? 60_000;
   }
 
@@ -83,45 +87,25 @@ export class Decoder {
 
   /** Decodes a file (cached by `key`, which must change when the file changes). */
   decode(key: string, req: Omit<DecodeRequest, 'id'>): Promise<Decoded> {
-    const hit = this.cache.get(key);
-    if (hit) {
-      this.cache.delete(key);
-      this.cache.set(key, hit);
-      return Promise.resolve(hit);
-    }
-    const running = this.inflight.get(key);
-    if (running) return running;
+    return this.cache.get(key, () => this.run(req));
+  }
+
+  /** Posts one job to the worker (503 when `maxQueue` jobs are already waiting). */
+  private run(req: Omit<DecodeRequest, 'id'>): Promise<Decoded> {
     if (this.pending.size >= this.maxQueue) {
       return Promise.reject(
         new AppError('busy', 'the decoder queue is full; retry shortly', { retryAfter: 1 }),
       );
     }
     const id = this.nextId++;
-    const promise = new Promise<Decoded>((resolve, reject) => {
+    return new Promise<Decoded>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new AppError('timeout', 'decoding took too long'));
       }, this.timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       this.start().postMessage({ ...req, id } satisfies DecodeRequest);
-    }).then((d) => {
-      this.remember(key, d);
-      return d;
     });
-    this.inflight.set(key, promise);
-    void promise.finally(() => this.inflight.delete(key)).catch(() => {});
-    return promise;
-  }
-
-  private remember(key: string, d: Decoded): void {
-    if (d.pixels.byteLength > this.cacheBytes) return;
-    this.cache.set(key, d);
-    this.cacheSize += d.pixels.byteLength;
-    for (const [k, v] of this.cache) {
-      if (this.cacheSize <= this.cacheBytes) break;
-      this.cache.delete(k);
-      this.cacheSize -= v.pixels.byteLength;
-    }
   }
 
   async close(): Promise<void> {

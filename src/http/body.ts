@@ -4,21 +4,13 @@
  */
 import type { Context } from 'hono';
 import { AppError } from '../errors.js';
-
-export const MiB = 1024 * 1024;
+import { formatBytes, MiB } from '../util/bytes.js';
 
 function tooLarge(limit: number): AppError {
   return new AppError(
     'payload_too_large',
     `request body is larger than the limit of ${formatBytes(limit)}`,
   );
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 1024 * MiB) return `${(n / (1024 * MiB)).toFixed(1)} GiB`;
-  if (n >= MiB) return `${(n / MiB).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
 }
 
 /** The declared Content-Length, or undefined (chunked). Throws 400 on a malformed value. */

@@ -1,6 +1,6 @@
 /**
  * Request parsing for every route family, in one place: query parameters (strings, booleans,
- * numbers, enums, number lists, sizes, UIDs), byte ranges and conditional requests
+ * numbers, enums, number lists, sizes, UIDs, colours), byte ranges and conditional requests
  * (If-None-Match), and the peer address. Every bad value is a 400 naming its parameter (NaN,
  * Infinity, empty, wrong count), never a 500.
  *
@@ -11,6 +11,8 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { isUid } from '../dicom/tags.js';
 import { invalidParameter, missingParameter } from '../errors.js';
+import { roundColor } from '../imaging/segmentation.js';
+import type { Vec3 } from '../imaging/types.js';
 import { booleanWord } from '../util/words.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -103,6 +105,16 @@ export function parseUid(name: string, raw: string): string {
   return raw;
 }
 
+/** A hex colour (`ff8800`, `#f80`, `330`) → 0..255 bytes. */
+export function parseHexColor(parameter: string, raw: string): [number, number, number] {
+  const v = raw.trim().replace(/^#/, '');
+  if (/^[0-9a-fA-F]{3}$/.test(v))
+    return [0, 1, 2].map((i) => parseInt(v[i]! + v[i]!, 16)) as [number, number, number];
+  if (/^[0-9a-fA-F]{6}$/.test(v))
+    return [0, 2, 4].map((i) => parseInt(v.slice(i, i + 2), 16)) as [number, number, number];
+  throw invalidParameter(parameter, `expected a hex colour such as 330 or ff8800, got "${raw}"`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Query parameters of a request (absent → undefined)
 
@@ -155,6 +167,23 @@ export function oneOf<T extends string>(
 ): T | undefined {
   const v = c.req.query(name);
   return v === undefined ? undefined : parseEnum(name, v, allowed, aliases);
+}
+
+/** `color=` as hex (`ff8800`, `#f80`) or three numbers 0..1 (`1,0.5,0`) → 0..1, rounded. */
+export function colorParam(c: Context, name = 'color'): Vec3 | undefined {
+  const raw = str(c, name);
+  if (raw === undefined) return undefined;
+  const parts = raw.split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 3) {
+    const v = parts.map(Number);
+    if (v.some((x) => !Number.isFinite(x) || x < 0 || x > 1))
+      throw invalidParameter(
+        name,
+        `expected three numbers from 0 to 1 or a hex colour, got "${raw}"`,
+      );
+    return v.map(roundColor) as Vec3;
+  }
+  return parseHexColor(name, raw).map((x) => roundColor(x / 255)) as Vec3;
 }
 
 // ---------------------------------------------------------------------------------------------

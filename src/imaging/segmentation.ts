@@ -16,6 +16,7 @@ import { AppError } from '../errors.js';
 import { labelColor } from './colormap.js';
 import {
   allocShared,
+  SCALAR_TYPES,
   voxelCount,
   type ImageVolume,
   type ScalarType,
@@ -54,14 +55,7 @@ export type GridGeometry = Pick<ImageVolume, 'dimensions' | 'spacing' | 'origin'
 export type Extent = [number, number, number, number, number, number];
 export const EMPTY_EXTENT: Extent = [0, -1, 0, -1, 0, -1];
 
-const INTEGER_TYPES: readonly ScalarType[] = [
-  'int8',
-  'uint8',
-  'int16',
-  'uint16',
-  'int32',
-  'uint32',
-];
+const INTEGER_TYPES: readonly ScalarType[] = SCALAR_TYPES.filter((t) => !t.startsWith('float'));
 
 const unprocessable = (msg: string, details: Record<string, unknown> = {}) =>
   new AppError('unprocessable', msg, details);

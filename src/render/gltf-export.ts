@@ -12,7 +12,9 @@
  * colour from the display colour, alphaMode BLEND when opacity < 1, double-sided.
  */
 import { Document, WebIO } from '@gltf-transform/core';
+import { writeMesh } from '../imaging/mesh-io.js';
 import { vertexNormals, type TriangleMesh } from '../imaging/mesh.js';
+import type { ModelNode } from '../scene/scene.js';
 
 export interface ExportSurface {
   /** Scene node id (kept in extras) and display name. */
@@ -82,4 +84,16 @@ export async function toGltfJson(doc: Document): Promise<string> {
       b.uri = 'data:application/octet-stream;base64,' + Buffer.from(data).toString('base64');
   }
   return JSON.stringify(json);
+}
+
+/** The formats `GET /slicer/model` writes: mesh files (LPS, as Slicer writes them) or GLB. */
+export const MODEL_FILE_FORMATS = ['stl', 'obj', 'ply', 'vtk', 'glb'] as const;
+export type ModelFileFormat = (typeof MODEL_FILE_FORMATS)[number];
+
+/** A model node as a file: STL, OBJ, PLY or VTK (imaging/mesh-io.ts), or GLB (glTF axes). */
+export async function modelFile(node: ModelNode, format: ModelFileFormat): Promise<Uint8Array> {
+  if (format !== 'glb') return writeMesh(node.mesh, format, node.name);
+  const { id, name, mesh } = node;
+  const { color, opacity } = node.display;
+  return toGlb(surfacesDocument([{ id, name, mesh, color, opacity }]));
 }

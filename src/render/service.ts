@@ -18,6 +18,7 @@ import type { RasterImage, RasterJob } from '../imaging/rasterize.js';
 import type { PoolJob } from '../workers/render-worker.js';
 import { encode, type EncodeOptions, type Encoded } from './encode.js';
 import { tsWorkerExecArgv } from '../workers/ts-worker.js';
+import { MemoCache } from '../util/memo-cache.js';
 
 export interface RenderServiceOptions {
   /** Worker threads (default: cores − 1, at least 1). */
@@ -32,9 +33,24 @@ export interface RenderServiceOptions {
   cacheBytes?: number;
 }
 
+/** Counters for tests and diagnostics. */
+export interface RenderStats {
+  /** Images rendered (and pool tasks run). */
+  renders: number;
+  /** Requests that joined an identical render in flight. */
+  readonly shared: number;
+  /** Requests answered from the encoded-image cache. */
+  readonly cached: number;
+  worker: number;
+  main: number;
+  refused: number;
+  streams: number;
+}
+
 export class RenderService {
   #pool?: Piscina;
-  #inflight = new Map<string, Promise<Encoded>>();
+  /** Encoded images by ETag (LRU byte budget), and identical renders in flight shared. */
+  readonly #cache: MemoCache<Encoded>;
   #threads: number;
   #split: boolean;
   #maxQueue: number;
@@ -44,11 +60,7 @@ export class RenderService {
   #pending = 0;
   /** Slice renders in progress (rendering or encoding). */
   #busySlices = 0;
-  #cache = new Map<string, Encoded>();
-  #cacheBytes = 0;
-  #cacheLimit: number;
-  /** Counters for tests and diagnostics. */
-  readonly stats = { renders: 0, shared: 0, cached: 0, worker: 0, main: 0, refused: 0, streams: 0 };
+  readonly stats: RenderStats;
 
   constructor(o: RenderServiceOptions = {}) {
     const cores = os.availableParallelism();
@@ -56,7 +68,24 @@ export class RenderService {
     this.#split = o.splitThreeD ?? cores >= 2;
     this.#maxQueue = o.maxQueue ?? 8;
     this.#mainThreadPixels = o.mainThreadPixels ?? 1024 * 1024;
-    this.#cacheLimit = o.cacheBytes ?? 32 * 1024 * 1024;
+    const cache = new MemoCache<Encoded>({
+      maxBytes: o.cacheBytes ?? 32 * 1024 * 1024,
+      sizeOf: (e) => e.body.length,
+    });
+    this.#cache = cache;
+    this.stats = {
+      renders: 0,
+      get shared() {
+        return cache.stats.shared;
+      },
+      get cached() {
+        return cache.stats.hits;
+      },
+      worker: 0,
+      main: 0,
+      refused: 0,
+      streams: 0,
+    };
   }
 
   #getPool(): Piscina {
@@ -72,40 +101,23 @@ export class RenderService {
     return this.#pool;
   }
 
-  /** Renders (or joins an identical in-flight render) and encodes. */
-  render(key: string, job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
-    const cached = this.#cache.get(key);
-    if (cached) {
-      // LRU: move to the end.
-      this.#cache.delete(key);
-      this.#cache.set(key, cached);
-      this.stats.cached++;
-      return Promise.resolve(cached);
+  /** The pool, for one more job; `busy` (503) when `maxQueue` jobs already wait for a worker. */
+  #admit(): Piscina {
+    const pool = this.#getPool();
+    if (this.#pending >= this.#threads + this.#maxQueue) {
+      this.stats.refused++;
+      throw new AppError(
+        'busy',
+        `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`,
+        { retryAfter: 1 },
+      );
     }
-    const hit = this.#inflight.get(key);
-    if (hit) {
-      this.stats.shared++;
-      return hit;
-    }
-    const p = this.#run(job, enc)
-      .then((out) => {
-        this.#remember(key, out);
-        return out;
-      })
-      .finally(() => this.#inflight.delete(key));
-    this.#inflight.set(key, p);
-    return p;
+    return pool;
   }
 
-  #remember(key: string, out: Encoded): void {
-    if (out.body.length > this.#cacheLimit / 4) return;
-    this.#cache.set(key, out);
-    this.#cacheBytes += out.body.length;
-    for (const [k, v] of this.#cache) {
-      if (this.#cacheBytes <= this.#cacheLimit) break;
-      this.#cache.delete(k);
-      this.#cacheBytes -= v.body.length;
-    }
+  /** Renders (or joins an identical in-flight render) and encodes. */
+  render(key: string, job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
+    return this.#cache.get(key, () => this.#run(job, enc));
   }
 
   async #run(job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
@@ -135,15 +147,7 @@ export class RenderService {
       this.stats.main++;
       raw = renderSlice(job);
     } else {
-      const pool = this.#getPool();
-      if (this.#pending >= this.#threads + this.#maxQueue) {
-        this.stats.refused++;
-        throw new AppError(
-          'busy',
-          `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`,
-          { retryAfter: 1 },
-        );
-      }
+      const pool = this.#admit();
       this.stats.worker++;
       this.#pending++;
       try {
@@ -171,15 +175,7 @@ export class RenderService {
    * in the pool, under the same queue limit as renders.
    */
   async task<T>(job: PoolJob): Promise<T> {
-    const pool = this.#getPool();
-    if (this.#pending >= this.#threads + this.#maxQueue) {
-      this.stats.refused++;
-      throw new AppError(
-        'busy',
-        `render queue is full (${this.#pending - this.#threads} waiting); retry shortly`,
-        { retryAfter: 1 },
-      );
-    }
+    const pool = this.#admit();
     this.stats.renders++;
     this.stats.worker++;
     this.#pending++;
@@ -211,7 +207,7 @@ export class RenderService {
 
   /** In-flight renders (distinct keys). */
   get inflight(): number {
-    return this.#inflight.size;
+    return this.#cache.pending;
   }
 
   async close(): Promise<void> {

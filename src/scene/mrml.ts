@@ -4,6 +4,7 @@
  */
 import { meshBounds, pointCount, triangleCount } from '../imaging/mesh.js';
 import { ijkToRasMatrix } from '../imaging/geometry.js';
+import { NRRD_TYPE_NAME } from '../imaging/nrrd.js';
 import { isA } from './classes.js';
 import type { Scene, SceneNode } from './scene.js';
 
@@ -69,23 +70,13 @@ export function slicerProperties(n: SceneNode): Record<string, unknown> {
       Dimensions: [ni, nj, nk],
       Extent: [0, ni - 1, 0, nj - 1, 0, nk - 1],
       NumberOfScalarComponents: image.components,
-      ScalarType: VTK_SCALAR_NAME[image.scalarType] ?? image.scalarType,
+      // VTK names scalar types by their C types, as teem does (`short`, `unsigned char`…).
+      ScalarType: NRRD_TYPE_NAME[image.scalarType],
     };
   }
   if (n.kind === 'fiducials') p.NumberOfControlPoints = n.points.length;
   return p;
 }
-
-const VTK_SCALAR_NAME: Record<string, string> = {
-  int8: 'signed char',
-  uint8: 'unsigned char',
-  int16: 'short',
-  uint16: 'unsigned short',
-  int32: 'int',
-  uint32: 'unsigned int',
-  float32: 'float',
-  float64: 'double',
-};
 
 /** voxelgate's own property model (camelCase), kept next to Slicer's keys. */
 function ownProperties(scene: Scene, n: SceneNode): Record<string, unknown> {

@@ -39,6 +39,17 @@ export function findSegmentation(scene: Scene, pattern: string): SegmentationNod
   return scene.requireNode(pattern, 'segmentation');
 }
 
+/** The segmentation named by `pattern` (id, name or glob), or the first one when it is absent. */
+export function segmentationOrFirst(scene: Scene, pattern: string | undefined): SegmentationNode {
+  if (pattern !== undefined) return findSegmentation(scene, pattern);
+  const first = scene.nodes().find(isSegmentationNode);
+  if (!first)
+    throw notFound(
+      'the scene has no segmentation; PUT a .seg.nrrd or label map to /slicer/segmentation',
+    );
+  return first;
+}
+
 /** `GET /slicer/segmentations`: `{"<id>": {"name": …, "segmentIDs": [...]}}`. */
 export function listSegmentations(
   scene: Scene,

@@ -7,6 +7,11 @@
 export interface MemoCacheOptions<V> {
   /** Budget in bytes; 0 disables keeping values (in-flight sharing still applies). */
   maxBytes: number;
+  /**
+   * Largest value kept, in bytes (default a quarter of `maxBytes`, so one value never flushes the
+   * rest); larger values are returned but not kept.
+   */
+  maxValueBytes?: number;
   /** Size of a value in bytes. */
   sizeOf(value: V): number;
 }
@@ -55,8 +60,7 @@ export class MemoCache<V> {
 
   set(key: string, value: V): void {
     const size = this.#opts.sizeOf(value);
-    // One value never takes more than a quarter of the budget.
-    if (size > this.#opts.maxBytes / 4) return;
+    if (size > (this.#opts.maxValueBytes ?? this.#opts.maxBytes / 4)) return;
     const old = this.#values.get(key);
     if (old !== undefined) this.#bytes -= this.#opts.sizeOf(old);
     this.#values.delete(key);
@@ -76,6 +80,11 @@ export class MemoCache<V> {
         this.#values.delete(k);
         this.#bytes -= this.#opts.sizeOf(v);
       }
+  }
+
+  /** Computations in flight (distinct keys). */
+  get pending(): number {
+    return this.#inflight.size;
   }
 
   get bytes(): number {

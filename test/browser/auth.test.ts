@@ -1,44 +1,27 @@
 /** The viewer page on a server with a token (--token, auth for changes): the token field, refusals explained, changes with the token. */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/app.js';
-import {
-  browserSkipReason,
-  launchBrowser,
-  watchConsole,
-  type Launched,
-} from '../helpers/browser.js';
+import { browserSkipReason, watchConsole } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/browser-setup.js';
 
 const noBrowser = browserSkipReason();
 if (noBrowser) console.log(`# browser auth test skipped: ${noBrowser}`);
 const TOKEN = 'viewer-test-token-1234';
 
-let server: TestServer;
-let b: Launched;
-
-before(async () => {
-  if (noBrowser) return;
-  server = await startTestServer({ noSamples: false, token: TOKEN });
-  b = await launchBrowser();
-});
-
-after(async () => {
-  await b?.close();
-  await server?.close();
-});
+const env = useBrowser({ skip: noBrowser, server: { token: TOKEN } });
 
 test(
   'with --token the page asks for it, explains a refusal, and changes the scene once given',
   { skip: noBrowser, timeout: 60_000 },
   async (t) => {
-    const status = (await (await fetch(`${server.url}/slicer/system/status`)).json()) as {
+    const status = (await (await fetch(`${env.server.url}/slicer/system/status`)).json()) as {
       endpoints: string[];
       auth: string;
     };
     assert.equal(status.auth, 'mutating');
-    const page = await b.context.newPage();
+    const page = await env.browser.context.newPage();
     const log = watchConsole(page);
-    await page.goto(`${server.url}/`);
+    await page.goto(`${env.server.url}/`);
     await page.waitForSelector('body[data-ready="true"]');
     assert.match((await page.textContent('#status')) ?? '', /auth on/);
     assert.equal(await page.isVisible('#token'), true);
@@ -47,7 +30,7 @@ test(
       return;
     }
     const count = async () =>
-      ((await (await fetch(`${server.url}/slicer/volumes`)).json()) as unknown[]).length;
+      ((await (await fetch(`${env.server.url}/slicer/volumes`)).json()) as unknown[]).length;
     const before = await count();
     await page.fill('#token', 'wrong-token-000000');
     await page.dispatchEvent('#token', 'change');

@@ -3,25 +3,14 @@
  * reason printed when there is none): a model uploaded through the page's file input is listed,
  * its visibility checkbox hides it on the server, and the 3D image changes with it.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Page } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/app.js';
-import {
-  browserSkipReason,
-  launchBrowser,
-  watchConsole,
-  type Launched,
-} from '../helpers/browser.js';
+import { browserSkipReason } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/browser-setup.js';
 
 const noBrowser = browserSkipReason();
 if (noBrowser) console.log(`# browser tests skipped: ${noBrowser}`);
 const opts = { skip: noBrowser, timeout: 90_000 };
-
-let server: TestServer;
-let b: Launched;
-let page: Page;
-let consoleLog: { errors: string[]; all: string[] };
 
 /** A closed box (12 triangles) as ASCII STL in RAS, centred in the sample head. */
 function boxStl(): string {
@@ -36,23 +25,10 @@ function boxStl(): string {
   return `solid box SPACE=RAS\n${f.join('\n')}\nendsolid box\n`;
 }
 
-before(async () => {
-  if (noBrowser) return;
-  server = await startTestServer({ noSamples: false });
-  b = await launchBrowser({ width: 1280, height: 800 });
-  page = await b.context.newPage();
-  consoleLog = watchConsole(page);
-  await page.goto(`${server.url}/`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-});
-
-after(async () => {
-  await b?.close();
-  await server?.close();
-});
+const env = useBrowser({ skip: noBrowser, width: 1280, height: 800, viewerPage: true });
 
 const threeDImage = () =>
-  page.evaluate(async () => {
+  env.page.evaluate(async () => {
     const img = (globalThis as any).document.querySelector('.view.threeD img');
     if (!img?.src) return '';
     const buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
@@ -65,24 +41,24 @@ test(
   'a model added on the page is listed, drawn in 3D, and hidden by its checkbox',
   opts,
   async () => {
-    await page.evaluate(() => (globalThis as any).voxelgate.idle());
+    await env.page.evaluate(() => (globalThis as any).voxelgate.idle());
     const before3d = await threeDImage();
-    await page.setInputFiles('#model-file', {
+    await env.page.setInputFiles('#model-file', {
       name: 'box.stl',
       mimeType: 'model/stl',
       buffer: Buffer.from(boxStl()),
     });
-    await page.waitForSelector('#models li[data-id]', { timeout: 20_000 });
-    const models = (await (await fetch(`${server.url}/slicer/models`)).json()) as Array<{
+    await env.page.waitForSelector('#models li[data-id]', { timeout: 20_000 });
+    const models = (await (await fetch(`${env.server.url}/slicer/models`)).json()) as Array<{
       id: string;
       name: string;
       numberOfTriangles: number;
     }>;
     assert.equal(models.length, 1);
     assert.equal(models[0]!.name, 'box');
-    assert.match((await page.textContent('#models')) ?? '', /box\s+12 triangles/);
+    assert.match((await env.page.textContent('#models')) ?? '', /box\s+12 triangles/);
     // The 3D view re-renders with the box (it hides the head's centre).
-    await page.waitForFunction(
+    await env.page.waitForFunction(
       async (prev) => {
         await (globalThis as any).voxelgate.idle();
         const img = (globalThis as any).document.querySelector('.view.threeD img');
@@ -94,15 +70,15 @@ test(
       before3d,
       { timeout: 20_000 },
     );
-    await page.uncheck(`#models li[data-id="${models[0]!.id}"] input[type=checkbox]`);
-    await page.waitForFunction(
+    await env.page.uncheck(`#models li[data-id="${models[0]!.id}"] input[type=checkbox]`);
+    await env.page.waitForFunction(
       async (url) => {
         const m: any = await (await fetch(url)).json();
         return m[0]?.display?.visible === false;
       },
-      `${server.url}/slicer/models`,
+      `${env.server.url}/slicer/models`,
       { timeout: 20_000 },
     );
-    assert.deepEqual(consoleLog.errors, []);
+    assert.deepEqual(env.consoleLog.errors, []);
   },
 );

@@ -5,49 +5,21 @@
  * segment in its colour in the right place. Skipped (with the reason) without Chromium or the
  * OHIF dist; fails instead under VOXELGATE_REQUIRE_BROWSER=1.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { DEFAULT_OHIF_DIR } from '../../src/http/browse.js';
-import { segNrrdChunks } from '../../src/imaging/seg-nrrd.js';
-import { allocShared } from '../../src/imaging/types.js';
-import { startTestServer, type TestServer } from '../helpers/app.js';
-import {
-  browserSkipReason,
-  launchBrowser,
-  skipUnlessRequired,
-  type Launched,
-} from '../helpers/browser.js';
+import { boxSegNrrd, ohifSkipReason, useBrowser } from '../helpers/browser-setup.js';
 
-const reason =
-  browserSkipReason() ??
-  skipUnlessRequired(
-    existsSync(path.join(DEFAULT_OHIF_DIR, 'index.html'))
-      ? undefined
-      : `the OHIF dist is not installed in ${DEFAULT_OHIF_DIR} (npm run ohif:install)`,
-  );
+const reason = ohifSkipReason();
 if (reason) console.log(`# OHIF SEG test skipped: ${reason}`);
 /** Where to write a screenshot of the result (docs), when set. */
 const shot = process.env.VOXELGATE_OHIF_SEG_SHOT;
 
-let server: TestServer;
-let b: Launched;
-
-before(async () => {
-  if (reason) return;
-  server = await startTestServer({ noSamples: false });
-  b = await launchBrowser({ width: 1400, height: 900 });
-});
-
-after(async () => {
-  await b?.close();
-  await server?.close();
-});
+const env = useBrowser({ skip: reason, width: 1400, height: 900 });
 
 const post = async (u: string, body?: Uint8Array, method = 'POST'): Promise<any> => {
-  const r = await fetch(server.url + u, {
+  const r = await fetch(env.server.url + u, {
     method,
     body: body as Uint8Array<ArrayBuffer> | undefined,
   });
@@ -60,70 +32,29 @@ test(
   'OHIF lists the SEG voxelgate saved and draws it over its source series',
   { skip: reason, timeout: 180_000 },
   async () => {
-    const studies = (await (await fetch(`${server.url}/dicom/studies`)).json()) as Array<
+    const studies = (await (await fetch(`${env.server.url}/dicom/studies`)).json()) as Array<
       Record<string, { Value?: unknown[] }>
     >;
     const uid = String(studies[0]!['0020000D']!.Value![0]);
     const loaded = await post(`/slicer/dicom/load?studyInstanceUID=${uid}`);
     const volId = loaded.loadedNodeIDs[0] as string;
-    const all = (await (
-      await fetch(`${server.url}/slicer/mrml/properties?id=${volId}`)
-    ).json()) as Record<
-      string,
-      {
-        dimensions: [number, number, number];
-        spacing: [number, number, number];
-        origin: [number, number, number];
-        direction: [number, number, number, number, number, number, number, number, number];
-      }
-    >;
-    const props = all[volId]!;
-    const [di, dj, dk] = props.dimensions;
-    const data = allocShared('uint8', di * dj * dk);
-    for (let k = 0; k < dk; k++)
-      for (let j = Math.floor(dj * 0.3); j < Math.floor(dj * 0.7); j++)
-        for (let i = Math.floor(di * 0.3); i < Math.floor(di * 0.7); i++)
-          data[(k * dj + j) * di + i] = 1;
-    const parts: Buffer[] = [];
-    for await (const ch of segNrrdChunks({
-      labelmap: {
-        scalarType: 'uint8',
-        components: 1,
-        dimensions: props.dimensions,
-        spacing: props.spacing,
-        origin: props.origin,
-        direction: props.direction,
-        data,
-      },
-      segments: [
-        {
-          id: 'Segment_1',
-          name: 'Voxelgate box',
-          color: [1, 0.2, 0.2],
-          labelValue: 1,
-          layer: 0,
-          tags: {},
-        },
-      ],
-    }))
-      parts.push(Buffer.from(ch));
-    const seg = await post(
-      `/slicer/segmentation?name=Box&referenceVolume=${volId}`,
-      Buffer.concat(parts),
-      'PUT',
-    );
+    const file = await boxSegNrrd(env.server.url, volId, {
+      range: (n) => [Math.floor(n * 0.3), Math.floor(n * 0.7)],
+      segment: { id: 'Segment_1', name: 'Voxelgate box', color: [1, 0.2, 0.2] },
+    });
+    const seg = await post(`/slicer/segmentation?name=Box&referenceVolume=${volId}`, file, 'PUT');
     const saved = await post(`/slicer/dicom/save?id=${seg.id}&seriesDescription=Voxelgate%20SEG`);
     assert.equal(saved.studyInstanceUID, uid, 'the SEG goes into the source study');
     assert.equal(saved.referenceSaved, false, 'the source series is referenced, not saved again');
 
-    const page = await b.context.newPage();
+    const page = await env.browser.context.newPage();
     page.setDefaultTimeout(60_000);
     const failed: string[] = [];
     page.on('response', (r) => {
-      if (r.status() >= 400 && new URL(r.url()).origin === server.url)
+      if (r.status() >= 400 && new URL(r.url()).origin === env.server.url)
         failed.push(`${r.status()} ${r.url()}`);
     });
-    await page.goto(`${server.url}/browse/viewer?StudyInstanceUIDs=${uid}`);
+    await page.goto(`${env.server.url}/browse/viewer?StudyInstanceUIDs=${uid}`);
     const skip = page.getByText('Skip all');
     // The study's series panel lists the SEG (by its description and modality).
     const thumb = page.getByText('Voxelgate SEG').first();

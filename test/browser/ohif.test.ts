@@ -4,52 +4,25 @@
  * printed, without Chromium, without the OHIF dist (`npm run ohif:install`) or without the
  * DICOM archive.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import sharp, { type Stats } from 'sharp';
-import { DEFAULT_OHIF_DIR } from '../../src/http/browse.js';
-import { startTestServer, type TestServer } from '../helpers/app.js';
-import {
-  browserSkipReason,
-  launchBrowser,
-  skipUnlessRequired,
-  type Launched,
-} from '../helpers/browser.js';
+import { ohifSkipReason, useBrowser } from '../helpers/browser-setup.js';
 
-const reason =
-  browserSkipReason() ??
-  skipUnlessRequired(
-    existsSync(path.join(DEFAULT_OHIF_DIR, 'index.html'))
-      ? undefined
-      : `the OHIF dist is not installed in ${DEFAULT_OHIF_DIR} (npm run ohif:install)`,
-  );
+const reason = ohifSkipReason();
 if (reason) console.log(`# OHIF test skipped: ${reason}`);
 
-let server: TestServer;
-let b: Launched;
-
-before(async () => {
-  if (reason) return;
-  server = await startTestServer({ noSamples: false });
-  b = await launchBrowser({ width: 1280, height: 800 });
-});
-
-after(async () => {
-  await b?.close();
-  await server?.close();
-});
+const env = useBrowser({ skip: reason, width: 1280, height: 800 });
 
 test(
   'OHIF at /browse lists the sample study, opens it, and draws a non-blank image',
   { skip: reason, timeout: 150_000 },
   async () => {
-    const status = (await (await fetch(`${server.url}/slicer/system/status`)).json()) as {
+    const status = (await (await fetch(`${env.server.url}/slicer/system/status`)).json()) as {
       dicomArchive?: boolean;
     };
     assert.ok(status.dicomArchive, 'the test server has a DICOM archive');
-    const studies = (await (await fetch(`${server.url}/dicom/studies`)).json()) as Array<
+    const studies = (await (await fetch(`${env.server.url}/dicom/studies`)).json()) as Array<
       Record<string, { Value?: unknown[] }>
     >;
     assert.ok(studies.length > 0, 'the sample study is in the archive');
@@ -57,14 +30,14 @@ test(
     const pn = studies[0]!['00100010']?.Value?.[0] as { Alphabetic?: string } | undefined;
     const name = (pn?.Alphabetic ?? '').split('^')[0]!;
 
-    const page = await b.context.newPage();
+    const page = await env.browser.context.newPage();
     page.setDefaultTimeout(60_000);
     const failed: string[] = [];
     page.on('response', (r) => {
-      if (r.status() >= 400 && new URL(r.url()).origin === server.url)
+      if (r.status() >= 400 && new URL(r.url()).origin === env.server.url)
         failed.push(`${r.status()} ${r.url()}`);
     });
-    await page.goto(`${server.url}/browse/`);
+    await page.goto(`${env.server.url}/browse/`);
     const row = page.getByText(new RegExp(name || 'Phantom')).first();
     await row.waitFor();
     await row.click();

@@ -3,84 +3,67 @@
  * (node pickers), a job's progress bar fed by the event stream, cancel, and result nodes showing
  * up in the scene list without a reload; a volume added by another client appears at once.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import { PACKAGE_ROOT } from '../../src/util/package.js';
-import { startTestServer, type TestServer } from '../helpers/app.js';
-import {
-  browserSkipReason,
-  launchBrowser,
-  watchConsole,
-  type Launched,
-} from '../helpers/browser.js';
+import { browserSkipReason } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/browser-setup.js';
 
 const noBrowser = browserSkipReason();
 if (noBrowser) console.log(`# browser tests skipped: ${noBrowser}`);
 
-let server: TestServer;
-let b: Launched;
-let page: Page;
-let consoleLog: { errors: string[]; all: string[] };
-
-before(async () => {
-  if (noBrowser) return;
-  server = await startTestServer({
-    noSamples: false,
+const env = useBrowser({
+  skip: noBrowser,
+  width: 1280,
+  height: 900,
+  viewerPage: true,
+  server: {
     functionModules: ['add.mjs', 'progress.mjs', 'threshold-filter.mjs'].map((f) =>
       path.join(PACKAGE_ROOT, 'examples', f),
     ),
-  });
-  b = await launchBrowser({ width: 1280, height: 900 });
-  page = await b.context.newPage();
-  consoleLog = watchConsole(page);
-  await page.goto(`${server.url}/`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-});
-
-after(async () => {
-  await b?.close();
-  await server?.close();
+  },
 });
 
 const opts = { skip: noBrowser, timeout: 90_000 };
 const volumeNames = () =>
-  page.$$eval('#volumes tr td:first-child', (tds) => tds.map((td) => td.textContent?.trim()));
+  env.page.$$eval('#volumes tr td:first-child', (tds) => tds.map((td) => td.textContent?.trim()));
 
 test(
   'the Processing panel builds forms from schemas, runs a job with a progress bar, and the result appears',
   opts,
   async () => {
-    await page.waitForSelector('#proc-fn:not([disabled])');
-    const fns = await page.$$eval('#proc-fn option', (os) => os.map((o) => (o as any).value));
+    await env.page.waitForSelector('#proc-fn:not([disabled])');
+    const fns = await env.page.$$eval('#proc-fn option', (os) => os.map((o) => (o as any).value));
     for (const n of ['median', 'gaussian', 'register', 'add', 'progress', 'thresholdMask'])
       assert.ok(fns.includes(n), `${n} offered`);
     // median: a volume picker listing the scene's volume, a radius field with its default.
-    await page.selectOption('#proc-fn', 'median');
-    const picker = await page.$$eval('#proc-p-volume option', (os) => os.map((o) => o.textContent));
+    await env.page.selectOption('#proc-fn', 'median');
+    const picker = await env.page.$$eval('#proc-p-volume option', (os) =>
+      os.map((o) => o.textContent),
+    );
     assert.ok(picker.includes('CTHeadPhantom'), picker.join(','));
-    assert.equal(await page.inputValue('#proc-p-radius'), '1');
+    assert.equal(await env.page.inputValue('#proc-p-radius'), '1');
 
-    await page.selectOption('#proc-fn', 'thresholdMask');
-    await page.fill('#proc-p-lower', '50');
-    await page.click('#proc-run');
-    await page.waitForSelector('#proc-jobs li[data-state="succeeded"]', { timeout: 60_000 });
-    const text = await page.textContent('#proc-jobs li[data-state="succeeded"]');
+    await env.page.selectOption('#proc-fn', 'thresholdMask');
+    await env.page.fill('#proc-p-lower', '50');
+    await env.page.click('#proc-run');
+    await env.page.waitForSelector('#proc-jobs li[data-state="succeeded"]', { timeout: 60_000 });
+    const text = await env.page.textContent('#proc-jobs li[data-state="succeeded"]');
     assert.match(text!, /thresholdMask-\d+/);
     assert.match(text!, /1 node\(s\) added/);
     // The result node shows in the volume list without a reload (live event stream).
-    await page.waitForFunction(() =>
+    await env.page.waitForFunction(() =>
       [...(globalThis as any).document.querySelectorAll('#volumes tr td:first-child')].some(
         (td: any) => /thresholdMask-\d+/.test(td.textContent ?? ''),
       ),
     );
-    assert.deepEqual(consoleLog.errors, []);
+    assert.deepEqual(env.consoleLog.errors, []);
   },
 );
 
 test('segmentation pickers list segmentations, including one a job just made', opts, async () => {
-  const res = await fetch(`${server.url}/slicer/jobs?wait=60`, {
+  const res = await fetch(`${env.server.url}/slicer/jobs?wait=60`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -90,54 +73,56 @@ test('segmentation pickers list segmentations, including one a job just made', o
   });
   const j = (await res.json()) as { name: string; state: string };
   assert.equal(j.state, 'succeeded');
-  await page.selectOption('#proc-fn', 'islands');
-  await page.waitForFunction(
+  await env.page.selectOption('#proc-fn', 'islands');
+  await env.page.waitForFunction(
     (name) =>
       [...(globalThis as any).document.querySelectorAll('#proc-p-segmentation option')].some(
         (o: any) => o.textContent === name,
       ),
     j.name,
   );
-  await page.selectOption('#proc-p-segmentation', { label: j.name });
-  await page.click('#proc-run');
-  await page.waitForSelector('#proc-jobs li[data-state="succeeded"] >> text=/islands-\\d+/');
+  await env.page.selectOption('#proc-p-segmentation', { label: j.name });
+  await env.page.click('#proc-run');
+  await env.page.waitForSelector('#proc-jobs li[data-state="succeeded"] >> text=/islands-\\d+/');
 });
 
 test('a running job shows progress from the event stream and can be cancelled', opts, async () => {
-  await page.selectOption('#proc-fn', 'progress');
-  await page.fill('#proc-p-steps', '200');
-  await page.fill('#proc-p-delayMs', '50');
-  const before = (await page.$$('#proc-jobs li')).length;
-  await page.click('#proc-run');
-  await page.waitForFunction(
+  await env.page.selectOption('#proc-fn', 'progress');
+  await env.page.fill('#proc-p-steps', '200');
+  await env.page.fill('#proc-p-delayMs', '50');
+  const before = (await env.page.$$('#proc-jobs li')).length;
+  await env.page.click('#proc-run');
+  await env.page.waitForFunction(
     (n) => (globalThis as any).document.querySelectorAll('#proc-jobs li').length > n,
     before,
   );
-  const row = page.locator('#proc-jobs li').first();
+  const row = env.page.locator('#proc-jobs li').first();
   // Progress advances (several events) while it runs.
-  await page.waitForFunction(() => {
+  await env.page.waitForFunction(() => {
     const bar = (globalThis as any).document.querySelector('#proc-jobs li progress');
     return bar && bar.value > 0.05;
   });
   assert.equal(await row.getAttribute('data-state'), 'running');
   const id = await row.getAttribute('data-job');
   await row.locator('button', { hasText: 'Cancel' }).click();
-  await page.waitForSelector(`#proc-jobs li[data-job="${id}"][data-state="cancelled"]`);
-  const job = (await (await fetch(`${server.url}/slicer/jobs/${id}`)).json()) as { state: string };
+  await env.page.waitForSelector(`#proc-jobs li[data-job="${id}"][data-state="cancelled"]`);
+  const job = (await (await fetch(`${env.server.url}/slicer/jobs/${id}`)).json()) as {
+    state: string;
+  };
   assert.equal(job.state, 'cancelled');
 });
 
 test('a volume added by another client appears at once (no focus, no reload)', opts, async () => {
   const namesBefore = await volumeNames();
   // Another client: add a volume with a job started over plain HTTP.
-  const res = await fetch(`${server.url}/slicer/jobs?wait=60`, {
+  const res = await fetch(`${env.server.url}/slicer/jobs?wait=60`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ function: 'median', params: { volume: 'CTHeadPhantom', radius: 0 } }),
   });
   const j = (await res.json()) as { name: string; state: string };
   assert.equal(j.state, 'succeeded');
-  await page.waitForFunction(
+  await env.page.waitForFunction(
     (name) =>
       [...(globalThis as any).document.querySelectorAll('#volumes tr td:first-child')].some(
         (td) => td.textContent?.trim() === name,
@@ -146,7 +131,7 @@ test('a volume added by another client appears at once (no focus, no reload)', o
   );
   assert.equal((await volumeNames()).length, namesBefore.length + 1);
   // The job started elsewhere also shows in the panel, from the event stream.
-  await page.waitForSelector(`#proc-jobs li[data-state="succeeded"] >> text=${j.name}`);
+  await env.page.waitForSelector(`#proc-jobs li[data-state="succeeded"] >> text=${j.name}`);
 });
 
 test(
@@ -154,7 +139,7 @@ test(
   opts,
   async () => {
     // A segmentation to work on, made over plain HTTP (as another client would).
-    const res = await fetch(`${server.url}/slicer/jobs?wait=60`, {
+    const res = await fetch(`${env.server.url}/slicer/jobs?wait=60`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -165,31 +150,33 @@ test(
     const seg = (await res.json()) as { name: string; state: string };
     assert.equal(seg.state, 'succeeded');
 
-    await page.selectOption('#proc-fn', 'surfaces');
-    await page.waitForFunction(
+    await env.page.selectOption('#proc-fn', 'surfaces');
+    await env.page.waitForFunction(
       (name) =>
         [...(globalThis as any).document.querySelectorAll('#proc-p-segmentation option')].some(
           (o: any) => o.textContent === name,
         ),
       seg.name,
     );
-    await page.selectOption('#proc-p-segmentation', { label: seg.name });
-    assert.equal(await page.inputValue('#proc-p-smoothing'), '0.5');
-    await page.fill('#proc-p-decimation', '0.5');
-    await page.click('#proc-run');
-    const done = page.locator('#proc-jobs li[data-state="succeeded"]', { hasText: /surfaces-\d+/ });
+    await env.page.selectOption('#proc-p-segmentation', { label: seg.name });
+    assert.equal(await env.page.inputValue('#proc-p-smoothing'), '0.5');
+    await env.page.fill('#proc-p-decimation', '0.5');
+    await env.page.click('#proc-run');
+    const done = env.page.locator('#proc-jobs li[data-state="succeeded"]', {
+      hasText: /surfaces-\d+/,
+    });
     await done.waitFor({ timeout: 60_000 });
     assert.match((await done.textContent())!, /1 node\(s\) added/);
     const jobName = /surfaces-\d+/.exec((await done.textContent())!)![0];
     // The model shows in the Models list without a reload (live event stream).
-    await page.waitForFunction(
+    await env.page.waitForFunction(
       (name) =>
         [...(globalThis as any).document.querySelectorAll('#models li b')].some((b: any) =>
           (b.textContent ?? '').startsWith(name),
         ),
       jobName,
     );
-    const models = (await (await fetch(`${server.url}/slicer/models`)).json()) as Array<{
+    const models = (await (await fetch(`${env.server.url}/slicer/models`)).json()) as Array<{
       name: string;
       numberOfTriangles: number;
     }>;
@@ -197,36 +184,36 @@ test(
     assert.ok(model && model.numberOfTriangles > 0, JSON.stringify(models));
 
     // segmentStatistics from the panel: the table is listed, and selecting it shows its rows.
-    await page.selectOption('#proc-fn', 'segmentStatistics');
-    await page.selectOption('#proc-p-segmentation', { label: seg.name });
-    await page.selectOption('#proc-p-volume', { label: 'CTHeadPhantom' });
-    await page.click('#proc-run');
-    const stats = page.locator('#proc-jobs li[data-state="succeeded"]', {
+    await env.page.selectOption('#proc-fn', 'segmentStatistics');
+    await env.page.selectOption('#proc-p-segmentation', { label: seg.name });
+    await env.page.selectOption('#proc-p-volume', { label: 'CTHeadPhantom' });
+    await env.page.click('#proc-run');
+    const stats = env.page.locator('#proc-jobs li[data-state="succeeded"]', {
       hasText: /segmentStatistics-\d+/,
     });
     await stats.waitFor({ timeout: 60_000 });
     const statsName = /segmentStatistics-\d+/.exec((await stats.textContent())!)![0];
-    const item = page.locator('#tables li', { hasText: `${statsName} statistics` });
+    const item = env.page.locator('#tables li', { hasText: `${statsName} statistics` });
     await item.waitFor();
     await item.locator('button.link').click();
-    await page.waitForSelector('#table-view table.values tbody tr');
-    const headers = await page.$$eval('#table-view th', (ths) => ths.map((t) => t.textContent));
+    await env.page.waitForSelector('#table-view table.values tbody tr');
+    const headers = await env.page.$$eval('#table-view th', (ths) => ths.map((t) => t.textContent));
     assert.deepEqual(headers.slice(0, 4), [
       'Segment',
       'Segment ID',
       'Number of voxels',
       'Volume [mm3]',
     ]);
-    const cells = await page.$$eval('#table-view tbody tr:first-child td', (tds) =>
+    const cells = await env.page.$$eval('#table-view tbody tr:first-child td', (tds) =>
       tds.map((t) => t.textContent),
     );
-    const jobs = (await (await fetch(`${server.url}/slicer/jobs`)).json()) as Array<{
+    const jobs = (await (await fetch(`${env.server.url}/slicer/jobs`)).json()) as Array<{
       name: string;
       result?: { values: { segments: Array<{ name: string; voxelCount: number }> } };
     }>;
     const values = jobs.find((j) => j.name === statsName)!.result!.values.segments[0]!;
     assert.equal(cells[0], values.name);
     assert.equal(cells[2], String(values.voxelCount));
-    assert.deepEqual(consoleLog.errors, []);
+    assert.deepEqual(env.consoleLog.errors, []);
   },
 );

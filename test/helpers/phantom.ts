@@ -1,5 +1,5 @@
 /** Synthetic volumes with known geometry for rendering tests and benchmarks. */
-import { IDENTITY3 } from '../../src/imaging/geometry.js';
+import { IDENTITY3, mul3 } from '../../src/imaging/geometry.js';
 import {
   allocShared,
   type ImageVolume,
@@ -76,4 +76,20 @@ export function rampVolume(
         v.data[p] = coef[0] * i + coef[1] * j + coef[2] * k + coef[3];
       }
   return v;
+}
+
+/** Row-major rotation Rz·Ry·Rx (radians about x, then y, then z): an oblique direction matrix. */
+export function rotationZYX(ax: number, ay: number, az: number): Mat3 {
+  const [ca, sa, cb, sb, cc, sc] = [
+    Math.cos(ax),
+    Math.sin(ax),
+    Math.cos(ay),
+    Math.sin(ay),
+    Math.cos(az),
+    Math.sin(az),
+  ];
+  const rx: Mat3 = [1, 0, 0, 0, ca, -sa, 0, sa, ca];
+  const ry: Mat3 = [cb, 0, sb, 0, 1, 0, -sb, 0, cb];
+  const rz: Mat3 = [cc, -sc, 0, sc, cc, 0, 0, 0, 1];
+  return mul3(rz, mul3(ry, rx));
 }

@@ -1,7 +1,38 @@
 /** Helpers for rendering tests: add phantoms to a scene, decode images, find bright blobs. */
+import { beforeEach } from 'node:test';
 import sharp from 'sharp';
-import type { ImageVolume } from '../../src/imaging/types.js';
-import type { Scene, VolumeClass, VolumeNode } from '../../src/scene/scene.js';
+import type { ImageVolume, Vec3 } from '../../src/imaging/types.js';
+import type { FiducialNode, Scene, VolumeClass, VolumeNode } from '../../src/scene/scene.js';
+import { useTestApp, type TestApp } from './app.js';
+
+/** One app for a render test file; every test starts with an empty scene and default views. */
+export function useRenderApp(): TestApp {
+  const t = useTestApp();
+  beforeEach(() => {
+    t.ctx.scene.clear();
+    t.ctx.views.reset();
+  });
+  return t;
+}
+
+/** Adds a fiducial list (scale 3, selected colour red) with these points. */
+export function addFiducials(
+  scene: Scene,
+  name: string,
+  points: FiducialNode['points'],
+  color: Vec3 = [1, 0, 0],
+): FiducialNode {
+  return scene.add<FiducialNode>({
+    kind: 'fiducials',
+    className: 'vtkMRMLMarkupsFiducialNode',
+    name,
+    attributes: {},
+    color,
+    selectedColor: [1, 0, 0],
+    scale: 3,
+    points,
+  });
+}
 
 export function addVolume(
   scene: Scene,

@@ -83,6 +83,7 @@ test('names, ids, class filter with subclasses, name filter, id filter', async (
 });
 
 test('properties: per-node model; no match → 404', async () => {
+  await seed();
   const p = await json(t.app.request('/slicer/mrml/properties?name=Head'));
   assert.deepEqual(Object.keys(p), ['vtkMRMLScalarVolumeNode1']);
   assert.equal(p.vtkMRMLScalarVolumeNode1.scalarType, 'int16');
@@ -95,6 +96,7 @@ test('properties: per-node model; no match → 404', async () => {
 });
 
 test('parent transform: set, reflected in properties/transforms, clear; bad ids → 4xx', async () => {
+  await seed();
   const r = await json(
     t.app.request('/slicer/mrml/parent?id=Head&parentTransformID=T', { method: 'PUT' }),
   );
@@ -130,6 +132,7 @@ test('parent transform: set, reflected in properties/transforms, clear; bad ids 
 });
 
 test('DELETE with filter removes, none matched → 404, no filter clears; PUT on an empty scene → 404', async () => {
+  await seed();
   const r = await json(t.app.request('/slicer/mrml?class=vtkMRMLVolumeNode', { method: 'DELETE' }));
   assert.deepEqual(r.removedNodeIDs, ['vtkMRMLScalarVolumeNode1', 'vtkMRMLLabelMapVolumeNode1']);
   assert.equal((await t.app.request('/slicer/mrml?name=Head', { method: 'DELETE' })).status, 404);

@@ -46,9 +46,22 @@ function vol(
 const put = async (path: string, body: Uint8Array, method = 'POST') =>
   t.app.request(path, { method, body: body as Uint8Array<ArrayBuffer> });
 
-test('POST without id creates nodes (duplicate names kept); GET /volumes lists every class', async () => {
+/** A cleared scene with four volumes: Dup (int16), Dup (float32), Labels, Color (RGB). */
+async function fourVolumes() {
   await t.app.request('/slicer/mrml', { method: 'DELETE' });
   const a = await json(put('/slicer/volume?name=Dup', await encodeNrrd(vol())));
+  const b = await json(put('/slicer/volume?name=Dup', await encodeNrrd(vol('float32'))));
+  const l = await json(
+    put('/slicer/volume?name=Labels&labelmap=true', await encodeNrrd(vol('uint8'))),
+  );
+  const rgb = await json(
+    put('/slicer/volume?name=Color', await encodeNrrd(vol('uint8', [2, 2, 2], 3))),
+  );
+  return { a, b, l, rgb };
+}
+
+test('POST without id creates nodes (duplicate names kept); GET /volumes lists every class', async () => {
+  const { a, b, l, rgb } = await fourVolumes();
   assert.deepEqual(
     { ...a, created: undefined },
     {
@@ -59,15 +72,8 @@ test('POST without id creates nodes (duplicate names kept); GET /volumes lists e
       created: undefined,
     },
   );
-  const b = await json(put('/slicer/volume?name=Dup', await encodeNrrd(vol('float32'))));
   assert.equal(b.id, 'vtkMRMLScalarVolumeNode2');
-  const l = await json(
-    put('/slicer/volume?name=Labels&labelmap=true', await encodeNrrd(vol('uint8'))),
-  );
   assert.equal(l.class, 'vtkMRMLLabelMapVolumeNode');
-  const rgb = await json(
-    put('/slicer/volume?name=Color', await encodeNrrd(vol('uint8', [2, 2, 2], 3))),
-  );
   assert.equal(rgb.class, 'vtkMRMLVectorVolumeNode');
   const list = await json(t.app.request('/slicer/volumes'));
   assert.deepEqual(
@@ -83,6 +89,7 @@ test('POST without id creates nodes (duplicate names kept); GET /volumes lists e
 });
 
 test('GET /volume returns exact NRRD; id by name, glob; gzip; label map hint round trip', async () => {
+  await fourVolumes();
   const res = await t.app.request('/slicer/volume?id=vtkMRMLScalarVolumeNode2');
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'application/octet-stream');
@@ -111,6 +118,7 @@ test('GET /volume returns exact NRRD; id by name, glob; gzip; label map hint rou
 });
 
 test('PUT with id replaces data in place (same id and position), keeps name unless given', async () => {
+  await fourVolumes();
   const before = await json(t.app.request('/slicer/mrml/ids'));
   const r = await json(
     put(

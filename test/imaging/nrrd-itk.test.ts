@@ -13,16 +13,11 @@ import {
   lpsToRas,
   mat3FromItkDirection,
   mat3ToItkDirection,
-  mul3,
 } from '../../src/imaging/geometry.js';
-import {
-  allocShared,
-  type ImageVolume,
-  type Mat3,
-  type ScalarType,
-} from '../../src/imaging/types.js';
+import { allocShared, type ImageVolume, type ScalarType } from '../../src/imaging/types.js';
 import { toError } from '../../src/errors.js';
 import { tempDir } from '../helpers/app.js';
+import { rotationZYX } from '../helpers/phantom.js';
 
 type Itk = typeof import('@itk-wasm/image-io');
 let itk: Itk;
@@ -49,21 +44,6 @@ const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-9, what = ''
     );
 };
 
-function rotation(ax: number, ay: number, az: number): Mat3 {
-  const [ca, sa, cb, sb, cc, sc] = [
-    Math.cos(ax),
-    Math.sin(ax),
-    Math.cos(ay),
-    Math.sin(ay),
-    Math.cos(az),
-    Math.sin(az),
-  ];
-  const rx: Mat3 = [1, 0, 0, 0, ca, -sa, 0, sa, ca];
-  const ry: Mat3 = [cb, 0, sb, 0, 1, 0, -sb, 0, cb];
-  const rz: Mat3 = [cc, -sc, 0, sc, cc, 0, 0, 0, 1];
-  return mul3(rz, mul3(ry, rx));
-}
-
 function volumeOf(
   scalarType: ScalarType,
   components: number,
@@ -79,7 +59,7 @@ function volumeOf(
     dimensions: dims,
     spacing: [0.8, 1.25, 2.5],
     origin: [-30.5, 12.25, 7],
-    direction: rotation(0.3, -0.2, 0.5),
+    direction: rotationZYX(0.3, -0.2, 0.5),
     data,
   };
 }

@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { dot3, mul4 } from '../../src/imaging/geometry.js';
 import type { Mat3, Mat4, Vec3 } from '../../src/imaging/types.js';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { sphereVolume } from '../helpers/phantom.js';
-import { addVolume, centroid, decode, pixel } from '../helpers/render.js';
-import type { FiducialNode, LinearTransformNode, VolumeNode } from '../../src/scene/scene.js';
+import {
+  addFiducials,
+  addVolume,
+  centroid,
+  decode,
+  pixel,
+  useRenderApp,
+} from '../helpers/render.js';
+import type { LinearTransformNode, VolumeNode } from '../../src/scene/scene.js';
 
-let t: TestApp;
+const t = useRenderApp();
 const get = (url: string, headers: Record<string, string> = {}) => t.app.request(url, { headers });
 
 /** 64³ at 1 mm, voxel centres −32…31 on each axis. */
@@ -42,17 +48,6 @@ async function spot(query: string) {
   assert.equal(r.status, 200, await r.clone().text());
   return centroid(await decode(await r.arrayBuffer()));
 }
-
-before(async () => {
-  t = await makeTestApp();
-});
-after(async () => {
-  await t.close();
-});
-beforeEach(() => {
-  t.ctx.scene.clear();
-  t.ctx.views.reset();
-});
 
 describe('/slicer/slice geometry', () => {
   const P: Vec3 = [12, -8, 6];
@@ -395,16 +390,7 @@ describe('/slicer/slice layers and display', () => {
 
   it('fiducials on draws points near the plane in colour; off leaves grey', async () => {
     addVolume(t.ctx.scene, phantom([]));
-    t.ctx.scene.add<FiducialNode>({
-      kind: 'fiducials',
-      className: 'vtkMRMLMarkupsFiducialNode',
-      name: 'F',
-      attributes: {},
-      color: [0, 1, 0],
-      selectedColor: [1, 0, 0],
-      scale: 3,
-      points: [{ label: 'F-1', position: [0, 0, 0] }],
-    });
+    addFiducials(t.ctx.scene, 'F', [{ label: 'F-1', position: [0, 0, 0] }], [0, 1, 0]);
     const on = await decode(
       await (await get('/slicer/slice?fiducials=on&offset=0&size=100&fov=100')).arrayBuffer(),
     );

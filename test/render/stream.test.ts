@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from '../helpers/app.js';
 import { sphereVolume } from '../helpers/phantom.js';
-import { addVolume, decode } from '../helpers/render.js';
-import type { FiducialNode } from '../../src/scene/scene.js';
+import { addFiducials, addVolume, decode } from '../helpers/render.js';
 
 const BOUNDARY = 'voxelgateframe';
 
@@ -95,16 +94,7 @@ describe('live streams', () => {
     assert.ok(Buffer.isBuffer(await parts.next(5000)), 'frame after a view change');
 
     // An edit to a node the view does not show → no frame.
-    s.ctx.scene.add<FiducialNode>({
-      kind: 'fiducials',
-      className: 'vtkMRMLMarkupsFiducialNode',
-      name: 'far',
-      attributes: {},
-      color: [1, 0, 0],
-      selectedColor: [1, 0, 0],
-      scale: 3,
-      points: [{ label: 'B', position: [0, 0, 15] }],
-    });
+    addFiducials(s.ctx.scene, 'far', [{ label: 'B', position: [0, 0, 15] }]);
     assert.equal(
       await parts.next(300),
       'timeout',
@@ -112,16 +102,7 @@ describe('live streams', () => {
     );
 
     // A scene edit that shows → a new frame.
-    s.ctx.scene.add<FiducialNode>({
-      kind: 'fiducials',
-      className: 'vtkMRMLMarkupsFiducialNode',
-      name: 'F',
-      attributes: {},
-      color: [1, 0, 0],
-      selectedColor: [1, 0, 0],
-      scale: 3,
-      points: [{ label: 'A', position: [0, 0, 4] }],
-    });
+    addFiducials(s.ctx.scene, 'F', [{ label: 'A', position: [0, 0, 4] }]);
     assert.ok(Buffer.isBuffer(await parts.next(5000)), 'frame after a scene change');
 
     // Many changes at once collapse into one render of the newest state.

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { rayGrid, renderThreeD, PRESET_NAMES } from '../../src/imaging/render3d.js';
 import type { Vec3 } from '../../src/imaging/types.js';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { GOLDEN_CASES, GOLDEN_DIR, goldenJob } from '../helpers/golden.js';
 import { sphereVolume } from '../helpers/phantom.js';
-import { addVolume, centroid, decode, pixel } from '../helpers/render.js';
+import { addVolume, centroid, decode, pixel, useRenderApp } from '../helpers/render.js';
 
-let t: TestApp;
+const t = useRenderApp();
 const get = (url: string, headers: Record<string, string> = {}) => t.app.request(url, { headers });
 const phantom = (centre: Vec3) =>
   sphereVolume({
@@ -24,17 +23,6 @@ async function blob(query: string) {
   assert.equal(r.status, 200, await r.clone().text());
   return centroid(await decode(await r.arrayBuffer()));
 }
-
-before(async () => {
-  t = await makeTestApp();
-});
-after(async () => {
-  await t.close();
-});
-beforeEach(() => {
-  t.ctx.scene.clear();
-  t.ctx.views.reset();
-});
 
 describe('/slicer/threeD camera', () => {
   it('lookFromAxis puts patient directions where ctk does (letters and words)', async () => {

@@ -15,6 +15,7 @@ import type { Mat3, Mat4, Vec3 } from '../../src/imaging/types.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { decode } from '../helpers/render.js';
 import { labelVolume } from './fixtures.js';
+import { rotationZYX } from '../helpers/phantom.js';
 
 let t: TestApp;
 before(async () => {
@@ -22,32 +23,11 @@ before(async () => {
 });
 after(() => t.close());
 
-function rotation(ax: number, ay: number, az: number): Mat3 {
-  const [ca, sa, cb, sb, cc, sc] = [
-    Math.cos(ax),
-    Math.sin(ax),
-    Math.cos(ay),
-    Math.sin(ay),
-    Math.cos(az),
-    Math.sin(az),
-  ];
-  const rx: Mat3 = [1, 0, 0, 0, ca, -sa, 0, sa, ca];
-  const ry: Mat3 = [cb, 0, sb, 0, 1, 0, -sb, 0, cb];
-  const rz: Mat3 = [cc, -sc, 0, sc, cc, 0, 0, 0, 1];
-  const m = (a: Mat3, b: Mat3): Mat3 =>
-    [0, 1, 2, 3, 4, 5, 6, 7, 8].map((x) => {
-      const r = Math.floor(x / 3),
-        c = x % 3;
-      return a[r * 3]! * b[c]! + a[r * 3 + 1]! * b[3 + c]! + a[r * 3 + 2]! * b[6 + c]!;
-    }) as Mat3;
-  return m(rz, m(ry, rx));
-}
-
 const DIMS: Vec3 = [12, 10, 8];
 const GRID = {
   spacing: [2, 1.5, 3] as Vec3,
   origin: [5, -3, 7] as Vec3,
-  direction: rotation(0.3, -0.2, 0.5),
+  direction: rotationZYX(0.3, -0.2, 0.5),
 };
 /** Layer 0: three segments in bands; layer 1: one segment overlapping the corner i < 4, j < 4. */
 const layer0 = (i: number, j: number, k: number) =>
@@ -167,7 +147,7 @@ const PLANES: Record<string, Mat3> = {
   axial: [-1, 0, 0, 0, 1, 0, 0, 0, 1],
   sagittal: [0, 0, 1, -1, 0, 0, 0, 1, 0],
   coronal: [-1, 0, 0, 0, 0, 1, 0, 1, 0],
-  oblique: rotation(0.7, 0.4, -0.9),
+  oblique: rotationZYX(0.7, 0.4, -0.9),
 };
 
 function sliceToRas(m: Mat3, c: Vec3): Mat4 {

@@ -4,17 +4,23 @@
  */
 import type { Context } from 'hono';
 import { AppError, invalidParameter } from '../../errors.js';
-import { MESH_FORMATS, writeMesh, type MeshFormat, type MeshFrame } from '../../imaging/mesh-io.js';
+import { MESH_FORMATS, type MeshFormat, type MeshFrame } from '../../imaging/mesh-io.js';
 import type { TriangleMesh } from '../../imaging/mesh.js';
+import type { Vec3 } from '../../imaging/types.js';
+import {
+  MODEL_FILE_FORMATS,
+  modelFile,
+  surfacesDocument,
+  toGlb,
+  toGltfJson,
+  type ModelFileFormat,
+} from '../../render/gltf-export.js';
+import { buildSegmentSurfaces } from '../../scene/build-surfaces.js';
 import { findModel, listModels, putModel, visibleSurfaces } from '../../scene/models.js';
 import type { ModelDisplay, ModelNode } from '../../scene/scene.js';
+import { segmentationOrFirst } from '../../scene/segmentations.js';
 import type { AppContext } from '../../server/context.js';
-import { surfacesDocument, toGlb, toGltfJson } from '../../render/gltf-export.js';
 import { readBody } from '../body.js';
-import { findSegment, segmentMask, voxelVolumeMm3 } from '../../imaging/segmentation.js';
-import { signedVolume } from '../../imaging/mesh.js';
-import { segmentSurfaces, setSegmentSurfaces } from '../../scene/segment-surfaces.js';
-import { segmentationParam } from './segmentations.js';
 import { bool, num, numList, oneOf, requiredStr, str } from '../request.js';
 import { attachment } from './streams.js';
 import { persist } from './volumes.js';
@@ -28,7 +34,7 @@ function displayOf(c: Context): Partial<ModelDisplay> {
   if (color) {
     if (color.some((v) => v < 0 || v > 1))
       throw invalidParameter('color', 'expected three numbers 0..1 (r,g,b)');
-    d.color = color as [number, number, number];
+    d.color = color as Vec3;
   }
   const opacity = num(c, 'opacity');
   if (opacity !== undefined) {
@@ -95,7 +101,7 @@ export const putModelHandler = (ctx: AppContext) => async (c: Context) => {
   });
 };
 
-const TYPES: Record<string, string> = {
+const TYPES: Record<ModelFileFormat, string> = {
   stl: 'model/stl',
   obj: 'model/obj',
   ply: 'application/octet-stream',
@@ -106,24 +112,11 @@ const TYPES: Record<string, string> = {
 /** GET: the model as a file (`format=stl|obj|ply|vtk|glb`, default stl). */
 export const getModel = (ctx: AppContext) => async (c: Context) => {
   const node = findModel(ctx.scene, requiredStr(c, 'id'));
-  const format = oneOf(c, 'format', ['stl', 'obj', 'ply', 'vtk', 'glb'] as const) ?? 'stl';
-  const body =
-    format === 'glb'
-      ? await toGlb(
-          surfacesDocument([
-            {
-              id: node.id,
-              name: node.name,
-              mesh: node.mesh,
-              color: node.display.color,
-              opacity: node.display.opacity,
-            },
-          ]),
-        )
-      : writeMesh(node.mesh, format, node.name);
+  const format = oneOf(c, 'format', MODEL_FILE_FORMATS) ?? 'stl';
+  const body = await modelFile(node, format);
   return new Response(body, {
     headers: {
-      'content-type': TYPES[format]!,
+      'content-type': TYPES[format],
       'content-disposition': attachment(`${node.name}.${format}`),
       'cache-control': 'no-store',
       'x-node-id': node.id,
@@ -173,52 +166,21 @@ export const getThreeDGraphics = (ctx: AppContext) => async (c: Context) => {
  * each surface also becomes a model node.
  */
 export const postSegmentSurfaces = (ctx: AppContext) => async (c: Context) => {
-  const node = segmentationParam(ctx.scene, str(c, 'id'));
-  const only = str(c, 'segmentId');
+  const node = segmentationOrFirst(ctx.scene, str(c, 'id'));
+  const segmentId = str(c, 'segmentId');
   const smoothing = num(c, 'smoothing') ?? 0.5;
   const decimation = num(c, 'decimation') ?? 0;
   if (smoothing < 0 || smoothing > 1) throw invalidParameter('smoothing', 'expected 0..1');
   if (decimation < 0 || decimation > 0.95)
     throw invalidParameter('decimation', 'expected 0..0.95 (the fraction of triangles removed)');
   const asModels = bool(c, 'asModels') ?? false;
-  const segmentation = node.segmentation;
-  const segments = only
-    ? [findSegment(segmentation, only)]
-    : segmentation.segments.filter((s) => s.visible !== false || asModels);
-  const voxelMm3 = voxelVolumeMm3(segmentation.labelmap);
-  const surfaces = new Map(segmentSurfaces(node)?.surfaces ?? []);
-  const out: Array<Record<string, unknown>> = [];
-  const modelIDs: string[] = [];
-  for (const seg of segments) {
-    const { mask, geometry } = segmentMask(segmentation, seg.id);
-    let voxels = 0;
-    for (const m of mask) voxels += m;
-    const mesh = await ctx.renderer.task<TriangleMesh>({
-      kind: 'surface',
-      mask,
-      geometry,
-      options: { smoothing, decimation },
-    });
-    surfaces.set(seg.id, mesh);
-    out.push({
-      segmentId: seg.id,
-      name: seg.name,
-      numberOfPoints: mesh.positions.length / 3,
-      numberOfTriangles: mesh.indices.length / 3,
-      surfaceVolumeMm3: Number(signedVolume(mesh).toFixed(3)),
-      voxelVolumeMm3: Number((voxels * voxelMm3).toFixed(3)),
-    });
-    if (asModels && mesh.indices.length > 0) {
-      const { node: model } = putModel(ctx.scene, {
-        name: `${node.name}_${seg.name}`,
-        mesh,
-        display: { color: [...seg.color] as [number, number, number] },
-        parentTransformID: node.parentTransformID,
-      });
-      modelIDs.push(model.id);
-    }
-  }
-  setSegmentSurfaces(node, { smoothing, decimation, surfaces });
+  const { segments, modelIDs } = await buildSegmentSurfaces(
+    ctx.scene,
+    node,
+    { segmentId, smoothing, decimation, asModels },
+    (mask, geometry, options) =>
+      ctx.renderer.task<TriangleMesh>({ kind: 'surface', mask, geometry, options }),
+  );
   if (asModels) await persist(ctx);
-  return c.json({ success: true, id: node.id, segments: out, ...(asModels ? { modelIDs } : {}) });
+  return c.json({ success: true, id: node.id, segments, ...(asModels ? { modelIDs } : {}) });
 };

@@ -3,12 +3,11 @@
  * or plain label map in) and `/slicer/segment` (add, edit, remove one segment).
  */
 import type { Context } from 'hono';
-import { AppError, invalidParameter, missingParameter, notFound } from '../../errors.js';
+import { AppError, missingParameter } from '../../errors.js';
 import { decodeNrrdStream, nrrdChunks, type DecodedNrrd } from '../../imaging/nrrd.js';
 import { segNrrdChunks } from '../../imaging/seg-nrrd.js';
-import { mergedLabelmap, roundColor } from '../../imaging/segmentation.js';
-import type { Vec3 } from '../../imaging/types.js';
-import { isSegmentationNode, type Scene, type SegmentationNode } from '../../scene/scene.js';
+import { mergedLabelmap } from '../../imaging/segmentation.js';
+import type { SegmentationNode } from '../../scene/scene.js';
 import {
   addSegmentToNode,
   editSegment,
@@ -18,42 +17,14 @@ import {
   putSegmentation,
   removeSegmentFromNode,
   segmentationJson,
+  segmentationOrFirst,
   sourceVolume,
 } from '../../scene/segmentations.js';
 import type { AppContext } from '../../server/context.js';
 import { declaredLength } from '../body.js';
-import { bool, int, oneOf, requiredStr, str } from '../request.js';
+import { bool, colorParam, int, oneOf, requiredStr, str } from '../request.js';
 import { attachment, requestChunks, streamResponse } from './streams.js';
-import { parseHexColor } from './system.js';
 import { persist } from './volumes.js';
-
-/** The segmentation named by `id` (id, name or glob), or the first one when `id` is absent. */
-export function segmentationParam(scene: Scene, id: string | undefined): SegmentationNode {
-  if (id !== undefined) return findSegmentation(scene, id);
-  const first = scene.nodes().find(isSegmentationNode);
-  if (!first)
-    throw notFound(
-      'the scene has no segmentation; PUT a .seg.nrrd or label map to /slicer/segmentation',
-    );
-  return first;
-}
-
-/** `color=` as hex (`ff8800`, `#f80`) or three numbers 0..1 (`1,0.5,0`). */
-export function colorParam(c: Context, name = 'color'): Vec3 | undefined {
-  const raw = str(c, name);
-  if (raw === undefined) return undefined;
-  const parts = raw.split(/[\s,]+/).filter(Boolean);
-  if (parts.length === 3) {
-    const v = parts.map(Number);
-    if (v.some((x) => !Number.isFinite(x) || x < 0 || x > 1))
-      throw invalidParameter(
-        name,
-        `expected three numbers from 0 to 1 or a hex colour, got "${raw}"`,
-      );
-    return v.map(roundColor) as Vec3;
-  }
-  return parseHexColor(name, raw).map((x) => roundColor(x / 255)) as Vec3;
-}
 
 /** Reads a NRRD request body (413 over the volume limit, 400 when there is none). */
 async function nrrdBody(ctx: AppContext, c: Context, what: string): Promise<DecodedNrrd> {
@@ -71,7 +42,7 @@ export const getSegmentations = (ctx: AppContext) => (c: Context) =>
 
 /** GET: `format=seg.nrrd` (default, gzip unless `encoding=raw`), `labelmap` or `json`. */
 export const getSegmentation = (ctx: AppContext) => (c: Context) => {
-  const node = segmentationParam(ctx.scene, str(c, 'id'));
+  const node = segmentationOrFirst(ctx.scene, str(c, 'id'));
   const format = oneOf(c, 'format', ['seg.nrrd', 'labelmap', 'json'] as const) ?? 'seg.nrrd';
   const encoding = oneOf(c, 'encoding', ['raw', 'gzip'] as const) ?? 'gzip';
   const revision = ctx.scene.revision(node.id);
@@ -151,7 +122,7 @@ const segmentResponse = (node: SegmentationNode, segmentId: string) => {
  * or from a label map volume in the scene (`fromVolume=&value=`).
  */
 export const postSegment = (ctx: AppContext) => async (c: Context) => {
-  const node = segmentationParam(ctx.scene, requiredStr(c, 'segmentation'));
+  const node = segmentationOrFirst(ctx.scene, requiredStr(c, 'segmentation'));
   const segmentID = str(c, 'segmentID');
   const edits = segmentEdits(c);
   const value = int(c, 'value', 1);
@@ -189,7 +160,7 @@ export const postSegment = (ctx: AppContext) => async (c: Context) => {
 
 /** PUT: edits `name`, `color`, `labelValue` (relabels voxels) or `visible` of one segment. */
 export const putSegment = (ctx: AppContext) => async (c: Context) => {
-  const node = segmentationParam(ctx.scene, requiredStr(c, 'segmentation'));
+  const node = segmentationOrFirst(ctx.scene, requiredStr(c, 'segmentation'));
   const segmentID = requiredStr(c, 'segmentID');
   const edits = segmentEdits(c);
   if (Object.values(edits).every((v) => v === undefined))
@@ -200,7 +171,7 @@ export const putSegment = (ctx: AppContext) => async (c: Context) => {
 };
 
 export const deleteSegment = (ctx: AppContext) => async (c: Context) => {
-  const node = segmentationParam(ctx.scene, requiredStr(c, 'segmentation'));
+  const node = segmentationOrFirst(ctx.scene, requiredStr(c, 'segmentation'));
   const segmentID = requiredStr(c, 'segmentID');
   const updated = removeSegmentFromNode(ctx.scene, node, segmentID);
   await persist(ctx);

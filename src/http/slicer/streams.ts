@@ -7,7 +7,8 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import { AppError } from '../../errors.js';
-import { bodyChunks, declaredLength, formatBytes } from '../body.js';
+import { formatBytes } from '../../util/bytes.js';
+import { bodyChunks, declaredLength } from '../body.js';
 
 /** The request body in chunks, at most `limit` bytes (413 beyond; 400 if the client hangs up). */
 export async function* requestChunks(c: Context, limit: number): AsyncGenerator<Uint8Array> {

@@ -5,10 +5,11 @@ import path from 'node:path';
 import type { Context } from 'hono';
 import CSS_COLORS from 'color-name';
 import sharp from 'sharp';
-import { AppError, invalidParameter } from '../../errors.js';
+import { AppError } from '../../errors.js';
 import { drawText } from '../../imaging/bitmap-font.js';
 import type { AppContext } from '../../server/context.js';
 import { DEFAULT_OHIF_DIR } from '../browse.js';
+import { parseHexColor } from '../request.js';
 
 /** Same keys as Slicer's `/slicer/system/version`; slicerio probes `'applicationName' in json`. */
 export function versionInfo(ctx: AppContext) {
@@ -40,16 +41,6 @@ export function versionInfo(ctx: AppContext) {
 }
 
 export const getVersion = (ctx: AppContext) => (c: Context) => c.json(versionInfo(ctx));
-
-/** Parses a hex colour without `#` (`f00` or `ff0000`). */
-export function parseHexColor(parameter: string, raw: string): [number, number, number] {
-  const v = raw.trim().replace(/^#/, '');
-  if (/^[0-9a-fA-F]{3}$/.test(v))
-    return [0, 1, 2].map((i) => parseInt(v[i]! + v[i]!, 16)) as [number, number, number];
-  if (/^[0-9a-fA-F]{6}$/.test(v))
-    return [0, 2, 4].map((i) => parseInt(v.slice(i, i + 2), 16)) as [number, number, number];
-  throw invalidParameter(parameter, `expected a hex colour such as 330 or ff8800, got "${raw}"`);
-}
 
 /**
  * The `/timeimage` border colour. Slicer's timecube.html builds it from three unpadded hex bytes

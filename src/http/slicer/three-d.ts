@@ -8,8 +8,7 @@ import { PRESET_NAMES, type Axis, type Mode3D } from '../../imaging/render3d.js'
 import { threeDJob } from '../../render/jobs.js';
 import type { AppContext } from '../../server/context.js';
 import { editThreeD, type ThreeDEdits } from '../../views/edit.js';
-import { parseHexColor } from './system.js';
-import { bool, num, oneOf, parseSize } from '../request.js';
+import { bool, num, oneOf, parseHexColor, parseSize } from '../request.js';
 import { parseFormat, renderResponse } from './images.js';
 
 const AXIS_WORDS: Record<string, Axis> = { r: 'r', l: 'l', a: 'a', p: 'p', s: 's', i: 'i' };

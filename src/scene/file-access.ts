@@ -2,21 +2,37 @@
  * What `/slicer/mrml` may read and write, and fetch: `localfile` resolved inside an
  * `--import-root` (reads) or `--export-root` (writes) by real path (no `..` or symlink escape),
  * and `url=` downloads from an `--import-url` origin with size and time limits into the data
- * folder's download cache.
+ * folder's download cache. The allowed folders and origins come in as a `FileAccess` (the server
+ * builds it from its options); no HTTP here.
  */
 import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { AppError, isAppError } from '../../errors.js';
-import type { AppContext } from '../../server/context.js';
-import { writeFileAtomic } from '../../util/atomic-write.js';
-import { normalizeOrigin } from '../../util/origin.js';
-import { formatBytes } from '../body.js';
-import { baseName } from '../../scene/file-types.js';
+import { AppError, isAppError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { formatBytes } from '../util/bytes.js';
+import { normalizeOrigin } from '../util/origin.js';
+import { baseName } from './file-types.js';
+
+/** The file system and network a request may reach (from `--import-root`, `--export-root`, …). */
+export interface FileAccess {
+  /** `--import-root`: folders files may be loaded from (the first resolves relative paths). */
+  importRoots: readonly string[];
+  /** `--export-root`: folders files may be written to. */
+  exportRoots: readonly string[];
+  /** `--import-url`: origins `url=` may download from. */
+  importUrls: readonly string[];
+  /** `--import-timeout`, in milliseconds. */
+  importTimeoutMs: number;
+  /** Largest download (`--limit-volume`), in bytes. */
+  maxDownloadBytes: number;
+  /** Folder where `url=` downloads are kept, as Slicer's download cache (`<data>/downloads`). */
+  downloadDir: string;
+}
 
 /** Resolves `localfile` inside an allowed import root (real paths: no `..` or symlink escapes). */
-export async function resolveImportPath(ctx: AppContext, localfile: string): Promise<string> {
-  const roots = ctx.config.importRoots;
+export async function resolveImportPath(access: FileAccess, localfile: string): Promise<string> {
+  const roots = access.importRoots;
   if (roots.length === 0)
     throw new AppError(
       'forbidden',
@@ -56,9 +72,6 @@ export async function resolveImportPath(ctx: AppContext, localfile: string): Pro
 export const isInside = (root: string, p: string) =>
   p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
-/** Folder (under the data folder) where `url=` downloads are kept, as Slicer's download cache. */
-export const downloadDir = (ctx: AppContext) => path.join(ctx.config.data, 'downloads');
-
 export function parseUrlParam(url: string): URL {
   let u: URL;
   try {
@@ -90,8 +103,8 @@ export function parseUrlParam(url: string): URL {
  * as Slicer names its downloads), never more than `--limit-volume` bytes nor longer than
  * `--import-timeout`. Redirects are followed only to allowed origins (at most 5).
  */
-export async function downloadToCache(ctx: AppContext, start: URL): Promise<string> {
-  const allowed = new Set(ctx.config.importUrls);
+export async function downloadToCache(access: FileAccess, start: URL): Promise<string> {
+  const allowed = new Set(access.importUrls);
   const refuse = (u: URL) =>
     new AppError(
       'forbidden',
@@ -100,8 +113,8 @@ export async function downloadToCache(ctx: AppContext, start: URL): Promise<stri
         : `url: ${u.origin} is not an allowed origin (--import-url: ${[...allowed].join(', ')})`,
       { parameter: 'url' },
     );
-  const limit = ctx.config.limits.volume;
-  const signal = AbortSignal.timeout(ctx.config.importTimeoutMs);
+  const limit = access.maxDownloadBytes;
+  const signal = AbortSignal.timeout(access.importTimeoutMs);
   let u = start;
   let res: Response | undefined;
   for (let hop = 0; ; hop++) {
@@ -109,7 +122,7 @@ export async function downloadToCache(ctx: AppContext, start: URL): Promise<stri
     try {
       res = await fetch(u, { redirect: 'manual', signal });
     } catch (e) {
-      throw downloadError(ctx, u, e);
+      throw downloadError(access, u, e);
     }
     const location = res.headers.get('location');
     if (res.status >= 300 && res.status < 400 && location) {
@@ -136,7 +149,7 @@ export async function downloadToCache(ctx: AppContext, start: URL): Promise<stri
   const pathname = decodeURIComponent(u.pathname);
   const ext = /(\.seg\.nrrd|\.mrk\.json|\.nii\.gz|\.[A-Za-z0-9]{1,8})$/.exec(pathname)?.[1] ?? '';
   const base = (baseName(pathname) || 'download').replace(/[^\w.-]+/g, '_').slice(0, 80);
-  const dir = downloadDir(ctx);
+  const dir = access.downloadDir;
   await fsp.mkdir(dir, { recursive: true });
   const file = path.join(dir, `${base}-${randomUUID().replace(/-/g, '')}${ext.toLowerCase()}`);
   let seen = 0;
@@ -155,17 +168,17 @@ export async function downloadToCache(ctx: AppContext, start: URL): Promise<stri
     await writeFileAtomic(file, res.body ? chunks(res.body) : new Uint8Array());
   } catch (e) {
     await fsp.rm(file, { force: true });
-    throw isAppError(e) ? e : downloadError(ctx, u, e);
+    throw isAppError(e) ? e : downloadError(access, u, e);
   }
   return file;
 }
 
-function downloadError(ctx: AppContext, u: URL, e: unknown): AppError {
+function downloadError(access: FileAccess, u: URL, e: unknown): AppError {
   const name = (e as { name?: string }).name;
   if (name === 'TimeoutError' || name === 'AbortError')
     return new AppError(
       'timeout',
-      `url: ${u.href} did not arrive within --import-timeout (${ctx.config.importTimeoutMs / 1000} s)`,
+      `url: ${u.href} did not arrive within --import-timeout (${access.importTimeoutMs / 1000} s)`,
     );
   return new AppError(
     'upstream_error',
@@ -174,8 +187,8 @@ function downloadError(ctx: AppContext, u: URL, e: unknown): AppError {
 }
 
 /** Resolves `localfile` for writing: its folder must exist inside an `--export-root` (real paths). */
-export async function resolveExportPath(ctx: AppContext, localfile: string): Promise<string> {
-  const roots = ctx.config.exportRoots;
+export async function resolveExportPath(access: FileAccess, localfile: string): Promise<string> {
+  const roots = access.exportRoots;
   if (roots.length === 0)
     throw new AppError(
       'forbidden',
