@@ -18,11 +18,6 @@ export function spread(values: number[], f: (x: number) => string): string {
   return s.length === 1 ? f(med) : `${f(med)} (min ${f(s[0]!)}, max ${f(s[s.length - 1]!)})`;
 }
 
-/** The median of `values`. */
-export function median(values: number[]): number {
-  return percentile(values, 50);
-}
-
 /** The machine's 1-minute load average and core count, for a row next to the figures. */
 export function machineLoad(): string {
   return `load average ${os

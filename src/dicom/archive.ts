@@ -23,7 +23,7 @@ import type {
 import { Catalog } from './catalog.js';
 
 export { itemJson } from './archive-index.js';
-export type { InstanceRef, SearchItem, SearchResult } from './archive-index.js';
+export type { InstanceRef, SearchResult } from './archive-index.js';
 import { instanceMetadata, levelAttributes, type DicomJson } from './dicom-json.js';
 import {
   nativeFrameBytes,
