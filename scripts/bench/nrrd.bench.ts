@@ -167,16 +167,20 @@ async function curlRounds(
   dir: string,
   rounds: number,
 ): Promise<{ get: number[]; put: number[]; sink: number[]; disk: number[] } | undefined> {
-  const { execFileSync } = await import('node:child_process');
+  const { execFile } = await import('node:child_process');
   const { writeFileSync } = await import('node:fs');
   const file = path.join(dir, 'bench-body.nrrd');
   writeFileSync(file, body);
+  // Asynchronous: the discarding server runs in this process and must keep serving.
   const curl = (args: string[]) =>
-    Number(
-      execFileSync('curl', ['-sf', '-o', '/dev/null', '-w', '%{time_total}', ...args], {
-        encoding: 'utf8',
-      }),
-    ) * 1000;
+    new Promise<number>((resolve, reject) => {
+      execFile(
+        'curl',
+        ['-sf', '-o', '/dev/null', '-w', '%{time_total}', ...args],
+        { encoding: 'utf8' },
+        (e, out) => (e ? reject(e) : resolve(Number(out) * 1000)),
+      );
+    });
   const upload = (url: string) =>
     curl(['-T', file, '-H', 'content-type: application/octet-stream', '-H', 'expect:', url]);
   const sink = await sinkServer();
@@ -188,9 +192,9 @@ async function curlRounds(
       disk: [] as number[],
     };
     for (let i = 0; i < rounds; i++) {
-      out.get.push(curl([`http://127.0.0.1:${port}/slicer/volume?id=${id}`]));
-      out.put.push(upload(`http://127.0.0.1:${port}/slicer/volume?id=${id}`));
-      out.sink.push(upload(`http://127.0.0.1:${sink.port}/`));
+      out.get.push(await curl([`http://127.0.0.1:${port}/slicer/volume?id=${id}`]));
+      out.put.push(await upload(`http://127.0.0.1:${port}/slicer/volume?id=${id}`));
+      out.sink.push(await upload(`http://127.0.0.1:${sink.port}/`));
       out.disk.push(await diskWriteMs(dir, body));
     }
     return out;
