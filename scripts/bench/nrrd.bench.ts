@@ -178,7 +178,10 @@ async function curlRounds(
         'curl',
         ['-sf', '-o', '/dev/null', '-w', '%{time_total}', ...args],
         { encoding: 'utf8' },
-        (e, out) => (e ? reject(e) : resolve(Number(out) * 1000)),
+        (e, out) => {
+          if (e) reject(Object.assign(new Error(`curl: ${e.message}`), { code: e.code }));
+          else resolve(Number(out) * 1000);
+        },
       );
     });
   const upload = (url: string) =>
