@@ -291,6 +291,9 @@ export class PartWriter {
   }
 }
 
+/** Instances up to this size are read whole (through `Archive.files`) for their frames. */
+const WHOLE_FILE_MAX = 4 * 1024 * 1024;
+
 export class Archive {
   /** The storage backend (file system, PostgreSQL, memory: anything implementing StorageArea). */
   readonly store: StorageArea;
@@ -694,10 +697,15 @@ export class Archive {
     }
     const size = nativeFrameBytes(im);
     if (px && (ts === TS.ExplicitLE || ts === TS.ImplicitLE || ts === TS.ExplicitBE)) {
-      const parts = await this.store.readRanges(
-        row.file,
-        frames.map((f) => [px.offset + (f - 1) * size, size] as const),
-      );
+      const ranges = frames.map((f) => [px.offset + (f - 1) * size, size] as const);
+      // A small instance (its frames are most of the file) is read whole through the file cache,
+      // so a frame asked for again (viewers scroll back and forth) is a slice of memory; a big
+      // multi-frame file is read by ranges.
+      let parts: Buffer[];
+      if (row.size <= WHOLE_FILE_MAX) {
+        const whole = await this.#readFile(row.file);
+        parts = ranges.map(([offset, length]) => whole.subarray(offset, offset + length));
+      } else parts = await this.store.readRanges(row.file, ranges);
       return parts.map((data) => ({
         transferSyntax: TS.ExplicitLE,
         data: ts === TS.ExplicitBE ? swapBytes(data, im.bitsAllocated) : data,
