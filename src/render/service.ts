@@ -138,14 +138,15 @@ export class RenderService {
     // Small slices render here (cheaper than the worker hop) unless other slices are already in
     // progress: then they go to the pool, so the event loop stays free to serve requests and
     // hand the workers their next job (measured: rendering on the event loop under load left the
-    // worker idle two thirds of the time); the event loop renders only when the pool's queue is
-    // full, instead of refusing.
+    // worker idle two thirds of the time). Slices take at most half of the pool's queue (3D
+    // renders and mesh jobs keep the rest instead of meeting 503); beyond it the event loop
+    // renders them itself.
     const small =
       job.kind === 'slice' && job.geometry.size[0] * job.geometry.size[1] <= this.#mainThreadPixels;
     const offload =
       small &&
       this.#busySlices > 1 &&
-      this.#pending < this.#threads + this.#maxQueue &&
+      this.#pending < this.#threads + Math.ceil(this.#maxQueue / 2) &&
       !this.#closed;
     if (small && !offload) {
       this.stats.main++;
