@@ -6,9 +6,9 @@
  * under the segmentation's parent transform; cancellable between segments.
  */
 import { AppError } from '../errors.js';
-import { segmentMask, voxelVolumeMm3, type Segment } from '../imaging/segmentation.js';
-import { signedVolume } from '../imaging/mesh.js';
+import type { Segment } from '../imaging/segmentation.js';
 import { maskSurface } from '../imaging/surface.js';
+import { surfaceOfSegment, type SegmentSurfaceSummary } from '../scene/build-surfaces.js';
 import type { FunctionDefinition, SegmentationInput } from './types.js';
 
 /** The segments named by id or name (all when `refs` is absent or empty). */
@@ -65,31 +65,24 @@ export const surfacesFn: FunctionDefinition = {
     const segments = pickSegments(input, p.segments as string[] | undefined);
     const smoothing = (p.smoothing as number | undefined) ?? 0.5;
     const decimation = (p.decimation as number | undefined) ?? 0;
-    const voxelMm3 = voxelVolumeMm3(input.segmentation.labelmap);
-    const out: Array<Record<string, unknown>> = [];
+    const out: Array<SegmentSurfaceSummary & { model: boolean }> = [];
     for (const [s, seg] of segments.entries()) {
       ctx.progress(s / segments.length, `surface of ${seg.name} (${s + 1}/${segments.length})`);
-      const { mask, geometry } = segmentMask(input.segmentation, seg.id);
-      let voxels = 0;
-      for (const m of mask) voxels += m;
-      const mesh = await maskSurface(mask, geometry, { smoothing, decimation });
-      const triangles = mesh.indices.length / 3;
-      if (triangles > 0)
+      const { mesh, summary } = await surfaceOfSegment(
+        input.segmentation,
+        seg,
+        { smoothing, decimation },
+        maskSurface,
+      );
+      const model = summary.numberOfTriangles > 0;
+      if (model)
         ctx.addModel({
           name: seg.name,
           mesh,
           color: [...seg.color] as [number, number, number],
           ...(input.parentTransformID ? { parentTransformID: input.parentTransformID } : {}),
         });
-      out.push({
-        segmentId: seg.id,
-        name: seg.name,
-        model: triangles > 0,
-        numberOfPoints: mesh.positions.length / 3,
-        numberOfTriangles: triangles,
-        surfaceVolumeMm3: Number(signedVolume(mesh).toFixed(3)),
-        voxelVolumeMm3: Number((voxels * voxelMm3).toFixed(3)),
-      });
+      out.push({ ...summary, model });
     }
     ctx.progress(1, `${out.filter((o) => o.model).length} surface(s)`);
     return { segmentation: input.id, smoothing, decimation, segments: out };

@@ -10,6 +10,8 @@ import {
   segmentMask,
   voxelVolumeMm3,
   type GridGeometry,
+  type Segment,
+  type Segmentation,
 } from '../imaging/segmentation.js';
 import type { Vec3 } from '../imaging/types.js';
 import { putModel } from './models.js';
@@ -40,6 +42,30 @@ export interface SegmentSurfaceSummary {
   voxelVolumeMm3: number;
 }
 
+/** One segment's closed surface and what it measures (also the `surfaces` job's step). */
+export async function surfaceOfSegment(
+  segmentation: Segmentation,
+  seg: Segment,
+  settings: SurfaceSettings,
+  surface: SurfaceMaker,
+): Promise<{ mesh: TriangleMesh; summary: SegmentSurfaceSummary }> {
+  const { mask, geometry } = segmentMask(segmentation, seg.id);
+  let voxels = 0;
+  for (const v of mask) voxels += v;
+  const mesh = await surface(mask, geometry, settings);
+  return {
+    mesh,
+    summary: {
+      segmentId: seg.id,
+      name: seg.name,
+      numberOfPoints: mesh.positions.length / 3,
+      numberOfTriangles: mesh.indices.length / 3,
+      surfaceVolumeMm3: Number(signedVolume(mesh).toFixed(3)),
+      voxelVolumeMm3: Number((voxels * voxelVolumeMm3(segmentation.labelmap)).toFixed(3)),
+    },
+  };
+}
+
 /**
  * Builds the surfaces of one segment (`segmentId`), or of every visible segment (every segment
  * when `asModels`), and keeps them with the segmentation; `asModels` also adds a model node for
@@ -56,24 +82,18 @@ export async function buildSegmentSurfaces(
   const segments = o.segmentId
     ? [findSegment(segmentation, o.segmentId)]
     : segmentation.segments.filter((s) => s.visible !== false || asModels);
-  const voxelMm3 = voxelVolumeMm3(segmentation.labelmap);
   const surfaces = new Map(segmentSurfaces(node)?.surfaces ?? []);
   const out: SegmentSurfaceSummary[] = [];
   const modelIDs: string[] = [];
   for (const seg of segments) {
-    const { mask, geometry } = segmentMask(segmentation, seg.id);
-    let voxels = 0;
-    for (const v of mask) voxels += v;
-    const mesh = await surface(mask, geometry, { smoothing, decimation });
+    const { mesh, summary } = await surfaceOfSegment(
+      segmentation,
+      seg,
+      { smoothing, decimation },
+      surface,
+    );
     surfaces.set(seg.id, mesh);
-    out.push({
-      segmentId: seg.id,
-      name: seg.name,
-      numberOfPoints: mesh.positions.length / 3,
-      numberOfTriangles: mesh.indices.length / 3,
-      surfaceVolumeMm3: Number(signedVolume(mesh).toFixed(3)),
-      voxelVolumeMm3: Number((voxels * voxelMm3).toFixed(3)),
-    });
+    out.push(summary);
     if (asModels && mesh.indices.length > 0) {
       const { node: model } = putModel(scene, {
         name: `${node.name}_${seg.name}`,
