@@ -29,6 +29,34 @@ const opts = { skip: noBrowser, timeout: 90_000 };
 const volumeNames = () =>
   env.page.$$eval('#volumes tr td:first-child', (tds) => tds.map((td) => td.textContent?.trim()));
 
+/** A segmentation made by a threshold job over plain HTTP (as another client would); its name. */
+async function thresholdSegmentation(): Promise<string> {
+  const res = await fetch(`${env.server.url}/slicer/jobs?wait=60`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      function: 'threshold',
+      params: { volume: 'CTHeadPhantom', lower: 200 },
+    }),
+  });
+  const j = (await res.json()) as { name: string; state: string };
+  assert.equal(j.state, 'succeeded');
+  return j.name;
+}
+
+/** Chooses function `fn` in the panel and `name` in its segmentation picker once it is listed. */
+async function pickSegmentation(fn: string, name: string): Promise<void> {
+  await env.page.selectOption('#proc-fn', fn);
+  await env.page.waitForFunction(
+    (n) =>
+      [...(globalThis as any).document.querySelectorAll('#proc-p-segmentation option')].some(
+        (o: any) => o.textContent === n,
+      ),
+    name,
+  );
+  await env.page.selectOption('#proc-p-segmentation', { label: name });
+}
+
 test(
   'the Processing panel builds forms from schemas, runs a job with a progress bar, and the result appears',
   opts,
@@ -63,25 +91,7 @@ test(
 );
 
 test('segmentation pickers list segmentations, including one a job just made', opts, async () => {
-  const res = await fetch(`${env.server.url}/slicer/jobs?wait=60`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      function: 'threshold',
-      params: { volume: 'CTHeadPhantom', lower: 200 },
-    }),
-  });
-  const j = (await res.json()) as { name: string; state: string };
-  assert.equal(j.state, 'succeeded');
-  await env.page.selectOption('#proc-fn', 'islands');
-  await env.page.waitForFunction(
-    (name) =>
-      [...(globalThis as any).document.querySelectorAll('#proc-p-segmentation option')].some(
-        (o: any) => o.textContent === name,
-      ),
-    j.name,
-  );
-  await env.page.selectOption('#proc-p-segmentation', { label: j.name });
+  await pickSegmentation('islands', await thresholdSegmentation());
   await env.page.click('#proc-run');
   await env.page.waitForSelector('#proc-jobs li[data-state="succeeded"] >> text=/islands-\\d+/');
 });
@@ -138,27 +148,8 @@ test(
   'a surfaces job run from the panel adds a model to the Models list; segment statistics show as a table',
   opts,
   async () => {
-    // A segmentation to work on, made over plain HTTP (as another client would).
-    const res = await fetch(`${env.server.url}/slicer/jobs?wait=60`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        function: 'threshold',
-        params: { volume: 'CTHeadPhantom', lower: 200 },
-      }),
-    });
-    const seg = (await res.json()) as { name: string; state: string };
-    assert.equal(seg.state, 'succeeded');
-
-    await env.page.selectOption('#proc-fn', 'surfaces');
-    await env.page.waitForFunction(
-      (name) =>
-        [...(globalThis as any).document.querySelectorAll('#proc-p-segmentation option')].some(
-          (o: any) => o.textContent === name,
-        ),
-      seg.name,
-    );
-    await env.page.selectOption('#proc-p-segmentation', { label: seg.name });
+    const seg = await thresholdSegmentation();
+    await pickSegmentation('surfaces', seg);
     assert.equal(await env.page.inputValue('#proc-p-smoothing'), '0.5');
     await env.page.fill('#proc-p-decimation', '0.5');
     await env.page.click('#proc-run');
@@ -185,7 +176,7 @@ test(
 
     // segmentStatistics from the panel: the table is listed, and selecting it shows its rows.
     await env.page.selectOption('#proc-fn', 'segmentStatistics');
-    await env.page.selectOption('#proc-p-segmentation', { label: seg.name });
+    await env.page.selectOption('#proc-p-segmentation', { label: seg });
     await env.page.selectOption('#proc-p-volume', { label: 'CTHeadPhantom' });
     await env.page.click('#proc-run');
     const stats = env.page.locator('#proc-jobs li[data-state="succeeded"]', {
