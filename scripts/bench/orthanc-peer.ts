@@ -263,7 +263,9 @@ export async function main(): Promise<BenchRow[]> {
       },
     ];
     const rows: BenchRow[] = [];
-    for (const op of ops) {
+    // VG_BENCH_OPS: a regular expression that picks operations by name (all when unset).
+    const only = process.env.VG_BENCH_OPS ? new RegExp(process.env.VG_BENCH_OPS, 'i') : undefined;
+    for (const op of ops.filter((o) => !only || only.test(o.name))) {
       for (const clients of [1, 8]) {
         const a: number[] = [];
         const b: number[] = [];

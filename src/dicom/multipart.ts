@@ -182,6 +182,41 @@ export function multipartBody(parts: readonly Part[], boundary: string): Buffer 
   return Buffer.concat(chunks);
 }
 
+/**
+ * The same bytes as multipartBody, as a stream of the part heads and views of the parts' own
+ * data (no copy), with its length. A frame or an instance answered from the file cache is then
+ * written straight from the cached file; copying it into one new buffer per request cost more in
+ * garbage collection than the copy itself (a profile at 1 client: GC 21 % of the server's time,
+ * the copy 4 %).
+ */
+export function multipartChunks(
+  parts: readonly Part[],
+  boundary: string,
+): { body: ReadableStream<Uint8Array>; length: number } {
+  const chunks: Uint8Array[] = [];
+  for (const p of parts) {
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Type: ${p.contentType}\r\n${p.location ? `Content-Location: ${p.location}\r\n` : ''}\r\n`,
+        'latin1',
+      ),
+      p.data,
+      Buffer.from('\r\n'),
+    );
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  let length = 0;
+  for (const c of chunks) length += c.byteLength;
+  let i = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(chunks[i++]!);
+      else controller.close();
+    },
+  });
+  return { body, length };
+}
+
 /** Streams a multipart body whose parts are produced lazily (e.g. one file at a time). */
 export function multipartStream(
   parts: AsyncIterable<Part>,

@@ -13,7 +13,7 @@ import {
 } from '../../dicom/accept.js';
 import type { Archive, InstanceRef } from '../../dicom/archive.js';
 import { withBase } from '../../dicom/dicom-json.js';
-import { multipartBody, multipartStream, newBoundary, type Part } from '../../dicom/multipart.js';
+import { multipartChunks, multipartStream, newBoundary, type Part } from '../../dicom/multipart.js';
 import { parseRenderQuery } from '../../dicom/rendered.js';
 import { frameMediaType, NATIVE_TS, TS } from '../../dicom/tags.js';
 import type { AppContext } from '../../server/context.js';
@@ -42,6 +42,14 @@ export const metadata = (ctx: AppContext, scope: Scope) =>
     return dicomJsonResponse(withBase(`[${items.join(',')}]`, dicomBase(c)));
   };
 
+/** A multipart/related answer whose parts are all in hand, written without copying them. */
+function multipartResponse(parts: readonly Part[], contentType: string, boundary: string) {
+  const { body, length } = multipartChunks(parts, boundary);
+  return new Response(body, {
+    headers: { 'content-type': contentType, 'content-length': String(length) },
+  });
+}
+
 export const frames = (ctx: AppContext) =>
   async function wadoFrames(c: Context): Promise<Response> {
     const archive = archiveOf(ctx);
@@ -64,15 +72,11 @@ export const frames = (ctx: AppContext) =>
         headers: { 'content-type': partType },
       });
     const boundary = newBoundary();
-    const body = multipartBody(
+    return multipartResponse(
       data.map((d) => ({ contentType: partType, data: d.data })),
+      `multipart/related; type="${media}"; transfer-syntax=${ts}; boundary=${boundary}`,
       boundary,
     );
-    return new Response(body as Uint8Array<ArrayBuffer>, {
-      headers: {
-        'content-type': `multipart/related; type="${media}"; transfer-syntax=${ts}; boundary=${boundary}`,
-      },
-    });
   };
 
 export const bulk = (ctx: AppContext) =>
@@ -120,13 +124,10 @@ export const bulk = (ctx: AppContext) =>
       });
     }
     const boundary = newBoundary();
-    return new Response(
-      multipartBody([{ contentType: partType, data }], boundary) as Uint8Array<ArrayBuffer>,
-      {
-        headers: {
-          'content-type': `multipart/related; type="application/octet-stream"; boundary=${boundary}`,
-        },
-      },
+    return multipartResponse(
+      [{ contentType: partType, data }],
+      `multipart/related; type="application/octet-stream"; boundary=${boundary}`,
+      boundary,
     );
   };
 
@@ -150,16 +151,10 @@ export const retrieve = (ctx: AppContext, scope: Scope) =>
           headers: { 'content-type': label(rows[0]!) },
         });
       const boundary = newBoundary();
-      return new Response(
-        multipartBody(
-          [{ contentType: label(rows[0]!), data: bytes }],
-          boundary,
-        ) as Uint8Array<ArrayBuffer>,
-        {
-          headers: {
-            'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
-          },
-        },
+      return multipartResponse(
+        [{ contentType: label(rows[0]!), data: bytes }],
+        `multipart/related; type="application/dicom"; boundary=${boundary}`,
+        boundary,
       );
     }
     const boundary = newBoundary();
