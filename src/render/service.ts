@@ -5,7 +5,7 @@
  *
  * Runs render jobs: 3D jobs (and big slices) in a piscina worker pool reading shared volume
  * memory, so the event loop stays free; small slices on the main thread, where they are cheaper
- * than the worker hop (see docs/rendering.md for the measurement). Identical concurrent requests
+ * than the worker hop, except under load (see docs/rendering.md for the measurement). Identical concurrent requests
  * share one render (keyed by ETag); when the pool's queue is full new work is refused with
  * `busy` (503 + Retry-After).
  */
@@ -15,7 +15,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 import { renderSlice, type RawImage, type SliceJob } from '../imaging/slice-render.js';
 import type { ThreeDJob } from '../imaging/render3d.js';
 import type { RasterImage, RasterJob } from '../imaging/rasterize.js';
-import type { PoolJob } from '../workers/render-worker.js';
+import type { EncodedSliceJob, PoolJob } from '../workers/render-worker.js';
 import { encode, type EncodeOptions, type Encoded } from './encode.js';
 import { tsWorkerExecArgv } from '../workers/ts-worker.js';
 import { MemoCache } from '../util/memo-cache.js';
@@ -52,6 +52,10 @@ export class RenderService {
   /** Encoded images by ETag (LRU byte budget), and identical renders in flight shared. */
   readonly #cache: MemoCache<Encoded>;
   #threads: number;
+  /** The pool's threads: one more than the queue accounting uses when 3D images are split in two bands. */
+  get #poolThreads(): number {
+    return this.#split ? Math.max(2, this.#threads) : this.#threads;
+  }
   #split: boolean;
   #maxQueue: number;
   #mainThreadPixels: number;
@@ -93,8 +97,7 @@ export class RenderService {
     this.#pool ??= new Piscina({
       filename: new URL('../workers/render-worker.ts', import.meta.url).href,
       minThreads: 0,
-      // One more thread than the queue accounting uses when 3D images are split in two bands.
-      maxThreads: this.#split ? Math.max(2, this.#threads) : this.#threads,
+      maxThreads: this.#poolThreads,
       idleTimeout: 60_000,
       execArgv: tsWorkerExecArgv(),
     });
@@ -121,53 +124,63 @@ export class RenderService {
   }
 
   async #run(job: SliceJob | ThreeDJob, enc: EncodeOptions): Promise<Encoded> {
-    const slice = job.kind === 'slice';
-    if (slice) this.#busySlices++;
+    if (job.kind === 'threeD') return encode(await this.raw(job), enc);
+    this.#busySlices++;
     try {
-      const raw = await this.raw(job);
-      return await encode(raw, enc);
+      // A slice in the pool is encoded there too: under load the event loop was the bottleneck
+      // (a profile at 8 clients: main thread 85 % busy with the encoder's set-up and the raw
+      // image's copy back, the workers half idle).
+      if (this.#slicePlace(job) === 'main') return await encode(this.#mainSlice(job), enc);
+      return await this.#inPool<Encoded>({ ...job, encode: enc });
     } finally {
-      if (slice) this.#busySlices--;
+      this.#busySlices--;
+    }
+  }
+
+  /**
+   * Small slices render on the event loop (cheaper than the worker hop) unless other slices are
+   * already in progress: then they go to the pool while one of its threads is free, and beyond
+   * that the event loop renders them itself, so a slice never waits in the pool's queue (3D
+   * renders and mesh jobs keep all of it instead of meeting 503). Measured at 8 clients with
+   * encoding in the worker (A/B, 512² PNG): letting slices queue in the pool (up to half the
+   * queue) 433–483 renders/s, one per pool thread 444–512/s.
+   */
+  #slicePlace(job: SliceJob): 'main' | 'pool' {
+    const small = job.geometry.size[0] * job.geometry.size[1] <= this.#mainThreadPixels;
+    if (!small) return 'pool';
+    const offload = this.#busySlices > 1 && this.#pending < this.#poolThreads && !this.#closed;
+    return offload ? 'pool' : 'main';
+  }
+
+  #mainSlice(job: SliceJob): RawImage {
+    this.stats.renders++;
+    this.stats.main++;
+    return renderSlice(job);
+  }
+
+  /** One render job in the pool, under the queue limit. */
+  async #inPool<T>(job: SliceJob | ThreeDJob | EncodedSliceJob): Promise<T> {
+    const pool = this.#admit();
+    this.stats.renders++;
+    this.stats.worker++;
+    this.#pending++;
+    try {
+      return job.kind === 'threeD' &&
+        this.#split &&
+        !job.draft &&
+        job.size[0] * job.size[1] >= 128 * 128
+        ? ((await this.#split3d(pool, job)) as T)
+        : ((await pool.run(job)) as T);
+    } finally {
+      this.#pending--;
     }
   }
 
   /** Runs a job without encoding. */
-  async raw(job: SliceJob | ThreeDJob): Promise<RawImage> {
-    this.stats.renders++;
-    let raw: RawImage;
-    // Small slices render here (cheaper than the worker hop) unless other slices are already in
-    // progress: then they go to the pool, so the event loop stays free to serve requests and
-    // hand the workers their next job (measured: rendering on the event loop under load left the
-    // worker idle two thirds of the time). Slices take at most half of the pool's queue (3D
-    // renders and mesh jobs keep the rest instead of meeting 503); beyond it the event loop
-    // renders them itself.
-    const small =
-      job.kind === 'slice' && job.geometry.size[0] * job.geometry.size[1] <= this.#mainThreadPixels;
-    const offload =
-      small &&
-      this.#busySlices > 1 &&
-      this.#pending < this.#threads + Math.ceil(this.#maxQueue / 2) &&
-      !this.#closed;
-    if (small && !offload) {
-      this.stats.main++;
-      raw = renderSlice(job);
-    } else {
-      const pool = this.#admit();
-      this.stats.worker++;
-      this.#pending++;
-      try {
-        raw =
-          job.kind === 'threeD' &&
-          this.#split &&
-          !job.draft &&
-          job.size[0] * job.size[1] >= 128 * 128
-            ? await this.#split3d(pool, job)
-            : ((await pool.run(job)) as RawImage);
-      } finally {
-        this.#pending--;
-      }
-    }
-    return raw;
+  raw(job: SliceJob | ThreeDJob): Promise<RawImage> {
+    if (job.kind === 'slice' && this.#slicePlace(job) === 'main')
+      return Promise.resolve(this.#mainSlice(job));
+    return this.#inPool<RawImage>(job);
   }
 
   /** Rasterizes meshes (glTF render server, 3D view surfaces) in the pool, with the same queue limit. */

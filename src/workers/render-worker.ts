@@ -3,7 +3,8 @@
  * `.ts` worker bootstrap. Workers import domain code only (imaging/, scene/, dicom/, render/),
  * never http/, server/ or hono.
  *
- * Render worker (piscina): runs one slice or 3D job and returns raw pixels. Volumes arrive as
+ * Render worker (piscina): runs one slice or 3D job and returns raw pixels (a slice sent with
+ * encode options comes back encoded). Volumes arrive as
  * typed arrays over SharedArrayBuffers, so posting a job does not copy voxels.
  */
 import { renderSlice, type RawImage, type SliceJob } from '../imaging/slice-render.js';
@@ -12,6 +13,7 @@ import { rasterize, type RasterImage, type RasterJob } from '../imaging/rasteriz
 import { readMesh, type MeshFormat, type MeshFrame } from '../imaging/mesh-io.js';
 import { maskSurface, type MaskGeometry, type SurfaceOptions } from '../imaging/surface.js';
 import type { TriangleMesh } from '../imaging/mesh.js';
+import { encode, type EncodeOptions, type Encoded } from '../render/encode.js';
 
 /** Mesh file bytes → RAS triangle mesh (vtk.js readers are synchronous: kept off the event loop). */
 export interface ReadMeshJob {
@@ -31,9 +33,12 @@ export interface SurfaceJob {
 
 export type PoolJob = RasterJob | ReadMeshJob | SurfaceJob;
 
+/** A slice rendered and encoded here (the event loop then only answers the request). */
+export type EncodedSliceJob = SliceJob & { encode: EncodeOptions };
+
 export default function render(
-  job: SliceJob | ThreeDJob | PoolJob,
-): RawImage | RasterImage | ReturnType<typeof readMesh> | Promise<TriangleMesh> {
+  job: SliceJob | EncodedSliceJob | ThreeDJob | PoolJob,
+): RawImage | RasterImage | ReturnType<typeof readMesh> | Promise<TriangleMesh> | Promise<Encoded> {
   if (job.kind === 'raster') return rasterize(job);
   if (job.kind === 'surface') return maskSurface(job.mask, job.geometry, job.options);
   if (job.kind === 'readMesh') {
@@ -47,5 +52,6 @@ export default function render(
       return { kind: 'error', code, message: (e as Error).message } as never;
     }
   }
-  return job.kind === 'slice' ? renderSlice(job) : renderThreeD(job);
+  if (job.kind === 'threeD') return renderThreeD(job);
+  return 'encode' in job ? encode(renderSlice(job), job.encode) : renderSlice(job);
 }

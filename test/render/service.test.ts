@@ -72,20 +72,34 @@ describe('render service', () => {
     );
   });
 
-  it('concurrent distinct slices all render (main thread and pool share the load)', async () => {
-    const rs = await Promise.all(
-      Array.from({ length: 8 }, (_, i) =>
-        Promise.resolve(
-          t.app.request(
-            `/slicer/slice?view=${['red', 'yellow', 'green'][i % 3]}&size=64&offset=${i}`,
-          ),
-        ),
-      ),
-    );
-    assert.deepEqual(
-      rs.map((r) => r.status),
-      Array(8).fill(200),
-    );
+  it('concurrent distinct slices all render (main thread and pool share the load), the same bytes as one at a time', async () => {
+    const original = t.ctx.renderer;
+    t.ctx.renderer = new RenderService({ cacheBytes: 0 });
+    const st = t.ctx.renderer.stats;
+    try {
+      // scrollTo leaves the view where it asked, so a later request for the same URL is the same image.
+      const urls = Array.from(
+        { length: 8 },
+        (_, i) =>
+          `/slicer/slice?view=${['red', 'yellow', 'green'][i % 3]}&size=64&scrollTo=${0.3 + i * 0.05}`,
+      );
+      const rs = await Promise.all(urls.map((u) => Promise.resolve(t.app.request(u))));
+      assert.deepEqual(
+        rs.map((r) => r.status),
+        Array(8).fill(200),
+      );
+      assert.ok(st.worker > 0 && st.main > 0, `pool ${st.worker}, main ${st.main}`);
+      const together = await Promise.all(rs.map(async (r) => Buffer.from(await r.arrayBuffer())));
+      const main0 = st.main;
+      for (const [i, u] of urls.entries()) {
+        const alone = Buffer.from(await (await t.app.request(u)).arrayBuffer());
+        assert.ok(alone.equals(together[i]!), `${u}: same PNG rendered alone on the main thread`);
+      }
+      assert.equal(st.main - main0, urls.length);
+    } finally {
+      await t.ctx.renderer.close();
+      t.ctx.renderer = original;
+    }
   });
 
   it('a full queue answers 503 with Retry-After', async () => {
