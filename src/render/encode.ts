@@ -33,7 +33,7 @@ export async function encode(img: RawImage, o: EncodeOptions): Promise<Encoded> 
       ? await s
           .png({ compressionLevel: o.compressionLevel ?? 1, adaptiveFiltering: false })
           .toBuffer()
-      : await s.jpeg({ quality: o.quality }).toBuffer();
+      : await s.jpeg({ quality: o.quality, optimiseCoding: false }).toBuffer(); // 1.7 → 1.1 ms for 512² grey, +8 % bytes
   return {
     body,
     contentType: o.format === 'png' ? 'image/png' : 'image/jpeg',
