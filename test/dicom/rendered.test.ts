@@ -180,6 +180,10 @@ describe('renderFrame grey path (one table over the stored range)', () => {
         const got = [...(await raw(png)).data];
         const want = reference(values, k.slope, k.intercept, window, k.mono === 'MONOCHROME1');
         assert.deepEqual(got, want, JSON.stringify(window));
+        // The same bytes at an odd offset (a frame inside a file buffer need not be aligned).
+        const odd = Buffer.concat([Buffer.alloc(1), buf]).subarray(1);
+        const png2 = await renderFrame(odd, im, { format: 'png', ...(window ? { window } : {}) });
+        assert.deepEqual([...(await raw(png2)).data], want, `odd offset ${JSON.stringify(window)}`);
       }
     });
   }
