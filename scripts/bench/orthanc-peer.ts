@@ -90,9 +90,7 @@ function drain(agent: http.Agent, url: string, accept: string): Promise<void> {
       res.on('end', () => {
         if (status === 200) resolve();
         else
-          reject(
-            new Error(`${url}: ${status} ${Buffer.concat(head).subarray(0, 200).toString()}`),
-          );
+          reject(new Error(`${url}: ${status} ${Buffer.concat(head).subarray(0, 200).toString()}`));
       });
     });
     req.on('error', reject);

@@ -122,6 +122,11 @@ function maxOf(t: ScalarType): number {
             : 4294967295;
 }
 
+/** The segment a job parameter names: by id, else by name (undefined when none). */
+export function segmentByRef(segments: readonly Segment[], ref: string): Segment | undefined {
+  return segments.find((x) => x.id === ref) ?? segments.find((x) => x.name === ref);
+}
+
 export function findSegment(s: Segmentation, segmentId: string): Segment {
   const seg = s.segments.find((x) => x.id === segmentId);
   if (!seg)

@@ -28,7 +28,7 @@ import type { FunctionDefinition, JobContext } from './types.js';
 import { fromItkImage, toItkImage } from './itk-images.js';
 import { SEGMENTATION_BUILTINS } from './segmentation-builtins.js';
 import { surfacesFn } from './surface-builtins.js';
-import { segmentStats } from '../imaging/segmentation.js';
+import { segmentByRef, segmentStats } from '../imaging/segmentation.js';
 
 const volumeParam = (description: string) => ({
   type: 'string',
@@ -202,7 +202,11 @@ const cropFn: FunctionDefinition = {
         'x-node': 'segmentation',
         description: 'instead of min/max: crop to this segmentation’s segment bounding box',
       },
-      segment: { type: 'string', description: 'segment id or name (default: the first)' },
+      segment: {
+        type: 'string',
+        'x-segment-of': 'segmentation',
+        description: 'segment id or name (default: the first)',
+      },
       margin: { type: 'number', minimum: 0, default: 0, description: 'mm added on each side' },
     },
     oneOf: [{ required: ['min', 'max'] }, { required: ['segmentation'] }],
@@ -247,10 +251,7 @@ async function segmentBox(ctx: JobContext, p: Record<string, unknown>): Promise<
   const seg = await ctx.segmentation(p.segmentation as string);
   const segs = seg.segmentation.segments;
   const ref = p.segment as string | undefined;
-  const s =
-    ref === undefined
-      ? segs[0]
-      : (segs.find((x) => x.id === ref) ?? segs.find((x) => x.name === ref));
+  const s = ref === undefined ? segs[0] : segmentByRef(segs, ref);
   if (!s)
     throw new AppError(
       'invalid_parameter',

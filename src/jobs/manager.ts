@@ -23,6 +23,7 @@ import { shareable } from '../render/jobs.js';
 import { putModel } from '../scene/models.js';
 import { putTable } from '../scene/tables.js';
 import type { Scene, SceneNode, SegmentationNode, VolumeNode } from '../scene/scene.js';
+import { segmentByRef } from '../imaging/segmentation.js';
 import { tsWorkerExecArgv } from '../workers/ts-worker.js';
 import type { FunctionRegistry } from './registry.js';
 import {
@@ -148,6 +149,7 @@ export class JobManager {
       if (typeof v === 'string')
         params[name] = resolveNode(this.#o.scene, v, kind, `params.${name}`).id;
     }
+    for (const { name, of } of reg.segmentParams) checkSegments(this.#o.scene, params, name, of);
     if (this.#inPool >= this.#o.threads + this.#o.maxQueue)
       throw new AppError(
         'busy',
@@ -619,6 +621,24 @@ export function resolveNode(
   throw new AppError('not_found', `${parameter}: no ${KIND_WORDS[kind]} node matches "${ref}"`, {
     parameter,
   });
+}
+
+/**
+ * Segment references (id or name) are checked at submit, so a misspelt segment is a 400 now
+ * rather than a failed job later (the job checks again when it runs: the scene may change).
+ */
+function checkSegments(scene: Scene, params: Record<string, unknown>, name: string, of: string) {
+  const v = params[name];
+  const node = typeof params[of] === 'string' ? scene.byId(params[of]) : undefined;
+  if (v === undefined || node?.kind !== 'segmentation') return;
+  const segments = node.segmentation.segments;
+  for (const ref of (Array.isArray(v) ? v : [v]) as string[]) {
+    if (!segmentByRef(segments, ref))
+      throw invalidParameter(
+        `params.${name}`,
+        `no segment "${ref}" in ${node.id} (${segments.map((s) => `${s.id} "${s.name}"`).join(', ') || 'no segments'})`,
+      );
+  }
 }
 
 /** A worker's volume must be self-consistent before it enters the scene. */

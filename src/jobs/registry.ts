@@ -19,6 +19,7 @@ const NODE_KINDS: readonly NodeRefKind[] = [
 function makeAjv(coerceTypes: boolean): Ajv {
   const ajv = new Ajv({ allErrors: false, useDefaults: true, coerceTypes, strict: false });
   ajv.addKeyword({ keyword: 'x-node', schemaType: 'string' });
+  ajv.addKeyword({ keyword: 'x-segment-of', schemaType: 'string' });
   return ajv;
 }
 
@@ -31,6 +32,8 @@ export interface RegisteredFunction {
   validateQuery: ValidateFunction;
   /** Top-level params that reference nodes, and which kind. */
   nodeParams: Array<{ name: string; kind: NodeRefKind }>;
+  /** Parameters naming segments (one string or an array) of the segmentation parameter `of`. */
+  segmentParams: Array<{ name: string; of: string }>;
 }
 
 export class FunctionRegistry {
@@ -68,6 +71,18 @@ export class FunctionRegistry {
         );
       return [{ name, kind }];
     });
+    const segmentParams = Object.entries(
+      props as Record<string, { 'x-segment-of'?: string }>,
+    ).flatMap(([name, p]) => {
+      const of = p['x-segment-of'];
+      if (of === undefined) return [];
+      if (!nodeParams.some((n) => n.name === of && n.kind === 'segmentation'))
+        throw new AppError(
+          'bad_request',
+          `function ${def.name}: x-segment-of of ${name} must name a parameter with x-node segmentation`,
+        );
+      return [{ name, of }];
+    });
     const isGenerator = def.run.constructor?.name === 'AsyncGeneratorFunction';
     this.#fns.set(def.name, {
       info: {
@@ -83,6 +98,7 @@ export class FunctionRegistry {
       validate,
       validateQuery,
       nodeParams,
+      segmentParams,
     });
   }
 

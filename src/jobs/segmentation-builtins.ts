@@ -10,6 +10,7 @@ import {
   addSegment,
   emptyLabelmap,
   gridOf,
+  segmentByRef,
   segmentMask,
   voxelVolumeMm3,
   type Segment,
@@ -51,7 +52,7 @@ function pickSegment(input: SegmentationInput, ref: string | undefined): Segment
       parameter: 'params.segmentation',
     });
   if (ref === undefined) return segs[0]!;
-  const hit = segs.find((s) => s.id === ref) ?? segs.find((s) => s.name === ref);
+  const hit = segmentByRef(segs, ref);
   if (!hit)
     throw new AppError(
       'invalid_parameter',
@@ -131,7 +132,11 @@ const islandsFn: FunctionDefinition = {
     type: 'object',
     properties: {
       segmentation: segmentationParam('input segmentation'),
-      segment: { type: 'string', description: 'segment id or name (default: the first)' },
+      segment: {
+        type: 'string',
+        'x-segment-of': 'segmentation',
+        description: 'segment id or name (default: the first)',
+      },
       mode: {
         type: 'string',
         enum: ['keepLargest', 'removeSmall', 'split'],
@@ -221,7 +226,11 @@ const fillFn: FunctionDefinition = {
     type: 'object',
     properties: {
       segmentation: segmentationParam('input segmentation'),
-      segment: { type: 'string', description: 'segment id or name (default: the first)' },
+      segment: {
+        type: 'string',
+        'x-segment-of': 'segmentation',
+        description: 'segment id or name (default: the first)',
+      },
       axis: {
         type: 'integer',
         enum: [-1, 0, 1, 2],

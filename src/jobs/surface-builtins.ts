@@ -6,7 +6,7 @@
  * under the segmentation's parent transform; cancellable between segments.
  */
 import { AppError } from '../errors.js';
-import type { Segment } from '../imaging/segmentation.js';
+import { segmentByRef, type Segment } from '../imaging/segmentation.js';
 import { maskSurface } from '../imaging/surface.js';
 import { surfaceOfSegment, type SegmentSurfaceSummary } from '../scene/build-surfaces.js';
 import type { FunctionDefinition, SegmentationInput } from './types.js';
@@ -16,7 +16,7 @@ function pickSegments(input: SegmentationInput, refs: string[] | undefined): Seg
   const segs = input.segmentation.segments;
   if (!refs?.length) return [...segs];
   return refs.map((ref) => {
-    const hit = segs.find((s) => s.id === ref) ?? segs.find((s) => s.name === ref);
+    const hit = segmentByRef(segs, ref);
     if (!hit)
       throw new AppError(
         'invalid_parameter',
@@ -39,6 +39,7 @@ export const surfacesFn: FunctionDefinition = {
       segments: {
         type: 'array',
         items: { type: 'string' },
+        'x-segment-of': 'segmentation',
         description: 'segment ids or names (default: all segments)',
       },
       smoothing: {

@@ -87,6 +87,14 @@ export function findTable(scene: Scene, pattern: string): TableNode {
   return scene.requireNode(pattern, 'table', 'table');
 }
 
+/** The table whose name is exactly `name` (the first, in scene order). */
+export function findTableNamed(scene: Scene, name: string): TableNode {
+  const node = scene.nodes().find((n): n is TableNode => n.kind === 'table' && n.name === name);
+  if (!node)
+    throw notFound(`no table is named "${name}" (names are matched exactly; see /slicer/tables)`);
+  return node;
+}
+
 export function listTables(scene: Scene): Array<Record<string, unknown>> {
   return scene
     .nodes()
@@ -180,7 +188,7 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 export function parseTableText(
   text: string,
   sep: ',' | '\t',
-  schema: Record<string, TableColumnType> = {},
+  schema: Record<string, SchemaColumn> = {},
 ): { columns: TableColumn[]; rows: TableValue[][] } {
   const lines = parseDelimited(text, sep);
   const header = lines[0];
@@ -193,8 +201,9 @@ export function parseTableText(
         `line ${r + 2} has ${l.length} fields, the header has ${header.length}`,
       );
   const columns: TableColumn[] = header.map((name, c) => {
-    const given = schema[name];
-    if (given) return { name, type: given };
+    const { type: given, unit, description } = schema[name] ?? {};
+    const extra = { ...(unit ? { unit } : {}), ...(description ? { description } : {}) };
+    if (given) return { name, type: given, ...extra };
     const cells = body.map((l) => l[c]!).filter((v) => v !== '');
     const type: TableColumnType =
       cells.length > 0 &&
@@ -203,7 +212,7 @@ export function parseTableText(
         : cells.length > 0 && cells.every((v) => NUMBER.test(v))
           ? 'double'
           : 'string';
-    return { name, type };
+    return { name, type, ...extra };
   });
   const rows = body.map((l) =>
     l.map((v, c): TableValue => {
@@ -221,19 +230,31 @@ export function parseTableText(
   return { columns, rows };
 }
 
-/** A schema file's text (Slicer's `columnName`, `type` columns) → column name → type. */
+/** What a schema file says of one column. */
+export interface SchemaColumn {
+  type?: TableColumnType;
+  unit?: string;
+  description?: string;
+}
+
+/**
+ * A schema file's text (Slicer's `columnName`, `type`, `unitLabel`, `description` columns) →
+ * column name → what it says of that column.
+ */
 export function parseTableSchema(
   text: string,
   sep: ',' | '\t' = '\t',
-): Record<string, TableColumnType> {
+): Record<string, SchemaColumn> {
   const lines = parseDelimited(text, sep);
   const head = lines[0]?.map((h) => h.toLowerCase()) ?? [];
   const ni = head.indexOf('columnname');
   const ti = head.indexOf('type');
-  if (ni < 0 || ti < 0) return {};
-  const out: Record<string, TableColumnType> = {};
+  const ui = head.indexOf('unitlabel');
+  const di = head.indexOf('description');
+  if (ni < 0) return {};
+  const out: Record<string, SchemaColumn> = {};
   for (const l of lines.slice(1)) {
-    const t = l[ti]?.toLowerCase();
+    const t = ti >= 0 ? l[ti]?.toLowerCase() : undefined;
     const type: TableColumnType | undefined =
       t === 'string' || t === 'double' || t === 'bit'
         ? t
@@ -243,7 +264,14 @@ export function parseTableSchema(
           : t === 'float'
             ? 'double'
             : undefined;
-    if (l[ni] && type) out[l[ni]] = type;
+    const unit = ui >= 0 ? l[ui] : undefined;
+    const description = di >= 0 ? l[di] : undefined;
+    if (l[ni])
+      out[l[ni]] = {
+        ...(type ? { type } : {}),
+        ...(unit ? { unit } : {}),
+        ...(description ? { description } : {}),
+      };
   }
   return out;
 }

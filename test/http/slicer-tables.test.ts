@@ -37,7 +37,7 @@ const sample = (t: TestApp) =>
     columns: [
       { name: 'Label', type: 'string' },
       { name: 'Count', type: 'int' },
-      { name: 'Value, mm', type: 'double' },
+      { name: 'Value, mm', type: 'double', unit: 'mm', description: 'a length, "quoted"' },
     ],
     rows: [
       ['plain', 1, 2.5],
@@ -61,7 +61,11 @@ test('CSV/TSV text: RFC 4180 quoting out, the same values back in, types inferre
         '" padded ",4,\r\n',
     );
     const back = parseTableText(csv, ',');
-    assert.deepEqual(back.columns, n.columns);
+    // (units and descriptions travel in the schema file, not in the CSV)
+    assert.deepEqual(
+      back.columns,
+      n.columns.map(({ name, type }) => ({ name, type })),
+    );
     assert.deepEqual(back.rows, n.rows);
     const tsv = parseTableText(tableText(n, '\t'), '\t');
     assert.deepEqual(tsv.rows, n.rows);
@@ -73,7 +77,10 @@ test('CSV/TSV text: RFC 4180 quoting out, the same values back in, types inferre
     assert.throws(() => parseTableText('a,b\n1\n', ','), /line 2 has 1 fields/);
     assert.throws(() => parseTableText('a\n"open\n', ','), /quoted field/);
     // Only finite numbers: a NaN or infinity would not survive JSON (as null) unannounced.
-    assert.throws(() => parseTableText('a\nnan\n', ',', { a: 'double' }), /"nan" .* not a number/);
+    assert.throws(
+      () => parseTableText('a\nnan\n', ',', { a: { type: 'double' } }),
+      /"nan" .* not a number/,
+    );
     assert.deepEqual(parseTableText('a\nnan\n', ',').columns, [{ name: 'a', type: 'string' }]);
   } finally {
     await t.close();
@@ -211,7 +218,20 @@ test('/slicer/table: PUT CSV or JSON, GET as JSON/CSV/TSV, listed, replaced, del
     });
     assert.equal((await t.app.request(`/slicer/table?id=${seg.id}`)).status, 404);
 
-    const del = await t.app.request(`/slicer/table?id=${id}`, { method: 'DELETE' });
+    // By exact name too (GET and DELETE); neither id nor name is a 400 that says so.
+    const byName = await t.app.request('/slicer/table?name=Lengths&format=csv');
+    assert.equal(byName.status, 200);
+    assert.equal(byName.headers.get('x-node-id'), id);
+    assert.equal(
+      ((await (await t.app.request('/slicer/tables?name=Lengths')).json()) as Json).id,
+      id,
+    );
+    assert.equal((await t.app.request('/slicer/table?name=Length')).status, 404);
+    const neither = await t.app.request('/slicer/table');
+    assert.equal(neither.status, 400);
+    assert.match(((await neither.json()) as Json).message, /id or name is required/);
+
+    const del = await t.app.request('/slicer/table?name=Lengths', { method: 'DELETE' });
     assert.equal(del.status, 200);
     assert.equal(t.ctx.scene.byId(id), undefined);
     assert.equal((await t.app.request(`/slicer/table?id=${id}`)).status, 404);
@@ -298,7 +318,11 @@ test('TableFile: GET /slicer/mrml/file writes .csv + .schema.csv; POST /slicer/m
         back.columns.map((c) => c.type),
         types,
       );
-      if (file === 'm.csv') assert.deepEqual(back.rows, n.rows);
+      if (file === 'm.csv') {
+        assert.deepEqual(back.rows, n.rows);
+        // units and descriptions come back from the schema file
+        assert.deepEqual(back.columns, n.columns);
+      }
     }
     // PUT /slicer/mrml re-reads a loaded table from its file (same node id).
     const loaded = (await (

@@ -265,7 +265,7 @@ test('surfaces: a smoothed sphere encloses 4/3·π·r³ within 4 %; decimation k
   }
 });
 
-test('surfaces: bad input is a 4xx naming the field; an unknown segment fails the job; cancel adds nothing', async () => {
+test('surfaces: bad input is a 4xx naming the field (an unknown segment too, at submit); cancel adds nothing', async () => {
   const t = await makeTestApp();
   try {
     const g = grid([30, 30, 30]);
@@ -300,14 +300,31 @@ test('surfaces: bad input is a 4xx naming the field; an unknown segment fails th
     assert.equal(badSmoothing.status, 400);
     assert.match(((await badSmoothing.json()) as { message: string }).message, /smoothing/);
 
+    // An unknown segment is a 400 at submit (no job is made), by id or by name.
+    const jobsBefore = t.ctx.jobs.list().length;
     const unknown = await t.app.request(
       '/slicer/jobs?wait=60',
-      json({ function: 'surfaces', params: { segmentation: 'Many', segments: ['Nope'] } }),
+      json({
+        function: 'surfaces',
+        params: { segmentation: 'Many', segments: ['Ball 3', 'Nope'] },
+      }),
     );
-    const u = (await unknown.json()) as any;
-    assert.equal(u.state, 'failed');
-    assert.equal(u.error.code, 'invalid_parameter');
-    assert.match(u.error.message, /params\.segments: no segment "Nope"/);
+    assert.equal(unknown.status, 400);
+    const u = (await unknown.json()) as { code: string; message: string; success: boolean };
+    assert.equal(u.success, false);
+    assert.equal(u.code, 'invalid_parameter');
+    assert.match(
+      u.message,
+      /params\.segments: no segment "Nope" in vtkMRMLSegmentationNode\d+ \(Segment_1 "Ball 0"/,
+    );
+    // the same for a one-segment parameter, given as a query parameter (Hypha-style call)
+    const islands = await t.app.request('/slicer/functions/islands?segmentation=Many&segment=Nope');
+    assert.equal(islands.status, 400);
+    assert.match(
+      ((await islands.json()) as { message: string }).message,
+      /params\.segment: no segment "Nope"/,
+    );
+    assert.equal(t.ctx.jobs.list().length, jobsBefore);
 
     // Cancel as soon as the first per-segment progress arrives: nothing enters the scene.
     const before = t.ctx.scene.nodes().map((n) => n.id);

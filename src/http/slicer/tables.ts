@@ -4,9 +4,10 @@
  * row of column names); in as the same (PUT/POST body).
  */
 import type { Context } from 'hono';
-import { AppError } from '../../errors.js';
+import { AppError, missingParameter } from '../../errors.js';
 import {
   findTable,
+  findTableNamed,
   listTables,
   putTable,
   tableFromText,
@@ -14,23 +15,35 @@ import {
   tableText,
   type TableFormat,
 } from '../../scene/tables.js';
+import type { TableNode } from '../../scene/scene.js';
 import type { AppContext } from '../../server/context.js';
 import { readBody } from '../body.js';
-import { oneOf, requiredStr, str } from '../request.js';
+import { oneOf, str } from '../request.js';
 import { attachment } from './streams.js';
 import { persist } from './volumes.js';
 
 const FORMATS = ['json', 'csv', 'tsv'] as const;
 
-/** GET: the tables; with `id`, that table (as `/slicer/table`). */
+/** GET: the tables; with `id` or `name`, that table (as `/slicer/table`). */
 export const getTables = (ctx: AppContext) => (c: Context) =>
-  str(c, 'id') !== undefined ? tableResponse(ctx, c) : c.json(listTables(ctx.scene));
+  str(c, 'id') !== undefined || str(c, 'name') !== undefined
+    ? tableResponse(ctx, c)
+    : c.json(listTables(ctx.scene));
 
-/** GET `?id=<id or name>[&format=json|csv|tsv]` (default json). */
+/** GET `?id=<id or name>` or `?name=<exact name>`, `[&format=json|csv|tsv]` (default json). */
 export const getTable = (ctx: AppContext) => (c: Context) => tableResponse(ctx, c);
 
+/** The table `id` names (its id or name), or the one whose name is exactly `name`. */
+function tableOf(ctx: AppContext, c: Context): TableNode {
+  const id = str(c, 'id');
+  const name = str(c, 'name');
+  if (id !== undefined) return findTable(ctx.scene, id);
+  if (name === undefined) throw missingParameter('id', 'or name is required');
+  return findTableNamed(ctx.scene, name);
+}
+
 function tableResponse(ctx: AppContext, c: Context): Response {
-  const node = findTable(ctx.scene, requiredStr(c, 'id'));
+  const node = tableOf(ctx, c);
   const format = oneOf(c, 'format', FORMATS) ?? 'json';
   if (format === 'json') return c.json(tableJson(node));
   return new Response(tableText(node, format === 'csv' ? ',' : '\t'), {
@@ -81,7 +94,7 @@ export const putTableHandler = (ctx: AppContext) => async (c: Context) => {
 };
 
 export const deleteTable = (ctx: AppContext) => async (c: Context) => {
-  const node = findTable(ctx.scene, requiredStr(c, 'id'));
+  const node = tableOf(ctx, c);
   ctx.scene.remove([node.id]);
   await persist(ctx);
   return c.json({ success: true, id: node.id });
