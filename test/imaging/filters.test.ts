@@ -60,6 +60,58 @@ test('median equals the middle of each sorted (2r+1)³ neighbourhood, edges repl
   }
 });
 
+test('median of every scalar type and component, anisotropic radius: the middle of each sorted neighbourhood', () => {
+  // The histogram path (≤ 16-bit integers) and the selection path (the rest) against a full sort.
+  const dims: Vec3 = [11, 7, 6];
+  const n = dims[0] * dims[1] * dims[2];
+  const cases: Array<[ImageVolume['scalarType'], number, (i: number) => number]> = [
+    ['uint8', 1, (s) => s % 256],
+    ['int8', 2, (s) => (s % 256) - 128],
+    ['uint16', 1, (s) => s % 65536],
+    ['int16', 1, (s) => (s % 60001) - 30000], // a wide range: the median jumps far
+    ['int16', 3, (s) => (s % 5) - 2], // many ties
+    ['float32', 1, (s) => (s % 1000) / 7 - 50],
+    ['int32', 1, (s) => (s % 2000001) - 1000000],
+  ];
+  for (const [type, nc, value] of cases)
+    for (const r of [
+      [1, 1, 1],
+      [2, 0, 1],
+      [0, 2, 3],
+    ] as const) {
+      const data = allocShared(type, n * nc);
+      let s = 7;
+      for (let i = 0; i < data.length; i++) {
+        s = (s * 1103515245 + 12345) % 2147483648;
+        data[i] = value(s);
+      }
+      const v: ImageVolume = { ...randomVolume(dims), scalarType: type, components: nc, data };
+      const out = median(v, r);
+      assert.equal(out.scalarType, type);
+      const [di, dj, dk] = dims;
+      const c = (x: number, m: number) => Math.min(m - 1, Math.max(0, x));
+      for (let k = 0; k < dk; k++)
+        for (let j = 0; j < dj; j++)
+          for (let i = 0; i < di; i++)
+            for (let q = 0; q < nc; q++) {
+              const vals: number[] = [];
+              for (let z = -r[2]; z <= r[2]; z++)
+                for (let y = -r[1]; y <= r[1]; y++)
+                  for (let x = -r[0]; x <= r[0]; x++)
+                    vals.push(
+                      data[((c(k + z, dk) * dj + c(j + y, dj)) * di + c(i + x, di)) * nc + q]!,
+                    );
+              vals.sort((a, b) => a - b);
+              const got = out.data[((k * dj + j) * di + i) * nc + q];
+              assert.equal(
+                got,
+                vals[vals.length >> 1],
+                `${type}×${nc} r=${r.join()} voxel ${i},${j},${k}.${q}`,
+              );
+            }
+    }
+});
+
 test('median removes an isolated spike and keeps a constant volume', () => {
   const v = randomVolume([5, 5, 5]);
   v.data.fill(7);
