@@ -456,6 +456,8 @@ export interface NrrdDecoderOptions {
    * for the sizes in the header is refused before the voxel array is allocated.
    */
   declaredBytes?: number;
+  /** Where the voxel memory comes from (zeroed; default a new SharedArrayBuffer). */
+  alloc?: (bytes: number) => SharedArrayBuffer;
 }
 
 const NL = 0x0a;
@@ -569,7 +571,11 @@ export class NrrdDecoder {
       // file order first when the components must be moved (see `end`), else the final array
       this.#data = layout.permute
         ? new (ARRAY_OF[layout.scalarType] as unknown as new (n: number) => TypedArray)(count)
-        : allocShared(layout.scalarType, count);
+        : this.#opts.alloc
+          ? new (ARRAY_OF[layout.scalarType] as unknown as new (b: ArrayBufferLike) => TypedArray)(
+              this.#opts.alloc(layout.byteLength),
+            )
+          : allocShared(layout.scalarType, count);
     } catch {
       throw new AppError(
         'payload_too_large',

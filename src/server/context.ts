@@ -9,6 +9,7 @@ import { Scene } from '../scene/scene.js';
 import { Views } from '../views/views.js';
 import { followActiveVolume } from '../views/layers.js';
 import { RenderService } from '../render/service.js';
+import { VoxelSpare } from '../scene/voxel-spare.js';
 import type { SceneStore } from '../scene/persistence.js';
 import { Archive } from '../dicom/archive.js';
 import { AppError } from '../errors.js';
@@ -30,6 +31,8 @@ export interface AppContext {
   views: Views;
   /** Render worker pool, in-flight de-duplication, encoding. */
   renderer: RenderService;
+  /** Pre-touched shared memory for the next uploaded volume of the same size. */
+  voxelSpare: VoxelSpare;
   /** Aborted when shutdown begins (before in-flight requests drain), so live streams can end. */
   shutdown: AbortController;
   /** Saves the scene under `<data>/scene` (attached by the server; absent in in-process tests). */
@@ -82,9 +85,16 @@ export function createContext(config: Config, logger: Logger = silentLogger): Ap
     events,
     views,
     renderer,
+    // touched in whatever pool is current (benchmarks and tests swap the renderer)
+    voxelSpare: new VoxelSpare({ touch: (buffer) => ctx.renderer.task({ kind: 'touch', buffer }) }),
     shutdown: new AbortController(),
     requestShutdown: () => {},
-    closers: [() => renderer.close(), () => jobs.close(), followActiveVolume(scene, views)],
+    closers: [
+      () => renderer.close(),
+      () => jobs.close(),
+      () => ctx.voxelSpare.close(),
+      followActiveVolume(scene, views),
+    ],
   };
   if (config.dicom) {
     let archive: Archive | undefined;

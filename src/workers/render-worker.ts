@@ -31,7 +31,13 @@ export interface SurfaceJob {
   options: SurfaceOptions;
 }
 
-export type PoolJob = RasterJob | ReadMeshJob | SurfaceJob;
+/** Writes one byte of every 4 KiB page of fresh shared memory (see scene/voxel-spare.ts). */
+export interface TouchJob {
+  kind: 'touch';
+  buffer: SharedArrayBuffer;
+}
+
+export type PoolJob = RasterJob | ReadMeshJob | SurfaceJob | TouchJob;
 
 /** A slice rendered and encoded here (the event loop then only answers the request). */
 export type EncodedSliceJob = SliceJob & { encode: EncodeOptions };
@@ -40,6 +46,11 @@ export default function render(
   job: SliceJob | EncodedSliceJob | ThreeDJob | PoolJob,
 ): RawImage | RasterImage | ReturnType<typeof readMesh> | Promise<TriangleMesh> | Promise<Encoded> {
   if (job.kind === 'raster') return rasterize(job);
+  if (job.kind === 'touch') {
+    const bytes = new Uint8Array(job.buffer);
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = 0;
+    return undefined as never;
+  }
   if (job.kind === 'surface') return maskSurface(job.mask, job.geometry, job.options);
   if (job.kind === 'readMesh') {
     try {

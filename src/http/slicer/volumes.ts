@@ -54,6 +54,7 @@ export const putVolumeHandler = (ctx: AppContext) => async (c: Context) => {
     maxBytes,
     declaredBytes: declaredLength(c),
     store: ctx.sceneStore,
+    alloc: (bytes) => ctx.voxelSpare.take(bytes),
   });
   let result;
   try {
