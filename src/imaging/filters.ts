@@ -123,7 +123,7 @@ const HISTOGRAM_TYPES: Partial<Record<ScalarType, { offset: number; bins: number
  */
 function medianSliding(
   src: ArrayLike<number>,
-  out: { [i: number]: number },
+  out: Record<number, number>,
   [di, dj, dk]: readonly [number, number, number],
   nc: number,
   [ri, rj, rk]: readonly [number, number, number],
