@@ -5,8 +5,8 @@
  *
  * Runs render jobs: 3D jobs (and big slices) in a piscina worker pool reading shared volume
  * memory, so the event loop stays free; small slices on the main thread, where they are cheaper
- * than the worker hop, except under load (see docs/rendering.md for the measurement). Identical concurrent requests
- * share one render (keyed by ETag); when the pool's queue is full new work is refused with
+ * than the worker hop, except under load (see docs/rendering.md for the measurement). Identical
+ * concurrent requests share one render (keyed by ETag); when the pool's queue is full new work is refused with
  * `busy` (503 + Retry-After).
  */
 import os from 'node:os';
@@ -177,9 +177,8 @@ export class RenderService {
   }
 
   /** Runs a job without encoding. */
-  raw(job: SliceJob | ThreeDJob): Promise<RawImage> {
-    if (job.kind === 'slice' && this.#slicePlace(job) === 'main')
-      return Promise.resolve(this.#mainSlice(job));
+  async raw(job: SliceJob | ThreeDJob): Promise<RawImage> {
+    if (job.kind === 'slice' && this.#slicePlace(job) === 'main') return this.#mainSlice(job);
     return this.#inPool<RawImage>(job);
   }
 

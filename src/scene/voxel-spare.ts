@@ -10,6 +10,8 @@
 export interface VoxelSpareOptions {
   /** Largest spare kept (bytes); bigger volumes allocate as before (default 64 MiB). */
   maxBytes?: number;
+  /** How long an untaken spare is kept (default 60 s). */
+  keepMs?: number;
   /** Writes one byte of every page of the buffer, off the event loop. */
   touch: (buffer: SharedArrayBuffer) => Promise<unknown>;
 }
@@ -23,7 +25,7 @@ export class VoxelSpare {
   hits = 0;
 
   constructor(o: VoxelSpareOptions) {
-    this.#o = { maxBytes: 64 << 20, ...o };
+    this.#o = { maxBytes: 64 << 20, keepMs: 60_000, ...o };
   }
 
   /** Bytes of the spare ready now (0 when none). */
@@ -57,7 +59,12 @@ export class VoxelSpare {
       .touch(next)
       .then(
         () => {
-          if (!this.#closed) this.#spare = next;
+          if (this.#closed) return;
+          this.#spare = next;
+          // A spare nobody takes within a minute is let go (its memory is the volume's size).
+          setTimeout(() => {
+            if (this.#spare === next) this.#spare = undefined;
+          }, this.#o.keepMs).unref();
         },
         () => {}, // the pool was busy or closing: no spare this time
       )

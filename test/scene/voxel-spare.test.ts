@@ -1,6 +1,7 @@
 /**
  * The spare block of pre-touched shared memory for uploads (scene/voxel-spare.ts): handed out
- * only at its exact size, once, zeroed; never bigger than its cap; a failed touch leaves none. Over
+ * only at its exact size, once, zeroed; never bigger than its cap; let go when nobody takes it;
+ * a failed touch leaves none. Over
  * HTTP: the second upload of a size gets the spare, and both volumes are exact and separate.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { makeTestApp } from '../helpers/app.js';
 
 const settle = () => new Promise((r) => setImmediate(r));
 
-test('the spare: exact size only, once, zeroed, capped; a failed touch leaves none', async () => {
+test('the spare: exact size only, once, zeroed, capped, let go when untaken; a failed touch leaves none', async () => {
   const touched: number[] = [];
   const spare = new VoxelSpare({
     maxBytes: 1000,
@@ -40,6 +41,13 @@ test('the spare: exact size only, once, zeroed, capped; a failed touch leaves no
   await settle();
   assert.equal(spare.ready, 0);
   assert.deepEqual(touched, [800, 800, 400]);
+
+  const brief = new VoxelSpare({ keepMs: 20, touch: () => Promise.resolve() });
+  brief.take(64);
+  await settle();
+  assert.equal(brief.ready, 64);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.equal(brief.ready, 0, 'an untaken spare is let go');
 
   const failing = new VoxelSpare({ touch: () => Promise.reject(new Error('busy')) });
   failing.take(100);
