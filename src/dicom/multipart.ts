@@ -166,21 +166,27 @@ export interface Part {
   data: Uint8Array;
 }
 
+const CRLF = Buffer.from('\r\n');
+
+/** The delimiter and headers before one part's data. */
+function partHead(p: Part, boundary: string): Buffer {
+  return Buffer.from(
+    `--${boundary}\r\nContent-Type: ${p.contentType}\r\n${p.location ? `Content-Location: ${p.location}\r\n` : ''}\r\n`,
+    'latin1',
+  );
+}
+
+/** A whole multipart/related body: each part's head, its data (not copied) and CRLF, then the close delimiter. */
+function multipartPieces(parts: readonly Part[], boundary: string): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  for (const p of parts) pieces.push(partHead(p, boundary), p.data, CRLF);
+  pieces.push(Buffer.from(`--${boundary}--\r\n`));
+  return pieces;
+}
+
 /** Builds a complete multipart body. */
 export function multipartBody(parts: readonly Part[], boundary: string): Buffer {
-  const chunks: Buffer[] = [];
-  for (const p of parts) {
-    chunks.push(
-      Buffer.from(
-        `--${boundary}\r\nContent-Type: ${p.contentType}\r\n${p.location ? `Content-Location: ${p.location}\r\n` : ''}\r\n`,
-        'latin1',
-      ),
-    );
-    chunks.push(Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength));
-    chunks.push(Buffer.from('\r\n'));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return Buffer.concat(chunks);
+  return Buffer.concat(multipartPieces(parts, boundary));
 }
 
 /**
@@ -194,18 +200,7 @@ export function multipartChunks(
   parts: readonly Part[],
   boundary: string,
 ): { body: ReadableStream<Uint8Array>; length: number } {
-  const chunks: Uint8Array[] = [];
-  for (const p of parts) {
-    chunks.push(
-      Buffer.from(
-        `--${boundary}\r\nContent-Type: ${p.contentType}\r\n${p.location ? `Content-Location: ${p.location}\r\n` : ''}\r\n`,
-        'latin1',
-      ),
-      p.data,
-      Buffer.from('\r\n'),
-    );
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  const chunks = multipartPieces(parts, boundary);
   let length = 0;
   for (const c of chunks) length += c.byteLength;
   let i = 0;
@@ -238,14 +233,7 @@ export function multipartStream(
           return;
         }
         const value = step.value;
-        const head = `--${boundary}\r\nContent-Type: ${value.contentType}\r\n${value.location ? `Content-Location: ${value.location}\r\n` : ''}\r\n`;
-        controller.enqueue(
-          Buffer.concat([
-            Buffer.from(head, 'latin1'),
-            Buffer.from(value.data.buffer, value.data.byteOffset, value.data.byteLength),
-            Buffer.from('\r\n'),
-          ]),
-        );
+        controller.enqueue(Buffer.concat([partHead(value, boundary), value.data, CRLF]));
       } catch (e) {
         finished = true;
         onError(e);
