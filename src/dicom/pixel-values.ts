@@ -105,7 +105,10 @@ export function storedRange(values: ArrayLike<number>): [number, number] {
  * Maps every stored value's modality value (`x·slope + intercept`, as `rescaleInto`) through
  * `toByte` into `out`, with one table over the stored range: each distinct stored value is
  * rescaled and mapped once. Stored values of ≤ 16 bits give at most 65,536 entries; a wider range
- * (32-bit data) maps pixel by pixel. `toByte` receives the modality [min, max] first.
+ * (32-bit data) maps pixel by pixel. `toByte` receives the modality [min, max] first. `range` is
+ * the stored [min, max] when the caller knows it (the archive keeps it per frame: a window
+ * dragged over one frame asks for the frame again and again; the range pass was 0.25 of the
+ * 0.62 ms a 512² int16 frame took).
  */
 export function mapModalityToBytes(
   stored: ArrayLike<number>,
@@ -113,8 +116,9 @@ export function mapModalityToBytes(
   intercept: number,
   out: Uint8Array,
   makeToByte: (min: number, max: number) => (modality: number) => number,
+  range: readonly [number, number] = storedRange(stored),
 ): void {
-  const [lo, hi] = storedRange(stored);
+  const [lo, hi] = range;
   const a = lo * slope + intercept;
   const b = hi * slope + intercept;
   const toByte = a <= b ? makeToByte(a, b) : makeToByte(b, a);

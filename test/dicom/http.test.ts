@@ -469,6 +469,36 @@ describe('rendered and thumbnail', () => {
       assert.equal((await get(`${base}/rendered?${q}`)).status, 400, q);
     assert.equal((await get(`${base}/rendered`, { accept: 'application/dicom' })).status, 406);
   });
+  it('renders one after another (the frame range kept, buffers reused) equal the same renders in a fresh server', async () => {
+    // Several windows over two frames, interleaved, then each in a new app in the other order:
+    // the same pixels.
+    const urls = (l: Loaded) => {
+      const out: string[] = [];
+      for (const w of ['40,400', '-600,1500,linear-exact', '300,50', '40,400,sigmoid'])
+        for (const sop of [l.ct.sopUids[5]!, l.ct.sopUids[6]!])
+          out.push(
+            `${instanceUrl({ study: l.ct.studyUid, series: l.ct.seriesUid, sop })}/rendered?window=${w}`,
+          );
+      out.push(`${instanceUrl(l.files.get('volume/brain_010.dcm')!)}/rendered`); // data-range window
+      return out;
+    };
+    const pixels = async (l: Loaded, u: string) => {
+      const r = await l.t.app.request(u, { headers: { accept: 'image/png' } });
+      assert.equal(r.status, 200, u);
+      const png = Buffer.from(await r.arrayBuffer());
+      return (await sharp(png).raw().toBuffer({ resolveWithObject: true })).data;
+    };
+    const here: Buffer[] = [];
+    for (const u of urls(L)) here.push(await pixels(L, u));
+    const fresh = await loadedApp();
+    try {
+      // in the other order: each frame's range is now kept from another window's render
+      for (const [i, u] of [...urls(fresh).entries()].reverse())
+        assert.ok((await pixels(fresh, u)).equals(here[i]!), u);
+    } finally {
+      await fresh.t.close();
+    }
+  });
   it('the brain (WC/WW 0/0) renders with a data-driven window, not black', async () => {
     const r = await get(`${instanceUrl(L.files.get('volume/brain_010.dcm')!)}/rendered`, {
       accept: 'image/png',
