@@ -24,6 +24,7 @@ import { putModel } from '../scene/models.js';
 import { putTable } from '../scene/tables.js';
 import type { Scene, SceneNode, SegmentationNode, VolumeNode } from '../scene/scene.js';
 import { segmentByRef } from '../imaging/segmentation.js';
+import type { JobLog } from './job-log.js';
 import { tsWorkerExecArgv } from '../workers/ts-worker.js';
 import type { FunctionRegistry } from './registry.js';
 import {
@@ -103,6 +104,7 @@ export class JobManager {
   #inPool = 0;
   #listeners = new Set<(e: JobEvent) => void>();
   #closed = false;
+  #log?: JobLog;
 
   constructor(o: JobManagerOptions) {
     const cores = os.availableParallelism();
@@ -114,6 +116,49 @@ export class JobManager {
       keepFinished: 200,
       ...o,
     };
+  }
+
+  /**
+   * Keeps job records in `log` from now on, after taking in the records it holds: job ids and
+   * names continue after the highest there, and a job that was queued or running when the server
+   * stopped is marked failed. Returns how many were so marked.
+   */
+  async attachLog(log: JobLog): Promise<number> {
+    const interrupted: JobRecord[] = [];
+    for (const record of await log.load()) {
+      if (this.#jobs.has(record.id)) continue;
+      const n = /^job(\d+)$/.exec(record.id);
+      if (n) this.#seq = Math.max(this.#seq, Number(n[1]));
+      if (!FINAL_STATES.includes(record.state)) {
+        interrupted.push(record);
+        record.state = 'failed';
+        record.finishedAt = new Date().toISOString();
+        record.error = {
+          code: 'internal',
+          message: 'the server stopped before this job finished; submit it again',
+        };
+        record.message = record.error.message;
+      }
+      this.#jobs.set(record.id, {
+        record,
+        abort: new AbortController(),
+        cancelFlag: new Int32Array(new SharedArrayBuffer(4)),
+        lastReport: 0,
+        lastMessage: record.message,
+        waiters: [],
+      });
+    }
+    this.#prune();
+    this.#log = log;
+    for (const r of interrupted) this.#record(r);
+    return interrupted.length;
+  }
+
+  /** The record as it is now, to the job log (when attached). */
+  #record(record: JobRecord): void {
+    this.#log?.append(record, this.#o.keepFinished, () =>
+      [...this.#jobs.values()].map((r) => r.record),
+    );
   }
 
   get threads(): number {
@@ -178,6 +223,7 @@ export class JobManager {
     };
     this.#jobs.set(id, run);
     this.#prune();
+    this.#record(record);
     this.#emit('job-queued', record);
     this.#start(run, reg.module);
     return { ...record };
@@ -231,6 +277,7 @@ export class JobManager {
     const pool = this.#pool;
     this.#pool = undefined;
     if (pool) await pool.destroy();
+    await this.#log?.flushed();
   }
 
   #getPool(): Piscina {
@@ -548,6 +595,7 @@ export class JobManager {
     }
     if (run.timer) clearTimeout(run.timer);
     if (run.heartbeat) clearInterval(run.heartbeat);
+    this.#record(rec);
     this.#emit(eventOfState[state], rec);
     for (const w of run.waiters.splice(0)) w(rec);
   }

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createApp } from './app.js';
 import { ConfigError, helpText, parseConfig, type Config } from './config.js';
+import { JobLog } from '../jobs/job-log.js';
 import { modulesOfServicesConfig, registerPluginModules } from '../jobs/plugins.js';
 import { closeContext, createContext, type AppContext } from './context.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../util/package.js';
@@ -91,6 +92,10 @@ export async function startServer(
   );
   ctx.sceneStore = store;
   ctx.closers.push(() => store.close());
+  // Job records and the job counter continue across restarts (jobs/job-log.ts).
+  const interrupted = await ctx.jobs.attachLog(new JobLog(path.join(config.data, 'jobs.jsonl')));
+  if (interrupted > 0)
+    logger.warn(`jobs: ${interrupted} job(s) stopped by the last shutdown are marked failed`);
   if (saved.existed) logger.info(`scene: loaded ${saved.loaded} node(s) from ${store.dir}`);
   else if (!config.noSamples) {
     loadSample(ctx.scene, 'CTHeadPhantom');
