@@ -157,7 +157,9 @@ export function renderSlice(job: SliceJob): RawImage {
   if (bg?.grey && !job.foreground && !job.label && marks.length === 0 && segs.length === 0) {
     return { width: W, height: H, channels: 1, data: bg.grey };
   }
-  const out = new Uint8Array(n * 3);
+  // A background writes every byte: no need to zero the memory first.
+  const covered = bg && (bg.grey ? bg.grey.length === n : bg.rgb.length === n * 3);
+  const out = covered ? Buffer.allocUnsafe(n * 3) : new Uint8Array(n * 3);
   if (bg) {
     if (bg.grey) greyToRgb(bg.grey, out);
     else out.set(bg.rgb);
@@ -180,16 +182,36 @@ export function renderSlice(job: SliceJob): RawImage {
   return { width: W, height: H, channels: 3, data: out };
 }
 
-/** Grey bytes → RGB bytes (its own small function: a tight loop V8 optimizes on its own). */
-function greyToRgb(grey: Uint8Array, out: Uint8Array): void {
+/**
+ * Grey bytes → RGB bytes (its own small function: a tight loop V8 optimizes on its own). Four
+ * pixels are written as three little-endian 32-bit words when `out` is aligned: it was the
+ * largest part of drawing a segmentation over a slice (a profile of `npm run bench --
+ * segmentation`), a third of the stores this way.
+ */
+export function greyToRgb(grey: Uint8Array, out: Uint8Array): void {
   const n = grey.length;
-  for (let p = 0, o = 0; p < n; p++, o += 3) {
+  let p = 0;
+  if (out.byteOffset % 4 === 0 && HOST_LITTLE) {
+    const words = new Uint32Array(out.buffer, out.byteOffset, (n >> 2) * 3);
+    for (let w = 0; p + 3 < n; p += 4, w += 3) {
+      const a = grey[p]!,
+        b = grey[p + 1]!,
+        c = grey[p + 2]!,
+        d = grey[p + 3]!;
+      words[w] = (a | (a << 8) | (a << 16) | (b << 24)) >>> 0;
+      words[w + 1] = (b | (b << 8) | (c << 16) | (c << 24)) >>> 0;
+      words[w + 2] = (c | (d << 8) | (d << 16) | (d << 24)) >>> 0;
+    }
+  }
+  for (let o = p * 3; p < n; p++, o += 3) {
     const v = grey[p]!;
     out[o] = v;
     out[o + 1] = v;
     out[o + 2] = v;
   }
 }
+
+const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function drawFiducials(
   rgb: Uint8Array,

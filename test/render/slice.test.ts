@@ -568,3 +568,24 @@ describe('/slicer/gui and /slicer/screenshot', () => {
     assert.equal(r.status, 200);
   });
 });
+
+describe('greyToRgb', () => {
+  it('equals one pixel at a time, for every length mod 4, aligned or not', async () => {
+    const { greyToRgb } = await import('../../src/imaging/slice-render.js');
+    for (const n of [0, 1, 2, 3, 4, 5, 6, 7, 9, 13, 512 * 512 + 3]) {
+      const grey = Uint8Array.from({ length: n }, (_, i) => (i * 37 + (i >> 3)) & 0xff);
+      const want = new Uint8Array(n * 3);
+      for (let p = 0; p < n; p++) want[3 * p] = want[3 * p + 1] = want[3 * p + 2] = grey[p]!;
+      for (const offset of [0, 1, 4]) {
+        const backing = new Uint8Array(n * 3 + offset).fill(7);
+        const out = backing.subarray(offset);
+        greyToRgb(grey, out);
+        assert.ok(Buffer.from(out).equals(Buffer.from(want)), `n=${n} offset=${offset}`);
+        assert.ok(
+          backing.subarray(0, offset).every((x) => x === 7),
+          'nothing written before',
+        );
+      }
+    }
+  });
+});
