@@ -86,9 +86,14 @@ test(
       h = 0;
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const { data, info } = await sharp(await viewport.screenshot())
-        .raw()
-        .toBuffer({ resolveWithObject: true });
+      // OHIF replaces the canvas element when the segmentation loads: a screenshot taken at
+      // that moment fails ("not attached to the DOM"); look again.
+      const png = await viewport.screenshot().catch(() => undefined);
+      if (!png) {
+        await page.waitForTimeout(250);
+        continue;
+      }
+      const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
       ({ width: w, height: h } = info);
       red = cx = cy = 0;
       for (let p = 0, y = 0; y < h; y++)
