@@ -317,8 +317,11 @@ export class Archive {
     maxBytes: 64 * 1024 * 1024,
     sizeOf: (b) => b.length,
   });
-  /** Stored [min, max] per file version and frame (immutable like `rendered`; cleared at 65,536). */
-  readonly #frameRanges = new Map<string, [number, number]>();
+  /** Stored [min, max] per file version and frame (immutable like `rendered`). */
+  readonly #frameRanges = new MemoCache<[number, number]>({
+    maxBytes: 1024 * 1024,
+    sizeOf: () => 64, // a key and two numbers, roughly
+  });
   /** Readers per file version (see `lease`). */
   readonly #readers = new Map<string, number>();
   /** Files no row names any more, deleted when their last reader finishes. */
@@ -775,12 +778,9 @@ export class Archive {
       // The stored range of this frame version, kept: a window dragged over one frame renders it
       // again and again, and the range pass was a third of the mapping's time.
       const key = `${row.file}#${frame}`;
-      const known = { range: this.#frameRanges.get(key) };
+      const known = { range: this.#frameRanges.peek(key) };
       const out = await renderFrame(data!.data, image, opts, undefined, known);
-      if (known.range) {
-        if (this.#frameRanges.size >= 65536) this.#frameRanges.clear();
-        this.#frameRanges.set(key, known.range);
-      }
+      if (known.range) this.#frameRanges.set(key, known.range);
       return out;
     });
   }

@@ -125,12 +125,10 @@ export async function renderFrame(
     if (stored.length < out.length) out.fill(0, stored.length); // a short frame: the rest black
     const invert = im.photometric === 'MONOCHROME1';
     known.range ??= storedRange(stored);
-    const slope = im.rescaleSlope || 1;
-    const intercept = im.rescaleIntercept || 0;
     mapModalityToBytes(
       stored,
-      slope,
-      intercept,
+      im.rescaleSlope || 1,
+      im.rescaleIntercept || 0,
       out,
       (min, max) => {
         let win = opts.window;

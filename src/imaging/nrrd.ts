@@ -571,11 +571,7 @@ export class NrrdDecoder {
       // file order first when the components must be moved (see `end`), else the final array
       this.#data = layout.permute
         ? new (ARRAY_OF[layout.scalarType] as unknown as new (n: number) => TypedArray)(count)
-        : this.#opts.alloc
-          ? new (ARRAY_OF[layout.scalarType] as unknown as new (b: ArrayBufferLike) => TypedArray)(
-              this.#opts.alloc(layout.byteLength),
-            )
-          : allocShared(layout.scalarType, count);
+        : allocShared(layout.scalarType, count, this.#opts.alloc?.(layout.byteLength));
     } catch {
       throw new AppError(
         'payload_too_large',

@@ -115,10 +115,17 @@ export const BYTES_OF: Record<ScalarType, number> = {
   float64: 8,
 };
 
-/** Allocates a typed array of `length` elements in a SharedArrayBuffer (zero-filled). */
-export function allocShared(scalarType: ScalarType, length: number): TypedArray {
+/**
+ * A typed array of `length` elements in a SharedArrayBuffer (zero-filled): a new one, or `buffer`
+ * when the caller has one of that size ready (see scene/voxel-spare.ts).
+ */
+export function allocShared(
+  scalarType: ScalarType,
+  length: number,
+  buffer: SharedArrayBuffer = new SharedArrayBuffer(length * BYTES_OF[scalarType]),
+): TypedArray {
   const C = ARRAY_OF[scalarType] as unknown as new (b: ArrayBufferLike) => TypedArray;
-  return new C(new SharedArrayBuffer(length * BYTES_OF[scalarType]));
+  return new C(buffer);
 }
 
 export const voxelCount = (v: Pick<ImageVolume, 'dimensions'>): number =>

@@ -273,6 +273,15 @@ export class Scene {
     return this.findNodes(pattern)[0];
   }
 
+  /** The first node of `kind` whose name is exactly `name` (no id, no glob), in scene order. */
+  nodeNamed<K extends SceneNode['kind']>(
+    name: string,
+    kind: K,
+  ): Extract<SceneNode, { kind: K }> | undefined {
+    return this.nodes().find((n) => n.kind === kind && n.name === name) as
+      Extract<SceneNode, { kind: K }> | undefined;
+  }
+
   /** Like `getNode`, but throws not_found, and checks the node's kind. */
   requireNode<K extends SceneNode['kind']>(
     pattern: string,

@@ -89,7 +89,7 @@ export function findTable(scene: Scene, pattern: string): TableNode {
 
 /** The table whose name is exactly `name` (the first, in scene order). */
 export function findTableNamed(scene: Scene, name: string): TableNode {
-  const node = scene.nodes().find((n): n is TableNode => n.kind === 'table' && n.name === name);
+  const node = scene.nodeNamed(name, 'table');
   if (!node)
     throw notFound(`no table is named "${name}" (names are matched exactly; see /slicer/tables)`);
   return node;

@@ -124,12 +124,7 @@ const defaultName = (c: VolumeClass) =>
 export function findVolume(scene: Scene, id: string | undefined, name?: string): VolumeNode {
   if (name !== undefined) {
     const node =
-      id !== undefined
-        ? scene.requireNode(id, 'volume')
-        : scene
-            .nodes()
-            .filter(isVolumeNode)
-            .find((n) => n.name === name);
+      id !== undefined ? scene.requireNode(id, 'volume') : scene.nodeNamed(name, 'volume');
     if (node?.name !== name)
       throw notFound(
         id !== undefined

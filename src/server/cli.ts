@@ -95,7 +95,9 @@ export async function startServer(
   // Job records and the job counter continue across restarts (jobs/job-log.ts).
   const interrupted = await ctx.jobs.attachLog(new JobLog(path.join(config.data, 'jobs.jsonl')));
   if (interrupted > 0)
-    logger.warn(`jobs: ${interrupted} job(s) stopped by the last shutdown are marked failed`);
+    logger.warn(
+      `jobs: ${interrupted} job(s) cut off when the server last stopped are marked failed`,
+    );
   if (saved.existed) logger.info(`scene: loaded ${saved.loaded} node(s) from ${store.dir}`);
   else if (!config.noSamples) {
     loadSample(ctx.scene, 'CTHeadPhantom');

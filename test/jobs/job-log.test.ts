@@ -13,6 +13,7 @@ import { allocShared } from '../../src/imaging/types.js';
 import { JobLog } from '../../src/jobs/job-log.js';
 import type { JobRecord } from '../../src/jobs/types.js';
 import { startTestServer, tempDir } from '../helpers/app.js';
+import { rampVolume } from '../helpers/phantom.js';
 
 type Json = Record<string, any>;
 
@@ -22,18 +23,13 @@ test('a finished job survives a restart; ids and names continue; a job cut off b
   const s1 = await startTestServer(config);
   let first: Json;
   try {
-    const volume = {
-      scalarType: 'int16' as const,
-      components: 1,
-      dimensions: [8, 8, 8] as [number, number, number],
-      spacing: [1, 1, 1] as [number, number, number],
-      origin: [0, 0, 0] as [number, number, number],
-      direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] as const,
-      data: allocShared('int16', 512).map((_, i) => i % 100),
-    };
+    const volume = rampVolume([8, 8, 8], [1, 8, 0, 0], {
+      scalarType: 'int16',
+      data: allocShared('int16', 512),
+    });
     const put = await fetch(`${s1.url}/slicer/volume?name=V`, {
       method: 'POST',
-      body: await encodeNrrd(volume as never),
+      body: await encodeNrrd(volume),
     });
     assert.equal(put.status, 200);
     const r = await fetch(`${s1.url}/slicer/jobs?wait=60`, {
@@ -72,7 +68,7 @@ test('a finished job survives a restart; ids and names continue; a job cut off b
     assert.match(cut.error.message, /server stopped before this job finished/);
     assert.ok(
       s2.lines.some((l) =>
-        l.includes('jobs: 1 job(s) stopped by the last shutdown are marked failed'),
+        l.includes('jobs: 1 job(s) cut off when the server last stopped are marked failed'),
       ),
       s2.lines.join('\n'),
     );

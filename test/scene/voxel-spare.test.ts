@@ -11,6 +11,7 @@ import { allocShared, type ImageVolume } from '../../src/imaging/types.js';
 import type { VolumeNode } from '../../src/scene/scene.js';
 import { VoxelSpare } from '../../src/scene/voxel-spare.js';
 import { makeTestApp } from '../helpers/app.js';
+import { rampVolume } from '../helpers/phantom.js';
 
 const settle = () => new Promise((r) => setImmediate(r));
 
@@ -61,19 +62,12 @@ test('the spare: exact size only, once, zeroed, capped, let go when untaken; a f
 test('over HTTP: the next upload of the same size gets the touched spare; both volumes exact and separate', async () => {
   const t = await makeTestApp();
   try {
-    const make = (seed: number): ImageVolume => {
-      const data = allocShared('int16', 40 * 30 * 20);
-      for (let i = 0; i < data.length; i++) data[i] = ((i * seed) % 2001) - 1000;
-      return {
+    const make = (a: number): ImageVolume =>
+      rampVolume([40, 30, 20], [a, 3 * a, -a, -100], {
         scalarType: 'int16',
-        components: 1,
-        dimensions: [40, 30, 20],
         spacing: [1, 1, 2],
-        origin: [0, 0, 0],
-        direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
-        data,
-      };
-    };
+        data: allocShared('int16', 40 * 30 * 20),
+      });
     const a = make(7);
     const b = make(13);
     const post = async (v: ImageVolume, name: string) => {
